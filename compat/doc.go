@@ -1,0 +1,3 @@
+// Package compat describes what a node and an API server do with native
+// sidecar containers (init containers with restartPolicy Always).
+package compat

@@ -1,0 +1,3 @@
+module github.com/sidecarkit/sidecarkit
+
+go 1.20
