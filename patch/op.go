@@ -1,0 +1,78 @@
+package patch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Op is one RFC 6902 operation. Path and From are JSON Pointers (RFC 6901)
+// into the whole document (for example "/spec/initContainers/0"), already
+// escaped. Value holds the operation's value as JSON; it is nil for
+// "remove" and "move".
+type Op struct {
+	Op    string          `json:"op"`
+	Path  string          `json:"path"`
+	From  string          `json:"from,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+}
+
+// The RFC 6902 operation names.
+const (
+	OpAdd     = "add"
+	OpRemove  = "remove"
+	OpReplace = "replace"
+	OpMove    = "move"
+	OpCopy    = "copy"
+	OpTest    = "test"
+)
+
+// Ops is an RFC 6902 JSON patch. Its JSON form is always an array, "[]"
+// when empty, never "null": admission responses and golden files rely on it.
+type Ops []Op
+
+// MarshalJSON encodes the ops as a compact JSON array with keys in the order
+// op, path, from, value.
+func (ops Ops) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, op := range ops {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := op.appendJSON(&b); err != nil {
+			return nil, fmt.Errorf("patch: op %d (%s %s): %w", i, op.Op, op.Path, err)
+		}
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+func (op Op) appendJSON(b *bytes.Buffer) error {
+	b.WriteString(`{"op":`)
+	writeString(b, op.Op)
+	b.WriteString(`,"path":`)
+	writeString(b, op.Path)
+	if op.From != "" || op.Op == OpMove || op.Op == OpCopy {
+		b.WriteString(`,"from":`)
+		writeString(b, op.From)
+	}
+	if op.Op == OpAdd || op.Op == OpReplace || op.Op == OpTest {
+		b.WriteString(`,"value":`)
+		if len(op.Value) == 0 {
+			return fmt.Errorf("missing value")
+		}
+		if err := json.Compact(b, op.Value); err != nil {
+			return fmt.Errorf("invalid value: %w", err)
+		}
+	}
+	b.WriteByte('}')
+	return nil
+}
+
+// writeString writes s as a JSON string. encoding/json never fails on a
+// string, so the error is dropped.
+func writeString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s)
+	b.Write(enc)
+}
