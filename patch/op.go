@@ -32,7 +32,7 @@ const (
 type Ops []Op
 
 // MarshalJSON encodes the ops as a compact JSON array with keys in the order
-// op, path, from, value.
+// op, from, path, value.
 func (ops Ops) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('[')
@@ -51,12 +51,12 @@ func (ops Ops) MarshalJSON() ([]byte, error) {
 func (op Op) appendJSON(b *bytes.Buffer) error {
 	b.WriteString(`{"op":`)
 	writeString(b, op.Op)
-	b.WriteString(`,"path":`)
-	writeString(b, op.Path)
 	if op.From != "" || op.Op == OpMove || op.Op == OpCopy {
 		b.WriteString(`,"from":`)
 		writeString(b, op.From)
 	}
+	b.WriteString(`,"path":`)
+	writeString(b, op.Path)
 	if op.Op == OpAdd || op.Op == OpReplace || op.Op == OpTest {
 		b.WriteString(`,"value":`)
 		if len(op.Value) == 0 {

@@ -1,0 +1,168 @@
+package patch
+
+import (
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// InsertContainer inserts c into list l at index i, 0 ≤ i ≤ len(l); i equal
+// to the length appends. The name must not be used by any container of the
+// pod, ephemeral containers included. Inserting into an absent, null or
+// empty list adds the whole list. The container is encoded as given: set
+// RestartPolicy on it for a native sidecar.
+func (m *Mutation) InsertContainer(l List, i int, c corev1.Container) error {
+	return m.do(&insertContainer{list: l, index: i, c: c})
+}
+
+// AppendContainer appends c to list l; see [Mutation.InsertContainer].
+func (m *Mutation) AppendContainer(l List, c corev1.Container) error {
+	return m.do(&insertContainer{list: l, index: -1, c: c})
+}
+
+// RemoveContainer removes the container named name from list l.
+func (m *Mutation) RemoveContainer(l List, name string) error {
+	return m.do(&removeContainer{list: l, name: name})
+}
+
+// MoveContainer moves the container named name from list from to list to at
+// index i, where i counts in the target list after the container left its
+// old place. It renders as an RFC 6902 "move", so every field of the raw
+// element, including fields unknown to the compiled API types, moves with
+// it. Moving a container to where it already is records nothing.
+func (m *Mutation) MoveContainer(from List, name string, to List, i int) error {
+	return m.do(&moveContainer{from: from, name: name, to: to, index: i})
+}
+
+type insertContainer struct {
+	list  List
+	index int // -1 appends
+	c     corev1.Container
+}
+
+func (e *insertContainer) run(s *state, out *[]relOp) error {
+	li, err := e.list.index()
+	if err != nil {
+		return err
+	}
+	l := s.list(li)
+	idx := e.index
+	if idx < 0 {
+		idx = len(l)
+	}
+	if idx > len(l) {
+		return fmt.Errorf("patch: insert %q: %w", e.c.Name, field.Invalid(listPath(e.list).Index(idx), e.c.Name,
+			fmt.Sprintf("index out of range: the list has %d containers", len(l))))
+	}
+	if e.c.Name == "" {
+		return fmt.Errorf("patch: insert: %w", field.Required(listPath(e.list).Index(idx).Child("name"), "a container needs a name"))
+	}
+	if p := s.nameUser(e.c.Name); p != nil {
+		return fmt.Errorf("patch: insert: %w", field.Duplicate(listPath(e.list).Index(idx).Child("name"),
+			fmt.Sprintf("%s (already used by %s)", e.c.Name, p)))
+	}
+	if out != nil {
+		v, err := marshal("container "+e.c.Name, &e.c)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(l) == 0:
+			emit(out, relOp{op: OpAdd, path: ptr(string(e.list)), value: wrapArray(v)})
+		case idx == len(l):
+			emit(out, relOp{op: OpAdd, path: ptr(string(e.list), "-"), value: v})
+		default:
+			emit(out, relOp{op: OpAdd, path: containerPath(e.list, idx), value: v})
+		}
+	}
+	c := e.c
+	s.setList(li, insertElem(l, idx, elem{c: &c, owned: true}))
+	return nil
+}
+
+type removeContainer struct {
+	list List
+	name string
+}
+
+func (e *removeContainer) run(s *state, out *[]relOp) error {
+	li, j, err := s.lookup(e.list, e.name)
+	if err != nil {
+		return fmt.Errorf("patch: remove container: %w", err)
+	}
+	guard(out, e.list, j, e.name)
+	emit(out, relOp{op: OpRemove, path: containerPath(e.list, j)})
+	s.setList(li, removeElem(s.list(li), j))
+	return nil
+}
+
+type moveContainer struct {
+	from  List
+	name  string
+	to    List
+	index int
+}
+
+func (e *moveContainer) run(s *state, out *[]relOp) error {
+	fi, j, err := s.lookup(e.from, e.name)
+	if err != nil {
+		return fmt.Errorf("patch: move container: %w", err)
+	}
+	ti, err := e.to.index()
+	if err != nil {
+		return err
+	}
+	src := s.list(fi)
+	moved := src[j]
+	rest := removeElem(src, j)
+	dst := rest
+	if ti != fi {
+		dst = s.list(ti)
+	}
+	if e.index < 0 || e.index > len(dst) {
+		return fmt.Errorf("patch: move container %q: %w", e.name, field.Invalid(listPath(e.to).Index(e.index), e.name,
+			fmt.Sprintf("index out of range: the list has %d containers", len(dst))))
+	}
+	if ti == fi && e.index == j {
+		return nil
+	}
+	guard(out, e.from, j, e.name)
+	if len(dst) == 0 && ti != fi {
+		// The target may be absent or null: create it first. An empty
+		// list holds nothing that could be lost.
+		emit(out, relOp{op: OpAdd, path: ptr(string(e.to)), value: []byte("[]")})
+	}
+	emit(out, relOp{op: OpMove, from: containerPath(e.from, j), path: ptr(string(e.to), strconv.Itoa(e.index))})
+	if ti == fi {
+		s.setList(fi, insertElem(rest, e.index, moved))
+		return nil
+	}
+	s.setList(fi, rest)
+	s.setList(ti, insertElem(dst, e.index, moved))
+	return nil
+}
+
+// insertElem returns a new slice with v inserted at i.
+func insertElem(l []elem, i int, v elem) []elem {
+	out := make([]elem, 0, len(l)+1)
+	out = append(out, l[:i]...)
+	out = append(out, v)
+	return append(out, l[i:]...)
+}
+
+// removeElem returns a new slice without element i.
+func removeElem(l []elem, i int) []elem {
+	out := make([]elem, 0, len(l))
+	out = append(out, l[:i]...)
+	return append(out, l[i+1:]...)
+}
+
+// wrapArray turns an encoded value into a one-element JSON array.
+func wrapArray(v []byte) []byte {
+	out := make([]byte, 0, len(v)+2)
+	out = append(out, '[')
+	out = append(out, v...)
+	return append(out, ']')
+}

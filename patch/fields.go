@@ -1,0 +1,330 @@
+package patch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// SetContainerField sets the top-level field named by its JSON name (for
+// example "restartPolicy" or "image") of the container named name in list l
+// to value, which must encode to JSON that decodes into the field. It
+// renders as an RFC 6902 "add", which creates or replaces the member. Setting
+// a field to the value it has records nothing.
+func (m *Mutation) SetContainerField(l List, name, jsonName string, value interface{}) error {
+	v, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("patch: encode %s.%s: %w", name, jsonName, err)
+	}
+	return m.do(&setField{list: l, name: name, field: jsonName, value: v})
+}
+
+// ClearContainerField removes the top-level field named by its JSON name from
+// the container named name in list l. A field that is already unset (its
+// typed value is the zero value) records nothing, so the patch never removes
+// a path that may not exist.
+func (m *Mutation) ClearContainerField(l List, name, jsonName string) error {
+	return m.do(&setField{list: l, name: name, field: jsonName})
+}
+
+type setField struct {
+	list  List
+	name  string
+	field string
+	value json.RawMessage // nil clears
+}
+
+func (e *setField) run(s *state, out *[]relOp) error {
+	li, j, err := s.lookup(e.list, e.name)
+	if err != nil {
+		return fmt.Errorf("patch: set field: %w", err)
+	}
+	fp := listPath(e.list).Index(j).Child(e.field)
+	idx, ok := containerField(e.field)
+	if !ok {
+		return fmt.Errorf("patch: %w", field.NotSupported(fp, e.field, containerFieldNames()))
+	}
+	cur := reflect.ValueOf(s.list(li)[j].c).Elem().Field(idx)
+	if e.value == nil {
+		if cur.IsZero() {
+			return nil
+		}
+	} else {
+		nv := reflect.New(cur.Type())
+		if err := json.Unmarshal(e.value, nv.Interface()); err != nil {
+			return fmt.Errorf("patch: %w", field.Invalid(fp, string(e.value), err.Error()))
+		}
+		if reflect.DeepEqual(nv.Elem().Interface(), cur.Interface()) {
+			return nil
+		}
+	}
+	guard(out, e.list, j, e.name)
+	c := s.own(li, j)
+	f := reflect.ValueOf(c).Elem().Field(idx)
+	path := containerPath(e.list, j) + ptr(e.field)
+	if e.value == nil {
+		emit(out, relOp{op: OpRemove, path: path})
+		f.Set(reflect.Zero(f.Type()))
+		return nil
+	}
+	emit(out, relOp{op: OpAdd, path: path, value: e.value})
+	nv := reflect.New(f.Type())
+	_ = json.Unmarshal(e.value, nv.Interface()) // decoded above
+	f.Set(nv.Elem())
+	return nil
+}
+
+// containerField returns the index in corev1.Container of the field with the
+// given JSON name.
+func containerField(jsonName string) (int, bool) {
+	t := reflect.TypeOf(corev1.Container{})
+	for i := 0; i < t.NumField(); i++ {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n == jsonName && n != "" && n != "-" {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func containerFieldNames() []string {
+	t := reflect.TypeOf(corev1.Container{})
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if n, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); n != "" && n != "-" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// AddVolume appends v to spec.volumes. The name must be unused.
+func (m *Mutation) AddVolume(v corev1.Volume) error {
+	return m.do(&addVolume{v: v})
+}
+
+// RemoveVolume removes the volume named name from spec.volumes.
+func (m *Mutation) RemoveVolume(name string) error {
+	return m.do(&removeVolume{name: name})
+}
+
+type addVolume struct{ v corev1.Volume }
+
+func (e *addVolume) run(s *state, out *[]relOp) error {
+	vols := s.spec.Volumes
+	fp := field.NewPath("spec", "volumes").Index(len(vols)).Child("name")
+	if e.v.Name == "" {
+		return fmt.Errorf("patch: add volume: %w", field.Required(fp, "a volume needs a name"))
+	}
+	for i := range vols {
+		if vols[i].Name == e.v.Name {
+			return fmt.Errorf("patch: add volume: %w", field.Duplicate(fp,
+				fmt.Sprintf("%s (already used by spec.volumes[%d])", e.v.Name, i)))
+		}
+	}
+	if out != nil {
+		v, err := marshal("volume "+e.v.Name, &e.v)
+		if err != nil {
+			return err
+		}
+		appendOp(out, "/volumes", len(vols), v)
+	}
+	s.spec.Volumes = append(vols[:len(vols):len(vols)], e.v)
+	return nil
+}
+
+type removeVolume struct{ name string }
+
+func (e *removeVolume) run(s *state, out *[]relOp) error {
+	vols := s.spec.Volumes
+	for i := range vols {
+		if vols[i].Name == e.name {
+			emit(out, relOp{guard: true, op: OpTest, path: ptr("volumes", itoa(i), "name"), value: quote(e.name)})
+			emit(out, relOp{op: OpRemove, path: ptr("volumes", itoa(i))})
+			nv := make([]corev1.Volume, 0, len(vols)-1)
+			s.spec.Volumes = append(append(nv, vols[:i]...), vols[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("patch: remove volume: %w", field.NotFound(field.NewPath("spec", "volumes"), e.name))
+}
+
+// appendOp emits the operation that appends v to the list at path, which has
+// n elements: the whole list when it is empty (it may be absent or null),
+// "path/-" otherwise.
+func appendOp(out *[]relOp, path string, n int, v []byte) {
+	if n == 0 {
+		emit(out, relOp{op: OpAdd, path: path, value: wrapArray(v)})
+		return
+	}
+	emit(out, relOp{op: OpAdd, path: path + "/-", value: v})
+}
+
+// AddVolumeMount appends vm to the volumeMounts of the container named
+// container in list l. Its mountPath must be unused in that container.
+func (m *Mutation) AddVolumeMount(l List, container string, vm corev1.VolumeMount) error {
+	return m.do(&containerItem{list: l, name: container, kind: itemMount, mount: vm})
+}
+
+// RemoveVolumeMount removes the volume mount at mountPath from the container
+// named container in list l.
+func (m *Mutation) RemoveVolumeMount(l List, container, mountPath string) error {
+	return m.do(&containerItem{list: l, name: container, kind: itemMount, remove: true, mount: corev1.VolumeMount{MountPath: mountPath}})
+}
+
+// AddEnv appends an environment variable to the container named container
+// in list l. Its name must be unused in that container's env.
+func (m *Mutation) AddEnv(l List, container string, e corev1.EnvVar) error {
+	return m.do(&containerItem{list: l, name: container, kind: itemEnv, env: e})
+}
+
+// RemoveEnv removes the environment variable named name from the container
+// named container in list l.
+func (m *Mutation) RemoveEnv(l List, container, name string) error {
+	return m.do(&containerItem{list: l, name: container, kind: itemEnv, remove: true, env: corev1.EnvVar{Name: name}})
+}
+
+// AddEnvFrom appends an envFrom source to the container named container in
+// list l. An equal source must not be there already.
+func (m *Mutation) AddEnvFrom(l List, container string, src corev1.EnvFromSource) error {
+	return m.do(&containerItem{list: l, name: container, kind: itemEnvFrom, envFrom: src})
+}
+
+// RemoveEnvFrom removes the envFrom source equal to src from the container
+// named container in list l.
+func (m *Mutation) RemoveEnvFrom(l List, container string, src corev1.EnvFromSource) error {
+	return m.do(&containerItem{list: l, name: container, kind: itemEnvFrom, remove: true, envFrom: src})
+}
+
+type itemKind int
+
+const (
+	itemMount itemKind = iota
+	itemEnv
+	itemEnvFrom
+)
+
+// containerItem adds or removes one element of a container's volumeMounts,
+// env or envFrom list.
+type containerItem struct {
+	list    List
+	name    string
+	kind    itemKind
+	remove  bool
+	mount   corev1.VolumeMount
+	env     corev1.EnvVar
+	envFrom corev1.EnvFromSource
+}
+
+func (e *containerItem) run(s *state, out *[]relOp) error {
+	li, j, err := s.lookup(e.list, e.name)
+	if err != nil {
+		return fmt.Errorf("patch: %s: %w", e.verb(), err)
+	}
+	c := s.list(li)[j].c
+	n, at := e.find(c)
+	jsonName, key := e.names()
+	fp := listPath(e.list).Index(j).Child(jsonName)
+	path := containerPath(e.list, j) + ptr(jsonName)
+	if e.remove {
+		if at < 0 {
+			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp, key))
+		}
+		guard(out, e.list, j, e.name)
+		emit(out, relOp{op: OpRemove, path: path + ptr(itoa(at))})
+		c = s.own(li, j)
+		switch e.kind {
+		case itemMount:
+			c.VolumeMounts = append(append(make([]corev1.VolumeMount, 0, n-1), c.VolumeMounts[:at]...), c.VolumeMounts[at+1:]...)
+		case itemEnv:
+			c.Env = append(append(make([]corev1.EnvVar, 0, n-1), c.Env[:at]...), c.Env[at+1:]...)
+		case itemEnvFrom:
+			c.EnvFrom = append(append(make([]corev1.EnvFromSource, 0, n-1), c.EnvFrom[:at]...), c.EnvFrom[at+1:]...)
+		}
+		return nil
+	}
+	if at >= 0 {
+		return fmt.Errorf("patch: %s: %w", e.verb(), field.Duplicate(fp.Index(at), key))
+	}
+	if out != nil {
+		v, err := marshal(jsonName, e.value())
+		if err != nil {
+			return err
+		}
+		guard(out, e.list, j, e.name)
+		appendOp(out, path, n, v)
+	}
+	c = s.own(li, j)
+	switch e.kind {
+	case itemMount:
+		c.VolumeMounts = append(c.VolumeMounts, e.mount)
+	case itemEnv:
+		c.Env = append(c.Env, e.env)
+	case itemEnvFrom:
+		c.EnvFrom = append(c.EnvFrom, e.envFrom)
+	}
+	return nil
+}
+
+func (e *containerItem) verb() string {
+	n, _ := e.names()
+	if e.remove {
+		return "remove from " + n
+	}
+	return "add to " + n
+}
+
+// names returns the JSON name of the list and the element's key for
+// messages.
+func (e *containerItem) names() (string, string) {
+	switch e.kind {
+	case itemMount:
+		return "volumeMounts", e.mount.MountPath
+	case itemEnv:
+		return "env", e.env.Name
+	}
+	b, _ := json.Marshal(&e.envFrom)
+	return "envFrom", string(b)
+}
+
+func (e *containerItem) value() interface{} {
+	switch e.kind {
+	case itemMount:
+		return &e.mount
+	case itemEnv:
+		return &e.env
+	}
+	return &e.envFrom
+}
+
+// find returns the length of the container's list and the index of the
+// element matching the edit, or -1.
+func (e *containerItem) find(c *corev1.Container) (int, int) {
+	switch e.kind {
+	case itemMount:
+		for i := range c.VolumeMounts {
+			if c.VolumeMounts[i].MountPath == e.mount.MountPath {
+				return len(c.VolumeMounts), i
+			}
+		}
+		return len(c.VolumeMounts), -1
+	case itemEnv:
+		for i := range c.Env {
+			if c.Env[i].Name == e.env.Name {
+				return len(c.Env), i
+			}
+		}
+		return len(c.Env), -1
+	}
+	want, _ := json.Marshal(&e.envFrom)
+	for i := range c.EnvFrom {
+		if got, _ := json.Marshal(&c.EnvFrom[i]); bytes.Equal(got, want) {
+			return len(c.EnvFrom), i
+		}
+	}
+	return len(c.EnvFrom), -1
+}

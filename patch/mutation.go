@@ -1,0 +1,166 @@
+package patch
+
+import (
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
+)
+
+// List names one of the container lists of a PodSpec that a Mutation can
+// edit.
+type List string
+
+// The editable container lists.
+const (
+	InitContainers List = "initContainers"
+	Containers     List = "containers"
+)
+
+func (l List) index() (int, error) {
+	switch l {
+	case InitContainers:
+		return 0, nil
+	case Containers:
+		return 1, nil
+	}
+	return 0, fmt.Errorf("patch: unknown container list %q (want %q or %q)", string(l), InitContainers, Containers)
+}
+
+// Mutation is an ordered list of edits to one PodSpec and its pod metadata.
+// It is computed from the typed PodSpec, whose list lengths and indices equal
+// those of the raw document it was decoded from, and is rendered as an
+// RFC 6902 JSON patch ([Mutation.JSONPatch]), a strategic merge patch
+// ([Mutation.StrategicMerge]) or applied in memory ([Mutation.Apply]).
+//
+// Each edit method validates the edit against the spec as the earlier edits
+// left it, and returns an error (a *[field.Error] where a field is at fault)
+// without recording anything when the edit cannot be made. Edits that would
+// change nothing (an annotation that already has the value, removing a key
+// that is absent) record nothing.
+//
+// A Mutation never modifies the PodSpec or ObjectMeta it was created from;
+// they must not be modified while the Mutation is in use. The zero value is
+// not usable: create one with [New] or [Diff].
+type Mutation struct {
+	baseSpec *corev1.PodSpec    // as given; never modified
+	baseMeta *metav1.ObjectMeta // as given; never modified; nil when absent
+	s        state
+	edits []edit
+	ops   []relOp
+}
+
+// relOp is an operation relative to the PodSpec (or, when meta is set, to
+// the pod metadata). path and from are escaped JSON Pointers relative to
+// that root ("" is the root itself).
+type relOp struct {
+	meta  bool
+	guard bool
+	op    string
+	path  string
+	from  string
+	value json.RawMessage
+}
+
+// edit is one recorded edit. run validates it against s, appends the
+// operations that make it to out (when out is not nil) and applies it to s.
+// It changes nothing when it returns an error.
+type edit interface {
+	run(s *state, out *[]relOp) error
+}
+
+// New returns an empty Mutation of spec and its pod metadata meta. Pass a nil
+// meta when the document has no metadata object at that place (for example a
+// CronJob's pod template without "metadata"): metadata edits then add it.
+// [Decode] tells which applies to a raw document.
+func New(meta *metav1.ObjectMeta, spec *corev1.PodSpec) *Mutation {
+	if spec == nil {
+		spec = &corev1.PodSpec{}
+	}
+	m := &Mutation{baseSpec: spec, baseMeta: meta}
+	m.s.reset(meta, spec)
+	m.s.metaKnown = true
+	return m
+}
+
+// Len returns the number of edits recorded.
+func (m *Mutation) Len() int { return len(m.edits) }
+
+// Empty reports whether the mutation changes nothing.
+func (m *Mutation) Empty() bool { return len(m.ops) == 0 }
+
+func (m *Mutation) do(e edit) error {
+	n := len(m.ops)
+	if err := e.run(&m.s, &m.ops); err != nil {
+		m.ops = m.ops[:n]
+		return err
+	}
+	if len(m.ops) > n {
+		m.edits = append(m.edits, e)
+	}
+	return nil
+}
+
+// JSONPatch renders the mutation as RFC 6902 operations for a document whose
+// PodSpec is at root. An empty mutation gives an empty, non-nil Ops.
+func (m *Mutation) JSONPatch(root Root) (Ops, error) {
+	return m.render(root, false)
+}
+
+// GuardedJSONPatch is like JSONPatch but precedes every operation that
+// addresses an existing container by index with an RFC 6902 "test" that the
+// container at that index has the expected name, so that a patch computed
+// from a stale copy fails instead of editing the wrong container. Use it
+// when patching live objects; admission webhooks do not need it.
+func (m *Mutation) GuardedJSONPatch(root Root) (Ops, error) {
+	return m.render(root, true)
+}
+
+func (m *Mutation) render(root Root, guards bool) (Ops, error) {
+	ops := make(Ops, 0, len(m.ops))
+	metaRoot, hasMeta := root.Metadata()
+	for _, r := range m.ops {
+		if r.guard && !guards {
+			continue
+		}
+		base := string(root)
+		if r.meta {
+			if !hasMeta {
+				return nil, fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
+			}
+			base = metaRoot
+		}
+		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
+		if r.from != "" {
+			op.From = base + r.from
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// emit appends an operation to out when out is not nil.
+func emit(out *[]relOp, r relOp) {
+	if out != nil {
+		*out = append(*out, r)
+	}
+}
+
+// marshal encodes v for an operation value. Values are Kubernetes API types,
+// which always encode; the error path is kept for totality.
+func marshal(what string, v interface{}) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("patch: encode %s: %w", what, err)
+	}
+	return b, nil
+}
+
+// ptr joins escaped reference tokens for relative paths.
+func ptr(tokens ...string) string { return jsonptr.Join(tokens...) }
+
+func listPath(l List) *field.Path { return field.NewPath("spec", string(l)) }

@@ -1,0 +1,121 @@
+package patch
+
+import (
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+)
+
+// Object is a document decoded just far enough to mutate its pods: its kind,
+// the location of its PodSpec, the typed PodSpec and the pod metadata.
+type Object struct {
+	// APIVersion and Kind are the document's; Kind is "Pod" when the
+	// document has none.
+	APIVersion, Kind string
+	// Name and Namespace are the object's own (not its pod template's).
+	Name, Namespace string
+	// Root locates Spec in the document.
+	Root Root
+	// Meta is the pod metadata (for workloads, the template's). It is nil
+	// when the document has no metadata object there, or it is null.
+	Meta *metav1.ObjectMeta
+	// Spec is the typed PodSpec. Fields of the raw document that the
+	// compiled API types do not know are absent from it; a Mutation never
+	// touches them.
+	Spec *corev1.PodSpec
+}
+
+// ErrNoPodSpec is returned by Decode when the document has no PodSpec where
+// its kind keeps one.
+var ErrNoPodSpec = errors.New("patch: no pod spec")
+
+// Decode decodes a Pod or workload (Deployment, StatefulSet, DaemonSet,
+// ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) from JSON,
+// case-sensitively like the API server. Only the parts a Mutation needs are
+// decoded.
+func Decode(raw []byte) (*Object, error) {
+	var head struct {
+		APIVersion string             `json:"apiVersion"`
+		Kind       string             `json:"kind"`
+		Metadata   *metav1.ObjectMeta `json:"metadata"`
+	}
+	o := &Object{}
+	var err error
+	var tmpl *template
+	var spec *corev1.PodSpec
+	var kind string
+	if err = utiljson.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("patch: decode: %w", err)
+	}
+	kind = head.Kind
+	if kind == "" {
+		kind = "Pod"
+	}
+	o.APIVersion, o.Kind = head.APIVersion, kind
+	if head.Metadata != nil {
+		o.Name, o.Namespace = head.Metadata.Name, head.Metadata.Namespace
+	}
+	if o.Root, err = RootFor(kind); err != nil {
+		return nil, err
+	}
+	switch o.Root {
+	case PodRoot:
+		var d struct {
+			Spec *corev1.PodSpec `json:"spec"`
+		}
+		err = utiljson.Unmarshal(raw, &d)
+		o.Meta, spec = head.Metadata, d.Spec
+	case TemplateRoot:
+		var d struct {
+			Spec struct {
+				Template *template `json:"template"`
+			} `json:"spec"`
+		}
+		err = utiljson.Unmarshal(raw, &d)
+		tmpl = d.Spec.Template
+	case CronJobRoot:
+		var d struct {
+			Spec struct {
+				JobTemplate *struct {
+					Spec struct {
+						Template *template `json:"template"`
+					} `json:"spec"`
+				} `json:"jobTemplate"`
+			} `json:"spec"`
+		}
+		err = utiljson.Unmarshal(raw, &d)
+		if d.Spec.JobTemplate != nil {
+			tmpl = d.Spec.JobTemplate.Spec.Template
+		}
+	case PodTemplateRoot:
+		var d struct {
+			Template *template `json:"template"`
+		}
+		err = utiljson.Unmarshal(raw, &d)
+		tmpl = d.Template
+	}
+	if err != nil {
+		return nil, fmt.Errorf("patch: decode %s: %w", kind, err)
+	}
+	if tmpl != nil {
+		o.Meta, spec = tmpl.Metadata, tmpl.Spec
+	}
+	if spec == nil {
+		return nil, fmt.Errorf("%w at %s of %s %q", ErrNoPodSpec, o.Root.FieldPath(), kind, o.Name)
+	}
+	o.Spec = spec
+	return o, nil
+}
+
+type template struct {
+	Metadata *metav1.ObjectMeta `json:"metadata"`
+	Spec     *corev1.PodSpec    `json:"spec"`
+}
+
+// Mutation returns an empty mutation of the object's pod.
+func (o *Object) Mutation() *Mutation {
+	return New(o.Meta, o.Spec)
+}
