@@ -45,7 +45,7 @@ type insertContainer struct {
 func (e *insertContainer) run(s *state, out *[]relOp) error {
 	li, err := e.list.index()
 	if err != nil {
-		return err
+		return fmt.Errorf("patch: insert: %w", err)
 	}
 	l := s.list(li)
 	idx := e.index
@@ -112,7 +112,7 @@ func (e *moveContainer) run(s *state, out *[]relOp) error {
 	}
 	ti, err := e.to.index()
 	if err != nil {
-		return err
+		return fmt.Errorf("patch: move container: %w", err)
 	}
 	src := s.list(fi)
 	moved := src[j]

@@ -148,17 +148,21 @@ func schemaFor(t *testing.T, kind string) interface{} {
 // options a careful caller uses.
 func applyOps(t *testing.T, doc []byte, ops patch.Ops) []byte {
 	t.Helper()
-	p, err := jsonpatch.DecodePatch(mustMarshal(t, ops))
-	if err != nil {
-		t.Fatalf("decode patch: %v", err)
-	}
-	o := jsonpatch.NewApplyOptions()
-	o.SupportNegativeIndices = false
-	out, err := p.ApplyWithOptions(doc, o)
+	out, err := applyRaw(doc, mustMarshal(t, ops))
 	if err != nil {
 		t.Fatalf("apply patch %s: %v", mustMarshal(t, ops), err)
 	}
 	return out
+}
+
+func applyRaw(doc, ops []byte) ([]byte, error) {
+	p, err := jsonpatch.DecodePatch(ops)
+	if err != nil {
+		return nil, err
+	}
+	o := jsonpatch.NewApplyOptions()
+	o.SupportNegativeIndices = false
+	return p.ApplyWithOptions(doc, o)
 }
 
 func readFile(t *testing.T, path string) []byte {

@@ -28,7 +28,7 @@ func (l List) index() (int, error) {
 	case Containers:
 		return 1, nil
 	}
-	return 0, fmt.Errorf("patch: unknown container list %q (want %q or %q)", string(l), InitContainers, Containers)
+	return 0, fmt.Errorf("unknown container list %q (want %q or %q)", string(l), InitContainers, Containers)
 }
 
 // Mutation is an ordered list of edits to one PodSpec and its pod metadata.
@@ -50,8 +50,8 @@ type Mutation struct {
 	baseSpec *corev1.PodSpec    // as given; never modified
 	baseMeta *metav1.ObjectMeta // as given; never modified; nil when absent
 	s        state
-	edits []edit
-	ops   []relOp
+	edits    []edit
+	ops      []relOp
 }
 
 // relOp is an operation relative to the PodSpec (or, when meta is set, to

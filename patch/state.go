@@ -2,7 +2,6 @@ package patch
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +22,7 @@ type state struct {
 	meta        metav1.ObjectMeta // shallow copy
 	metaPresent bool              // the document has a metadata object
 	metaKnown   bool              // false when the metadata was not given (Diff)
-	affOwned    bool // spec.Affinity is a copy the state may modify
+	affOwned    bool              // spec.Affinity is a copy the state may modify
 }
 
 type elem struct {
@@ -160,7 +159,7 @@ func (s *state) lookup(l List, name string) (int, int, error) {
 	}
 	j := s.find(i, name)
 	if j < 0 {
-		return 0, 0, fmt.Errorf("patch: %w", field.NotFound(listPath(l), name))
+		return 0, 0, field.NotFound(listPath(l), name)
 	}
 	return i, j, nil
 }

@@ -1,0 +1,316 @@
+package patch_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sidecarkit/sidecarkit/patch"
+)
+
+func testSpec() *corev1.PodSpec {
+	return &corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "setup"}, {Name: "migrate"}},
+		Containers: []corev1.Container{{
+			Name:         "app",
+			Env:          []corev1.EnvVar{{Name: "MODE", Value: "prod"}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+		}},
+		EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}},
+		Volumes:             []corev1.Volume{{Name: "data"}},
+	}
+}
+
+func TestEditErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(m *patch.Mutation) error
+		// want is the error text; fieldType, when set, is the
+		// field.ErrorType the error must wrap.
+		want      string
+		fieldType field.ErrorType
+	}{
+		{
+			name:      "duplicate name across lists",
+			edit:      func(m *patch.Mutation) error { return m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "app"}) },
+			want:      `patch: insert: spec.initContainers[0].name: Duplicate value: "app (already used by spec.containers[0])"`,
+			fieldType: field.ErrorTypeDuplicate,
+		},
+		{
+			name:      "duplicate of an ephemeral container",
+			edit:      func(m *patch.Mutation) error { return m.AppendContainer(patch.Containers, corev1.Container{Name: "debug"}) },
+			want:      `patch: insert: spec.containers[1].name: Duplicate value: "debug (already used by spec.ephemeralContainers[0])"`,
+			fieldType: field.ErrorTypeDuplicate,
+		},
+		{
+			name:      "index out of range",
+			edit:      func(m *patch.Mutation) error { return m.InsertContainer(patch.InitContainers, 3, corev1.Container{Name: "proxy"}) },
+			want:      `patch: insert "proxy": spec.initContainers[3]: Invalid value: "proxy": index out of range: the list has 2 containers`,
+			fieldType: field.ErrorTypeInvalid,
+		},
+		{
+			name:      "nameless container",
+			edit:      func(m *patch.Mutation) error { return m.AppendContainer(patch.Containers, corev1.Container{}) },
+			want:      `patch: insert: spec.containers[1].name: Required value: a container needs a name`,
+			fieldType: field.ErrorTypeRequired,
+		},
+		{
+			name:      "remove missing container",
+			edit:      func(m *patch.Mutation) error { return m.RemoveContainer(patch.Containers, "proxy") },
+			want:      `patch: remove container: spec.containers: Not found: "proxy"`,
+			fieldType: field.ErrorTypeNotFound,
+		},
+		{
+			name: "unknown list",
+			edit: func(m *patch.Mutation) error { return m.AppendContainer("sidecars", corev1.Container{Name: "x"}) },
+			want: `patch: insert: unknown container list "sidecars" (want "initContainers" or "containers")`,
+		},
+		{
+			name:      "unknown container field",
+			edit:      func(m *patch.Mutation) error { return m.SetContainerField(patch.Containers, "app", "restartpolicy", "Always") },
+			fieldType: field.ErrorTypeNotSupported,
+		},
+		{
+			name:      "field value of the wrong type",
+			edit:      func(m *patch.Mutation) error { return m.SetContainerField(patch.Containers, "app", "restartPolicy", 3) },
+			fieldType: field.ErrorTypeInvalid,
+		},
+		{
+			name:      "duplicate volume",
+			edit:      func(m *patch.Mutation) error { return m.AddVolume(corev1.Volume{Name: "data"}) },
+			want:      `patch: add volume: spec.volumes[1].name: Duplicate value: "data (already used by spec.volumes[0])"`,
+			fieldType: field.ErrorTypeDuplicate,
+		},
+		{
+			name: "duplicate mount path",
+			edit: func(m *patch.Mutation) error {
+				return m.AddVolumeMount(patch.Containers, "app", corev1.VolumeMount{Name: "other", MountPath: "/data"})
+			},
+			want:      `patch: add to volumeMounts: spec.containers[0].volumeMounts[0]: Duplicate value: "/data"`,
+			fieldType: field.ErrorTypeDuplicate,
+		},
+		{
+			name:      "duplicate env",
+			edit:      func(m *patch.Mutation) error { return m.AddEnv(patch.Containers, "app", corev1.EnvVar{Name: "MODE"}) },
+			fieldType: field.ErrorTypeDuplicate,
+		},
+		{
+			name:      "remove missing env",
+			edit:      func(m *patch.Mutation) error { return m.RemoveEnv(patch.Containers, "app", "NOPE") },
+			want:      `patch: remove from env: spec.containers[0].env: Not found: "NOPE"`,
+			fieldType: field.ErrorTypeNotFound,
+		},
+		{
+			name:      "move to a bad index",
+			edit:      func(m *patch.Mutation) error { return m.MoveContainer(patch.Containers, "app", patch.InitContainers, 5) },
+			fieldType: field.ErrorTypeInvalid,
+		},
+		{
+			name: "empty annotation key",
+			edit: func(m *patch.Mutation) error { return m.SetAnnotation("", "v") },
+			want: `patch: metadata.annotations: empty key`,
+		},
+	}
+	for _, tc := range tests {
+		tc := tc
+		t.Run(tc.name, func(t *testing.T) {
+			m := patch.New(&metav1.ObjectMeta{Name: "p"}, testSpec())
+			err := tc.edit(m)
+			if err == nil {
+				t.Fatal("want an error, got nil")
+			}
+			if tc.want != "" && err.Error() != tc.want {
+				t.Errorf("error:\n got %s\nwant %s", err, tc.want)
+			}
+			if tc.fieldType != "" {
+				var fe *field.Error
+				if !errors.As(err, &fe) || fe.Type != tc.fieldType {
+					t.Errorf("error %v: want a *field.Error of type %q", err, tc.fieldType)
+				}
+			}
+			if !m.Empty() || m.Len() != 0 {
+				t.Errorf("a failed edit recorded something: Len() = %d", m.Len())
+			}
+		})
+	}
+}
+
+// A failed edit leaves the mutation usable and unchanged.
+func TestFailedEditKeepsState(t *testing.T) {
+	m := patch.New(&metav1.ObjectMeta{}, testSpec())
+	if err := m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "proxy"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.InsertContainer(patch.InitContainers, 9, corev1.Container{Name: "other"}); err == nil {
+		t.Fatal("want an error")
+	}
+	ops, err := m.JSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 1 || ops[0].Path != "/spec/initContainers/0" {
+		t.Errorf("ops = %s, want the one insert", mustMarshal(t, ops))
+	}
+}
+
+// Inserting one container is one operation at any index, whatever the list
+// holds: the op count is minimal.
+func TestInsertIsOneOp(t *testing.T) {
+	for _, list := range []patch.List{patch.InitContainers, patch.Containers} {
+		for n := 0; n <= 4; n++ {
+			for i := 0; i <= n; i++ {
+				spec := &corev1.PodSpec{}
+				for k := 0; k < n; k++ {
+					c := corev1.Container{Name: "c" + string(rune('a'+k))}
+					if list == patch.InitContainers {
+						spec.InitContainers = append(spec.InitContainers, c)
+					} else {
+						spec.Containers = append(spec.Containers, c)
+					}
+				}
+				m := patch.New(&metav1.ObjectMeta{}, spec)
+				if err := m.InsertContainer(list, i, corev1.Container{Name: "proxy"}); err != nil {
+					t.Fatal(err)
+				}
+				ops, err := m.JSONPatch(patch.PodRoot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ops) != 1 || ops[0].Op != patch.OpAdd {
+					t.Errorf("%s n=%d i=%d: ops = %s, want one add", list, n, i, mustMarshal(t, ops))
+				}
+			}
+		}
+	}
+}
+
+func TestGuardedJSONPatch(t *testing.T) {
+	m := patch.New(&metav1.ObjectMeta{}, testSpec())
+	if err := m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "proxy"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddEnv(patch.InitContainers, "migrate", corev1.EnvVar{Name: "X", Value: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveContainer(patch.InitContainers, "setup"); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := m.GuardedJSONPatch(patch.TemplateRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(mustMarshal(t, ops))
+	want := `[{"op":"add","path":"/spec/template/spec/initContainers/0","value":{"name":"proxy","resources":{}}},` +
+		`{"op":"test","path":"/spec/template/spec/initContainers/2/name","value":"migrate"},` +
+		`{"op":"add","path":"/spec/template/spec/initContainers/2/env","value":[{"name":"X","value":"1"}]},` +
+		`{"op":"test","path":"/spec/template/spec/initContainers/1/name","value":"setup"},` +
+		`{"op":"remove","path":"/spec/template/spec/initContainers/1"}]`
+	if got != want {
+		t.Errorf("guarded patch:\n got %s\nwant %s", got, want)
+	}
+	plain, _ := m.JSONPatch(patch.TemplateRoot)
+	if len(plain) != 3 {
+		t.Errorf("unguarded patch has %d ops, want 3", len(plain))
+	}
+	// A guard fails on a document whose container moved.
+	doc := []byte(`{"spec":{"template":{"spec":{"initContainers":[{"name":"migrate"},{"name":"setup"}],"containers":[{"name":"app"}]}}}}`)
+	if _, err := applyPatch(doc, ops); err == nil {
+		t.Error("guarded patch applied to a reordered document; want a failed test op")
+	}
+}
+
+func TestEmptyMutation(t *testing.T) {
+	m := patch.New(&metav1.ObjectMeta{Annotations: map[string]string{"a": "1"}}, testSpec())
+	if err := m.SetAnnotation("a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveLabel("absent"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.MoveContainer(patch.InitContainers, "setup", patch.InitContainers, 0); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := m.JSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := mustMarshal(t, ops); string(b) != "[]" {
+		t.Errorf("ops = %s, want []", b)
+	}
+	var nilOps patch.Ops
+	if b := mustMarshal(t, nilOps); string(b) != "[]" {
+		t.Errorf("nil Ops encode as %s, want []", b)
+	}
+	smp, err := m.StrategicMerge(patch.PodRoot)
+	if err != nil || string(smp) != "{}" {
+		t.Errorf("StrategicMerge = %s, %v; want {}", smp, err)
+	}
+}
+
+func TestDiffMutationRefusesMetadata(t *testing.T) {
+	before := testSpec()
+	after := before.DeepCopy()
+	after.Containers[0].Image = "x"
+	m, err := patch.Diff(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetAnnotation("k", "v"); err == nil || !strings.Contains(err.Error(), "New(meta, spec)") {
+		t.Errorf("SetAnnotation on a Diff mutation: err = %v, want a pointer to New", err)
+	}
+}
+
+func TestRootFor(t *testing.T) {
+	for kind, want := range map[string]patch.Root{
+		"Pod": patch.PodRoot, "Deployment": patch.TemplateRoot, "CronJob": patch.CronJobRoot, "PodTemplate": patch.PodTemplateRoot,
+	} {
+		got, err := patch.RootFor(kind)
+		if err != nil || got != want {
+			t.Errorf("RootFor(%q) = %q, %v; want %q", kind, got, err, want)
+		}
+	}
+	if _, err := patch.RootFor("Service"); err == nil || !strings.Contains(err.Error(), `"Service"`) {
+		t.Errorf("RootFor(Service) err = %v", err)
+	}
+	if m, ok := patch.CronJobRoot.Metadata(); !ok || m != "/spec/jobTemplate/spec/template/metadata" {
+		t.Errorf("CronJobRoot.Metadata() = %q, %v", m, ok)
+	}
+	if got := patch.CronJobRoot.FieldPath(); got != "spec.jobTemplate.spec.template.spec" {
+		t.Errorf("FieldPath = %q", got)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := []struct{ name, doc, want string }{
+		{"not json", `{`, "patch: decode:"},
+		{"wrong kind", `{"kind":"Service","spec":{}}`, `kind "Service" has no pod spec`},
+		{"no template", `{"kind":"Deployment","metadata":{"name":"d"},"spec":{}}`, `patch: no pod spec at spec.template.spec of Deployment "d"`},
+		{"wrong type", `{"kind":"Pod","spec":{"containers":{}}}`, "patch: decode Pod:"},
+		{"case-sensitive keys", `{"kind":"Pod","spec":{"Containers":[{"name":"a"}]}}`, ""},
+	}
+	for _, tc := range tests {
+		o, err := patch.Decode([]byte(tc.doc))
+		if tc.want == "" {
+			if err != nil || len(o.Spec.Containers) != 0 {
+				t.Errorf("%s: Decode = %v, %v; want keys matched case-sensitively", tc.name, o, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want it to contain %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func applyPatch(doc []byte, ops patch.Ops) ([]byte, error) {
+	b, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	return applyRaw(doc, b)
+}
