@@ -36,20 +36,26 @@ func TestEditErrors(t *testing.T) {
 		fieldType field.ErrorType
 	}{
 		{
-			name:      "duplicate name across lists",
-			edit:      func(m *patch.Mutation) error { return m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "app"}) },
+			name: "duplicate name across lists",
+			edit: func(m *patch.Mutation) error {
+				return m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "app"})
+			},
 			want:      `patch: insert: spec.initContainers[0].name: Duplicate value: "app (already used by spec.containers[0])"`,
 			fieldType: field.ErrorTypeDuplicate,
 		},
 		{
-			name:      "duplicate of an ephemeral container",
-			edit:      func(m *patch.Mutation) error { return m.AppendContainer(patch.Containers, corev1.Container{Name: "debug"}) },
+			name: "duplicate of an ephemeral container",
+			edit: func(m *patch.Mutation) error {
+				return m.AppendContainer(patch.Containers, corev1.Container{Name: "debug"})
+			},
 			want:      `patch: insert: spec.containers[1].name: Duplicate value: "debug (already used by spec.ephemeralContainers[0])"`,
 			fieldType: field.ErrorTypeDuplicate,
 		},
 		{
-			name:      "index out of range",
-			edit:      func(m *patch.Mutation) error { return m.InsertContainer(patch.InitContainers, 3, corev1.Container{Name: "proxy"}) },
+			name: "index out of range",
+			edit: func(m *patch.Mutation) error {
+				return m.InsertContainer(patch.InitContainers, 3, corev1.Container{Name: "proxy"})
+			},
 			want:      `patch: insert "proxy": spec.initContainers[3]: Invalid value: "proxy": index out of range: the list has 2 containers`,
 			fieldType: field.ErrorTypeInvalid,
 		},
@@ -71,8 +77,10 @@ func TestEditErrors(t *testing.T) {
 			want: `patch: insert: unknown container list "sidecars" (want "initContainers" or "containers")`,
 		},
 		{
-			name:      "unknown container field",
-			edit:      func(m *patch.Mutation) error { return m.SetContainerField(patch.Containers, "app", "restartpolicy", "Always") },
+			name: "unknown container field",
+			edit: func(m *patch.Mutation) error {
+				return m.SetContainerField(patch.Containers, "app", "restartpolicy", "Always")
+			},
 			fieldType: field.ErrorTypeNotSupported,
 		},
 		{
@@ -106,8 +114,10 @@ func TestEditErrors(t *testing.T) {
 			fieldType: field.ErrorTypeNotFound,
 		},
 		{
-			name:      "move to a bad index",
-			edit:      func(m *patch.Mutation) error { return m.MoveContainer(patch.Containers, "app", patch.InitContainers, 5) },
+			name: "move to a bad index",
+			edit: func(m *patch.Mutation) error {
+				return m.MoveContainer(patch.Containers, "app", patch.InitContainers, 5)
+			},
 			fieldType: field.ErrorTypeInvalid,
 		},
 		{
