@@ -26,6 +26,10 @@ type Object struct {
 	// compiled API types do not know are absent from it; a Mutation never
 	// touches them.
 	Spec *corev1.PodSpec
+	// PodResources holds the pod-level resources (spec.resources, beta
+	// and on by default since Kubernetes 1.34), decoded even when the
+	// compiled PodSpec type has no such field. Nil when absent.
+	PodResources *corev1.ResourceRequirements
 }
 
 // ErrNoPodSpec is returned by Decode when the document has no PodSpec where
@@ -45,7 +49,7 @@ func Decode(raw []byte) (*Object, error) {
 	o := &Object{}
 	var err error
 	var tmpl *template
-	var spec *corev1.PodSpec
+	var spec *podSpec
 	var kind string
 	if err = utiljson.Unmarshal(raw, &head); err != nil {
 		return nil, fmt.Errorf("patch: decode: %w", err)
@@ -64,7 +68,7 @@ func Decode(raw []byte) (*Object, error) {
 	switch o.Root {
 	case PodRoot:
 		var d struct {
-			Spec *corev1.PodSpec `json:"spec"`
+			Spec *podSpec `json:"spec"`
 		}
 		err = utiljson.Unmarshal(raw, &d)
 		o.Meta, spec = head.Metadata, d.Spec
@@ -106,13 +110,21 @@ func Decode(raw []byte) (*Object, error) {
 	if spec == nil {
 		return nil, fmt.Errorf("%w at %s of %s %q", ErrNoPodSpec, o.Root.FieldPath(), kind, o.Name)
 	}
-	o.Spec = spec
+	o.Spec, o.PodResources = &spec.PodSpec, spec.Resources
 	return o, nil
 }
 
 type template struct {
 	Metadata *metav1.ObjectMeta `json:"metadata"`
-	Spec     *corev1.PodSpec    `json:"spec"`
+	Spec     *podSpec           `json:"spec"`
+}
+
+// podSpec decodes a PodSpec together with the pod-level resources. The
+// outer field is shallower than any field of the embedded PodSpec, so it
+// takes "resources" even when a newer PodSpec type has that field too.
+type podSpec struct {
+	corev1.PodSpec
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // Mutation returns an empty mutation of the object's pod.

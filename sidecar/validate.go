@@ -1,0 +1,187 @@
+package sidecar
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// ValidatePod checks a PodSpec against the API server's rules that
+// injecting or moving a sidecar can break (reference/kubernetes-sidecars.md
+// §5, from k8s.io/kubernetes pkg/apis/core/validation): container names are
+// DNS-1123 labels unique across containers, initContainers and
+// ephemeralContainers; volumeMounts name existing volumes and have unique
+// mountPaths; probes and lifecycle only on init containers with
+// restartPolicy Always, the only restartPolicy an init container may have
+// without the ContainerRestartRules feature; valid and unique port names;
+// no hostPort clashes (across all regular containers together, within each
+// init container alone). Errors have the API server's paths and texts, for
+// example `spec.initContainers[0].name: Duplicate value: "proxy"`.
+//
+// The rules are a pre-flight subset, not the whole of Pod validation.
+func ValidatePod(spec *corev1.PodSpec) field.ErrorList {
+	return validatePod(spec, nil)
+}
+
+// validatePod returns the errors of the containers whose names are in
+// touched, or of every container when touched is nil.
+func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList {
+	var errs field.ErrorList
+	keep := func(name string, e field.ErrorList) {
+		if touched == nil || touched[name] {
+			errs = append(errs, e...)
+		}
+	}
+	vols := make(map[string]bool, len(spec.Volumes))
+	for _, v := range spec.Volumes {
+		vols[v.Name] = true
+	}
+	specPath := field.NewPath("spec")
+
+	cp := specPath.Child("containers")
+	names := map[string]bool{}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		p := cp.Index(i)
+		e := validateCommon(c, vols, p)
+		if names[c.Name] {
+			e = append(e, field.Duplicate(p.Child("name"), c.Name))
+		} else {
+			names[c.Name] = true
+		}
+		if c.RestartPolicy != nil {
+			// Allowed only from the ContainerRestartRules feature (beta,
+			// on by default, in 1.35); the library never sets it here.
+			e = append(e, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
+		}
+		keep(c.Name, e)
+	}
+	keepHostPorts(spec.Containers, cp, touched, &errs)
+
+	ip := specPath.Child("initContainers")
+	for i := range spec.InitContainers {
+		c := &spec.InitContainers[i]
+		p := ip.Index(i)
+		e := validateCommon(c, vols, p)
+		always := false
+		if c.RestartPolicy != nil {
+			always = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+			if !always {
+				e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, []string{string(corev1.ContainerRestartPolicyAlways)}))
+			}
+		}
+		if names[c.Name] {
+			e = append(e, field.Duplicate(p.Child("name"), c.Name))
+		} else if c.Name != "" {
+			names[c.Name] = true
+		}
+		keepHostPorts([]corev1.Container{*c}, ip, nil, &e)
+		if !always {
+			const msg = "may not be set for init containers without restartPolicy=Always"
+			if c.Lifecycle != nil {
+				e = append(e, field.Forbidden(p.Child("lifecycle"), msg))
+			}
+			if c.LivenessProbe != nil {
+				e = append(e, field.Forbidden(p.Child("livenessProbe"), msg))
+			}
+			if c.ReadinessProbe != nil {
+				e = append(e, field.Forbidden(p.Child("readinessProbe"), msg))
+			}
+			if c.StartupProbe != nil {
+				e = append(e, field.Forbidden(p.Child("startupProbe"), msg))
+			}
+		}
+		keep(c.Name, e)
+	}
+
+	ep := specPath.Child("ephemeralContainers")
+	for i := range spec.EphemeralContainers {
+		c := &spec.EphemeralContainers[i]
+		if names[c.Name] {
+			keep(c.Name, field.ErrorList{field.Duplicate(ep.Index(i).Child("name"), c.Name)})
+		}
+	}
+	return errs
+}
+
+// validateCommon checks the rules common to all containers: the name, the
+// ports and the volume mounts.
+func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if c.Name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	} else {
+		for _, msg := range validation.IsDNS1123Label(c.Name) {
+			errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
+		}
+	}
+	portNames := map[string]bool{}
+	for i, port := range c.Ports {
+		pp := p.Child("ports").Index(i)
+		if port.Name != "" {
+			if msgs := validation.IsValidPortName(port.Name); len(msgs) > 0 {
+				for _, msg := range msgs {
+					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
+				}
+			} else if portNames[port.Name] {
+				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+			} else {
+				portNames[port.Name] = true
+			}
+		}
+		if port.ContainerPort == 0 {
+			errs = append(errs, field.Required(pp.Child("containerPort"), ""))
+		} else {
+			for _, msg := range validation.IsValidPortNum(int(port.ContainerPort)) {
+				errs = append(errs, field.Invalid(pp.Child("containerPort"), port.ContainerPort, msg))
+			}
+		}
+		if port.HostPort != 0 {
+			for _, msg := range validation.IsValidPortNum(int(port.HostPort)) {
+				errs = append(errs, field.Invalid(pp.Child("hostPort"), port.HostPort, msg))
+			}
+		}
+	}
+	mounts := map[string]bool{}
+	for i, m := range c.VolumeMounts {
+		mp := p.Child("volumeMounts").Index(i)
+		if m.Name == "" {
+			errs = append(errs, field.Required(mp.Child("name"), ""))
+		}
+		if !vols[m.Name] {
+			errs = append(errs, field.NotFound(mp.Child("name"), m.Name))
+		}
+		if m.MountPath == "" {
+			errs = append(errs, field.Required(mp.Child("mountPath"), ""))
+		}
+		if mounts[m.MountPath] {
+			errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be unique"))
+		}
+		mounts[m.MountPath] = true
+	}
+	return errs
+}
+
+// keepHostPorts appends the hostPort clashes among containers (numbered
+// from fldPath) that involve a touched container.
+func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched map[string]bool, errs *field.ErrorList) {
+	seen := map[string]bool{}
+	for ci, c := range containers {
+		for pi, port := range c.Ports {
+			if port.HostPort == 0 {
+				continue
+			}
+			proto := port.Protocol
+			if proto == "" {
+				proto = corev1.ProtocolTCP // defaulted before validation
+			}
+			key := fmt.Sprintf("%s/%s/%d", proto, port.HostIP, port.HostPort)
+			if seen[key] && (touched == nil || touched[c.Name]) {
+				*errs = append(*errs, field.Duplicate(fldPath.Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
+			}
+			seen[key] = true
+		}
+	}
+}
