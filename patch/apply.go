@@ -51,3 +51,26 @@ func (m *Mutation) Result() (*metav1.ObjectMeta, *corev1.PodSpec) {
 	}
 	return meta, spec.DeepCopy()
 }
+
+// Spec returns the spec as the edits recorded so far leave it, without
+// copying it: the result shares memory with the original spec and with the
+// mutation, and must be treated as read-only. Use [Mutation.Result] for a
+// copy the caller owns.
+func (m *Mutation) Spec() corev1.PodSpec {
+	return m.s.podSpec()
+}
+
+// Names returns the names of the containers of list l as the edits recorded
+// so far leave it.
+func (m *Mutation) Names(l List) []string {
+	i, err := l.index()
+	if err != nil {
+		return nil
+	}
+	list := m.s.list(i)
+	names := make([]string, len(list))
+	for j, e := range list {
+		names[j] = e.c.Name
+	}
+	return names
+}

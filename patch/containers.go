@@ -60,8 +60,7 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 		return fmt.Errorf("patch: insert: %w", field.Required(listPath(e.list).Index(idx).Child("name"), "a container needs a name"))
 	}
 	if p := s.nameUser(e.c.Name); p != nil {
-		return fmt.Errorf("patch: insert: %w", field.Duplicate(listPath(e.list).Index(idx).Child("name"),
-			fmt.Sprintf("%s (already used by %s)", e.c.Name, p)))
+		return fmt.Errorf("patch: insert: %w", duplicate(listPath(e.list).Index(idx).Child("name"), e.c.Name, "already used by "+p.String()))
 	}
 	if out != nil {
 		v, err := marshal("container "+e.c.Name, &e.c)
@@ -142,6 +141,15 @@ func (e *moveContainer) run(s *state, out *[]relOp) error {
 	s.setList(fi, rest)
 	s.setList(ti, insertElem(dst, e.index, moved))
 	return nil
+}
+
+// duplicate is a field.Duplicate error with a detail, which prints as
+// `spec.initContainers[0].name: Duplicate value: "proxy": already used by
+// spec.containers[0]`.
+func duplicate(p *field.Path, value interface{}, detail string) *field.Error {
+	e := field.Duplicate(p, value)
+	e.Detail = detail
+	return e
 }
 
 // insertElem returns a new slice with v inserted at i.

@@ -122,8 +122,7 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 	}
 	for i := range vols {
 		if vols[i].Name == e.v.Name {
-			return fmt.Errorf("patch: add volume: %w", field.Duplicate(fp,
-				fmt.Sprintf("%s (already used by spec.volumes[%d])", e.v.Name, i)))
+			return fmt.Errorf("patch: add volume: %w", duplicate(fp, e.v.Name, fmt.Sprintf("already used by spec.volumes[%d]", i)))
 		}
 	}
 	if out != nil {

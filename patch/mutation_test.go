@@ -40,7 +40,7 @@ func TestEditErrors(t *testing.T) {
 			edit: func(m *patch.Mutation) error {
 				return m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "app"})
 			},
-			want:      `patch: insert: spec.initContainers[0].name: Duplicate value: "app (already used by spec.containers[0])"`,
+			want:      `patch: insert: spec.initContainers[0].name: Duplicate value: "app": already used by spec.containers[0]`,
 			fieldType: field.ErrorTypeDuplicate,
 		},
 		{
@@ -48,7 +48,7 @@ func TestEditErrors(t *testing.T) {
 			edit: func(m *patch.Mutation) error {
 				return m.AppendContainer(patch.Containers, corev1.Container{Name: "debug"})
 			},
-			want:      `patch: insert: spec.containers[1].name: Duplicate value: "debug (already used by spec.ephemeralContainers[0])"`,
+			want:      `patch: insert: spec.containers[1].name: Duplicate value: "debug": already used by spec.ephemeralContainers[0]`,
 			fieldType: field.ErrorTypeDuplicate,
 		},
 		{
@@ -91,7 +91,7 @@ func TestEditErrors(t *testing.T) {
 		{
 			name:      "duplicate volume",
 			edit:      func(m *patch.Mutation) error { return m.AddVolume(corev1.Volume{Name: "data"}) },
-			want:      `patch: add volume: spec.volumes[1].name: Duplicate value: "data (already used by spec.volumes[0])"`,
+			want:      `patch: add volume: spec.volumes[1].name: Duplicate value: "data": already used by spec.volumes[0]`,
 			fieldType: field.ErrorTypeDuplicate,
 		},
 		{

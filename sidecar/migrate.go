@@ -1,0 +1,78 @@
+package sidecar
+
+import (
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarkit/sidecarkit/patch"
+)
+
+// Migrate plans moving an existing sidecar, the container named name,
+// between the legacy form (a regular container) and the native form (an
+// init container with restartPolicy Always): to Native it moves the
+// container from containers to initContainers at the placement index and
+// sets restartPolicy Always; to Legacy it clears restartPolicy and moves
+// the container to containers. The move renders as an RFC 6902 "move", so
+// every field of the raw container, unknown ones included, survives. The
+// container need not have been injected by sidecarkit: this is how an
+// operator flips a hand-written legacy sidecar to native. A container that
+// is already in the wanted form gives an empty mutation.
+//
+// The result is checked with [ValidatePod]: for example a native sidecar
+// moved to containers may keep its probes, but an init container cannot be
+// moved to containers under a name that is used there.
+func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode, p Placement) (*patch.Mutation, error) {
+	if spec == nil {
+		return nil, errors.New("sidecar: migrate: nil pod spec")
+	}
+	m := patch.New(meta, spec)
+	init, regular := indexOf(spec.InitContainers, name), indexOf(spec.Containers, name)
+	switch {
+	case init < 0 && regular < 0:
+		return nil, fmt.Errorf("sidecar: migrate: no container named %q in spec.initContainers or spec.containers", name)
+	case to == Native && regular >= 0:
+		idx, _ := placeIndex(spec.InitContainers, p, patch.InitContainers)
+		if err := m.MoveContainer(patch.Containers, name, patch.InitContainers, idx); err != nil {
+			return nil, fmt.Errorf("sidecar: migrate: %w", err)
+		}
+		if err := m.SetContainerField(patch.InitContainers, name, "restartPolicy", corev1.ContainerRestartPolicyAlways); err != nil {
+			return nil, fmt.Errorf("sidecar: migrate: %w", err)
+		}
+	case to == Native:
+		if err := m.SetContainerField(patch.InitContainers, name, "restartPolicy", corev1.ContainerRestartPolicyAlways); err != nil {
+			return nil, fmt.Errorf("sidecar: migrate: %w", err)
+		}
+	case to == Legacy && init >= 0:
+		if err := m.ClearContainerField(patch.InitContainers, name, "restartPolicy"); err != nil {
+			return nil, fmt.Errorf("sidecar: migrate: %w", err)
+		}
+		idx, _ := placeIndex(spec.Containers, p, patch.Containers)
+		if err := m.MoveContainer(patch.InitContainers, name, patch.Containers, idx); err != nil {
+			return nil, fmt.Errorf("sidecar: migrate: %w", err)
+		}
+	case to == Legacy:
+	default:
+		return nil, fmt.Errorf("sidecar: migrate: mode %q: want %q or %q", to, Native, Legacy)
+	}
+	after := m.Spec()
+	if errs := validatePod(&after, map[string]bool{name: true}); len(errs) > 0 {
+		return nil, fmt.Errorf("sidecar: migrate %q would make an invalid pod: %w", name, errs.ToAggregate())
+	}
+	if rec, has, err := ReadRecord(meta, name); err == nil && has && rec.Mode != to && rec.Mode != Universal {
+		rec.Mode = to
+		rec.InitContainers, rec.Containers = nil, nil
+		if to == Native {
+			rec.InitContainers = []string{name}
+		} else {
+			rec.Containers = []string{name}
+		}
+		rec.Hash = "" // the next Inject brings the sidecar up to its spec
+		if err := m.SetAnnotation(Annotation(name), rec.encode()); err != nil {
+			return nil, fmt.Errorf("sidecar: migrate: %w", err)
+		}
+	}
+	return m, nil
+}

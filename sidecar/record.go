@@ -1,0 +1,75 @@
+package sidecar
+
+import (
+	"encoding/json"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// AnnotationPrefix prefixes the pod annotation that records an injection:
+// the annotation of a sidecar named "proxy" is
+// "sidecar.sidecarkit.io/proxy".
+const AnnotationPrefix = "sidecar.sidecarkit.io/"
+
+// Annotation returns the key of the annotation that records the injection
+// of the sidecar named name.
+func Annotation(name string) string { return AnnotationPrefix + name }
+
+// Record is what the injection annotation holds: enough to recognise our
+// own sidecar, to tell whether its spec changed, and to remove exactly what
+// was added.
+type Record struct {
+	// Version of the record format; 1.
+	Version int `json:"v"`
+	// Mode is the concrete mode injected (never Auto).
+	Mode Mode `json:"mode"`
+	// Hash identifies the Spec and mode injected.
+	Hash string `json:"hash"`
+	// InitContainers and Containers name the containers injected.
+	InitContainers []string `json:"initContainers,omitempty"`
+	Containers     []string `json:"containers,omitempty"`
+	// Volumes names the volumes added (volumes that were there already are
+	// not listed).
+	Volumes []string `json:"volumes,omitempty"`
+	// Apps lists, per application container, the mountPaths and env names
+	// added to it.
+	Apps map[string]AppRecord `json:"apps,omitempty"`
+	// NodeRequirement is set when a node-affinity requirement was added
+	// (Pinned mode).
+	NodeRequirement bool `json:"nodeRequirement,omitempty"`
+}
+
+// AppRecord lists what was added to one application container.
+type AppRecord struct {
+	Mounts []string `json:"mounts,omitempty"`
+	Env    []string `json:"env,omitempty"`
+}
+
+// ReadRecord returns the record of the sidecar named name from pod
+// metadata. It reports false when there is none; a record that does not
+// decode is an error with the annotation's path.
+func ReadRecord(meta *metav1.ObjectMeta, name string) (Record, bool, error) {
+	if meta == nil {
+		return Record{}, false, nil
+	}
+	v, ok := meta.Annotations[Annotation(name)]
+	if !ok {
+		return Record{}, false, nil
+	}
+	var r Record
+	p := field.NewPath("metadata", "annotations").Key(Annotation(name))
+	if err := json.Unmarshal([]byte(v), &r); err != nil {
+		return Record{}, false, field.Invalid(p, v, "not a sidecarkit record: "+err.Error())
+	}
+	if r.Version != 1 {
+		return Record{}, false, field.Invalid(p, v, fmt.Sprintf("record version %d is not supported", r.Version))
+	}
+	return r, true, nil
+}
+
+func (r Record) encode() string {
+	b, _ := json.Marshal(r) // strings, slices and maps of strings always encode
+	return string(b)
+}
