@@ -76,13 +76,13 @@ func matrix() []injectCase {
 
 // output is the golden form of one Inject call.
 type output struct {
-	Error     string                 `json:"error,omitempty"`
-	Mode      string                 `json:"mode,omitempty"`
-	Reason    string                 `json:"reason,omitempty"`
-	Skipped   string                 `json:"skipped,omitempty"`
-	Warnings  []string               `json:"warnings,omitempty"`
+	Error     string                  `json:"error,omitempty"`
+	Mode      string                  `json:"mode,omitempty"`
+	Reason    string                  `json:"reason,omitempty"`
+	Skipped   string                  `json:"skipped,omitempty"`
+	Warnings  []string                `json:"warnings,omitempty"`
 	Resources *sidecar.ResourceReport `json:"resources,omitempty"`
-	Patch     json.RawMessage        `json:"patch,omitempty"`
+	Patch     json.RawMessage         `json:"patch,omitempty"`
 }
 
 // TestInjectGolden runs the matrix of pods × specs × modes × capabilities
