@@ -13,6 +13,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/golden"
@@ -251,3 +252,5 @@ func indent(t *testing.T, b []byte) []byte {
 
 var _ = cmp.Diff
 var _ = cmpopts.EquateEmpty
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
