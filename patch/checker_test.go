@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarkit/sidecarkit/internal/fuzzgen"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -13,8 +14,8 @@ import (
 // typed form (what marshal-and-diff webhooks do) loses its unknown fields,
 // and checkRaw reports it.
 func TestCheckerCatchesRebuiltContainer(t *testing.T) {
-	spec := genSpec(&bytesSource{b: []byte{1, 1, 1, 1, 1, 1, 1, 1}})
-	raw := plantUnknown(spec, &metav1.ObjectMeta{Name: "x"})
+	spec := fuzzgen.Spec(fuzzgen.New([]byte{1, 1, 1, 1, 1, 1, 1, 1}))
+	raw := fuzzgen.PlantUnknown(spec, &metav1.ObjectMeta{Name: "x"})
 	c, _ := json.Marshal(&spec.Containers[0])
 	ops := patch.Ops{{Op: patch.OpReplace, Path: "/spec/containers/0", Value: c}}
 	ft := &testing.T{}

@@ -11,57 +11,58 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarkit/sidecarkit/internal/fuzzgen"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 // mutateTyped makes random changes to a copy of spec, the way user code
 // changes a decoded Pod.
-func mutateTyped(s *bytesSource, spec *corev1.PodSpec) *corev1.PodSpec {
+func mutateTyped(s *fuzzgen.Source, spec *corev1.PodSpec) *corev1.PodSpec {
 	out := spec.DeepCopy()
-	for n := 1 + s.intn(6); n > 0; n-- {
+	for n := 1 + s.Intn(6); n > 0; n-- {
 		lists := []*[]corev1.Container{&out.InitContainers, &out.Containers}
-		l := lists[s.intn(2)]
-		switch s.intn(14) {
+		l := lists[s.Intn(2)]
+		switch s.Intn(14) {
 		case 0: // reorder
 			if len(*l) > 1 {
-				i, j := s.intn(len(*l)), s.intn(len(*l))
+				i, j := s.Intn(len(*l)), s.Intn(len(*l))
 				(*l)[i], (*l)[j] = (*l)[j], (*l)[i]
 			}
 		case 1: // insert a new container
-			c := corev1.Container{Name: "new" + strconv.Itoa(s.intn(1000)), Image: "new:1"}
+			c := corev1.Container{Name: "new" + strconv.Itoa(s.Intn(1000)), Image: "new:1"}
 			if nameUsed(out, c.Name) {
 				continue
 			}
-			i := s.intn(len(*l) + 1)
+			i := s.Intn(len(*l) + 1)
 			*l = append((*l)[:i], append([]corev1.Container{c}, (*l)[i:]...)...)
 		case 2: // remove a container
 			if len(*l) > 0 {
-				i := s.intn(len(*l))
+				i := s.Intn(len(*l))
 				*l = append((*l)[:i], (*l)[i+1:]...)
 			}
 		case 3: // move between lists
 			if len(*l) > 0 {
-				i := s.intn(len(*l))
+				i := s.Intn(len(*l))
 				c := (*l)[i]
 				*l = append((*l)[:i], (*l)[i+1:]...)
 				other := lists[0]
 				if l == lists[0] {
 					other = lists[1]
 				}
-				j := s.intn(len(*other) + 1)
+				j := s.Intn(len(*other) + 1)
 				*other = append((*other)[:j], append([]corev1.Container{c}, (*other)[j:]...)...)
 			}
 		default:
 			if len(*l) == 0 {
 				continue
 			}
-			c := &(*l)[s.intn(len(*l))]
+			c := &(*l)[s.Intn(len(*l))]
 			mutateContainer(s, c, out.Volumes)
 		}
 	}
-	switch s.intn(6) {
+	switch s.Intn(6) {
 	case 0:
-		out.Volumes = append(out.Volumes, corev1.Volume{Name: "added" + strconv.Itoa(s.intn(9)), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		out.Volumes = append(out.Volumes, corev1.Volume{Name: "added" + strconv.Itoa(s.Intn(9)), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		if len(out.Volumes) > 1 && out.Volumes[len(out.Volumes)-1].Name == out.Volumes[len(out.Volumes)-2].Name {
 			out.Volumes = out.Volumes[:len(out.Volumes)-1]
 		}
@@ -80,16 +81,16 @@ func mutateTyped(s *bytesSource, spec *corev1.PodSpec) *corev1.PodSpec {
 	return out
 }
 
-func mutateContainer(s *bytesSource, c *corev1.Container, vols []corev1.Volume) {
-	switch s.intn(10) {
+func mutateContainer(s *fuzzgen.Source, c *corev1.Container, vols []corev1.Volume) {
+	switch s.Intn(10) {
 	case 0:
-		c.Image = images[s.intn(len(images))]
+		c.Image = fuzzgen.Images[s.Intn(len(fuzzgen.Images))]
 	case 1:
-		c.Env = append(c.Env, corev1.EnvVar{Name: "N" + strconv.Itoa(s.intn(9)), Value: "v"})
+		c.Env = append(c.Env, corev1.EnvVar{Name: "N" + strconv.Itoa(s.Intn(9)), Value: "v"})
 		dedupEnv(c)
 	case 2:
 		if len(c.Env) > 0 {
-			i := s.intn(len(c.Env))
+			i := s.Intn(len(c.Env))
 			c.Env = append(c.Env[:i], c.Env[i+1:]...)
 		}
 	case 3:
@@ -98,7 +99,7 @@ func mutateContainer(s *bytesSource, c *corev1.Container, vols []corev1.Volume) 
 		}
 	case 4:
 		if len(c.Env) > 0 {
-			c.Env[s.intn(len(c.Env))].Value = "changed"
+			c.Env[s.Intn(len(c.Env))].Value = "changed"
 		}
 	case 5:
 		if c.Resources.Limits == nil {
@@ -117,7 +118,7 @@ func mutateContainer(s *bytesSource, c *corev1.Container, vols []corev1.Volume) 
 		if c.SecurityContext != nil {
 			c.SecurityContext = nil
 		} else {
-			c.SecurityContext = &corev1.SecurityContext{Privileged: boolPtr(false)}
+			c.SecurityContext = &corev1.SecurityContext{Privileged: ptrBool(false)}
 		}
 	case 9:
 		if len(c.Ports) > 0 {
@@ -173,28 +174,18 @@ func checkRaw(t *testing.T, raw []byte, ops patch.Ops, want *corev1.PodSpec, wan
 			t.Fatalf("labels (-typed +patched):\n%s", diff)
 		}
 	}
-	before, err := unknownByIdentity(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := unknownByIdentity(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The identities that still exist: those of the typed result.
 	pod := corev1.Pod{Spec: *want}
 	if wantMeta != nil {
 		pod.ObjectMeta = *wantMeta
 	}
 	typed, _ := json.Marshal(&pod)
-	alive := identities(typed)
-	for key, path := range before {
-		if !alive[path] {
-			continue // its element is gone
-		}
-		if after[key] != path {
-			t.Fatalf("unknown field %s of %s is now at %q\nops: %s\nbefore: %s\nafter:  %s", key, path, after[key], mustMarshal(t, ops), raw, out)
-		}
+	lost, err := fuzzgen.Lost(raw, out, typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lost) > 0 {
+		t.Fatalf("unknown fields lost or misplaced: %v\nops: %s\nbefore: %s\nafter:  %s", lost, mustMarshal(t, ops), raw, out)
 	}
 }
 
@@ -207,10 +198,10 @@ func FuzzDiff(f *testing.F) {
 	f.Add([]byte("reorder containers and env"))
 	f.Add([]byte{3, 3, 3, 1, 1, 1, 0, 0, 0, 2, 2, 2, 0, 1, 0, 1, 0, 1, 0, 3, 0, 0, 1, 5, 7})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &bytesSource{b: data}
-		before := genSpec(s)
+		s := fuzzgen.New(data)
+		before := fuzzgen.Spec(s)
 		after := mutateTyped(s, before)
-		raw := plantUnknown(before, &metav1.ObjectMeta{Name: "fuzz"})
+		raw := fuzzgen.PlantUnknown(before, &metav1.ObjectMeta{Name: "fuzz"})
 		m, err := patch.Diff(before, after)
 		if err != nil {
 			t.Fatalf("Diff: %v", err)
@@ -248,20 +239,20 @@ func FuzzJSONPatch(f *testing.F) {
 	f.Add([]byte("insert a sidecar first"))
 	f.Add([]byte{2, 2, 1, 1, 0, 0, 9, 9, 9, 9, 17, 3, 4, 4, 11, 12, 13})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &bytesSource{b: data}
-		spec := genSpec(s)
+		s := fuzzgen.New(data)
+		spec := fuzzgen.Spec(s)
 		meta := &metav1.ObjectMeta{Name: "fuzz"}
-		if s.bool() {
+		if s.Bool() {
 			meta.Annotations = map[string]string{"a/b": "1", "c~d": "2"}
 			meta.Labels = map[string]string{"app": "x"}
 		}
-		raw := plantUnknown(spec, meta)
+		raw := fuzzgen.PlantUnknown(spec, meta)
 		obj, err := patch.Decode(raw)
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
 		m := obj.Mutation()
-		for n := 1 + s.intn(8); n > 0; n-- {
+		for n := 1 + s.Intn(8); n > 0; n-- {
 			_ = randomEdit(s, m)
 		}
 		ops, err := m.JSONPatch(obj.Root)
@@ -284,61 +275,61 @@ func FuzzJSONPatch(f *testing.F) {
 	})
 }
 
-func randomEdit(s *bytesSource, m *patch.Mutation) error {
+func randomEdit(s *fuzzgen.Source, m *patch.Mutation) error {
 	lists := []patch.List{patch.InitContainers, patch.Containers}
-	l := lists[s.intn(2)]
+	l := lists[s.Intn(2)]
 	names := m.Names(l)
 	pick := func() string {
 		if len(names) == 0 {
 			return "none"
 		}
-		return names[s.intn(len(names))]
+		return names[s.Intn(len(names))]
 	}
 	always := corev1.ContainerRestartPolicyAlways
-	switch s.intn(18) {
+	switch s.Intn(18) {
 	case 0:
-		return m.InsertContainer(l, s.intn(len(names)+1), corev1.Container{Name: "side" + strconv.Itoa(s.intn(50)), Image: "proxy:1", RestartPolicy: &always})
+		return m.InsertContainer(l, s.Intn(len(names)+1), corev1.Container{Name: "side" + strconv.Itoa(s.Intn(50)), Image: "proxy:1", RestartPolicy: &always})
 	case 1:
-		return m.AppendContainer(l, corev1.Container{Name: "tail" + strconv.Itoa(s.intn(50)), Image: "x"})
+		return m.AppendContainer(l, corev1.Container{Name: "tail" + strconv.Itoa(s.Intn(50)), Image: "x"})
 	case 2:
 		return m.RemoveContainer(l, pick())
 	case 3:
-		other := lists[s.intn(2)]
-		return m.MoveContainer(l, pick(), other, s.intn(len(m.Names(other))+1))
+		other := lists[s.Intn(2)]
+		return m.MoveContainer(l, pick(), other, s.Intn(len(m.Names(other))+1))
 	case 4:
 		return m.SetContainerField(l, pick(), "restartPolicy", "Always")
 	case 5:
 		return m.ClearContainerField(l, pick(), "restartPolicy")
 	case 6:
-		return m.SetContainerField(l, pick(), "image", images[s.intn(len(images))])
+		return m.SetContainerField(l, pick(), "image", fuzzgen.Images[s.Intn(len(fuzzgen.Images))])
 	case 7:
-		return m.AddVolume(corev1.Volume{Name: "v" + strconv.Itoa(s.intn(9)), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		return m.AddVolume(corev1.Volume{Name: "v" + strconv.Itoa(s.Intn(9)), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	case 8:
-		return m.RemoveVolume("vol" + strconv.Itoa(s.intn(4)))
+		return m.RemoveVolume("vol" + strconv.Itoa(s.Intn(4)))
 	case 9:
-		return m.AddVolumeMount(l, pick(), corev1.VolumeMount{Name: "vol0", MountPath: "/m" + strconv.Itoa(s.intn(5))})
+		return m.AddVolumeMount(l, pick(), corev1.VolumeMount{Name: "vol0", MountPath: "/m" + strconv.Itoa(s.Intn(5))})
 	case 10:
-		return m.RemoveVolumeMount(l, pick(), "/mnt/vol"+strconv.Itoa(s.intn(3)))
+		return m.RemoveVolumeMount(l, pick(), "/mnt/vol"+strconv.Itoa(s.Intn(3)))
 	case 11:
-		return m.AddEnv(l, pick(), corev1.EnvVar{Name: "E" + strconv.Itoa(s.intn(6)), Value: "x"})
+		return m.AddEnv(l, pick(), corev1.EnvVar{Name: "E" + strconv.Itoa(s.Intn(6)), Value: "x"})
 	case 12:
-		return m.RemoveEnv(l, pick(), "E"+strconv.Itoa(s.intn(4)))
+		return m.RemoveEnv(l, pick(), "E"+strconv.Itoa(s.Intn(4)))
 	case 13:
-		return m.AddEnvFrom(l, pick(), corev1.EnvFromSource{Prefix: "P" + strconv.Itoa(s.intn(3))})
+		return m.AddEnvFrom(l, pick(), corev1.EnvFromSource{Prefix: "P" + strconv.Itoa(s.Intn(3))})
 	case 14:
 		keys := []string{"a/b", "c~d", "sidecarkit.io/x", "plain"}
-		if s.bool() {
-			return m.SetAnnotation(keys[s.intn(4)], "v"+strconv.Itoa(s.intn(3)))
+		if s.Bool() {
+			return m.SetAnnotation(keys[s.Intn(4)], "v"+strconv.Itoa(s.Intn(3)))
 		}
-		return m.RemoveAnnotation(keys[s.intn(4)])
+		return m.RemoveAnnotation(keys[s.Intn(4)])
 	case 15:
-		if s.bool() {
+		if s.Bool() {
 			return m.SetLabel("app", "y")
 		}
 		return m.RemoveLabel("app")
 	case 16:
 		req := corev1.NodeSelectorRequirement{Key: "sidecarkit.io/native-sidecars", Operator: corev1.NodeSelectorOpIn, Values: []string{"native"}}
-		if s.bool() {
+		if s.Bool() {
 			return m.RemoveNodeRequirement(req)
 		}
 		return m.RequireNode(req)
@@ -349,3 +340,5 @@ func randomEdit(s *bytesSource, m *patch.Mutation) error {
 }
 
 func ptrSpec(_ *metav1.ObjectMeta, s *corev1.PodSpec) *corev1.PodSpec { return s }
+
+func ptrBool(b bool) *bool { return &b }

@@ -1,4 +1,7 @@
-package patch_test
+// Package fuzzgen turns fuzz input into random, valid typed Pods and raw Pod
+// JSON carrying fields unknown to the API types, and tracks those fields by
+// element identity. Only tests use it.
+package fuzzgen
 
 import (
 	"encoding/json"
@@ -13,11 +16,14 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// bytesSource turns fuzz input into choices; it returns zeros once the input
+// Source turns fuzz input into choices; it returns zeros once the input
 // is used up, so every input is a valid program.
-type bytesSource struct{ b []byte }
+type Source struct{ b []byte }
 
-func (s *bytesSource) next() byte {
+// New returns a Source reading data.
+func New(data []byte) *Source { return &Source{b: data} }
+
+func (s *Source) Byte() byte {
 	if len(s.b) == 0 {
 		return 0
 	}
@@ -26,35 +32,35 @@ func (s *bytesSource) next() byte {
 	return c
 }
 
-func (s *bytesSource) intn(n int) int {
+func (s *Source) Intn(n int) int {
 	if n <= 1 {
 		return 0
 	}
-	return int(s.next()) % n
+	return int(s.Byte()) % n
 }
 
-func (s *bytesSource) bool() bool { return s.next()&1 == 1 }
+func (s *Source) Bool() bool { return s.Byte()&1 == 1 }
 
-var images = []string{"nginx", "busybox", "registry.example/app:1", "proxy:2"}
+var Images = []string{"nginx", "busybox", "registry.example/app:1", "proxy:2"}
 
-// genSpec builds a random but valid typed PodSpec: unique container names
+// Spec builds a random but valid typed PodSpec: unique container names
 // across the lists, mounts of existing volumes, valid ports.
-func genSpec(s *bytesSource) *corev1.PodSpec {
+func Spec(s *Source) *corev1.PodSpec {
 	spec := &corev1.PodSpec{}
-	nVol := s.intn(4)
+	nVol := s.Intn(4)
 	for i := 0; i < nVol; i++ {
 		v := corev1.Volume{Name: "vol" + strconv.Itoa(i)}
-		if s.bool() {
+		if s.Bool() {
 			v.EmptyDir = &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}
 		} else {
 			v.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cm" + strconv.Itoa(i)}}
 		}
 		spec.Volumes = append(spec.Volumes, v)
 	}
-	nInit := s.intn(4)
+	nInit := s.Intn(4)
 	for i := 0; i < nInit; i++ {
-		c := genContainer(s, "init"+strconv.Itoa(i), spec.Volumes)
-		if s.bool() {
+		c := Container(s, "init"+strconv.Itoa(i), spec.Volumes)
+		if s.Bool() {
 			always := corev1.ContainerRestartPolicyAlways
 			c.RestartPolicy = &always
 		} else {
@@ -62,20 +68,20 @@ func genSpec(s *bytesSource) *corev1.PodSpec {
 		}
 		spec.InitContainers = append(spec.InitContainers, c)
 	}
-	nC := 1 + s.intn(4)
+	nC := 1 + s.Intn(4)
 	for i := 0; i < nC; i++ {
-		spec.Containers = append(spec.Containers, genContainer(s, "app"+strconv.Itoa(i), spec.Volumes))
+		spec.Containers = append(spec.Containers, Container(s, "app"+strconv.Itoa(i), spec.Volumes))
 	}
-	if s.bool() {
+	if s.Bool() {
 		spec.RestartPolicy = corev1.RestartPolicyNever
 	}
-	if s.bool() {
+	if s.Bool() {
 		spec.NodeSelector = map[string]string{"disk": "ssd", "zone/x~y": "a"}
 	}
-	if s.bool() {
+	if s.Bool() {
 		spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}, {Key: "j", Value: "v", Effect: corev1.TaintEffectNoSchedule}}
 	}
-	if s.bool() {
+	if s.Bool() {
 		spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}},
 		}}}
@@ -83,28 +89,28 @@ func genSpec(s *bytesSource) *corev1.PodSpec {
 	return spec
 }
 
-func genContainer(s *bytesSource, name string, vols []corev1.Volume) corev1.Container {
-	c := corev1.Container{Name: name, Image: images[s.intn(len(images))]}
-	if s.bool() {
+func Container(s *Source, name string, vols []corev1.Volume) corev1.Container {
+	c := corev1.Container{Name: name, Image: Images[s.Intn(len(Images))]}
+	if s.Bool() {
 		c.Command = []string{"/bin/" + name}
-		c.Args = []string{"--v=" + strconv.Itoa(s.intn(3))}
+		c.Args = []string{"--v=" + strconv.Itoa(s.Intn(3))}
 	}
-	for i, n := 0, s.intn(4); i < n; i++ {
-		c.Env = append(c.Env, corev1.EnvVar{Name: "E" + strconv.Itoa(i), Value: strconv.Itoa(s.intn(9))})
+	for i, n := 0, s.Intn(4); i < n; i++ {
+		c.Env = append(c.Env, corev1.EnvVar{Name: "E" + strconv.Itoa(i), Value: strconv.Itoa(s.Intn(9))})
 	}
-	for i, n := 0, s.intn(3); i < n && i < len(vols); i++ {
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vols[i].Name, MountPath: "/mnt/" + vols[i].Name, ReadOnly: s.bool()})
+	for i, n := 0, s.Intn(3); i < n && i < len(vols); i++ {
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vols[i].Name, MountPath: "/mnt/" + vols[i].Name, ReadOnly: s.Bool()})
 	}
-	for i, n := 0, s.intn(3); i < n; i++ {
+	for i, n := 0, s.Intn(3); i < n; i++ {
 		c.Ports = append(c.Ports, corev1.ContainerPort{Name: "p" + strconv.Itoa(i), ContainerPort: int32(8000 + i)})
 	}
-	if s.bool() {
-		c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(strconv.Itoa(1+s.intn(9)) + "00m")}
+	if s.Bool() {
+		c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(strconv.Itoa(1+s.Intn(9)) + "00m")}
 	}
-	if s.bool() {
-		c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt(8080)}}, PeriodSeconds: int32(1 + s.intn(5))}
+	if s.Bool() {
+		c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready", Port: intstr.FromInt(8080)}}, PeriodSeconds: int32(1 + s.Intn(5))}
 	}
-	if s.bool() {
+	if s.Bool() {
 		c.SecurityContext = &corev1.SecurityContext{RunAsNonRoot: boolPtr(true)}
 	}
 	return c
@@ -112,12 +118,12 @@ func genContainer(s *bytesSource, name string, vols []corev1.Volume) corev1.Cont
 
 func boolPtr(b bool) *bool { return &b }
 
-// plantUnknown encodes spec inside a Pod and adds a member "x-u<n>": n to
+// PlantUnknown encodes spec inside a Pod and adds a member "x-u<n>": n to
 // every JSON object that has at least one member, at every level, plus some
 // to metadata and status. An object the typed form writes empty ("{}") may
 // be absent from a real document, and the library may set such an object
 // whole (see patch.Diff): it gets none.
-func plantUnknown(spec *corev1.PodSpec, meta *metav1.ObjectMeta) []byte {
+func PlantUnknown(spec *corev1.PodSpec, meta *metav1.ObjectMeta) []byte {
 	pod := corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, Spec: *spec}
 	if meta != nil {
 		pod.ObjectMeta = *meta
@@ -163,11 +169,11 @@ func sortedKeys(m map[string]interface{}) []string {
 	return keys
 }
 
-// unknownByIdentity maps every "x-u" member of doc to the identity of the
+// UnknownByIdentity maps every "x-u" member of doc to the identity of the
 // object holding it: a path in which array elements are named by their
 // "name", "mountPath" or "containerPort" member (and containers of both
 // lists share one namespace), or by their index otherwise.
-func unknownByIdentity(doc []byte) (map[string]string, error) {
+func UnknownByIdentity(doc []byte) (map[string]string, error) {
 	var v interface{}
 	if err := json.Unmarshal(doc, &v); err != nil {
 		return nil, err
@@ -209,9 +215,9 @@ func elemKey(e interface{}, i int) string {
 	return strconv.Itoa(i)
 }
 
-// identities returns the identity paths of every object and array element in
-// doc (same scheme as unknownByIdentity).
-func identities(doc []byte) map[string]bool {
+// Identities returns the identity paths of every object and array element in
+// doc (same scheme as UnknownByIdentity).
+func Identities(doc []byte) map[string]bool {
 	var v interface{}
 	_ = json.Unmarshal(doc, &v)
 	out := map[string]bool{}
@@ -235,4 +241,37 @@ func identities(doc []byte) map[string]bool {
 	}
 	walk("", v)
 	return out
+}
+
+// Lost returns the unknown members of before that are missing from after,
+// or held by an element of another identity, among those whose element
+// still exists in alive (the typed form of the expected result, encoded).
+// Each entry says where the member was and where it is now.
+func Lost(before, after, alive []byte) ([]string, error) {
+	was, err := UnknownByIdentity(before)
+	if err != nil {
+		return nil, err
+	}
+	now, err := UnknownByIdentity(after)
+	if err != nil {
+		return nil, err
+	}
+	live := Identities(alive)
+	var lost []string
+	for _, key := range sortedStrings(was) {
+		path := was[key]
+		if live[path] && now[key] != path {
+			lost = append(lost, fmt.Sprintf("%s of %s is now at %q", key, path, now[key]))
+		}
+	}
+	return lost, nil
+}
+
+func sortedStrings(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
