@@ -142,7 +142,7 @@ func (e *removeVolume) run(s *state, out *[]relOp) error {
 	vols := s.spec.Volumes
 	for i := range vols {
 		if vols[i].Name == e.name {
-			emit(out, relOp{guard: true, op: OpTest, path: ptr("volumes", itoa(i), "name"), value: quote(e.name)})
+			emit(out, relOp{guard: true, op: OpTest, path: ptr("volumes", itoa(i), "name"), guardName: e.name})
 			emit(out, relOp{op: OpRemove, path: ptr("volumes", itoa(i))})
 			nv := make([]corev1.Volume, 0, len(vols)-1)
 			s.spec.Volumes = append(append(nv, vols[:i]...), vols[i+1:]...)

@@ -64,6 +64,9 @@ type relOp struct {
 	path  string
 	from  string
 	value json.RawMessage
+	// guardName is the value of a guard's "test", encoded when a guarded
+	// patch is rendered.
+	guardName string
 }
 
 // edit is one recorded edit. run validates it against s, appends the
@@ -135,6 +138,9 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 			base = metaRoot
 		}
 		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
+		if r.guard {
+			op.Value = quote(r.guardName)
+		}
 		if r.from != "" {
 			op.From = base + r.from
 		}

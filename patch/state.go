@@ -142,13 +142,23 @@ func containerPath(l List, j int) string {
 
 // guard emits a "test" that container j of list l is named name.
 func guard(out *[]relOp, l List, j int, name string) {
-	emit(out, relOp{guard: true, op: OpTest, path: containerPath(l, j) + "/name", value: quote(name)})
+	if out != nil {
+		*out = append(*out, relOp{guard: true, op: OpTest, path: containerPath(l, j) + "/name", guardName: name})
+	}
 }
 
-// quote encodes s as a JSON string.
+// quote encodes s as a JSON string, as encoding/json does.
 func quote(s string) []byte {
-	b, _ := json.Marshal(s) // a string always encodes
-	return b
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return b
+		}
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // lookup resolves a container by list and name.

@@ -57,9 +57,23 @@ type Result struct {
 	// Warnings are things the caller should know or log, for example a
 	// legacy sidecar in a Job Pod.
 	Warnings []string
-	// Resources are the Pod's effective requests and limits before and
-	// after the mutation.
-	Resources ResourceReport
+
+	before   *corev1.PodSpec
+	podLevel *corev1.ResourceRequirements
+}
+
+// Resources reports the Pod's effective requests and limits before and
+// after the mutation (see [PodResources]). It is computed when called, so
+// that callers who do not need it do not pay for the resource arithmetic.
+func (r *Result) Resources() ResourceReport {
+	if r.before == nil || r.Mutation == nil {
+		return ResourceReport{}
+	}
+	after := r.Mutation.Spec()
+	return ResourceReport{
+		Before: PodResources(r.before, r.podLevel),
+		After:  PodResources(&after, r.podLevel),
+	}
 }
 
 // Skip says why Inject injected nothing.
@@ -101,9 +115,7 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if err := s.Validate(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	res := Result{Mutation: patch.New(meta, spec)}
-	res.Resources.Before = PodResources(spec, o.PodResources)
-	res.Resources.After = res.Resources.Before
+	res := Result{Mutation: patch.New(meta, spec), before: spec, podLevel: o.PodResources}
 	if o.Decide != nil {
 		if d := o.Decide(meta, spec); !d.Inject {
 			res.Skipped, res.Reason = SkipDeclined, d.Reason
@@ -133,7 +145,7 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if !has {
 		old = Record{}
 	}
-	r := reconciler{m: res.Mutation, pod: spec, plan: &plan, old: &old}
+	r := reconciler{m: res.Mutation, pod: spec, plan: &plan, names: plan.names(), old: &old}
 	rec, err := r.run()
 	if err != nil {
 		return Result{}, err
@@ -147,7 +159,6 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if errs := validatePod(&after, r.touched); len(errs) > 0 {
 		return Result{}, fmt.Errorf("sidecar: inject %q would make an invalid pod: %w", s.Container.Name, errs.ToAggregate())
 	}
-	res.Resources.After = PodResources(&after, o.PodResources)
 	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)
 	return res, nil
 }
@@ -187,14 +198,14 @@ func indexOf(l []corev1.Container, name string) int {
 	return -1
 }
 
-// placeIndex returns where a container placed by p goes in l, and a warning
-// when the named container is missing.
-func placeIndex(l []corev1.Container, p Placement, list patch.List) (int, string) {
+// placeIndex returns where a container placed by p goes in a list of the
+// names l, and a warning when the named container is missing.
+func placeIndex(l []string, p Placement, list patch.List) (int, string) {
 	switch p.Position {
 	case Last:
 		return len(l), ""
 	case Before, After:
-		i := indexOf(l, p.Name)
+		i := indexOfName(l, p.Name)
 		if i < 0 {
 			return 0, fmt.Sprintf("placement %s %q: no such container in %s; placed first", p.Position, p.Name, list)
 		}
@@ -212,13 +223,17 @@ type reconciler struct {
 	m        *patch.Mutation
 	pod      *corev1.PodSpec
 	plan     *Plan
+	names    map[string]bool // of the plan's containers
 	old      *Record
 	touched  map[string]bool
 	warnings []string
 }
 
 func (r *reconciler) run() (Record, error) {
-	r.touched = r.plan.names()
+	r.touched = make(map[string]bool, len(r.names)+len(r.pod.Containers))
+	for n := range r.names {
+		r.touched[n] = true
+	}
 	rec := Record{Version: 1, Mode: r.plan.Mode}
 	ours := map[string]bool{}
 	for _, n := range r.old.InitContainers {
@@ -236,7 +251,7 @@ func (r *reconciler) run() (Record, error) {
 		names []string
 	}{{patch.InitContainers, r.old.InitContainers}, {patch.Containers, r.old.Containers}} {
 		for _, n := range l.names {
-			if r.plan.names()[n] {
+			if r.names[n] {
 				continue
 			}
 			if err := r.removeAnywhere(n); err != nil {
@@ -275,7 +290,7 @@ func (r *reconciler) checkForeign(ours map[string]bool) error {
 	var errs field.ErrorList
 	check := func(l []corev1.Container, p *field.Path) {
 		for i := range l {
-			if r.plan.names()[l[i].Name] && !ours[l[i].Name] {
+			if r.names[l[i].Name] && !ours[l[i].Name] {
 				errs = append(errs, field.Forbidden(p.Index(i).Child("name"),
 					fmt.Sprintf("%q is a container sidecarkit did not inject; refusing to overwrite it", l[i].Name)))
 			}
@@ -284,7 +299,7 @@ func (r *reconciler) checkForeign(ours map[string]bool) error {
 	check(r.pod.InitContainers, field.NewPath("spec", "initContainers"))
 	check(r.pod.Containers, field.NewPath("spec", "containers"))
 	for i, e := range r.pod.EphemeralContainers {
-		if r.plan.names()[e.Name] {
+		if r.names[e.Name] {
 			errs = append(errs, field.Duplicate(field.NewPath("spec", "ephemeralContainers").Index(i).Child("name"), e.Name))
 		}
 	}
@@ -295,11 +310,10 @@ func (r *reconciler) checkForeign(ours map[string]bool) error {
 }
 
 func (r *reconciler) removeAnywhere(name string) error {
-	cur := r.m.Spec()
 	switch {
-	case indexOf(cur.InitContainers, name) >= 0:
+	case indexOfName(r.m.Names(patch.InitContainers), name) >= 0:
 		return r.m.RemoveContainer(patch.InitContainers, name)
-	case indexOf(cur.Containers, name) >= 0:
+	case indexOfName(r.m.Names(patch.Containers), name) >= 0:
 		return r.m.RemoveContainer(patch.Containers, name)
 	}
 	return nil
@@ -317,25 +331,21 @@ func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, 
 	if list == patch.Containers {
 		other = patch.InitContainers
 	}
-	cur := r.m.Spec()
-	target, otherList := cur.InitContainers, cur.Containers
-	if list == patch.Containers {
-		target, otherList = cur.Containers, cur.InitContainers
-	}
+	target, otherList := r.m.Names(list), r.m.Names(other)
 	// Place relative to the containers that are not ours.
-	idx, warn := placeIndex(withoutNames(target, r.plan.names()), r.plan.Placement, list)
+	idx, warn := placeIndex(withoutNames(target, r.names), r.plan.Placement, list)
 	if warn != "" {
 		r.warnings = append(r.warnings, warn)
 	}
-	idx = translateIndex(target, r.plan.names(), idx)
+	idx = translateIndex(target, r.names, idx)
 	var names []string
 	for _, c := range want {
 		names = append(names, c.Name)
 		switch {
-		case indexOf(target, c.Name) >= 0:
-			idx = indexOf(target, c.Name) + 1
+		case indexOfName(target, c.Name) >= 0:
+			idx = indexOfName(target, c.Name) + 1
 			continue
-		case indexOf(otherList, c.Name) >= 0:
+		case indexOfName(otherList, c.Name) >= 0:
 			if err := r.m.MoveContainer(other, c.Name, list, idx); err != nil {
 				return nil, fmt.Errorf("sidecar: inject: %w", err)
 			}
@@ -344,32 +354,38 @@ func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, 
 				return nil, fmt.Errorf("sidecar: inject: %w", err)
 			}
 		}
-		cur = r.m.Spec()
-		target, otherList = cur.InitContainers, cur.Containers
-		if list == patch.Containers {
-			target, otherList = cur.Containers, cur.InitContainers
-		}
+		target, otherList = r.m.Names(list), r.m.Names(other)
 		idx++
 	}
 	return names, nil
 }
 
-// withoutNames returns l without the containers named in skip.
-func withoutNames(l []corev1.Container, skip map[string]bool) []corev1.Container {
-	out := make([]corev1.Container, 0, len(l))
-	for _, c := range l {
-		if !skip[c.Name] {
-			out = append(out, c)
+// withoutNames returns l without the names in skip.
+func withoutNames(l []string, skip map[string]bool) []string {
+	out := make([]string, 0, len(l))
+	for _, n := range l {
+		if !skip[n] {
+			out = append(out, n)
 		}
 	}
 	return out
 }
 
+// indexOfName returns the index of name in l, or -1.
+func indexOfName(l []string, name string) int {
+	for i, n := range l {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // translateIndex turns an index into l-without-skip into an index into l.
-func translateIndex(l []corev1.Container, skip map[string]bool, idx int) int {
+func translateIndex(l []string, skip map[string]bool, idx int) int {
 	seen := 0
-	for i, c := range l {
-		if skip[c.Name] {
+	for i, n := range l {
+		if skip[n] {
 			continue
 		}
 		if seen == idx {
@@ -432,7 +448,7 @@ func (r *reconciler) apps(ours map[string]bool) (map[string]AppRecord, error) {
 	recs := map[string]AppRecord{}
 	for i := range r.pod.Containers {
 		c := &r.pod.Containers[i]
-		if ours[c.Name] || r.plan.names()[c.Name] {
+		if ours[c.Name] || r.names[c.Name] {
 			continue
 		}
 		old := r.old.Apps[c.Name]

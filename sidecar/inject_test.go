@@ -109,7 +109,9 @@ func TestInjectGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				out.Mode, out.Reason, out.Skipped, out.Warnings, out.Resources = string(res.Mode), res.Reason, string(res.Skipped), res.Warnings, &res.Resources
+				out.Mode, out.Reason, out.Skipped, out.Warnings = string(res.Mode), res.Reason, string(res.Skipped), res.Warnings
+				r := res.Resources()
+				out.Resources = &r
 				out.Patch = mustJSON(t, ops)
 			}
 			golden.Check(t, *update, filepath.Join("testdata/inject/golden", tc.name+".json"), indent(t, mustJSON(t, out)))

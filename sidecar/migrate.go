@@ -34,7 +34,7 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 	case init < 0 && regular < 0:
 		return nil, fmt.Errorf("sidecar: migrate: no container named %q in spec.initContainers or spec.containers", name)
 	case to == Native && regular >= 0:
-		idx, _ := placeIndex(spec.InitContainers, p, patch.InitContainers)
+		idx, _ := placeIndex(containerNames(spec.InitContainers), p, patch.InitContainers)
 		if err := m.MoveContainer(patch.Containers, name, patch.InitContainers, idx); err != nil {
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)
 		}
@@ -49,7 +49,7 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		if err := m.ClearContainerField(patch.InitContainers, name, "restartPolicy"); err != nil {
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)
 		}
-		idx, _ := placeIndex(spec.Containers, p, patch.Containers)
+		idx, _ := placeIndex(containerNames(spec.Containers), p, patch.Containers)
 		if err := m.MoveContainer(patch.InitContainers, name, patch.Containers, idx); err != nil {
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)
 		}
@@ -75,4 +75,12 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		}
 	}
 	return m, nil
+}
+
+func containerNames(l []corev1.Container) []string {
+	out := make([]string, len(l))
+	for i := range l {
+		out[i] = l[i].Name
+	}
+	return out
 }

@@ -45,7 +45,10 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		p := cp.Index(i)
-		e := validateCommon(c, vols, p)
+		var e field.ErrorList
+		if touched == nil || touched[c.Name] {
+			e = validateCommon(c, vols, p)
+		}
 		if names[c.Name] {
 			e = append(e, field.Duplicate(p.Child("name"), c.Name))
 		} else {
@@ -64,7 +67,10 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
 		p := ip.Index(i)
-		e := validateCommon(c, vols, p)
+		var e field.ErrorList
+		if touched == nil || touched[c.Name] {
+			e = validateCommon(c, vols, p)
+		}
 		always := false
 		if c.RestartPolicy != nil {
 			always = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
@@ -117,9 +123,10 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) fi
 			errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
 		}
 	}
-	portNames := map[string]bool{}
+	var portNames map[string]bool
 	for i, port := range c.Ports {
-		pp := p.Child("ports").Index(i)
+		i := i
+		pp := lazyPath(func() *field.Path { return p.Child("ports").Index(i) })
 		if port.Name != "" {
 			if msgs := validation.IsValidPortName(port.Name); len(msgs) > 0 {
 				for _, msg := range msgs {
@@ -128,6 +135,9 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) fi
 			} else if portNames[port.Name] {
 				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
 			} else {
+				if portNames == nil {
+					portNames = map[string]bool{}
+				}
 				portNames[port.Name] = true
 			}
 		}
@@ -144,9 +154,10 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) fi
 			}
 		}
 	}
-	mounts := map[string]bool{}
+	mounts := make(map[string]bool, len(c.VolumeMounts))
 	for i, m := range c.VolumeMounts {
-		mp := p.Child("volumeMounts").Index(i)
+		i := i
+		mp := lazyPath(func() *field.Path { return p.Child("volumeMounts").Index(i) })
 		if m.Name == "" {
 			errs = append(errs, field.Required(mp.Child("name"), ""))
 		}
@@ -185,3 +196,9 @@ func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched m
 		}
 	}
 }
+
+// lazyPath builds a field path only when an error needs it: validating a
+// valid container allocates no path.
+type lazyPath func() *field.Path
+
+func (l lazyPath) Child(name string) *field.Path { return l().Child(name) }
