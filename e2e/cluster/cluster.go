@@ -447,7 +447,10 @@ func (c *Cluster) startAPIServer(ctx context.Context, logPath string) error {
 			defer cancel()
 			body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 			if err != nil {
-				return fmt.Errorf("/readyz: %w: %s", err, strings.TrimSpace(string(body)))
+				if b := strings.TrimSpace(string(body)); b != "" {
+					return fmt.Errorf("/readyz: %w: %s", err, b)
+				}
+				return fmt.Errorf("/readyz: %w", err)
 			}
 			return nil
 		})

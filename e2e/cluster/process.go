@@ -76,8 +76,9 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM, then SIGKILL when the process has not exited within
-// grace, and waits for it to be reaped. It reports whether SIGKILL was needed.
+// stop sends SIGTERM to the process, then SIGKILL to its process group when
+// it has not exited within grace, and waits for it to be reaped. It reports
+// whether SIGKILL was needed.
 func (p *process) stop(grace time.Duration) (killed bool, err error) {
 	if p.exited() {
 		return false, nil
@@ -92,8 +93,10 @@ func (p *process) stop(grace time.Duration) (killed bool, err error) {
 		return false, nil
 	case <-timer.C:
 	}
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return true, fmt.Errorf("send SIGKILL to %s (pid %d): %w", p.name, p.pid(), err)
+	// SIGKILL the process group the child leads (Setpgid), so that anything it
+	// started goes too; the group id is the child's PID.
+	if err := syscall.Kill(-p.pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return true, fmt.Errorf("send SIGKILL to %s (process group %d): %w", p.name, p.pid(), err)
 	}
 	select {
 	case <-p.done:
