@@ -34,13 +34,20 @@ func ParseKubeletVersion(s string) (Capability, error) {
 // (gate off by default), 1.29+ stores it. Only major.minor is compared. An
 // unparsable version gives Unknown, with evidence, and an error.
 func ParseAPIServerVersion(s string) (Capability, error) {
+	c, _, err := apiServerFromVersion(s)
+	return c, err
+}
+
+// apiServerFromVersion is ParseAPIServerVersion that also returns the
+// minor version.
+func apiServerFromVersion(s string) (Capability, uint, error) {
 	minor, err := parseMinor("API server", s)
 	if err != nil {
-		return Capability{}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer, unparsable(s)}), err
+		return Capability{}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer, unparsable(s)}), 0, err
 	}
 	a, why := apiServerByMinor(minor)
 	return Capability{APIServer: a}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer,
-		fmt.Sprintf("version %q is 1.%d: %s", s, minor, why)}), nil
+		fmt.Sprintf("version %q is 1.%d: %s", s, minor, why)}), minor, nil
 }
 
 const subjectAPIServer = "kube-apiserver"
@@ -133,11 +140,10 @@ func oldestMinor(apiMinor uint) uint {
 // Skew outside the policy happens; prefer real node data, and let it
 // override this with [Capability.Override].
 func FromSkewPolicy(apiserverVersion string) (Capability, error) {
-	c, err := ParseAPIServerVersion(apiserverVersion)
+	c, apiMinor, err := apiServerFromVersion(apiserverVersion)
 	if err != nil {
 		return c, err
 	}
-	apiMinor, _ := parseMinor("API server", apiserverVersion) // parsed above
 	oldest := oldestMinor(apiMinor)
 	var peers []Capability
 	for i := uint(0); i <= apiMinor-oldest; i++ { // at most 4: never overflows
