@@ -145,7 +145,7 @@ func readGate(g FeatureGates, component, ver string) (gateReading, error) {
 	if ver != "" {
 		m, err := parseMinor(component, ver)
 		if err != nil {
-			verErr = err
+			verErr = fmt.Errorf("compat: %s metrics: %w", component, err)
 		} else {
 			minor, haveVersion = m, true
 		}

@@ -36,7 +36,7 @@ func TestParseNode(t *testing.T) {
 		{name: "1.30-labelled-rejects", node: node("a", "v1.30.1", label("rejects")), kubelet: compat.KubeletRejects, ordered: compat.Unsupported,
 			reason: "the operator saw the gate off"},
 		{name: "label-without-version", node: node("a", "", label("native")), kubelet: compat.KubeletNative, ordered: compat.Unknown,
-			errText: `compat: node "a": status.nodeInfo.kubeletVersion: compat: kubelet version "": could not parse`},
+			errText: `compat: node "a": status.nodeInfo.kubeletVersion: kubelet version "": could not parse`},
 		{name: "label-native-on-1.27", node: node("a", "v1.27.3", label("native")), kubelet: compat.KubeletStrips, ordered: compat.Unsupported,
 			errText: `contradicts kubelet version "v1.27.3"`, reason: "a 1.27 kubelet cannot run native sidecars: the label is ignored"},
 		{name: "label-unknown-value", node: node("a", "v1.31.0", label("yes")), kubelet: compat.KubeletNative, ordered: compat.Supported,
@@ -55,6 +55,9 @@ func TestParseNode(t *testing.T) {
 			}
 			if tc.errText != "" && (err == nil || !strings.Contains(err.Error(), tc.errText)) {
 				t.Fatalf("error %v, want one containing %q", err, tc.errText)
+			}
+			if err != nil && strings.Count(err.Error(), "compat: ") != strings.Count(err.Error(), "\n")+1 {
+				t.Errorf("error %q should carry the compat: prefix once per joined error", err)
 			}
 			want := compat.Capability{Kubelet: tc.kubelet, OrderedTermination: tc.ordered}
 			if diff := cmp.Diff(want, withoutEvidence(got)); diff != "" {

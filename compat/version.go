@@ -26,7 +26,11 @@ const (
 // strips. An unparsable version gives the zero Capability (Unknown), with
 // evidence saying why, and an error.
 func ParseKubeletVersion(s string) (Capability, error) {
-	return kubeletFromVersion("kubelet", s)
+	c, err := kubeletFromVersion("kubelet", s)
+	if err != nil {
+		err = fmt.Errorf("compat: %w", err)
+	}
+	return c, err
 }
 
 // ParseAPIServerVersion infers an API server's capability from its version
@@ -43,7 +47,7 @@ func ParseAPIServerVersion(s string) (Capability, error) {
 func apiServerFromVersion(s string) (Capability, uint, error) {
 	minor, err := parseMinor("API server", s)
 	if err != nil {
-		return Capability{}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer, unparsable(s)}), 0, err
+		return Capability{}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer, unparsable(s)}), 0, fmt.Errorf("compat: %w", err)
 	}
 	a, why := apiServerByMinor(minor)
 	return Capability{APIServer: a}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer,
@@ -68,13 +72,14 @@ func unparsable(s string) string {
 
 // parseMinor parses a Kubernetes version with ParseGeneric, never
 // ParseSemantic, which ranks v1.29.0-eks-x below v1.29.0 (reference §9).
+// Its errors lack the "compat: " prefix; callers add it with context.
 func parseMinor(component, s string) (uint, error) {
 	v, err := version.ParseGeneric(s)
 	if err != nil {
-		return 0, fmt.Errorf("compat: %s version %q: %w", component, s, err)
+		return 0, fmt.Errorf("%s version %q: %w", component, s, err)
 	}
 	if v.Major() != 1 {
-		return 0, fmt.Errorf("compat: %s version %q: major version %d is not a Kubernetes 1.x release", component, s, v.Major())
+		return 0, fmt.Errorf("%s version %q: major version %d is not a Kubernetes 1.x release", component, s, v.Major())
 	}
 	return v.Minor(), nil
 }
@@ -115,7 +120,7 @@ func apiServerByMinor(minor uint) (APIServer, string) {
 func OldestKubelet(apiserverVersion string) (*version.Version, error) {
 	minor, err := parseMinor("API server", apiserverVersion)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compat: %w", err)
 	}
 	return version.MajorMinor(1, oldestMinor(minor)), nil
 }

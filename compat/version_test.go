@@ -99,8 +99,8 @@ func checkVersionErr(t *testing.T, in string, err error, wantErr bool) {
 	if (err != nil) != wantErr {
 		t.Fatalf("version %q: error %v, want error %v", in, err, wantErr)
 	}
-	if err != nil && !strings.HasPrefix(err.Error(), "compat: ") {
-		t.Errorf("error %q lacks the compat: prefix", err)
+	if err != nil && (!strings.HasPrefix(err.Error(), "compat: ") || strings.Count(err.Error(), "compat: ") != 1) {
+		t.Errorf("error %q should carry the compat: prefix exactly once", err)
 	}
 	if err != nil && !strings.Contains(err.Error(), strconvQuote(in)) {
 		t.Errorf("error %q does not quote the input", err)
