@@ -3,6 +3,7 @@ module github.com/sidecarkit/sidecarkit
 go 1.20
 
 require (
+	github.com/evanphx/json-patch/v5 v5.5.0
 	github.com/google/go-cmp v0.5.9
 	k8s.io/api v0.28.0
 	k8s.io/apimachinery v0.28.0
@@ -10,7 +11,6 @@ require (
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
-	github.com/evanphx/json-patch/v5 v5.5.0 // indirect
 	github.com/go-logr/logr v1.2.4 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.3 // indirect

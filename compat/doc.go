@@ -1,3 +1,35 @@
 // Package compat describes what a node and an API server do with native
-// sidecar containers (init containers with restartPolicy Always).
+// sidecar containers (init containers with restartPolicy Always), detects
+// it, chooses an injection strategy from it, and diagnoses Pods whose
+// sidecars do not work.
+//
+// Everything here is a pure function of its inputs: no I/O, no logging, no
+// globals. Unknown is a first-class answer and is never treated as yes or
+// no; a parse failure returns an error and an Unknown capability.
+//
+//   - The descriptor: [Capability] holds a [Kubelet] capability (native,
+//     strips, rejects), whether termination is ordered ([Support]), an
+//     [APIServer] capability (stores, drops, unknown field) and the
+//     [Evidence] behind them. Peers combine with [Weakest]; a stronger
+//     source refines a weaker one with [Capability.Override].
+//   - Detectors: [ParseKubeletVersion] and [ParseAPIServerVersion] (any
+//     distribution suffix; major.minor only), [ParseNode] and [FromNode]
+//     (status.nodeInfo.kubeletVersion and our [NodeLabel]), [FromNodes] (the
+//     weakest node a Pod may land on, honouring nodeName, nodeSelector and
+//     required node affinity), [ParseFeatureMetrics] with
+//     [FromKubeletMetrics], [FromAPIServerMetrics] and [FromNodeMetrics]
+//     (the kubernetes_feature_enabled series), and [FromSkewPolicy].
+//   - Decision: [Recommend] maps a Capability and a [Preference] to a
+//     [Strategy]: [Native], [Legacy], [Pinned] or [Universal], with a
+//     machine [Code] and a human reason.
+//   - Pinning: [NodeLabel], [NodeLabelValue] and
+//     [NativeNodeSelectorRequirement].
+//   - Diagnosis: [Diagnose] turns a stored Pod, optionally its intended
+//     spec, and a Capability into [Finding] values (dropped restartPolicy,
+//     the init container that blocks a Pod in Init, probes that get a Pod
+//     rejected, gates that are off, unordered termination, ordering).
+//
+// The facts behind every rule are in the project's
+// reference/kubernetes-sidecars.md; comments cite its sections (§n) and
+// "Consequences".
 package compat

@@ -11,28 +11,37 @@ import (
 // chooseMode turns Options.Mode into a concrete mode: an explicit mode is
 // kept (with warnings where the capability says it will fail), Auto asks
 // compat.Recommend.
-func chooseMode(c compat.Capability, o *Options, spec *corev1.PodSpec) (Mode, string, []string, error) {
+func chooseMode(c compat.Capability, o *Options, spec *corev1.PodSpec) (choice, error) {
 	switch o.Mode {
 	case Native, Legacy, Pinned, Universal:
-		return o.Mode, fmt.Sprintf("%s mode was requested", o.Mode), forcedWarnings(c, o.Mode), nil
+		return choice{mode: o.Mode, reason: fmt.Sprintf("%s mode was requested", o.Mode), warnings: forcedWarnings(c, o.Mode)}, nil
 	case Auto:
 	default:
-		return Auto, "", nil, fmt.Errorf("sidecar: unknown mode %q (want one of auto, native, legacy, pinned, universal)", string(o.Mode))
+		return choice{}, fmt.Errorf("sidecar: unknown mode %q (want one of auto, native, legacy, pinned, universal)", string(o.Mode))
 	}
 	fallback, err := toStrategy(o.Fallback)
 	if err != nil {
-		return Auto, "", nil, fmt.Errorf("sidecar: Options.Fallback: %w", err)
+		return choice{}, fmt.Errorf("sidecar: Options.Fallback: %w", err)
 	}
 	rec := compat.Recommend(c, compat.Preference{
-		AllowPinned:    o.AllowPinned,
-		AllowUniversal: o.Universal != nil,
-		Fallback:       fallback,
+		AllowPinned:               o.AllowPinned,
+		AllowUniversal:            o.Universal != nil,
+		Fallback:                  fallback,
+		AvoidUnorderedTermination: o.AvoidUnorderedTermination,
 	})
 	mode, err := fromStrategy(rec.Strategy)
 	if err != nil {
-		return Auto, "", nil, err
+		return choice{}, err
 	}
-	return mode, rec.Reason, rec.Warnings, nil
+	return choice{mode: mode, code: rec.Code, reason: rec.Reason, warnings: rec.Warnings}, nil
+}
+
+// choice is what chooseMode decided.
+type choice struct {
+	mode     Mode
+	code     compat.Code
+	reason   string
+	warnings []string
 }
 
 func forcedWarnings(c compat.Capability, m Mode) []string {
@@ -59,18 +68,17 @@ func forcedWarnings(c compat.Capability, m Mode) []string {
 
 func toStrategy(m Mode) (compat.Strategy, error) {
 	switch m {
-	case Auto:
-		return compat.StrategyUnknown, nil
+	case Auto, Legacy:
+		// Auto as a fallback means the zero value: Legacy.
+		return compat.Legacy, nil
 	case Native:
 		return compat.Native, nil
-	case Legacy:
-		return compat.Legacy, nil
 	case Pinned:
 		return compat.Pinned, nil
 	case Universal:
 		return compat.Universal, nil
 	}
-	return compat.StrategyUnknown, fmt.Errorf("unknown mode %q", string(m))
+	return compat.Legacy, fmt.Errorf("unknown mode %q", string(m))
 }
 
 func fromStrategy(s compat.Strategy) (Mode, error) {

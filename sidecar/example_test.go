@@ -46,7 +46,7 @@ func printOps(m *patch.Mutation, root patch.Root) {
 // as the first init container, so that it starts before "migrate".
 func ExampleInject() {
 	obj, _ := patch.Decode([]byte(examplePod))
-	c := compat.Capability{Kubelet: compat.KubeletNative, APIServer: compat.APIServerStores}
+	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
 	res, err := sidecar.Inject(obj.Meta, obj.Spec, exampleSpec(), c, sidecar.Options{})
 	if err != nil {
 		panic(err)
@@ -63,7 +63,7 @@ func ExampleInject() {
 // SidecarContainers gate is off), Auto injects a regular container.
 func ExampleInject_legacy() {
 	obj, _ := patch.Decode([]byte(examplePod))
-	c := compat.Capability{Kubelet: compat.KubeletNative, APIServer: compat.APIServerDrops}
+	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerDrops}
 	res, _ := sidecar.Inject(obj.Meta, obj.Spec, exampleSpec(), c, sidecar.Options{})
 	fmt.Println("mode:", res.Mode)
 	printOps(res.Mutation, obj.Root)
@@ -89,7 +89,7 @@ func ExampleInject_pinned() {
 // as a webhook with reinvocationPolicy IfNeeded needs.
 func ExampleInject_idempotent() {
 	obj, _ := patch.Decode([]byte(examplePod))
-	c := compat.Capability{Kubelet: compat.KubeletNative, APIServer: compat.APIServerStores}
+	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
 	first, _ := sidecar.Inject(obj.Meta, obj.Spec, exampleSpec(), c, sidecar.Options{})
 	meta, spec := first.Mutation.Result()
 	again, _ := sidecar.Inject(meta, spec, exampleSpec(), c, sidecar.Options{})

@@ -26,6 +26,10 @@ type Options struct {
 	// Fallback is the mode Auto chooses when the capability is unknown.
 	// The zero value means Legacy.
 	Fallback Mode
+	// AvoidUnorderedTermination makes Auto choose Legacy rather than
+	// native sidecars on nodes that terminate them together with the app
+	// (kubelet 1.28); see compat.Preference.
+	AvoidUnorderedTermination bool
 	// Universal builds the universal pair. Universal mode needs it, and
 	// Auto chooses Universal only when it is set.
 	Universal Planner
@@ -52,6 +56,9 @@ type Result struct {
 	// when Skipped is set, Reason says why nothing was injected.
 	Mode   Mode
 	Reason string
+	// Code is compat's machine-readable reason when Auto chose the mode
+	// (empty when a mode was forced or nothing was injected).
+	Code compat.Code
 	// Skipped is set when nothing was injected.
 	Skipped Skip
 	// Warnings are things the caller should know or log, for example a
@@ -122,11 +129,12 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 			return res, nil
 		}
 	}
-	mode, reason, warnings, err := chooseMode(c, &o, spec)
+	ch, err := chooseMode(c, &o, spec)
 	if err != nil {
 		return Result{}, err
 	}
-	res.Mode, res.Reason, res.Warnings = mode, reason, warnings
+	mode := ch.mode
+	res.Mode, res.Code, res.Reason, res.Warnings = ch.mode, ch.code, ch.reason, ch.warnings
 	plan, err := planFor(mode, &s, spec, &o)
 	if err != nil {
 		return Result{}, err

@@ -25,10 +25,10 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // Capabilities used by the matrix, by name.
 var capabilities = map[string]compat.Capability{
-	"native":  {Kubelet: compat.KubeletNative, APIServer: compat.APIServerStores},
+	"native":  {Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores},
 	"strips":  {Kubelet: compat.KubeletStrips, APIServer: compat.APIServerStores},
 	"rejects": {Kubelet: compat.KubeletRejects, APIServer: compat.APIServerStores},
-	"drops":   {Kubelet: compat.KubeletNative, APIServer: compat.APIServerDrops},
+	"drops":   {Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerDrops},
 	"unknown": {},
 }
 
@@ -79,6 +79,7 @@ func matrix() []injectCase {
 type output struct {
 	Error     string                  `json:"error,omitempty"`
 	Mode      string                  `json:"mode,omitempty"`
+	Code      string                  `json:"code,omitempty"`
 	Reason    string                  `json:"reason,omitempty"`
 	Skipped   string                  `json:"skipped,omitempty"`
 	Warnings  []string                `json:"warnings,omitempty"`
@@ -110,6 +111,7 @@ func TestInjectGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				out.Mode, out.Reason, out.Skipped, out.Warnings = string(res.Mode), res.Reason, string(res.Skipped), res.Warnings
+				out.Code = string(res.Code)
 				r := res.Resources()
 				out.Resources = &r
 				out.Patch = mustJSON(t, ops)
