@@ -128,28 +128,15 @@ func (v *verifier) isCovered(p schema.Path) bool {
 	return false
 }
 
-func (v *verifier) underUnknown(p schema.Path, unknown map[string]bool) bool {
-	for i := 1; i <= len(p); i++ {
-		if unknown[p[:i].String()] {
-			return true
-		}
-	}
-	return false
-}
-
 // checkDiff reports differences between the original and the result,
-// aligned by identity paths, that no op's path covers. Unknown fields are
-// left to checkUnknowns.
+// aligned by identity paths, that no op's path covers. The original's
+// unknown fields are left to checkUnknowns.
 func (v *verifier) checkDiff() {
-	unknown := make(map[string]bool, len(v.unknowns))
-	for _, u := range v.unknowns {
-		unknown[u.path.String()] = true
-	}
-	v.diff(nil, v.root, v.orig, v.work, true, true, unknown)
+	v.diff(nil, v.root, v.orig, v.work, true, true)
 }
 
-func (v *verifier) diff(p schema.Path, t *schema.Type, a, b *jsontree.Node, aok, bok bool, unknown map[string]bool) {
-	if !aok && !bok || v.isCovered(p) || v.underUnknown(p, unknown) {
+func (v *verifier) diff(p schema.Path, t *schema.Type, a, b *jsontree.Node, aok, bok bool) {
+	if !aok && !bok || v.isCovered(p) {
 		return
 	}
 	switch {
@@ -174,10 +161,14 @@ func (v *verifier) diff(p schema.Path, t *schema.Type, a, b *jsontree.Node, aok,
 		for _, k := range keys {
 			am, aok := a.Member(k)
 			bm, bok := b.Member(k)
-			v.diff(p.Child(schema.MemberSegment(k)), fieldType(t, k), am, bm, aok, bok, unknown)
+			ft := fieldType(t, k)
+			if aok && ft == nil && t.Kind() == schema.Struct {
+				continue // an unknown field of the original
+			}
+			v.diff(p.Child(schema.MemberSegment(k)), ft, am, bm, aok, bok)
 		}
 	case jsontree.Array:
-		v.diffList(p, listType(t), a, b, unknown)
+		v.diffList(p, listType(t), a, b)
 	default:
 		if !jsontree.Equal(a, b) {
 			v.out = append(v.out, Violation{Kind: Changed, Path: p.String(), Op: -1, Detail: "changed outside the patched paths"})
@@ -185,7 +176,7 @@ func (v *verifier) diff(p schema.Path, t *schema.Type, a, b *jsontree.Node, aok,
 	}
 }
 
-func (v *verifier) diffList(p schema.Path, t *schema.Type, a, b *jsontree.Node, unknown map[string]bool) {
+func (v *verifier) diffList(p schema.Path, t *schema.Type, a, b *jsontree.Node) {
 	as, bs := segmentsOf(t, a), segmentsOf(t, b)
 	bIndex := make(map[schema.Segment]int, len(bs))
 	for i, s := range bs {
@@ -196,14 +187,14 @@ func (v *verifier) diffList(p schema.Path, t *schema.Type, a, b *jsontree.Node, 
 	for i, s := range as {
 		aIndex[s] = i
 		j, ok := bIndex[s]
-		v.diff(p.Child(s), t.Elem(), a.Elem(i), b.Elem(j), true, ok, unknown)
+		v.diff(p.Child(s), t.Elem(), a.Elem(i), b.Elem(j), true, ok)
 		if ok && s.Kind == schema.Key && !v.isCovered(p.Child(s)) {
 			aOrder = append(aOrder, s)
 		}
 	}
 	for j, s := range bs {
 		if _, ok := aIndex[s]; !ok {
-			v.diff(p.Child(s), t.Elem(), nil, b.Elem(j), false, true, unknown)
+			v.diff(p.Child(s), t.Elem(), nil, b.Elem(j), false, true)
 			continue
 		}
 		if s.Kind == schema.Key && !v.isCovered(p.Child(s)) {

@@ -25,15 +25,24 @@ func Split(ptr string) ([]string, error) {
 	}
 	toks := strings.Split(ptr[1:], "/")
 	for i, t := range toks {
-		toks[i] = unescaper.Replace(t)
+		if strings.IndexByte(t, '~') >= 0 {
+			toks[i] = unescaper.Replace(t)
+		}
 	}
 	return toks, nil
 }
 
-var unescaper = strings.NewReplacer("~1", "/", "~0", "~")
+// The replacers are immutable and safe for concurrent use.
+var (
+	unescaper = strings.NewReplacer("~1", "/", "~0", "~")
+	escaper   = strings.NewReplacer("~", "~0", "/", "~1")
+)
 
 func escape(tok string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(tok)
+	if strings.IndexByte(tok, '~') < 0 && strings.IndexByte(tok, '/') < 0 {
+		return tok
+	}
+	return escaper.Replace(tok)
 }
 
 // Join builds a pointer from unescaped tokens.

@@ -13,9 +13,6 @@ package jsontree
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"sort"
 	"strconv"
 )
@@ -55,89 +52,6 @@ type Node struct {
 	origin  *Node // node of the tracked original; nil if created by an op
 	moved   int   // 1 + index of the last op that moved this node
 	touched int   // 1 + index of the last op that changed this node or below
-}
-
-// ErrDuplicateKey is returned by Decode for an object with a repeated
-// member name: appliers disagree on which one wins.
-var ErrDuplicateKey = errors.New("duplicate object key")
-
-// maxDepth bounds nesting like encoding/json does.
-const maxDepth = 10000
-
-// Decode parses exactly one JSON value. Numbers keep their text; objects
-// keep their member order; a repeated member name is an error wrapping
-// ErrDuplicateKey.
-func Decode(data []byte) (*Node, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	n, err := decodeValue(d, 0, "")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, fmt.Errorf("jsontree: data after the top-level value")
-	}
-	return n, nil
-}
-
-func decodeValue(d *json.Decoder, depth int, at string) (*Node, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("jsontree: nesting deeper than %d at %q", maxDepth, at)
-	}
-	tok, err := d.Token()
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("jsontree: %w", err)
-	}
-	switch x := tok.(type) {
-	case nil:
-		return &Node{}, nil
-	case bool:
-		return NewBool(x), nil
-	case json.Number:
-		return &Node{kind: Number, scalar: string(x)}, nil
-	case string:
-		return NewString(x), nil
-	case json.Delim:
-		if x == '[' {
-			n := &Node{kind: Array, elems: []*Node{}}
-			for d.More() {
-				e, err := decodeValue(d, depth+1, at+"/"+strconv.Itoa(len(n.elems)))
-				if err != nil {
-					return nil, err
-				}
-				n.elems = append(n.elems, e)
-			}
-			if _, err := d.Token(); err != nil {
-				return nil, fmt.Errorf("jsontree: %w", err)
-			}
-			return n, nil
-		}
-		n := &Node{kind: Object, members: map[string]*Node{}}
-		for d.More() {
-			kt, err := d.Token()
-			if err != nil {
-				return nil, fmt.Errorf("jsontree: %w", err)
-			}
-			k, _ := kt.(string)
-			if _, dup := n.members[k]; dup {
-				return nil, fmt.Errorf("jsontree: %w %q at %q", ErrDuplicateKey, k, at)
-			}
-			v, err := decodeValue(d, depth+1, at+"/"+escape(k))
-			if err != nil {
-				return nil, err
-			}
-			n.keys = append(n.keys, k)
-			n.members[k] = v
-		}
-		if _, err := d.Token(); err != nil {
-			return nil, fmt.Errorf("jsontree: %w", err)
-		}
-		return n, nil
-	}
-	return nil, fmt.Errorf("jsontree: unexpected token %v", tok)
 }
 
 // NewString returns a string node.
