@@ -68,7 +68,7 @@ func correctPatches(t *testing.T, d podgen.Doc) (addOnly, withMoves patch.Ops) {
 	}
 	s := d.Spec
 	addOnly = patch.Ops{
-		op("test", s+"/containers/0/name", at(s+"/containers").([]interface{})[0].(map[string]interface{})["name"]),
+		op("test", s+"/containers/0/name", at(s + "/containers").([]interface{})[0].(map[string]interface{})["name"]),
 		list(s+"/initContainers", "0", map[string]interface{}{"name": "proxy", "image": "proxy:2", "restartPolicy": "Always"}),
 		list(s+"/containers", "-", map[string]interface{}{"name": "log", "image": "log:1"}),
 		list(s+"/volumes", "0", map[string]interface{}{"name": "proxy-certs", "emptyDir": map[string]interface{}{}}),
