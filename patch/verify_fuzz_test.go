@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sidecarkit/sidecarkit/internal/jsontree"
 	"github.com/sidecarkit/sidecarkit/internal/podgen"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
@@ -28,81 +28,75 @@ func (c *fuzzChoices) intn(n int) int {
 	return v % n
 }
 
-// fuzzDoc is a generated document being edited, decoded for lookups.
+// fuzzDoc is a generated document being edited, kept as a tree for
+// lookups (the ops are checked by Verify, not by this bookkeeping).
 type fuzzDoc struct {
 	t    *testing.T
-	raw  []byte
-	v    map[string]interface{}
+	root *jsontree.Node
 	spec string // pointer of the pod spec
 	meta string
 	n    int
 }
 
 func newFuzzDoc(t *testing.T, d podgen.Doc) *fuzzDoc {
-	f := &fuzzDoc{t: t, raw: d.JSON, spec: d.Spec, meta: d.Meta}
-	f.decode()
-	return f
-}
-
-func (f *fuzzDoc) decode() {
-	f.v = nil
-	if err := json.Unmarshal(f.raw, &f.v); err != nil {
-		f.t.Fatalf("decode: %v", err)
+	root, err := jsontree.Decode(d.JSON)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
 	}
+	return &fuzzDoc{t: t, root: root, spec: d.Spec, meta: d.Meta}
 }
 
-// at returns the value at pointer ptr and whether it exists.
-func (f *fuzzDoc) at(ptr string) (interface{}, bool) {
-	var cur interface{} = f.v
-	for _, tok := range strings.Split(ptr[1:], "/") {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
-		switch x := cur.(type) {
-		case map[string]interface{}:
+// at returns the node at pointer ptr, nil when absent.
+func (f *fuzzDoc) at(ptr string) *jsontree.Node {
+	toks, err := jsontree.Split(ptr)
+	if err != nil {
+		return nil
+	}
+	cur := f.root
+	for _, tok := range toks {
+		switch cur.Kind() {
+		case jsontree.Object:
 			var ok bool
-			if cur, ok = x[tok]; !ok {
-				return nil, false
+			if cur, ok = cur.Member(tok); !ok {
+				return nil
 			}
-		case []interface{}:
+		case jsontree.Array:
 			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(x) {
-				return nil, false
+			if err != nil || i < 0 || i >= cur.Len() {
+				return nil
 			}
-			cur = x[i]
+			cur = cur.Elem(i)
 		default:
-			return nil, false
+			return nil
 		}
 	}
-	return cur, true
+	return cur
 }
 
-// apply applies op to the document (the property's own bookkeeping).
+// apply applies op to the bookkeeping tree.
 func (f *fuzzDoc) apply(op patch.Op) {
-	raw, err := patch.Ops{op}.MarshalJSON()
-	if err != nil {
-		f.t.Fatal(err)
+	jop := jsontree.Op{Op: op.Op, Path: op.Path, From: op.From}
+	if op.Value != nil {
+		v, err := jsontree.Decode(op.Value)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		jop.Value = v
 	}
-	p, err := jsonpatch.DecodePatch(raw)
-	if err != nil {
-		f.t.Fatal(err)
+	if _, err := jsontree.Apply(f.root, 0, jop); err != nil {
+		f.t.Fatalf("generated op %s %s does not apply: %v", op.Op, op.Path, err)
 	}
-	out, err := p.Apply(f.raw)
-	if err != nil {
-		f.t.Fatalf("generated op %s does not apply: %v", raw, err)
-	}
-	f.raw = out
-	f.decode()
 }
 
 // addToList returns an op adding elem to the list at ptr at a random
 // position, or the whole list when it is absent or null.
 func (f *fuzzDoc) addToList(c *fuzzChoices, ptr string, elem interface{}) patch.Op {
-	l, _ := f.at(ptr)
-	list, ok := l.([]interface{})
-	if !ok {
+	list := f.at(ptr)
+	if list.Kind() != jsontree.Array {
 		return vOp("add", ptr, []interface{}{elem})
 	}
-	i := c.intn(len(list) + 2)
-	if i > len(list) {
+	i := c.intn(list.Len() + 2)
+	if i > list.Len() {
 		return vOp("add", ptr+"/-", elem)
 	}
 	return vOp("add", ptr+"/"+strconv.Itoa(i), elem)
@@ -112,9 +106,7 @@ func (f *fuzzDoc) addToList(c *fuzzChoices, ptr string, elem interface{}) patch.
 func (f *fuzzDoc) containerPtrs() []string {
 	var out []string
 	for _, l := range []string{"initContainers", "containers"} {
-		v, _ := f.at(f.spec + "/" + l)
-		list, _ := v.([]interface{})
-		for i := range list {
+		for i := 0; i < f.at(f.spec+"/"+l).Len(); i++ {
 			out = append(out, f.spec+"/"+l+"/"+strconv.Itoa(i))
 		}
 	}
@@ -144,7 +136,7 @@ func (f *fuzzDoc) randomAdd(c *fuzzChoices) patch.Op {
 		op = f.addToList(c, f.spec+"/tolerations", map[string]interface{}{"key": name, "operator": "Exists"})
 	default:
 		key := "sidecar.example.com/a~b-" + strconv.Itoa(f.n)
-		if a, _ := f.at(f.meta + "/annotations"); a == nil {
+		if f.at(f.meta+"/annotations").Kind() != jsontree.Object {
 			op = vOp("add", f.meta+"/annotations", map[string]string{key: "v"})
 		} else {
 			op = vOp("add", f.meta+"/annotations/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(key), "v")
@@ -156,8 +148,8 @@ func (f *fuzzDoc) randomAdd(c *fuzzChoices) patch.Op {
 
 // identity returns the identity path prefix of the container at ptr.
 func (f *fuzzDoc) identity(ptr string) string {
-	v, _ := f.at(ptr)
-	name := v.(map[string]interface{})["name"].(string)
+	n, _ := f.at(ptr).Member("name")
+	name := n.Text()
 	list := ptr[len(f.spec)+1 : strings.LastIndexByte(ptr, '/')]
 	return strings.ReplaceAll(strings.TrimPrefix(f.spec, "/"), "/", ".") + "." + list + "[name=" + name + "]"
 }
@@ -214,8 +206,7 @@ func FuzzVerify(f *testing.F) {
 		if target == "" {
 			return
 		}
-		v, _ := doc.at(target)
-		raw, _ := json.Marshal(v)
+		raw, _ := doc.at(target).MarshalJSON()
 		var typed corev1.Container
 		if err := json.Unmarshal(raw, &typed); err != nil {
 			t.Fatal(err)
@@ -305,7 +296,7 @@ func randomOps(t *testing.T, d podgen.Doc, c *fuzzChoices) patch.Ops {
 			}
 		}
 	}
-	walk("", doc.v)
+	walk("", doc.root.Interface())
 	ptrs = ptrs[1:]
 	values := []string{`null`, `1`, `"s"`, `{}`, `[]`, `{"name":"app-0","x":1}`, `[null,1]`, `{"name":"new"}`, `[{"name":"n"}]`}
 	pick := func() string {

@@ -55,7 +55,8 @@ func Join(tokens []string) string {
 	return b.String()
 }
 
-// Op is one RFC 6902 operation with its value decoded.
+// Op is one RFC 6902 operation with its value decoded. The zero Op has no
+// operation name and does not apply.
 type Op struct {
 	Op    string
 	Path  string

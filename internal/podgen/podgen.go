@@ -18,7 +18,7 @@ type Options struct {
 	AnyKind bool
 }
 
-// Doc is a generated document.
+// Doc is a generated document. The zero Doc has no document.
 type Doc struct {
 	// JSON is the document, compact, object members sorted.
 	JSON []byte
@@ -73,9 +73,13 @@ func roots(kind string) (spec, meta string, ok bool) {
 	return "", "", false
 }
 
-type obj = map[string]interface{}
-type arr = []interface{}
+// obj and arr are the generic JSON shapes the generator builds.
+type (
+	obj = map[string]interface{}
+	arr = []interface{}
+)
 
+// gen holds the state of one Generate call.
 type gen struct {
 	s       *source
 	unknown map[string]json.RawMessage
