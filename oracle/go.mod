@@ -7,7 +7,9 @@ replace github.com/sidecarkit/sidecarkit => ../
 require (
 	github.com/evanphx/json-patch/v5 v5.5.0
 	github.com/sidecarkit/sidecarkit v0.0.0-00010101000000-000000000000
+	gomodules.xyz/jsonpatch/v2 v2.4.0
 	gopkg.in/evanphx/json-patch.v4 v4.13.0
+	k8s.io/api v0.28.0
 )
 
 require (
@@ -22,7 +24,6 @@ require (
 	golang.org/x/text v0.11.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
-	k8s.io/api v0.28.0 // indirect
 	k8s.io/apimachinery v0.28.0 // indirect
 	k8s.io/klog/v2 v2.100.1 // indirect
 	k8s.io/utils v0.0.0-20230406110748-d93618cff8a2 // indirect
