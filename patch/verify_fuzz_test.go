@@ -233,9 +233,11 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-// FuzzVerifyOps applies arbitrary patches to random documents: Verify must
-// not panic, and its model of every op must agree with json-patch (no
-// Inconsistent violation).
+// FuzzVerifyOps applies arbitrary patches (JSON input, or ops built from
+// the input bytes against the document) to random documents: Verify must
+// not panic, its model of every op must agree with json-patch (no
+// Inconsistent violation), and every violation must name the op that
+// caused it.
 func FuzzVerifyOps(f *testing.F) {
 	for _, p := range []string{
 		`[{"op":"add","path":"/spec/initContainers","value":[]}]`,
@@ -263,8 +265,18 @@ func FuzzVerifyOps(f *testing.F) {
 		if err != nil && !errors.As(err, &ve) {
 			t.Fatalf("Verify returned a plain error for a valid document: %v", err)
 		}
-		if ve != nil && ve.Has(patch.Inconsistent) {
-			t.Fatalf("verifier disagrees with json-patch: %v\ndoc: %s\nops: %s", err, d.JSON, rawOps)
+		if ve == nil {
+			return
+		}
+		if ve.Has(patch.Inconsistent) {
+			t.Fatalf("verifier disagrees with json-patch: %v\ndoc: %s\nops: %s", err, d.JSON, mustJSON(ops))
+		}
+		// Only ops change the document, so every violation names one; a
+		// change no op accounts for is a gap in the verifier's resolution.
+		for _, v := range ve.Violations {
+			if v.Op < 0 || v.Op >= len(ops) {
+				t.Fatalf("violation without its op: %v\ndoc: %s\nops: %s", v, d.JSON, mustJSON(ops))
+			}
 		}
 	})
 }
@@ -277,50 +289,68 @@ func mustJSON(ops patch.Ops) string {
 	return string(b)
 }
 
-// randomOps builds up to four ops of any kind aimed at paths that exist in
-// the document (or next to them), with small values.
+// randomOps builds up to four ops of any kind, each aimed at the document
+// as the previous ones left it: mostly at values that exist (remove,
+// replace, test, move and copy sources) or at new members and positions
+// of existing containers (add, move and copy targets), sometimes at
+// nonsense.
 func randomOps(t *testing.T, d podgen.Doc, c *fuzzChoices) patch.Ops {
 	doc := newFuzzDoc(t, d)
-	var ptrs []string
-	var walk func(p string, v interface{})
-	walk = func(p string, v interface{}) {
-		ptrs = append(ptrs, p)
-		switch x := v.(type) {
-		case map[string]interface{}:
-			for _, k := range sortedMapKeys(x) {
-				walk(p+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), x[k])
-			}
-		case []interface{}:
-			for i, e := range x {
-				walk(p+"/"+strconv.Itoa(i), e)
-			}
-		}
-	}
-	walk("", doc.root.Interface())
-	ptrs = ptrs[1:]
 	values := []string{`null`, `1`, `"s"`, `{}`, `[]`, `{"name":"app-0","x":1}`, `[null,1]`, `{"name":"new"}`, `[{"name":"n"}]`}
-	pick := func() string {
-		p := ptrs[c.intn(len(ptrs))]
-		switch c.intn(4) {
-		case 0:
-			return p + "/-"
-		case 1:
-			return p + "/" + strconv.Itoa(c.intn(3))
-		case 2:
-			return p + "/x~1y"
-		}
-		return p
-	}
 	var ops patch.Ops
 	for i := 1 + c.intn(4); i > 0; i-- {
-		op := patch.Op{Op: []string{"add", "remove", "replace", "move", "copy", "test"}[c.intn(6)], Path: pick()}
+		var all, containers []string
+		var walk func(p string, n *jsontree.Node)
+		walk = func(p string, n *jsontree.Node) {
+			if p != "" {
+				all = append(all, p)
+			}
+			switch n.Kind() {
+			case jsontree.Object:
+				containers = append(containers, p)
+				for _, k := range n.SortedKeys() {
+					m, _ := n.Member(k)
+					walk(p+"/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k), m)
+				}
+			case jsontree.Array:
+				containers = append(containers, p)
+				for j := 0; j < n.Len(); j++ {
+					walk(p+"/"+strconv.Itoa(j), n.Elem(j))
+				}
+			}
+		}
+		walk("", doc.root)
+		existing := func() string { return all[c.intn(len(all))] }
+		target := func() string {
+			p := containers[c.intn(len(containers))]
+			if n := doc.at(p); p != "" && n.Kind() == jsontree.Array {
+				if j := c.intn(n.Len() + 2); j <= n.Len() {
+					return p + "/" + strconv.Itoa(j)
+				}
+				return p + "/-"
+			}
+			return p + "/" + []string{"x~1y", "x-new", "name", "containers", "~0"}[c.intn(5)]
+		}
+		if c.intn(10) == 0 {
+			existing = func() string { return all[c.intn(len(all))] + "/" + []string{"-", "7", "+0", "01", "-1", ""}[c.intn(6)] }
+		}
+		op := patch.Op{Op: []string{"add", "remove", "replace", "move", "copy", "test"}[c.intn(6)]}
 		switch op.Op {
-		case "add", "replace", "test":
-			op.Value = json.RawMessage(values[c.intn(len(values))])
-		case "move", "copy":
-			op.From = pick()
+		case "add":
+			op.Path, op.Value = target(), json.RawMessage(values[c.intn(len(values))])
+		case "replace", "test":
+			op.Path, op.Value = existing(), json.RawMessage(values[c.intn(len(values))])
+		case "remove":
+			op.Path = existing()
+		default:
+			op.From, op.Path = existing(), target()
 		}
 		ops = append(ops, op)
+		jop := jsontree.Op{Op: op.Op, Path: op.Path, From: op.From}
+		if op.Value != nil {
+			jop.Value, _ = jsontree.Decode(op.Value)
+		}
+		_, _ = jsontree.Apply(doc.root, 0, jop) // a failed op stays in the patch
 	}
 	return ops
 }
