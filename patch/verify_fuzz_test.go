@@ -332,7 +332,9 @@ func randomOps(t *testing.T, d podgen.Doc, c *fuzzChoices) patch.Ops {
 			return p + "/" + []string{"x~1y", "x-new", "name", "containers", "~0"}[c.intn(5)]
 		}
 		if c.intn(10) == 0 {
-			existing = func() string { return all[c.intn(len(all))] + "/" + []string{"-", "7", "+0", "01", "-1", ""}[c.intn(6)] }
+			existing = func() string {
+				return all[c.intn(len(all))] + "/" + []string{"-", "7", "+0", "01", "-1", ""}[c.intn(6)]
+			}
 		}
 		op := patch.Op{Op: []string{"add", "remove", "replace", "move", "copy", "test"}[c.intn(6)]}
 		switch op.Op {
