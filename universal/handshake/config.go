@@ -34,7 +34,7 @@ const (
 
 // The defaults of Config.
 const (
-	DefaultConfirmTimeout = 30 * time.Second
+	DefaultConfirmTimeout = universal.DefaultConfirmTimeout
 	DefaultPollInterval   = 250 * time.Millisecond
 	DefaultProbeTimeout   = time.Second
 )
