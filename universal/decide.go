@@ -189,7 +189,7 @@ func Decide(in Input) Decision {
 			return Decision{Action: Run, Reason: "the legacy twin acts in this sandbox (a restart)"}
 		}
 		if !m.Ack.IsZero() {
-			return Decision{Action: Confirm, Reason: "the kubelet probed the native twin in an earlier sandbox: waiting for the native twin to act"}
+			return Decision{Action: Confirm, Reason: "the kubelet probed the native twin (a native node that started this twin early): waiting for the native twin to act"}
 		}
 		return Decision{Action: Run, Claim: true, Reason: "the native twin does not act in this sandbox"}
 	}

@@ -13,19 +13,20 @@ func Next(d Dir, in Input) (Decision, Markers, error) {
 	return Decide(in), m, nil
 }
 
-// Probe is a wrapped probe's step: the native twin's startup probe first
-// records the ack (the kubelet probes the native twin only on nodes that
-// run native sidecars), then every probe observes d and answers
-// ProbeVerdict.
+// Probe is a wrapped probe's step: it observes d and answers
+// ProbeVerdict; the native twin's startup probe also records the ack
+// when this sandbox has none (the kubelet probes the native twin only on
+// nodes that run native sidecars).
 func Probe(d Dir, role Role, typ ProbeType, sandbox string) (Verdict, Markers, error) {
-	if role == Native && typ == StartupProbe {
-		if err := Acknowledge(d, sandbox); err != nil {
-			return Fail, Markers{}, err
-		}
-	}
 	m, err := Observe(d, sandbox)
 	if err != nil {
 		return Fail, Markers{}, err
+	}
+	if role == Native && typ == StartupProbe && !m.Ack.In(sandbox) {
+		if err := Acknowledge(d, sandbox); err != nil {
+			return Fail, Markers{}, err
+		}
+		m.Ack = Marker{Kind: KindAck, Value: ValueProbed, Sandbox: sandbox}
 	}
 	return ProbeVerdict(role, typ, sandbox, m), m, nil
 }

@@ -47,7 +47,19 @@ func (s *osSystem) Signals() <-chan os.Signal {
 	return s.sigs
 }
 
-func (s *osSystem) Exec(path string, argv, env []string) error { return execve(path, argv, env) }
+// errTerminated: a signal came before the exec.
+var errTerminated = errors.New("terminated before the sidecar started")
+
+// Exec restores the signals' default dispositions first, so that a SIGTERM
+// that arrives before the exec ends the process instead of being caught
+// and lost, and gives up if one was caught already.
+func (s *osSystem) Exec(path string, argv, env []string) error {
+	signal.Reset(syscall.SIGTERM, os.Interrupt)
+	if s.sigs != nil && len(s.sigs) > 0 {
+		return errTerminated
+	}
+	return execve(path, argv, env)
+}
 
 func (s *osSystem) Run(ctx context.Context, path string, argv, env []string) (int, error) {
 	cmd := exec.CommandContext(ctx, path)

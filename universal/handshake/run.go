@@ -2,6 +2,7 @@ package handshake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -174,6 +175,10 @@ func (r Runner) exec(argv []string) (int, error) {
 		return 127, err
 	}
 	err = r.System.Exec(path, argv, r.Env)
+	if errors.Is(err, errTerminated) {
+		r.logf("%v: exiting 0", err)
+		return 0, nil
+	}
 	return 126, fmt.Errorf("handshake: exec %s: %w", path, err)
 }
 

@@ -49,8 +49,6 @@ func (m *model) apply(s state, e event) (state, error) {
 			s.n.faulted = true
 		case cL:
 			s.l.faulted = true
-		case cA:
-			s.appFailed = true
 		}
 	case eRecreate:
 		m.recreate(&s, e.arg)

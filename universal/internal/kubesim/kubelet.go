@@ -341,7 +341,7 @@ func (m *model) events(s *state, buf []event) []event {
 	return m.faultEvents(s, out)
 }
 
-// handshake returns the universal.Input of twin w in s.
+// input returns the universal.Input of twin w in s.
 func (m *model) input(s *state, w who) universal.Input {
 	role := universal.Native
 	if w == legacy {

@@ -120,8 +120,6 @@ type state struct {
 	// handoff is set when the other one ran it later.
 	designated who
 	handoff    bool
-	// appFailed: A exited non-zero at least once.
-	appFailed bool
 }
 
 // keys are the sandbox keys of the identities.
