@@ -1,6 +1,7 @@
 package universal_test
 
 import (
+	"errors"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -137,6 +138,13 @@ func TestSteps(t *testing.T) {
 	if v, _, err := universal.Probe(d, universal.Native, universal.StartupProbe, sbA); v != universal.Fail || err != nil {
 		t.Fatalf("native probe before the claim: %v, %v", v, err)
 	}
+	if _, ok := d["ack"]; !ok {
+		t.Fatalf("the native twin's startup probe wrote no ack")
+	}
+	// The ack is written once per sandbox.
+	if _, _, err := universal.Probe(readOnly{d}, universal.Native, universal.StartupProbe, sbA); err != nil {
+		t.Fatalf("a second startup probe wrote the ack again: %v", err)
+	}
 	in.Phase = universal.Confirming
 	if dec, _, _ = universal.Next(d, in); dec.Action != universal.Run || !dec.Claim {
 		t.Fatalf("after the ack: %v claim=%v", dec.Action, dec.Claim)
@@ -181,3 +189,9 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// readOnly is a Dir that refuses writes.
+type readOnly struct{ mapDir }
+
+func (readOnly) WriteFile(string, []byte) error  { return errors.New("read-only") }
+func (readOnly) CreateFile(string, []byte) error { return errors.New("read-only") }

@@ -175,3 +175,14 @@ func TestInstallCopiesExecutable(t *testing.T) {
 		t.Errorf("installed %d bytes mode %v; want %d bytes mode 0755", fi.Size(), fi.Mode().Perm(), src.Size())
 	}
 }
+
+// TestExecAfterSignal: a signal caught before the exec ends the run
+// instead of being lost (the exec'd sidecar would never see it).
+func TestExecAfterSignal(t *testing.T) {
+	s := &osSystem{proc: "/proc"}
+	s.Signals()
+	s.sigs <- syscall.SIGTERM
+	if err := s.Exec("/bin/true", []string{"true"}, nil); !errors.Is(err, errTerminated) {
+		t.Fatalf("Exec with a caught SIGTERM: %v, want errTerminated", err)
+	}
+}
