@@ -69,15 +69,16 @@
 //     runs; the versions of sidecar and handshake move together; but
 //     every sidecar image must be rebuilt.
 //   - Copied (Planner.Copier): an extra init container, placed just
-//     before the native twin, runs "handshake install" from a small image
-//     and copies the binary into the handshake volume, where the twins run
-//     it. Unchanged sidecar images work (their own command still has to be
-//     known, and they need a libc-free binary to run it: build the
-//     handshake statically); the cost is one more init container on the
-//     Pod's startup path, one more image to pull and trust, a binary in an
-//     emptyDir (which must allow exec: not on nodes that mount pod volumes
-//     noexec), and a copier that needs a security context acceptable to
-//     the Pod's security policy (it defaults to the sidecar's).
+//     before the native twin, runs "handshake install" from a small image,
+//     which copies the binary into the handshake volume, where the twins
+//     run it. Sidecar images stay as they are (their command must still be
+//     known), but the copied binary must run in any of them: build it
+//     statically (CGO_ENABLED=0) for the nodes' architectures. The costs:
+//     one more init container on the Pod's startup path, one more image to
+//     pull and trust, an executable in an emptyDir (nodes or policies that
+//     mount Pod volumes noexec break it), the binary's size in the
+//     volume, and a copier whose security context must satisfy the Pod's
+//     security policy (it defaults to the sidecar's).
 //
 // # The handshake protocol
 //

@@ -57,14 +57,8 @@ type Copier struct {
 
 var _ sidecar.Planner = Planner{}
 
-// The names of the objects the Planner adds, derived from the sidecar's
-// name. The native twin keeps the sidecar's own name: on nodes that run
-// native sidecars (all of them, eventually) it is the one that acts, so
-// tooling that looks for the sidecar by name (kubectl logs -c, dashboards
-// keyed by container name, other injectors that check for it) finds the
-// acting copy there; on older nodes the acting copy is the legacy twin.
-
-// LegacyName returns the legacy twin's name: "<name>-legacy".
+// LegacyName returns the legacy twin's name: "<name>-legacy". The native
+// twin keeps the sidecar's own name (see the package documentation).
 func LegacyName(name string) string { return name + "-legacy" }
 
 // VolumeName returns the handshake volume's name: "<name>-handshake".
