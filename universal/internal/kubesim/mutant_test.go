@@ -88,6 +88,15 @@ func (m mutant) Probe(d universal.Dir, sb string) (universal.Verdict, error) {
 	return m.Protocol.Probe(d, m.key(sb))
 }
 
+// noConfirmation makes a restarted native twin act without waiting for
+// the kubelet's startup probe.
+func noConfirmation(in universal.Input, d universal.Decision) universal.Decision {
+	if d.Action == universal.Confirm {
+		return universal.Decision{Action: universal.Run, Claim: true}
+	}
+	return d
+}
+
 // TestCheckerCatches shows that the exploration finds the hazards each rule
 // of the protocol is there to close: the protocol with that rule removed
 // (or the tutorial's protocol) violates the property the rule protects.
@@ -125,24 +134,14 @@ func TestCheckerCatches(t *testing.T) {
 		{
 			name:   "no-confirmation",
 			reason: "a restarted native twin that acts without waiting for the probe hangs Init on an old node whose re-created sandbox has the old identity",
-			cfg: Config{Kind: Strip, Recreations: 1, Protocol: mutant{Protocol: Production(), next: func(in universal.Input, d universal.Decision) universal.Decision {
-				if d.Action == universal.Confirm {
-					return universal.Decision{Action: universal.Run, Claim: true}
-				}
-				return d
-			}}},
-			want: PropStuckInit,
+			cfg:    Config{Kind: Strip, Recreations: 1, Protocol: mutant{Protocol: Production(), next: noConfirmation}},
+			want:   PropStuckInit,
 		},
 		{
 			name:   "no-confirmation/crash",
 			reason: "…and after a crash of the native twin once it recorded its run (an old kubelet restarts a failed init container)",
-			cfg: Config{Kind: Strip, Faults: 1, Protocol: mutant{Protocol: Production(), next: func(in universal.Input, d universal.Decision) universal.Decision {
-				if d.Action == universal.Confirm {
-					return universal.Decision{Action: universal.Run, Claim: true}
-				}
-				return d
-			}}},
-			want: PropStuckInit,
+			cfg:    Config{Kind: Strip, Faults: 1, Protocol: mutant{Protocol: Production(), next: noConfirmation}},
+			want:   PropStuckInit,
 		},
 		{
 			name:   "unscoped-markers",
