@@ -112,6 +112,9 @@ func TestInjectGolden(t *testing.T) {
 			if res.Mode != sidecar.Universal {
 				t.Fatalf("mode %s, want universal", res.Mode)
 			}
+			if len(spec.Container.Resources.Requests) > 0 && !strings.Contains(strings.Join(res.Warnings, "\n"), "the Pod asks for the sidecar's twice") {
+				t.Errorf("no warning that requests count twice: %q", res.Warnings)
+			}
 			after := decode(t, apply(t, raw, ops))
 			if errs := sidecar.ValidatePod(after.Spec); len(errs) > 0 {
 				t.Errorf("patched pod fails validation: %v", errs.ToAggregate())
