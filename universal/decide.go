@@ -1,0 +1,274 @@
+package universal
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Role says which twin a handshake process belongs to.
+type Role string
+
+// The roles.
+const (
+	// Native is the twin injected as an init container with
+	// restartPolicy Always.
+	Native Role = "native"
+	// Legacy is the twin injected as a regular container.
+	Legacy Role = "legacy"
+)
+
+// ParseRole parses "native" or "legacy".
+func ParseRole(s string) (Role, error) {
+	switch Role(s) {
+	case Native, Legacy:
+		return Role(s), nil
+	}
+	return "", fmt.Errorf("universal: unknown role %q (want native or legacy)", s)
+}
+
+// Phase is where a twin's run is in the handshake.
+type Phase int
+
+// The phases.
+const (
+	// Starting: the run has just started (the zero value).
+	Starting Phase = iota
+	// Confirming: the native twin waits for the kubelet's startup probe
+	// to prove that the node runs native sidecars.
+	Confirming
+	// TimedOut: the confirmation did not come in time.
+	TimedOut
+)
+
+func (p Phase) String() string {
+	switch p {
+	case Starting:
+		return "Starting"
+	case Confirming:
+		return "Confirming"
+	case TimedOut:
+		return "TimedOut"
+	}
+	return fmt.Sprintf("Phase(%d)", int(p))
+}
+
+// Action is what a twin does next.
+type Action int
+
+// The actions.
+const (
+	// Run: exec the sidecar, so that it gets the kubelet's signals
+	// directly. With Decision.Claim set, claim the sandbox first, and
+	// observe and decide again if the other twin claimed it.
+	Run Action = iota
+	// RecordAndExit0: record that the native twin ran in this sandbox and
+	// exit 0, so that an old kubelet sees a succeeded init container and
+	// a new one restarts the twin.
+	RecordAndExit0
+	// StandBy: do nothing until SIGTERM, then exit 0 (the legacy twin of
+	// a restartPolicy Always Pod, which a kubelet would restart after any
+	// exit).
+	StandBy
+	// Exit0Now: exit 0 at once (the legacy twin of a Job Pod, so that it
+	// completes; the native twin when the legacy twin acts).
+	Exit0Now
+	// Confirm: wait a moment (or for SIGTERM, then exit 0), observe and
+	// decide again, in phase Confirming, or TimedOut once the
+	// confirmation timeout has passed.
+	Confirm
+)
+
+func (a Action) String() string {
+	switch a {
+	case Run:
+		return "Run"
+	case RecordAndExit0:
+		return "RecordAndExit0"
+	case StandBy:
+		return "StandBy"
+	case Exit0Now:
+		return "Exit0Now"
+	case Confirm:
+		return "Confirm"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Input is everything Decide looks at.
+type Input struct {
+	Role Role
+	// RestartPolicy is the Pod's; empty means Always, the API default.
+	RestartPolicy corev1.RestartPolicy
+	// Sandbox is the current sandbox's key (Sandbox.Key).
+	Sandbox string
+	Markers Markers
+	Phase   Phase
+}
+
+// Decision is Decide's answer.
+type Decision struct {
+	Action Action
+	// Claim, with Run, says the sandbox is not claimed yet.
+	Claim bool
+	// Reason explains the decision in a sentence, for the runner's log.
+	Reason string
+}
+
+// Decide is the handshake's state machine, a pure function of the markers,
+// the role, the Pod's restartPolicy, the sandbox and the phase. See the
+// package documentation for the protocol and why each rule is there.
+//
+// The native twin, in order:
+//  1. the legacy twin claimed this sandbox → Exit0Now (it acts: an old
+//     node, or a native node whose kubelet started it too early);
+//  2. the native twin claimed it → Run (the kubelet restarted the acting
+//     native twin);
+//  3. the kubelet probed the native twin in this sandbox → Run, claiming;
+//  4. Starting, and the native twin ran in this sandbox → Confirm (a
+//     restart: only a native kubelet restarts a container that exited 0,
+//     but so does an old one after a crash, and a re-created sandbox may
+//     look the same, hence the wait for the probe); Starting, and the
+//     kubelet probed the native twin in an earlier sandbox → Confirm too
+//     (a native node: no need for the exit-0 run);
+//  5. Starting → RecordAndExit0 (the first run in this sandbox);
+//     Confirming → Confirm; TimedOut → Exit0Now (no probe came: an old
+//     kubelet; exit 0 so that Init proceeds and the legacy twin acts).
+//
+// The legacy twin, in order:
+//  1. the native twin claimed this sandbox → StandBy under restartPolicy
+//     Always, Exit0Now under OnFailure or Never;
+//  2. the legacy twin claimed it → Run (a restart);
+//  3. the kubelet probed the native twin in some sandbox of this Pod (so
+//     the node runs native sidecars, yet the kubelet started this twin
+//     before the native twin acts: kubelets 1.29 to 1.36 do so after a
+//     sandbox re-creation, kubernetes#138514) → Confirm, in every phase:
+//     the native twin will act, and a legacy twin that acted instead
+//     would keep a Job Pod running;
+//  4. → Run, claiming (an old node).
+//
+// A Role other than the two never acts: Exit0Now.
+func Decide(in Input) Decision {
+	m, sb := in.Markers, in.Sandbox
+	claimed := Role("")
+	if m.Claim.In(sb) {
+		claimed = Role(m.Claim.Value)
+	}
+	switch in.Role {
+	case Native:
+		switch {
+		case claimed == Legacy:
+			return Decision{Action: Exit0Now, Reason: "the legacy twin acts in this sandbox"}
+		case claimed == Native:
+			return Decision{Action: Run, Reason: "the native twin acts in this sandbox (a restart)"}
+		case m.Ack.In(sb):
+			return Decision{Action: Run, Claim: true, Reason: "the kubelet probed the native twin in this sandbox: it runs native sidecars"}
+		}
+		switch in.Phase {
+		case Starting:
+			if m.Native.In(sb) {
+				return Decision{Action: Confirm, Reason: "restarted in this sandbox: waiting for the kubelet's startup probe to confirm a native node"}
+			}
+			if !m.Ack.IsZero() {
+				return Decision{Action: Confirm, Reason: "the kubelet probed the native twin in an earlier sandbox: waiting for its startup probe in this one"}
+			}
+			return Decision{Action: RecordAndExit0, Reason: "first run in this sandbox: recording it and exiting 0"}
+		case Confirming:
+			return Decision{Action: Confirm, Reason: "waiting for the kubelet's startup probe"}
+		default:
+			return Decision{Action: Exit0Now, Reason: "no startup probe came: an old kubelet; exiting 0 so that the legacy twin acts"}
+		}
+	case Legacy:
+		switch claimed {
+		case Native:
+			if in.RestartPolicy == corev1.RestartPolicyNever || in.RestartPolicy == corev1.RestartPolicyOnFailure {
+				return Decision{Action: Exit0Now, Reason: fmt.Sprintf("the native twin acts; restartPolicy %s: exiting 0", in.RestartPolicy)}
+			}
+			return Decision{Action: StandBy, Reason: "the native twin acts; standing by until SIGTERM"}
+		case Legacy:
+			return Decision{Action: Run, Reason: "the legacy twin acts in this sandbox (a restart)"}
+		}
+		if !m.Ack.IsZero() {
+			return Decision{Action: Confirm, Reason: "the kubelet probed the native twin (a native node that started this twin early): waiting for the native twin to act"}
+		}
+		return Decision{Action: Run, Claim: true, Reason: "the native twin does not act in this sandbox"}
+	}
+	return Decision{Action: Exit0Now, Reason: fmt.Sprintf("unknown role %q", in.Role)}
+}
+
+// Acts reports whether the twin of role acts in the sandbox: whether the
+// sandbox's claim names it. Hooks (preStop) of a twin run only when it acts.
+func Acts(role Role, sandbox string, m Markers) bool {
+	return m.Claim.In(sandbox) && Role(m.Claim.Value) == role
+}
+
+// Verdict is what a wrapped probe answers before (or instead of) running
+// the sidecar's own check.
+type Verdict int
+
+// The verdicts.
+const (
+	// Fail: the probe fails without running the check.
+	Fail Verdict = iota
+	// Pass: the probe passes without running the check.
+	Pass
+	// Check: the probe answers what the sidecar's own check answers (and
+	// passes when there is none).
+	Check
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Fail:
+		return "Fail"
+	case Pass:
+		return "Pass"
+	case Check:
+		return "Check"
+	}
+	return fmt.Sprintf("Verdict(%d)", int(v))
+}
+
+// ProbeType says which of a container's probes a wrapped probe is.
+type ProbeType string
+
+// The probe types.
+const (
+	StartupProbe   ProbeType = "startup"
+	LivenessProbe  ProbeType = "liveness"
+	ReadinessProbe ProbeType = "readiness"
+)
+
+// ParseProbeType parses "startup", "liveness" or "readiness".
+func ParseProbeType(s string) (ProbeType, error) {
+	switch ProbeType(s) {
+	case StartupProbe, LivenessProbe, ReadinessProbe:
+		return ProbeType(s), nil
+	}
+	return "", fmt.Errorf("universal: unknown probe type %q (want startup, liveness or readiness)", s)
+}
+
+// ProbeVerdict decides a wrapped probe of type typ of the twin of role:
+//   - a twin that acts checks (runs the sidecar's own check);
+//   - the native twin's startup probe fails until the native twin acts
+//     (so that a native kubelet starts no later container before); the
+//     caller records the ack (Acknowledge) before observing; the native
+//     twin's other probes are not wrapped (the kubelet runs them only
+//     once the startup probe passed);
+//   - the legacy twin's probes pass while the native twin acts (it is
+//     dormant, and must neither be restarted nor make the Pod unready);
+//   - while neither acts, the legacy twin is alive but neither started
+//     nor ready.
+func ProbeVerdict(role Role, typ ProbeType, sandbox string, m Markers) Verdict {
+	switch {
+	case role != Native && role != Legacy:
+		return Fail
+	case Acts(role, sandbox, m):
+		return Check
+	case role == Legacy && Acts(Native, sandbox, m):
+		return Pass
+	case role == Legacy && typ == LivenessProbe && !Acts(Legacy, sandbox, m):
+		return Pass
+	}
+	return Fail
+}

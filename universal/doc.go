@@ -1,0 +1,190 @@
+// Package universal injects a sidecar as a native and legacy pair, for
+// clusters whose nodes may or may not run native sidecars, and decides at
+// run time which of the two twins acts.
+//
+//   - [Planner] builds the pair from a [sidecar.Spec]; [sidecar.Inject]
+//     places it (Options.Mode Universal, or Auto, with Options.Universal).
+//   - [Decide] is the handshake's state machine, a pure function of the
+//     markers in the shared emptyDir, the twin's role, the Pod's
+//     restartPolicy, the sandbox and the phase.
+//   - Package [github.com/sidecarkit/sidecarkit/universal/handshake] is the
+//     runner both twins use as their entrypoint wrapper.
+//
+// # The pair
+//
+// From one Spec the Planner makes:
+//
+//   - the native twin, named like the sidecar: an init container with
+//     restartPolicy Always, at the Spec's placement, and a startup probe
+//     that passes only once the native twin acts;
+//   - the legacy twin, "<name>-legacy": a regular container;
+//   - the handshake volume, "<name>-handshake", an emptyDir both mount at
+//     [DefaultMountPath] (Planner.MountPath);
+//   - in both, the environment [EnvRole], [EnvDir], [EnvRestartPolicy]
+//     (the downward API cannot expose the Pod's restartPolicy) and
+//     [EnvPodIP], and the sidecar's command and arguments run under the
+//     handshake: "<handshake> --role=… --dir=… -- <command> <args>". A
+//     Spec without a command is an error: a webhook cannot read an image's
+//     entrypoint.
+//
+// The native twin keeps the sidecar's name because on nodes with native
+// sidecars (every node, eventually) it is the one that acts: kubectl logs
+// -c <name>, dashboards keyed by container name and other injectors that
+// look for the sidecar by name find the acting copy. On older nodes the
+// acting copy is "<name>-legacy".
+//
+// Probes. The native twin's startup probe is an exec of "handshake probe":
+// it records an ack (see below), fails until the native twin acts, then
+// runs the sidecar's own startup check (httpGet, tcpSocket or exec, run by
+// the handshake from inside the container, the host defaulting to the Pod
+// IP as with the kubelet). Its liveness and readiness probes are kept (the
+// kubelet runs them only after the startup probe passed), with named
+// ports resolved. The legacy twin's probes are wrapped the same way: they
+// pass without checking while the native twin acts, so that a dormant twin
+// is neither restarted nor makes the Pod unready, even with exec checks
+// that would fail there (checks on ports would otherwise reach the native
+// twin's sidecar through the shared network namespace); while no twin
+// acts yet, liveness passes and startup and readiness fail. gRPC probes
+// cannot be wrapped (use an exec check such as grpc_health_probe).
+//
+// Hooks. A preStop hook runs only in the acting twin: the dormant twin's
+// hook would drain the other twin's sidecar through the shared network
+// namespace. postStart is refused: it runs before the handshake decides.
+//
+// Ports. Only the legacy twin declares the ports: the kubelet builds the
+// sandbox's hostPort mappings from regular containers only (kuberuntime
+// generatePodSandboxConfig), Services resolve named target ports in
+// regular containers first, the scheduler would count a hostPort twice,
+// and the API server warns about ports declared twice. Traffic reaches
+// whichever twin acts, through the shared network namespace.
+//
+// Resources. Both twins' requests and limits count, on every node: the
+// Plan's warning and sidecar.Inject's resource report show by how much.
+//
+// # Getting the handshake binary into the twins
+//
+//   - In the sidecar image (Planner.Handshake): the sidecar author ships
+//     the handshake in the image (for example sidecarctl, or a small
+//     program calling handshake.Runner) and names its path. Nothing else
+//     runs; the versions of sidecar and handshake move together; but
+//     every sidecar image must be rebuilt.
+//   - Copied (Planner.Copier): an extra init container, placed just
+//     before the native twin, runs "handshake install" from a small image,
+//     which copies the binary into the handshake volume, where the twins
+//     run it. Sidecar images stay as they are (their command must still be
+//     known), but the copied binary must run in any of them: build it
+//     statically (CGO_ENABLED=0) for the nodes' architectures. The costs:
+//     one more init container on the Pod's startup path, one more image to
+//     pull and trust, an executable in an emptyDir (nodes or policies that
+//     mount Pod volumes noexec break it), the binary's size in the
+//     volume, and a copier whose security context must satisfy the Pod's
+//     security policy (it defaults to the sidecar's).
+//
+// # The handshake protocol
+//
+// The website tutorial's third strategy ("Adopting Sidecar Containers") is
+// a marker file that the native twin's first run creates before exiting 0
+// and its restart (only a native kubelet restarts an init container that
+// exited 0) turns into "running". It has holes: the kubelet may start the
+// legacy twin before the restart (both act); the emptyDir survives a
+// sandbox re-creation, after which an old kubelet runs the init containers
+// again and the native twin, finding the marker, runs the sidecar as an
+// init container forever (the Pod hangs in Init); and the legacy twin of
+// a Job Pod must not stand by. The protocol here closes them:
+//
+//   - Markers are scoped to the sandbox ([Sandbox]: boot id and the
+//     network, IPC and UTS namespace inodes), so a re-created sandbox
+//     starts afresh.
+//   - A claim, created exclusively once per sandbox (a hard link, which
+//     fails if the name exists), names the twin that acts: never two.
+//   - A restarted native twin acts only once the kubelet's startup probe
+//     acknowledged it. Kubelets that strip restartPolicy never probe init
+//     containers, so an ack proves a native node; without one, after the
+//     confirmation timeout, the twin exits 0 and Init proceeds. This
+//     covers sandbox identities that collide (hostNetwork and hostIPC
+//     Pods, reused namespace inodes) and an old kubelet restarting a twin
+//     that crashed after recording its run.
+//   - The startup probe fails until the native twin acts, so a native
+//     kubelet starts no later container (and no application) before.
+//   - A legacy twin that finds an ack (of any sandbox of the Pod) waits
+//     for the native twin instead of acting: kubelets 1.29 to 1.36 start
+//     regular containers early after a sandbox re-creation
+//     (kubernetes#138514), and a legacy twin acting there would keep a Job
+//     Pod running forever.
+//   - The legacy twin of a Pod with restartPolicy OnFailure or Never exits
+//     0 when the native twin acts, so that the Job completes; under Always
+//     it stands by until SIGTERM (an exit would be restarted with backoff).
+//
+// Files of the handshake directory, each written by one kind of writer as
+// a temporary file renamed (or, for claims, hard-linked) into place:
+//
+//	native               "sidecarkit-handshake/1 native seen <key>"    the native twin's first run
+//	ack                  "sidecarkit-handshake/1 ack probed <key>"     the native twin's startup probe
+//	claim-<key>          "sidecarkit-handshake/1 claim native|legacy <key>"   the twin that acts
+//
+// where <key> is [Sandbox.Key]. Content that is not a marker reads as no
+// marker, except in a claim file, where it reads as a legacy claim (so
+// that both twins agree, on the twin that needs no kubelet support).
+//
+// The state machine ([Decide]; Phase is Starting when a run begins,
+// Confirming while it waits, TimedOut after the confirmation timeout):
+//
+//	native: legacy claim ........................ Exit0Now
+//	        native claim ........................ Run
+//	        ack in this sandbox ................. Run, claiming
+//	        Starting, seen in this sandbox ...... Confirm
+//	        Starting, ack in an earlier sandbox . Confirm
+//	        Starting ............................ RecordAndExit0
+//	        Confirming .......................... Confirm
+//	        TimedOut ............................ Exit0Now
+//	legacy: native claim ........................ StandBy (Always), Exit0Now (OnFailure, Never)
+//	        legacy claim ........................ Run
+//	        an ack .............................. Confirm (no deadline)
+//	        otherwise ........................... Run, claiming
+//
+// A lost claim (the other twin claimed between decision and claim) means
+// observe and decide again. Run is an exec, so the sidecar keeps the
+// container's PID and gets the kubelet's signals.
+//
+// # Proof
+//
+// TestSimulation explores, with the model of package kubesim and the
+// production Decide and marker code, every interleaving of kubelet
+// actions, handshake steps, crashes, sandbox re-creations (with fresh or
+// reused identities) and Pod deletion on every node kind (≤1.27 stripping,
+// 1.28 with the gate on, 1.28–1.32 with the gate off, ≥1.29, and 1.29–1.36
+// re-creating sandboxes with kubernetes#138514), for restartPolicy Always,
+// OnFailure and Never, with and without another init container, up to
+// -universal.depth (default 1: one crash and two re-creations per run,
+// about 1.5 million states in seconds; 0 under -short; 2: about 14
+// million states, a minute and 2.5 GB):
+//
+//	go test -v -run TestSimulation ./universal
+//	go test -v -run TestSimulation -universal.depth=2 ./universal
+//
+// TestCheckerCatches in kubesim shows that the tutorial's protocol, and
+// ours with any one rule removed, fail there.
+//
+// # Limits
+//
+//   - Nodes whose kubelet rejects native sidecars (1.28 to 1.32 with the
+//     SidecarContainers gate off) fail the Pod at admission; the pair does
+//     not help there (pin the Pod, or inject a legacy sidecar).
+//   - On nodes without native sidecars the legacy twin is an ordinary
+//     sidecar container: a Job Pod runs until the sidecar exits by itself,
+//     and termination is unordered.
+//   - A sandbox re-creation whose identity collides with the previous one,
+//     on an old node, before the legacy twin claimed it, delays Init by the
+//     confirmation timeout.
+//   - A kubelet upgraded in place under a running Pod (old to native)
+//     keeps the legacy twin acting until the sandbox is re-created; the
+//     native twin restarts and exits 0 meanwhile (with backoff), and its
+//     failing startup probe may mark it unready. A kubelet downgraded in
+//     place (native to old) leaves, after a re-creation, a legacy twin
+//     waiting for a native twin that will not act.
+//   - A crash of the acting twin is a sidecar outage until the kubelet
+//     restarts it, as with any sidecar; under restartPolicy Never an old
+//     node does not restart a crashed legacy twin.
+//   - Markers are not fsynced; after a power loss the boot id changes and
+//     they are stale anyway.
+package universal

@@ -1,0 +1,112 @@
+package universal_test
+
+import (
+	"bytes"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+// FuzzParseMarker: ParseMarker never panics, and what it accepts formats
+// back to the same marker, canonically.
+func FuzzParseMarker(f *testing.F) {
+	f.Add([]byte("sidecarkit-handshake/1 native seen " + sbA + "\n"))
+	f.Add([]byte("sidecarkit-handshake/1 claim legacy " + sbA))
+	f.Add([]byte("sidecarkit-handshake/1 ack probed " + sbA + "\r\n"))
+	f.Add([]byte("sidecarkit-handshake/2 native seen " + sbA))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := universal.ParseMarker(b)
+		if err != nil {
+			if !m.IsZero() {
+				t.Fatalf("error %v with a non-zero marker %v", err, m)
+			}
+			return
+		}
+		out := m.Format()
+		if !bytes.Equal(bytes.TrimSuffix(b, []byte("\n")), bytes.TrimSuffix(out, []byte("\n"))) {
+			t.Fatalf("accepted %q, formats as %q", b, out)
+		}
+		again, err := universal.ParseMarker(out)
+		if err != nil || again != m {
+			t.Fatalf("round trip of %q: %v, %v", out, again, err)
+		}
+	})
+}
+
+// FuzzDecide: whatever the handshake directory holds, Observe and Decide
+// never fail or panic, and the decision keeps the protocol's invariants:
+// a twin runs only if it holds the claim or the sandbox is unclaimed (and
+// then it claims), never when the other twin holds it; each role takes
+// only its own actions; once a twin claimed, it decides to run.
+func FuzzDecide(f *testing.F) {
+	f.Add([]byte(line("native", "seen", sbA)), []byte(line("ack", "probed", sbA)), []byte(""), []byte(""), uint8(0), uint8(0), uint8(1))
+	f.Add([]byte(line("native", "seen", sbB)), []byte(""), []byte(line("claim", "native", sbA)), []byte(""), uint8(1), uint8(2), uint8(0))
+	f.Add([]byte("junk"), []byte(line("ack", "probed", sbB)), []byte("\xff"), []byte(line("claim", "legacy", sbB)), uint8(1), uint8(1), uint8(2))
+	f.Add([]byte(""), []byte(""), []byte(line("claim", "legacy", sbA)), []byte(""), uint8(0), uint8(3), uint8(2))
+	f.Fuzz(func(t *testing.T, native, ack, claim, otherClaim []byte, role, policy, phase uint8) {
+		d := mapDir{}
+		for name, b := range map[string][]byte{"native": native, "ack": ack, universal.ClaimFile(sbA): claim, universal.ClaimFile(sbB): otherClaim} {
+			if len(b) > 0 {
+				d[name] = string(b)
+			}
+		}
+		in := universal.Input{
+			Role:          []universal.Role{universal.Native, universal.Legacy}[role%2],
+			RestartPolicy: []corev1.RestartPolicy{"", corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}[policy%4],
+			Sandbox:       sbA,
+			Phase:         universal.Phase(phase % 3),
+		}
+		dec, m, err := universal.Next(d, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Markers = m
+		if again := universal.Decide(in); again != dec {
+			t.Fatalf("not deterministic: %v then %v", dec, again)
+		}
+		if dec.Reason == "" {
+			t.Fatalf("no reason")
+		}
+		other := universal.Legacy
+		if in.Role == universal.Legacy {
+			other = universal.Native
+		}
+		mine, theirs := universal.Acts(in.Role, sbA, m), universal.Acts(other, sbA, m)
+		switch {
+		case dec.Action == universal.Run && theirs:
+			t.Fatalf("runs though the %s twin holds the claim: %v\n%s", other, dec, d)
+		case dec.Action == universal.Run && dec.Claim != !mine:
+			t.Fatalf("run with claim=%v but holds the claim: %v\n%s", dec.Claim, mine, d)
+		case dec.Action == universal.Run && dec.Claim && !m.Claim.IsZero():
+			t.Fatalf("claims a claimed sandbox\n%s", d)
+		case in.Role == universal.Native && dec.Action == universal.StandBy:
+			t.Fatalf("the native twin stands by")
+		case in.Role == universal.Legacy && dec.Action == universal.RecordAndExit0:
+			t.Fatalf("the legacy twin records")
+		case mine && dec.Action != universal.Run:
+			t.Fatalf("holds the claim but does not run: %v", dec)
+		}
+		if len(claim) > 0 {
+			if _, err := universal.ParseMarker(claim); err != nil && !(theirs || mine) {
+				t.Fatalf("a corrupt claim must read as a claim: %v", m.Claim)
+			}
+		}
+		if dec.Action == universal.Run && dec.Claim {
+			ok, err := universal.Claim(d, sbA, in.Role)
+			if !ok || err != nil {
+				t.Fatalf("claim: %v, %v", ok, err)
+			}
+			if again, _, _ := universal.Next(d, in); again.Action != universal.Run || again.Claim {
+				t.Fatalf("after claiming: %v", again)
+			}
+			if in.Role == universal.Native {
+				if v, _, _ := universal.Probe(d, universal.Native, universal.StartupProbe, sbA); v != universal.Check {
+					t.Fatalf("startup probe after the native claim: %v", v)
+				}
+			}
+		}
+	})
+}

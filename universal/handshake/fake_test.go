@@ -1,0 +1,195 @@
+package handshake_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+// fakeSys is a System in memory, with a manual clock: After(d) moves the
+// clock by d and fires at once, after calling onWait.
+type fakeSys struct {
+	mu      sync.Mutex
+	sandbox universal.Sandbox
+	sbErr   error
+	files   map[string]string
+	// claimRace, when set, is what another twin claims just before this
+	// one's first claim.
+	claimRace string
+	now       time.Time
+	waits     int
+	onWait    func(n int, f *fakeSys)
+	sigs      chan os.Signal
+	execs     [][]string
+	execErr   error
+	runs      [][]string
+	runCode   int
+	installs  []string
+	exes      map[string]bool
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func newFake() *fakeSys {
+	return &fakeSys{
+		sandbox: universal.Sandbox{BootID: "boot-1", Net: universal.Namespace{Dev: 4, Ino: 100}},
+		files:   map[string]string{},
+		now:     time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
+		sigs:    make(chan os.Signal, 1),
+		exes:    map[string]bool{"/usr/bin/proxy": true, "/bin/true": true},
+	}
+}
+
+func (f *fakeSys) key() string { return f.sandbox.Key() }
+
+func (f *fakeSys) Sandbox() (universal.Sandbox, error) { return f.sandbox, f.sbErr }
+func (f *fakeSys) Dir(path string) universal.Dir       { return fakeDir{f} }
+func (f *fakeSys) Now() time.Time                      { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fakeSys) Signals() <-chan os.Signal           { return f.sigs }
+
+func (f *fakeSys) After(d time.Duration) <-chan time.Time {
+	f.mu.Lock()
+	f.waits++
+	n := f.waits
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+	if f.onWait != nil {
+		f.onWait(n, f)
+	}
+	ch := make(chan time.Time, 1)
+	if len(f.sigs) == 0 { // a pending signal comes first
+		ch <- f.Now()
+	}
+	return ch
+}
+
+func (f *fakeSys) Exec(path string, argv, env []string) error {
+	f.execs = append(f.execs, append([]string{path}, argv...))
+	if f.execErr != nil {
+		return f.execErr
+	}
+	return errors.New("fake exec returned (it does not replace the test)")
+}
+
+func (f *fakeSys) Run(ctx context.Context, path string, argv, env []string) (int, error) {
+	f.runs = append(f.runs, append([]string{path}, argv...))
+	return f.runCode, nil
+}
+
+func (f *fakeSys) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if f.dial != nil {
+		return f.dial(ctx, network, addr)
+	}
+	return nil, fmt.Errorf("dial %s: connection refused", addr)
+}
+
+func (f *fakeSys) Stat(path string) (fs.FileInfo, error) {
+	if f.exes[path] {
+		return exeInfo{path}, nil
+	}
+	return nil, &fs.PathError{Op: "stat", Path: path, Err: fs.ErrNotExist}
+}
+
+func (f *fakeSys) Install(path string) error {
+	f.installs = append(f.installs, path)
+	return nil
+}
+
+type exeInfo struct{ name string }
+
+func (i exeInfo) Name() string       { return i.name }
+func (i exeInfo) Size() int64        { return 1 }
+func (i exeInfo) Mode() fs.FileMode  { return 0o755 }
+func (i exeInfo) ModTime() time.Time { return time.Time{} }
+func (i exeInfo) IsDir() bool        { return false }
+func (i exeInfo) Sys() interface{}   { return nil }
+
+// put writes a marker file as a twin would.
+func (f *fakeSys) put(name string, m universal.Marker) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[name] = string(m.Format())
+}
+
+func (f *fakeSys) dump() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var names []string
+	for n := range f.files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s: %s", strings.Replace(n, f.sandbox.Key(), "<sb>", 1), strings.Replace(f.files[n], f.sandbox.Key(), "<sb>", 1))
+	}
+	return b.String()
+}
+
+type fakeDir struct{ f *fakeSys }
+
+func (d fakeDir) ReadFile(name string) ([]byte, error) {
+	d.f.mu.Lock()
+	defer d.f.mu.Unlock()
+	v, ok := d.f.files[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return []byte(v), nil
+}
+
+func (d fakeDir) WriteFile(name string, data []byte) error {
+	d.f.mu.Lock()
+	defer d.f.mu.Unlock()
+	d.f.files[name] = string(data)
+	return nil
+}
+
+func (d fakeDir) CreateFile(name string, data []byte) error {
+	d.f.mu.Lock()
+	defer d.f.mu.Unlock()
+	if d.f.claimRace != "" {
+		d.f.files[name] = string(universal.Marker{Kind: universal.KindClaim, Value: d.f.claimRace, Sandbox: strings.TrimPrefix(name, "claim-")}.Format())
+		d.f.claimRace = ""
+	}
+	if _, ok := d.f.files[name]; ok {
+		return &os.LinkError{Op: "link", Old: "tmp", New: name, Err: syscall.EEXIST}
+	}
+	d.f.files[name] = string(data)
+	return nil
+}
+
+// logBuf collects the runner's lines.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,15 @@
+//go:build !unix
+
+package handshake
+
+import (
+	"errors"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+var errUnsupported = errors.New("handshake: needs a Unix system (Linux for the sandbox identity)")
+
+func execve(string, []string, []string) error { return errUnsupported }
+
+func readSandbox(string) (universal.Sandbox, error) { return universal.Sandbox{}, errUnsupported }

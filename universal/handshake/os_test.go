@@ -1,0 +1,188 @@
+//go:build unix
+
+package handshake
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+func TestOSDir(t *testing.T) {
+	d := osDir(t.TempDir())
+	if _, err := d.ReadFile("native"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("absent file: %v", err)
+	}
+	for _, v := range []string{"one\n", "two\n"} {
+		if err := d.WriteFile("native", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := d.ReadFile("native"); err != nil || string(b) != v {
+			t.Fatalf("ReadFile = %q, %v; want %q", b, err, v)
+		}
+	}
+	if err := d.CreateFile("claim-x", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateFile("claim-x", []byte("second")); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second create: %v, want fs.ErrExist", err)
+	}
+	if b, _ := d.ReadFile("claim-x"); string(b) != "first" {
+		t.Fatalf("claim = %q", b)
+	}
+	for _, bad := range []string{"", ".", "..", "a/b", `a\b`} {
+		if err := d.WriteFile(bad, nil); err == nil {
+			t.Errorf("WriteFile(%q): want an error", bad)
+		}
+		if err := d.CreateFile(bad, nil); err == nil {
+			t.Errorf("CreateFile(%q): want an error", bad)
+		}
+		if _, err := d.ReadFile(bad); err == nil {
+			t.Errorf("ReadFile(%q): want an error", bad)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(string(d), "ack"), []byte(strings.Repeat("x", 10000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := d.ReadFile("ack"); len(b) != maxRead {
+		t.Errorf("read %d bytes of a huge file, want %d", len(b), maxRead)
+	}
+	entries, _ := os.ReadDir(string(d))
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+		if fi, _ := e.Info(); fi.Mode().Perm() != 0o644 && e.Name() != "ack" {
+			t.Errorf("%s has mode %v, want 0644 (the other twin may run as another user)", e.Name(), fi.Mode().Perm())
+		}
+	}
+}
+
+// TestOSDirClaimIsExclusive: of many concurrent claims of one sandbox,
+// exactly one wins, and the file holds the winner's content.
+func TestOSDirClaimIsExclusive(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		d := osDir(t.TempDir())
+		const n = 8
+		var wg sync.WaitGroup
+		wins := make([]bool, n)
+		for i := 0; i < n; i++ {
+			i := i
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				role := universal.Native
+				if i%2 == 1 {
+					role = universal.Legacy
+				}
+				ok, err := universal.Claim(d, "0123456789abcdef0123456789abcdef", role)
+				if err != nil {
+					t.Error(err)
+				}
+				wins[i] = ok
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, w := range wins {
+			if w {
+				if winner >= 0 {
+					t.Fatalf("round %d: claims %d and %d both won", round, winner, i)
+				}
+				winner = i
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: nobody won", round)
+		}
+		m, err := universal.Observe(d, "0123456789abcdef0123456789abcdef")
+		if err != nil || len(m.Problems) > 0 {
+			t.Fatal(err, m.Problems)
+		}
+		if want := [2]string{"native", "legacy"}[winner%2]; m.Claim.Value != want {
+			t.Fatalf("round %d: claim says %s, winner was %s", round, m.Claim.Value, want)
+		}
+	}
+}
+
+func TestReadSandboxFake(t *testing.T) {
+	proc := t.TempDir()
+	write := func(p, v string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(proc, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proc, p), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("sys/kernel/random/boot_id", "5ee0c1a4-6e7d-4b5c-9b57-4a0f3e1c2b7d\n")
+	write("self/ns/net", "")
+	write("self/ns/ipc", "")
+	s, err := readSandbox(proc)
+	if err == nil || !strings.Contains(err.Error(), "uts namespace") {
+		t.Errorf("missing uts: err %v", err)
+	}
+	if s.BootID != "5ee0c1a4-6e7d-4b5c-9b57-4a0f3e1c2b7d" {
+		t.Errorf("boot id %q", s.BootID)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(proc, "self/ns/net"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if s.Net.Ino != uint64(st.Ino) || s.Net.Dev != uint64(st.Dev) || s.IPC.Ino == 0 || s.UTS != (universal.Namespace{}) {
+		t.Errorf("namespaces %v / %v / %v", s.Net, s.IPC, s.UTS)
+	}
+	write("sys/kernel/random/boot_id", "two words")
+	if s, err := readSandbox(proc); err == nil || s.BootID != "" {
+		t.Errorf("odd boot id: %q, %v", s.BootID, err)
+	}
+}
+
+func TestReadSandboxLinux(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs /proc")
+	}
+	a, err := readSandbox("/proc")
+	if err != nil {
+		t.Skipf("this system hides part of /proc: %v", err)
+	}
+	b, _ := readSandbox("/proc")
+	if a != b || a.BootID == "" || a.Net.Ino == 0 || a.IPC.Ino == 0 || a.UTS.Ino == 0 {
+		t.Errorf("sandbox %v then %v", a, b)
+	}
+}
+
+func TestInstallCopiesExecutable(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "bin", "handshake")
+	if err := OS().Install(dst); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	src, _ := os.Stat(exe)
+	if fi.Size() != src.Size() || fi.Mode().Perm() != 0o755 {
+		t.Errorf("installed %d bytes mode %v; want %d bytes mode 0755", fi.Size(), fi.Mode().Perm(), src.Size())
+	}
+}
+
+// TestExecAfterSignal: a signal caught before the exec ends the run
+// instead of being lost (the exec'd sidecar would never see it).
+func TestExecAfterSignal(t *testing.T) {
+	s := &osSystem{proc: "/proc"}
+	s.Signals()
+	s.sigs <- syscall.SIGTERM
+	if err := s.Exec("/bin/true", []string{"true"}, nil); !errors.Is(err, errTerminated) {
+		t.Fatalf("Exec with a caught SIGTERM: %v, want errTerminated", err)
+	}
+}

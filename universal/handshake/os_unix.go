@@ -1,0 +1,51 @@
+//go:build unix
+
+package handshake
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+func execve(path string, argv, env []string) error { return syscall.Exec(path, argv, env) }
+
+// readSandbox reads the sandbox identity under proc (/proc): the boot id
+// and the inodes of the network, IPC and UTS namespaces. What it cannot
+// read stays zero, and is described in the error.
+func readSandbox(proc string) (universal.Sandbox, error) {
+	var s universal.Sandbox
+	var errs []error
+	b, err := os.ReadFile(filepath.Join(proc, "sys", "kernel", "random", "boot_id"))
+	switch id := strings.TrimSpace(string(b)); {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("boot id: %w", err))
+	case id == "" || len(id) > 64 || strings.ContainsAny(id, " \t\r\n"):
+		errs = append(errs, fmt.Errorf("boot id: unexpected content %q", b))
+	default:
+		s.BootID = id
+	}
+	for _, ns := range []struct {
+		name string
+		to   *universal.Namespace
+	}{{"net", &s.Net}, {"ipc", &s.IPC}, {"uts", &s.UTS}} {
+		p := filepath.Join(proc, "self", "ns", ns.name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s namespace: %w", ns.name, err))
+			continue
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s namespace: no inode in %T", ns.name, fi.Sys()))
+			continue
+		}
+		*ns.to = universal.Namespace{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
+	}
+	return s, errors.Join(errs...)
+}

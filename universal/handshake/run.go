@@ -1,0 +1,276 @@
+package handshake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+// Runner runs handshake invocations. A command-line program needs only
+//
+//	r := handshake.Runner{System: handshake.OS(), Env: os.Environ(), Stderr: os.Stderr}
+//	os.Exit(r.Main(os.Args[1:]))
+type Runner struct {
+	System System
+	// Env is the environment, as os.Environ returns it: the runner reads
+	// its defaults from it and passes it to the sidecar and to checks.
+	Env []string
+	// Stderr receives one line per decision and the warnings; nil
+	// discards them.
+	Stderr io.Writer
+}
+
+// maxLostClaims bounds how often a twin may find the sandbox claimed
+// between its decision and its claim (at most once, in theory).
+const maxLostClaims = 3
+
+// Main parses args (see Usage), runs the invocation and returns the exit
+// code: 2 for a usage error; for run, 0 or the failure's; for probe and
+// hook, the check's.
+func (r Runner) Main(args []string) int {
+	c, err := Parse(args, r.getenv)
+	if err != nil {
+		r.logf("%v\n%s", err, Usage)
+		return 2
+	}
+	code, err := r.Run(context.Background(), c)
+	if err != nil {
+		r.logf("%v", err)
+	}
+	return code
+}
+
+func (r Runner) getenv(name string) string {
+	for i := len(r.Env) - 1; i >= 0; i-- {
+		if strings.HasPrefix(r.Env[i], name+"=") {
+			return r.Env[i][len(name)+1:]
+		}
+	}
+	return ""
+}
+
+func (r Runner) logf(format string, args ...interface{}) {
+	if r.Stderr != nil {
+		fmt.Fprintf(r.Stderr, "handshake: "+format+"\n", args...)
+	}
+}
+
+// Run runs one invocation and returns its exit code. Run execs the sidecar
+// and so returns only when it does not (exit 0, stand by, or an error).
+func (r Runner) Run(ctx context.Context, c Config) (int, error) {
+	switch c.Command {
+	case CommandRun, "":
+		return r.run(ctx, c)
+	case CommandProbe:
+		return r.probe(ctx, c)
+	case CommandHook:
+		return r.hook(ctx, c)
+	case CommandInstall:
+		if err := r.System.Install(c.To); err != nil {
+			return 1, fmt.Errorf("handshake: install: %w", err)
+		}
+		return 0, nil
+	}
+	return 2, fmt.Errorf("handshake: unknown command %q", c.Command)
+}
+
+// sandbox returns the current sandbox's key, warning about what it could
+// not read.
+func (r Runner) sandbox() (string, universal.Sandbox) {
+	sb, err := r.System.Sandbox()
+	if err != nil {
+		r.logf("warning: sandbox identity: %v (using %s)", err, sb)
+	}
+	return sb.Key(), sb
+}
+
+func (r Runner) run(ctx context.Context, c Config) (int, error) {
+	sigs := r.System.Signals()
+	key, sb := r.sandbox()
+	dir := r.System.Dir(c.Dir)
+	deadline := r.System.Now().Add(c.ConfirmTimeout)
+	in := universal.Input{Role: c.Role, RestartPolicy: c.RestartPolicy, Sandbox: key, Phase: universal.Starting}
+	warned := map[string]bool{}
+	said := ""
+	lost := 0
+	for {
+		dec, m, err := universal.Next(dir, in)
+		if err != nil {
+			return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+		}
+		for _, p := range m.Problems {
+			if !warned[p] {
+				warned[p] = true
+				r.logf("warning: %s", p)
+			}
+		}
+		if dec.Reason != said {
+			said = dec.Reason
+			r.logf("%s twin, sandbox %s (%s): %s: %s", c.Role, key, sb, dec.Action, dec.Reason)
+		}
+		switch dec.Action {
+		case universal.Run:
+			if dec.Claim {
+				ok, err := universal.Claim(dir, key, c.Role)
+				if err != nil {
+					return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+				}
+				if !ok {
+					if lost++; lost > maxLostClaims {
+						return 1, fmt.Errorf("handshake: %s twin: lost the claim of sandbox %s %d times", c.Role, key, lost)
+					}
+					continue
+				}
+			}
+			select {
+			case s := <-sigs:
+				r.logf("%v before the sidecar started: exiting 0", s)
+				return 0, nil
+			default:
+			}
+			return r.exec(c.Argv)
+		case universal.RecordAndExit0:
+			if err := universal.RecordSeen(dir, key); err != nil {
+				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+			}
+			return 0, nil
+		case universal.Exit0Now:
+			return 0, nil
+		case universal.StandBy:
+			select {
+			case s := <-sigs:
+				r.logf("%v: exiting 0", s)
+			case <-ctx.Done():
+			}
+			return 0, nil
+		case universal.Confirm:
+			select {
+			case s := <-sigs:
+				r.logf("%v while waiting: exiting 0", s)
+				return 0, nil
+			case <-ctx.Done():
+				return 0, nil
+			case <-r.System.After(c.PollInterval):
+			}
+			in.Phase = universal.Confirming
+			if !r.System.Now().Before(deadline) {
+				in.Phase = universal.TimedOut
+			}
+		default:
+			return 1, fmt.Errorf("handshake: %s twin: unexpected decision %v", c.Role, dec.Action)
+		}
+	}
+}
+
+// exec replaces the process with the sidecar.
+func (r Runner) exec(argv []string) (int, error) {
+	path, err := r.lookPath(argv[0])
+	if err != nil {
+		return 127, err
+	}
+	err = r.System.Exec(path, argv, r.Env)
+	if errors.Is(err, errTerminated) {
+		r.logf("%v: exiting 0", err)
+		return 0, nil
+	}
+	return 126, fmt.Errorf("handshake: exec %s: %w", path, err)
+}
+
+// lookPath finds a command like a container runtime does: a name with a
+// slash is a path, anything else is looked up in $PATH.
+func (r Runner) lookPath(file string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	path := r.getenv("PATH")
+	if path == "" {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	for _, d := range filepath.SplitList(path) {
+		if d == "" {
+			d = "."
+		}
+		p := filepath.Join(d, file)
+		if fi, err := r.System.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("handshake: exec %s: %w in $PATH", file, fs.ErrNotExist)
+}
+
+// probe answers a wrapped probe: exit 0 passes, anything else fails.
+func (r Runner) probe(ctx context.Context, c Config) (int, error) {
+	key, _ := r.sandbox()
+	v, m, err := universal.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
+	if err != nil {
+		return 1, fmt.Errorf("handshake: probe: %w", err)
+	}
+	for _, p := range m.Problems {
+		r.logf("warning: %s", p)
+	}
+	switch v {
+	case universal.Pass:
+		return 0, nil
+	case universal.Check:
+		return r.check(ctx, c)
+	}
+	return 1, fmt.Errorf("handshake: %s probe of the %s twin fails: %s", c.ProbeType, c.Role, notActing(key, m))
+}
+
+func notActing(key string, m universal.Markers) string {
+	if m.Claim.In(key) {
+		return "the " + m.Claim.Value + " twin acts"
+	}
+	return "no twin acts yet"
+}
+
+// hook runs a wrapped hook when the twin acts, and succeeds at once when
+// it does not.
+func (r Runner) hook(ctx context.Context, c Config) (int, error) {
+	key, _ := r.sandbox()
+	m, err := universal.Observe(r.System.Dir(c.Dir), key)
+	if err != nil {
+		return 1, fmt.Errorf("handshake: hook: %w", err)
+	}
+	if !universal.Acts(c.Role, key, m) {
+		r.logf("hook of the %s twin skipped: %s", c.Role, notActing(key, m))
+		return 0, nil
+	}
+	return r.check(ctx, c)
+}
+
+// check runs the configured check and returns 0 when it passes.
+func (r Runner) check(ctx context.Context, c Config) (int, error) {
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	var err error
+	switch {
+	case len(c.Argv) > 0:
+		var path string
+		if path, err = r.lookPath(c.Argv[0]); err != nil {
+			return 1, err
+		}
+		code, err := r.System.Run(ctx, path, c.Argv, r.Env)
+		if err != nil {
+			return 1, fmt.Errorf("handshake: %s: %w", c.Argv[0], err)
+		}
+		return code, nil
+	case c.HTTPGet != nil:
+		err = httpGet(ctx, r.System, c.HTTPGet)
+	case c.TCPSocket != nil:
+		err = tcpSocket(ctx, r.System, c.TCPSocket)
+	}
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}

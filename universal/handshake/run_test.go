@@ -1,0 +1,285 @@
+package handshake_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/handshake"
+)
+
+func marker(k universal.Kind, v, sb string) universal.Marker {
+	return universal.Marker{Kind: k, Value: v, Sandbox: sb}
+}
+
+// TestRun drives the run command through the kubelet sequences of each
+// node kind, one invocation (one container run) at a time.
+func TestRun(t *testing.T) {
+	type setup func(f *fakeSys)
+	seen := func(f *fakeSys) { f.put("native", marker(universal.KindNative, "seen", f.key())) }
+	ack := func(f *fakeSys) { f.put("ack", marker(universal.KindAck, "probed", f.key())) }
+	claim := func(role string) setup {
+		return func(f *fakeSys) { f.put(universal.ClaimFile(f.key()), marker(universal.KindClaim, role, f.key())) }
+	}
+	cases := []struct {
+		name   string
+		args   string
+		setup  []setup
+		onWait func(n int, f *fakeSys)
+		signal bool
+		// signalOn sends SIGTERM once the log has this.
+		signalOn string
+		// want
+		code  int
+		err   string
+		exec  bool
+		waits int
+		files string
+		log   string
+	}{
+		{
+			name: "native/first-run", args: "--role=native --dir=/h -- proxy --listen=:15001",
+			code: 0, files: "native: sidecarkit-handshake/1 native seen <sb>\n", log: "RecordAndExit0",
+		},
+		{
+			name: "native/restart-confirmed", args: "--role=native --dir=/h -- proxy --listen=:15001", setup: []setup{seen},
+			onWait: func(n int, f *fakeSys) {
+				if n == 3 {
+					ack(f)
+				}
+			},
+			code: 126, err: "fake exec returned", exec: true, waits: 3,
+			files: "ack: sidecarkit-handshake/1 ack probed <sb>\nclaim-<sb>: sidecarkit-handshake/1 claim native <sb>\nnative: sidecarkit-handshake/1 native seen <sb>\n",
+			log:   "Run: the kubelet probed the native twin",
+		},
+		{
+			name: "native/restart-times-out", args: "--role=native --dir=/h --confirm-timeout=2s --poll-interval=500ms -- proxy", setup: []setup{seen},
+			code: 0, waits: 4, files: "native: sidecarkit-handshake/1 native seen <sb>\n", log: "Exit0Now: no startup probe came",
+		},
+		{
+			name: "native/sigterm-while-waiting", args: "--role=native --dir=/h -- proxy", setup: []setup{seen}, signal: true,
+			code: 0, waits: 1, log: "terminated while waiting: exiting 0",
+		},
+		{
+			name: "native/acting-restart", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, ack, claim("native")},
+			code: 126, exec: true, err: "fake exec",
+		},
+		{
+			name: "native/legacy-acts", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
+			code: 0, log: "Exit0Now: the legacy twin acts",
+		},
+		{
+			name: "native/sigterm-before-exec", args: "--role=native --dir=/h -- proxy", setup: []setup{ack}, signal: true,
+			code: 0, log: "before the sidecar started",
+		},
+		{
+			name: "legacy/old-node", args: "--role=legacy --dir=/h --restart-policy=Never -- proxy", setup: []setup{seen},
+			code: 126, exec: true, err: "fake exec", log: "Run: the native twin does not act",
+		},
+		{
+			name: "legacy/standby", args: "--role=legacy --dir=/h --restart-policy=Always -- proxy", setup: []setup{claim("native")}, signal: true,
+			code: 0, log: "StandBy: the native twin acts",
+		},
+		{
+			name: "legacy/job", args: "--role=legacy --dir=/h --restart-policy=OnFailure -- proxy", setup: []setup{claim("native")},
+			code: 0, log: "Exit0Now: the native twin acts; restartPolicy OnFailure",
+		},
+		{
+			name: "legacy/waits-for-native", args: "--role=legacy --dir=/h -- proxy", setup: []setup{ack},
+			onWait: func(n int, f *fakeSys) {
+				if n == 2 {
+					claim("native")(f)
+				}
+			},
+			signalOn: "StandBy", code: 0, waits: 2, log: "StandBy",
+		},
+		{
+			name: "legacy/corrupt-claim", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.files[universal.ClaimFile(f.key())] = "garbage" }},
+			code: 126, exec: true, err: "fake exec", log: "read as a legacy claim",
+		},
+		{
+			name: "native/corrupt-marker", args: "--role=native --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.files["native"] = "\x00\x01" }},
+			code: 0, log: "warning: native: universal: not a handshake marker", files: "native: sidecarkit-handshake/1 native seen <sb>\n",
+		},
+		{
+			name: "legacy/lost-race", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.claimRace = "native" }}, signal: true,
+			code: 0, log: "StandBy",
+		},
+		{
+			name: "legacy/not-found", args: "--role=legacy --dir=/h -- missing", code: 127, err: "exec missing: file does not exist in $PATH",
+		},
+		{
+			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", code: 126, exec: true, err: "exec /opt/proxy",
+		},
+	}
+	for _, tc := range cases {
+		tc := tc
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			for _, s := range tc.setup {
+				s(f)
+			}
+			f.onWait = tc.onWait
+			if tc.signal && tc.onWait == nil {
+				f.sigs <- syscall.SIGTERM
+			}
+			var log logBuf
+			if tc.signalOn != "" {
+				go func() {
+					for !strings.Contains(log.String(), tc.signalOn) {
+						time.Sleep(time.Millisecond)
+					}
+					f.sigs <- syscall.SIGTERM
+				}()
+			}
+			r := handshake.Runner{System: f, Env: []string{"PATH=/usr/bin:/bin", "X=1"}, Stderr: &log}
+			c, err := handshake.Parse(strings.Fields(tc.args), func(string) string { return "" })
+			must(t, err)
+			code, err := r.Run(context.Background(), c)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d (err %v)", code, tc.code, err)
+			}
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("error %v, want %q", err, tc.err)
+			}
+			if got := len(f.execs) > 0; got != tc.exec {
+				t.Errorf("exec'd %v, want %v", f.execs, tc.exec)
+			}
+			if tc.exec && tc.name != "legacy/path" && !cmp.Equal(f.execs[0][1:], c.Argv) {
+				t.Errorf("exec'd %q, want %q", f.execs[0][1:], c.Argv)
+			}
+			if f.waits != tc.waits {
+				t.Errorf("waited %d times, want %d", f.waits, tc.waits)
+			}
+			if tc.files != "" {
+				if diff := cmp.Diff(tc.files, f.dump()); diff != "" {
+					t.Errorf("files (-want +got)\n%s", diff)
+				}
+			}
+			if !strings.Contains(log.String(), tc.log) {
+				t.Errorf("log %q, want it to contain %q", log.String(), tc.log)
+			}
+		})
+	}
+}
+
+func TestRunSandboxWarning(t *testing.T) {
+	f := newFake()
+	f.sbErr = errors.New("boot id: permission denied")
+	var log logBuf
+	r := handshake.Runner{System: f, Stderr: &log}
+	if code := r.Main([]string{"--role=native", "--dir=/h", "--", "proxy"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(log.String(), "warning: sandbox identity: boot id: permission denied (using boot=boot-1") {
+		t.Errorf("log %q", log.String())
+	}
+}
+
+func TestMainUsage(t *testing.T) {
+	var log logBuf
+	r := handshake.Runner{System: newFake(), Stderr: &log}
+	if code := r.Main([]string{"--role=sidecar"}); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(log.String(), "usage:") {
+		t.Errorf("no usage in %q", log.String())
+	}
+}
+
+func TestProbeAndHook(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ready":
+			if r.Header.Get("X-Probe") != "1" || r.Host != "example.test" {
+				w.WriteHeader(http.StatusBadRequest)
+			}
+		case "/moved":
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		default:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	realDial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	type setup func(f *fakeSys)
+	claim := func(role string) setup {
+		return func(f *fakeSys) { f.put(universal.ClaimFile(f.key()), marker(universal.KindClaim, role, f.key())) }
+	}
+	cases := []struct {
+		name    string
+		args    string
+		setup   setup
+		code    int
+		runs    int
+		ackFile bool
+	}{
+		{name: "native-startup-before-claim", args: "probe --role=native --dir=/h --type=startup", code: 1, ackFile: true},
+		{name: "native-startup-acting-no-check", args: "probe --role=native --dir=/h --type=startup", setup: claim("native"), code: 0, ackFile: true},
+		{name: "native-startup-acting-exec", args: "probe --role=native --dir=/h --type=startup -- /bin/true", setup: claim("native"), code: 7, runs: 1, ackFile: true},
+		{name: "legacy-dormant-skips-check", args: "probe --role=legacy --dir=/h --type=liveness -- /bin/true", setup: claim("native"), code: 0},
+		{name: "legacy-acting-http-ok", args: "probe --role=legacy --dir=/h --type=readiness --http-get=/ready --host=127.0.0.1 --header=X-Probe:1 --header=Host:example.test --port=" + port, setup: claim("legacy"), code: 0},
+		{name: "legacy-acting-http-503", args: "probe --role=legacy --dir=/h --type=readiness --http-get=/down --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 1},
+		{name: "legacy-acting-http-redirect-passes", args: "probe --role=legacy --dir=/h --type=readiness --http-get=moved --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 0},
+		{name: "legacy-acting-tcp", args: "probe --role=legacy --dir=/h --type=liveness --tcp-socket --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 0},
+		{name: "legacy-acting-tcp-refused", args: "probe --role=legacy --dir=/h --type=liveness --tcp-socket --host=127.0.0.1 --port=1", setup: claim("legacy"), code: 1},
+		{name: "legacy-undecided-readiness", args: "probe --role=legacy --dir=/h --type=readiness -- /bin/true", code: 1},
+		{name: "hook-skipped-when-dormant", args: "hook --role=legacy --dir=/h -- /bin/true", setup: claim("native"), code: 0},
+		{name: "hook-runs-when-acting", args: "hook --role=native --dir=/h -- /bin/true", setup: claim("native"), code: 7, runs: 1},
+	}
+	for _, tc := range cases {
+		tc := tc
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.runCode = 7
+			f.dial = realDial
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			r := handshake.Runner{System: f}
+			if code := r.Main(strings.Fields(tc.args)); code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			if len(f.runs) != tc.runs {
+				t.Errorf("ran %q, want %d runs", f.runs, tc.runs)
+			}
+			if _, ok := f.files["ack"]; ok != tc.ackFile {
+				t.Errorf("ack written: %v, want %v", ok, tc.ackFile)
+			}
+		})
+	}
+}
+
+func TestInstall(t *testing.T) {
+	f := newFake()
+	r := handshake.Runner{System: f}
+	if code := r.Main([]string{"install", "--to=/h/bin/handshake"}); code != 0 || !cmp.Equal(f.installs, []string{"/h/bin/handshake"}) {
+		t.Errorf("install: exit %d, installs %q", code, f.installs)
+	}
+}
+
+func TestLookPathSkipsNonExecutables(t *testing.T) {
+	f := newFake()
+	f.exes = map[string]bool{"/b/proxy": true}
+	r := handshake.Runner{System: f, Env: []string{"PATH=/a:/b"}}
+	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: universal.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, Argv: []string{"proxy"}})
+	if code != 126 || len(f.execs) != 1 || f.execs[0][0] != "/b/proxy" {
+		t.Errorf("exit %d %v, execs %q", code, err, f.execs)
+	}
+}

@@ -1,0 +1,40 @@
+package handshake
+
+import (
+	"context"
+	"io/fs"
+	"net"
+	"os"
+	"time"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+// System is what the runner needs from the operating system. OS returns
+// the real one; tests drive the runner with their own.
+type System interface {
+	// Sandbox identifies the Pod sandbox the process runs in. A partly
+	// unreadable identity comes with an error describing what is missing;
+	// the runner warns and uses what it has (see universal.Sandbox).
+	Sandbox() (universal.Sandbox, error)
+	// Dir is the handshake directory at path.
+	Dir(path string) universal.Dir
+	// Now and After are the clock.
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+	// Signals delivers SIGTERM and SIGINT from the first call on.
+	Signals() <-chan os.Signal
+	// Exec replaces the process with the program at path; it returns
+	// only when that fails.
+	Exec(path string, argv, env []string) error
+	// Run runs a command to completion and returns its exit code; an
+	// error means it could not run (or ctx ended).
+	Run(ctx context.Context, path string, argv, env []string) (int, error)
+	// Dial connects, for tcpSocket and httpGet checks.
+	Dial(ctx context.Context, network, address string) (net.Conn, error)
+	// Stat is os.Stat, for the PATH lookup.
+	Stat(path string) (fs.FileInfo, error)
+	// Install copies the running executable to path, executable by
+	// everyone, atomically.
+	Install(path string) error
+}

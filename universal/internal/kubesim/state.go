@@ -1,0 +1,284 @@
+package kubesim
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+// cstat is a container's status as the kubelet sees it.
+type cstat uint8
+
+const (
+	cNone cstat = iota // no status (in the current sandbox, for init containers)
+	cRunning
+	cExited0
+	cFailed // exited non-zero, or killed
+)
+
+func (c cstat) String() string {
+	return [...]string{"-", "Running", "Exited(0)", "Failed"}[c]
+}
+
+// step is where a running twin's handshake process is.
+type step uint8
+
+const (
+	sFresh      step = iota // about to observe and decide (in twin.phase)
+	sDecided                // decided (twin.act, twin.claim); about to act
+	sConfirming             // waiting for the probe
+	sRunning                // the sidecar runs (exec'd)
+	sStandBy                // standing by
+	sExiting                // recorded its first run; about to exit 0
+)
+
+func (s step) String() string {
+	return [...]string{"fresh", "decided", "confirming", "sidecar", "standby", "exiting"}[s]
+}
+
+// twin is the kubelet's and the process's state of one twin.
+type twin struct {
+	st   cstat
+	step step
+	// phase and act hold a universal.Phase and a universal.Action, small
+	// to keep states small.
+	phase, act uint8
+	claim      bool
+	// started: the startup probe passed for this run (N only).
+	started bool
+	// probeFailed: the last startup probe of this run failed.
+	probeFailed bool
+	// active: it has a status in the current sandbox (L only; N's
+	// status is always the current sandbox's).
+	active bool
+	// faulted: it crashed or was killed since it last started running
+	// the sidecar.
+	faulted bool
+}
+
+func (t twin) runsSidecar() bool { return t.st == cRunning && t.step == sRunning }
+
+// plain is an ordinary container: I or A.
+type plain struct {
+	st     cstat
+	active bool // A: has a status in the current sandbox
+}
+
+// pod phases.
+type phase uint8
+
+const (
+	pLive phase = iota
+	pSucceeded
+	pFailed
+	pRejected
+	pDeleted // deleted and every container stopped
+)
+
+func (p phase) String() string {
+	return [...]string{"Live", "Succeeded", "Failed", "Rejected", "Deleted"}[p]
+}
+
+func (p phase) terminal() bool { return p != pLive }
+
+// who names a twin.
+type who uint8
+
+const (
+	nobody who = iota
+	native
+	legacy
+)
+
+func (w who) String() string { return [...]string{"nobody", "native", "legacy"}[w] }
+
+// maxFiles bounds the handshake directory: native, ack and one claim per
+// sandbox.
+const maxFiles = 8
+
+// file is a file of the handshake directory: its name and content as
+// indexes into the exploration's table of strings (0 is "").
+type file struct{ name, data uint8 }
+
+// state is one state of the model. It is comparable, and used as a map key.
+type state struct {
+	files [maxFiles]file
+	// sandbox is the current sandbox's identity; ids counts the
+	// identities handed out.
+	sandbox, ids uint8
+	n, l         twin
+	i, a         plain
+	deleting     bool
+	phase        phase
+	faults       uint8
+	recreations  uint8
+	// collided: a re-creation reused an earlier sandbox identity.
+	collided bool
+	// designated is the twin that first ran the sidecar in this sandbox;
+	// handoff is set when the other one ran it later.
+	designated who
+	handoff    bool
+}
+
+// keys are the sandbox keys of the identities.
+var keys = func() (k [maxFiles]string) {
+	for i := range k {
+		k[i] = fmt.Sprintf("%032x", i+1)
+	}
+	return k
+}()
+
+// key returns the sandbox key of identity id.
+func key(id uint8) string { return keys[id] }
+
+// table interns the names and contents of the handshake directory's files.
+type table struct {
+	strs []string
+	idx  map[string]uint8
+}
+
+func newTable() *table { return &table{strs: []string{""}, idx: map[string]uint8{"": 0}} }
+
+func (t *table) intern(s string) (uint8, error) {
+	if i, ok := t.idx[s]; ok {
+		return i, nil
+	}
+	if len(t.strs) > 255 {
+		return 0, fmt.Errorf("kubesim: more than 255 distinct file names and contents")
+	}
+	i := uint8(len(t.strs))
+	t.strs = append(t.strs, s)
+	t.idx[s] = i
+	return i, nil
+}
+
+func (s *state) twin(w who) *twin {
+	if w == native {
+		return &s.n
+	}
+	return &s.l
+}
+
+// running counts the twins that run the sidecar.
+func (s *state) running() int {
+	n := 0
+	if s.n.runsSidecar() {
+		n++
+	}
+	if s.l.runsSidecar() {
+		n++
+	}
+	return n
+}
+
+// describe describes the state on one line, for traces.
+func (s *state) describe(tab *table) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sandbox=%d N=%s", s.sandbox, s.n.st)
+	if s.n.st == cRunning {
+		fmt.Fprintf(&b, "/%s", s.describeStep(&s.n))
+	}
+	fmt.Fprintf(&b, " I=%s L=%s", s.i.st, s.l.st)
+	if s.l.st == cRunning {
+		fmt.Fprintf(&b, "/%s", s.describeStep(&s.l))
+	}
+	fmt.Fprintf(&b, " A=%s phase=%s", s.a.st, s.phase)
+	if s.deleting {
+		b.WriteString(" deleting")
+	}
+	for _, f := range s.files {
+		if f.name != 0 {
+			fmt.Fprintf(&b, " [%s: %s]", tab.strs[f.name], strings.TrimSpace(tab.strs[f.data]))
+		}
+	}
+	return b.String()
+}
+
+func (s *state) describeStep(t *twin) string {
+	switch t.step {
+	case sFresh:
+		return "fresh(" + universal.Phase(t.phase).String() + ")"
+	case sDecided:
+		d := universal.Action(t.act).String()
+		if t.claim {
+			d += "+claim"
+		}
+		return "decided(" + d + ")"
+	}
+	return t.step.String()
+}
+
+// memDir is the handshake directory of a state: a universal.Dir in memory.
+type memDir struct {
+	s   *state
+	tab *table
+}
+
+var _ universal.Dir = memDir{}
+
+func (d memDir) find(name string) int {
+	n, ok := d.tab.idx[name]
+	if !ok {
+		return -1
+	}
+	for i := range d.s.files {
+		if d.s.files[i].name == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d memDir) ReadFile(name string) ([]byte, error) {
+	if i := d.find(name); i >= 0 && name != "" {
+		return []byte(d.tab.strs[d.s.files[i].data]), nil
+	}
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+func (d memDir) WriteFile(name string, data []byte) error {
+	if i := d.find(name); i >= 0 && name != "" {
+		v, err := d.tab.intern(string(data))
+		d.s.files[i].data = v
+		return err
+	}
+	return d.add(name, data)
+}
+
+func (d memDir) CreateFile(name string, data []byte) error {
+	if d.find(name) >= 0 && name != "" {
+		return &fs.PathError{Op: "link", Path: name, Err: fs.ErrExist}
+	}
+	return d.add(name, data)
+}
+
+// add inserts a file, keeping the files sorted by name so that equal
+// directories are equal states.
+func (d memDir) add(name string, data []byte) error {
+	if name == "" {
+		return fmt.Errorf("kubesim: empty file name")
+	}
+	n, err := d.tab.intern(name)
+	if err != nil {
+		return err
+	}
+	v, err := d.tab.intern(string(data))
+	if err != nil {
+		return err
+	}
+	f := &d.s.files
+	i := 0
+	for i < maxFiles && f[i].name != 0 {
+		i++
+	}
+	if i == maxFiles {
+		return fmt.Errorf("kubesim: more than %d files in the handshake directory", maxFiles)
+	}
+	f[i] = file{n, v}
+	for ; i > 0 && d.tab.strs[f[i-1].name] > d.tab.strs[f[i].name]; i-- {
+		f[i-1], f[i] = f[i], f[i-1]
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+package universal_test
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+const (
+	sbA = "0123456789abcdef0123456789abcdef"
+	sbB = "fedcba9876543210fedcba9876543210"
+)
+
+func TestParseMarker(t *testing.T) {
+	cases := []struct {
+		name, in string
+		want     universal.Marker
+		err      string
+	}{
+		{name: "native", in: "sidecarkit-handshake/1 native seen " + sbA + "\n", want: universal.Marker{Kind: universal.KindNative, Value: "seen", Sandbox: sbA}},
+		{name: "no-newline", in: "sidecarkit-handshake/1 ack probed " + sbA, want: universal.Marker{Kind: universal.KindAck, Value: "probed", Sandbox: sbA}},
+		{name: "claim-native", in: "sidecarkit-handshake/1 claim native " + sbB + "\n", want: universal.Marker{Kind: universal.KindClaim, Value: "native", Sandbox: sbB}},
+		{name: "claim-legacy", in: "sidecarkit-handshake/1 claim legacy " + sbB + "\n", want: universal.Marker{Kind: universal.KindClaim, Value: "legacy", Sandbox: sbB}},
+		{name: "empty", in: "", err: "want 4 space-separated fields, got 1"},
+		{name: "two-newlines", in: "sidecarkit-handshake/1 native seen " + sbA + "\n\n", err: "is not 32 lowercase hex"},
+		{name: "crlf", in: "sidecarkit-handshake/1 native seen " + sbA + "\r\n", err: "is not 32 lowercase hex"},
+		{name: "version-2", in: "sidecarkit-handshake/2 native seen " + sbA, err: `want "sidecarkit-handshake/1" first`},
+		{name: "unknown-kind", in: "sidecarkit-handshake/1 legacy running " + sbA, err: `unknown kind "legacy"`},
+		{name: "wrong-value", in: "sidecarkit-handshake/1 native running " + sbA, err: `kind native has no value "running"`},
+		{name: "claim-other", in: "sidecarkit-handshake/1 claim both " + sbA, err: `kind claim has no value "both"`},
+		{name: "upper-hex", in: "sidecarkit-handshake/1 native seen " + strings.ToUpper(sbA), err: "is not 32 lowercase hex"},
+		{name: "short-key", in: "sidecarkit-handshake/1 native seen abc", err: "is not 32 lowercase hex"},
+		{name: "double-space", in: "sidecarkit-handshake/1  native seen " + sbA, err: "want 4 space-separated fields, got 5"},
+		{name: "too-long", in: strings.Repeat("x", 129), err: "129 bytes is too long"},
+		{name: "binary", in: "\x00\xff\xfe", err: "want 4 space-separated fields"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := universal.ParseMarker([]byte(tc.in))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, universal.ErrBadMarker) {
+					t.Fatalf("ParseMarker(%q) = %v, %v; want an ErrBadMarker containing %q", tc.in, got, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+			if again, err := universal.ParseMarker(got.Format()); err != nil || again != got {
+				t.Errorf("round trip: %v, %v", again, err)
+			}
+		})
+	}
+}
+
+func TestSandboxKey(t *testing.T) {
+	a := universal.Sandbox{BootID: "b1", Net: universal.Namespace{Dev: 4, Ino: 4026532281}, IPC: universal.Namespace{Dev: 4, Ino: 4026532208}, UTS: universal.Namespace{Dev: 4, Ino: 4026532207}}
+	if got, want := a.String(), "boot=b1 net=4:4026532281 ipc=4:4026532208 uts=4:4026532207"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if got := (universal.Sandbox{}).String(); got != "boot=? net=? ipc=? uts=?" {
+		t.Errorf("zero String() = %q", got)
+	}
+	keys := map[string]universal.Sandbox{}
+	for _, s := range []universal.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: universal.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}} {
+		k := s.Key()
+		if len(k) != 32 || strings.Trim(k, "0123456789abcdef") != "" {
+			t.Errorf("Key() = %q: want 32 lowercase hex digits", k)
+		}
+		if o, dup := keys[k]; dup {
+			t.Errorf("%v and %v share key %s", o, s, k)
+		}
+		keys[k] = s
+		if s.Key() != k {
+			t.Errorf("Key() is not deterministic")
+		}
+	}
+	if got, want := a.Key(), "060847c135545a6a67ea8a9d3faf93f5"; got != want {
+		t.Errorf("Key() = %s, want %s: the key of a sandbox must not change between versions of the handshake binary", got, want)
+	}
+}
+
+// mapDir is a universal.Dir in memory.
+type mapDir map[string]string
+
+func (d mapDir) ReadFile(name string) ([]byte, error) {
+	v, ok := d[name]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return []byte(v), nil
+}
+
+func (d mapDir) WriteFile(name string, data []byte) error {
+	d[name] = string(data)
+	return nil
+}
+
+func (d mapDir) CreateFile(name string, data []byte) error {
+	if _, ok := d[name]; ok {
+		return &fs.PathError{Op: "link", Path: name, Err: fs.ErrExist}
+	}
+	d[name] = string(data)
+	return nil
+}
+
+func (d mapDir) String() string {
+	var names []string
+	for n := range d {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s: %q\n", n, d[n])
+	}
+	return b.String()
+}
+
+// errDir fails every operation.
+type errDir struct{}
+
+func (errDir) ReadFile(string) ([]byte, error) { return nil, fs.ErrPermission }
+func (errDir) WriteFile(string, []byte) error  { return fs.ErrPermission }
+func (errDir) CreateFile(string, []byte) error { return fs.ErrPermission }
+func line(k universal.Kind, v, sb string) string {
+	return string(universal.Marker{Kind: k, Value: v, Sandbox: sb}.Format())
+}
+
+func TestObserve(t *testing.T) {
+	cases := []struct {
+		name     string
+		dir      mapDir
+		want     universal.Markers
+		problems int
+	}{
+		{name: "empty", dir: mapDir{}},
+		{
+			name: "all",
+			dir:  mapDir{"native": line("native", "seen", sbB), "ack": line("ack", "probed", sbA), "claim-" + sbA: line("claim", "native", sbA), "claim-" + sbB: line("claim", "legacy", sbB)},
+			want: universal.Markers{Native: universal.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: universal.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Claim: universal.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
+		},
+		{
+			name:     "corrupt-native-and-ack",
+			dir:      mapDir{"native": "garbage", "ack": line("native", "seen", sbA)},
+			problems: 2,
+		},
+		{
+			name:     "corrupt-claim-reads-legacy",
+			dir:      mapDir{"claim-" + sbA: "\x00"},
+			want:     universal.Markers{Claim: universal.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}},
+			problems: 2,
+		},
+		{
+			name:     "claim-of-other-sandbox-reads-legacy",
+			dir:      mapDir{"claim-" + sbA: line("claim", "native", sbB)},
+			want:     universal.Markers{Claim: universal.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}},
+			problems: 2,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := universal.Observe(tc.dir, sbA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Problems) != tc.problems {
+				t.Errorf("problems = %q, want %d", got.Problems, tc.problems)
+			}
+			got.Problems = nil
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+	if _, err := universal.Observe(errDir{}, sbA); err == nil || !strings.Contains(err.Error(), "universal: observe: read native") {
+		t.Errorf("an I/O error: got %v", err)
+	}
+	if _, err := universal.Observe(mapDir{}, "nope"); err == nil {
+		t.Errorf("a bad sandbox key: want an error")
+	}
+}
+
+func TestRecordAndClaim(t *testing.T) {
+	d := mapDir{}
+	if err := universal.RecordSeen(d, sbA); err != nil {
+		t.Fatal(err)
+	}
+	if err := universal.Acknowledge(d, sbA); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := universal.Claim(d, sbA, universal.Legacy)
+	if !ok || err != nil {
+		t.Fatalf("first claim: %v, %v", ok, err)
+	}
+	ok, err = universal.Claim(d, sbA, universal.Native)
+	if ok || err != nil {
+		t.Fatalf("second claim: %v, %v; want false, nil", ok, err)
+	}
+	want := mapDir{
+		"native":       "sidecarkit-handshake/1 native seen " + sbA + "\n",
+		"ack":          "sidecarkit-handshake/1 ack probed " + sbA + "\n",
+		"claim-" + sbA: "sidecarkit-handshake/1 claim legacy " + sbA + "\n",
+	}
+	if diff := cmp.Diff(want.String(), d.String()); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if err := universal.RecordSeen(d, "bad"); err == nil {
+		t.Errorf("RecordSeen with a bad key: want an error")
+	}
+	if _, err := universal.Claim(d, sbA, "other"); err == nil {
+		t.Errorf("Claim with a bad role: want an error")
+	}
+	if _, err := universal.Claim(errDir{}, sbA, universal.Native); err == nil || errors.Is(err, fs.ErrExist) {
+		t.Errorf("Claim on a failing dir: %v", err)
+	}
+	if err := universal.Acknowledge(errDir{}, sbA); err == nil {
+		t.Errorf("Acknowledge on a failing dir: want an error")
+	}
+}

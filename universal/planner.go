@@ -1,0 +1,278 @@
+package universal
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// Planner builds the universal pair from a sidecar Spec. It implements
+// sidecar.Planner: pass it as sidecar.Options.Universal, and sidecar.Inject
+// places the pair, records it in the Pod's annotation, keeps the injection
+// idempotent and validates the result.
+//
+// The zero Planner is not usable: set Handshake, or Copier.
+type Planner struct {
+	// Handshake is how the twins run the handshake runner found in the
+	// sidecar image: the executable and the arguments that select its
+	// handshake command, for example
+	// ["/usr/local/bin/sidecarctl", "handshake"]. Leave it empty with
+	// Copier.
+	Handshake []string
+	// Copier, when set, adds an init container, placed just before the
+	// native twin, that copies the handshake binary from a small image
+	// into the handshake volume, where the twins run it.
+	Copier *Copier
+	// MountPath is where the twins (and the copier) mount the handshake
+	// volume. Defaults to DefaultMountPath.
+	MountPath string
+	// ConfirmTimeout is how long a restarted native twin waits for the
+	// kubelet's startup probe. Defaults to DefaultConfirmTimeout; it must
+	// cover three periods of the native twin's startup probe.
+	ConfirmTimeout time.Duration
+}
+
+// Copier describes the init container that copies the handshake binary
+// into the handshake volume.
+type Copier struct {
+	// Image holds the handshake binary.
+	Image string
+	// Handshake is how the handshake runner is run in Image, for example
+	// ["/sidecarctl", "handshake"]. The copier runs Handshake followed by
+	// "install --to=<MountPath>/bin/handshake"; the twins run the copy
+	// followed by Handshake[1:].
+	Handshake       []string
+	ImagePullPolicy corev1.PullPolicy
+	Resources       corev1.ResourceRequirements
+	// SecurityContext defaults to the sidecar's.
+	SecurityContext *corev1.SecurityContext
+}
+
+var _ sidecar.Planner = Planner{}
+
+// LegacyName returns the legacy twin's name: "<name>-legacy". The native
+// twin keeps the sidecar's own name (see the package documentation).
+func LegacyName(name string) string { return name + "-legacy" }
+
+// VolumeName returns the handshake volume's name: "<name>-handshake".
+func VolumeName(name string) string { return name + "-handshake" }
+
+// CopierName returns the copier init container's name: "<name>-install".
+func CopierName(name string) string { return name + "-install" }
+
+// Plan builds the pair; see the package documentation for what each twin
+// gets and why. Errors start with "universal: plan" and say what to
+// change.
+func (p Planner) Plan(s sidecar.Spec, pod *corev1.PodSpec) (sidecar.Plan, error) {
+	c := s.Container
+	b := &builder{p: p, c: &c, mount: p.MountPath, timeout: p.ConfirmTimeout}
+	if b.mount == "" {
+		b.mount = DefaultMountPath
+	}
+	if b.timeout == 0 {
+		b.timeout = DefaultConfirmTimeout
+	}
+	if err := b.check(&s); err != nil {
+		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: %w", c.Name, err)
+	}
+	policy := corev1.RestartPolicyAlways
+	if pod != nil && pod.RestartPolicy != "" {
+		policy = pod.RestartPolicy
+	}
+	native, err := b.twin(Native, policy)
+	if err != nil {
+		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: native twin: %w", c.Name, err)
+	}
+	legacy, err := b.twin(Legacy, policy)
+	if err != nil {
+		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: legacy twin: %w", c.Name, err)
+	}
+	plan := sidecar.Plan{
+		InitContainers: []corev1.Container{native},
+		Containers:     []corev1.Container{legacy},
+		Volumes:        append(append([]corev1.Volume(nil), s.Volumes...), corev1.Volume{Name: VolumeName(c.Name), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}),
+		AppMounts:      s.AppMounts,
+		AppEnv:         s.AppEnv,
+		Placement:      s.Placement,
+		Warnings:       warnings(&c, policy),
+	}
+	if p.Copier != nil {
+		plan.InitContainers = append([]corev1.Container{b.copier()}, plan.InitContainers...)
+	}
+	return plan, nil
+}
+
+// builder builds the twins of one Spec.
+type builder struct {
+	p       Planner
+	c       *corev1.Container
+	mount   string
+	timeout time.Duration
+}
+
+// check refuses what the pair cannot do, with the reason.
+func (b *builder) check(s *sidecar.Spec) error {
+	p, c := &b.p, b.c
+	switch {
+	case p.Copier == nil && len(p.Handshake) == 0:
+		return fmt.Errorf("Planner.Handshake is empty: say how the twins run the handshake binary of the sidecar image, or set Planner.Copier")
+	case p.Copier != nil && len(p.Handshake) > 0:
+		return fmt.Errorf("set Planner.Handshake or Planner.Copier, not both")
+	case p.Copier != nil && (p.Copier.Image == "" || len(p.Copier.Handshake) == 0):
+		return fmt.Errorf("Planner.Copier needs an Image and the Handshake command that runs in it")
+	case !path.IsAbs(b.mount) || path.Clean(b.mount) != b.mount || b.mount == "/":
+		return fmt.Errorf("Planner.MountPath %q: want a clean absolute path other than /", b.mount)
+	case b.timeout < 0:
+		return fmt.Errorf("Planner.ConfirmTimeout %v is negative", b.timeout)
+	case len(c.Command) == 0:
+		return fmt.Errorf("the sidecar has no command: the handshake execs the sidecar's command and arguments once it decides, and a webhook cannot read an image's entrypoint; set container.command")
+	case c.Lifecycle != nil && c.Lifecycle.PostStart != nil:
+		return fmt.Errorf("lifecycle.postStart runs before the handshake decides which twin acts (and would hold a native twin's first run); use a startupProbe")
+	}
+	for _, n := range []string{LegacyName(c.Name), VolumeName(c.Name), CopierName(c.Name)} {
+		if msgs := validation.IsDNS1123Label(n); len(msgs) > 0 {
+			return fmt.Errorf("derived name %q: %s; shorten the sidecar's name", n, msgs[0])
+		}
+	}
+	for _, e := range c.Env {
+		switch e.Name {
+		case EnvRole, EnvDir, EnvRestartPolicy, EnvPodIP:
+			return fmt.Errorf("env %s is set by the Planner", e.Name)
+		}
+	}
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == b.mount || strings.HasPrefix(b.mount, strings.TrimSuffix(m.MountPath, "/")+"/") || strings.HasPrefix(m.MountPath, b.mount+"/") {
+			return fmt.Errorf("volumeMount %q overlaps the handshake volume's mount path %s; set Planner.MountPath", m.MountPath, b.mount)
+		}
+	}
+	for _, v := range s.Volumes {
+		if v.Name == VolumeName(c.Name) {
+			return fmt.Errorf("volume %q is the handshake volume's name", v.Name)
+		}
+	}
+	return nil
+}
+
+// handshake returns the command prefix that runs the handshake runner.
+func (b *builder) handshake() []string {
+	if cp := b.p.Copier; cp != nil {
+		return append([]string{b.binary()}, cp.Handshake[1:]...)
+	}
+	return append([]string(nil), b.p.Handshake...)
+}
+
+// binary is where the copier puts the handshake binary.
+func (b *builder) binary() string { return b.mount + "/bin/handshake" }
+
+// flags returns the flags every handshake invocation of role gets.
+func (b *builder) flags(role Role) []string {
+	return []string{"--role=" + string(role), "--dir=" + b.mount}
+}
+
+// twin builds one twin.
+func (b *builder) twin(role Role, policy corev1.RestartPolicy) (corev1.Container, error) {
+	t := *b.c.DeepCopy()
+	cmd := append(b.handshake(), b.flags(role)...)
+	if role == Native && b.timeout != DefaultConfirmTimeout {
+		cmd = append(cmd, "--confirm-timeout="+b.timeout.String())
+	}
+	t.Command = append(append(cmd, "--"), b.c.Command...)
+	t.Env = append(t.Env,
+		corev1.EnvVar{Name: EnvRole, Value: string(role)},
+		corev1.EnvVar{Name: EnvDir, Value: b.mount},
+		corev1.EnvVar{Name: EnvRestartPolicy, Value: string(policy)},
+		corev1.EnvVar{Name: EnvPodIP, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
+	)
+	t.VolumeMounts = append(t.VolumeMounts, corev1.VolumeMount{Name: VolumeName(b.c.Name), MountPath: b.mount})
+	var err error
+	if t.Lifecycle != nil && t.Lifecycle.PreStop != nil {
+		if t.Lifecycle.PreStop, err = b.hook(t.Lifecycle.PreStop, role); err != nil {
+			return corev1.Container{}, fmt.Errorf("lifecycle.preStop: %w", err)
+		}
+	}
+	if role == Legacy {
+		t.Name, t.RestartPolicy = LegacyName(b.c.Name), nil
+		for _, pr := range []struct {
+			p   **corev1.Probe
+			typ ProbeType
+		}{{&t.StartupProbe, StartupProbe}, {&t.LivenessProbe, LivenessProbe}, {&t.ReadinessProbe, ReadinessProbe}} {
+			if *pr.p == nil {
+				continue
+			}
+			if *pr.p, err = b.probe(*pr.p, Legacy, pr.typ); err != nil {
+				return corev1.Container{}, fmt.Errorf("%sProbe: %w", pr.typ, err)
+			}
+		}
+		return t, nil
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	t.RestartPolicy = &always
+	// The legacy twin declares the ports: the kubelet maps hostPorts
+	// from regular containers only, Services resolve named ports in them
+	// first, and the API server warns about ports declared twice.
+	t.Ports = nil
+	if t.StartupProbe, err = b.startupProbe(); err != nil {
+		return corev1.Container{}, fmt.Errorf("startupProbe: %w", err)
+	}
+	for _, pr := range []struct {
+		p    *corev1.Probe
+		name string
+	}{{t.LivenessProbe, "livenessProbe"}, {t.ReadinessProbe, "readinessProbe"}} {
+		if pr.p != nil {
+			if err := b.resolvePorts(&pr.p.ProbeHandler); err != nil {
+				return corev1.Container{}, fmt.Errorf("%s: %w", pr.name, err)
+			}
+		}
+	}
+	return t, nil
+}
+
+func (b *builder) copier() corev1.Container {
+	cp := b.p.Copier
+	sc := cp.SecurityContext
+	if sc == nil {
+		sc = b.c.SecurityContext
+	}
+	return corev1.Container{
+		Name:            CopierName(b.c.Name),
+		Image:           cp.Image,
+		ImagePullPolicy: cp.ImagePullPolicy,
+		Command:         append(append([]string(nil), cp.Handshake...), "install", "--to="+b.binary()),
+		Resources:       *cp.Resources.DeepCopy(),
+		SecurityContext: sc.DeepCopy(),
+		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName(b.c.Name), MountPath: b.mount}},
+	}
+}
+
+// warnings says what the pair costs.
+func warnings(c *corev1.Container, policy corev1.RestartPolicy) []string {
+	var w []string
+	if len(c.Resources.Requests)+len(c.Resources.Limits) > 0 {
+		w = append(w, fmt.Sprintf("universal pair: both twins' resources count, so the Pod asks for the sidecar's twice (requests %s, limits %s once more than a single sidecar); the dormant twin uses almost none of it",
+			list(c.Resources.Requests), list(c.Resources.Limits)))
+	}
+	if policy == corev1.RestartPolicyNever || policy == corev1.RestartPolicyOnFailure {
+		w = append(w, fmt.Sprintf("universal pair: restartPolicy %s: on nodes without native sidecars (kubelet 1.27 or older) the legacy twin acts as a regular container, and the Pod (and its Job) runs until the sidecar exits by itself", policy))
+	}
+	return w
+}
+
+// list renders a ResourceList deterministically.
+func list(l corev1.ResourceList) string {
+	if len(l) == 0 {
+		return "none"
+	}
+	var parts []string
+	for name, q := range l {
+		parts = append(parts, string(name)+"="+q.String())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}

@@ -1,0 +1,93 @@
+package universal_test
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/sidecar"
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+func TestPlanErrors(t *testing.T) {
+	base := func() sidecar.Spec {
+		return sidecar.Spec{Container: corev1.Container{Name: "agent", Image: "agent:1", Command: []string{"/agent"}}}
+	}
+	cases := []struct {
+		name    string
+		planner universal.Planner
+		spec    func(*sidecar.Spec)
+		err     string
+	}{
+		{name: "both", planner: universal.Planner{Handshake: []string{"/h"}, Copier: &universal.Copier{Image: "i", Handshake: []string{"/h"}}}, err: "not both"},
+		{name: "copier-without-image", planner: universal.Planner{Copier: &universal.Copier{Handshake: []string{"/h"}}}, err: "needs an Image"},
+		{name: "relative-mount", planner: universal.Planner{Handshake: []string{"/h"}, MountPath: "handshake"}, err: "clean absolute path"},
+		{name: "root-mount", planner: universal.Planner{Handshake: []string{"/h"}, MountPath: "/"}, err: "clean absolute path"},
+		{name: "negative-timeout", planner: universal.Planner{Handshake: []string{"/h"}, ConfirmTimeout: -1}, err: "is negative"},
+		{name: "long-name", spec: func(s *sidecar.Spec) { s.Container.Name = strings.Repeat("a", 60) }, err: "shorten the sidecar's name"},
+		{name: "reserved-env", spec: func(s *sidecar.Spec) { s.Container.Env = []corev1.EnvVar{{Name: universal.EnvRole, Value: "x"}} }, err: "is set by the Planner"},
+		{name: "mount-overlap", spec: func(s *sidecar.Spec) {
+			s.Container.VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/sidecarkit"}}
+		}, err: "overlaps the handshake volume's mount path"},
+		{name: "mount-inside", spec: func(s *sidecar.Spec) {
+			s.Container.VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/sidecarkit/handshake/x"}}
+		}, err: "overlaps"},
+		{name: "volume-name", spec: func(s *sidecar.Spec) { s.Volumes = []corev1.Volume{{Name: "agent-handshake"}} }, err: "is the handshake volume's name"},
+		{name: "tcp-hook", spec: func(s *sidecar.Spec) {
+			s.Container.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{TCPSocket: &corev1.TCPSocketAction{}}}
+		}, err: "lifecycle.preStop: a tcpSocket hook"},
+		{name: "empty-exec", spec: func(s *sidecar.Spec) {
+			s.Container.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{}}}
+		}, err: "livenessProbe: exec has no command"},
+		{name: "grpc-startup", spec: func(s *sidecar.Spec) {
+			s.Container.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9}}}
+		}, err: "native twin: startupProbe: a grpc check"},
+		{name: "no-handler", spec: func(s *sidecar.Spec) { s.Container.ReadinessProbe = &corev1.Probe{} }, err: "readinessProbe: no handler"},
+		{name: "port-out-of-range", spec: func(s *sidecar.Spec) {
+			s.Container.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}}
+		}, err: "port 0: want 1 to 65535"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.planner
+			if p.Handshake == nil && p.Copier == nil {
+				p.Handshake = []string{"/h"}
+			}
+			s := base()
+			if tc.spec != nil {
+				tc.spec(&s)
+			}
+			_, err := p.Plan(s, &corev1.PodSpec{})
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.HasPrefix(err.Error(), "universal: plan ") {
+				t.Fatalf("Plan: %v; want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestPlanNilPodAndDefaults(t *testing.T) {
+	p := universal.Planner{Handshake: []string{"/h"}}
+	plan, err := p.Plan(sidecar.Spec{Container: corev1.Container{Name: "a", Image: "a", Command: []string{"/a"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, l := plan.InitContainers[0], plan.Containers[0]
+	if n.Name != "a" || l.Name != "a-legacy" || plan.Volumes[0].Name != "a-handshake" {
+		t.Errorf("names %s %s %s", n.Name, l.Name, plan.Volumes[0].Name)
+	}
+	for _, e := range n.Env {
+		if e.Name == universal.EnvRestartPolicy && e.Value != "Always" {
+			t.Errorf("restart policy of a nil pod: %q, want Always", e.Value)
+		}
+	}
+	if got := strings.Join(n.Command, " "); got != "/h --role=native --dir=/sidecarkit/handshake -- /a" {
+		t.Errorf("native command %q", got)
+	}
+	if sp := n.StartupProbe; sp == nil || sp.PeriodSeconds != 1 || sp.FailureThreshold != 33 {
+		t.Errorf("startup probe %+v: want period 1 and 30+3 failures for the default 30s timeout", sp)
+	}
+	if len(plan.Warnings) != 0 {
+		t.Errorf("warnings %q for a sidecar without resources in an Always pod", plan.Warnings)
+	}
+}

@@ -1,0 +1,77 @@
+package universal
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+)
+
+// keyLen is the length of a Sandbox.Key.
+const keyLen = 32
+
+// Sandbox identifies the Pod sandbox a twin runs in, as seen from inside a
+// container. Markers are scoped to it, so that a sandbox re-creation (the
+// kubelet runs every init container again while the emptyDir survives) is
+// not mistaken for the kubelet restarting the native twin.
+//
+// The identity must be the same in every container of one sandbox and in
+// every run of a container in it (else a native node would never see its
+// own first run, and would loop); it should differ between sandboxes. The
+// components are, on Linux:
+//
+//   - BootID, /proc/sys/kernel/random/boot_id: changes on reboot (and is
+//     per VM for VM-isolated runtimes such as Kata);
+//   - Net, IPC and UTS, the inodes of /proc/self/ns/{net,ipc,uts}: the
+//     pause container holds them for the sandbox's lifetime, so they are
+//     per sandbox, except that hostNetwork Pods share the node's network
+//     and UTS namespaces and hostIPC Pods its IPC namespace.
+//
+// Limits: a hostNetwork and hostIPC Pod re-created without a reboot keeps
+// its identity, and the kernel may reuse a freed namespace inode number for
+// the next sandbox. Such a collision never makes both twins act (a claim is
+// exclusive) and never hangs an old node's Init (a legacy claim proves an
+// old node, and the native twin's confirmation times out, see [Decide]);
+// it delays the old node's Init by the confirmation timeout at most.
+// Runtime files that would tell sandboxes apart (the mount source of
+// /etc/hostname holds the sandbox ID under containerd and CRI-O) are not
+// used: cri-dockerd gives each hostNetwork container its own, which would
+// break the first requirement.
+type Sandbox struct {
+	// BootID is the kernel's boot id; empty when unreadable.
+	BootID string
+	// Net, IPC and UTS are namespace inodes; zero when unreadable.
+	Net, IPC, UTS Namespace
+}
+
+// Namespace identifies a Linux namespace by the device and inode of its
+// /proc/self/ns entry.
+type Namespace struct {
+	Dev, Ino uint64
+}
+
+func (n Namespace) String() string {
+	if n == (Namespace{}) {
+		return "?"
+	}
+	return strconv.FormatUint(n.Dev, 10) + ":" + strconv.FormatUint(n.Ino, 10)
+}
+
+// String describes the sandbox in a stable, readable form, for example
+// "boot=2b7c… net=4:4026532281 ipc=4:4026532208 uts=4:4026532207"; "?"
+// marks a component that could not be read.
+func (s Sandbox) String() string {
+	boot := s.BootID
+	if boot == "" {
+		boot = "?"
+	}
+	return fmt.Sprintf("boot=%s net=%s ipc=%s uts=%s", boot, s.Net, s.IPC, s.UTS)
+}
+
+// Key is the sandbox's key in marker files: the first 32 hex digits of the
+// SHA-256 of String. Unreadable components make keys collide, never differ
+// within a sandbox.
+func (s Sandbox) Key() string {
+	sum := sha256.Sum256([]byte(s.String()))
+	return hex.EncodeToString(sum[:keyLen/2])
+}
