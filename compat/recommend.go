@@ -110,6 +110,11 @@ func Recommend(c Capability, p Preference) Recommendation {
 	return fallback(p, CodeKubeletUnknown, "the capability of the weakest node the Pod may land on is unknown")
 }
 
+// UniversalCostWarning is the warning Recommend attaches to a Universal
+// recommendation. A caller that reports the doubled requests precisely
+// (sidecar.Inject with a universal planner does) may drop it.
+const UniversalCostWarning = universalCost
+
 const (
 	universalCost = "the universal pair runs the sidecar twice: both twins' resource requests count (reference Consequence 6f)"
 	pinnedCaveat  = "the Pod only schedules on nodes labelled " + NodeLabel + "=" + NodeLabelNative + ": label capable nodes, or it stays Pending"

@@ -139,6 +139,10 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if err != nil {
 		return Result{}, err
 	}
+	if mode == Universal && len(plan.Warnings) > 0 {
+		// The planner reports the doubled requests itself, with numbers.
+		res.Warnings = without(res.Warnings, compat.UniversalCostWarning)
+	}
 	res.Warnings = append(res.Warnings, plan.Warnings...)
 	old, has, err := ReadRecord(meta, s.Container.Name)
 	if err != nil {
@@ -341,7 +345,11 @@ func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, 
 	}
 	target, otherList := r.m.Names(list), r.m.Names(other)
 	// Place relative to the containers that are not ours.
-	idx, warn := placeIndex(withoutNames(target, r.names), r.plan.Placement, list)
+	placement := r.plan.Placement
+	if list == patch.Containers {
+		placement = r.plan.ContainerPlacement
+	}
+	idx, warn := placeIndex(withoutNames(target, r.names), placement, list)
 	if warn != "" {
 		r.warnings = append(r.warnings, warn)
 	}
@@ -597,4 +605,15 @@ func (r *reconciler) diffOurs(ourVolumes []string) error {
 		return fmt.Errorf("sidecar: inject: %w", err)
 	}
 	return nil
+}
+
+// without returns ws minus every occurrence of w, reusing nothing of ws.
+func without(ws []string, w string) []string {
+	var out []string
+	for _, x := range ws {
+		if x != w {
+			out = append(out, x)
+		}
+	}
+	return out
 }

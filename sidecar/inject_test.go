@@ -68,6 +68,8 @@ func matrix() []injectCase {
 	cases = append(cases,
 		injectCase{name: "istio-native.after-istio", pod: "istio-native", spec: "after-istio", mode: sidecar.Native, capability: "native"},
 		injectCase{name: "no-init.after-missing", pod: "no-init", spec: "after-istio", mode: sidecar.Native, capability: "native"},
+		// Legacy: the placement names an init container, so the sidecar goes first among the regular containers, without a warning.
+		injectCase{name: "istio-native.after-istio-legacy", pod: "istio-native", spec: "after-istio", mode: sidecar.Legacy, capability: "native"},
 		injectCase{name: "several-init.plain", pod: "several-init", spec: "plain", mode: sidecar.Native, capability: "native"},
 		injectCase{name: "foreign-proxy.native", pod: "foreign-proxy", spec: "plain", mode: sidecar.Native, capability: "native"},
 		injectCase{name: "no-init.universal-without-planner", pod: "no-init", spec: "plain", mode: sidecar.Universal, capability: "strips"},

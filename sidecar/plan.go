@@ -24,7 +24,11 @@ type Plan struct {
 	AppMounts       []corev1.VolumeMount
 	AppEnv          []corev1.EnvVar
 	NodeRequirement *corev1.NodeSelectorRequirement
-	Placement       Placement
+	// Placement says where InitContainers go among the pod's init
+	// containers; ContainerPlacement where Containers go among its regular
+	// containers (the zero value: first). See [LegacyPlacement].
+	Placement          Placement
+	ContainerPlacement Placement
 	// Warnings are passed on to the Result.
 	Warnings []string
 }
@@ -62,6 +66,7 @@ func planFor(mode Mode, s *Spec, pod *corev1.PodSpec, o *Options) (Plan, error) 
 	case Legacy:
 		c.RestartPolicy = nil
 		p.Containers = []corev1.Container{c}
+		p.Placement, p.ContainerPlacement = Placement{}, LegacyPlacement(s.Placement, pod)
 	default:
 		return Plan{}, fmt.Errorf("sidecar: no plan for mode %q", mode)
 	}
@@ -93,4 +98,27 @@ func (p *Plan) names() map[string]bool {
 		n[c.Name] = true
 	}
 	return n
+}
+
+// LegacyPlacement turns a Spec's placement, meant for init containers, into
+// one for a legacy sidecar among the regular containers: First and Last are
+// kept, and so are Before and After when they name a regular container (or
+// no container at all, so that the usual warning names the typo). When they
+// name an init container, which has no place among regular containers, the
+// sidecar goes first.
+func LegacyPlacement(p Placement, pod *corev1.PodSpec) Placement {
+	if p.Position != Before && p.Position != After || pod == nil {
+		return p
+	}
+	for i := range pod.Containers {
+		if pod.Containers[i].Name == p.Name {
+			return p
+		}
+	}
+	for i := range pod.InitContainers {
+		if pod.InitContainers[i].Name == p.Name {
+			return Placement{}
+		}
+	}
+	return p
 }

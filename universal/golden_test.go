@@ -102,7 +102,8 @@ func TestInjectGolden(t *testing.T) {
 				if ops, err = res.Mutation.JSONPatch(obj.Root); err != nil {
 					t.Fatal(err)
 				}
-				out.Mode, out.Reason, out.Warnings, out.Resources = string(res.Mode), res.Reason, res.Warnings, &res.Resources
+				report := res.Resources()
+				out.Mode, out.Reason, out.Warnings, out.Resources = string(res.Mode), res.Reason, res.Warnings, &report
 				out.Patch = mustJSON(t, ops)
 			}
 			golden.Check(t, *update, filepath.Join("testdata/golden", tc.name+".json"), indent(t, mustJSON(t, out)))

@@ -101,7 +101,9 @@ func (p Planner) Plan(s sidecar.Spec, pod *corev1.PodSpec) (sidecar.Plan, error)
 		AppMounts:      s.AppMounts,
 		AppEnv:         s.AppEnv,
 		Placement:      s.Placement,
-		Warnings:       warnings(&c, policy),
+		// The legacy twin goes where a legacy sidecar would.
+		ContainerPlacement: sidecar.LegacyPlacement(s.Placement, pod),
+		Warnings:           warnings(&c, policy),
 	}
 	if p.Copier != nil {
 		plan.InitContainers = append([]corev1.Container{b.copier()}, plan.InitContainers...)
