@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+)
+
+// facts are what the flags say about the cluster.
+type facts struct {
+	base  compat.Capability // the API server, and the skew policy's oldest kubelet
+	nodes []corev1.Node
+	// kubelet is the --kubelet-version capability, when given.
+	kubelet *compat.Capability
+}
+
+func loadFacts(apiserverVersion, kubeletVersion, nodeFile, metricsFile string, stdin io.Reader) (*facts, error) {
+	f := &facts{}
+	if apiserverVersion != "" {
+		api, err := compat.ParseAPIServerVersion(apiserverVersion)
+		if err != nil {
+			return nil, fmt.Errorf("--apiserver-version: %w", err)
+		}
+		skew, err := compat.FromSkewPolicy(apiserverVersion)
+		if err != nil {
+			return nil, fmt.Errorf("--apiserver-version: %w", err)
+		}
+		f.base = skew.Override(api)
+	}
+	if metricsFile != "" {
+		b, err := readInput(metricsFile, stdin)
+		if err != nil {
+			return nil, err
+		}
+		g, err := compat.ParseFeatureMetrics(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", metricsFile, err)
+		}
+		m, err := compat.FromAPIServerMetrics(g, apiserverVersion)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", metricsFile, err)
+		}
+		f.base = f.base.Override(m)
+	}
+	if kubeletVersion != "" {
+		k, err := compat.ParseKubeletVersion(kubeletVersion)
+		if err != nil {
+			return nil, fmt.Errorf("--kubelet-version: %w", err)
+		}
+		f.kubelet = &k
+	}
+	if nodeFile != "" {
+		nodes, err := readNodes(nodeFile, stdin)
+		if err != nil {
+			return nil, err
+		}
+		f.nodes = nodes
+	}
+	return f, nil
+}
+
+// capability returns what the cluster can do for a Pod with the given spec:
+// the API server's capability joined with the weakest kubelet the Pod may
+// run on (its nodes when given, else --kubelet-version, else the skew
+// policy).
+func (f *facts) capability(spec *corev1.PodSpec) (compat.Capability, error) {
+	c := f.base
+	if f.kubelet != nil {
+		c = c.Override(*f.kubelet)
+	}
+	if f.nodes != nil {
+		n, err := compat.FromNodes(f.nodes, spec)
+		if err != nil {
+			return compat.Capability{}, fmt.Errorf("--node: %w", err)
+		}
+		c = c.Override(n)
+	}
+	return c, nil
+}
+
+// readNodes reads a Node, a NodeList or a List of Nodes.
+func readNodes(name string, stdin io.Reader) ([]corev1.Node, error) {
+	docs, err := readDocuments(name, stdin)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []corev1.Node
+	for _, d := range docs {
+		var head struct {
+			Kind  string            `json:"kind"`
+			Items []json.RawMessage `json:"items"`
+		}
+		if err := json.Unmarshal(d.json, &head); err != nil {
+			return nil, fmt.Errorf("%s: %w", d.source, err)
+		}
+		items := []json.RawMessage{d.json}
+		if head.Kind == "NodeList" {
+			items = head.Items
+		} else if head.Kind != "Node" {
+			return nil, fmt.Errorf("%s: kind %q is not a Node or NodeList", d.source, head.Kind)
+		}
+		for _, it := range items {
+			var n corev1.Node
+			if err := json.Unmarshal(it, &n); err != nil {
+				return nil, fmt.Errorf("%s: %w", d.source, err)
+			}
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes, nil
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+	"github.com/sidecarkit/sidecarkit/universal"
+)
+
+type injectFlags struct {
+	file, sidecarFile string
+	mode              string
+	kubeletVersion    string
+	apiserverVersion  string
+	nodeFile          string
+	metricsFile       string
+	output            string
+	allowPinned       bool
+	verbose           bool
+	universal         universalFlags
+}
+
+var outputs = []string{"jsonpatch", "strategic", "json", "yaml"}
+
+func newInject(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	f := &injectFlags{}
+	cmd := &cobra.Command{
+		Use:   "inject -f FILE|- --sidecar FILE",
+		Short: "Inject a sidecar into a Pod or workload and print the patch",
+		Long: `Inject a sidecar into each Pod or workload (Deployment, StatefulSet, DaemonSet,
+ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) of a YAML or JSON
+input, and print an RFC 6902 JSON patch (the default), a strategic merge patch,
+or the mutated object. Nothing to do prints [] (or {} for -o strategic).
+
+The mode (auto by default) is chosen from what the cluster can do: give the API
+server's version, the kubelets' version or the nodes (kubectl get nodes -o json),
+and the API server's metrics (kubectl get --raw /metrics).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runInject(f, stdin, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "filename", "f", "", "the Pod or workload, YAML or JSON; - reads stdin")
+	fl.StringVar(&f.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON")
+	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+strings.Join(sidecar.Modes(), "|"))
+	fl.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet version the Pod may run on, e.g. v1.29.3-eks-ae9a62a")
+	fl.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version; without kubelet facts the version-skew policy gives the oldest kubelet")
+	fl.StringVar(&f.nodeFile, "node", "", "a Node or a NodeList (kubectl get nodes -o json): the weakest node the Pod may land on decides")
+	fl.StringVar(&f.metricsFile, "metrics", "", "the API server's metrics text (kubectl get --raw /metrics)")
+	fl.StringVarP(&f.output, "output", "o", "jsonpatch", "output: "+strings.Join(outputs, "|"))
+	fl.BoolVar(&f.allowPinned, "allow-pinned", false, "let auto pin Pods to native-capable nodes when some nodes cannot run native sidecars")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the chosen mode and its reason to stderr")
+	fl.StringVar(&f.universal.handshake, "handshake", "", `universal pair: the handshake runner in the sidecar image, e.g. "/usr/local/bin/sidecarctl handshake"`)
+	fl.StringVar(&f.universal.handshakeImage, "handshake-image", "", "universal pair: an image an init container copies the handshake runner from")
+	fl.StringVar(&f.universal.imageHandshake, "handshake-image-command", "/sidecarctl handshake", "universal pair: the handshake runner's command in --handshake-image")
+	fl.StringVar(&f.universal.mountPath, "handshake-dir", "", "universal pair: where the twins mount the handshake volume (default "+universal.DefaultMountPath+")")
+	return cmd
+}
+
+func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	if f.file == "" {
+		return fmt.Errorf("inject: -f is required (a file, or - for stdin)")
+	}
+	if f.sidecarFile == "" {
+		return fmt.Errorf("inject: --sidecar is required")
+	}
+	if !contains(outputs, f.output) {
+		return fmt.Errorf("inject: unknown output %q (want one of %s)", f.output, strings.Join(outputs, ", "))
+	}
+	mode, err := sidecar.ParseMode(f.mode)
+	if err != nil {
+		return fmt.Errorf("inject: --mode: %w", err)
+	}
+	specBytes, err := readInput(f.sidecarFile, stdin)
+	if err != nil {
+		return err
+	}
+	spec, err := sidecar.LoadSpec(specBytes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.sidecarFile, err)
+	}
+	docs, err := readDocuments(f.file, stdin)
+	if err != nil {
+		return err
+	}
+	facts, err := loadFacts(f.apiserverVersion, f.kubeletVersion, f.nodeFile, f.metricsFile, stdin)
+	if err != nil {
+		return err
+	}
+	planner, err := f.universal.planner()
+	if err != nil {
+		return err
+	}
+	if mode == sidecar.Universal && planner == nil {
+		return fmt.Errorf("inject: --mode universal needs --handshake (the runner is in the sidecar image) or --handshake-image (an init container copies it)")
+	}
+	opts := sidecar.Options{Mode: mode, AllowPinned: f.allowPinned, Universal: planner}
+	var out bytes.Buffer
+	for i, d := range docs {
+		obj, err := patch.Decode(d.json)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.source, err)
+		}
+		c, err := facts.capability(obj.Spec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.source, err)
+		}
+		opts.PodResources = obj.PodResources
+		res, err := sidecar.Inject(obj.Meta, obj.Spec, spec, c, opts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.source, err)
+		}
+		if f.verbose {
+			if res.Skipped != "" {
+				fmt.Fprintf(stderr, "%s: skipped (%s): %s\n", d.source, res.Skipped, res.Reason)
+			} else {
+				fmt.Fprintf(stderr, "%s: %s: %s\n", d.source, res.Mode, res.Reason)
+			}
+		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, w)
+		}
+		if err := render(&out, f.output, d, obj, res.Mutation, i > 0); err != nil {
+			return fmt.Errorf("%s: %w", d.source, err)
+		}
+	}
+	_, err = stdout.Write(out.Bytes())
+	return err
+}
+
+// render writes one document's result in the chosen output form.
+func render(w *bytes.Buffer, output string, d document, obj *patch.Object, m *patch.Mutation, notFirst bool) error {
+	switch output {
+	case "strategic":
+		smp, err := m.StrategicMerge(obj.Root)
+		if err != nil {
+			return err
+		}
+		return writeIndented(w, smp)
+	}
+	ops, err := m.JSONPatch(obj.Root)
+	if err != nil {
+		return err
+	}
+	opsJSON, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	if output == "jsonpatch" {
+		return writeIndented(w, opsJSON)
+	}
+	p, err := jsonpatch.DecodePatch(opsJSON)
+	if err != nil {
+		return err
+	}
+	mutated, err := p.Apply(d.json)
+	if err != nil {
+		return fmt.Errorf("apply the patch: %w", err)
+	}
+	if output == "json" {
+		return writeIndented(w, mutated)
+	}
+	y, err := yaml.JSONToYAML(mutated)
+	if err != nil {
+		return err
+	}
+	if notFirst {
+		w.WriteString("---\n")
+	}
+	w.Write(y)
+	return nil
+}
+
+func writeIndented(w *bytes.Buffer, js []byte) error {
+	if err := json.Indent(w, js, "", "  "); err != nil {
+		return err
+	}
+	w.WriteByte('\n')
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = compat.Weakest
