@@ -280,18 +280,7 @@ func checkApplies(t *testing.T, i *admission.Injector, r req, obj []byte, ops pa
 	if err := patch.Verify(obj, ops); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	raw, err := json.Marshal(ops)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := jsonpatch.DecodePatch(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := p.Apply(obj)
-	if err != nil {
-		t.Fatalf("apply: %v", err)
-	}
+	after := applyOps(t, obj, ops)
 	for _, unknown := range []string{`"hostnameOverride":"web-primary"`, `"x-future":{"a":[1,2]}`, `"x-future":true`, `"x-meta-future":1`, `"x-top":"kept"`} {
 		if bytes.Contains(obj, []byte(unknown)) && !bytes.Contains(after, []byte(unknown)) {
 			t.Errorf("unknown field %s lost:\n%s", unknown, after)
@@ -422,6 +411,23 @@ func TestWarningsBounded(t *testing.T) {
 	if g := admission.BoundWarnings(ok); &g[0] != &ok[0] {
 		t.Error("clean warnings were copied")
 	}
+}
+
+func applyOps(t testing.TB, obj []byte, ops patch.Ops) []byte {
+	t.Helper()
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := jsonpatch.DecodePatch(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := p.Apply(obj)
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	return after
 }
 
 func typesUID(s string) types.UID { return types.UID(s) }
