@@ -1,0 +1,4 @@
+package admission
+
+// BoundWarnings exposes boundWarnings to tests.
+var BoundWarnings = boundWarnings

@@ -1,0 +1,80 @@
+package admission_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/patch"
+)
+
+// FuzzReview feeds arbitrary bodies to Review. Properties: no panic; an
+// error is an *admission.Error with status 400 or 500 and no body; a
+// response is an AdmissionReview v1 that echoes the uid, and its patch (if
+// any) applies to the request's object, changes only what it names, and
+// injects nothing more when the patched object is reviewed again.
+func FuzzReview(f *testing.F) {
+	f.Add(review(f, req{}))
+	f.Add(review(f, req{kind: deploymentKind, object: deploymentJSON}))
+	f.Add(review(f, req{op: "UPDATE"}))
+	f.Add(review(f, req{object: `{"spec":{"containers":null,"initContainers":[{"name":"a"}]}}`}))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","object":{"spec":{}}}}`))
+	f.Add([]byte(`{}`))
+	i := newInjector(f, admission.Config{Capability: staticCap(nativeCap), Workloads: true})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp, _, err := i.Review(context.Background(), body)
+		if err != nil {
+			var e *admission.Error
+			if !errors.As(err, &e) || (e.Status != 400 && e.Status != 500) || resp != nil {
+				t.Fatalf("error %v (%T), response %q", err, err, resp)
+			}
+			return
+		}
+		var in struct {
+			Request struct {
+				UID    string          `json:"uid"`
+				Kind   json.RawMessage `json:"kind"`
+				Object json.RawMessage `json:"object"`
+			} `json:"request"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil {
+			// Review reads JSON case-sensitively and tolerates what
+			// encoding/json may not (and vice versa); nothing to compare.
+			return
+		}
+		r, ops := decodeResponse(t, resp, in.Request.UID)
+		if len(ops) == 0 {
+			return
+		}
+		if !r.Allowed {
+			t.Fatalf("a patch in a denial: %s", resp)
+		}
+		obj := withKind(t, in.Request.Object, in.Request.Kind)
+		if err := patch.Verify(obj, ops); err != nil {
+			t.Fatalf("patch does not verify: %v\nobject %s\nops %s", err, obj, mustJSON(ops))
+		}
+	})
+}
+
+// withKind returns the object with the request's kind set when it has
+// none: Verify takes the schema from the document's kind, Pod when absent,
+// while Review takes it from the request.
+func withKind(t *testing.T, obj, kind json.RawMessage) []byte {
+	var o map[string]json.RawMessage
+	var k struct{ Kind string }
+	if err := json.Unmarshal(obj, &o); err != nil || json.Unmarshal(kind, &k) != nil {
+		t.Fatalf("a patch for an object that does not decode: %s", obj)
+	}
+	if _, ok := o["kind"]; ok {
+		return obj
+	}
+	o["kind"] = mustJSON(k.Kind)
+	return mustJSON(o)
+}
+
+func mustJSON(v interface{}) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}

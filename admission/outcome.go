@@ -1,0 +1,62 @@
+package admission
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// Outcome is what a review asked and what it answered, for logs and
+// metrics. It holds no object data.
+type Outcome struct {
+	// UID, Kind, Namespace, Name, Operation and DryRun are the request's.
+	UID             string
+	Kind            metav1.GroupVersionKind
+	Namespace, Name string
+	Operation       string
+	DryRun          bool
+	// Allowed is the answer; Ops is the number of patch operations (0
+	// when nothing changes).
+	Allowed bool
+	Ops     int
+	// Mode is the mode injected and Code compat's reason for it when Auto
+	// chose; empty when nothing was injected.
+	Mode sidecar.Mode
+	Code compat.Code
+	// Skipped says why nothing was injected, and Reason explains the mode
+	// or the skip.
+	Skipped Skip
+	Reason  string
+	// Warnings are the warnings of the response, as sent.
+	Warnings []string
+	// Err is the injection error of a denied request (or of an allowed
+	// one under Config.AllowOnError).
+	Err error
+}
+
+// Skip says why a review injected nothing.
+type Skip string
+
+// The reasons to skip.
+const (
+	// NotSkipped: the review injected the sidecar or was denied.
+	NotSkipped Skip = ""
+	// SkipOperation: not a CREATE.
+	SkipOperation Skip = "Operation"
+	// SkipSubResource: a request of a subresource (such as
+	// pods/ephemeralcontainers).
+	SkipSubResource Skip = "SubResource"
+	// SkipKind: not a Pod, or a workload without Config.Workloads.
+	SkipKind Skip = "Kind"
+	// SkipNamespace: a namespace in Config.ExcludeNamespaces.
+	SkipNamespace Skip = "Namespace"
+	// SkipDeclined: the Options.Decide hook declined.
+	SkipDeclined Skip = Skip(sidecar.SkipDeclined)
+	// SkipAlreadyInjected: the same sidecar is there already (for
+	// example when the webhook is reinvoked).
+	SkipAlreadyInjected Skip = Skip(sidecar.SkipAlreadyInjected)
+	// SkipError: the injection failed and Config.AllowOnError admitted
+	// the Pod unchanged.
+	SkipError Skip = "Error"
+)

@@ -1,0 +1,234 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"unicode"
+	"unicode/utf8"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// Bounds on the warnings of a response. The API server keeps at most 4096
+// runes of warnings per request, across all webhooks, and cuts each
+// warning to 256 runes beyond that.
+const (
+	MaxWarnings      = 16
+	MaxWarningLength = 256
+)
+
+const (
+	reviewAPIVersion = "admission.k8s.io/v1"
+	reviewKind       = "AdmissionReview"
+)
+
+// reviewIn is the part of an AdmissionReview v1 request that Review reads;
+// the object stays raw until its kind is known, and the rest (userInfo,
+// oldObject, options) is skipped.
+type reviewIn struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Request    *requestIn `json:"request"`
+}
+
+type requestIn struct {
+	UID         string                  `json:"uid"`
+	Kind        metav1.GroupVersionKind `json:"kind"`
+	SubResource string                  `json:"subResource"`
+	Name        string                  `json:"name"`
+	Namespace   string                  `json:"namespace"`
+	Operation   string                  `json:"operation"`
+	Object      json.RawMessage         `json:"object"`
+	DryRun      *bool                   `json:"dryRun"`
+}
+
+// Review answers the AdmissionReview v1 in body. It returns the response
+// review's JSON and the Outcome, or an *[Error] that says which HTTP status
+// to answer with instead (see the package documentation for the status
+// codes). Review does not keep body.
+func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
+	var out Outcome
+	if len(body) == 0 {
+		return nil, out, badRequest(errors.New("admission: empty body; want an AdmissionReview"))
+	}
+	var in reviewIn
+	if err := utiljson.Unmarshal(body, &in); err != nil {
+		return nil, out, badRequest(fmt.Errorf("admission: malformed AdmissionReview: %w", err))
+	}
+	if in.APIVersion != reviewAPIVersion || in.Kind != reviewKind {
+		return nil, out, badRequest(fmt.Errorf("admission: got apiVersion %q kind %q; want %s %s (set admissionReviewVersions: [v1])", in.APIVersion, in.Kind, reviewAPIVersion, reviewKind))
+	}
+	r := in.Request
+	if r == nil {
+		return nil, out, badRequest(errors.New("admission: AdmissionReview has no request"))
+	}
+	if r.UID == "" {
+		return nil, out, badRequest(errors.New("admission: request.uid is empty"))
+	}
+	out = Outcome{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: r.DryRun != nil && *r.DryRun}
+	switch {
+	case r.Operation != string(admissionv1.Create):
+		out.Skipped, out.Reason = SkipOperation, fmt.Sprintf("operation %s is not mutated", r.Operation)
+	case r.SubResource != "":
+		out.Skipped, out.Reason = SkipSubResource, fmt.Sprintf("subresource %q is not mutated", r.SubResource)
+	case !i.handles(r.Kind):
+		out.Skipped, out.Reason = SkipKind, fmt.Sprintf("kind %s is not mutated", kindString(r.Kind))
+	case i.exclude[r.Namespace]:
+		out.Skipped, out.Reason = SkipNamespace, fmt.Sprintf("namespace %q is excluded", r.Namespace)
+	}
+	if out.Skipped != NotSkipped {
+		return i.respond(&out, nil)
+	}
+	if len(r.Object) == 0 || string(r.Object) == "null" {
+		return nil, out, badRequest(errors.New("admission: request.object is missing"))
+	}
+	obj, err := patch.DecodeAs(r.Object, r.Kind.Kind)
+	if err != nil {
+		return nil, out, badRequest(fmt.Errorf("admission: request.object: %w", err))
+	}
+	var c compat.Capability
+	if i.capability != nil {
+		req := Request{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: out.DryRun, Object: obj}
+		if c, err = i.capability(ctx, &req); err != nil {
+			return nil, out, internal(fmt.Errorf("admission: capability: %w", err))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, out, internal(fmt.Errorf("admission: %w", err))
+	}
+	opts := i.opts
+	opts.PodResources = obj.PodResources
+	res, err := sidecar.Inject(obj.Meta, obj.Spec, i.spec, c, opts)
+	if err != nil {
+		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", i.spec.Container.Name)
+		if i.allowOnErr {
+			out.Skipped = SkipError
+			out.Warnings = []string{fmt.Sprintf("sidecar %q not injected: %v", i.spec.Container.Name, err)}
+		}
+		return i.respond(&out, nil)
+	}
+	out.Warnings = res.Warnings
+	out.Reason = res.Reason
+	if res.Skipped != sidecar.NotSkipped {
+		out.Skipped = Skip(res.Skipped)
+		return i.respond(&out, nil)
+	}
+	out.Mode, out.Code = res.Mode, res.Code
+	if res.Mutation.Empty() {
+		return i.respond(&out, nil)
+	}
+	ops, err := res.Mutation.JSONPatch(obj.Root)
+	if err != nil {
+		return nil, out, internal(fmt.Errorf("admission: render patch: %w", err))
+	}
+	p, err := ops.MarshalJSON()
+	if err != nil {
+		return nil, out, internal(fmt.Errorf("admission: encode patch: %w", err))
+	}
+	out.Ops = len(ops)
+	return i.respond(&out, p)
+}
+
+// respond encodes the response review for out: denied when out.Err is set
+// without AllowOnError, allowed otherwise, with the patch p when not nil.
+func (i *Injector) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
+	resp := admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
+	if out.Err != nil && out.Skipped != SkipError {
+		resp.Allowed = false
+		resp.Result = &metav1.Status{
+			Status:  metav1.StatusFailure,
+			Code:    http.StatusUnprocessableEntity,
+			Reason:  metav1.StatusReasonInvalid,
+			Message: out.Err.Error(),
+		}
+	}
+	if len(p) > 0 {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = p, &pt
+	}
+	out.Warnings = boundWarnings(out.Warnings)
+	resp.Warnings = out.Warnings
+	out.Allowed = resp.Allowed
+	b, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: reviewKind},
+		Response: &resp,
+	})
+	if err != nil {
+		return nil, *out, internal(fmt.Errorf("admission: encode response: %w", err))
+	}
+	return b, *out, nil
+}
+
+func kindString(k metav1.GroupVersionKind) string {
+	if k.Group == "" {
+		return k.Version + "/" + k.Kind
+	}
+	return k.Group + "/" + k.Version + "/" + k.Kind
+}
+
+// boundWarnings returns ws cut to MaxWarnings warnings of at most
+// MaxWarningLength runes each, with control characters and invalid UTF-8
+// replaced by spaces (the API server drops warnings that carry them). It
+// returns ws itself when nothing needs to change.
+func boundWarnings(ws []string) []string {
+	if len(ws) == 0 {
+		return nil
+	}
+	clean := len(ws) <= MaxWarnings
+	for _, w := range ws {
+		if !clean {
+			break
+		}
+		clean = warningOK(w)
+	}
+	if clean {
+		return ws
+	}
+	n := len(ws)
+	if n > MaxWarnings {
+		n = MaxWarnings
+	}
+	out := make([]string, 0, n)
+	for _, w := range ws[:n] {
+		if warningOK(w) {
+			out = append(out, w)
+			continue
+		}
+		b := make([]rune, 0, MaxWarningLength)
+		for _, r := range w {
+			if len(b) == MaxWarningLength {
+				break
+			}
+			if r == utf8.RuneError || unicode.IsControl(r) {
+				r = ' '
+			}
+			b = append(b, r)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func warningOK(w string) bool {
+	if len(w) > MaxWarningLength*utf8.UTFMax {
+		return false
+	}
+	n := 0
+	for _, r := range w {
+		n++
+		if n > MaxWarningLength || r == utf8.RuneError || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,152 @@
+// Command webhook is a production-shaped mutating admission webhook that
+// injects one sidecar into Pods with package admission: HTTPS with
+// certificate reload, AdmissionReview v1, capability from flags or from a
+// Node informer, health endpoints, request limits, graceful shutdown and
+// structured logs. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/compat"
+)
+
+type flags struct {
+	config, certFile, keyFile, addr  string
+	kubeconfig                       string
+	nodes                            bool
+	kubeletVersion, apiserverVersion string
+	certCheck, shutdownGrace         time.Duration
+	maxBodyBytes                     int64
+	logLevel                         string
+}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "webhook:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*flags, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "/etc/webhook/config.yaml", "the configuration file (YAML)")
+	fs.StringVar(&f.certFile, "tls-cert-file", "/etc/webhook/tls/tls.crt", "the serving certificate (PEM); reloaded when it changes")
+	fs.StringVar(&f.keyFile, "tls-key-file", "/etc/webhook/tls/tls.key", "the serving key (PEM); reloaded when it changes")
+	fs.StringVar(&f.addr, "addr", ":8443", "the HTTPS listen address")
+	fs.BoolVar(&f.nodes, "watch-nodes", false, "read the capability from a Node informer and the API server's version (needs RBAC: nodes list/watch)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "a kubeconfig for --watch-nodes; in-cluster configuration when empty")
+	fs.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet's version, e.g. v1.29.3 (static capability)")
+	fs.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version, e.g. v1.33.1 (static capability)")
+	fs.DurationVar(&f.certCheck, "cert-check-interval", 10*time.Second, "how often, at most, to check the certificate files for changes")
+	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight reviews may take after SIGTERM")
+	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", admission.DefaultMaxBodyBytes, "the request body limit")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return f, nil
+}
+
+// run starts the webhook and serves until SIGTERM or SIGINT (or ctx ends).
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	f, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		return err
+	}
+	base, err := staticCapability(f.apiserverVersion, f.kubeletVersion)
+	if err != nil {
+		return err
+	}
+	ready := func() error { return nil }
+	if f.nodes {
+		client, err := kubeClient(f.kubeconfig)
+		if err != nil {
+			return err
+		}
+		src, err := newNodeSource(ctx, client, base, log)
+		if err != nil {
+			return err
+		}
+		cfg.Capability = src.capability
+		ready = func() error {
+			if !src.synced() {
+				return errors.New("node informer not synced")
+			}
+			return nil
+		}
+	} else {
+		log.Info("static capability", "capability", base.String())
+		cfg.Capability = func(context.Context, *admission.Request) (compat.Capability, error) { return base, nil }
+	}
+	inj, err := admission.New(cfg)
+	if err != nil {
+		return err
+	}
+	certs, err := newCertReloader(f.certFile, f.keyFile, f.certCheck, func(err error) {
+		if err != nil {
+			log.Error("certificate reload failed; serving the previous one", "err", err)
+		} else {
+			log.Info("certificate reloaded")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "addr", l.Addr().String(), "sidecar", cfg.Spec.Container.Name, "mode", cfg.Options.Mode.String())
+	s := newServer(serverOptions{injector: inj, certs: certs, maxBodyBytes: f.maxBodyBytes, ready: ready, log: log})
+	err = s.serve(ctx, l, f.shutdownGrace)
+	log.Info("stopped", "err", err)
+	return err
+}
+
+func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	var rc *rest.Config
+	var err error
+	if kubeconfig != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		rc, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	rc.UserAgent = "sidecarkit-webhook"
+	return kubernetes.NewForConfig(rc)
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/compat"
+)
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testCA issues serving certificates for 127.0.0.1.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// issue writes a serving certificate with the given serial number to
+// dir/tls.crt and dir/tls.key.
+func (ca *testCA) issue(t *testing.T, dir string, serial int64) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "webhook"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"webhook.sidecar-webhook.svc"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Write to temporary names and rename, as a secret volume update does.
+	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: kb}} {
+		tmp := filepath.Join(dir, "."+name)
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const testConfig = `
+sidecar:
+  container:
+    name: proxy
+    image: registry.example/proxy:2
+  volumes: [{name: proxy-socket, emptyDir: {}}]
+  appMounts: [{name: proxy-socket, mountPath: /var/run/proxy}]
+excludeNamespaces: [kube-system]
+selection:
+  policy: opt-out
+`
+
+type testServer struct {
+	url    string
+	client *http.Client
+	logs   *syncBuffer
+	ca     *testCA
+	dir    string
+	stop   func() error
+}
+
+func startServer(t *testing.T, config string, ready func() error) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
+	cfg.Capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
+	inj, err := admission.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := newTestCA(t)
+	ca.issue(t, dir, 100)
+	certs, err := newCertReloader(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := newServer(serverOptions{injector: inj, certs: certs, maxBodyBytes: 32 << 10, ready: ready, log: log})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.serve(ctx, l, 5*time.Second) }()
+	ts := &testServer{
+		url:  "https://" + l.Addr().String(),
+		logs: logs, ca: ca, dir: dir,
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: ca.pool},
+			DisableKeepAlives: true,
+		}},
+	}
+	stopped := false
+	ts.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() {
+		if err := ts.stop(); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		for _, bad := range []string{"panic", "goroutine "} {
+			if strings.Contains(logs.String(), bad) {
+				t.Errorf("logs contain %q:\n%s", bad, logs)
+			}
+		}
+	})
+	return ts
+}
+
+func reviewBody(kind, group, object string) string {
+	return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1",
+"kind":{"group":"` + group + `","version":"v1","kind":"` + kind + `"},"resource":{"group":"` + group + `","version":"v1","resource":"x"},
+"namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":` + object + `,"oldObject":null,"dryRun":false}}`
+}
+
+const testPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"hostnameOverride":"h","containers":[{"name":"app","image":"nginx"}]}}`
+
+func TestServer(t *testing.T) {
+	ts := startServer(t, testConfig, nil)
+	for _, tc := range []struct {
+		name, method, path, ctype, body string
+		status                          int
+		want                            string
+	}{
+		{name: "pod", body: reviewBody("Pod", "", testPod), status: 200, want: `"uid":"u-1","allowed":true,"patch":`},
+		{name: "opted out", body: reviewBody("Pod", "", strings.Replace(testPod, `"name":"web"`, `"name":"web","labels":{"sidecar.sidecarkit.io/inject":"false"}`, 1)), status: 200, want: `{"uid":"u-1","allowed":true}`},
+		{name: "wrong kind", body: reviewBody("Service", "", `{"kind":"Service"}`), status: 200, want: `{"uid":"u-1","allowed":true}`},
+		{name: "malformed", body: `{"apiVersion":"admission.k8s.io/v1",`, status: 400, want: "admission: malformed AdmissionReview"},
+		{name: "not a review", body: `{"apiVersion":"v1","kind":"Pod"}`, status: 400, want: `admission: got apiVersion "v1" kind "Pod"`},
+		{name: "empty", body: "", status: 400, want: "admission: empty body"},
+		{name: "oversize", body: reviewBody("Pod", "", strings.Replace(testPod, `"h"`, `"`+strings.Repeat("h", 40<<10)+`"`, 1)), status: 413, want: "exceeds the limit of 32768 bytes"},
+		{name: "GET", method: "GET", body: "", status: 405, want: "method GET not allowed"},
+		{name: "text/plain", ctype: "text/plain", body: reviewBody("Pod", "", testPod), status: 415, want: `content type "text/plain" not supported`},
+		{name: "healthz", method: "GET", path: "/healthz", status: 200, want: "ok"},
+		{name: "readyz", method: "GET", path: "/readyz", status: 200, want: "ok"},
+		{name: "unknown path", method: "GET", path: "/nope", status: 404, want: "404 page not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			method, path, ctype := tc.method, tc.path, tc.ctype
+			if method == "" {
+				method = "POST"
+			}
+			if path == "" {
+				path = "/mutate"
+			}
+			if ctype == "" {
+				ctype = "application/json"
+			}
+			r, err := http.NewRequest(method, ts.url+path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Header.Set("Content-Type", ctype)
+			resp, err := ts.client.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+				t.Errorf("got %d %q, want %d containing %q", resp.StatusCode, b, tc.status, tc.want)
+			}
+		})
+	}
+	if err := ts.stop(); err != nil {
+		t.Fatalf("graceful shutdown: %v", err)
+	}
+	// One JSON log line per review, with the uid.
+	var n int
+	for _, line := range strings.Split(strings.TrimSpace(ts.logs.String()), "\n") {
+		var rec map[string]interface{}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
+		if rec["status"] != nil {
+			n++
+		}
+	}
+	if n != 9 {
+		t.Errorf("%d review log lines, want 9:\n%s", n, ts.logs)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	var mu sync.Mutex
+	synced := false
+	ts := startServer(t, testConfig, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !synced {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+	get := func() int {
+		resp, err := ts.client.Get(ts.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(); s != 503 {
+		t.Errorf("readyz before sync: %d, want 503", s)
+	}
+	mu.Lock()
+	synced = true
+	mu.Unlock()
+	if s := get(); s != 200 {
+		t.Errorf("readyz after sync: %d, want 200", s)
+	}
+}
+
+// The server picks up a new certificate written over the old files without
+// a restart, and keeps serving the last good one when the files are bad.
+func TestCertReload(t *testing.T) {
+	ts := startServer(t, testConfig, nil)
+	serial := func() int64 {
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(ts.url, "https://"), &tls.Config{RootCAs: ts.ca.pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if s := serial(); s != 100 {
+		t.Fatalf("serial %d, want 100", s)
+	}
+	ts.ca.issue(t, ts.dir, 200)
+	bump(t, ts.dir)
+	if s := serial(); s != 200 {
+		t.Errorf("after rewrite: serial %d, want 200", s)
+	}
+	if err := os.WriteFile(filepath.Join(ts.dir, "tls.crt"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bump(t, ts.dir)
+	if s := serial(); s != 200 {
+		t.Errorf("after a bad write: serial %d, want the last good 200", s)
+	}
+}
+
+// bump moves the files' mtimes forward, as a coarse file system clock may
+// give two writes within a test the same mtime.
+var bumps int
+
+func bump(t *testing.T, dir string) {
+	t.Helper()
+	bumps++
+	when := time.Now().Add(time.Duration(bumps) * time.Minute)
+	for _, f := range []string{"tls.crt", "tls.key"} {
+		if err := os.Chtimes(filepath.Join(dir, f), when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
