@@ -100,10 +100,10 @@ func TestReconcile(t *testing.T) {
 			want: "native", wantPatch: true, reason: "the gate was removed in 1.37: no series means native"},
 		{name: "metrics unavailable keeps label", kubelet: "v1.30.2", label: "rejects",
 			metrics: func(string) (string, error) { return "", errors.New("proxy: 503") },
-			want: "rejects", wantErr: true, reason: "an outage must not relabel nodes; the error requeues with backoff"},
+			want:    "rejects", wantErr: true, reason: "an outage must not relabel nodes; the error requeues with backoff"},
 		{name: "metrics not prometheus keeps label", kubelet: "v1.30.2", label: "rejects",
 			metrics: func(string) (string, error) { return "<html>502 Bad Gateway</html>\n", nil },
-			want: "rejects", wantErr: true},
+			want:    "rejects", wantErr: true},
 		{name: "metrics without series on 1.30", kubelet: "v1.30.2", metrics: func(string) (string, error) { return "up 1\n", nil },
 			want: "native", wantPatch: true, reason: "inconclusive metrics: the version's default stands (with a warning event)"},
 	}
