@@ -100,7 +100,9 @@ func newEnvAPI(t *testing.T, apiVersion string, pt injector.PatchType, objs ...c
 	p := &patches{}
 	c := fake.NewClientBuilder().WithObjects(objs...).WithInterceptorFuncs(p.funcs()).Build()
 	ev := events.NewFakeRecorder(100)
-	apiFacts := func(context.Context) (compat.Capability, error) { return compat.Capability{}, errors.New("unreachable") }
+	apiFacts := func(context.Context) (compat.Capability, error) {
+		return compat.Capability{}, errors.New("unreachable")
+	}
 	if apiVersion != "" {
 		api, err := facts.APIServerVersion(apiVersion)
 		if err != nil {
@@ -152,10 +154,10 @@ func TestReconcileDeployment(t *testing.T) {
 		name       string
 		apiVersion string // "" is v1.33.2, "-" unknown
 		nodes      []*corev1.Node
-		labels    map[string]string
-		template  corev1.PodTemplateSpec
-		patchType injector.PatchType
-		options   sidecar.Options
+		labels     map[string]string
+		template   corev1.PodTemplateSpec
+		patchType  injector.PatchType
+		options    sidecar.Options
 		// want: init containers and containers after one reconcile.
 		wantInit, wantContainers string
 		wantPatch                string // the patch type sent; "" for none
