@@ -215,4 +215,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -183,11 +184,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Decide from what is known: compat treats Unknown as unknown.
 		r.event(u, corev1.EventTypeWarning, ReasonFactsPartial, "Inject", "capability partly unknown: %v", err)
 	}
-	if obj, err = r.migrate(ctx, u, obj, c); err != nil {
-		return ctrl.Result{}, err
+	if obj, err = r.migrate(ctx, u, obj, c); err == nil {
+		err = r.inject(ctx, u, obj, c)
 	}
-	return ctrl.Result{}, r.inject(ctx, u, obj, c)
+	if apierrors.IsConflict(err) {
+		// The cache was behind (often our own last patch): not an error,
+		// read again shortly.
+		log.FromContext(ctx).V(1).Info("conflict, retrying", "error", err.Error())
+		return ctrl.Result{RequeueAfter: ConflictRetry}, nil
+	}
+	return ctrl.Result{}, err
 }
+
+// ConflictRetry is how soon a workload is read again after its patch met a
+// newer resourceVersion.
+const ConflictRetry = time.Second
 
 // capability asks Facts about the template as the scheduler would see it
 // without the sidecar's own pin (see facts.WithoutPin).

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -426,12 +425,14 @@ func TestStaleRead(t *testing.T) {
 				}
 				return c.Patch(ctx, obj, p, opts...)
 			}})
-			err := e.reconcile(t, "web")
-			if err == nil || errors.Is(err, reconcile.TerminalError(nil)) {
-				t.Fatalf("err = %v, want a retryable error", err)
-			}
-			if pt == injector.StrategicMerge && !apierrors.IsConflict(errors.Unwrap(err)) {
-				t.Errorf("err = %v, want a conflict", err)
+			res, err := e.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "web"}})
+			switch {
+			case errors.Is(err, reconcile.TerminalError(nil)):
+				t.Fatalf("err = %v, want a retry", err)
+			case err == nil && res.RequeueAfter != injector.ConflictRetry:
+				t.Fatalf("result = %+v, want a requeue after a conflict", res)
+			case pt == injector.StrategicMerge && err != nil:
+				t.Errorf("err = %v, want a conflict, requeued without error", err)
 			}
 			if got := names(e.deployment(t, "web").Spec.Template.Spec.InitContainers); got != "" {
 				t.Errorf("stale patch applied: initContainers = %q", got)
