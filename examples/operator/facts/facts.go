@@ -41,7 +41,10 @@ type Cluster struct {
 
 var _ Source = (*Cluster)(nil)
 
-// Capability implements Source. When some node cannot be read, or the API
+// Capability implements Source. Nodes override the API server's skew policy
+// field by field; no matching node at all leaves the skew policy's kubelet
+// standing (an autoscaler's new nodes obey it too). When some node cannot be
+// read, or the API
 // server's capability cannot be had, the error says so and the capability
 // is still returned from what is known (Unknown where nothing is known), so
 // that the caller can decide with compat's rules, which never treat
@@ -63,10 +66,17 @@ func (c *Cluster) Capability(ctx context.Context, spec *corev1.PodSpec) (compat.
 		return out, errors.Join(append(errs, fmt.Errorf("list nodes: %w", err))...)
 	}
 	n, err := compat.FromNodes(nodes.Items, spec)
+	out = out.Override(n)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("nodes: %w", err))
+		if n.Kubelet == compat.KubeletUnknown {
+			// A node the pod may land on could not be judged (or the
+			// pod's node selection is invalid): Override keeps the skew
+			// policy's answer for Unknown, which must not paper over it.
+			out.Kubelet, out.OrderedTermination = compat.KubeletUnknown, compat.Unknown
+		}
 	}
-	return out.Override(n), errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // APIServerVersion returns the capability that an API server's version
