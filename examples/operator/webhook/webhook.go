@@ -51,7 +51,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	case req.Operation == admissionv1.Update && req.Kind.Kind == "Pod":
 		return admission.Allowed("a Pod's containers cannot change after creation")
 	}
-	if _, err := patch.RootFor(req.Kind.Kind); err != nil {
+	if _, err := patch.RootFor(req.Kind.Kind); req.Kind.Kind != "" && err != nil {
 		// patch.Decode's error for such a kind wraps no sentinel: ask first.
 		return admission.Allowed("no pod spec in a " + req.Kind.Kind)
 	}
