@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -162,8 +161,8 @@ func (c *config) settings(readFile func(string) ([]byte, error)) (*settings, err
 			errs = append(errs, errors.New("--opt-in: an empty selector would patch every workload"))
 		}
 		for _, k := range splitList(c.kinds) {
-			if _, ok := injector.Kinds[k]; !ok {
-				errs = append(errs, fmt.Errorf("--kinds: unknown kind %q (want %s)", k, strings.Join(kindNames(), ", ")))
+			if _, ok := injector.Kind(k); !ok {
+				errs = append(errs, fmt.Errorf("--kinds: unknown kind %q (want %s)", k, strings.Join(injector.KindNames(), ", ")))
 				continue
 			}
 			s.kinds = append(s.kinds, k)
@@ -195,15 +194,6 @@ func (c *config) planner() (sidecar.Planner, error) {
 		return nil, nil
 	}
 	return p, nil
-}
-
-func kindNames() []string {
-	out := make([]string, 0, len(injector.Kinds))
-	for k := range injector.Kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func splitList(s string) []string {

@@ -70,7 +70,8 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 	if s.injector {
 		for _, k := range s.kinds {
 			u := &unstructured.Unstructured{}
-			u.SetGroupVersionKind(injector.Kinds[k])
+			gvk, _ := injector.Kind(k) // checked by settings
+			u.SetGroupVersionKind(gvk)
 			byObject[u] = cache.ByObject{Label: s.selector}
 		}
 	}
@@ -116,8 +117,9 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 	}
 	if s.injector {
 		for _, k := range s.kinds {
+			gvk, _ := injector.Kind(k)
 			r := &injector.Reconciler{
-				Client: mgr.GetClient(), Kind: injector.Kinds[k], Selector: s.selector,
+				Client: mgr.GetClient(), Kind: gvk, Selector: s.selector,
 				Spec: s.spec, Options: s.options, Facts: source, PatchType: s.patch, Recorder: recorder,
 			}
 			if err := r.SetupWithManager(mgr); err != nil {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -62,12 +63,33 @@ const (
 	JSONPatch PatchType = "json"
 )
 
-// Kinds are the workload kinds the injector handles, by name.
-var Kinds = map[string]schema.GroupVersionKind{
-	"Deployment":  {Group: "apps", Version: "v1", Kind: "Deployment"},
-	"StatefulSet": {Group: "apps", Version: "v1", Kind: "StatefulSet"},
-	"DaemonSet":   {Group: "apps", Version: "v1", Kind: "DaemonSet"},
-	"CronJob":     {Group: "batch", Version: "v1", Kind: "CronJob"},
+// kinds are the workload kinds the injector handles.
+var kinds = []schema.GroupVersionKind{
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+}
+
+// Kind returns the group, version and kind of a workload kind the injector
+// handles, by name ("Deployment"), and whether it handles it.
+func Kind(name string) (schema.GroupVersionKind, bool) {
+	for _, k := range kinds {
+		if k.Kind == name {
+			return k, true
+		}
+	}
+	return schema.GroupVersionKind{}, false
+}
+
+// KindNames lists the workload kinds the injector handles, sorted.
+func KindNames() []string {
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, k.Kind)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Event reasons.
@@ -83,7 +105,7 @@ const (
 type Reconciler struct {
 	// Client reads the workloads (as unstructured objects) and patches them.
 	Client client.Client
-	// Kind is the workload kind, one of Kinds.
+	// Kind is the workload kind, one of KindNames (see Kind).
 	Kind schema.GroupVersionKind
 	// Selector selects the opted-in workloads by their own labels, for
 	// example sidecarkit.io/inject=true. Nil selects none.

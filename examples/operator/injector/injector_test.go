@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -111,7 +112,7 @@ func newEnvAPI(t *testing.T, apiVersion string, pt injector.PatchType, objs ...c
 	}
 	r := &injector.Reconciler{
 		Client:    c,
-		Kind:      injector.Kinds["Deployment"],
+		Kind:      mustKind("Deployment"),
 		Selector:  labels.SelectorFromSet(optIn),
 		Spec:      loadSpec(t),
 		Facts:     &facts.Cluster{Nodes: c, APIServer: apiFacts},
@@ -480,7 +481,7 @@ func TestOtherKinds(t *testing.T) {
 		for _, pt := range []injector.PatchType{injector.StrategicMerge, injector.JSONPatch} {
 			t.Run(tt.kind+"/"+string(pt), func(t *testing.T) {
 				e := newEnv(t, pt, tt.obj.DeepCopyObject().(client.Object), node("a", "v1.31.2", nil))
-				e.r.Kind = injector.Kinds[tt.kind]
+				e.r.Kind = mustKind(tt.kind)
 				name := tt.obj.GetName()
 				if err := e.reconcile(t, name); err != nil {
 					t.Fatal(err)
@@ -516,5 +517,22 @@ func TestOptedIn(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "a,c" {
 		t.Errorf("OptedIn = %v, want a,c", got)
+	}
+}
+
+func mustKind(name string) schema.GroupVersionKind {
+	k, ok := injector.Kind(name)
+	if !ok {
+		panic("unknown kind " + name)
+	}
+	return k
+}
+
+func TestKindNames(t *testing.T) {
+	if got := strings.Join(injector.KindNames(), ","); got != "CronJob,DaemonSet,Deployment,StatefulSet" {
+		t.Errorf("KindNames = %s", got)
+	}
+	if _, ok := injector.Kind("Job"); ok {
+		t.Error("Job is not handled (its template is immutable)")
 	}
 }
