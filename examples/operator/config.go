@@ -43,6 +43,7 @@ type config struct {
 	nodeMetricsInterval time.Duration
 	apiserverMetrics    bool
 	factsTTL            time.Duration
+	requireNodeLabel    bool
 
 	leaderElect             bool
 	leaderElectionID        string
@@ -86,6 +87,7 @@ func bindFlags(fs *flag.FlagSet) *config {
 
 	fs.BoolVar(&c.nodeMetrics, "node-metrics", false, "label nodes from their kubelet's /metrics via the API server's node proxy (RBAC: nodes/proxy get)")
 	fs.DurationVar(&c.nodeMetricsInterval, "node-metrics-interval", 10*time.Minute, "with --node-metrics, how often each node's metrics are read again")
+	fs.BoolVar(&c.requireNodeLabel, "require-node-label", false, "injector and webhook: a node without the labeler's label counts as unknown, not judged by its version (use with a labeler running --node-metrics)")
 	fs.BoolVar(&c.apiserverMetrics, "apiserver-metrics", false, "read the API server's /metrics for its SidecarContainers gate (RBAC: get on /metrics)")
 	fs.DurationVar(&c.factsTTL, "apiserver-facts-ttl", 10*time.Minute, "how long the API server's version (and metrics) are cached")
 

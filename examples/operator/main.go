@@ -103,7 +103,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 		ReadMetrics: c.apiserverMetrics,
 		TTL:         c.factsTTL,
 	}
-	source := &facts.Cluster{Nodes: mgr.GetCache(), APIServer: api.Capability}
+	source := &facts.Cluster{Nodes: mgr.GetCache(), APIServer: api.Capability, RequireLabel: c.requireNodeLabel}
 	recorder := mgr.GetEventRecorder(name)
 
 	if s.labeler {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,12 @@ type Cluster struct {
 	Nodes client.Reader
 	// APIServer returns the API server's capability; nil means unknown.
 	APIServer func(ctx context.Context) (compat.Capability, error)
+	// RequireLabel makes a node without compat.NodeLabel count as Unknown
+	// instead of being judged by its kubelet version: use it when the
+	// labeler reads the kubelets' metrics, so that a node the labeler has
+	// not judged yet (startup, unreadable metrics) is never guessed from
+	// the version's default gate.
+	RequireLabel bool
 }
 
 var _ Source = (*Cluster)(nil)
@@ -65,7 +73,15 @@ func (c *Cluster) Capability(ctx context.Context, spec *corev1.PodSpec) (compat.
 		// policy left it (see APIServerVersion).
 		return out, errors.Join(append(errs, fmt.Errorf("list nodes: %w", err))...)
 	}
-	n, err := compat.FromNodes(nodes.Items, spec)
+	items := nodes.Items
+	if c.RequireLabel {
+		var unlabelled []string
+		items, unlabelled = withoutVersionUnlabelled(items)
+		if len(unlabelled) > 0 {
+			errs = append(errs, fmt.Errorf("nodes without %s count as unknown: %s", compat.NodeLabel, strings.Join(unlabelled, ", ")))
+		}
+	}
+	n, err := compat.FromNodes(items, spec)
 	out = out.Override(n)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("nodes: %w", err))
@@ -77,6 +93,23 @@ func (c *Cluster) Capability(ctx context.Context, spec *corev1.PodSpec) (compat.
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// withoutVersionUnlabelled returns copies of the nodes in which the nodes
+// without NodeLabel have no kubelet version, which compat reads as Unknown,
+// and the names of those nodes.
+func withoutVersionUnlabelled(nodes []corev1.Node) ([]corev1.Node, []string) {
+	out := make([]corev1.Node, len(nodes))
+	var names []string
+	for i := range nodes {
+		out[i] = nodes[i] // a shallow copy: only a status string changes
+		if _, ok := nodes[i].Labels[compat.NodeLabel]; !ok {
+			out[i].Status.NodeInfo.KubeletVersion = ""
+			names = append(names, nodes[i].Name)
+		}
+	}
+	sort.Strings(names)
+	return out, names
 }
 
 // APIServerVersion returns the capability that an API server's version

@@ -29,12 +29,13 @@ func TestCluster(t *testing.T) {
 		return func(context.Context) (compat.Capability, error) { return facts.APIServerVersion(v) }
 	}
 	tests := []struct {
-		name    string
-		api     func(context.Context) (compat.Capability, error)
-		nodes   []client.Object
-		spec    *corev1.PodSpec
-		want    string
-		wantErr string
+		name         string
+		requireLabel bool
+		api          func(context.Context) (compat.Capability, error)
+		nodes        []client.Object
+		spec         *corev1.PodSpec
+		want         string
+		wantErr      string
 	}{
 		{name: "nodes decide", api: api("v1.33.0"), nodes: []client.Object{node("a", "v1.31.0", nil), node("b", "v1.28.1", nil)},
 			spec: &corev1.PodSpec{}, want: "kubelet=rejects orderedTermination=unsupported apiServer=stores"},
@@ -45,12 +46,21 @@ func TestCluster(t *testing.T) {
 		{name: "api unknown", api: func(context.Context) (compat.Capability, error) { return compat.Capability{}, errors.New("down") },
 			nodes: []client.Object{node("a", "v1.31.0", nil)}, spec: &corev1.PodSpec{},
 			want: "kubelet=native orderedTermination=supported apiServer=unknown", wantErr: "api server: down"},
+		{name: "require label: unlabelled node unknown", api: api("v1.33.0"), requireLabel: true,
+			nodes: []client.Object{node("a", "v1.31.0", map[string]string{compat.NodeLabel: "native"}), node("b", "v1.31.0", nil)},
+			spec:  &corev1.PodSpec{}, want: "kubelet=unknown orderedTermination=unknown apiServer=stores", wantErr: "count as unknown: b"},
+		{name: "require label: all labelled", api: api("v1.33.0"), requireLabel: true,
+			nodes: []client.Object{node("a", "v1.30.0", map[string]string{compat.NodeLabel: "rejects"})},
+			spec:  &corev1.PodSpec{}, want: "kubelet=rejects orderedTermination=unsupported apiServer=stores"},
+		{name: "require label: a known failure still wins", api: api("v1.33.0"), requireLabel: true,
+			nodes: []client.Object{node("a", "v1.30.0", map[string]string{compat.NodeLabel: "rejects"}), node("b", "v1.31.0", nil)},
+			spec:  &corev1.PodSpec{}, want: "kubelet=rejects orderedTermination=unsupported apiServer=stores", wantErr: "count as unknown: b"},
 		{name: "unreadable node", api: api("v1.33.0"), nodes: []client.Object{node("a", "garbage", nil), node("b", "v1.31.0", nil)},
 			spec: &corev1.PodSpec{}, want: "kubelet=unknown orderedTermination=unknown apiServer=stores", wantErr: "nodes:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &facts.Cluster{Nodes: fake.NewClientBuilder().WithObjects(tt.nodes...).Build(), APIServer: tt.api}
+			c := &facts.Cluster{Nodes: fake.NewClientBuilder().WithObjects(tt.nodes...).Build(), APIServer: tt.api, RequireLabel: tt.requireLabel}
 			got, err := c.Capability(context.Background(), tt.spec)
 			if got.String() != tt.want {
 				t.Errorf("capability = %s, want %s", got, tt.want)
