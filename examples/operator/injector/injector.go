@@ -1,0 +1,446 @@
+// Package injector patches the pod templates of opted-in workloads
+// (Deployments, StatefulSets, DaemonSets, CronJobs) with a sidecar, using
+// the library's strategic merge patch or RFC 6902 JSON patch, idempotently,
+// and moves sidecars from the legacy to the native form when the nodes
+// allow.
+//
+// Workloads are read as unstructured objects and handed to patch.Decode as
+// raw JSON, so fields the compiled API types do not know are never part of
+// a typed round trip; the patches name only what changes.
+package injector
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
+	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// MigrateAnnotation, on a workload, lists (comma-separated) hand-written
+// legacy sidecars: regular containers of its pod template that the injector
+// moves to the native form (first among the init containers, restartPolicy
+// Always) once every node the template may land on runs native sidecars.
+// The move is an RFC 6902 "move", so every field of the container survives.
+const MigrateAnnotation = "sidecarkit.io/migrate-to-native"
+
+// PatchType is how the injector patches a workload.
+type PatchType string
+
+// The patch types.
+const (
+	// StrategicMerge sends Mutation.StrategicMerge, with the workload's
+	// resourceVersion as a precondition. A mutation that moves a container
+	// between lists (a migration) is sent as a JSON patch instead: a
+	// strategic merge patch cannot move, and would rebuild the container
+	// from its typed form, losing the fields the compiled types do not know.
+	StrategicMerge PatchType = "strategic"
+	// JSONPatch sends Mutation.GuardedJSONPatch (every op that addresses a
+	// container by index is guarded by a "test" of its name) preceded by a
+	// "test" of the workload's resourceVersion.
+	JSONPatch PatchType = "json"
+)
+
+// kinds are the workload kinds the injector handles.
+var kinds = []schema.GroupVersionKind{
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+}
+
+// Kind returns the group, version and kind of a workload kind the injector
+// handles, by name ("Deployment"), and whether it handles it.
+func Kind(name string) (schema.GroupVersionKind, bool) {
+	for _, k := range kinds {
+		if k.Kind == name {
+			return k, true
+		}
+	}
+	return schema.GroupVersionKind{}, false
+}
+
+// KindNames lists the workload kinds the injector handles, sorted.
+func KindNames() []string {
+	out := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, k.Kind)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Event reasons.
+const (
+	ReasonInjected     = "SidecarInjected"
+	ReasonMigrated     = "SidecarMigrated"
+	ReasonFailed       = "SidecarInjectionFailed"
+	ReasonWarning      = "SidecarWarning"
+	ReasonFactsPartial = "SidecarCapabilityPartial"
+)
+
+// Reconciler injects the sidecar into the workloads of one kind.
+type Reconciler struct {
+	// Client reads the workloads (as unstructured objects) and patches them.
+	Client client.Client
+	// Kind is the workload kind, one of KindNames (see Kind).
+	Kind schema.GroupVersionKind
+	// Selector selects the opted-in workloads by their own labels, for
+	// example sidecarkit.io/inject=true. Nil selects none.
+	Selector labels.Selector
+	// Spec is the sidecar.
+	Spec sidecar.Spec
+	// Options tune sidecar.Inject (mode, pinning, fallback, universal pair).
+	// With Mode Auto, a workload already injected keeps its mode while the
+	// capability is unknown: an empty node list or an unreachable API server
+	// must not flip every workload to the fallback.
+	Options sidecar.Options
+	// Facts says what the cluster can do for each pod template.
+	Facts facts.Source
+	// PatchType is StrategicMerge (the zero value means it) or JSONPatch.
+	PatchType PatchType
+	// Recorder, when set, records Events on the workloads.
+	Recorder events.EventRecorder
+}
+
+func (r *Reconciler) newObject() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(r.Kind)
+	return u
+}
+
+// SetupWithManager registers a controller for r.Kind that watches the
+// opted-in workloads (changes of their spec, labels or annotations) and
+// every Node (a change of the cluster's capability re-evaluates every
+// opted-in workload of the kind).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Selector == nil {
+		return fmt.Errorf("injector: %s: no opt-in selector", r.Kind.Kind)
+	}
+	optedIn := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.Selector.Matches(labels.Set(o.GetLabels())) })
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("sidecar-injector-"+strings.ToLower(r.Kind.Kind)).
+		For(r.newObject(), builder.WithPredicates(optedIn, predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.OptedIn), builder.WithPredicates(NodeChanged())).
+		Complete(r)
+}
+
+// NodeChanged is the predicate of the Node watch: what can change a node's
+// capability or whether a template may land on it (its labels, its name,
+// its kubelet version), and nodes coming and going.
+func NodeChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, okO := e.ObjectOld.(*corev1.Node)
+			n, okN := e.ObjectNew.(*corev1.Node)
+			if !okO || !okN {
+				return true
+			}
+			return o.Status.NodeInfo.KubeletVersion != n.Status.NodeInfo.KubeletVersion ||
+				!labels.Equals(o.Labels, n.Labels)
+		},
+	}
+}
+
+// OptedIn lists the opted-in workloads of r.Kind as reconcile requests; the
+// Node watch maps every node event to them.
+func (r *Reconciler) OptedIn(ctx context.Context, _ client.Object) []reconcile.Request {
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(r.Kind.GroupVersion().WithKind(r.Kind.Kind + "List"))
+	if err := r.Client.List(ctx, l, client.MatchingLabelsSelector{Selector: r.Selector}); err != nil {
+		log.FromContext(ctx).Error(err, "list opted-in workloads", "kind", r.Kind.Kind)
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(l.Items))
+	for i := range l.Items {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: l.Items[i].GetNamespace(), Name: l.Items[i].GetName()}})
+	}
+	return out
+}
+
+// Reconcile brings one workload's pod template up to the sidecar: first the
+// migrations MigrateAnnotation asks for (when the nodes allow), then
+// sidecar.Inject, each sent as one patch when it changes anything. A
+// second reconcile of the same workload sends nothing.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	u := r.newObject()
+	if err := r.Client.Get(ctx, req.NamespacedName, u); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.Selector == nil || !r.Selector.Matches(labels.Set(u.GetLabels())) || u.GetDeletionTimestamp() != nil {
+		return ctrl.Result{}, nil
+	}
+	obj, err := decode(u)
+	if err != nil {
+		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Decode", "%v", err)
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	c, err := r.capability(ctx, obj)
+	if err != nil {
+		// Decide from what is known: compat treats Unknown as unknown.
+		r.event(u, corev1.EventTypeWarning, ReasonFactsPartial, "Inject", "capability partly unknown: %v", err)
+	}
+	if obj, err = r.migrate(ctx, u, obj, c); err == nil {
+		err = r.inject(ctx, u, obj, c)
+	}
+	if apierrors.IsConflict(err) {
+		// The cache was behind (often our own last patch): not an error,
+		// read again shortly.
+		log.FromContext(ctx).V(1).Info("conflict, retrying", "error", err.Error())
+		return ctrl.Result{RequeueAfter: ConflictRetry}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// ConflictRetry is how soon a workload is read again after its patch met a
+// newer resourceVersion.
+const ConflictRetry = time.Second
+
+// capability asks Facts about the template as the scheduler would see it
+// without the sidecar's own pin (see facts.WithoutPin).
+func (r *Reconciler) capability(ctx context.Context, obj *patch.Object) (compat.Capability, error) {
+	spec, err := facts.WithoutPin(obj.Meta, obj.Spec, r.Spec.Container.Name)
+	if err != nil {
+		return compat.Capability{}, err
+	}
+	return r.Facts.Capability(ctx, spec)
+}
+
+func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) error {
+	opts := r.Options
+	opts.PodResources = obj.PodResources
+	if opts.Mode == sidecar.Auto {
+		if rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name); err == nil && has && unknown(c) {
+			opts.Mode = rec.Mode
+		}
+	}
+	res, err := sidecar.Inject(obj.Meta, obj.Spec, r.Spec, c, opts)
+	if err != nil {
+		// A foreign container of the sidecar's name, an invalid result: the
+		// workload must change first, and that change triggers a reconcile.
+		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Inject", "%v", err)
+		return reconcile.TerminalError(err)
+	}
+	if res.Mutation.Empty() {
+		return nil
+	}
+	how, err := r.send(ctx, u, obj, res.Mutation)
+	if err != nil {
+		return err
+	}
+	r.event(u, corev1.EventTypeNormal, ReasonInjected, "Inject", "%s %s (%s): %s", how, res.Mode, c.String(), res.Reason)
+	for _, w := range res.Warnings {
+		r.event(u, corev1.EventTypeWarning, ReasonWarning, "Inject", "%s", w)
+	}
+	log.FromContext(ctx).Info("sidecar injected", "mode", res.Mode, "code", res.Code, "patch", how, "capability", c.String())
+	return nil
+}
+
+// unknown reports whether Auto would decide from the caller's fallback.
+func unknown(c compat.Capability) bool {
+	switch compat.Recommend(c, compat.Preference{}).Code {
+	case compat.CodeAPIServerUnknown, compat.CodeKubeletUnknown:
+		return true
+	}
+	return false
+}
+
+// migrate moves each container MigrateAnnotation names from containers to
+// initContainers, one patch per container, once the capability is native
+// everywhere the template may land. It returns the object as the last
+// patch left it.
+func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) (*patch.Object, error) {
+	names := splitList(u.GetAnnotations()[MigrateAnnotation])
+	if len(names) == 0 {
+		return obj, nil
+	}
+	pref := compat.Preference{AvoidUnorderedTermination: r.Options.AvoidUnorderedTermination}
+	if rec := compat.Recommend(c, pref); rec.Strategy != compat.Native {
+		return obj, nil // not yet: the annotation stays and waits for the nodes
+	}
+	for _, name := range names {
+		if !hasContainer(obj.Spec.Containers, name) {
+			if !isSidecar(obj.Spec.InitContainers, name) {
+				r.event(u, corev1.EventTypeWarning, ReasonWarning, "Migrate", "%s names %q, which is not a regular container of the pod template", MigrateAnnotation, name)
+			}
+			continue
+		}
+		m, err := sidecar.Migrate(obj.Meta, obj.Spec, name, sidecar.Native, sidecar.Placement{})
+		if err != nil {
+			r.event(u, corev1.EventTypeWarning, ReasonFailed, "Migrate", "%v", err)
+			continue
+		}
+		if m.Empty() {
+			continue
+		}
+		if _, err := r.sendJSON(ctx, u, obj, m); err != nil {
+			return nil, err
+		}
+		r.event(u, corev1.EventTypeNormal, ReasonMigrated, "Migrate", "container %q moved to initContainers with restartPolicy Always (%s)", name, c.String())
+		if obj, err = decode(u); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
+// send patches the workload with the mutation and returns the patch type
+// used. u is updated from the API server's answer.
+func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
+	if r.PatchType == JSONPatch {
+		return r.sendJSON(ctx, u, obj, m)
+	}
+	ops, err := m.JSONPatch(obj.Root)
+	if err != nil {
+		return "", terminal(u, err)
+	}
+	for _, op := range ops {
+		if op.Op == patch.OpMove {
+			return r.sendJSON(ctx, u, obj, m)
+		}
+	}
+	smp, err := m.StrategicMerge(obj.Root)
+	if err != nil {
+		return "", terminal(u, err)
+	}
+	body, err := withResourceVersion(smp, u.GetResourceVersion())
+	if err != nil {
+		return "", terminal(u, err)
+	}
+	if err := r.Client.Patch(ctx, u, client.RawPatch(types.StrategicMergePatchType, body)); err != nil {
+		return "", patchErr(u, err)
+	}
+	return "strategic merge patch", nil
+}
+
+func (r *Reconciler) sendJSON(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
+	ops, err := m.GuardedJSONPatch(obj.Root)
+	if err != nil {
+		return "", terminal(u, err)
+	}
+	rv, err := json.Marshal(u.GetResourceVersion())
+	if err != nil {
+		return "", terminal(u, err)
+	}
+	guarded := append(patch.Ops{{Op: patch.OpTest, Path: "/metadata/resourceVersion", Value: rv}}, ops...)
+	body, err := json.Marshal(guarded)
+	if err != nil {
+		return "", terminal(u, err)
+	}
+	if err := r.Client.Patch(ctx, u, client.RawPatch(types.JSONPatchType, body)); err != nil {
+		return "", patchErr(u, err)
+	}
+	return "JSON patch", nil
+}
+
+// withResourceVersion adds metadata.resourceVersion to a strategic merge
+// patch: the API server then refuses it (409) if the workload changed since
+// it was read, and the reconcile is retried on the new version.
+func withResourceVersion(smp []byte, rv string) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(smp, &doc); err != nil {
+		return nil, err
+	}
+	meta := map[string]json.RawMessage{}
+	if raw, ok := doc["metadata"]; ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, err
+		}
+	}
+	v, err := json.Marshal(rv)
+	if err != nil {
+		return nil, err
+	}
+	meta["resourceVersion"] = v
+	if doc["metadata"], err = json.Marshal(meta); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+}
+
+func decode(u *unstructured.Unstructured) (*patch.Object, error) {
+	raw, err := u.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	obj, err := patch.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return obj, nil
+}
+
+func terminal(u *unstructured.Unstructured, err error) error {
+	return reconcile.TerminalError(fmt.Errorf("%s %s/%s: render patch: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err))
+}
+
+// patchErr wraps a patch failure. Conflicts (a stale resourceVersion),
+// failed tests (a container moved since it was read) and everything else
+// are retried with backoff on a fresh read; a workload gone meanwhile is
+// nothing to do.
+func patchErr(u *unstructured.Unstructured, err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("patch %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+}
+
+func (r *Reconciler) event(u *unstructured.Unstructured, typ, reason, action, note string, args ...interface{}) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(u, nil, typ, reason, action, note, args...)
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func hasContainer(l []corev1.Container, name string) bool {
+	for i := range l {
+		if l[i].Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func isSidecar(l []corev1.Container, name string) bool {
+	for i := range l {
+		if l[i].Name == name {
+			return l[i].RestartPolicy != nil && *l[i].RestartPolicy == corev1.ContainerRestartPolicyAlways
+		}
+	}
+	return false
+}

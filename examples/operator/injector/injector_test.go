@@ -1,0 +1,538 @@
+package injector_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
+	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+const ns = "shop"
+
+var optIn = map[string]string{"sidecarkit.io/inject": "true"}
+
+func loadSpec(t *testing.T) sidecar.Spec {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sidecar.LoadSpec(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func node(name, kubelet string, labels map[string]string) *corev1.Node {
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: kubelet}},
+	}
+}
+
+func podSpec(containers ...corev1.Container) corev1.PodTemplateSpec {
+	if len(containers) == 0 {
+		containers = []corev1.Container{{Name: "app", Image: "registry.example/shop/web:2.1"}}
+	}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+		Spec:       corev1.PodSpec{Containers: containers},
+	}
+}
+
+func deployment(name string, lbls map[string]string, tmpl corev1.PodTemplateSpec) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbls},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: tmpl,
+		},
+	}
+}
+
+// patches records the patches sent, by type.
+type patches struct{ types []string }
+
+func (p *patches) funcs() interceptor.Funcs {
+	return interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, pt client.Patch, opts ...client.PatchOption) error {
+		p.types = append(p.types, string(pt.Type()))
+		return c.Patch(ctx, obj, pt, opts...)
+	}}
+}
+
+type env struct {
+	c       client.WithWatch
+	r       *injector.Reconciler
+	patches *patches
+	events  *events.FakeRecorder
+}
+
+func newEnv(t *testing.T, pt injector.PatchType, objs ...client.Object) *env {
+	t.Helper()
+	return newEnvAPI(t, "v1.33.2", pt, objs...)
+}
+
+// newEnvAPI makes an environment whose API server has the given version;
+// "" means the API server's capability is unknown.
+func newEnvAPI(t *testing.T, apiVersion string, pt injector.PatchType, objs ...client.Object) *env {
+	t.Helper()
+	p := &patches{}
+	c := fake.NewClientBuilder().WithObjects(objs...).WithInterceptorFuncs(p.funcs()).Build()
+	ev := events.NewFakeRecorder(100)
+	apiFacts := func(context.Context) (compat.Capability, error) {
+		return compat.Capability{}, errors.New("unreachable")
+	}
+	if apiVersion != "" {
+		api, err := facts.APIServerVersion(apiVersion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apiFacts = func(context.Context) (compat.Capability, error) { return api, nil }
+	}
+	r := &injector.Reconciler{
+		Client:    c,
+		Kind:      mustKind("Deployment"),
+		Selector:  labels.SelectorFromSet(optIn),
+		Spec:      loadSpec(t),
+		Facts:     &facts.Cluster{Nodes: c, APIServer: apiFacts},
+		PatchType: pt,
+		Recorder:  ev,
+	}
+	return &env{c: c, r: r, patches: p, events: ev}
+}
+
+func (e *env) reconcile(t *testing.T, name string) error {
+	t.Helper()
+	_, err := e.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+	return err
+}
+
+func (e *env) deployment(t *testing.T, name string) *appsv1.Deployment {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &d); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
+
+func names(l []corev1.Container) string {
+	var s []string
+	for _, c := range l {
+		n := c.Name
+		if c.RestartPolicy != nil {
+			n += "(" + string(*c.RestartPolicy) + ")"
+		}
+		s = append(s, n)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestReconcileDeployment(t *testing.T) {
+	tests := []struct {
+		name       string
+		apiVersion string // "" is v1.33.2, "-" unknown
+		nodes      []*corev1.Node
+		labels     map[string]string
+		template   corev1.PodTemplateSpec
+		patchType  injector.PatchType
+		options    sidecar.Options
+		// want: init containers and containers after one reconcile.
+		wantInit, wantContainers string
+		wantPatch                string // the patch type sent; "" for none
+		reason                   string
+	}{
+		{name: "native, strategic", nodes: []*corev1.Node{node("a", "v1.31.2", nil), node("b", "v1.33.0", nil)},
+			labels: optIn, template: podSpec(), wantInit: "proxy(Always)", wantContainers: "app",
+			wantPatch: string(types.StrategicMergePatchType)},
+		{name: "native, json", nodes: []*corev1.Node{node("a", "v1.31.2", nil)}, patchType: injector.JSONPatch,
+			labels: optIn, template: podSpec(), wantInit: "proxy(Always)", wantContainers: "app",
+			wantPatch: string(types.JSONPatchType)},
+		{name: "not opted in", nodes: []*corev1.Node{node("a", "v1.31.2", nil)},
+			labels: map[string]string{"sidecarkit.io/inject": "false"}, template: podSpec(), wantContainers: "app"},
+		{name: "an old node makes legacy", nodes: []*corev1.Node{node("a", "v1.31.2", nil), node("old", "v1.27.9", nil)},
+			labels: optIn, template: podSpec(), wantContainers: "proxy,app", wantPatch: string(types.StrategicMergePatchType),
+			reason: "the weakest node strips restartPolicy; neither pinning nor the universal pair is allowed"},
+		{name: "an old node, pinning allowed", nodes: []*corev1.Node{node("a", "v1.31.2", nil), node("old", "v1.27.9", nil)},
+			labels: optIn, template: podSpec(), options: sidecar.Options{AllowPinned: true},
+			wantInit: "proxy(Always)", wantContainers: "app", wantPatch: string(types.StrategicMergePatchType)},
+		{name: "pinned stays pinned", nodes: []*corev1.Node{node("a", "v1.31.2", map[string]string{compat.NodeLabel: "native"}),
+			node("old", "v1.27.9", map[string]string{compat.NodeLabel: "strips"})},
+			labels: optIn, template: podSpec(), options: sidecar.Options{AllowPinned: true},
+			wantInit: "proxy(Always)", wantContainers: "app", wantPatch: string(types.StrategicMergePatchType),
+			reason: "the pin is not counted when judging the template again (else it flips every round)"},
+		{name: "nodeSelector avoids the old node", nodes: []*corev1.Node{node("a", "v1.31.2", map[string]string{"pool": "new"}), node("old", "v1.27.9", nil)},
+			labels: optIn, template: func() corev1.PodTemplateSpec {
+				p := podSpec()
+				p.Spec.NodeSelector = map[string]string{"pool": "new"}
+				return p
+			}(), wantInit: "proxy(Always)", wantContainers: "app", wantPatch: string(types.StrategicMergePatchType),
+			reason: "only nodes the template may land on count"},
+		{name: "labelled rejecting node", nodes: []*corev1.Node{node("a", "v1.31.2", map[string]string{compat.NodeLabel: "rejects"})},
+			labels: optIn, template: podSpec(), wantContainers: "proxy,app", wantPatch: string(types.StrategicMergePatchType),
+			reason: "the labeler's label (from the kubelet's metrics) overrides the version"},
+		{name: "no nodes: skew policy", labels: optIn, template: podSpec(), wantInit: "proxy(Always)", wantContainers: "app",
+			wantPatch: string(types.StrategicMergePatchType), reason: "API server 1.33 allows kubelets 1.30+, all native"},
+		{name: "no nodes, old API server: skew policy", apiVersion: "v1.30.4", labels: optIn, template: podSpec(), wantContainers: "proxy,app",
+			wantPatch: string(types.StrategicMergePatchType), reason: "API server 1.30 allows 1.27 kubelets, which strip the field"},
+		{name: "API server unknown: fallback", apiVersion: "-", nodes: []*corev1.Node{node("a", "v1.31.2", nil)}, labels: optIn,
+			template: podSpec(), wantContainers: "proxy,app",
+			wantPatch: string(types.StrategicMergePatchType), reason: "unknown capability: the fallback, legacy by default"},
+		{name: "API server unknown: native fallback", apiVersion: "-", nodes: []*corev1.Node{node("a", "v1.31.2", nil)}, labels: optIn,
+			template: podSpec(), options: sidecar.Options{Fallback: sidecar.Native}, wantInit: "proxy(Always)", wantContainers: "app",
+			wantPatch: string(types.StrategicMergePatchType)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := []client.Object{deployment("web", tt.labels, tt.template)}
+			for _, n := range tt.nodes {
+				objs = append(objs, n)
+			}
+			api := tt.apiVersion
+			switch api {
+			case "":
+				api = "v1.33.2"
+			case "-":
+				api = ""
+			}
+			e := newEnvAPI(t, api, tt.patchType, objs...)
+			e.r.Options = tt.options
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			d := e.deployment(t, "web")
+			if got := names(d.Spec.Template.Spec.InitContainers); got != tt.wantInit {
+				t.Errorf("initContainers = %q, want %q (%s)", got, tt.wantInit, tt.reason)
+			}
+			if got := names(d.Spec.Template.Spec.Containers); got != tt.wantContainers {
+				t.Errorf("containers = %q, want %q (%s)", got, tt.wantContainers, tt.reason)
+			}
+			if got := strings.Join(e.patches.types, " "); got != tt.wantPatch {
+				t.Errorf("patches = %q, want %q", got, tt.wantPatch)
+			}
+			if tt.wantPatch != "" {
+				if _, ok := d.Spec.Template.Annotations[sidecar.Annotation("proxy")]; !ok {
+					t.Errorf("no injection record in the template's annotations: %v", d.Spec.Template.Annotations)
+				}
+				if len(d.Spec.Template.Spec.Volumes) != 1 || d.Spec.Template.Spec.Volumes[0].Name != "proxy-socket" {
+					t.Errorf("volumes = %+v", d.Spec.Template.Spec.Volumes)
+				}
+			}
+			// Idempotence: the second reconcile sends nothing.
+			n := len(e.patches.types)
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			if len(e.patches.types) != n {
+				t.Errorf("second reconcile patched: %q", e.patches.types[n:])
+			}
+		})
+	}
+}
+
+// TestMigrateWhenNodesAllow follows a workload injected as legacy while an
+// old node exists; when the node is upgraded the Node watch requeues it and
+// the sidecar moves to the native form with a JSON "move" (even in
+// strategic mode: a strategic merge patch cannot move a container).
+func TestMigrateWhenNodesAllow(t *testing.T) {
+	for _, pt := range []injector.PatchType{injector.StrategicMerge, injector.JSONPatch} {
+		t.Run(string(pt), func(t *testing.T) {
+			e := newEnv(t, pt, deployment("web", optIn, podSpec()), node("a", "v1.31.2", nil), node("old", "v1.27.9", nil))
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			if got := names(e.deployment(t, "web").Spec.Template.Spec.Containers); got != "proxy,app" {
+				t.Fatalf("containers = %q, want the legacy sidecar first", got)
+			}
+			// The old node is upgraded.
+			old := &corev1.Node{}
+			if err := e.c.Get(context.Background(), types.NamespacedName{Name: "old"}, old); err != nil {
+				t.Fatal(err)
+			}
+			old.Status.NodeInfo.KubeletVersion = "v1.32.1"
+			if err := e.c.Status().Update(context.Background(), old); err != nil {
+				t.Fatal(err)
+			}
+			reqs := e.r.OptedIn(context.Background(), old)
+			if len(reqs) != 1 || reqs[0].Name != "web" {
+				t.Fatalf("node event maps to %v, want the opted-in deployment", reqs)
+			}
+			e.patches.types = nil
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			d := e.deployment(t, "web")
+			if got := names(d.Spec.Template.Spec.InitContainers); got != "proxy(Always)" {
+				t.Errorf("initContainers = %q, want the native sidecar", got)
+			}
+			if got := names(d.Spec.Template.Spec.Containers); got != "app" {
+				t.Errorf("containers = %q", got)
+			}
+			if got := strings.Join(e.patches.types, " "); got != string(types.JSONPatchType) {
+				t.Errorf("patches = %q, want one JSON patch (a move)", got)
+			}
+		})
+	}
+}
+
+// TestKeepModeWhileUnknown: an injected workload keeps its mode when the
+// nodes disappear from view; Auto would otherwise take the fallback and
+// move every sidecar back to legacy.
+func TestKeepModeWhileUnknown(t *testing.T) {
+	e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, podSpec()), node("a", "v1.31.2", nil))
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	// Now the API server's version cannot be read and the node is gone.
+	e.r.Facts = &facts.Cluster{Nodes: e.c, APIServer: func(context.Context) (compat.Capability, error) {
+		return compat.Capability{}, errors.New("unreachable")
+	}}
+	if err := e.c.Delete(context.Background(), node("a", "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	n := len(e.patches.types)
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.patches.types) != n {
+		t.Errorf("patched %q with the capability unknown", e.patches.types[n:])
+	}
+	if got := names(e.deployment(t, "web").Spec.Template.Spec.InitContainers); got != "proxy(Always)" {
+		t.Errorf("initContainers = %q", got)
+	}
+}
+
+func TestMigrateAnnotation(t *testing.T) {
+	shipper := corev1.Container{Name: "log-shipper", Image: "registry.example/shipper:3",
+		Args: []string{"--follow"}, Resources: corev1.ResourceRequirements{}}
+	tmpl := podSpec(corev1.Container{Name: "app", Image: "registry.example/shop/web:2.1"}, shipper)
+	tests := []struct {
+		name       string
+		nodes      []*corev1.Node
+		annotation string
+		wantInit   string
+		wantEvent  string
+	}{
+		{name: "all native", nodes: []*corev1.Node{node("a", "v1.30.0", nil)}, annotation: "log-shipper",
+			wantInit: "proxy(Always),log-shipper(Always)", wantEvent: injector.ReasonMigrated},
+		{name: "waits for the nodes", nodes: []*corev1.Node{node("a", "v1.30.0", nil), node("b", "v1.28.3", nil)}, annotation: "log-shipper",
+			wantInit: "", wantEvent: injector.ReasonInjected},
+		{name: "unknown container", nodes: []*corev1.Node{node("a", "v1.30.0", nil)}, annotation: "nope, ",
+			wantInit: "proxy(Always)", wantEvent: injector.ReasonWarning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := deployment("web", optIn, tmpl)
+			d.Annotations = map[string]string{injector.MigrateAnnotation: tt.annotation}
+			objs := []client.Object{d}
+			for _, n := range tt.nodes {
+				objs = append(objs, n)
+			}
+			e := newEnv(t, injector.StrategicMerge, objs...)
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			got := e.deployment(t, "web")
+			if g := names(got.Spec.Template.Spec.InitContainers); g != tt.wantInit {
+				t.Errorf("initContainers = %q, want %q", g, tt.wantInit)
+			}
+			for _, c := range got.Spec.Template.Spec.InitContainers {
+				if c.Name == "log-shipper" && (c.Image != shipper.Image || strings.Join(c.Args, " ") != "--follow") {
+					t.Errorf("migrated container changed: %+v", c)
+				}
+			}
+			if !drained(e.events, tt.wantEvent) {
+				t.Errorf("no %s event", tt.wantEvent)
+			}
+			n := len(e.patches.types)
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			if len(e.patches.types) != n {
+				t.Errorf("second reconcile patched: %q", e.patches.types[n:])
+			}
+		})
+	}
+}
+
+func drained(ev *events.FakeRecorder, reason string) bool {
+	found := false
+	for {
+		select {
+		case e := <-ev.Events:
+			if strings.Contains(e, " "+reason+" ") {
+				found = true
+			}
+		default:
+			return found
+		}
+	}
+}
+
+// TestForeignContainer: a container of the sidecar's name that sidecarkit
+// did not inject is never overwritten, and retrying cannot help.
+func TestForeignContainer(t *testing.T) {
+	tmpl := podSpec(corev1.Container{Name: "app", Image: "a"}, corev1.Container{Name: "proxy", Image: "someone-elses"})
+	e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, tmpl), node("a", "v1.31.2", nil))
+	err := e.reconcile(t, "web")
+	if !errors.Is(err, reconcile.TerminalError(nil)) {
+		t.Fatalf("err = %v, want a terminal error", err)
+	}
+	if len(e.patches.types) != 0 {
+		t.Errorf("patched: %q", e.patches.types)
+	}
+	if !drained(e.events, injector.ReasonFailed) {
+		t.Error("no failure event")
+	}
+}
+
+// TestStaleRead: the patch carries the resourceVersion it was computed
+// from, so a workload changed in between is not patched blindly; the
+// conflict is returned for a retry on a fresh read.
+func TestStaleRead(t *testing.T) {
+	for _, pt := range []injector.PatchType{injector.StrategicMerge, injector.JSONPatch} {
+		t.Run(string(pt), func(t *testing.T) {
+			e := newEnv(t, pt, deployment("web", optIn, podSpec()), node("a", "v1.31.2", nil))
+			raced := false
+			e.r.Client = interceptor.NewClient(e.c, interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+				if !raced {
+					raced = true
+					d := e.deployment(t, "web")
+					d.Spec.Template.Spec.Containers[0].Image = "registry.example/shop/web:2.2"
+					if err := c.Update(ctx, d); err != nil {
+						return err
+					}
+				}
+				return c.Patch(ctx, obj, p, opts...)
+			}})
+			res, err := e.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "web"}})
+			switch {
+			case errors.Is(err, reconcile.TerminalError(nil)):
+				t.Fatalf("err = %v, want a retry", err)
+			case err == nil && res.RequeueAfter != injector.ConflictRetry:
+				t.Fatalf("result = %+v, want a requeue after a conflict", res)
+			case pt == injector.StrategicMerge && err != nil:
+				t.Errorf("err = %v, want a conflict, requeued without error", err)
+			}
+			if got := names(e.deployment(t, "web").Spec.Template.Spec.InitContainers); got != "" {
+				t.Errorf("stale patch applied: initContainers = %q", got)
+			}
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			d := e.deployment(t, "web")
+			if got := names(d.Spec.Template.Spec.InitContainers); got != "proxy(Always)" {
+				t.Errorf("after retry initContainers = %q", got)
+			}
+			if d.Spec.Template.Spec.Containers[0].Image != "registry.example/shop/web:2.2" {
+				t.Errorf("the concurrent change was lost")
+			}
+		})
+	}
+}
+
+func TestOtherKinds(t *testing.T) {
+	tmpl := podSpec()
+	cron := &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "report", Namespace: ns, Labels: optIn},
+		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: func() corev1.PodTemplateSpec {
+			p := podSpec()
+			p.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+			return p
+		}()}}},
+	}
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns, Labels: optIn},
+		Spec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns, Labels: optIn},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
+	tests := []struct {
+		kind string
+		obj  client.Object
+		spec func(client.Object) corev1.PodSpec
+	}{
+		{"CronJob", cron, func(o client.Object) corev1.PodSpec {
+			return o.(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Spec
+		}},
+		{"StatefulSet", sts, func(o client.Object) corev1.PodSpec { return o.(*appsv1.StatefulSet).Spec.Template.Spec }},
+		{"DaemonSet", ds, func(o client.Object) corev1.PodSpec { return o.(*appsv1.DaemonSet).Spec.Template.Spec }},
+	}
+	for _, tt := range tests {
+		for _, pt := range []injector.PatchType{injector.StrategicMerge, injector.JSONPatch} {
+			t.Run(tt.kind+"/"+string(pt), func(t *testing.T) {
+				e := newEnv(t, pt, tt.obj.DeepCopyObject().(client.Object), node("a", "v1.31.2", nil))
+				e.r.Kind = mustKind(tt.kind)
+				name := tt.obj.GetName()
+				if err := e.reconcile(t, name); err != nil {
+					t.Fatal(err)
+				}
+				got := tt.obj.DeepCopyObject().(client.Object)
+				if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, got); err != nil {
+					t.Fatal(err)
+				}
+				spec := tt.spec(got)
+				if g := names(spec.InitContainers); g != "proxy(Always)" {
+					t.Errorf("initContainers = %q", g)
+				}
+				if len(spec.Containers[0].VolumeMounts) != 1 || len(spec.Containers[0].Env) != 1 {
+					t.Errorf("app container did not get the mount and env: %+v", spec.Containers[0])
+				}
+				if err := e.reconcile(t, name); err != nil {
+					t.Fatal(err)
+				}
+				if len(e.patches.types) != 1 {
+					t.Errorf("patches = %q, want exactly one", e.patches.types)
+				}
+			})
+		}
+	}
+}
+
+func TestOptedIn(t *testing.T) {
+	e := newEnv(t, injector.StrategicMerge,
+		deployment("a", optIn, podSpec()), deployment("b", nil, podSpec()), deployment("c", optIn, podSpec()))
+	var got []string
+	for _, r := range e.r.OptedIn(context.Background(), node("n", "v1.30.0", nil)) {
+		got = append(got, r.Name)
+	}
+	if strings.Join(got, ",") != "a,c" {
+		t.Errorf("OptedIn = %v, want a,c", got)
+	}
+}
+
+func mustKind(name string) schema.GroupVersionKind {
+	k, ok := injector.Kind(name)
+	if !ok {
+		panic("unknown kind " + name)
+	}
+	return k
+}
+
+func TestKindNames(t *testing.T) {
+	if got := strings.Join(injector.KindNames(), ","); got != "CronJob,DaemonSet,Deployment,StatefulSet" {
+		t.Errorf("KindNames = %s", got)
+	}
+	if _, ok := injector.Kind("Job"); ok {
+		t.Error("Job is not handled (its template is immutable)")
+	}
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+)
+
+// liveBinaries returns the kube-apiserver and etcd that e2e/build.sh caches,
+// or skips: the live test runs only with SIDECARKIT_E2E=1.
+func liveBinaries(t *testing.T) (apiserver, etcd string) {
+	t.Helper()
+	if os.Getenv("SIDECARKIT_E2E") != "1" {
+		t.Skip("live test against a real kube-apiserver: set SIDECARKIT_E2E=1 (binaries from e2e/build.sh)")
+	}
+	dir := os.Getenv("SIDECARKIT_E2E_CACHE")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Skip(err)
+		}
+		dir = filepath.Join(home, ".cache", "sidecarkit-e2e")
+	}
+	apiserver = filepath.Join(dir, "kube-apiserver-v1.37.2")
+	etcd = filepath.Join(dir, "etcd-v3.6.16")
+	for _, p := range []string{apiserver, etcd} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%v (run e2e/build.sh)", err)
+		}
+	}
+	return apiserver, etcd
+}
+
+// TestLive runs the labeler and the injector in the binary's own manager
+// setup (run) against a real kube-apiserver: nodes get labelled, an
+// opted-in Deployment gets a legacy sidecar while an old node exists, the
+// sidecar moves to the native form when the node is upgraded, and nothing
+// is patched after that (the Deployment's generation stays put).
+func TestLive(t *testing.T) {
+	apiserver, etcd := liveBinaries(t)
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	env := &envtest.Environment{}
+	env.ControlPlane.GetAPIServer().Path = apiserver
+	env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	mkNode := func(name, version string) {
+		t.Helper()
+		n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Status.NodeInfo.KubeletVersion = version
+		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mkNode("new-1", "v1.33.4")
+	mkNode("old-1", "v1.27.9")
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"web", "other"} {
+		lbl := map[string]string{}
+		if name == "web" {
+			lbl["sidecarkit.io/inject"] = "true"
+		}
+		_, err := cs.AppsV1().Deployments("shop").Create(ctx, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
+	c := bindFlags(fs)
+	if err := fs.Parse([]string{"--sidecar=../testdata/sidecar.yaml", "--metrics-bind-address=0", "--health-probe-bind-address=0"}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := c.settings(os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(runCtx, cfg, c, set) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+
+	state := func() string {
+		d, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		var ic, cc []string
+		for _, x := range d.Spec.Template.Spec.InitContainers {
+			n := x.Name
+			if x.RestartPolicy != nil {
+				n += "(" + string(*x.RestartPolicy) + ")"
+			}
+			ic = append(ic, n)
+		}
+		for _, x := range d.Spec.Template.Spec.Containers {
+			cc = append(cc, x.Name)
+		}
+		labels := ""
+		for _, n := range []string{"new-1", "old-1"} {
+			node, err := cs.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				return err.Error()
+			}
+			labels += fmt.Sprintf(" %s=%s", n, node.Labels[compat.NodeLabel])
+		}
+		return fmt.Sprintf("generation=%d init=%s containers=%s nodes:%s", d.Generation, strings.Join(ic, ","), strings.Join(cc, ","), labels)
+	}
+	wait := func(what, want string) {
+		t.Helper()
+		start := time.Now()
+		for time.Since(start) < 30*time.Second {
+			if s := state(); strings.Contains(s, want) {
+				t.Logf("%s after %v: %s", what, time.Since(start).Round(time.Millisecond), s)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: want %q, have %s", what, want, state())
+	}
+	wait("legacy while an old node exists", "generation=2 init= containers=proxy,app nodes: new-1=native old-1=strips")
+
+	n, err := cs.CoreV1().Nodes().Get(ctx, "old-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.NodeInfo.KubeletVersion = "v1.32.3"
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wait("migrated when the node was upgraded", "generation=3 init=proxy(Always) containers=app nodes: new-1=native old-1=native")
+	time.Sleep(2 * time.Second)
+	if s := state(); !strings.Contains(s, "generation=3 ") {
+		t.Errorf("patched again: %s", s)
+	}
+	other, err := cs.AppsV1().Deployments("shop").Get(ctx, "other", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Generation != 1 || len(other.Spec.Template.Spec.Containers) != 1 {
+		t.Errorf("a Deployment not opted in was patched: generation %d", other.Generation)
+	}
+}
