@@ -2,6 +2,7 @@ package injection_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -176,4 +177,20 @@ func testPod(name string, init, containers []corev1.Container) *corev1.Pod {
 			AutomountServiceAccountToken: &no,
 		},
 	}
+}
+
+// The defaults of most tests: the sidecar first, injected natively.
+var (
+	sidecarFirst = sidecar.Placement{}
+	nativeOpts   = sidecar.Options{Mode: sidecar.Native}
+)
+
+// mustPod decodes a Pod.
+func mustPod(t *testing.T, raw []byte) *corev1.Pod {
+	t.Helper()
+	var p corev1.Pod
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatalf("decode pod: %v", err)
+	}
+	return &p
 }
