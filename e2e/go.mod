@@ -5,6 +5,7 @@ module github.com/sidecarkit/sidecarkit/e2e
 go 1.26.0
 
 require (
+	github.com/evanphx/json-patch/v5 v5.5.0
 	github.com/google/go-cmp v0.7.0
 	github.com/sidecarkit/sidecarkit v0.0.0-00010101000000-000000000000
 	k8s.io/api v0.37.2
@@ -15,7 +16,6 @@ require (
 require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/emicklei/go-restful/v3 v3.13.0 // indirect
-	github.com/evanphx/json-patch/v5 v5.5.0 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.1 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect
