@@ -20,7 +20,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	code := run(m)
+	if oldWebhookDir != "" {
+		os.RemoveAll(oldWebhookDir)
+	}
+	os.Exit(code)
 }
 
 func run(m *testing.M) int {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
@@ -32,6 +33,7 @@ const oldWebhookSource = "../oldwebhook"
 
 var (
 	oldWebhookOnce sync.Once
+	oldWebhookDir  string // removed by TestMain
 	oldWebhookBin  string
 	oldWebhookErr  error
 )
@@ -46,6 +48,7 @@ func buildOldWebhook(t *testing.T) string {
 			oldWebhookErr = err
 			return
 		}
+		oldWebhookDir = dir
 		bin := filepath.Join(dir, "oldwebhook")
 		start := time.Now()
 		cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -197,11 +200,15 @@ container:
 
 	tests := []struct {
 		name     string
+		mode     string
 		naive    bool
 		wantKept bool
+		// newerAt is the index of the app container after the injection.
+		newerAt int
 	}{
-		{name: "guarded-json-patch", wantKept: true},
-		{name: "naive-control", naive: true, wantKept: false},
+		{name: "guarded-json-patch-native", mode: "native", wantKept: true},
+		{name: "guarded-json-patch-legacy", mode: "legacy", wantKept: true, newerAt: 1},
+		{name: "naive-control", mode: "native", naive: true, wantKept: false},
 	}
 	for _, tc := range tests {
 		tc := tc
@@ -210,7 +217,7 @@ container:
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			ns := namespace(t, c)
-			args := []string{"-sidecar", specFile, "-mode", "native", "-apiserver-version", c.Options().KubeVersion}
+			args := []string{"-sidecar", specFile, "-mode", tc.mode, "-apiserver-version", c.Options().KubeVersion}
 			if tc.naive {
 				args = append(args, "-naive")
 			}
@@ -228,12 +235,24 @@ container:
 			if err := json.Unmarshal(raw, &stored); err != nil {
 				t.Fatal(err)
 			}
-			if got := names(mustPod(t, raw).Spec.InitContainers); !cmp.Equal(got, []string{"proxy"}) {
-				t.Errorf("stored init containers %v, want [proxy]", got)
+			wantInit, wantContainers := []string{"proxy"}, []string{"app"}
+			if tc.mode == "legacy" {
+				wantInit, wantContainers = nil, []string{"proxy", "app"}
+			}
+			storedPod := mustPod(t, raw)
+			if got := names(storedPod.Spec.InitContainers); !cmp.Equal(got, wantInit, cmpopts.EquateEmpty()) {
+				t.Errorf("stored init containers %v, want %v", got, wantInit)
+			}
+			if got := names(storedPod.Spec.Containers); !cmp.Equal(got, wantContainers) {
+				t.Errorf("stored containers %v, want %v", got, wantContainers)
 			}
 			var lost []string
 			for _, p := range newerPaths {
-				want, got := lookup(sent, p), lookup(stored, p)
+				sp := p
+				if p[1] == "containers" {
+					sp = append([]string{"spec", "containers", fmt.Sprint(tc.newerAt)}, p[3:]...)
+				}
+				want, got := lookup(sent, p), lookup(stored, sp)
 				if want == nil {
 					t.Fatalf("test pod lacks %s", strings.Join(p, "."))
 				}
