@@ -47,6 +47,9 @@ type Options struct {
 	Containerd, Ctr, CNIBinDir string
 	// Images are image tarballs imported into the node's containerd.
 	Images []string
+	// LogDir, when set, receives the kubelet's and containerd's logs
+	// (<LogDir>/<Name>-kubelet.log, ...) when the node stops.
+	LogDir string
 	Logf   func(format string, args ...any)
 }
 
@@ -399,6 +402,14 @@ func (n *Node) Stop(ctx context.Context) error {
 			}
 		}
 	}
+	if n.opts.LogDir != "" {
+		os.MkdirAll(n.opts.LogDir, 0o755)
+		for _, f := range []string{"kubelet.log", "containerd.log"} {
+			if data, err := os.ReadFile(filepath.Join(n.Dir, f)); err == nil {
+				os.WriteFile(filepath.Join(n.opts.LogDir, n.Name+"-"+f), data, 0o644)
+			}
+		}
+	}
 	if err := os.RemoveAll(n.Dir); err != nil {
 		errs = append(errs, err)
 	}
@@ -521,4 +532,33 @@ func (n *Node) ContainerLog(pod *corev1.Pod, container string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// KillSandbox kills the running sandbox (pause) task of a Pod with
+// SIGKILL, through the node's containerd, as if the sandbox had died: the
+// kubelet then recreates the sandbox and reruns the init containers.
+func (n *Node) KillSandbox(ctx context.Context, podUID string) error {
+	out, err := n.ctr(ctx, "containers", "ls", "-q",
+		fmt.Sprintf(`labels."io.kubernetes.pod.uid"==%s,labels."io.cri-containerd.kind"==sandbox`, podUID))
+	if err != nil {
+		return fmt.Errorf("ctr containers ls: %w: %s", err, out)
+	}
+	sandboxes := map[string]bool{}
+	for _, id := range strings.Fields(string(out)) {
+		sandboxes[id] = true
+	}
+	tasks, err := n.ctr(ctx, "tasks", "ls")
+	if err != nil {
+		return fmt.Errorf("ctr tasks ls: %w: %s", err, tasks)
+	}
+	for _, line := range strings.Split(string(tasks), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && sandboxes[f[0]] && f[2] == "RUNNING" {
+			if out, err := n.ctr(ctx, "tasks", "kill", "-s", "SIGKILL", f[0]); err != nil {
+				return fmt.Errorf("ctr tasks kill %s: %w: %s", f[0], err, out)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("pod %s: no running sandbox task (sandboxes %v)", podUID, sandboxes)
 }

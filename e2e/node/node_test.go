@@ -30,6 +30,7 @@ const (
 	EnvImages   = "SIDECARKIT_E2E_NODE_IMAGES"   // directory with pause.tar and nodetest.tar
 	EnvKubelets = "SIDECARKIT_E2E_NODE_KUBELETS" // VERSION=PATH,... (v1.37.2=/x/kubelet-v1.37.2,...)
 	EnvRounds   = "SIDECARKIT_E2E_NODE_ROUNDS"   // latency rounds per mode (default 3)
+	EnvLogs     = "SIDECARKIT_E2E_NODE_LOGS"     // directory that keeps the kubelet and containerd logs
 )
 
 // kind is a kind of node the universal pair must work on.
@@ -132,6 +133,7 @@ func TestUniversalPairOnRealKubelets(t *testing.T) {
 			n, err := Start(ctx, c, Options{
 				Name: "node-" + k.name, Index: i, Kubelet: bin, Version: k.version, FeatureGates: k.gates,
 				Images: []string{filepath.Join(images, "pause.tar"), filepath.Join(images, "nodetest.tar")},
+				LogDir: os.Getenv(EnvLogs),
 				Logf:   t.Logf,
 			})
 			if err != nil {
@@ -152,6 +154,7 @@ func TestUniversalPairOnRealKubelets(t *testing.T) {
 			case "native", "strips":
 				t.Run("service", e.service)
 				t.Run("job", e.job)
+				t.Run("sandbox-recreated", e.sandboxRecreated)
 				t.Run("latency", e.latency)
 			case "rejects":
 				t.Run("rejected", e.rejected)
@@ -448,6 +451,49 @@ func (e *env) service(t *testing.T) {
 	} else {
 		t.Logf("termination order on a %s node (no ordering guaranteed): sidecar SIGTERM %+v after the app's exit", e.kind.name, term[0].at.Sub(exit[0].at))
 	}
+}
+
+// sandboxRecreated: the Pod's sandbox dies; the kubelet makes a new one,
+// reruns the init containers and restarts the containers, while the
+// handshake's emptyDir survives. Exactly one twin must serve again.
+func (e *env) sandboxRecreated(t *testing.T) {
+	name := "universal-sandbox"
+	p := e.create(t, e.pod(t, name, sidecar.Universal, false))
+	e.waitPod(t, name, 90*time.Second, "Ready", ready)
+	e.waitEvent(t, name, "reached", 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	killed := time.Now()
+	if err := e.n.KillSandbox(ctx, string(p.UID)); err != nil {
+		t.Fatal(err)
+	}
+	p, at := e.waitPod(t, name, 120*time.Second, "Ready in a new sandbox", func(p *corev1.Pod) bool {
+		for _, s := range p.Status.ContainerStatuses {
+			if s.Name == "app" && s.RestartCount > 0 {
+				return ready(p)
+			}
+		}
+		return false
+	})
+	t.Logf("Ready again %v after the sandbox was killed: %s", at.Sub(killed).Round(time.Millisecond), describe(p))
+	deadline := time.Now().Add(30 * time.Second)
+	for len(find(e.events(t, name), "reached")) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // let a misbehaving second twin try to bind
+	evs := e.events(t, name)
+	t.Logf("events:\n%s", lines(evs))
+	var after []event
+	for _, ev := range evs {
+		if ev.at.After(killed) {
+			after = append(after, ev)
+		}
+	}
+	e.checkOneTwin(t, p, after)
+	if len(find(after, "reached")) != 1 {
+		t.Errorf("the app did not reach the sidecar in the new sandbox")
+	}
+	e.remove(t, name)
 }
 
 // job: the universal pair in a Job's Pod (restartPolicy Never).

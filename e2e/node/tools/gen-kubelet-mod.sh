@@ -8,6 +8,11 @@
 # staging modules as v0.0.0 with `=> ./staging/...` replaces, which do not apply
 # to a module that requires it; the helper module replaces each one with its
 # published version (v1.37.2 -> v0.37.2) and pins cmd/kubelet in tools.go.
+#
+# Kubernetes up to 1.30 requires k8s.io/legacy-cloud-providers, whose
+# v0.27.16/v0.28.15 the module proxy serves but the checksum database does not
+# list (404): generate those with GONOSUMDB=k8s.io/legacy-cloud-providers. The
+# kubelet is then built with -tags providerless, which leaves the providers out.
 set -euo pipefail
 
 if [[ $# -ne 3 ]]; then
