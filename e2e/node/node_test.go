@@ -35,15 +35,21 @@ const (
 
 // kind is a kind of node the universal pair must work on.
 type kind struct {
-	name    string // native | strips | rejects
+	name    string
 	version string
 	gates   map[string]bool
+	// native: the kubelet runs native sidecars; ordered: it stops them
+	// after the app (1.29+); rejects: it refuses Pods with them.
+	native, ordered, rejects bool
 }
 
 var kinds = []kind{
-	{name: "native", version: "v1.37.2"},
+	{name: "native", version: "v1.37.2", native: true, ordered: true},
 	{name: "strips", version: "v1.27.16"},
-	{name: "rejects", version: "v1.28.15", gates: map[string]bool{"SidecarContainers": false}},
+	// 1.28: alpha gate, off by default. On, native sidecars run but stop
+	// together with the app; off, the kubelet rejects the Pod.
+	{name: "native-alpha", version: "v1.28.15", gates: map[string]bool{"SidecarContainers": true}, native: true},
+	{name: "rejects", version: "v1.28.15", gates: map[string]bool{"SidecarContainers": false}, rejects: true},
 }
 
 const (
@@ -123,7 +129,7 @@ func TestUniversalPairOnRealKubelets(t *testing.T) {
 		t.Run(k.name+"-"+k.version, func(t *testing.T) {
 			bin, ok := kubelets[k.version]
 			if !ok {
-				if os.Getenv(EnvRequire) == "1" && k.name != "rejects" {
+				if os.Getenv(EnvRequire) == "1" && k.version != "v1.28.15" {
 					t.Fatalf("no kubelet %s in $%s", k.version, EnvKubelets)
 				}
 				t.Skipf("no kubelet %s in $%s", k.version, EnvKubelets)
@@ -150,15 +156,14 @@ func TestUniversalPairOnRealKubelets(t *testing.T) {
 				}
 			}()
 			e := &env{t: t, c: c, n: n, ns: ns, kind: k}
-			switch k.name {
-			case "native", "strips":
-				t.Run("service", e.service)
-				t.Run("job", e.job)
-				t.Run("sandbox-recreated", e.sandboxRecreated)
-				t.Run("latency", e.latency)
-			case "rejects":
+			if k.rejects {
 				t.Run("rejected", e.rejected)
+				return
 			}
+			t.Run("service", e.service)
+			t.Run("job", e.job)
+			t.Run("sandbox-recreated", e.sandboxRecreated)
+			t.Run("latency", e.latency)
 		})
 	}
 }
@@ -364,7 +369,7 @@ func find(evs []event, what string) []event {
 
 // acting is the twin expected to serve on this kind of node.
 func (e *env) acting() (role, container, dormant string) {
-	if e.kind.name == "native" {
+	if e.kind.native {
 		return "native", sidecarName, universal.LegacyName(sidecarName)
 	}
 	return "legacy", universal.LegacyName(sidecarName), sidecarName
@@ -416,7 +421,7 @@ func (e *env) service(t *testing.T) {
 	if p.Status.Phase != corev1.PodRunning {
 		t.Errorf("phase %s, want Running", p.Status.Phase)
 	}
-	if e.kind.name == "strips" {
+	if !e.kind.native {
 		for _, c := range p.Spec.InitContainers {
 			if c.RestartPolicy != nil {
 				t.Logf("stored init container %s has restartPolicy %s (the API server keeps it; this kubelet ignores it)", c.Name, *c.RestartPolicy)
@@ -438,7 +443,7 @@ func (e *env) service(t *testing.T) {
 	if len(exit) != 1 || len(term) != 1 {
 		t.Fatalf("want one app-exit and one serve-term event, got %d and %d", len(exit), len(term))
 	}
-	if e.kind.name == "native" {
+	if e.kind.ordered {
 		// Native sidecars stop after the app: the sidecar got SIGTERM only
 		// once the app had exited, and still answered the app during its
 		// shutdown.
@@ -500,7 +505,7 @@ func (e *env) sandboxRecreated(t *testing.T) {
 func (e *env) job(t *testing.T) {
 	name := "universal-job"
 	e.create(t, e.pod(t, name, sidecar.Universal, true))
-	if e.kind.name == "native" {
+	if e.kind.native {
 		p, _ := e.waitPod(t, name, 90*time.Second, "Succeeded", func(p *corev1.Pod) bool {
 			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 		})
@@ -542,6 +547,9 @@ func (e *env) rejected(t *testing.T) {
 		if (p.Status.Phase == corev1.PodFailed) != wantFailed {
 			t.Errorf("%s: phase %s, want failed=%t", m, p.Status.Phase, wantFailed)
 		}
+		if wantFailed && p.Status.Reason != "InitContainerRestartPolicyForbidden" {
+			t.Errorf("%s: reason %q, want InitContainerRestartPolicyForbidden (kubelet admission)", m, p.Status.Reason)
+		}
 		e.remove(t, name)
 	}
 }
@@ -555,7 +563,7 @@ func (e *env) latency(t *testing.T) {
 		rounds = v
 	}
 	modes := []sidecar.Mode{sidecar.Legacy, sidecar.Native, sidecar.Universal}
-	if e.kind.name == "strips" {
+	if !e.kind.native {
 		// A stripped native sidecar is an init container that never exits:
 		// the Pod stays in Init.
 		modes = []sidecar.Mode{sidecar.Legacy, sidecar.Universal}
