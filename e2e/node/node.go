@@ -499,7 +499,8 @@ func rmdirTree(dir string) error {
 func (n *Node) KubeletLog(lines int) string { return tail(filepath.Join(n.Dir, "kubelet.log"), lines) }
 
 // ContainerLog returns the log of every instance of a container of a Pod
-// (0.log, 1.log, ... in order), without the CRI prefix of each line.
+// (0.log, 1.log, ... in order), each line prefixed with "[N.log hh:mm:ss.mmm] "
+// instead of the CRI prefix.
 func (n *Node) ContainerLog(pod *corev1.Pod, container string) (string, error) {
 	dir := filepath.Join(n.PodLogs, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID), container)
 	entries, err := os.ReadDir(dir)
@@ -524,11 +525,15 @@ func (n *Node) ContainerLog(pod *corev1.Pod, container string) (string, error) {
 			return "", err
 		}
 		for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-			// <time> <stream> <P|F> <text>
+			// CRI log format: <RFC3339Nano time> <stream> <P|F> <text>.
+			at := ""
 			if f := strings.SplitN(line, " ", 4); len(f) == 4 {
+				if t, err := time.Parse(time.RFC3339Nano, f[0]); err == nil {
+					at = " " + t.UTC().Format("15:04:05.000")
+				}
 				line = f[3]
 			}
-			fmt.Fprintf(&b, "[%s] %s\n", name, line)
+			fmt.Fprintf(&b, "[%s%s] %s\n", name, at, line)
 		}
 	}
 	return b.String(), nil
