@@ -75,6 +75,7 @@ type Node struct {
 	bridge     string
 	netns      map[string]bool // /run/netns entries before the node started
 	oldLogs    map[string]bool // /var/log/pods entries before (kubelets < 1.31)
+	host       *hostState      // sysctls and iptables chains before the kubelet started
 }
 
 // Start starts containerd and the kubelet and waits until the Node is Ready.
@@ -151,6 +152,8 @@ func Start(ctx context.Context, c *cluster.Cluster, o Options) (*Node, error) {
 		"--hostname-override=" + o.Name,
 		"--v=2",
 	}
+	saved := saveHost()
+	n.host = &saved
 	if n.kubelet, err = start("kubelet", o.Kubelet, args, filepath.Join(dir, "kubelet.log")); err != nil {
 		return fail(err)
 	}
@@ -387,6 +390,9 @@ func (n *Node) Stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, n.unmount())
+	if n.host != nil {
+		errs = append(errs, n.host.restore())
+	}
 	if out, err := exec.Command("ip", "link", "del", n.bridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
 		errs = append(errs, fmt.Errorf("ip link del %s: %v: %s", n.bridge, err, out))
 	}
