@@ -58,6 +58,9 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("JSONPatch: %v", err)
 			}
+			if err := patch.Verify(raw, ops); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
 			opsJSON := mustIndent(t, mustMarshal(t, ops))
 			golden.Check(t, *update, base+".patch.json", opsJSON)
 
