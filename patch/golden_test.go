@@ -58,6 +58,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("JSONPatch: %v", err)
 			}
+			checkMarshalJSONPatch(t, m, obj.Root)
 			opsJSON := mustIndent(t, mustMarshal(t, ops))
 			golden.Check(t, *update, base+".patch.json", opsJSON)
 

@@ -1,7 +1,6 @@
 package patch
 
 import (
-	"encoding/json"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -149,16 +148,7 @@ func guard(out *[]relOp, l List, j int, name string) {
 
 // quote encodes s as a JSON string, as encoding/json does.
 func quote(s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return b
-		}
-	}
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return appendString(make([]byte, 0, len(s)+2), s)
 }
 
 // lookup resolves a container by list and name.
