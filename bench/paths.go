@@ -30,8 +30,9 @@ type Input struct {
 	// decoded Pod. Paths never modify them.
 	Meta *metav1.ObjectMeta
 	Spec *corev1.PodSpec
-	// Sidecar is what is injected.
-	Sidecar sidecar.Spec
+	// Sidecar is what is injected, and Injector the same prepared once.
+	Sidecar  sidecar.Spec
+	Injector *sidecar.Injector
 }
 
 // NewInput prepares raw, a Pod, for the paths.
@@ -44,7 +45,11 @@ func NewInput(name string, raw []byte) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec()}, nil
+	in, err := sidecar.NewInjector(Spec())
+	if err != nil {
+		return nil, err
+	}
+	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in}, nil
 }
 
 // Output says what a path produces.
@@ -81,10 +86,11 @@ func Paths() []Path {
 		{"PeerGomodules", "peer: decode, mutate, json.Marshal, gomodules.xyz/jsonpatch/v2 CreatePatch vs raw (controller-runtime PatchResponseFromRaw)", JSONPatch, PeerGomodules},
 		{"PeerJSONDiff", "peer: decode, mutate, json.Marshal, wI2L/jsondiff CompareJSON vs raw", JSONPatch, PeerJSONDiff},
 		{"PeerSMP", "peer: decode, mutate, json.Marshal, strategicpatch.CreateTwoWayMergePatch vs raw", MergePatch, PeerSMP},
-		{"OursInject", "ours: sidecar.Inject + JSONPatch + Ops.MarshalJSON from a decoded PodSpec", JSONPatch, OursInject},
+		{"OursInject", "ours: sidecar.Inject + Mutation.MarshalJSONPatch from a decoded PodSpec", JSONPatch, OursInject},
+		{"OursInjector", "ours: Injector.Inject (Spec prepared once) + MarshalJSONPatch from a decoded PodSpec", JSONPatch, OursInjector},
 		{"OursDiff", "ours: DeepCopy, mutate, Mutation.Diff + SetAnnotation + JSONPatch + MarshalJSON from a decoded PodSpec", JSONPatch, OursDiff},
 		{"AdmissionPeer", "admission, peer: AdmissionReview bytes in, decode, mutate, marshal, gomodules CreatePatch, response bytes out", ReviewResponse, AdmissionPeer},
-		{"AdmissionOurs", "admission, ours: AdmissionReview bytes in, patch.Decode, Inject, JSONPatch, response bytes out", ReviewResponse, AdmissionOurs},
+		{"AdmissionOurs", "admission, ours: AdmissionReview bytes in, patch.Decode, Injector.Inject, MarshalJSONPatch, response bytes out", ReviewResponse, AdmissionOurs},
 	}
 }
 
@@ -152,19 +158,25 @@ func PeerSMP(in *Input) ([]byte, error) {
 // OursInject plans the injection with sidecar.Inject on the decoded Pod and
 // renders it as an RFC 6902 patch.
 func OursInject(in *Input) ([]byte, error) {
-	return inject(in.Meta, in.Spec, patch.PodRoot, nil, &in.Sidecar)
+	res, err := sidecar.Inject(in.Meta, in.Spec, in.Sidecar, Capability(), sidecar.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Mutation.MarshalJSONPatch(patch.PodRoot)
 }
 
-func inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, root patch.Root, podResources *corev1.ResourceRequirements, s *sidecar.Spec) ([]byte, error) {
-	res, err := sidecar.Inject(meta, spec, *s, Capability(), sidecar.Options{PodResources: podResources})
+// OursInjector is OursInject with the Spec prepared once by
+// sidecar.NewInjector, as a webhook does.
+func OursInjector(in *Input) ([]byte, error) {
+	return inject(in.Injector, in.Meta, in.Spec, patch.PodRoot, nil)
+}
+
+func inject(inj *sidecar.Injector, meta *metav1.ObjectMeta, spec *corev1.PodSpec, root patch.Root, podResources *corev1.ResourceRequirements) ([]byte, error) {
+	res, err := inj.Inject(meta, spec, Capability(), sidecar.Options{PodResources: podResources})
 	if err != nil {
 		return nil, err
 	}
-	ops, err := res.Mutation.JSONPatch(root)
-	if err != nil {
-		return nil, err
-	}
-	return ops.MarshalJSON()
+	return res.Mutation.MarshalJSONPatch(root)
 }
 
 // OursDiff is the drop-in fix for typed webhooks: copy the decoded spec,
@@ -181,11 +193,7 @@ func OursDiff(in *Input) ([]byte, error) {
 	if err := m.SetAnnotation(key, meta.Annotations[key]); err != nil {
 		return nil, err
 	}
-	ops, err := m.JSONPatch(patch.PodRoot)
-	if err != nil {
-		return nil, err
-	}
-	return ops.MarshalJSON()
+	return m.MarshalJSONPatch(patch.PodRoot)
 }
 
 var jsonPatchType = admissionv1.PatchTypeJSONPatch
@@ -263,10 +271,10 @@ func admissionPeer(review []byte, s *sidecar.Spec) ([]byte, error) {
 // AdmissionOurs is the library's whole path: decode the review, decode just
 // the pod spec and metadata with patch.Decode, Inject, render, respond.
 func AdmissionOurs(in *Input) ([]byte, error) {
-	return admissionOurs(in.Review, &in.Sidecar)
+	return admissionOurs(in.Review, in.Injector)
 }
 
-func admissionOurs(review []byte, s *sidecar.Spec) ([]byte, error) {
+func admissionOurs(review []byte, inj *sidecar.Injector) ([]byte, error) {
 	var ar admissionv1.AdmissionReview
 	if err := json.Unmarshal(review, &ar); err != nil {
 		return nil, err
@@ -278,7 +286,7 @@ func admissionOurs(review []byte, s *sidecar.Spec) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := inject(obj.Meta, obj.Spec, obj.Root, obj.PodResources, s)
+	p, err := inject(inj, obj.Meta, obj.Spec, obj.Root, obj.PodResources)
 	if err != nil {
 		return nil, err
 	}

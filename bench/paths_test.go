@@ -32,7 +32,7 @@ func TestPaths(t *testing.T) {
 				if q.UnknownTotal == 0 {
 					t.Fatal("the fixture has no unknown fields")
 				}
-				ours := p.Key == "OursInject" || p.Key == "OursDiff" || p.Key == "AdmissionOurs"
+				ours := p.Key == "OursInject" || p.Key == "OursInjector" || p.Key == "OursDiff" || p.Key == "AdmissionOurs"
 				if !ours {
 					if q.UnknownKept == q.UnknownTotal {
 						t.Errorf("peer kept every unknown field (%d); the README says it does not", q.UnknownTotal)
@@ -58,7 +58,7 @@ func TestOursVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range ins {
-		for _, run := range []func(*bench.Input) ([]byte, error){bench.OursInject, bench.OursDiff} {
+		for _, run := range []func(*bench.Input) ([]byte, error){bench.OursInject, bench.OursInjector, bench.OursDiff} {
 			out, err := run(in)
 			if err != nil {
 				t.Fatal(err)

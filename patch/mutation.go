@@ -67,6 +67,9 @@ type relOp struct {
 	// guardName is the value of a guard's "test", encoded when a guarded
 	// patch is rendered.
 	guardName string
+	// shared marks a value that other mutations share (an
+	// EncodedContainer's encoding): Ops get a copy.
+	shared bool
 }
 
 // edit is one recorded edit. run validates it against s, appends the
@@ -209,6 +212,9 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 			base = metaRoot
 		}
 		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
+		if r.shared {
+			op.Value = append(json.RawMessage(nil), r.value...)
+		}
 		if r.guard {
 			op.Value = quote(r.guardName)
 		}
