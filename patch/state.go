@@ -22,6 +22,10 @@ type state struct {
 	metaPresent bool              // the document has a metadata object
 	metaKnown   bool              // false when the metadata was not given (Diff)
 	affOwned    bool              // spec.Affinity is a copy the state may modify
+
+	// mount and mountJSON are the last volume mount added and its encoding.
+	mount     corev1.VolumeMount
+	mountJSON []byte
 }
 
 type elem struct {
