@@ -281,4 +281,3 @@ func rewrite(path, section string) error {
 	s = s[:i+len(begin)] + "\n" + section + s[j:]
 	return os.WriteFile(path, []byte(s), 0o644)
 }
-
