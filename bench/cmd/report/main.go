@@ -5,7 +5,7 @@
 // path's patch (bytes, op count, unknown fields kept), runs the loopback
 // load test, and rewrites the results section of README.md.
 //
-//	go run ./cmd/report                 # 5 rounds, 300ms per benchmark, 3×3s load per route
+//	go run ./cmd/report                 # 6 rounds, 300ms per benchmark, 3×3s load per route
 //	go run ./cmd/report -rounds 7 -benchtime 500ms -load 5s
 //
 // The raw `go test -bench` output is kept in results/bench.txt for benchstat.
@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	rounds := flag.Int("rounds", 5, "interleaved benchmark rounds (at least 5)")
+	rounds := flag.Int("rounds", 6, "interleaved benchmark rounds (at least 5)")
 	benchtime := flag.String("benchtime", "300ms", "go test -benchtime of each benchmark in each round")
 	load := flag.Duration("load", 3*time.Second, "load test duration per route per round (3 rounds); 0 skips it")
 	readme := flag.String("readme", "README.md", "file whose results section is rewritten")
@@ -52,7 +52,7 @@ type stats struct {
 
 func run(rounds int, benchtime string, load time.Duration, readme, rawPath string) error {
 	if rounds < 5 {
-		return fmt.Errorf("-rounds %d: at least 5 are needed for a median with a confidence interval", rounds)
+		return fmt.Errorf("-rounds %d: at least 5 are needed", rounds)
 	}
 	var out bytes.Buffer
 	for r := 1; r <= rounds; r++ {
