@@ -244,35 +244,50 @@ func (d *diagnosis) capability() {
 	if !d.usesSidecars() {
 		return
 	}
-	c := d.facts.Capability
+	nodePath := ""
+	if d.pod.Spec.NodeName != "" {
+		nodePath = "spec.nodeName"
+	}
+	d.out = append(d.out, capabilityFindings(d.facts.Capability, nodePath)...)
+}
+
+// DiagnoseCapability reports what stands in the way of native sidecars in a
+// capability alone, without a Pod: the API server dropping or not knowing
+// restartPolicy, a kubelet that rejects or strips it, and unordered
+// termination (1.28). Use it for a cluster or node check (the findings
+// have no path); [Diagnose] reports the same for a Pod that uses sidecars.
+// A capability that is native everywhere, or Unknown, gives no findings.
+func DiagnoseCapability(c Capability) []Finding {
+	return capabilityFindings(c, "")
+}
+
+func capabilityFindings(c Capability, nodePath string) []Finding {
+	var out []Finding
 	switch c.APIServer {
 	case APIServerDrops, APIServerUnknownField:
 		code := CodeAPIServerDrops
 		if c.APIServer == APIServerUnknownField {
 			code = CodeAPIServerUnknownField
 		}
-		d.add(Finding{Code: code, Severity: SeverityError,
+		out = append(out, Finding{Code: code, Severity: SeverityError,
 			Message: "the API server " + c.APIServer.Description() + evidenceNote(c, true),
 			Fix:     fixGateAPIServer})
 	}
-	nodePath := ""
-	if d.pod.Spec.NodeName != "" {
-		nodePath = "spec.nodeName"
-	}
 	switch {
 	case c.Kubelet == KubeletRejects:
-		d.add(Finding{Code: CodeNodeRejects, Severity: SeverityError, Path: nodePath,
+		out = append(out, Finding{Code: CodeNodeRejects, Severity: SeverityError, Path: nodePath,
 			Message: "the node's kubelet " + KubeletRejects.Description() + evidenceNote(c, false),
 			Fix:     "Turn SidecarContainers on in the node's kubelet or upgrade it to 1.29+, or keep such Pods off the node (pinned strategy, nodes labelled " + NodeLabel + ")."})
 	case c.Kubelet == KubeletStrips:
-		d.add(Finding{Code: CodeNodeStrips, Severity: SeverityError, Path: nodePath,
+		out = append(out, Finding{Code: CodeNodeStrips, Severity: SeverityError, Path: nodePath,
 			Message: "the node's kubelet " + KubeletStrips.Description() + evidenceNote(c, false),
 			Fix:     "Upgrade the node to 1.29+, or inject the universal pair, or pin the Pod to native-capable nodes."})
 	case c.Kubelet == KubeletNative && c.OrderedTermination == Unsupported:
-		d.add(Finding{Code: CodeUnorderedTermination, Severity: SeverityWarning, Path: nodePath,
+		out = append(out, Finding{Code: CodeUnorderedTermination, Severity: SeverityWarning, Path: nodePath,
 			Message: "native sidecars start in order on this node but are terminated together with the app containers (1.28; reference §2)" + evidenceNote(c, false),
 			Fix:     "Upgrade the node to 1.29+; until then do not rely on the sidecar outliving the app."})
 	}
+	return out
 }
 
 // evidenceNote summarises the evidence about the API server (api) or the

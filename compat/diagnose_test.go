@@ -128,3 +128,36 @@ func readJSON(t *testing.T, path string, v interface{}) bool {
 	}
 	return true
 }
+
+func TestDiagnoseCapability(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    compat.Capability
+		want []compat.Code
+	}{
+		{"unknown", compat.Capability{}, nil},
+		{"all native", compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}, nil},
+		{"drops and strips", compat.Capability{Kubelet: compat.KubeletStrips, APIServer: compat.APIServerDrops}, []compat.Code{compat.CodeAPIServerDrops, compat.CodeNodeStrips}},
+		{"unknown field", compat.Capability{APIServer: compat.APIServerUnknownField}, []compat.Code{compat.CodeAPIServerUnknownField}},
+		{"rejects", compat.Capability{Kubelet: compat.KubeletRejects, APIServer: compat.APIServerStores}, []compat.Code{compat.CodeNodeRejects}},
+		{"1.28 unordered", compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Unsupported}, []compat.Code{compat.CodeUnorderedTermination}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []compat.Code
+			for _, f := range compat.DiagnoseCapability(tc.c) {
+				if f.Path != "" || f.Message == "" || f.Fix == "" {
+					t.Errorf("finding %+v: want no path, a message and a fix", f)
+				}
+				got = append(got, f.Code)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("codes %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("codes %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}

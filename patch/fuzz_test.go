@@ -188,6 +188,12 @@ func checkRaw(t *testing.T, raw []byte, ops patch.Ops, want *corev1.PodSpec, wan
 	if len(lost) > 0 {
 		t.Fatalf("unknown fields lost or misplaced: %v\nops: %s\nbefore: %s\nafter:  %s", lost, mustMarshal(t, ops), raw, out)
 	}
+	// (c) Nothing outside the edited paths changed, and the unknown
+	// fields are kept: Verify's independent check (identity paths, op by
+	// op and all at once).
+	if err := patch.Verify(raw, ops); err != nil {
+		t.Fatalf("Verify: %v\nops: %s\nbefore: %s", err, mustMarshal(t, ops), raw)
+	}
 }
 
 // FuzzDiff: a random typed mutation of a random Pod → Diff → render →

@@ -59,6 +59,9 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("JSONPatch: %v", err)
 			}
 			checkMarshalJSONPatch(t, m, obj.Root)
+			if err := patch.Verify(raw, ops); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
 			opsJSON := mustIndent(t, mustMarshal(t, ops))
 			golden.Check(t, *update, base+".patch.json", opsJSON)
 

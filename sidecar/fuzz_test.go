@@ -89,6 +89,9 @@ func FuzzInject(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := patch.Verify(raw, ops); err != nil {
+			t.Fatalf("Verify: %v\nops: %s", err, mustJSON(t, ops))
+		}
 		out := applyFuzz(t, raw, ops)
 		after, err := patch.Decode(out)
 		if err != nil {
@@ -123,6 +126,9 @@ func FuzzInject(f *testing.F) {
 			t.Fatalf("uninject: %v", err)
 		}
 		uops, _ := um.JSONPatch(after.Root)
+		if err := patch.Verify(out, uops); err != nil {
+			t.Fatalf("Verify uninject: %v\nops: %s", err, mustJSON(t, uops))
+		}
 		back, err := patch.Decode(applyFuzz(t, out, uops))
 		if err != nil {
 			t.Fatal(err)

@@ -134,6 +134,9 @@ func TestInjectGolden(t *testing.T) {
 			if out.Error != "" {
 				return
 			}
+			if err := patch.Verify(raw, ops); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
 			patched := apply(t, raw, ops)
 			checkUnknownKept(t, raw, patched)
 			after := decode(t, patched)

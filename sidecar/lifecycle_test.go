@@ -28,6 +28,9 @@ func injectRaw(t *testing.T, raw []byte, s sidecar.Spec, o sidecar.Options, c co
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := patch.Verify(raw, ops); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
 	return apply(t, raw, ops), ops, res
 }
 
@@ -132,6 +135,9 @@ func TestUninjectRestores(t *testing.T) {
 			ops, err := m.JSONPatch(obj.Root)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if err := patch.Verify(injected, ops); err != nil {
+				t.Errorf("%s/%s: Verify uninject: %v", name, mode, err)
 			}
 			back := decode(t, apply(t, injected, ops))
 			orig := decode(t, raw)

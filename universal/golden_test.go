@@ -102,6 +102,9 @@ func TestInjectGolden(t *testing.T) {
 				if ops, err = res.Mutation.JSONPatch(obj.Root); err != nil {
 					t.Fatal(err)
 				}
+				if err := patch.Verify(raw, ops); err != nil {
+					t.Errorf("Verify: %v", err)
+				}
 				report := res.Resources()
 				out.Mode, out.Reason, out.Warnings, out.Resources = string(res.Mode), res.Reason, res.Warnings, &report
 				out.Patch = mustJSON(t, ops)

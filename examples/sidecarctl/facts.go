@@ -6,10 +6,28 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 )
+
+// clusterFlags are the flags that say what the cluster can do.
+type clusterFlags struct {
+	kubeletVersion, apiserverVersion, nodeFile, metricsFile string
+}
+
+func (f *clusterFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet version the Pod may run on, e.g. v1.29.3-eks-ae9a62a")
+	fl.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version; without kubelet facts the version-skew policy gives the oldest kubelet")
+	fl.StringVar(&f.nodeFile, "node", "", "a Node or a NodeList (kubectl get nodes -o json): the weakest node the Pod may land on decides")
+	fl.StringVar(&f.metricsFile, "metrics", "", "the API server's metrics text (kubectl get --raw /metrics)")
+}
+
+func (f *clusterFlags) load(stdin io.Reader) (*facts, error) {
+	return loadFacts(f.apiserverVersion, f.kubeletVersion, f.nodeFile, f.metricsFile, stdin)
+}
 
 // facts are what the flags say about the cluster.
 type facts struct {
@@ -22,15 +40,13 @@ type facts struct {
 func loadFacts(apiserverVersion, kubeletVersion, nodeFile, metricsFile string, stdin io.Reader) (*facts, error) {
 	f := &facts{}
 	if apiserverVersion != "" {
-		api, err := compat.ParseAPIServerVersion(apiserverVersion)
-		if err != nil {
-			return nil, fmt.Errorf("--apiserver-version: %w", err)
-		}
+		// The API server's own capability, and the oldest kubelet the skew
+		// policy allows.
 		skew, err := compat.FromSkewPolicy(apiserverVersion)
 		if err != nil {
 			return nil, fmt.Errorf("--apiserver-version: %w", err)
 		}
-		f.base = skew.Override(api)
+		f.base = skew
 	}
 	if metricsFile != "" {
 		b, err := readInput(metricsFile, stdin)
@@ -63,6 +79,10 @@ func loadFacts(apiserverVersion, kubeletVersion, nodeFile, metricsFile string, s
 	}
 	return f, nil
 }
+
+// apiServer returns what is known about the API server (and, from the
+// skew policy, the oldest kubelet it allows).
+func (f *facts) apiServer() compat.Capability { return f.base }
 
 // capability returns what the cluster can do for a Pod with the given spec:
 // the API server's capability joined with the weakest kubelet the Pod may

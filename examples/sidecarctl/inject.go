@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 	"github.com/sidecarkit/sidecarkit/universal"
@@ -20,10 +19,7 @@ import (
 type injectFlags struct {
 	file, sidecarFile string
 	mode              string
-	kubeletVersion    string
-	apiserverVersion  string
-	nodeFile          string
-	metricsFile       string
+	cluster           clusterFlags
 	output            string
 	allowPinned       bool
 	verbose           bool
@@ -54,10 +50,7 @@ and the API server's metrics (kubectl get --raw /metrics).`,
 	fl.StringVarP(&f.file, "filename", "f", "", "the Pod or workload, YAML or JSON; - reads stdin")
 	fl.StringVar(&f.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON")
 	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+strings.Join(sidecar.Modes(), "|"))
-	fl.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet version the Pod may run on, e.g. v1.29.3-eks-ae9a62a")
-	fl.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version; without kubelet facts the version-skew policy gives the oldest kubelet")
-	fl.StringVar(&f.nodeFile, "node", "", "a Node or a NodeList (kubectl get nodes -o json): the weakest node the Pod may land on decides")
-	fl.StringVar(&f.metricsFile, "metrics", "", "the API server's metrics text (kubectl get --raw /metrics)")
+	f.cluster.register(cmd)
 	fl.StringVarP(&f.output, "output", "o", "jsonpatch", "output: "+strings.Join(outputs, "|"))
 	fl.BoolVar(&f.allowPinned, "allow-pinned", false, "let auto pin Pods to native-capable nodes when some nodes cannot run native sidecars")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the chosen mode and its reason to stderr")
@@ -94,7 +87,7 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	facts, err := loadFacts(f.apiserverVersion, f.kubeletVersion, f.nodeFile, f.metricsFile, stdin)
+	facts, err := f.cluster.load(stdin)
 	if err != nil {
 		return err
 	}
@@ -198,5 +191,3 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
-
-var _ = compat.Weakest

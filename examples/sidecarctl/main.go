@@ -8,7 +8,7 @@
 //	sidecarctl doctor metrics [-f FILE|-]
 //	sidecarctl doctor nodes   [-f FILE|-]
 //	sidecarctl doctor pod -f STORED [--intended FILE]
-//	sidecarctl handshake --role native|legacy --dir DIR [--restart-policy P] -- CMD ARGS...
+//	sidecarctl handshake run --role native|legacy --dir DIR [--restart-policy P] -- CMD ARGS...
 package main
 
 import (
@@ -36,6 +36,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
+		if code, ok := asExitCode(err); ok {
+			return code
+		}
 		fmt.Fprintf(stderr, "sidecarctl: %s\n", oneLine(err.Error()))
 		return 1
 	}
@@ -53,7 +56,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newInject(stdin, stdout, stderr))
+	root.AddCommand(newInject(stdin, stdout, stderr), newDoctor(stdin, stdout), newHandshake(stdin, stdout, stderr))
 	return root
 }
 

@@ -57,7 +57,11 @@ func (r Runner) getenv(name string) string {
 
 func (r Runner) logf(format string, args ...interface{}) {
 	if r.Stderr != nil {
-		fmt.Fprintf(r.Stderr, "handshake: "+format+"\n", args...)
+		msg := fmt.Sprintf(format, args...)
+		if !strings.HasPrefix(msg, "handshake: ") { // errors carry the prefix already
+			msg = "handshake: " + msg
+		}
+		fmt.Fprintln(r.Stderr, msg)
 	}
 }
 
