@@ -36,10 +36,48 @@ func (m *Mutation) MoveContainer(from List, name string, to List, i int) error {
 	return m.do(&moveContainer{from: from, name: name, to: to, index: i})
 }
 
+// EncodedContainer is a container together with its JSON encoding, made
+// once by [EncodeContainer] and inserted into many mutations with
+// [Mutation.InsertEncoded]: an injector that adds the same container to
+// every Pod encodes it once. It is immutable and safe for concurrent use.
+// The zero value is not usable.
+type EncodedContainer struct {
+	c    corev1.Container
+	json []byte
+}
+
+// EncodeContainer encodes a deep copy of c with encoding/json, as
+// InsertContainer would.
+func EncodeContainer(c corev1.Container) (*EncodedContainer, error) {
+	e := &EncodedContainer{c: *c.DeepCopy()}
+	var err error
+	if e.json, err = marshal("container "+c.Name, &e.c); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Container returns a deep copy of the container.
+func (e *EncodedContainer) Container() corev1.Container { return *e.c.DeepCopy() }
+
+// Name returns the container's name.
+func (e *EncodedContainer) Name() string { return e.c.Name }
+
+// InsertEncoded is InsertContainer with a container encoded beforehand.
+// The mutation records exactly what InsertContainer(l, i, c.Container())
+// records.
+func (m *Mutation) InsertEncoded(l List, i int, c *EncodedContainer) error {
+	if c == nil || c.json == nil {
+		return fmt.Errorf("patch: insert: nil or zero EncodedContainer")
+	}
+	return m.do(&insertContainer{list: l, index: i, c: c.c, enc: c.json})
+}
+
 type insertContainer struct {
 	list  List
 	index int // -1 appends
 	c     corev1.Container
+	enc   []byte // the encoding of c, when known
 }
 
 func (e *insertContainer) run(s *state, out *[]relOp) error {
@@ -63,20 +101,28 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 		return fmt.Errorf("patch: insert: %w", duplicate(listPath(e.list).Index(idx).Child("name"), e.c.Name, "already used by "+p.String()))
 	}
 	if out != nil {
-		v, err := marshal("container "+e.c.Name, &e.c)
-		if err != nil {
-			return err
+		v := e.enc
+		if v == nil {
+			var err error
+			if v, err = marshal("container "+e.c.Name, &e.c); err != nil {
+				return err
+			}
 		}
 		switch {
 		case len(l) == 0:
 			emit(out, relOp{op: OpAdd, path: ptr(string(e.list)), value: wrapArray(v)})
 		case idx == len(l):
-			emit(out, relOp{op: OpAdd, path: ptr(string(e.list), "-"), value: v})
+			emit(out, relOp{op: OpAdd, path: ptr(string(e.list), "-"), value: v, shared: e.enc != nil})
 		default:
-			emit(out, relOp{op: OpAdd, path: containerPath(e.list, idx), value: v})
+			emit(out, relOp{op: OpAdd, path: containerPath(e.list, idx), value: v, shared: e.enc != nil})
 		}
 	}
+	// The state owns the copy; its slices are capped so that later edits
+	// of this container never write into the caller's memory.
 	c := e.c
+	c.Env = c.Env[:len(c.Env):len(c.Env)]
+	c.EnvFrom = c.EnvFrom[:len(c.EnvFrom):len(c.EnvFrom)]
+	c.VolumeMounts = c.VolumeMounts[:len(c.VolumeMounts):len(c.VolumeMounts)]
 	s.setList(li, insertElem(l, idx, elem{c: &c, owned: true}))
 	return nil
 }

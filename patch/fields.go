@@ -227,11 +227,11 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 	c := s.list(li)[j].c
 	n, at := e.find(c)
 	jsonName, key := e.names()
-	fp := listPath(e.list).Index(j).Child(jsonName)
+	fp := func() *field.Path { return listPath(e.list).Index(j).Child(jsonName) }
 	path := containerPath(e.list, j) + ptr(jsonName)
 	if e.remove {
 		if at < 0 {
-			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp, key))
+			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp(), key))
 		}
 		guard(out, e.list, j, e.name)
 		emit(out, relOp{op: OpRemove, path: path + ptr(itoa(at))})
@@ -247,15 +247,18 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		return nil
 	}
 	if at >= 0 {
-		return fmt.Errorf("patch: %s: %w", e.verb(), field.Duplicate(fp.Index(at), key))
+		return fmt.Errorf("patch: %s: %w", e.verb(), field.Duplicate(fp().Index(at), key))
 	}
 	if out != nil {
-		v, err := marshal(jsonName, e.value())
+		v, err := s.encodeItem(e, jsonName)
 		if err != nil {
 			return err
 		}
 		guard(out, e.list, j, e.name)
 		appendOp(out, path, n, v)
+		if e.kind == itemMount {
+			(*out)[len(*out)-1].shared = true // see encodeItem
+		}
 	}
 	c = s.own(li, j)
 	switch e.kind {
@@ -326,4 +329,18 @@ func (e *containerItem) find(c *corev1.Container) (int, int) {
 		}
 	}
 	return len(c.EnvFrom), -1
+}
+
+// encodeItem encodes the element an edit adds. The encoding of a volume
+// mount is kept and reused for an equal mount, the common case of one
+// mount added to every container.
+func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
+	if e.kind == itemMount && s.mountJSON != nil && reflect.DeepEqual(s.mount, e.mount) {
+		return s.mountJSON, nil
+	}
+	v, err := marshal(jsonName, e.value())
+	if err == nil && e.kind == itemMount {
+		s.mount, s.mountJSON = e.mount, v
+	}
+	return v, err
 }

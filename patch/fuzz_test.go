@@ -1,6 +1,7 @@
 package patch_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"testing"
@@ -216,6 +217,7 @@ func FuzzDiff(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkMarshalJSONPatch(t, m, patch.PodRoot)
 		checkRaw(t, raw, ops, after, nil)
 		// Applying the mutation to the typed spec gives the same result.
 		got := before.DeepCopy()
@@ -265,6 +267,7 @@ func FuzzJSONPatch(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkMarshalJSONPatch(t, m, obj.Root)
 		wantMeta, wantSpec := obj.Meta.DeepCopy(), obj.Spec.DeepCopy()
 		if err := m.Apply(wantMeta, wantSpec); err != nil {
 			t.Fatalf("Apply: %v", err)
@@ -348,3 +351,33 @@ func randomEdit(s *fuzzgen.Source, m *patch.Mutation) error {
 func ptrSpec(_ *metav1.ObjectMeta, s *corev1.PodSpec) *corev1.PodSpec { return s }
 
 func ptrBool(b bool) *bool { return &b }
+
+// checkMarshalJSONPatch checks that the one-pass encodings equal the
+// encodings of the rendered Ops, guarded and not.
+func checkMarshalJSONPatch(t *testing.T, m *patch.Mutation, root patch.Root) {
+	t.Helper()
+	for _, c := range []struct {
+		name   string
+		render func(patch.Root) (patch.Ops, error)
+		direct func(patch.Root) ([]byte, error)
+	}{
+		{"MarshalJSONPatch", m.JSONPatch, m.MarshalJSONPatch},
+		{"MarshalGuardedJSONPatch", m.GuardedJSONPatch, m.MarshalGuardedJSONPatch},
+	} {
+		ops, err := c.render(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ops.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.direct(root)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !bytes.Equal(want, got) {
+			t.Fatalf("%s differs from Ops.MarshalJSON:\n got %s\nwant %s", c.name, got, want)
+		}
+	}
+}

@@ -58,6 +58,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("JSONPatch: %v", err)
 			}
+			checkMarshalJSONPatch(t, m, obj.Root)
 			if err := patch.Verify(raw, ops); err != nil {
 				t.Errorf("Verify: %v", err)
 			}

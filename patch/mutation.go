@@ -67,6 +67,9 @@ type relOp struct {
 	// guardName is the value of a guard's "test", encoded when a guarded
 	// patch is rendered.
 	guardName string
+	// shared marks a value that other mutations share (an
+	// EncodedContainer's encoding): Ops get a copy.
+	shared bool
 }
 
 // edit is one recorded edit. run validates it against s, appends the
@@ -123,6 +126,77 @@ func (m *Mutation) GuardedJSONPatch(root Root) (Ops, error) {
 	return m.render(root, true)
 }
 
+// MarshalJSONPatch returns the encoding of m.JSONPatch(root), byte for byte
+// what [Ops.MarshalJSON] writes for it, in one pass: a webhook that only
+// needs the patch bytes skips the intermediate Ops and the re-validation of
+// values the mutation encoded itself.
+func (m *Mutation) MarshalJSONPatch(root Root) ([]byte, error) {
+	return m.appendJSONPatch(nil, root, false)
+}
+
+// MarshalGuardedJSONPatch is MarshalJSONPatch for m.GuardedJSONPatch(root).
+func (m *Mutation) MarshalGuardedJSONPatch(root Root) ([]byte, error) {
+	return m.appendJSONPatch(nil, root, true)
+}
+
+func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, error) {
+	metaRoot, hasMeta := root.Metadata()
+	n := 2
+	for i := range m.ops {
+		r := &m.ops[i]
+		n += len(r.op) + 2*len(root) + len(r.path) + len(r.from) + len(r.value) + len(r.guardName) + 40
+	}
+	if b == nil {
+		b = make([]byte, 0, n)
+	}
+	b = append(b, '[')
+	first := true
+	for i := range m.ops {
+		r := &m.ops[i]
+		if r.guard && !guards {
+			continue
+		}
+		base := string(root)
+		if r.meta {
+			if !hasMeta {
+				return nil, fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
+			}
+			base = metaRoot
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, `{"op":`...)
+		b = appendString(b, r.op)
+		if r.from != "" || r.op == OpMove || r.op == OpCopy {
+			b = append(b, `,"from":`...)
+			if r.from != "" {
+				b = appendString(b, base+r.from)
+			} else {
+				b = append(b, `""`...)
+			}
+		}
+		b = append(b, `,"path":`...)
+		b = appendString(b, base+r.path)
+		if r.op == OpAdd || r.op == OpReplace || r.op == OpTest {
+			b = append(b, `,"value":`...)
+			switch {
+			case r.guard:
+				b = appendString(b, r.guardName)
+			case len(r.value) == 0:
+				return nil, fmt.Errorf("patch: op %s %s: missing value", r.op, base+r.path)
+			default:
+				// Values are encoded by encoding/json in this package:
+				// valid and compact.
+				b = append(b, r.value...)
+			}
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
 func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 	ops := make(Ops, 0, len(m.ops))
 	metaRoot, hasMeta := root.Metadata()
@@ -138,6 +212,9 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 			base = metaRoot
 		}
 		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
+		if r.shared {
+			op.Value = append(json.RawMessage(nil), r.value...)
+		}
 		if r.guard {
 			op.Value = quote(r.guardName)
 		}

@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -41,6 +42,49 @@ var ErrNoPodSpec = errors.New("patch: no pod spec")
 // case-sensitively like the API server. Only the parts a Mutation needs are
 // decoded.
 func Decode(raw []byte) (*Object, error) {
+	if o, ok := decodeOnePass(raw); ok {
+		return o, nil
+	}
+	return decodeTwoPass(raw)
+}
+
+// onePass decodes a Pod in a single pass over the document: the PodSpec
+// and the members that hold a workload's pod template, which are kept raw
+// and decoded only for workloads.
+type onePass struct {
+	APIVersion string             `json:"apiVersion"`
+	Kind       string             `json:"kind"`
+	Metadata   *metav1.ObjectMeta `json:"metadata"`
+	Spec       *struct {
+		podSpec
+		Template    json.RawMessage `json:"template"`
+		JobTemplate json.RawMessage `json:"jobTemplate"`
+	} `json:"spec"`
+	Template json.RawMessage `json:"template"`
+}
+
+// decodeOnePass decodes a Pod with one pass. It reports false for any
+// other kind and for any document it cannot decode, which decodeTwoPass
+// then handles (and reports errors for) as before.
+func decodeOnePass(raw []byte) (*Object, bool) {
+	var d onePass
+	if err := utiljson.Unmarshal(raw, &d); err != nil {
+		return nil, false
+	}
+	if d.Kind != "" && d.Kind != "Pod" || d.Spec == nil {
+		return nil, false
+	}
+	o := &Object{APIVersion: d.APIVersion, Kind: "Pod", Root: PodRoot, Meta: d.Metadata}
+	if d.Metadata != nil {
+		o.Name, o.Namespace = d.Metadata.Name, d.Metadata.Namespace
+	}
+	o.Spec, o.PodResources = &d.Spec.PodSpec, d.Spec.Resources
+	return o, true
+}
+
+// decodeTwoPass decodes the head of the document, then the PodSpec where
+// the kind keeps it.
+func decodeTwoPass(raw []byte) (*Object, error) {
 	var head struct {
 		APIVersion string             `json:"apiVersion"`
 		Kind       string             `json:"kind"`

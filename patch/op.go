@@ -34,7 +34,12 @@ type Ops []Op
 // MarshalJSON encodes the ops as a compact JSON array with keys in the order
 // op, from, path, value.
 func (ops Ops) MarshalJSON() ([]byte, error) {
+	n := 2
+	for i := range ops {
+		n += len(ops[i].Op) + len(ops[i].Path) + len(ops[i].From) + len(ops[i].Value) + 40
+	}
 	var b bytes.Buffer
+	b.Grow(n)
 	b.WriteByte('[')
 	for i, op := range ops {
 		if i > 0 {
@@ -70,9 +75,37 @@ func (op Op) appendJSON(b *bytes.Buffer) error {
 	return nil
 }
 
-// writeString writes s as a JSON string. encoding/json never fails on a
-// string, so the error is dropped.
+// writeString writes s as a JSON string, as encoding/json encodes it.
 func writeString(b *bytes.Buffer, s string) {
-	enc, _ := json.Marshal(s)
+	if plain(s) {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
+	enc, _ := json.Marshal(s) // a string always encodes
 	b.Write(enc)
+}
+
+// appendString appends s as a JSON string, as encoding/json encodes it.
+func appendString(b []byte, s string) []byte {
+	if plain(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	enc, _ := json.Marshal(s) // a string always encodes
+	return append(b, enc...)
+}
+
+// plain reports whether encoding/json writes s as it is between quotes:
+// printable ASCII without quotes, backslashes or the characters it escapes
+// for HTML.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

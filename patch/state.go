@@ -1,7 +1,6 @@
 package patch
 
 import (
-	"encoding/json"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +22,10 @@ type state struct {
 	metaPresent bool              // the document has a metadata object
 	metaKnown   bool              // false when the metadata was not given (Diff)
 	affOwned    bool              // spec.Affinity is a copy the state may modify
+
+	// mount and mountJSON are the last volume mount added and its encoding.
+	mount     corev1.VolumeMount
+	mountJSON []byte
 }
 
 type elem struct {
@@ -149,16 +152,7 @@ func guard(out *[]relOp, l List, j int, name string) {
 
 // quote encodes s as a JSON string, as encoding/json does.
 func quote(s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return b
-		}
-	}
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return appendString(make([]byte, 0, len(s)+2), s)
 }
 
 // lookup resolves a container by list and name.

@@ -149,3 +149,28 @@ func ExamplePodResources() {
 	// Output:
 	// 2100m
 }
+
+// A webhook prepares the Spec once with NewInjector and injects it into
+// every Pod it admits; MarshalJSONPatch gives the patch bytes of the
+// admission response.
+func ExampleInjector() {
+	in, err := sidecar.NewInjector(exampleSpec())
+	if err != nil {
+		panic(err)
+	}
+	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
+	for _, pod := range []string{examplePod, `{"metadata":{"name":"batch"},"spec":{"containers":[{"name":"job","image":"busybox"}]}}`} {
+		obj, _ := patch.Decode([]byte(pod))
+		res, err := in.Inject(obj.Meta, obj.Spec, c, sidecar.Options{})
+		if err != nil {
+			panic(err)
+		}
+		p, _ := res.Mutation.MarshalJSONPatch(obj.Root)
+		var ops []struct{ Op, Path string }
+		_ = json.Unmarshal(p, &ops)
+		fmt.Println(obj.Name+":", ops)
+	}
+	// Output:
+	// web: [{add /spec/initContainers/0} {add /metadata/annotations}]
+	// batch: [{add /spec/initContainers} {add /metadata/annotations}]
+}

@@ -78,6 +78,10 @@ func FuzzInject(f *testing.F) {
 			t.Fatal(err)
 		}
 		res, err := sidecar.Inject(obj.Meta, obj.Spec, sp, capabilities[capName], opts)
+		in, ierr := sidecar.NewInjector(sp)
+		if ierr == nil {
+			checkInjector(t, in, obj, capabilities[capName], opts, res, err)
+		}
 		if err != nil {
 			return // refusing is fine; panicking is not
 		}
@@ -112,6 +116,7 @@ func FuzzInject(f *testing.F) {
 		if err != nil {
 			t.Fatalf("inject again: %v", err)
 		}
+		checkInjector(t, in, after, capabilities[capName], opts, again, err) // reuses the compiled plan
 		if !again.Mutation.Empty() {
 			ops2, _ := again.Mutation.JSONPatch(after.Root)
 			t.Fatalf("inject again is not empty: %s", mustJSON(t, ops2))

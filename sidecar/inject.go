@@ -119,9 +119,15 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if spec == nil {
 		return Result{}, errors.New("sidecar: inject: nil pod spec")
 	}
-	if err := s.Validate(); err != nil {
+	in, err := newInjector(s, false)
+	if err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
+	return in.inject(meta, spec, c, o)
+}
+
+func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
+	s := &in.spec
 	res := Result{Mutation: patch.New(meta, spec), before: spec, podLevel: o.PodResources}
 	if o.Decide != nil {
 		if d := o.Decide(meta, spec); !d.Inject {
@@ -135,9 +141,13 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	}
 	mode := ch.mode
 	res.Mode, res.Code, res.Reason, res.Warnings = ch.mode, ch.code, ch.reason, ch.warnings
-	plan, err := planFor(mode, &s, spec, &o)
+	cp, err := in.plan(mode, spec, &o)
 	if err != nil {
 		return Result{}, err
+	}
+	plan := cp.plan
+	if mode == Legacy {
+		plan.ContainerPlacement = LegacyPlacement(s.Placement, spec)
 	}
 	if mode == Universal && len(plan.Warnings) > 0 {
 		// The planner reports the doubled requests itself, with numbers.
@@ -148,7 +158,7 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	hash := plan.hash()
+	hash := cp.hash
 	if has && old.Hash == hash && recordPresent(spec, &old) {
 		res.Skipped = SkipAlreadyInjected
 		res.Reason = fmt.Sprintf("sidecar %q is already injected (%s mode)", s.Container.Name, mode)
@@ -157,7 +167,7 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if !has {
 		old = Record{}
 	}
-	r := reconciler{m: res.Mutation, pod: spec, plan: &plan, names: plan.names(), old: &old}
+	r := reconciler{m: res.Mutation, pod: spec, plan: &plan, names: cp.names, old: &old, encoded: cp.encoded}
 	rec, err := r.run()
 	if err != nil {
 		return Result{}, err
@@ -236,6 +246,7 @@ type reconciler struct {
 	pod      *corev1.PodSpec
 	plan     *Plan
 	names    map[string]bool // of the plan's containers
+	encoded  map[string]*patch.EncodedContainer
 	old      *Record
 	touched  map[string]bool
 	warnings []string
@@ -355,7 +366,8 @@ func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, 
 	}
 	idx = translateIndex(target, r.names, idx)
 	var names []string
-	for _, c := range want {
+	for i := range want {
+		c := &want[i]
 		names = append(names, c.Name)
 		switch {
 		case indexOfName(target, c.Name) >= 0:
@@ -366,7 +378,13 @@ func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, 
 				return nil, fmt.Errorf("sidecar: inject: %w", err)
 			}
 		default:
-			if err := r.m.InsertContainer(list, idx, c); err != nil {
+			var err error
+			if enc := r.encoded[c.Name]; enc != nil {
+				err = r.m.InsertEncoded(list, idx, enc)
+			} else {
+				err = r.m.InsertContainer(list, idx, *c)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("sidecar: inject: %w", err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -95,6 +96,9 @@ type output struct {
 // that the result is valid, keeps every unknown field in its element, and
 // that injecting again changes nothing.
 func TestInjectGolden(t *testing.T) {
+	// One Injector per spec, shared by every case (as a webhook shares
+	// it between requests), must give what Inject gives.
+	injectors := map[string]*sidecar.Injector{}
 	for _, tc := range matrix() {
 		tc := tc
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +107,14 @@ func TestInjectGolden(t *testing.T) {
 			obj := decode(t, raw)
 			opts := sidecar.Options{Mode: tc.mode, AllowPinned: tc.allowPinned, PodResources: obj.PodResources}
 			res, err := sidecar.Inject(obj.Meta, obj.Spec, s, capabilities[tc.capability], opts)
+			in := injectors[tc.spec]
+			if in == nil {
+				if in, err = sidecar.NewInjector(s); err != nil {
+					t.Fatal(err)
+				}
+				injectors[tc.spec] = in
+			}
+			checkInjector(t, in, obj, capabilities[tc.capability], opts, res, err)
 			var out output
 			var ops patch.Ops
 			if err != nil {
@@ -263,3 +275,31 @@ var _ = cmp.Diff
 var _ = cmpopts.EquateEmpty
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// checkInjector checks that in.Inject gives what Inject gave: the same
+// error, or the same mode, reasons, warnings and patch bytes.
+func checkInjector(t *testing.T, in *sidecar.Injector, obj *patch.Object, c compat.Capability, opts sidecar.Options, want sidecar.Result, wantErr error) {
+	t.Helper()
+	got, err := in.Inject(obj.Meta, obj.Spec, c, opts)
+	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("Injector.Inject error %v, Inject error %v", err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if got.Mode != want.Mode || got.Code != want.Code || got.Reason != want.Reason || got.Skipped != want.Skipped ||
+		!reflect.DeepEqual(got.Warnings, want.Warnings) {
+		t.Errorf("Injector.Inject result %+v, Inject result %+v", got, want)
+	}
+	g, err := got.Mutation.MarshalJSONPatch(obj.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := want.Mutation.MarshalJSONPatch(obj.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(g, w) {
+		t.Errorf("Injector.Inject patch\n%s\nInject patch\n%s", g, w)
+	}
+}

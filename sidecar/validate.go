@@ -43,8 +43,9 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 	cp := specPath.Child("containers")
 	names := map[string]bool{}
 	for i := range spec.Containers {
+		i := i
 		c := &spec.Containers[i]
-		p := cp.Index(i)
+		p := lazyPath(func() *field.Path { return cp.Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
 			e = validateCommon(c, vols, p)
@@ -65,8 +66,9 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 
 	ip := specPath.Child("initContainers")
 	for i := range spec.InitContainers {
+		i := i
 		c := &spec.InitContainers[i]
-		p := ip.Index(i)
+		p := lazyPath(func() *field.Path { return ip.Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
 			e = validateCommon(c, vols, p)
@@ -83,7 +85,9 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 		} else if c.Name != "" {
 			names[c.Name] = true
 		}
-		keepHostPorts([]corev1.Container{*c}, ip, nil, &e)
+		if hasHostPort(c) {
+			keepHostPorts([]corev1.Container{*c}, ip, nil, &e)
+		}
 		if !always {
 			const msg = "may not be set for init containers without restartPolicy=Always"
 			if c.Lifecycle != nil {
@@ -114,11 +118,11 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 
 // validateCommon checks the rules common to all containers: the name, the
 // ports and the volume mounts.
-func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) field.ErrorList {
+func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	if c.Name == "" {
 		errs = append(errs, field.Required(p.Child("name"), ""))
-	} else {
+	} else if !isDNS1123Label(c.Name) {
 		for _, msg := range validation.IsDNS1123Label(c.Name) {
 			errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
 		}
@@ -126,9 +130,9 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) fi
 	var portNames map[string]bool
 	for i, port := range c.Ports {
 		i := i
-		pp := lazyPath(func() *field.Path { return p.Child("ports").Index(i) })
+		pp := lazyPath(func() *field.Path { return p().Child("ports").Index(i) })
 		if port.Name != "" {
-			if msgs := validation.IsValidPortName(port.Name); len(msgs) > 0 {
+			if msgs := portNameErrors(port.Name); len(msgs) > 0 {
 				for _, msg := range msgs {
 					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
 				}
@@ -157,7 +161,7 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) fi
 	mounts := make(map[string]bool, len(c.VolumeMounts))
 	for i, m := range c.VolumeMounts {
 		i := i
-		mp := lazyPath(func() *field.Path { return p.Child("volumeMounts").Index(i) })
+		mp := lazyPath(func() *field.Path { return p().Child("volumeMounts").Index(i) })
 		if m.Name == "" {
 			errs = append(errs, field.Required(mp.Child("name"), ""))
 		}
@@ -178,7 +182,7 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p *field.Path) fi
 // keepHostPorts appends the hostPort clashes among containers (numbered
 // from fldPath) that involve a touched container.
 func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched map[string]bool, errs *field.ErrorList) {
-	seen := map[string]bool{}
+	var seen map[string]bool
 	for ci, c := range containers {
 		for pi, port := range c.Ports {
 			if port.HostPort == 0 {
@@ -192,9 +196,21 @@ func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched m
 			if seen[key] && (touched == nil || touched[c.Name]) {
 				*errs = append(*errs, field.Duplicate(fldPath.Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
 			}
+			if seen == nil {
+				seen = map[string]bool{}
+			}
 			seen[key] = true
 		}
 	}
+}
+
+func hasHostPort(c *corev1.Container) bool {
+	for i := range c.Ports {
+		if c.Ports[i].HostPort != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // lazyPath builds a field path only when an error needs it: validating a
@@ -202,3 +218,40 @@ func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched m
 type lazyPath func() *field.Path
 
 func (l lazyPath) Child(name string) *field.Path { return l().Child(name) }
+
+// isDNS1123Label reports whether validation.IsDNS1123Label accepts s
+// without running its regular expressions: at most 63 characters of
+// [a-z0-9-], beginning and ending with [a-z0-9].
+func isDNS1123Label(s string) bool {
+	if len(s) == 0 || len(s) > validation.DNS1123LabelMaxLength || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// portNameErrors is validation.IsValidPortName, which runs only when the
+// quick check (at most 15 characters of [a-z0-9-], one letter at least, no
+// leading, trailing or doubled hyphen) fails.
+func portNameErrors(s string) []string {
+	ok := len(s) > 0 && len(s) <= 15 && s[0] != '-' && s[len(s)-1] != '-'
+	letter := false
+	for i := 0; ok && i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z':
+			letter = true
+		case c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		default:
+			ok = false
+		}
+	}
+	if ok && letter {
+		return nil
+	}
+	return validation.IsValidPortName(s)
+}

@@ -1,0 +1,136 @@
+package sidecar
+
+import (
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/patch"
+)
+
+// Injector is a Spec prepared for injection into many Pods: the Spec is
+// validated once, and the plan of each mode, its hash and the JSON
+// encoding of the containers it inserts are computed on first use and
+// reused. A webhook creates one Injector per Spec and calls
+// [Injector.Inject] for every request; it is safe for concurrent use.
+//
+// Injector.Inject gives exactly what [Inject] gives for the same Spec.
+type Injector struct {
+	spec  Spec
+	modes [3]compiledMode // Native, Pinned, Legacy
+}
+
+// compiledMode is the pod-independent part of one mode's injection.
+type compiledMode struct {
+	once    sync.Once
+	plan    Plan // Legacy: ContainerPlacement is set per pod
+	hash    string
+	names   map[string]bool
+	encoded map[string]*patch.EncodedContainer
+	err     error
+}
+
+// NewInjector validates s (see [Spec.Validate]) and returns an Injector
+// holding a deep copy of it.
+func NewInjector(s Spec) (*Injector, error) {
+	in, err := newInjector(s, true)
+	if err != nil {
+		return nil, fmt.Errorf("sidecar: %w", err)
+	}
+	return in, nil
+}
+
+// newInjector validates s. The Injector keeps s as given unless deep is
+// set: Inject, which uses it once, needs no copy.
+func newInjector(s Spec, deep bool) (*Injector, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	in := &Injector{spec: s}
+	if deep {
+		in.spec = s.deepCopy()
+	}
+	return in, nil
+}
+
+// Spec returns a deep copy of the injector's Spec.
+func (in *Injector) Spec() Spec { return in.spec.deepCopy() }
+
+// Inject is [Inject] with the injector's Spec.
+func (in *Injector) Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
+	if spec == nil {
+		return Result{}, fmt.Errorf("sidecar: inject: nil pod spec")
+	}
+	return in.inject(meta, spec, c, o)
+}
+
+// plan returns the compiled plan of mode. Universal plans depend on the
+// Pod and the planner and are built on every call.
+func (in *Injector) plan(mode Mode, pod *corev1.PodSpec, o *Options) (*compiledMode, error) {
+	var cm *compiledMode
+	switch mode {
+	case Native:
+		cm = &in.modes[0]
+	case Pinned:
+		cm = &in.modes[1]
+	case Legacy:
+		cm = &in.modes[2]
+	default:
+		p, err := planFor(mode, &in.spec, pod, o)
+		if err != nil {
+			return nil, err
+		}
+		return &compiledMode{plan: p, hash: p.hash(), names: p.names()}, nil
+	}
+	cm.once.Do(func() {
+		// The plans of these modes do not depend on the Pod, except for
+		// Legacy's ContainerPlacement, which the caller sets.
+		cm.plan, cm.err = planFor(mode, &in.spec, nil, o)
+		if cm.err != nil {
+			return
+		}
+		cm.plan.ContainerPlacement = Placement{}
+		cm.hash, cm.names = cm.plan.hash(), cm.plan.names()
+		cm.encoded = make(map[string]*patch.EncodedContainer, len(cm.names))
+		for _, l := range [][]corev1.Container{cm.plan.InitContainers, cm.plan.Containers} {
+			for i := range l {
+				enc, err := patch.EncodeContainer(l[i])
+				if err != nil {
+					cm.err = err
+					return
+				}
+				cm.encoded[l[i].Name] = enc
+			}
+		}
+	})
+	if cm.err != nil {
+		return nil, cm.err
+	}
+	return cm, nil
+}
+
+func (s *Spec) deepCopy() Spec {
+	out := Spec{Container: *s.Container.DeepCopy(), Placement: s.Placement}
+	if s.Volumes != nil {
+		out.Volumes = make([]corev1.Volume, len(s.Volumes))
+		for i := range s.Volumes {
+			s.Volumes[i].DeepCopyInto(&out.Volumes[i])
+		}
+	}
+	if s.AppMounts != nil {
+		out.AppMounts = make([]corev1.VolumeMount, len(s.AppMounts))
+		for i := range s.AppMounts {
+			s.AppMounts[i].DeepCopyInto(&out.AppMounts[i])
+		}
+	}
+	if s.AppEnv != nil {
+		out.AppEnv = make([]corev1.EnvVar, len(s.AppEnv))
+		for i := range s.AppEnv {
+			s.AppEnv[i].DeepCopyInto(&out.AppEnv[i])
+		}
+	}
+	return out
+}

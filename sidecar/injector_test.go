@@ -1,0 +1,109 @@
+package sidecar_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// TestInjectorKeepsItsSpec: changing the Spec after NewInjector changes
+// nothing the Injector injects.
+func TestInjectorKeepsItsSpec(t *testing.T) {
+	s := loadSpec(t, "plain")
+	in, err := sidecar.NewInjector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := decode(t, readFile(t, filepath.Join("testdata/inject/pods", "no-init.json")))
+	want, err := sidecar.Inject(obj.Meta, obj.Spec, s, capabilities["native"], sidecar.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Container.Image = "changed:1"
+	if len(s.Container.Args) > 0 {
+		s.Container.Args[0] = "changed"
+	}
+	s.Volumes = append(s.Volumes, corev1.Volume{Name: "changed"})
+	checkInjector(t, in, obj, capabilities["native"], sidecar.Options{}, want, nil)
+	if got := in.Spec(); got.Container.Image == "changed:1" {
+		t.Error("Injector.Spec follows the caller's Spec")
+	}
+}
+
+// TestInjectorErrors: NewInjector validates the Spec; Inject needs a spec.
+func TestInjectorErrors(t *testing.T) {
+	if _, err := sidecar.NewInjector(sidecar.Spec{}); err == nil || !strings.Contains(err.Error(), "sidecar.container.name: Required value") {
+		t.Errorf("NewInjector(Spec{}) error %v, want the missing name", err)
+	}
+	in, err := sidecar.NewInjector(loadSpec(t, "plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Inject(nil, nil, capabilities["native"], sidecar.Options{}); err == nil {
+		t.Error("Inject with a nil spec succeeded")
+	}
+}
+
+// TestInjectorConcurrent shares one Injector between goroutines that
+// inject into different Pods in every mode (run with -race).
+func TestInjectorConcurrent(t *testing.T) {
+	s := loadSpec(t, "plain")
+	in, err := sidecar.NewInjector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := []string{"no-init", "several-init", "istio-native", "job-never"}
+	modes := []sidecar.Mode{sidecar.Native, sidecar.Legacy, sidecar.Pinned}
+	type job struct {
+		obj  *patch.Object
+		mode sidecar.Mode
+		want []byte
+	}
+	var jobs []job
+	for _, p := range pods {
+		for _, m := range modes {
+			obj := decode(t, readFile(t, filepath.Join("testdata/inject/pods", p+".json")))
+			res, err := sidecar.Inject(obj.Meta, obj.Spec, s, capabilities["native"], sidecar.Options{Mode: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := res.Mutation.MarshalJSONPatch(obj.Root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs = append(jobs, job{obj, m, want})
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(jobs))
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := range jobs {
+				j := jobs[(k+g)%len(jobs)]
+				res, err := in.Inject(j.obj.Meta, j.obj.Spec, capabilities["native"], sidecar.Options{Mode: j.mode})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				got, err := res.Mutation.MarshalJSONPatch(j.obj.Root)
+				if err != nil || string(got) != string(j.want) {
+					errs <- fmt.Errorf("mode %s: got %s (%v), want %s", j.mode, got, err, j.want)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
