@@ -51,6 +51,12 @@ type diffSpec struct {
 
 func (e *diffSpec) run(s *state, out *[]relOp) error {
 	if out != nil {
+		// A container that changes lists moves (RFC 6902 move), so that
+		// its raw element, unknown fields included, goes with it; the
+		// list diffs below then put it in place and edit its fields.
+		if err := crossListMoves(s, out, e.after); err != nil {
+			return err
+		}
 		cur := s.podSpec()
 		d := differ{out: out}
 		d.structs(reflect.ValueOf(&cur).Elem(), reflect.ValueOf(e.after).Elem())
@@ -62,6 +68,43 @@ func (e *diffSpec) run(s *state, out *[]relOp) error {
 	s.reset(nil, e.after)
 	s.meta, s.metaPresent, s.metaKnown = meta, metaPresent, metaKnown
 	return nil
+}
+
+// crossListMoves moves, to the end of the other list, every container that
+// is in one of initContainers and containers now and only in the other one
+// in after.
+func crossListMoves(s *state, out *[]relOp, after *corev1.PodSpec) error {
+	cur := s.podSpec()
+	for _, dir := range []struct {
+		from, to           List
+		curFrom, curTo     []corev1.Container
+		afterFrom, afterTo []corev1.Container
+	}{
+		{InitContainers, Containers, cur.InitContainers, cur.Containers, after.InitContainers, after.Containers},
+		{Containers, InitContainers, cur.Containers, cur.InitContainers, after.Containers, after.InitContainers},
+	} {
+		for i := range dir.curFrom {
+			name := dir.curFrom[i].Name
+			if hasName(dir.afterFrom, name) || hasName(dir.curTo, name) || !hasName(dir.afterTo, name) {
+				continue
+			}
+			ti, _ := dir.to.index() // both lists are known
+			mv := moveContainer{from: dir.from, name: name, to: dir.to, index: len(s.list(ti))}
+			if err := mv.run(s, out); err != nil {
+				return fmt.Errorf("patch: diff: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func hasName(l []corev1.Container, name string) bool {
+	for i := range l {
+		if l[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // differ walks two values of the same type and emits the operations that

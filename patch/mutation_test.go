@@ -324,3 +324,61 @@ func applyPatch(doc []byte, ops patch.Ops) ([]byte, error) {
 	}
 	return applyRaw(doc, b)
 }
+
+// TestDiffMovesAcrossLists: a container that Diff sees leave one list for
+// the other moves there with its raw element, unknown fields included
+// (found by FuzzDiff and FuzzJSONPatch: it used to be removed and re-added
+// from its typed value).
+func TestDiffMovesAcrossLists(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		edit      func(s *corev1.PodSpec)
+	}{
+		{"init to regular, emptying initContainers",
+			`{"apiVersion":"v1","kind":"Pod","spec":{"initContainers":[{"name":"proxy","image":"p","x-u":1}],"containers":[{"name":"app","image":"a","x-v":2}]}}`,
+			func(s *corev1.PodSpec) {
+				s.Containers = append([]corev1.Container{s.InitContainers[0]}, s.Containers...)
+				s.InitContainers = nil
+			}},
+		{"regular to init, into an absent list, with a field change",
+			`{"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"name":"proxy","image":"p","x-u":1},{"name":"app","image":"a"}]}}`,
+			func(s *corev1.PodSpec) {
+				always := corev1.ContainerRestartPolicyAlways
+				c := s.Containers[0]
+				c.RestartPolicy = &always
+				s.InitContainers = []corev1.Container{c}
+				s.Containers = s.Containers[1:]
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj, err := patch.Decode([]byte(tc.raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := obj.Spec.DeepCopy()
+			tc.edit(after)
+			m, err := patch.Diff(obj.Spec, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops, err := m.JSONPatch(obj.Root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := patch.Verify([]byte(tc.raw), ops); err != nil {
+				t.Fatalf("Verify: %v\nops: %s", err, mustMarshal(t, ops))
+			}
+			moved := false
+			for _, op := range ops {
+				moved = moved || op.Op == patch.OpMove
+				if op.Op == patch.OpAdd && strings.HasSuffix(op.Path, "/0") && strings.Contains(string(op.Value), `"proxy"`) {
+					t.Errorf("proxy re-added from its typed value: %s", mustMarshal(t, ops))
+				}
+			}
+			if !moved {
+				t.Errorf("no move: %s", mustMarshal(t, ops))
+			}
+			checkRaw(t, []byte(tc.raw), ops, after, nil)
+		})
+	}
+}
