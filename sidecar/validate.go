@@ -14,8 +14,11 @@ import (
 // DNS-1123 labels unique across containers, initContainers and
 // ephemeralContainers; volumeMounts name existing volumes and have unique
 // mountPaths; probes and lifecycle only on init containers with
-// restartPolicy Always, the only restartPolicy an init container may have
-// without the ContainerRestartRules feature; valid and unique port names;
+// restartPolicy Always; container restartPolicy values Always, OnFailure or
+// Never (anything but Always on an init container, and any value on a
+// regular container, also needs the ContainerRestartRules feature, on by
+// default from 1.35, which the library cannot see: it leaves that to the
+// API server); valid and unique port names;
 // no hostPort clashes (across all regular containers together, within each
 // init container alone). Errors have the API server's paths and texts, for
 // example `spec.initContainers[0].name: Duplicate value: "proxy"`.
@@ -23,6 +26,17 @@ import (
 // The rules are a pre-flight subset, not the whole of Pod validation.
 func ValidatePod(spec *corev1.PodSpec) field.ErrorList {
 	return validatePod(spec, nil)
+}
+
+var restartPolicies = []string{string(corev1.ContainerRestartPolicyAlways), "OnFailure", "Never"}
+
+func knownRestartPolicy(p corev1.ContainerRestartPolicy) bool {
+	for _, v := range restartPolicies {
+		if string(p) == v {
+			return true
+		}
+	}
+	return false
 }
 
 // validatePod returns the errors of the containers whose names are in
@@ -55,10 +69,13 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 		} else {
 			names[c.Name] = true
 		}
-		if c.RestartPolicy != nil {
-			// Allowed only from the ContainerRestartRules feature (beta,
-			// on by default, in 1.35); the library never sets it here.
-			e = append(e, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
+		if c.RestartPolicy != nil && !knownRestartPolicy(*c.RestartPolicy) {
+			// Without the ContainerRestartRules feature any value is
+			// forbidden here, with it (beta, on by default, from 1.35;
+			// reference §5) Always, OnFailure and Never are allowed. The
+			// library never sets it on a regular container and cannot
+			// know the gate, so it refuses only what no API server takes.
+			e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, restartPolicies))
 		}
 		keep(c.Name, e)
 	}
@@ -76,8 +93,10 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 		always := false
 		if c.RestartPolicy != nil {
 			always = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-			if !always {
-				e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, []string{string(corev1.ContainerRestartPolicyAlways)}))
+			// OnFailure and Never need ContainerRestartRules (reference
+			// §5); they do not make a sidecar.
+			if !knownRestartPolicy(*c.RestartPolicy) {
+				e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, restartPolicies))
 			}
 		}
 		if names[c.Name] {
