@@ -159,7 +159,7 @@ func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c comp
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
 	hash := cp.hash
-	if has && old.Hash == hash && recordPresent(spec, &old) {
+	if has && old.Hash == hash && recordPresent(spec, &old) && appsComplete(spec, &plan, cp.names) {
 		res.Skipped = SkipAlreadyInjected
 		res.Reason = fmt.Sprintf("sidecar %q is already injected (%s mode)", s.Container.Name, mode)
 		return res, nil
@@ -183,6 +183,33 @@ func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c comp
 	}
 	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)
 	return res, nil
+}
+
+// appsComplete reports whether every application container (a regular
+// container that is not ours) has the plan's mountPaths and env names. One
+// that lacks them was added after the injection, typically by another
+// webhook before a reinvocation, and must get them too.
+func appsComplete(spec *corev1.PodSpec, p *Plan, ours map[string]bool) bool {
+	if len(p.AppMounts)+len(p.AppEnv) == 0 {
+		return true
+	}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		if ours[c.Name] {
+			continue
+		}
+		for j := range p.AppMounts {
+			if mountIndex(c.VolumeMounts, p.AppMounts[j].MountPath) < 0 {
+				return false
+			}
+		}
+		for j := range p.AppEnv {
+			if envIndex(c.Env, p.AppEnv[j].Name) < 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // recordPresent reports whether every container a record names is in the

@@ -261,3 +261,68 @@ func TestInjectErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestReinvocationAfterAnotherWebhook: another webhook adds an application
+// container after ours ran; on reinvocation ours gives the new container
+// the app mounts and env, touching nothing else, and then converges.
+func TestReinvocationAfterAnotherWebhook(t *testing.T) {
+	s := loadSpec(t, "full")
+	if len(s.AppMounts)+len(s.AppEnv) == 0 {
+		t.Fatal("the full spec must have app mounts or env")
+	}
+	injected, _, _ := injectRaw(t, pod(t, "no-init"), s, sidecar.Options{Mode: sidecar.Native}, capabilities["native"])
+	var doc map[string]interface{}
+	if err := json.Unmarshal(injected, &doc); err != nil {
+		t.Fatal(err)
+	}
+	spec := doc["spec"].(map[string]interface{})
+	spec["containers"] = append(spec["containers"].([]interface{}), map[string]interface{}{"name": "late", "image": "late:1", "x-late": true})
+	withLate, _ := json.Marshal(doc)
+
+	again, ops, res := injectRaw(t, withLate, s, sidecar.Options{Mode: sidecar.Native}, capabilities["native"])
+	if res.Skipped != "" {
+		t.Fatalf("skipped (%s): the late container has no mounts yet", res.Skipped)
+	}
+	for _, op := range ops {
+		if !strings.Contains(op.Path, "/containers/1/") && !strings.HasPrefix(op.Path, "/metadata/annotations/") {
+			t.Errorf("op %s %s touches more than the late container and our record", op.Op, op.Path)
+		}
+	}
+	late := decode(t, again).Spec.Containers[1]
+	for _, vm := range s.AppMounts {
+		if !hasMount(late.VolumeMounts, vm.MountPath) {
+			t.Errorf("late container lacks mount %s", vm.MountPath)
+		}
+	}
+	for _, e := range s.AppEnv {
+		if !hasEnv(late.Env, e.Name) {
+			t.Errorf("late container lacks env %s", e.Name)
+		}
+	}
+	obj := decode(t, again)
+	third, err := sidecar.Inject(obj.Meta, obj.Spec, s, capabilities["native"], sidecar.Options{Mode: sidecar.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Skipped != sidecar.SkipAlreadyInjected {
+		t.Errorf("third run: skipped %q, want %q", third.Skipped, sidecar.SkipAlreadyInjected)
+	}
+}
+
+func hasMount(l []corev1.VolumeMount, path string) bool {
+	for _, m := range l {
+		if m.MountPath == path {
+			return true
+		}
+	}
+	return false
+}
+
+func hasEnv(l []corev1.EnvVar, name string) bool {
+	for _, e := range l {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
