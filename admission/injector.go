@@ -60,6 +60,7 @@ type Request struct {
 // for concurrent use.
 type Injector struct {
 	spec       sidecar.Spec
+	injector   *sidecar.Injector // spec, validated and prepared once
 	opts       sidecar.Options
 	capability func(context.Context, *Request) (compat.Capability, error)
 	workloads  bool
@@ -71,14 +72,16 @@ type Injector struct {
 // the universal mode (forced, or as the fallback) needs
 // Options.Universal.
 func New(c Config) (*Injector, error) {
-	if err := c.Spec.Validate(); err != nil {
+	prepared, err := sidecar.NewInjector(c.Spec)
+	if err != nil {
 		return nil, fmt.Errorf("admission: %w", err)
 	}
 	if c.Options.Universal == nil && (c.Options.Mode == sidecar.Universal || c.Options.Fallback == sidecar.Universal) {
 		return nil, errors.New("admission: the universal mode needs Options.Universal (a universal.Planner)")
 	}
 	i := &Injector{
-		spec:       c.Spec,
+		spec:       prepared.Spec(),
+		injector:   prepared,
 		opts:       c.Options,
 		capability: c.Capability,
 		workloads:  c.Workloads,

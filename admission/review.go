@@ -108,7 +108,7 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	}
 	opts := i.opts
 	opts.PodResources = obj.PodResources
-	res, err := sidecar.Inject(obj.Meta, obj.Spec, i.spec, c, opts)
+	res, err := i.injector.Inject(obj.Meta, obj.Spec, c, opts)
 	if err != nil {
 		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", i.spec.Container.Name)
 		if i.allowOnErr {
@@ -127,15 +127,11 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if res.Mutation.Empty() {
 		return i.respond(&out, nil)
 	}
-	ops, err := res.Mutation.JSONPatch(obj.Root)
+	p, err := res.Mutation.MarshalJSONPatch(obj.Root)
 	if err != nil {
 		return nil, out, internal(fmt.Errorf("admission: render patch: %w", err))
 	}
-	p, err := ops.MarshalJSON()
-	if err != nil {
-		return nil, out, internal(fmt.Errorf("admission: encode patch: %w", err))
-	}
-	out.Ops = len(ops)
+	out.Ops = res.Mutation.NumOps()
 	return i.respond(&out, p)
 }
 

@@ -361,7 +361,7 @@ func TestNewErrors(t *testing.T) {
 		c    admission.Config
 		want string
 	}{
-		{name: "no spec", c: admission.Config{}, want: "admission: [sidecar.container.name: Required value"},
+		{name: "no spec", c: admission.Config{}, want: "admission: sidecar: [sidecar.container.name: Required value"},
 		{name: "universal without planner", c: admission.Config{Spec: testSpec(t), Options: sidecar.Options{Mode: sidecar.Universal}}, want: "admission: the universal mode needs Options.Universal"},
 		{name: "universal fallback without planner", c: admission.Config{Spec: testSpec(t), Options: sidecar.Options{Fallback: sidecar.Universal}}, want: "admission: the universal mode needs Options.Universal"},
 	} {

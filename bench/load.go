@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sidecarkit/sidecarkit/sidecar"
+	"github.com/sidecarkit/sidecarkit/admission"
 )
 
 // maxReview bounds a request body, like the API server's 3 MiB limit on
@@ -20,10 +20,10 @@ import (
 const maxReview = 3 << 20
 
 // Handler serves AdmissionReview v1 requests on two routes: /ours (the
-// library's admission path) and /peer (the typed decode, mutate, marshal,
+// library's admission.Handler) and /peer (the typed decode, mutate, marshal,
 // gomodules CreatePatch path). Both inject the benchmark's Spec.
 func Handler() (http.Handler, error) {
-	inj, err := sidecar.NewInjector(Spec())
+	adm, err := NewAdmission()
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,8 @@ func Handler() (http.Handler, error) {
 			_, _ = w.Write(out)
 		}
 	}
-	mux.Handle("/ours", serve(func(b []byte) ([]byte, error) { return admissionOurs(b, inj) }))
+	// The library's own http.Handler (body limit, content type, status codes).
+	mux.Handle("/ours", &admission.Handler{Injector: adm, MaxBodyBytes: maxReview})
 	mux.Handle("/peer", serve(func(b []byte) ([]byte, error) { return admissionPeer(b, &s) }))
 	return mux, nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
+	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -33,6 +36,8 @@ type Input struct {
 	// Sidecar is what is injected, and Injector the same prepared once.
 	Sidecar  sidecar.Spec
 	Injector *sidecar.Injector
+	// Admission is the library's admission package, configured alike.
+	Admission *admission.Injector
 }
 
 // NewInput prepares raw, a Pod, for the paths.
@@ -49,7 +54,11 @@ func NewInput(name string, raw []byte) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in}, nil
+	adm, err := NewAdmission()
+	if err != nil {
+		return nil, err
+	}
+	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in, Admission: adm}, nil
 }
 
 // Output says what a path produces.
@@ -90,7 +99,7 @@ func Paths() []Path {
 		{"OursInjector", "ours: Injector.Inject (Spec prepared once) + MarshalJSONPatch from a decoded PodSpec", JSONPatch, OursInjector},
 		{"OursDiff", "ours: DeepCopy, mutate, Mutation.Diff + SetAnnotation + JSONPatch + MarshalJSON from a decoded PodSpec", JSONPatch, OursDiff},
 		{"AdmissionPeer", "admission, peer: AdmissionReview bytes in, decode, mutate, marshal, gomodules CreatePatch, response bytes out", ReviewResponse, AdmissionPeer},
-		{"AdmissionOurs", "admission, ours: AdmissionReview bytes in, patch.Decode, Injector.Inject, MarshalJSONPatch, response bytes out", ReviewResponse, AdmissionOurs},
+		{"AdmissionOurs", "admission, ours: AdmissionReview bytes in, package admission (patch.DecodeAs, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionOurs},
 	}
 }
 
@@ -268,29 +277,22 @@ func admissionPeer(review []byte, s *sidecar.Spec) ([]byte, error) {
 	return respond([]byte(ar.Request.UID), p)
 }
 
-// AdmissionOurs is the library's whole path: decode the review, decode just
-// the pod spec and metadata with patch.Decode, Inject, render, respond.
+// AdmissionOurs is the library's whole path, package admission: review
+// bytes in, patch.DecodeAs, Injector.Inject, MarshalJSONPatch, response
+// bytes out.
 func AdmissionOurs(in *Input) ([]byte, error) {
-	return admissionOurs(in.Review, in.Injector)
+	out, _, err := in.Admission.Review(context.Background(), in.Review)
+	return out, err
 }
 
-func admissionOurs(review []byte, inj *sidecar.Injector) ([]byte, error) {
-	var ar admissionv1.AdmissionReview
-	if err := json.Unmarshal(review, &ar); err != nil {
-		return nil, err
-	}
-	if ar.Request == nil {
-		return nil, errNoRequest
-	}
-	obj, err := patch.Decode(ar.Request.Object.Raw)
-	if err != nil {
-		return nil, err
-	}
-	p, err := inject(inj, obj.Meta, obj.Spec, obj.Root, obj.PodResources)
-	if err != nil {
-		return nil, err
-	}
-	return respond([]byte(ar.Request.UID), p)
+// NewAdmission returns the admission package's Injector for the
+// benchmark's Spec and capability.
+func NewAdmission() (*admission.Injector, error) {
+	c := Capability()
+	return admission.New(admission.Config{
+		Spec:       Spec(),
+		Capability: func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil },
+	})
 }
 
 func runtimeRaw(s string) runtime.RawExtension { return runtime.RawExtension{Raw: []byte(s)} }

@@ -96,6 +96,18 @@ func New(meta *metav1.ObjectMeta, spec *corev1.PodSpec) *Mutation {
 // Len returns the number of edits recorded.
 func (m *Mutation) Len() int { return len(m.edits) }
 
+// NumOps returns the number of operations JSONPatch renders (without the
+// guards GuardedJSONPatch adds).
+func (m *Mutation) NumOps() int {
+	n := 0
+	for i := range m.ops {
+		if !m.ops[i].guard {
+			n++
+		}
+	}
+	return n
+}
+
 // Empty reports whether the mutation changes nothing.
 func (m *Mutation) Empty() bool { return len(m.ops) == 0 }
 

@@ -382,3 +382,22 @@ func TestDiffMovesAcrossLists(t *testing.T) {
 		})
 	}
 }
+
+func TestNumOps(t *testing.T) {
+	obj, err := patch.Decode([]byte(`{"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"name":"app","image":"a"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := obj.Mutation()
+	if err := m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "proxy", Image: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddEnv(patch.Containers, "app", corev1.EnvVar{Name: "A", Value: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	ops, _ := m.JSONPatch(obj.Root)
+	guarded, _ := m.GuardedJSONPatch(obj.Root)
+	if m.NumOps() != len(ops) || len(guarded) <= len(ops) {
+		t.Errorf("NumOps %d, JSONPatch %d ops, guarded %d", m.NumOps(), len(ops), len(guarded))
+	}
+}
