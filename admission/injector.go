@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
@@ -47,6 +48,10 @@ type Config struct {
 
 // Request is the part of an admission request that a capability source
 // may need. Object is the decoded object; it must not be modified.
+// SchedulingSpec is the pod spec to judge the nodes by (pass it to
+// compat.FromNodes): Object.Spec without the node requirement of an
+// earlier pinned injection of this sidecar (see sidecar.SchedulingSpec),
+// so that a reinvocation does not unpin the Pod.
 type Request struct {
 	UID             string
 	Kind            metav1.GroupVersionKind
@@ -54,6 +59,7 @@ type Request struct {
 	Operation       string
 	DryRun          bool
 	Object          *patch.Object
+	SchedulingSpec  *corev1.PodSpec
 }
 
 // Injector answers AdmissionReviews by injecting one sidecar. It is safe

@@ -98,7 +98,12 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	}
 	var c compat.Capability
 	if i.capability != nil {
-		req := Request{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: out.DryRun, Object: obj}
+		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, i.spec.Container.Name)
+		if err != nil {
+			// A corrupt record of ours: Inject reports it below.
+			sched = obj.Spec
+		}
+		req := Request{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: out.DryRun, Object: obj, SchedulingSpec: sched}
 		if c, err = i.capability(ctx, &req); err != nil {
 			return nil, out, internal(fmt.Errorf("admission: capability: %w", err))
 		}

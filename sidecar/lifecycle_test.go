@@ -326,3 +326,47 @@ func hasEnv(l []corev1.EnvVar, name string) bool {
 	}
 	return false
 }
+
+// TestSchedulingSpec: a pinned injection is judged without its own pin,
+// and the rest of the affinity stays.
+func TestSchedulingSpec(t *testing.T) {
+	spec, err := sidecar.LoadSpec([]byte("name: proxy\nimage: proxy:1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "a"}},
+		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}}}}}
+	meta := &metav1.ObjectMeta{}
+	caps, err := compat.ParseKubeletVersion("v1.27.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := compat.ParseAPIServerVersion("v1.33.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := sidecar.Inject(meta, pod, spec, api.Override(caps), sidecar.Options{AllowPinned: true})
+	if err != nil || res.Mode != sidecar.Pinned {
+		t.Fatalf("inject: %v, %s", err, res.Mode)
+	}
+	pinnedMeta, pinned := res.Mutation.Result()
+	if len(pinned.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions) != 2 {
+		t.Fatalf("not pinned: %+v", pinned.Affinity)
+	}
+	got, err := sidecar.SchedulingSpec(pinnedMeta, pinned, "proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := got.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions
+	if len(exprs) != 1 || exprs[0].Key != "zone" {
+		t.Errorf("SchedulingSpec left %+v, want the zone requirement alone", exprs)
+	}
+	if len(pinned.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions) != 2 {
+		t.Error("SchedulingSpec changed its input")
+	}
+	// Not injected, or not pinned: the spec itself.
+	if same, err := sidecar.SchedulingSpec(meta, pod, "proxy"); err != nil || same != pod {
+		t.Errorf("unpinned: %p, %v; want the input", same, err)
+	}
+}

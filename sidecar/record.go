@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 // AnnotationPrefix prefixes the pod annotation that records an injection:
@@ -72,4 +76,27 @@ func ReadRecord(meta *metav1.ObjectMeta, name string) (Record, bool, error) {
 func (r Record) encode() string {
 	b, _ := json.Marshal(r) // strings, slices and maps of strings always encode
 	return string(b)
+}
+
+// SchedulingSpec returns the pod spec to judge the nodes' capability by
+// (compat.FromNodes) before injecting the sidecar named name: spec itself,
+// or, when that sidecar was injected pinned (its record says it added the
+// node requirement), a copy without that requirement. A pinned spec selects
+// only nodes labelled native, so judged as it is it would look all-native:
+// a reinvoked webhook would unpin the Pod, and an operator would flip a
+// template between pinned and native on every pass. spec is not modified.
+func SchedulingSpec(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*corev1.PodSpec, error) {
+	rec, has, err := ReadRecord(meta, name)
+	if err != nil {
+		return spec, fmt.Errorf("sidecar: scheduling spec: %w", err)
+	}
+	if !has || !rec.NodeRequirement || spec == nil {
+		return spec, nil
+	}
+	m := patch.New(meta, spec)
+	if err := m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement()); err != nil {
+		return spec, fmt.Errorf("sidecar: scheduling spec: %w", err)
+	}
+	_, out := m.Result()
+	return out, nil
 }

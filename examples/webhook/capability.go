@@ -110,7 +110,11 @@ func (s *nodeSource) capability(_ context.Context, r *admission.Request) (compat
 	if nodes == nil {
 		return s.base, nil
 	}
-	c, err := compat.FromNodes(*nodes, r.Object.Spec)
+	spec := r.SchedulingSpec // without our own earlier pin
+	if spec == nil && r.Object != nil {
+		spec = r.Object.Spec
+	}
+	c, err := compat.FromNodes(*nodes, spec)
 	if err != nil {
 		s.log.Warn("reading nodes", "uid", r.UID, "err", err)
 	}

@@ -15,12 +15,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sidecarkit/sidecarkit/compat"
-	"github.com/sidecarkit/sidecarkit/patch"
-	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 // Source answers what the cluster can do for a pod template with the given
@@ -232,23 +229,4 @@ func (a *APIServerCache) fetch(ctx context.Context) (compat.Capability, error) {
 	}
 	defer text.Close()
 	return APIServerMetrics(c, text, v)
-}
-
-// WithoutPin returns the pod spec to judge the capability by: spec itself,
-// or, when the sidecar named sidecarName was injected in pinned mode (its
-// record says it added a node requirement), a copy without that
-// requirement. A pinned template selects only nodes labelled native, so
-// judged as it is, it would look all-native, the pin would be dropped, and
-// the next judgement would pin it again: every round a rollout.
-func WithoutPin(meta *metav1.ObjectMeta, spec *corev1.PodSpec, sidecarName string) (*corev1.PodSpec, error) {
-	rec, has, err := sidecar.ReadRecord(meta, sidecarName)
-	if err != nil || !has || !rec.NodeRequirement {
-		return spec, err
-	}
-	m := patch.New(meta, spec)
-	if err := m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement()); err != nil {
-		return spec, err
-	}
-	_, out := m.Result()
-	return out, nil
 }

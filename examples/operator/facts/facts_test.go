@@ -16,7 +16,6 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
-	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 func node(name, kubelet string, labels map[string]string) *corev1.Node {
@@ -127,44 +126,5 @@ func TestAPIServerCache(t *testing.T) {
 	fresh := &facts.APIServerCache{Facts: &apiFacts{versionErr: errors.New("refused")}}
 	if c, err := fresh.Capability(context.Background()); err == nil || c.APIServer != compat.APIServerUnknown {
 		t.Errorf("first read failing: %s, %v; want unknown and an error", c, err)
-	}
-}
-
-func TestWithoutPin(t *testing.T) {
-	spec, err := sidecar.LoadSpec([]byte("name: proxy\nimage: proxy:1\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "a"}},
-		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn, Values: []string{"a"}}}}}}}}}
-	meta := &metav1.ObjectMeta{}
-	caps, err := compat.ParseKubeletVersion("v1.27.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, _ := compat.ParseAPIServerVersion("v1.33.0")
-	res, err := sidecar.Inject(meta, pod, spec, api.Override(caps), sidecar.Options{AllowPinned: true})
-	if err != nil || res.Mode != sidecar.Pinned {
-		t.Fatalf("inject: %v, %s", err, res.Mode)
-	}
-	pinnedMeta, pinned := res.Mutation.Result()
-	if len(pinned.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions) != 2 {
-		t.Fatalf("not pinned: %+v", pinned.Affinity)
-	}
-	got, err := facts.WithoutPin(pinnedMeta, pinned, "proxy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exprs := got.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions
-	if len(exprs) != 1 || exprs[0].Key != "zone" {
-		t.Errorf("WithoutPin left %+v, want the zone requirement alone", exprs)
-	}
-	if len(pinned.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions) != 2 {
-		t.Error("WithoutPin changed its input")
-	}
-	// Not injected, or not pinned: the spec itself.
-	if same, err := facts.WithoutPin(meta, pod, "proxy"); err != nil || same != pod {
-		t.Errorf("unpinned: %p, %v; want the input", same, err)
 	}
 }

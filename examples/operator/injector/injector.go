@@ -223,9 +223,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 const ConflictRetry = time.Second
 
 // capability asks Facts about the template as the scheduler would see it
-// without the sidecar's own pin (see facts.WithoutPin).
+// without the sidecar's own pin (see sidecar.SchedulingSpec).
 func (r *Reconciler) capability(ctx context.Context, obj *patch.Object) (compat.Capability, error) {
-	spec, err := facts.WithoutPin(obj.Meta, obj.Spec, r.Spec.Container.Name)
+	spec, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, r.Spec.Container.Name)
 	if err != nil {
 		return compat.Capability{}, err
 	}

@@ -65,7 +65,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	var c compat.Capability
 	var warnings []string
 	if h.Facts != nil {
-		spec, err := facts.WithoutPin(obj.Meta, obj.Spec, h.Spec.Container.Name)
+		spec, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, h.Spec.Container.Name)
 		if err == nil {
 			c, err = h.Facts.Capability(ctx, spec)
 		}
