@@ -26,9 +26,11 @@ type Facts struct {
 // Diagnose explains why native sidecars in a Pod may not work, from the
 // stored Pod, optionally the intended spec, and the known capability. It
 // reports:
-//   - restartPolicy dropped: an init container that the intended spec, or a
-//     field manager in metadata.managedFields, gave restartPolicy while the
-//     stored spec lacks it; and intended sidecars missing altogether;
+//   - restartPolicy dropped: an init container that the intended spec, a
+//     field manager in metadata.managedFields, or sidecarkit's record
+//     annotation (see [RecordAnnotationPrefix]; managedFields never record
+//     what a mutating webhook adds) gave restartPolicy while the stored spec
+//     lacks it; and intended sidecars missing altogether;
 //   - the init container that blocks a Pod stuck in Init, and whether it
 //     looks like a sidecar not run as one (restartPolicy lost, or a kubelet
 //     ≤1.27 that ignores it), and a kubelet's admission rejection;
@@ -66,6 +68,7 @@ type diagnosis struct {
 	// Per stored init container, by index.
 	managers  [][]string // field managers that set restartPolicy
 	intended  []bool     // the intended spec gives it restartPolicy: Always
+	recorded  []string   // sidecarkit's record annotation that made it a sidecar
 	hasFields bool       // the Pod carries managedFields at all
 }
 
@@ -84,14 +87,17 @@ func (d *diagnosis) intent() {
 	inits := d.pod.Spec.InitContainers
 	d.managers = make([][]string, len(inits))
 	d.intended = make([]bool, len(inits))
+	d.recorded = make([]string, len(inits))
 	d.hasFields = len(d.pod.ManagedFields) > 0
 	byName, errs := restartPolicyManagers(d.pod.ManagedFields)
 	for _, err := range errs {
 		d.add(Finding{Code: CodeManagedFieldsInvalid, Severity: SeverityInfo, Path: "metadata.managedFields",
 			Message: "cannot read a managed-fields entry: " + err.Error()})
 	}
+	records := nativeRecords(d.pod.Annotations)
 	for i := range inits {
 		d.managers[i] = byName[inits[i].Name]
+		d.recorded[i] = records[inits[i].Name]
 		if d.facts.Intended != nil {
 			if c := findContainer(d.facts.Intended.InitContainers, inits[i].Name); c != nil {
 				d.intended[i] = isSidecar(c)
@@ -103,7 +109,7 @@ func (d *diagnosis) intent() {
 // meantAsSidecar reports whether stored init container i is, or was meant
 // to be, a sidecar.
 func (d *diagnosis) meantAsSidecar(i int) bool {
-	return isSidecar(&d.pod.Spec.InitContainers[i]) || d.intended[i] || len(d.managers[i]) > 0
+	return isSidecar(&d.pod.Spec.InitContainers[i]) || d.intended[i] || len(d.managers[i]) > 0 || d.recorded[i] != ""
 }
 
 func (d *diagnosis) usesSidecars() bool {
@@ -135,12 +141,15 @@ func findContainer(list []corev1.Container, name string) *corev1.Container {
 func (d *diagnosis) dropped() {
 	for i := range d.pod.Spec.InitContainers {
 		c := &d.pod.Spec.InitContainers[i]
-		if c.RestartPolicy != nil || (!d.intended[i] && len(d.managers[i]) == 0) {
+		if c.RestartPolicy != nil || (!d.intended[i] && len(d.managers[i]) == 0 && d.recorded[i] == "") {
 			continue
 		}
 		var ev []string
 		if d.intended[i] {
 			ev = append(ev, "the intended spec sets restartPolicy: Always")
+		}
+		if d.recorded[i] != "" {
+			ev = append(ev, fmt.Sprintf("annotation %s records that sidecarkit injected it as a native sidecar", d.recorded[i]))
 		}
 		if len(d.managers[i]) > 0 {
 			ev = append(ev, fmt.Sprintf("metadata.managedFields show manager %s set restartPolicy", quoteList(d.managers[i])))
@@ -184,6 +193,10 @@ func (d *diagnosis) dropCause(i int) (string, string) {
 		return "the API server (≤1.27) does not know the field", "Upgrade the control plane to 1.29+; until then inject sidecars as legacy containers."
 	case api == APIServerDrops:
 		return "the API server drops it (SidecarContainers gate off)", fixGateAPIServer
+	case d.recorded[i] != "" && !d.intended[i]:
+		// A field a mutating webhook adds gets no managedFields entry
+		// (seen on 1.32 and 1.37), so their absence says nothing here.
+		return "a webhook injected it, and managed fields do not record what webhooks add, so either the API server dropped it (gate off) or a later webhook removed it; check the gate with the API server's metrics", fixGateAPIServer + " " + fixWebhook
 	case d.hasFields:
 		return "no field manager recorded it, so it was removed before storage, most likely by a mutating webhook", fixWebhook
 	case api == APIServerStores:

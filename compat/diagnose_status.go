@@ -128,6 +128,9 @@ func (d *diagnosis) blocked(i int, what string, sev Severity, running bool) {
 	if len(d.managers[i]) > 0 {
 		ev, strong = append(ev, "managedFields show "+quoteList(d.managers[i])+" set its restartPolicy"), true
 	}
+	if d.recorded[i] != "" {
+		ev, strong = append(ev, "sidecarkit's record ("+d.recorded[i]+") says it injected it as a sidecar"), true
+	}
 	if f := probeFields(c); len(f) > 0 {
 		ev = append(ev, "it has "+strings.Join(f, ", ")+", which only sidecars may have")
 	}

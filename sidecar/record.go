@@ -15,7 +15,7 @@ import (
 // AnnotationPrefix prefixes the pod annotation that records an injection:
 // the annotation of a sidecar named "proxy" is
 // "sidecar.sidecarkit.io/proxy".
-const AnnotationPrefix = "sidecar.sidecarkit.io/"
+const AnnotationPrefix = compat.RecordAnnotationPrefix
 
 // Annotation returns the key of the annotation that records the injection
 // of the sidecar named name.

@@ -1,0 +1,49 @@
+package compat
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// RecordAnnotationPrefix prefixes the annotation in which package sidecar
+// records an injection ("sidecar.sidecarkit.io/<sidecar name>"). Diagnose
+// reads it as evidence of intent: a field that a mutating webhook adds gets
+// no metadata.managedFields entry, so without the record a restartPolicy
+// that sidecarkit injected and the API server dropped leaves no trace.
+const RecordAnnotationPrefix = "sidecar.sidecarkit.io/"
+
+// nativeRecords returns, for each sidecar that a record annotation says was
+// injected as an init container with restartPolicy: Always (modes native,
+// pinned and universal, whose native twin has the sidecar's name), the
+// annotation's key. Records that cannot be read are ignored: Diagnose
+// reports what it can prove.
+func nativeRecords(annotations map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range annotations {
+		name := strings.TrimPrefix(k, RecordAnnotationPrefix)
+		if name == k || name == "" {
+			continue
+		}
+		var r struct {
+			Mode           string   `json:"mode"`
+			InitContainers []string `json:"initContainers"`
+		}
+		if json.Unmarshal([]byte(v), &r) != nil {
+			continue
+		}
+		switch r.Mode {
+		case "native", "pinned", "universal":
+		default:
+			continue
+		}
+		for _, n := range r.InitContainers {
+			if n == name {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[name] = k
+			}
+		}
+	}
+	return out
+}
