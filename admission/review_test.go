@@ -431,3 +431,50 @@ func applyOps(t testing.TB, obj []byte, ops patch.Ops) []byte {
 }
 
 func typesUID(s string) types.UID { return types.UID(s) }
+
+// TestSchedulingSpecWithoutOwnPin: on the reinvocation of a pinned
+// injection, the capability source judges the nodes without our pin, so
+// that it does not see an all-native cluster and unpin the Pod.
+func TestSchedulingSpecWithoutOwnPin(t *testing.T) {
+	var got admission.Request
+	strips := compat.Capability{Kubelet: compat.KubeletStrips, OrderedTermination: compat.Unsupported, APIServer: compat.APIServerStores}
+	i := newInjector(t, admission.Config{
+		Options: sidecar.Options{AllowPinned: true},
+		Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
+			got = *r
+			return strips, nil
+		}})
+	obj := `{"metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"nginx"}]}}`
+	resp, out, err := i.Review(context.Background(), review(t, req{uid: "u1", object: obj}))
+	if err != nil || out.Mode != sidecar.Pinned {
+		t.Fatalf("first review: mode %s, %v", out.Mode, err)
+	}
+	if got.SchedulingSpec == nil || got.SchedulingSpec.Affinity != nil {
+		t.Fatalf("first review: scheduling spec %+v, want the unpinned spec", got.SchedulingSpec)
+	}
+	var ar struct {
+		Response struct{ Patch []byte } `json:"response"`
+	}
+	if err := json.Unmarshal(resp, &ar); err != nil {
+		t.Fatal(err)
+	}
+	p, err := jsonpatch.DecodePatch(ar.Response.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, err := p.Apply([]byte(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, out, err = i.Review(context.Background(), review(t, req{uid: "u2", object: string(pinned)})); err != nil || out.Skipped != admission.SkipAlreadyInjected {
+		t.Fatalf("reinvocation: skipped %q, %v; want already injected", out.Skipped, err)
+	}
+	if got.Object.Spec.Affinity == nil {
+		t.Fatal("the reinvoked object is not pinned")
+	}
+	if a := got.SchedulingSpec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil &&
+		len(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms) > 0 &&
+		len(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions) > 0 {
+		t.Errorf("reinvocation: the scheduling spec still carries the pin: %+v", a)
+	}
+}
