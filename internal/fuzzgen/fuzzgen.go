@@ -171,7 +171,7 @@ func sortedKeys(m map[string]interface{}) []string {
 
 // UnknownByIdentity maps every "x-u" member of doc to the identity of the
 // object holding it: a path in which array elements are named by their
-// "name", "mountPath" or "containerPort" member (and containers of both
+// "mountPath", "containerPort" or "name" member (and containers of both
 // lists share one namespace), or by their index otherwise.
 func UnknownByIdentity(doc []byte) (map[string]string, error) {
 	var v interface{}
@@ -206,7 +206,9 @@ func UnknownByIdentity(doc []byte) (map[string]string, error) {
 
 func elemKey(e interface{}, i int) string {
 	if m, ok := e.(map[string]interface{}); ok {
-		for _, k := range []string{"name", "mountPath", "containerPort"} {
+		// The merge keys first: a volumeMount is its mountPath and a port
+		// its containerPort (both also have a name), the rest their name.
+		for _, k := range []string{"mountPath", "containerPort", "name"} {
 			if v, ok := m[k]; ok {
 				return fmt.Sprint(v)
 			}
