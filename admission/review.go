@@ -12,7 +12,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
@@ -61,8 +60,8 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if len(body) == 0 {
 		return nil, out, badRequest(errors.New("admission: empty body; want an AdmissionReview"))
 	}
-	var in reviewIn
-	if err := utiljson.Unmarshal(body, &in); err != nil {
+	in, err := readReview(body)
+	if err != nil {
 		return nil, out, badRequest(fmt.Errorf("admission: malformed AdmissionReview: %w", err))
 	}
 	if in.APIVersion != reviewAPIVersion || in.Kind != reviewKind {
