@@ -54,8 +54,10 @@
 //
 // # Cost
 //
-// Review decodes the envelope once (the object is kept as raw bytes) and
-// the object once more, as the kind the request names (patch.DecodeAs);
-// the patch is built from the typed spec without marshalling the object
-// again.
+// Review reads the envelope with a structural scan that decodes only the
+// fields it needs and leaves the object in place (the skipped parts are
+// checked for structure, not for every rule of JSON); it then decodes the
+// object once, as the kind the request names (patch.DecodeAs), with a
+// prepared sidecar.Injector, and encodes the patch in one pass
+// (patch.Mutation.MarshalJSONPatch) without marshalling the object again.
 package admission
