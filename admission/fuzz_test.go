@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/sidecarkit/sidecarkit/admission"
@@ -53,6 +54,12 @@ func FuzzReview(f *testing.F) {
 		}
 		obj := withKind(t, in.Request.Object, in.Request.Kind)
 		if err := patch.Verify(obj, ops); err != nil {
+			if errors.Is(err, patch.ErrInvalidDocument) && strings.Contains(err.Error(), "duplicate object key") {
+				// JSON allows duplicate keys (the API server takes the
+				// last, like Review); Verify refuses to judge such a
+				// document, whose unknown fields are ambiguous.
+				return
+			}
 			t.Fatalf("patch does not verify: %v\nobject %s\nops %s", err, obj, mustJSON(ops))
 		}
 	})
