@@ -6,14 +6,16 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/internal/podgen"
 )
 
-// TestDecodeOnePass: the one-pass decoding of Pods gives what the two-pass
-// decoding gives, on every document of the repository's testdata and on
-// generated documents of every kind; for other kinds it declines.
-func TestDecodeOnePass(t *testing.T) {
+// TestDecodeIsDecodeAsItsKind: Decode gives what DecodeAs gives for the
+// document's own kind (Pod when it has none), errors included, on every
+// document of the repository's testdata and on generated documents of
+// every kind.
+func TestDecodeIsDecodeAsItsKind(t *testing.T) {
 	var docs [][]byte
 	for _, glob := range []string{"testdata/*/*.json", "testdata/*.json", "../sidecar/testdata/inject/pods/*.json", "../examples/testdata/*.json"} {
 		files, _ := filepath.Glob(glob)
@@ -32,27 +34,33 @@ func TestDecodeOnePass(t *testing.T) {
 		}
 		docs = append(docs, d.JSON)
 	}
-	docs = append(docs, []byte(`{"spec":null}`), []byte(`{"kind":"Pod"}`), []byte(`{"spec":{"template":"x","containers":[]}}`), []byte(`[]`), []byte(`{"kind":"Widget","spec":{}}`))
-	pods := 0
+	docs = append(docs, []byte(`{"spec":null}`), []byte(`{"kind":"Pod"}`), []byte(`{"spec":{"template":"x","containers":[]}}`), []byte(`[]`),
+		[]byte(`{"kind":"Widget","spec":{}}`), []byte(`{"kind":"Deployment","spec":{"template":{"spec":{"containers":[]}}}}`), []byte(`{"spec":{"containers":5}}`))
+	kinds := map[string]int{}
 	for _, raw := range docs {
-		two, err := decodeTwoPass(raw)
-		one, ok := decodeOnePass(raw)
-		if !ok {
-			if err == nil && two.Kind == "Pod" {
-				t.Errorf("one pass declined a Pod that two passes decode: %.200s", raw)
-			}
+		got, err := Decode(raw)
+		var head struct {
+			Kind string `json:"kind"`
+		}
+		_ = utiljson.Unmarshal(raw, &head)
+		kind := head.Kind
+		if kind == "" {
+			kind = "Pod"
+		}
+		want, werr := DecodeAs(raw, kind)
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error() && kind != "Pod") {
+			t.Errorf("Decode error %v, DecodeAs(%s) error %v: %.200s", err, kind, werr, raw)
 			continue
 		}
-		pods++
 		if err != nil {
-			t.Errorf("one pass decoded what two passes reject (%v): %.200s", err, raw)
 			continue
 		}
-		if diff := cmp.Diff(two, one); diff != "" {
-			t.Errorf("one pass differs (-two +one):\n%s", diff)
+		kinds[got.Kind]++
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Decode differs from DecodeAs(%s) (-DecodeAs +Decode):\n%s", kind, diff)
 		}
 	}
-	if pods < 10 {
-		t.Errorf("only %d Pods among %d documents", pods, len(docs))
+	if kinds["Pod"] < 10 || len(kinds) < 3 {
+		t.Errorf("kinds decoded: %v", kinds)
 	}
 }

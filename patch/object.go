@@ -1,7 +1,6 @@
 package patch
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -42,120 +41,23 @@ var ErrNoPodSpec = errors.New("patch: no pod spec")
 // case-sensitively like the API server. Only the parts a Mutation needs are
 // decoded.
 func Decode(raw []byte) (*Object, error) {
-	if o, ok := decodeOnePass(raw); ok {
+	// Most documents are Pods: one pass. Anything else (a workload, whose
+	// kind does not match, or a Pod that does not decode) reads the kind
+	// first.
+	if o, err := DecodeAs(raw, "Pod"); err == nil {
 		return o, nil
 	}
-	return decodeTwoPass(raw)
-}
-
-// onePass decodes a Pod in a single pass over the document: the PodSpec
-// and the members that hold a workload's pod template, which are kept raw
-// and decoded only for workloads.
-type onePass struct {
-	APIVersion string             `json:"apiVersion"`
-	Kind       string             `json:"kind"`
-	Metadata   *metav1.ObjectMeta `json:"metadata"`
-	Spec       *struct {
-		podSpec
-		Template    json.RawMessage `json:"template"`
-		JobTemplate json.RawMessage `json:"jobTemplate"`
-	} `json:"spec"`
-	Template json.RawMessage `json:"template"`
-}
-
-// decodeOnePass decodes a Pod with one pass. It reports false for any
-// other kind and for any document it cannot decode, which decodeTwoPass
-// then handles (and reports errors for) as before.
-func decodeOnePass(raw []byte) (*Object, bool) {
-	var d onePass
-	if err := utiljson.Unmarshal(raw, &d); err != nil {
-		return nil, false
-	}
-	if d.Kind != "" && d.Kind != "Pod" || d.Spec == nil {
-		return nil, false
-	}
-	o := &Object{APIVersion: d.APIVersion, Kind: "Pod", Root: PodRoot, Meta: d.Metadata}
-	if d.Metadata != nil {
-		o.Name, o.Namespace = d.Metadata.Name, d.Metadata.Namespace
-	}
-	o.Spec, o.PodResources = &d.Spec.PodSpec, d.Spec.Resources
-	return o, true
-}
-
-// decodeTwoPass decodes the head of the document, then the PodSpec where
-// the kind keeps it.
-func decodeTwoPass(raw []byte) (*Object, error) {
 	var head struct {
-		APIVersion string             `json:"apiVersion"`
-		Kind       string             `json:"kind"`
-		Metadata   *metav1.ObjectMeta `json:"metadata"`
+		Kind string `json:"kind"`
 	}
-	o := &Object{}
-	var err error
-	var tmpl *template
-	var spec *podSpec
-	var kind string
-	if err = utiljson.Unmarshal(raw, &head); err != nil {
+	if err := utiljson.Unmarshal(raw, &head); err != nil {
 		return nil, fmt.Errorf("patch: decode: %w", err)
 	}
-	kind = head.Kind
+	kind := head.Kind
 	if kind == "" {
 		kind = "Pod"
 	}
-	o.APIVersion, o.Kind = head.APIVersion, kind
-	if head.Metadata != nil {
-		o.Name, o.Namespace = head.Metadata.Name, head.Metadata.Namespace
-	}
-	if o.Root, err = RootFor(kind); err != nil {
-		return nil, err
-	}
-	switch o.Root {
-	case PodRoot:
-		var d struct {
-			Spec *podSpec `json:"spec"`
-		}
-		err = utiljson.Unmarshal(raw, &d)
-		o.Meta, spec = head.Metadata, d.Spec
-	case TemplateRoot:
-		var d struct {
-			Spec struct {
-				Template *template `json:"template"`
-			} `json:"spec"`
-		}
-		err = utiljson.Unmarshal(raw, &d)
-		tmpl = d.Spec.Template
-	case CronJobRoot:
-		var d struct {
-			Spec struct {
-				JobTemplate *struct {
-					Spec struct {
-						Template *template `json:"template"`
-					} `json:"spec"`
-				} `json:"jobTemplate"`
-			} `json:"spec"`
-		}
-		err = utiljson.Unmarshal(raw, &d)
-		if d.Spec.JobTemplate != nil {
-			tmpl = d.Spec.JobTemplate.Spec.Template
-		}
-	case PodTemplateRoot:
-		var d struct {
-			Template *template `json:"template"`
-		}
-		err = utiljson.Unmarshal(raw, &d)
-		tmpl = d.Template
-	}
-	if err != nil {
-		return nil, fmt.Errorf("patch: decode %s: %w", kind, err)
-	}
-	if tmpl != nil {
-		o.Meta, spec = tmpl.Metadata, tmpl.Spec
-	}
-	if spec == nil {
-		return nil, fmt.Errorf("%w at %s of %s %q", ErrNoPodSpec, o.Root.FieldPath(), kind, o.Name)
-	}
-	o.Spec, o.PodResources = &spec.PodSpec, spec.Resources
-	return o, nil
+	return DecodeAs(raw, kind)
 }
 
 type template struct {
