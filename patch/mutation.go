@@ -168,12 +168,9 @@ func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, er
 		if r.guard && !guards {
 			continue
 		}
-		base := string(root)
-		if r.meta {
-			if !hasMeta {
-				return nil, fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
-			}
-			base = metaRoot
+		base, err := r.base(root, metaRoot, hasMeta)
+		if err != nil {
+			return nil, err
 		}
 		if !first {
 			b = append(b, ',')
@@ -209,19 +206,29 @@ func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, er
 	return append(b, ']'), nil
 }
 
+// base returns the pointer r's path is relative to: root, or for metadata
+// ops the root's pod metadata (metaRoot, when hasMeta).
+func (r *relOp) base(root Root, metaRoot string, hasMeta bool) (string, error) {
+	if !r.meta {
+		return string(root), nil
+	}
+	if !hasMeta {
+		return "", fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
+	}
+	return metaRoot, nil
+}
+
 func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 	ops := make(Ops, 0, len(m.ops))
 	metaRoot, hasMeta := root.Metadata()
-	for _, r := range m.ops {
+	for i := range m.ops {
+		r := &m.ops[i]
 		if r.guard && !guards {
 			continue
 		}
-		base := string(root)
-		if r.meta {
-			if !hasMeta {
-				return nil, fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
-			}
-			base = metaRoot
+		base, err := r.base(root, metaRoot, hasMeta)
+		if err != nil {
+			return nil, err
 		}
 		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
 		if r.shared {
