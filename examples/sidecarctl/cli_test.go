@@ -121,3 +121,42 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("-o json: invalid JSON")
 	}
 }
+
+// TestMultiDocument: a multi-document YAML input gives one result per
+// document, in order, separated as each output form separates documents.
+func TestMultiDocument(t *testing.T) {
+	t.Chdir("..")
+	pod, err := os.ReadFile("testdata/pod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := os.ReadFile("testdata/deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := string(pod) + "\n---\n" + string(dep)
+	base := []string{"inject", "-f", "-", "--sidecar", "testdata/sidecar.yaml", "--kubelet-version", "v1.33.1", "--apiserver-version", "v1.33.1"}
+	var stdout, stderr bytes.Buffer
+	if code := run(append(base, "-o", "jsonpatch"), strings.NewReader(in), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	dec := json.NewDecoder(&stdout)
+	var paths []string
+	for dec.More() {
+		var ops []struct{ Path string }
+		if err := dec.Decode(&ops); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, ops[0].Path)
+	}
+	if len(paths) != 2 || paths[0] != "/spec/initContainers/0" || !strings.HasPrefix(paths[1], "/spec/template/spec/") {
+		t.Errorf("first op paths %q: want the Pod's, then the Deployment template's", paths)
+	}
+	stdout.Reset()
+	if code := run(append(base, "-o", "yaml"), strings.NewReader(in), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if docs := strings.Split(stdout.String(), "\n---\n"); len(docs) != 2 || !strings.Contains(docs[1], "kind: Deployment") {
+		t.Errorf("-o yaml: want two documents, the second the Deployment:\n%s", stdout.String())
+	}
+}
