@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 )
 
 // Op is one RFC 6902 operation. Path and From are JSON Pointers (RFC 6901)
@@ -77,35 +79,14 @@ func (op Op) appendJSON(b *bytes.Buffer) error {
 
 // writeString writes s as a JSON string, as encoding/json encodes it.
 func writeString(b *bytes.Buffer, s string) {
-	if plain(s) {
+	if jsonstr.Plain(s) {
 		b.WriteByte('"')
 		b.WriteString(s)
 		b.WriteByte('"')
 		return
 	}
-	enc, _ := json.Marshal(s) // a string always encodes
-	b.Write(enc)
+	b.Write(jsonstr.Append(nil, s))
 }
 
 // appendString appends s as a JSON string, as encoding/json encodes it.
-func appendString(b []byte, s string) []byte {
-	if plain(s) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	enc, _ := json.Marshal(s) // a string always encodes
-	return append(b, enc...)
-}
-
-// plain reports whether encoding/json writes s as it is between quotes:
-// printable ASCII without quotes, backslashes or the characters it escapes
-// for HTML.
-func plain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
-}
+func appendString(b []byte, s string) []byte { return jsonstr.Append(b, s) }

@@ -3,12 +3,15 @@ package sidecar
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -73,9 +76,65 @@ func ReadRecord(meta *metav1.ObjectMeta, name string) (Record, bool, error) {
 	return r, true, nil
 }
 
+// encode writes r as json.Marshal does, byte for byte (TestRecordEncode
+// and FuzzRecordEncode hold it to that), without reflection: it runs on
+// every injection.
 func (r Record) encode() string {
-	b, _ := json.Marshal(r) // strings, slices and maps of strings always encode
-	return string(b)
+	b := make([]byte, 0, 160)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(r.Version), 10)
+	b = append(b, `,"mode":`...)
+	b = jsonstr.Append(b, string(r.Mode))
+	b = append(b, `,"hash":`...)
+	b = jsonstr.Append(b, r.Hash)
+	b = appendStrings(b, `,"initContainers":`, r.InitContainers)
+	b = appendStrings(b, `,"containers":`, r.Containers)
+	b = appendStrings(b, `,"volumes":`, r.Volumes)
+	if len(r.Apps) > 0 {
+		names := make([]string, 0, len(r.Apps))
+		for n := range r.Apps {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		b = append(b, `,"apps":{`...)
+		for i, n := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, n)
+			b = append(b, ":{"...)
+			a := r.Apps[n]
+			inner := len(b)
+			b = appendStrings(b, `,"mounts":`, a.Mounts)
+			b = appendStrings(b, `,"env":`, a.Env)
+			if len(b) > inner {
+				b = append(b[:inner], b[inner+1:]...) // the first member's comma
+			}
+			b = append(b, '}')
+		}
+		b = append(b, '}')
+	}
+	if r.NodeRequirement {
+		b = append(b, `,"nodeRequirement":true`...)
+	}
+	return string(append(b, '}'))
+}
+
+// appendStrings appends member (a comma and a quoted name with its colon)
+// and the JSON array of l, unless l is empty (omitempty).
+func appendStrings(b []byte, member string, l []string) []byte {
+	if len(l) == 0 {
+		return b
+	}
+	b = append(b, member...)
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonstr.Append(b, s)
+	}
+	return append(b, ']')
 }
 
 // SchedulingSpec returns the pod spec to judge the nodes' capability by
