@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
 )
@@ -37,12 +39,16 @@ func Diff(before, after *corev1.PodSpec) (*Mutation, error) {
 
 // Diff records the edits that turn the mutation's current spec (the spec it
 // was created from, changed by the edits recorded so far) into after. See
-// the package-level [Diff]. The mutation keeps a deep copy of after.
+// the package-level [Diff]. Like the spec the mutation was created from,
+// after is kept as it is: the mutation never modifies it, and it must not
+// be modified while the mutation is in use (copy it first if it will be;
+// webhooks diff a modified copy they drop afterwards, so a second copy here
+// would only cost).
 func (m *Mutation) Diff(after *corev1.PodSpec) error {
 	if after == nil {
 		return fmt.Errorf("patch: diff: nil spec")
 	}
-	return m.do(&diffSpec{after: after.DeepCopy()})
+	return m.do(&diffSpec{after: after})
 }
 
 type diffSpec struct {
@@ -59,7 +65,7 @@ func (e *diffSpec) run(s *state, out *[]relOp) error {
 		}
 		cur := s.podSpec()
 		d := differ{out: out}
-		d.structs(reflect.ValueOf(&cur).Elem(), reflect.ValueOf(e.after).Elem())
+		d.structs(reflect.ValueOf(&cur).Elem(), reflect.ValueOf(e.after).Elem(), nodeOf(podSpecType))
 		if d.err != nil {
 			return d.err
 		}
@@ -155,30 +161,35 @@ func encode(v reflect.Value) ([]byte, error) {
 	return json.Marshal(v.Interface())
 }
 
-// structs diffs two structs whose JSON objects both exist.
-func (d *differ) structs(a, b reflect.Value) {
-	for _, f := range fields(a.Type()) {
-		fa, fb := a.FieldByIndex(f.index), b.FieldByIndex(f.index)
+// structs diffs two structs of type n whose JSON objects both exist.
+func (d *differ) structs(a, b reflect.Value, n *typeNode) {
+	for i := range n.fields {
+		f := &n.fields[i]
+		var fa, fb reflect.Value
+		if len(f.index) == 1 {
+			fa, fb = a.Field(f.index[0]), b.Field(f.index[0])
+		} else {
+			fa, fb = a.FieldByIndex(f.index), b.FieldByIndex(f.index)
+		}
 		pa := !f.omitEmpty || !isEmpty(fa)
 		pb := !f.omitEmpty || !isEmpty(fb)
-		name := jsonptr.Escape(f.name)
 		switch {
 		case !pa && !pb:
 		case pa && !pb:
-			d.emitOp(OpRemove, d.at(name), "")
+			d.emitOp(OpRemove, d.at(f.tok), "")
 		case !pa && pb:
-			d.add(d.at(name), fb)
+			d.add(d.at(f.tok), fb)
 		default:
-			if fa.Kind() == reflect.Struct && !f.atomic && fa.IsZero() && !fb.IsZero() {
+			if f.node.kind == reflect.Struct && !f.node.leaf && fa.IsZero() && !fb.IsZero() {
 				// A struct member whose typed value is zero may be absent
 				// from the raw document (encoding/json always writes it,
 				// the API does not need it): set it whole. This replaces
 				// at most an empty object.
-				d.add(d.at(name), fb)
+				d.add(d.at(f.tok), fb)
 				continue
 			}
-			d.push(name)
-			d.value(fa, fb, f.mergeKey)
+			d.push(f.tok)
+			d.value(fa, fb, f.node, f.key)
 			d.pop()
 		}
 		if d.err != nil {
@@ -187,16 +198,17 @@ func (d *differ) structs(a, b reflect.Value) {
 	}
 }
 
-// value diffs two values that are both present in JSON at the current path.
-func (d *differ) value(a, b reflect.Value, mergeKey string) {
-	t := a.Type()
-	if isLeaf(t) {
+// value diffs two values of type n that are both present in JSON at the
+// current path. key is the merge key's field index when n is a list of
+// structs with one.
+func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
+	if n.leaf {
 		if !leafEqual(a, b) {
 			d.add(d.at(), b)
 		}
 		return
 	}
-	switch a.Kind() {
+	switch n.kind {
 	case reflect.Ptr:
 		if a.IsNil() || b.IsNil() {
 			if a.IsNil() != b.IsNil() {
@@ -204,13 +216,13 @@ func (d *differ) value(a, b reflect.Value, mergeKey string) {
 			}
 			return
 		}
-		d.value(a.Elem(), b.Elem(), mergeKey)
+		d.value(a.Elem(), b.Elem(), n.elem, key)
 	case reflect.Struct:
-		d.structs(a, b)
+		d.structs(a, b, n)
 	case reflect.Map:
-		d.maps(a, b)
+		d.maps(a, b, n)
 	case reflect.Slice, reflect.Array:
-		d.slices(a, b, mergeKey)
+		d.slices(a, b, n, key)
 	default:
 		if !leafEqual(a, b) {
 			d.add(d.at(), b)
@@ -219,6 +231,19 @@ func (d *differ) value(a, b reflect.Value, mergeKey string) {
 }
 
 func leafEqual(a, b reflect.Value) bool {
+	if a.CanAddr() && b.CanAddr() {
+		// The API's own leaf types, compared without boxing copies.
+		switch pa := a.Addr().Interface().(type) {
+		case *intstr.IntOrString:
+			pb := b.Addr().Interface().(*intstr.IntOrString)
+			if pa.Type == intstr.Int {
+				return pb.Type == intstr.Int && pa.IntVal == pb.IntVal
+			}
+			return pa.Type == pb.Type && pa.StrVal == pb.StrVal
+		case *resource.Quantity:
+			return quantityEqual(pa, b.Addr().Interface().(*resource.Quantity))
+		}
+	}
 	switch a.Kind() {
 	case reflect.String:
 		return a.String() == b.String()
@@ -239,7 +264,7 @@ func leafEqual(a, b reflect.Value) bool {
 	return errA == nil && errB == nil && bytes.Equal(ea, eb)
 }
 
-func (d *differ) maps(a, b reflect.Value) {
+func (d *differ) maps(a, b reflect.Value, n *typeNode) {
 	if a.IsNil() || b.IsNil() {
 		// Only non-omitempty maps get here; null and {} differ in JSON.
 		if a.IsNil() != b.IsNil() {
@@ -247,37 +272,42 @@ func (d *differ) maps(a, b reflect.Value) {
 		}
 		return
 	}
-	keys := func(m reflect.Value) []string {
-		ks := make([]string, 0, m.Len())
-		iter := m.MapRange()
-		for iter.Next() {
-			ks = append(ks, iter.Key().String())
-		}
-		sort.Strings(ks)
-		return ks
+	if mapsEqual(a, b, n.elem.leaf) {
+		return
 	}
-	kt := a.Type().Key()
-	for _, k := range keys(a) {
-		if !b.MapIndex(reflect.ValueOf(k).Convert(kt)).IsValid() {
-			d.emitOp(OpRemove, d.at(jsonptr.Escape(k)), "")
+	// Both maps have the same key type, a string kind (the API's maps are
+	// keyed by strings), so keys index either map as they are.
+	ka, kb := sortedKeys(a), sortedKeys(b)
+	for _, k := range ka {
+		if !b.MapIndex(k).IsValid() {
+			d.emitOp(OpRemove, d.at(jsonptr.Escape(k.String())), "")
 		}
 	}
-	for _, k := range keys(b) {
-		kv := reflect.ValueOf(k).Convert(kt)
-		vb := b.MapIndex(kv)
-		va := a.MapIndex(kv)
-		tok := jsonptr.Escape(k)
-		if !va.IsValid() {
-			d.add(d.at(tok), vb)
-			continue
-		}
+	vt := a.Type().Elem()
+	leaf := n.elem.leaf
+	var ca, cb reflect.Value
+	if !leaf {
 		// Map values are not addressable; diff copies so that nested
 		// structs can be walked.
-		ca, cb := reflect.New(va.Type()).Elem(), reflect.New(vb.Type()).Elem()
+		ca, cb = reflect.New(vt).Elem(), reflect.New(vt).Elem()
+	}
+	for _, k := range kb {
+		vb := b.MapIndex(k)
+		va := a.MapIndex(k)
+		if !va.IsValid() {
+			d.add(d.at(jsonptr.Escape(k.String())), vb)
+			continue
+		}
+		if leaf {
+			if !leafEqual(va, vb) {
+				d.add(d.at(jsonptr.Escape(k.String())), vb)
+			}
+			continue
+		}
 		ca.Set(va)
 		cb.Set(vb)
-		d.push(tok)
-		d.value(ca, cb, "")
+		d.push(jsonptr.Escape(k.String()))
+		d.value(ca, cb, n.elem, nil)
 		d.pop()
 		if d.err != nil {
 			return
@@ -285,7 +315,65 @@ func (d *differ) maps(a, b reflect.Value) {
 	}
 }
 
-func (d *differ) slices(a, b reflect.Value, mergeKey string) {
+// mapsEqual reports whether two maps of the same type hold the same keys
+// with equal values (leafEqual for leaf values, DeepEqual otherwise). The
+// API's own map types are compared without reflection.
+func mapsEqual(a, b reflect.Value, leafValues bool) bool {
+	if a.Len() != b.Len() {
+		return false
+	}
+	switch ma := a.Interface().(type) {
+	case map[string]string:
+		mb := b.Interface().(map[string]string)
+		for k, va := range ma {
+			if vb, ok := mb[k]; !ok || va != vb {
+				return false
+			}
+		}
+		return true
+	case corev1.ResourceList:
+		mb := b.Interface().(corev1.ResourceList)
+		for k, va := range ma {
+			vb, ok := mb[k]
+			if !ok || !quantityEqual(&va, &vb) {
+				return false
+			}
+		}
+		return true
+	}
+	if !leafValues {
+		return reflect.DeepEqual(a.Interface(), b.Interface())
+	}
+	iter := a.MapRange()
+	for iter.Next() {
+		vb := b.MapIndex(iter.Key())
+		if !vb.IsValid() || !leafEqual(iter.Value(), vb) {
+			return false
+		}
+	}
+	return true
+}
+
+// quantityEqual reports whether two quantities encode alike: String is
+// what MarshalJSON writes (a diff must carry a changed spelling such as
+// "1000m" to "1", which Cmp calls equal).
+func quantityEqual(a, b *resource.Quantity) bool {
+	return a.String() == b.String()
+}
+
+// sortedKeys returns the keys of m, a map with string-kinded keys, in
+// order.
+func sortedKeys(m reflect.Value) []reflect.Value {
+	ks := make([]reflect.Value, 0, m.Len())
+	iter := m.MapRange()
+	for iter.Next() {
+		ks = append(ks, iter.Key())
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].String() < ks[j].String() })
+	return ks
+}
+
+func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 	la, lb := a.Len(), b.Len()
 	if la == 0 || lb == 0 {
 		switch {
@@ -302,45 +390,110 @@ func (d *differ) slices(a, b reflect.Value, mergeKey string) {
 		}
 		return
 	}
-	et := a.Type().Elem()
-	if isLeaf(et) {
+	if n.elem.leaf {
 		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
 			d.add(d.at(), b) // scalars carry no unknown fields
 		}
 		return
 	}
-	if mergeKey != "" && et.Kind() == reflect.Struct {
-		if ka, kb := listKeys(a, mergeKey), listKeys(b, mergeKey); ka != nil && kb != nil {
-			d.keyed(a, b, ka, kb)
+	if key != nil {
+		if sameKeys(a, b, key) {
+			// Same elements in the same order, the usual case (keyed's
+			// first case, without building the keys).
+			for i := 0; i < la && d.err == nil; i++ {
+				d.push(strconv.Itoa(i))
+				d.value(a.Index(i), b.Index(i), n.elem, nil)
+				d.pop()
+			}
+			return
+		}
+		if ka, kb := listKeys(a, key), listKeys(b, key); ka != nil && kb != nil {
+			d.keyed(a, b, n.elem, ka, kb)
 			return
 		}
 	}
-	d.indexed(a, b)
+	d.indexed(a, b, n.elem)
 }
 
-// listKeys returns the merge keys of a list of structs, or nil when an
-// element lacks its key or two elements share one.
-func listKeys(l reflect.Value, mergeKey string) []string {
-	var idx []int
-	for _, f := range fields(l.Type().Elem()) {
-		if f.name == mergeKey {
-			idx = f.index
+// sameKeys reports whether lists a and b, at most 16 long, have valid and
+// distinct merge keys (the field at index key), the same in the same order.
+// It allocates nothing; false means "use listKeys".
+func sameKeys(a, b reflect.Value, key []int) bool {
+	n := a.Len()
+	if n != b.Len() || n > 16 {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		ka := a.Index(i).FieldByIndex(key)
+		if !validKey(ka) || !keyEqual(ka, b.Index(i).FieldByIndex(key)) {
+			return false
+		}
+		for j := 0; j < i; j++ {
+			if keyEqual(ka, a.Index(j).FieldByIndex(key)) {
+				return false
+			}
 		}
 	}
-	if idx == nil {
-		return nil
+	return true
+}
+
+// validKey tells whether keyString accepts v.
+func validKey(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		return v.Len() > 0
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return true
 	}
+	return false
+}
+
+// keyEqual compares two merge keys validKey accepts.
+func keyEqual(a, b reflect.Value) bool {
+	if a.Kind() == reflect.String {
+		return a.String() == b.String()
+	}
+	return a.Int() == b.Int()
+}
+
+// listKeys returns the merge keys (the field at index key) of a list of
+// structs, or nil when an element lacks its key or two elements share one.
+func listKeys(l reflect.Value, key []int) []string {
 	keys := make([]string, l.Len())
-	seen := make(map[string]bool, l.Len())
 	for i := range keys {
-		k, ok := keyString(l.Index(i).FieldByIndex(idx))
-		if !ok || seen[k] {
+		k, ok := keyString(l.Index(i).FieldByIndex(key))
+		if !ok {
 			return nil
 		}
-		seen[k] = true
 		keys[i] = k
 	}
+	if hasDuplicate(keys) {
+		return nil
+	}
 	return keys
+}
+
+// hasDuplicate reports whether two of keys are equal; quadratic for the
+// short lists of a PodSpec, a map beyond.
+func hasDuplicate(keys []string) bool {
+	if len(keys) <= 16 {
+		for i := range keys {
+			for j := 0; j < i; j++ {
+				if keys[i] == keys[j] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 func keyString(v reflect.Value) (string, bool) {
@@ -353,15 +506,15 @@ func keyString(v reflect.Value) (string, bool) {
 	return "", false
 }
 
-func (d *differ) indexed(a, b reflect.Value) {
+func (d *differ) indexed(a, b reflect.Value, n *typeNode) {
 	la, lb := a.Len(), b.Len()
-	n := la
-	if lb < n {
-		n = lb
+	common := la
+	if lb < common {
+		common = lb
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < common && d.err == nil; i++ {
 		d.push(strconv.Itoa(i))
-		d.value(a.Index(i), b.Index(i), "")
+		d.value(a.Index(i), b.Index(i), n, nil)
 		d.pop()
 	}
 	for i := la - 1; i >= lb; i-- {
@@ -376,7 +529,20 @@ func (d *differ) indexed(a, b reflect.Value) {
 // elements in both (at their current indices), then removals from the end,
 // then the fewest moves that put the kept elements in after's order (those
 // outside a longest increasing subsequence), then inserts in after's order.
-func (d *differ) keyed(a, b reflect.Value, ka, kb []string) {
+func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
+	if equalStrings(ka, kb) {
+		// Same elements in the same order, the usual case: only their
+		// fields can differ.
+		for i := range ka {
+			d.push(strconv.Itoa(i))
+			d.value(a.Index(i), b.Index(i), n, nil)
+			d.pop()
+			if d.err != nil {
+				return
+			}
+		}
+		return
+	}
 	inB := make(map[string]int, len(kb))
 	for j, k := range kb {
 		inB[k] = j
@@ -386,7 +552,7 @@ func (d *differ) keyed(a, b reflect.Value, ka, kb []string) {
 		inA[k] = true
 		if j, ok := inB[k]; ok {
 			d.push(strconv.Itoa(i))
-			d.value(a.Index(i), b.Index(j), "")
+			d.value(a.Index(i), b.Index(j), n, nil)
 			d.pop()
 			if d.err != nil {
 				return
@@ -436,6 +602,18 @@ func (d *differ) keyed(a, b reflect.Value, ka, kb []string) {
 			d.add(d.at(strconv.Itoa(j)), b.Index(j))
 		}
 	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func indexOf(l []string, s string) int {

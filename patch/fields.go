@@ -335,7 +335,7 @@ func (e *containerItem) find(c *corev1.Container) (int, int) {
 // mount is kept and reused for an equal mount, the common case of one
 // mount added to every container.
 func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
-	if e.kind == itemMount && s.mountJSON != nil && reflect.DeepEqual(s.mount, e.mount) {
+	if e.kind == itemMount && s.mountJSON != nil && reflect.DeepEqual(&s.mount, &e.mount) { // pointers: no boxed copies
 		return s.mountJSON, nil
 	}
 	v, err := marshal(jsonName, e.value())

@@ -3,6 +3,7 @@ package patch_test
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -400,4 +401,99 @@ func TestNumOps(t *testing.T) {
 	if m.NumOps() != len(ops) || len(guarded) <= len(ops) {
 		t.Errorf("NumOps %d, JSONPatch %d ops, guarded %d", m.NumOps(), len(ops), len(guarded))
 	}
+}
+
+// A mutation never writes into the specs it was given: the one it was
+// created from and the one Diff compared against, through every kind of
+// edit made after the diff (each alone, then all in a row), every renderer,
+// Result and Apply.
+func TestNeverModifiesInputs(t *testing.T) {
+	steps := []struct {
+		name string
+		edit func(m *patch.Mutation) error
+	}{
+		{"add mount", func(m *patch.Mutation) error {
+			return m.AddVolumeMount(patch.Containers, "app", corev1.VolumeMount{Name: "data", MountPath: "/more"})
+		}},
+		{"remove mount", func(m *patch.Mutation) error { return m.RemoveVolumeMount(patch.Containers, "app", "/data") }},
+		{"add env", func(m *patch.Mutation) error {
+			return m.AddEnv(patch.Containers, "app", corev1.EnvVar{Name: "NEW", Value: "y"})
+		}},
+		{"remove env", func(m *patch.Mutation) error { return m.RemoveEnv(patch.Containers, "app", "MODE") }},
+		{"add envFrom", func(m *patch.Mutation) error {
+			return m.AddEnvFrom(patch.Containers, "late", corev1.EnvFromSource{Prefix: "P_"})
+		}},
+		{"set field", func(m *patch.Mutation) error { return m.SetContainerField(patch.Containers, "late", "image", "img:1") }},
+		{"clear field", func(m *patch.Mutation) error { return m.ClearContainerField(patch.Containers, "app", "image") }},
+		{"insert", func(m *patch.Mutation) error {
+			return m.InsertContainer(patch.InitContainers, 0, corev1.Container{Name: "proxy"})
+		}},
+		{"move", func(m *patch.Mutation) error {
+			return m.MoveContainer(patch.Containers, "late", patch.InitContainers, 1)
+		}},
+		{"remove container", func(m *patch.Mutation) error { return m.RemoveContainer(patch.InitContainers, "setup") }},
+		{"add volume", func(m *patch.Mutation) error { return m.AddVolume(corev1.Volume{Name: "extra"}) }},
+		{"remove volume", func(m *patch.Mutation) error { return m.RemoveVolume("data") }},
+		{"set annotation", func(m *patch.Mutation) error { return m.SetAnnotation("a", "2") }},
+		{"remove label", func(m *patch.Mutation) error { return m.RemoveLabel("l") }},
+		{"require node", func(m *patch.Mutation) error {
+			return m.RequireNode(corev1.NodeSelectorRequirement{Key: "k", Operator: corev1.NodeSelectorOpExists})
+		}},
+	}
+	run := func(t *testing.T, edits ...func(m *patch.Mutation) error) {
+		t.Helper()
+		base := testSpec()
+		base.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpExists}}}},
+		}}}
+		meta := &metav1.ObjectMeta{Annotations: map[string]string{"a": "1"}, Labels: map[string]string{"l": "1"}}
+		after := base.DeepCopy()
+		after.Containers[0].Env = append(after.Containers[0].Env, corev1.EnvVar{Name: "EXTRA", Value: "x"})
+		after.Containers = append(after.Containers, corev1.Container{Name: "late", Env: []corev1.EnvVar{{Name: "L"}}})
+		after.InitContainers[0], after.InitContainers[1] = after.InitContainers[1], after.InitContainers[0]
+		baseWas, metaWas, afterWas := base.DeepCopy(), meta.DeepCopy(), after.DeepCopy()
+
+		m := patch.New(meta, base)
+		if err := m.Diff(after); err != nil {
+			t.Fatal(err)
+		}
+		for i, edit := range edits {
+			if err := edit(m); err != nil {
+				t.Fatalf("edit %d: %v", i, err)
+			}
+		}
+		if _, err := m.MarshalJSONPatch(patch.PodRoot); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.StrategicMerge(patch.PodRoot); err != nil {
+			t.Fatal(err)
+		}
+		gotMeta, gotSpec := m.Result()
+		gotSpec.Containers[0].Name = "scribbled" // the caller owns Result
+		gotSpec.Containers[0].Env = append(gotSpec.Containers[0].Env[:0], corev1.EnvVar{Name: "scribbled"})
+		if gotMeta != nil {
+			gotMeta.Annotations["scribbled"] = "x"
+		}
+		if err := m.Apply(meta.DeepCopy(), base.DeepCopy()); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want interface{}
+		}{
+			{"base spec", base, baseWas},
+			{"metadata", meta, metaWas},
+			{"diffed spec", after, afterWas},
+		} {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("the mutation modified the %s:\n got %+v\nwant %+v", c.name, c.got, c.want)
+			}
+		}
+	}
+	var all []func(m *patch.Mutation) error
+	for _, s := range steps {
+		all = append(all, s.edit)
+		t.Run(s.name, func(t *testing.T) { run(t, s.edit) })
+	}
+	t.Run("all", func(t *testing.T) { run(t, all...) })
 }

@@ -6,40 +6,80 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
 )
+
+// typeNode is what Diff needs to know of a type, computed once per type:
+// whether values are compared whole, and the nodes of its members and
+// elements, so that the walk does no type lookups.
+type typeNode struct {
+	kind reflect.Kind
+	// leaf: values are compared and encoded whole (isLeaf).
+	leaf bool
+	// fields are a struct's JSON members, anonymous structs flattened as
+	// encoding/json does.
+	fields []fieldInfo
+	// elem is the node of a pointer's, list's or map's element.
+	elem *typeNode
+}
 
 // fieldInfo describes one JSON member of a struct type.
 type fieldInfo struct {
 	index     []int
 	name      string // JSON name, unescaped
+	tok       string // name as a JSON pointer token
 	omitEmpty bool
-	mergeKey  string // patchMergeKey tag of a list field
-	atomic    bool   // the JSON form of the field is never partially patched
+	node      *typeNode
+	// key is the index, in the element struct, of a list field's merge key
+	// (its patchMergeKey tag); nil for other fields.
+	key []int
 }
 
-// typeCache maps a struct reflect.Type to its []fieldInfo. Like
-// encoding/json's field cache it holds only data derived from types, so it
-// is safe to share and never changes what a call returns.
-var typeCache sync.Map
+var podSpecType = reflect.TypeOf(corev1.PodSpec{})
+
+// nodes maps a reflect.Type to its complete *typeNode. Like encoding/json's
+// field cache it holds only data derived from types, so it is safe to
+// share and never changes what a call returns.
+var nodes sync.Map
 
 var (
 	marshalerType     = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
 	textMarshalerType = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
 )
 
-// fields returns the JSON members of struct type t, with anonymous structs
-// flattened as encoding/json does.
-func fields(t reflect.Type) []fieldInfo {
-	if f, ok := typeCache.Load(t); ok {
-		return f.([]fieldInfo)
+// nodeOf returns the node of t. The graph is built whole (recursive types
+// included) before it is shared.
+func nodeOf(t reflect.Type) *typeNode {
+	if n, ok := nodes.Load(t); ok {
+		return n.(*typeNode)
 	}
-	var out []fieldInfo
-	collectFields(t, nil, &out)
-	f, _ := typeCache.LoadOrStore(t, out)
-	return f.([]fieldInfo)
+	n := buildNode(t, map[reflect.Type]*typeNode{})
+	got, _ := nodes.LoadOrStore(t, n)
+	return got.(*typeNode)
 }
 
-func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo) {
+func buildNode(t reflect.Type, building map[reflect.Type]*typeNode) *typeNode {
+	if n, ok := building[t]; ok {
+		return n
+	}
+	n := &typeNode{kind: t.Kind(), leaf: isLeaf(t)}
+	building[t] = n
+	if n.leaf {
+		return n
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		collectFields(t, nil, &n.fields, building)
+	case reflect.Ptr, reflect.Slice, reflect.Array, reflect.Map:
+		n.elem = buildNode(t.Elem(), building)
+	}
+	return n
+}
+
+func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[reflect.Type]*typeNode) {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("json")
@@ -53,7 +93,7 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo) {
 		if sf.Anonymous && name == "" {
 			ft := sf.Type
 			if ft.Kind() == reflect.Struct {
-				collectFields(ft, index, out)
+				collectFields(ft, index, out, building)
 				continue
 			}
 		}
@@ -66,10 +106,51 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo) {
 		*out = append(*out, fieldInfo{
 			index:     index,
 			name:      name,
+			tok:       jsonptr.Escape(name),
 			omitEmpty: hasOpt(opts, "omitempty"),
-			mergeKey:  sf.Tag.Get("patchMergeKey"),
-			atomic:    isLeaf(sf.Type),
+			node:      buildNode(sf.Type, building),
+			key:       mergeKeyIndex(sf.Type, sf.Tag.Get("patchMergeKey")),
 		})
+	}
+}
+
+// mergeKeyIndex returns the index of the member named key in the element
+// struct of list type t, or nil.
+func mergeKeyIndex(t reflect.Type, key string) []int {
+	if key == "" || (t.Kind() != reflect.Slice && t.Kind() != reflect.Array) || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	var fs []fieldInfo
+	collectNames(t.Elem(), nil, &fs)
+	for _, f := range fs {
+		if f.name == key {
+			return f.index
+		}
+	}
+	return nil
+}
+
+// collectNames lists the JSON member names and indices of struct type t.
+func collectNames(t reflect.Type, prefix []int, out *[]fieldInfo) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		index := append(append([]int(nil), prefix...), i)
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			collectNames(sf.Type, index, out)
+			continue
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		*out = append(*out, fieldInfo{index: index, name: name})
 	}
 }
 
