@@ -228,7 +228,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 	n, at := e.find(c)
 	jsonName, key := e.names()
 	fp := func() *field.Path { return listPath(e.list).Index(j).Child(jsonName) }
-	path := containerPath(e.list, j) + ptr(jsonName)
+	path := containerPath(e.list, j) + "/" + jsonName // a JSON name without '/' or '~'
 	if e.remove {
 		if at < 0 {
 			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp(), key))

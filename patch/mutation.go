@@ -248,6 +248,9 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 // emit appends an operation to out when out is not nil.
 func emit(out *[]relOp, r relOp) {
 	if out != nil {
+		if cap(*out) == 0 {
+			*out = make([]relOp, 0, 16) // an injection's ops, without regrowing
+		}
 		*out = append(*out, r)
 	}
 }

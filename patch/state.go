@@ -140,13 +140,13 @@ func (s *state) podSpec() corev1.PodSpec {
 
 // containerPath is the relative pointer of container j of list l.
 func containerPath(l List, j int) string {
-	return ptr(string(l), strconv.Itoa(j))
+	return "/" + string(l) + "/" + strconv.Itoa(j) // list names need no escaping
 }
 
 // guard emits a "test" that container j of list l is named name.
 func guard(out *[]relOp, l List, j int, name string) {
 	if out != nil {
-		*out = append(*out, relOp{guard: true, op: OpTest, path: containerPath(l, j) + "/name", guardName: name})
+		emit(out, relOp{guard: true, op: OpTest, path: containerPath(l, j) + "/name", guardName: name})
 	}
 }
 

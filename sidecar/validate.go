@@ -146,7 +146,6 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 			errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
 		}
 	}
-	var portNames map[string]bool
 	for i, port := range c.Ports {
 		i := i
 		pp := lazyPath(func() *field.Path { return p().Child("ports").Index(i) })
@@ -155,13 +154,8 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 				for _, msg := range msgs {
 					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
 				}
-			} else if portNames[port.Name] {
+			} else if seenBefore(i, port.Name, func(j int) string { return c.Ports[j].Name }) {
 				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
-			} else {
-				if portNames == nil {
-					portNames = map[string]bool{}
-				}
-				portNames[port.Name] = true
 			}
 		}
 		if port.ContainerPort == 0 {
@@ -177,7 +171,6 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 			}
 		}
 	}
-	mounts := make(map[string]bool, len(c.VolumeMounts))
 	for i, m := range c.VolumeMounts {
 		i := i
 		mp := lazyPath(func() *field.Path { return p().Child("volumeMounts").Index(i) })
@@ -190,12 +183,23 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 		if m.MountPath == "" {
 			errs = append(errs, field.Required(mp.Child("mountPath"), ""))
 		}
-		if mounts[m.MountPath] {
+		if seenBefore(i, m.MountPath, func(j int) string { return c.VolumeMounts[j].MountPath }) {
 			errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be unique"))
 		}
-		mounts[m.MountPath] = true
 	}
 	return errs
+}
+
+// seenBefore reports whether one of the first i elements of a list has key
+// k (key(j) is element j's). Lists of a container are short: a scan costs
+// less than building a set.
+func seenBefore(i int, k string, key func(j int) string) bool {
+	for j := 0; j < i; j++ {
+		if key(j) == k {
+			return true
+		}
+	}
+	return false
 }
 
 // keepHostPorts appends the hostPort clashes among containers (numbered
