@@ -92,9 +92,9 @@
 // init container forever (the Pod hangs in Init); and the legacy twin of
 // a Job Pod must not stand by. The protocol here closes them:
 //
-//   - Markers are scoped to the sandbox ([Sandbox]: boot id and the
-//     network, IPC and UTS namespace inodes), so a re-created sandbox
-//     starts afresh.
+//   - Markers are scoped to the sandbox ([Sandbox]: boot id, the
+//     network, IPC and UTS namespace inodes and the network namespace's
+//     never-reused cookie), so a re-created sandbox starts afresh.
 //   - A claim, created exclusively once per sandbox (a hard link, which
 //     fails if the name exists), names the twin that acts: never two.
 //   - A restarted native twin acts only once the kubelet's startup probe

@@ -71,8 +71,15 @@ func TestSandboxKey(t *testing.T) {
 	if got := (universal.Sandbox{}).String(); got != "boot=? net=? ipc=? uts=?" {
 		t.Errorf("zero String() = %q", got)
 	}
+	withCookie := a
+	withCookie.NetCookie = 4097
+	if got, want := withCookie.String(), "boot=b1 net=4:4026532281 ipc=4:4026532208 uts=4:4026532207 netcookie=4097"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	otherCookie := a
+	otherCookie.NetCookie = 4098 // reused inodes, a new namespace
 	keys := map[string]universal.Sandbox{}
-	for _, s := range []universal.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: universal.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}} {
+	for _, s := range []universal.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: universal.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie} {
 		k := s.Key()
 		if len(k) != 32 || strings.Trim(k, "0123456789abcdef") != "" {
 			t.Errorf("Key() = %q: want 32 lowercase hex digits", k)

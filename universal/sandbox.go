@@ -25,11 +25,18 @@ const keyLen = 32
 //   - Net, IPC and UTS, the inodes of /proc/self/ns/{net,ipc,uts}: the
 //     pause container holds them for the sandbox's lifetime, so they are
 //     per sandbox, except that hostNetwork Pods share the node's network
-//     and UTS namespaces and hostIPC Pods its IPC namespace.
+//     and UTS namespaces and hostIPC Pods its IPC namespace;
+//   - NetCookie, the network namespace's cookie (SO_NETNS_COOKIE, Linux
+//     5.14+): the kernel numbers namespaces from a counter and never reuses
+//     a cookie before reboot, whereas it does reuse freed inode numbers
+//     (the real-node e2e saw every Pod of a run get the same IPC and UTS
+//     inodes). With it, two sandboxes of one boot that do not share the
+//     node's network always differ.
 //
 // Limits: a hostNetwork and hostIPC Pod re-created without a reboot keeps
-// its identity, and the kernel may reuse a freed namespace inode number for
-// the next sandbox. Such a collision never makes both twins act (a claim is
+// its identity, and on kernels without the cookie the kernel may reuse a
+// freed namespace inode number for the next sandbox. Such a collision
+// never makes both twins act (a claim is
 // exclusive) and never hangs an old node's Init (a legacy claim proves an
 // old node, and the native twin's confirmation times out, see [Decide]);
 // it delays the old node's Init by the confirmation timeout at most.
@@ -42,6 +49,9 @@ type Sandbox struct {
 	BootID string
 	// Net, IPC and UTS are namespace inodes; zero when unreadable.
 	Net, IPC, UTS Namespace
+	// NetCookie is the network namespace's cookie; zero when the kernel
+	// has none (before Linux 5.14) or it could not be read.
+	NetCookie uint64
 }
 
 // Namespace identifies a Linux namespace by the device and inode of its
@@ -58,14 +68,20 @@ func (n Namespace) String() string {
 }
 
 // String describes the sandbox in a stable, readable form, for example
-// "boot=2b7c… net=4:4026532281 ipc=4:4026532208 uts=4:4026532207"; "?"
-// marks a component that could not be read.
+// "boot=2b7c… net=4:4026532281 ipc=4:4026532208 uts=4:4026532207
+// netcookie=4097"; "?" marks a component that could not be read, and
+// netcookie is left out when there is none (so keys on kernels without
+// cookies are what they were before the cookie was added).
 func (s Sandbox) String() string {
 	boot := s.BootID
 	if boot == "" {
 		boot = "?"
 	}
-	return fmt.Sprintf("boot=%s net=%s ipc=%s uts=%s", boot, s.Net, s.IPC, s.UTS)
+	str := fmt.Sprintf("boot=%s net=%s ipc=%s uts=%s", boot, s.Net, s.IPC, s.UTS)
+	if s.NetCookie != 0 {
+		str += " netcookie=" + strconv.FormatUint(s.NetCookie, 10)
+	}
+	return str
 }
 
 // Key is the sandbox's key in marker files: the first 32 hex digits of the

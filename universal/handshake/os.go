@@ -31,7 +31,7 @@ type osSystem struct {
 	sigs chan os.Signal
 }
 
-func (s *osSystem) Sandbox() (universal.Sandbox, error) { return readSandbox(s.proc) }
+func (s *osSystem) Sandbox() (universal.Sandbox, error) { return readSandbox(s.proc, netnsCookie) }
 
 func (s *osSystem) Dir(path string) universal.Dir { return osDir(path) }
 

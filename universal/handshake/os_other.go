@@ -12,4 +12,6 @@ var errUnsupported = errors.New("handshake: needs a Unix system (Linux for the s
 
 func execve(string, []string, []string) error { return errUnsupported }
 
-func readSandbox(string) (universal.Sandbox, error) { return universal.Sandbox{}, errUnsupported }
+func readSandbox(string, func() (uint64, error)) (universal.Sandbox, error) {
+	return universal.Sandbox{}, errUnsupported
+}

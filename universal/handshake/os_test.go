@@ -4,8 +4,10 @@ package handshake
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -126,8 +128,8 @@ func TestReadSandboxFake(t *testing.T) {
 	write("sys/kernel/random/boot_id", "5ee0c1a4-6e7d-4b5c-9b57-4a0f3e1c2b7d\n")
 	write("self/ns/net", "")
 	write("self/ns/ipc", "")
-	s, err := readSandbox(proc)
-	if err == nil || !strings.Contains(err.Error(), "uts namespace") {
+	s, err := readSandbox(proc, func() (uint64, error) { return 0, errors.New("no cookie here") })
+	if err == nil || !strings.Contains(err.Error(), "uts namespace") || strings.Contains(err.Error(), "cookie") {
 		t.Errorf("missing uts: err %v", err)
 	}
 	if s.BootID != "5ee0c1a4-6e7d-4b5c-9b57-4a0f3e1c2b7d" {
@@ -141,8 +143,8 @@ func TestReadSandboxFake(t *testing.T) {
 		t.Errorf("namespaces %v / %v / %v", s.Net, s.IPC, s.UTS)
 	}
 	write("sys/kernel/random/boot_id", "two words")
-	if s, err := readSandbox(proc); err == nil || s.BootID != "" {
-		t.Errorf("odd boot id: %q, %v", s.BootID, err)
+	if s, err := readSandbox(proc, func() (uint64, error) { return 77, nil }); err == nil || s.BootID != "" || s.NetCookie != 77 {
+		t.Errorf("odd boot id: %q, %v (cookie %d)", s.BootID, err, s.NetCookie)
 	}
 }
 
@@ -150,13 +152,67 @@ func TestReadSandboxLinux(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("needs /proc")
 	}
-	a, err := readSandbox("/proc")
+	a, err := readSandbox("/proc", netnsCookie)
 	if err != nil {
 		t.Skipf("this system hides part of /proc: %v", err)
 	}
-	b, _ := readSandbox("/proc")
+	b, _ := readSandbox("/proc", netnsCookie)
 	if a != b || a.BootID == "" || a.Net.Ino == 0 || a.IPC.Ino == 0 || a.UTS.Ino == 0 {
 		t.Errorf("sandbox %v then %v", a, b)
+	}
+}
+
+// TestNetnsCookie: the cookie is stable within a network namespace and
+// differs in a new one (the test binary re-run under unshare -n, where
+// permitted).
+func TestNetnsCookie(t *testing.T) {
+	if os.Getenv("SIDECARKIT_PRINT_NETNS_COOKIE") == "1" {
+		c, err := netnsCookie()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("cookie=%d\n", c)
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("SO_NETNS_COOKIE is Linux's")
+	}
+	a, err := netnsCookie()
+	if err != nil {
+		t.Skipf("no cookie on this kernel: %v", err)
+	}
+	if b, _ := netnsCookie(); a != b {
+		t.Fatalf("cookie %d then %d in one namespace", a, b)
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare(1) to make a new network namespace")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{fmt.Sprintf("cookie=%d", a): true}
+	for i := 0; i < 2; i++ {
+		cmd := exec.Command(unshare, "-n", exe, "-test.run=^TestNetnsCookie$")
+		cmd.Env = append(os.Environ(), "SIDECARKIT_PRINT_NETNS_COOKIE=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Skipf("cannot make a network namespace here: %v: %s", err, out)
+		}
+		var got string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "cookie=") {
+				got = l
+			}
+		}
+		if got == "" {
+			t.Fatalf("no cookie printed: %s", out)
+		}
+		if seen[got] {
+			t.Errorf("%s seen again in a new network namespace", got)
+		}
+		seen[got] = true
 	}
 }
 

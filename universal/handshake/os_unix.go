@@ -16,11 +16,17 @@ import (
 func execve(path string, argv, env []string) error { return syscall.Exec(path, argv, env) }
 
 // readSandbox reads the sandbox identity under proc (/proc): the boot id
-// and the inodes of the network, IPC and UTS namespaces. What it cannot
-// read stays zero, and is described in the error.
-func readSandbox(proc string) (universal.Sandbox, error) {
+// and the inodes of the network, IPC and UTS namespaces; and, from cookie,
+// the network namespace's cookie. What it cannot read stays zero, and is
+// described in the error, except a missing cookie (older kernels have
+// none: the identity then rests on the inodes alone, as documented on
+// universal.Sandbox).
+func readSandbox(proc string, cookie func() (uint64, error)) (universal.Sandbox, error) {
 	var s universal.Sandbox
 	var errs []error
+	if cookie != nil {
+		s.NetCookie, _ = cookie()
+	}
 	b, err := os.ReadFile(filepath.Join(proc, "sys", "kernel", "random", "boot_id"))
 	switch id := strings.TrimSpace(string(b)); {
 	case err != nil:
