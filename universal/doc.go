@@ -34,7 +34,9 @@
 // acting copy is "<name>-legacy".
 //
 // Probes. The native twin's startup probe is an exec of "handshake probe":
-// it records an ack (see below), fails until the native twin acts, then
+// it records an ack (see below), fails until the native twin acts (without
+// a check of the sidecar's own, it waits up to handshake.ProbeWait for the
+// twin to act and passes in the same call, a probe period sooner), then
 // runs the sidecar's own startup check (httpGet, tcpSocket or exec, run by
 // the handshake from inside the container, the host defaulting to the Pod
 // IP as with the kubelet). Its liveness and readiness probes are kept (the

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sidecarkit/sidecarkit/universal"
 )
@@ -218,6 +219,12 @@ func (r Runner) probe(ctx context.Context, c Config) (int, error) {
 	for _, p := range m.Problems {
 		r.logf("warning: %s", p)
 	}
+	if v == universal.Fail && awaitsNative(c, key, m) {
+		v, m, err = r.awaitNative(ctx, c, key)
+		if err != nil {
+			return 1, fmt.Errorf("handshake: probe: %w", err)
+		}
+	}
 	switch v {
 	case universal.Pass:
 		return 0, nil
@@ -225,6 +232,46 @@ func (r Runner) probe(ctx context.Context, c Config) (int, error) {
 		return r.check(ctx, c)
 	}
 	return 1, fmt.Errorf("handshake: %s probe of the %s twin fails: %s", c.ProbeType, c.Role, notActing(key, m))
+}
+
+// ProbeWait bounds how long the native twin's startup probe, once the ack
+// is recorded and no twin acts yet, waits for the native twin to act
+// before it fails. The twin looks for the ack every poll interval (250ms by
+// default) and acts at once, so waiting here passes the probe in the same
+// call instead of one probe period later (a second on the Planner's
+// probe, whose 5s timeout leaves room for the wait). Probes that wrap a
+// check of the sidecar's own keep that check's timing and do not wait.
+const ProbeWait = 2 * time.Second
+
+// probeRecheck is how often the waiting probe looks again.
+const probeRecheck = 50 * time.Millisecond
+
+// awaitsNative reports whether a failing probe should wait for the native
+// twin: the native twin's own startup probe without a check, with the ack
+// recorded in this sandbox and no twin acting yet.
+func awaitsNative(c Config, key string, m universal.Markers) bool {
+	return c.Role == universal.Native && c.ProbeType == universal.StartupProbe &&
+		len(c.Argv) == 0 && c.HTTPGet == nil && c.TCPSocket == nil &&
+		m.Ack.In(key) && !m.Claim.In(key)
+}
+
+// awaitNative observes the handshake directory again every probeRecheck,
+// up to ProbeWait, until the verdict is no longer a failure or another
+// twin's claim makes waiting pointless. Observing writes nothing, so the
+// waits are like the kubelet probing more often.
+func (r Runner) awaitNative(ctx context.Context, c Config, key string) (universal.Verdict, universal.Markers, error) {
+	deadline := r.System.Now().Add(ProbeWait)
+	for {
+		select {
+		case <-ctx.Done():
+			return universal.Fail, universal.Markers{}, ctx.Err()
+		case <-r.System.After(probeRecheck):
+		}
+		v, m, err := universal.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
+		if err != nil || v != universal.Fail || m.Claim.In(key) || !r.System.Now().Before(deadline) {
+			return v, m, err
+		}
+	}
 }
 
 func notActing(key string, m universal.Markers) string {

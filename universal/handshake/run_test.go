@@ -222,6 +222,23 @@ func TestProbeAndHook(t *testing.T) {
 	claim := func(role string) setup {
 		return func(f *fakeSys) { f.put(universal.ClaimFile(f.key()), marker(universal.KindClaim, role, f.key())) }
 	}
+	// nativeActsAfter makes the native twin claim at the n-th wait.
+	nativeActsAfter := func(n int) setup {
+		return func(f *fakeSys) {
+			f.onWait = func(i int, f *fakeSys) {
+				if i == n {
+					claim("native")(f)
+				}
+			}
+		}
+	}
+	legacyClaimsAtFirstWait := func(f *fakeSys) {
+		f.onWait = func(i int, f *fakeSys) {
+			if i == 1 {
+				claim("legacy")(f)
+			}
+		}
+	}
 	cases := []struct {
 		name    string
 		args    string
@@ -229,19 +246,29 @@ func TestProbeAndHook(t *testing.T) {
 		code    int
 		runs    int
 		ackFile bool
+		// waits is the number of clock waits; -1 skips the check.
+		waits int
 	}{
-		{name: "native-startup-before-claim", args: "probe --role=native --dir=/h --type=startup", code: 1, ackFile: true},
-		{name: "native-startup-acting-no-check", args: "probe --role=native --dir=/h --type=startup", setup: claim("native"), code: 0, ackFile: true},
-		{name: "native-startup-acting-exec", args: "probe --role=native --dir=/h --type=startup -- /bin/true", setup: claim("native"), code: 7, runs: 1, ackFile: true},
-		{name: "legacy-dormant-skips-check", args: "probe --role=legacy --dir=/h --type=liveness -- /bin/true", setup: claim("native"), code: 0},
-		{name: "legacy-acting-http-ok", args: "probe --role=legacy --dir=/h --type=readiness --http-get=/ready --host=127.0.0.1 --header=X-Probe:1 --header=Host:example.test --port=" + port, setup: claim("legacy"), code: 0},
-		{name: "legacy-acting-http-503", args: "probe --role=legacy --dir=/h --type=readiness --http-get=/down --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 1},
-		{name: "legacy-acting-http-redirect-passes", args: "probe --role=legacy --dir=/h --type=readiness --http-get=moved --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 0},
-		{name: "legacy-acting-tcp", args: "probe --role=legacy --dir=/h --type=liveness --tcp-socket --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 0},
-		{name: "legacy-acting-tcp-refused", args: "probe --role=legacy --dir=/h --type=liveness --tcp-socket --host=127.0.0.1 --port=1", setup: claim("legacy"), code: 1},
-		{name: "legacy-undecided-readiness", args: "probe --role=legacy --dir=/h --type=readiness -- /bin/true", code: 1},
-		{name: "hook-skipped-when-dormant", args: "hook --role=legacy --dir=/h -- /bin/true", setup: claim("native"), code: 0},
-		{name: "hook-runs-when-acting", args: "hook --role=native --dir=/h -- /bin/true", setup: claim("native"), code: 7, runs: 1},
+		// The native startup probe records the ack and waits, within
+		// ProbeWait, for the native twin to act, so that it passes in the
+		// same call.
+		{name: "native-startup-waits-for-the-twin", args: "probe --role=native --dir=/h --type=startup", setup: nativeActsAfter(3), code: 0, ackFile: true, waits: 3},
+		{name: "native-startup-gives-up-after-ProbeWait", args: "probe --role=native --dir=/h --type=startup", code: 1, ackFile: true, waits: int(handshake.ProbeWait / (50 * time.Millisecond))},
+		{name: "native-startup-stops-waiting-on-a-legacy-claim", args: "probe --role=native --dir=/h --type=startup", setup: legacyClaimsAtFirstWait, code: 1, ackFile: true, waits: 1},
+		{name: "native-startup-legacy-claimed-no-wait", args: "probe --role=native --dir=/h --type=startup", setup: claim("legacy"), code: 1, ackFile: true, waits: 0},
+		{name: "native-startup-with-own-check-no-wait", args: "probe --role=native --dir=/h --type=startup -- /bin/true", code: 1, ackFile: true, waits: 0},
+
+		{name: "native-startup-acting-no-check", args: "probe --role=native --dir=/h --type=startup", setup: claim("native"), code: 0, ackFile: true, waits: -1},
+		{name: "native-startup-acting-exec", args: "probe --role=native --dir=/h --type=startup -- /bin/true", setup: claim("native"), code: 7, runs: 1, ackFile: true, waits: -1},
+		{name: "legacy-dormant-skips-check", args: "probe --role=legacy --dir=/h --type=liveness -- /bin/true", setup: claim("native"), code: 0, waits: -1},
+		{name: "legacy-acting-http-ok", args: "probe --role=legacy --dir=/h --type=readiness --http-get=/ready --host=127.0.0.1 --header=X-Probe:1 --header=Host:example.test --port=" + port, setup: claim("legacy"), code: 0, waits: -1},
+		{name: "legacy-acting-http-503", args: "probe --role=legacy --dir=/h --type=readiness --http-get=/down --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 1, waits: -1},
+		{name: "legacy-acting-http-redirect-passes", args: "probe --role=legacy --dir=/h --type=readiness --http-get=moved --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 0, waits: -1},
+		{name: "legacy-acting-tcp", args: "probe --role=legacy --dir=/h --type=liveness --tcp-socket --host=127.0.0.1 --port=" + port, setup: claim("legacy"), code: 0, waits: -1},
+		{name: "legacy-acting-tcp-refused", args: "probe --role=legacy --dir=/h --type=liveness --tcp-socket --host=127.0.0.1 --port=1", setup: claim("legacy"), code: 1, waits: -1},
+		{name: "legacy-undecided-readiness", args: "probe --role=legacy --dir=/h --type=readiness -- /bin/true", code: 1, waits: -1},
+		{name: "hook-skipped-when-dormant", args: "hook --role=legacy --dir=/h -- /bin/true", setup: claim("native"), code: 0, waits: -1},
+		{name: "hook-runs-when-acting", args: "hook --role=native --dir=/h -- /bin/true", setup: claim("native"), code: 7, runs: 1, waits: -1},
 	}
 	for _, tc := range cases {
 		tc := tc
@@ -261,6 +288,9 @@ func TestProbeAndHook(t *testing.T) {
 			}
 			if _, ok := f.files["ack"]; ok != tc.ackFile {
 				t.Errorf("ack written: %v, want %v", ok, tc.ackFile)
+			}
+			if tc.waits >= 0 && f.waits != tc.waits {
+				t.Errorf("%d clock waits, want %d", f.waits, tc.waits)
 			}
 		})
 	}
