@@ -18,7 +18,7 @@ import (
 // the identity paths of the fields not kept, in document order. kept ==
 // total when nothing was lost.
 func UnknownFieldsKept(original, patched []byte) (kept, total int, lost []string, err error) {
-	orig, t, err := rootSchema(original)
+	orig, t, err := rootSchema(original, "", false)
 	if err != nil {
 		return 0, 0, nil, err
 	}

@@ -162,7 +162,19 @@ func (e *VerifyError) Has(k ViolationKind) bool {
 // ErrUnsupportedKind when original cannot be checked at all. It never
 // modifies original or ops.
 func Verify(original []byte, ops Ops) error {
-	v, err := newVerifier(original)
+	return verify(original, "", false, ops)
+}
+
+// VerifyAs is like [Verify] for a document whose kind is known beforehand,
+// for example from an admission request's kind (see [DecodeAs]): the
+// document's own "kind", when present, must equal kind; when absent, kind
+// is taken, where Verify would read a bare object as a Pod.
+func VerifyAs(original []byte, kind string, ops Ops) error {
+	return verify(original, kind, true, ops)
+}
+
+func verify(original []byte, kind string, known bool, ops Ops) error {
+	v, err := newVerifier(original, kind, known)
 	if err != nil {
 		return err
 	}
@@ -173,8 +185,10 @@ func Verify(original []byte, ops Ops) error {
 	return &VerifyError{Violations: v.out}
 }
 
-// rootSchema decodes doc and finds the schema for its kind.
-func rootSchema(doc []byte) (*jsontree.Node, *schema.Type, error) {
+// rootSchema decodes doc and finds the schema for its kind: want when
+// known (the document's own kind, if any, must agree), else the
+// document's.
+func rootSchema(doc []byte, want string, known bool) (*jsontree.Node, *schema.Type, error) {
 	n, err := jsontree.Decode(doc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("patch: verify: %w: %v", ErrInvalidDocument, err)
@@ -188,6 +202,12 @@ func rootSchema(doc []byte) (*jsontree.Node, *schema.Type, error) {
 			return nil, nil, fmt.Errorf("patch: verify: kind: %w: a %v", ErrUnsupportedKind, k.Kind())
 		}
 		kind = k.Text()
+	}
+	if known {
+		if kind != "" && kind != want {
+			return nil, nil, fmt.Errorf("patch: verify: kind %q: %w: the document is a %q", want, ErrUnsupportedKind, kind)
+		}
+		kind = want
 	}
 	t, ok := schema.ForKind(kind)
 	if !ok {

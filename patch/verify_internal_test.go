@@ -17,7 +17,7 @@ func TestVerifierFindsPlantedUnknowns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := newVerifier(d.JSON)
+		v, err := newVerifier(d.JSON, "", false)
 		if err != nil {
 			t.Fatal(err)
 		}

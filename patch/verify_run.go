@@ -45,8 +45,8 @@ type origPos struct {
 	index  int
 }
 
-func newVerifier(original []byte) (*verifier, error) {
-	orig, t, err := rootSchema(original)
+func newVerifier(original []byte, kind string, known bool) (*verifier, error) {
+	orig, t, err := rootSchema(original, kind, known)
 	if err != nil {
 		return nil, err
 	}

@@ -443,3 +443,30 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyAs(t *testing.T) {
+	bare := []byte(`{"apiVersion":"apps/v1","metadata":{"name":"web"},"spec":{"replicas":2,"template":{"spec":{"containers":[{"name":"app","image":"app:1","x-future":{"a":1}}]}}}}`)
+	ops := patch.Ops{
+		{Op: patch.OpAdd, Path: "/spec/template/spec/initContainers", Value: json.RawMessage(`[{"name":"proxy","image":"proxy:1","restartPolicy":"Always"}]`)},
+		{Op: patch.OpAdd, Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"app:2"`)},
+	}
+	if err := patch.VerifyAs(bare, "Deployment", ops); err != nil {
+		t.Errorf("VerifyAs(Deployment) of a bare Deployment: %v", err)
+	}
+	// Without the kind, Verify reads the object as a Pod: spec.template is
+	// not a Pod field, so edits under it are edits of unknown fields.
+	if err := patch.Verify(bare, ops); err == nil {
+		t.Errorf("Verify of a bare Deployment read as a Pod: want violations")
+	}
+	withKind := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","spec":{"template":{"spec":{"containers":[{"name":"app"}]}}}}`)
+	if err := patch.VerifyAs(withKind, "Deployment", ops[:1]); err != nil {
+		t.Errorf("VerifyAs(Deployment) of a Deployment: %v", err)
+	}
+	err := patch.VerifyAs(withKind, "Pod", ops[:1])
+	if !errors.Is(err, patch.ErrUnsupportedKind) || !strings.Contains(err.Error(), `the document is a "Deployment"`) {
+		t.Errorf("VerifyAs(Pod) of a Deployment: %v, want ErrUnsupportedKind naming the document's kind", err)
+	}
+	if err := patch.VerifyAs(bare, "Service", ops); !errors.Is(err, patch.ErrUnsupportedKind) {
+		t.Errorf("VerifyAs(Service): %v, want ErrUnsupportedKind", err)
+	}
+}
