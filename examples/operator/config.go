@@ -29,6 +29,7 @@ type config struct {
 	mode           string
 	fallback       string
 	allowPinned    bool
+	keepOnOptOut   bool
 	avoidUnordered bool
 	handshake      string
 	handshakeImage string
@@ -65,6 +66,8 @@ type settings struct {
 	selector labels.Selector
 	kinds    []string
 	patch    injector.PatchType
+	// keepOnOptOut: see injector.Reconciler.KeepOnOptOut.
+	keepOnOptOut bool
 }
 
 func bindFlags(fs *flag.FlagSet) *config {
@@ -74,6 +77,7 @@ func bindFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON (injector, webhook)")
 	fs.StringVar(&c.mode, "mode", "auto", "injection mode: "+strings.Join(sidecar.Modes(), "|"))
 	fs.StringVar(&c.fallback, "fallback", "legacy", "the mode auto chooses when the capability is unknown: legacy|native|pinned|universal")
+	fs.BoolVar(&c.keepOnOptOut, "keep-on-opt-out", false, "injector: leave the sidecar in workloads that stop matching --opt-in (by default it is removed: exactly what was injected, nothing else)")
 	fs.BoolVar(&c.allowPinned, "allow-pinned", false, "let auto pin pod templates to nodes labelled native where other nodes cannot run native sidecars (run the labeler)")
 	fs.BoolVar(&c.avoidUnordered, "avoid-unordered-termination", false, "let auto choose legacy over native sidecars on 1.28 nodes, which terminate them with the app")
 	fs.StringVar(&c.handshake, "handshake", "", `universal pair: the handshake runner in the sidecar image, e.g. "/usr/local/bin/sidecarctl handshake"`)
@@ -154,6 +158,7 @@ func (c *config) settings(readFile func(string) ([]byte, error)) (*settings, err
 	if (mode == sidecar.Universal || fallback == sidecar.Universal) && planner == nil {
 		errs = append(errs, errors.New("universal mode needs --handshake (the runner is in the sidecar image) or --handshake-image (an init container copies it)"))
 	}
+	s.keepOnOptOut = c.keepOnOptOut
 	s.options = sidecar.Options{Mode: mode, Fallback: fallback, AllowPinned: c.allowPinned, AvoidUnorderedTermination: c.avoidUnordered, Universal: planner}
 
 	if s.injector {

@@ -49,8 +49,9 @@ func liveBinaries(t *testing.T) (apiserver, etcd string) {
 // TestLive runs the labeler and the injector in the binary's own manager
 // setup (run) against a real kube-apiserver: nodes get labelled, an
 // opted-in Deployment gets a legacy sidecar while an old node exists, the
-// sidecar moves to the native form when the node is upgraded, and nothing
-// is patched after that (the Deployment's generation stays put).
+// sidecar moves to the native form when the node is upgraded, nothing is
+// patched after that (the Deployment's generation stays put), and the
+// sidecar goes when the Deployment opts out.
 func TestLive(t *testing.T) {
 	apiserver, etcd := liveBinaries(t)
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
@@ -170,6 +171,27 @@ func TestLive(t *testing.T) {
 	if s := state(); !strings.Contains(s, "generation=3 ") {
 		t.Errorf("patched again: %s", s)
 	}
+
+	// Opting out: the label goes, the informer (restricted to opted-in
+	// workloads) sees a deletion, and the injector reads the Deployment
+	// from the API server and removes exactly what it injected.
+	web, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(web.Labels, "sidecarkit.io/inject")
+	if _, err := cs.AppsV1().Deployments("shop").Update(ctx, web, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wait("uninjected when the label was removed", "generation=4 init= containers=app nodes:")
+	web, err = cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tmpl := web.Spec.Template; len(tmpl.Annotations) != 0 || len(tmpl.Spec.Volumes) != 0 || len(tmpl.Spec.Containers[0].VolumeMounts) != 0 || len(tmpl.Spec.Containers[0].Env) != 0 {
+		t.Errorf("left behind after opting out: annotations %v, volumes %v, app %+v", tmpl.Annotations, tmpl.Spec.Volumes, tmpl.Spec.Containers[0])
+	}
+
 	other, err := cs.AppsV1().Deployments("shop").Get(ctx, "other", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

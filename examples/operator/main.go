@@ -121,6 +121,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 			r := &injector.Reconciler{
 				Client: mgr.GetClient(), Kind: gvk, Selector: s.selector,
 				Spec: s.spec, Options: s.options, Facts: source, PatchType: s.patch, Recorder: recorder,
+				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(),
 			}
 			if err := r.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("injector: %w", err)

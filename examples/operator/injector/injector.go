@@ -96,6 +96,7 @@ func KindNames() []string {
 const (
 	ReasonInjected     = "SidecarInjected"
 	ReasonMigrated     = "SidecarMigrated"
+	ReasonUninjected   = "SidecarRemoved"
 	ReasonFailed       = "SidecarInjectionFailed"
 	ReasonWarning      = "SidecarWarning"
 	ReasonFactsPartial = "SidecarCapabilityPartial"
@@ -105,6 +106,11 @@ const (
 type Reconciler struct {
 	// Client reads the workloads (as unstructured objects) and patches them.
 	Client client.Client
+	// Reader, when set, reads a workload that Client does not find: a
+	// cache restricted to the opted-in workloads drops one that opts out
+	// (its informer sees a deletion), and the uninjection must read it from
+	// the API server (the manager's APIReader).
+	Reader client.Reader
 	// Kind is the workload kind, one of KindNames (see Kind).
 	Kind schema.GroupVersionKind
 	// Selector selects the opted-in workloads by their own labels, for
@@ -123,6 +129,12 @@ type Reconciler struct {
 	PatchType PatchType
 	// Recorder, when set, records Events on the workloads.
 	Recorder events.EventRecorder
+	// KeepOnOptOut leaves the sidecar in a workload that no longer matches
+	// Selector. By default the injector removes what it injected
+	// (sidecar.Uninject: the containers, volumes, mounts, env, node
+	// requirement and record it added, nothing else) once a workload opts
+	// out, so that removing the label undoes the injection.
+	KeepOnOptOut bool
 }
 
 func (r *Reconciler) newObject() *unstructured.Unstructured {
@@ -139,10 +151,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Selector == nil {
 		return fmt.Errorf("injector: %s: no opt-in selector", r.Kind.Kind)
 	}
-	optedIn := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.Selector.Matches(labels.Set(o.GetLabels())) })
+	// Opted-in workloads, and those that still carry the sidecar (opted
+	// out since, or while the operator was down).
+	relevant := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return r.Selector.Matches(labels.Set(o.GetLabels())) || (!r.KeepOnOptOut && r.carriesRecord(o))
+	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("sidecar-injector-"+strings.ToLower(r.Kind.Kind)).
-		For(r.newObject(), builder.WithPredicates(optedIn, predicate.Or[client.Object](
+		For(r.newObject(), builder.WithPredicates(relevant, predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.OptedIn), builder.WithPredicates(NodeChanged())).
 		Complete(r)
@@ -186,20 +202,36 @@ func (r *Reconciler) OptedIn(ctx context.Context, _ client.Object) []reconcile.R
 
 // Reconcile brings one workload's pod template up to the sidecar: first the
 // migrations MigrateAnnotation asks for (when the nodes allow), then
-// sidecar.Inject, each sent as one patch when it changes anything. A
+// sidecar.Inject, each sent as one patch when it changes anything; for a
+// workload that opted out, sidecar.Uninject (unless KeepOnOptOut). A
 // second reconcile of the same workload sends nothing.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	u := r.newObject()
-	if err := r.Client.Get(ctx, req.NamespacedName, u); err != nil {
+	err := r.Client.Get(ctx, req.NamespacedName, u)
+	if apierrors.IsNotFound(err) && r.Reader != nil && !r.KeepOnOptOut {
+		err = r.Reader.Get(ctx, req.NamespacedName, u)
+	}
+	if err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if r.Selector == nil || !r.Selector.Matches(labels.Set(u.GetLabels())) || u.GetDeletionTimestamp() != nil {
+	if r.Selector == nil || u.GetDeletionTimestamp() != nil {
+		return ctrl.Result{}, nil
+	}
+	optedIn := r.Selector.Matches(labels.Set(u.GetLabels()))
+	if !optedIn && (r.KeepOnOptOut || !r.carriesRecord(u)) {
 		return ctrl.Result{}, nil
 	}
 	obj, err := decode(u)
 	if err != nil {
 		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Decode", "%v", err)
 		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if !optedIn {
+		err = r.uninject(ctx, u, obj)
+		if apierrors.IsConflict(err) {
+			return ctrl.Result{RequeueAfter: ConflictRetry}, nil
+		}
+		return ctrl.Result{}, err
 	}
 	c, err := r.capability(ctx, obj)
 	if err != nil {
@@ -260,6 +292,44 @@ func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, o
 	}
 	log.FromContext(ctx).Info("sidecar injected", "mode", res.Mode, "code", res.Code, "patch", how, "capability", c.String())
 	return nil
+}
+
+// uninject removes what the injector added to a workload that opted out.
+func (r *Reconciler) uninject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object) error {
+	m, err := sidecar.Uninject(obj.Meta, obj.Spec, r.Spec.Container.Name)
+	if err != nil {
+		// A record that does not decode, a foreign container of the
+		// sidecar's name: leave the workload as it is.
+		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Uninject", "%v", err)
+		return reconcile.TerminalError(err)
+	}
+	if m.Empty() {
+		return nil
+	}
+	how, err := r.send(ctx, u, obj, m)
+	if err != nil {
+		return err
+	}
+	r.event(u, corev1.EventTypeNormal, ReasonUninjected, "Uninject", "%s: the workload no longer matches %s", how, r.Selector)
+	log.FromContext(ctx).Info("sidecar removed", "patch", how)
+	return nil
+}
+
+// carriesRecord reports whether the workload's pod template carries the
+// sidecar's injection record (read from the unstructured object, without
+// decoding it: the watch predicate runs on every workload event).
+func (r *Reconciler) carriesRecord(o client.Object) bool {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return false
+	}
+	path := []string{"spec", "template", "metadata", "annotations"}
+	if u.GetKind() == "CronJob" {
+		path = []string{"spec", "jobTemplate", "spec", "template", "metadata", "annotations"}
+	}
+	ann, _, _ := unstructured.NestedStringMap(u.Object, path...)
+	_, has := ann[sidecar.Annotation(r.Spec.Container.Name)]
+	return has
 }
 
 // unknown reports whether Auto would decide from the caller's fallback.

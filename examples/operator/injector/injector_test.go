@@ -3,10 +3,13 @@ package injector_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -503,8 +506,78 @@ func TestOtherKinds(t *testing.T) {
 				if len(e.patches.types) != 1 {
 					t.Errorf("patches = %q, want exactly one", e.patches.types)
 				}
+
+				// Opting out removes exactly what was injected.
+				got.SetLabels(nil)
+				if err := e.c.Update(context.Background(), got); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.reconcile(t, name); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, got); err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(tt.spec(tt.obj), tt.spec(got), cmpopts.EquateEmpty()); d != "" {
+					t.Errorf("pod spec after opting out differs from the original (-want +got):\n%s", d)
+				}
+				if err := e.reconcile(t, name); err != nil {
+					t.Fatal(err)
+				}
+				if len(e.patches.types) != 2 {
+					t.Errorf("patches = %q, want the injection and one removal", e.patches.types)
+				}
 			})
 		}
+	}
+}
+
+// TestOptOut: a workload that stops matching the selector loses the
+// sidecar, and only it (other changes made since stay); KeepOnOptOut
+// leaves it; a workload that never had it is not touched.
+func TestOptOut(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep=%v", keep), func(t *testing.T) {
+			e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, podSpec()), deployment("plain", nil, podSpec()), node("a", "v1.31.2", nil))
+			e.r.KeepOnOptOut = keep
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			d := e.deployment(t, "web")
+			d.Labels = map[string]string{"team": "shop"}
+			d.Spec.Template.Spec.Containers[0].Image = "registry.example/shop/web:2.2" // a change of the owner's since
+			if err := e.c.Update(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.reconcile(t, "web"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.reconcile(t, "plain"); err != nil {
+				t.Fatal(err)
+			}
+			got := e.deployment(t, "web").Spec.Template
+			_, recorded := got.Annotations[sidecar.Annotation("proxy")]
+			wantInit := ""
+			if keep {
+				wantInit = "proxy(Always)"
+			}
+			if g := names(got.Spec.InitContainers); g != wantInit || recorded != keep {
+				t.Errorf("after opting out: initContainers %q, record %v; want %q, %v", g, recorded, wantInit, keep)
+			}
+			if got.Spec.Containers[0].Image != "registry.example/shop/web:2.2" {
+				t.Errorf("the owner's change was lost: image %q", got.Spec.Containers[0].Image)
+			}
+			if !keep && (len(got.Spec.Containers[0].VolumeMounts) != 0 || len(got.Spec.Containers[0].Env) != 0 || len(got.Spec.Volumes) != 0) {
+				t.Errorf("mounts, env or volumes left: %+v", got.Spec)
+			}
+			wantPatches := 2
+			if keep {
+				wantPatches = 1
+			}
+			if len(e.patches.types) != wantPatches {
+				t.Errorf("patches = %q, want %d", e.patches.types, wantPatches)
+			}
+		})
 	}
 }
 
