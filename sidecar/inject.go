@@ -113,8 +113,13 @@ type ResourceReport struct {
 // mutation updates it in place, field by field, moving it between
 // initContainers and containers when the mode changed. A container of the
 // same name that sidecarkit did not inject is an error, never overwritten.
-// The resulting spec is checked with the API server's rules (see
-// [ValidatePod]) before Inject returns.
+// What the injection changes is checked with the API server's rules (see
+// [ValidatePod]) before Inject returns: the containers it adds or updates,
+// the volume mounts it adds to application containers, name clashes with
+// any container and hostPort clashes on either side. What an application
+// container already had is left to the API server, so a Pod that was
+// invalid before fails there, with its own error, as it would without
+// the sidecar.
 func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capability, o Options) (Result, error) {
 	if spec == nil {
 		return Result{}, errors.New("sidecar: inject: nil pod spec")
@@ -178,7 +183,7 @@ func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c comp
 	}
 	res.Warnings = append(res.Warnings, r.warnings...)
 	after := res.Mutation.Spec()
-	if errs := validatePod(&after, r.touched); len(errs) > 0 {
+	if errs := validatePod(&after, r.touched, r.mounted); len(errs) > 0 {
 		return Result{}, fmt.Errorf("sidecar: inject %q would make an invalid pod: %w", s.Container.Name, errs.ToAggregate())
 	}
 	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)
@@ -276,11 +281,13 @@ type reconciler struct {
 	encoded  map[string]*patch.EncodedContainer
 	old      *Record
 	touched  map[string]bool
+	mounted  map[string][]string // application container → mountPaths managed
 	warnings []string
 }
 
 func (r *reconciler) run() (Record, error) {
-	r.touched = make(map[string]bool, len(r.names)+len(r.pod.Containers))
+	r.touched = make(map[string]bool, len(r.names))
+	r.mounted = make(map[string][]string, len(r.pod.Containers))
 	for n := range r.names {
 		r.touched[n] = true
 	}
@@ -564,7 +571,11 @@ func (r *reconciler) apps(ours map[string]bool) (map[string]AppRecord, error) {
 		}
 		if len(rec.Mounts)+len(rec.Env) > 0 {
 			recs[c.Name] = rec
-			r.touched[c.Name] = true
+			if len(rec.Mounts) > 0 {
+				// Validated are the mounts the injection manages, not what
+				// the container had (env is not validated).
+				r.mounted[c.Name] = rec.Mounts
+			}
 		}
 	}
 	if len(recs) == 0 {

@@ -58,7 +58,7 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		return nil, fmt.Errorf("sidecar: migrate: mode %q: want %q or %q", to, Native, Legacy)
 	}
 	after := m.Spec()
-	if errs := validatePod(&after, map[string]bool{name: true}); len(errs) > 0 {
+	if errs := validatePod(&after, map[string]bool{name: true}, nil); len(errs) > 0 {
 		return nil, fmt.Errorf("sidecar: migrate %q would make an invalid pod: %w", name, errs.ToAggregate())
 	}
 	if rec, has, err := ReadRecord(meta, name); err == nil && has && rec.Mode != to && rec.Mode != Universal {

@@ -25,7 +25,7 @@ import (
 //
 // The rules are a pre-flight subset, not the whole of Pod validation.
 func ValidatePod(spec *corev1.PodSpec) field.ErrorList {
-	return validatePod(spec, nil)
+	return validatePod(spec, nil, nil)
 }
 
 var restartPolicies = []string{string(corev1.ContainerRestartPolicyAlways), "OnFailure", "Never"}
@@ -40,8 +40,11 @@ func knownRestartPolicy(p corev1.ContainerRestartPolicy) bool {
 }
 
 // validatePod returns the errors of the containers whose names are in
-// touched, or of every container when touched is nil.
-func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList {
+// touched, or of every container when touched is nil; and, for the regular
+// containers in mounted (application containers that only got volume
+// mounts), the errors of those mounts alone (by mountPath): what a
+// container already had is not the injection's to judge.
+func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[string][]string) field.ErrorList {
 	var errs field.ErrorList
 	keep := func(name string, e field.ErrorList) {
 		if touched == nil || touched[name] {
@@ -63,6 +66,8 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool) field.ErrorList 
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
 			e = validateCommon(c, vols, p)
+		} else if paths := mounted[c.Name]; len(paths) > 0 {
+			errs = append(errs, validateMounts(c, vols, p, paths)...)
 		}
 		if names[c.Name] {
 			e = append(e, field.Duplicate(p.Child("name"), c.Name))
@@ -171,7 +176,18 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 			}
 		}
 	}
+	return append(errs, validateMounts(c, vols, p, nil)...)
+}
+
+// validateMounts checks the volume mounts of c, or only those at the
+// mountPaths in only when it is not nil: each names an existing volume and
+// has a mountPath unique in c.
+func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only []string) field.ErrorList {
+	var errs field.ErrorList
 	for i, m := range c.VolumeMounts {
+		if only != nil && !containsString(only, m.MountPath) {
+			continue
+		}
 		i := i
 		mp := lazyPath(func() *field.Path { return p().Child("volumeMounts").Index(i) })
 		if m.Name == "" {
@@ -190,6 +206,15 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 	return errs
 }
 
+func containsString(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 // seenBefore reports whether one of the first i elements of a list has key
 // k (key(j) is element j's). Lists of a container are short: a scan costs
 // less than building a set.
@@ -203,9 +228,12 @@ func seenBefore(i int, k string, key func(j int) string) bool {
 }
 
 // keepHostPorts appends the hostPort clashes among containers (numbered
-// from fldPath) that involve a touched container.
+// from fldPath) that involve a touched container, on either side: the API
+// server reports a clash at the later port, which may belong to a
+// container the injection did not touch (an application container after a
+// legacy sidecar placed first).
 func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched map[string]bool, errs *field.ErrorList) {
-	var seen map[string]bool
+	var seen map[string]string // key → the container that has it first
 	for ci, c := range containers {
 		for pi, port := range c.Ports {
 			if port.HostPort == 0 {
@@ -216,13 +244,16 @@ func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched m
 				proto = corev1.ProtocolTCP // defaulted before validation
 			}
 			key := fmt.Sprintf("%s/%s/%d", proto, port.HostIP, port.HostPort)
-			if seen[key] && (touched == nil || touched[c.Name]) {
-				*errs = append(*errs, field.Duplicate(fldPath.Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
+			if first, dup := seen[key]; dup {
+				if touched == nil || touched[c.Name] || touched[first] {
+					*errs = append(*errs, field.Duplicate(fldPath.Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
+				}
+				continue
 			}
 			if seen == nil {
-				seen = map[string]bool{}
+				seen = map[string]string{}
 			}
-			seen[key] = true
+			seen[key] = c.Name
 		}
 	}
 }
