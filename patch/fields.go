@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -228,13 +229,12 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 	n, at := e.find(c)
 	jsonName, key := e.names()
 	fp := func() *field.Path { return listPath(e.list).Index(j).Child(jsonName) }
-	path := containerPath(e.list, j) + "/" + jsonName // a JSON name without '/' or '~'
 	if e.remove {
 		if at < 0 {
 			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp(), key))
 		}
 		guard(out, e.list, j, e.name)
-		emit(out, relOp{op: OpRemove, path: path + ptr(itoa(at))})
+		emit(out, relOp{op: OpRemove, path: itemPath(e.list, j, jsonName, "/"+itoa(at))})
 		c = s.own(li, j)
 		switch e.kind {
 		case itemMount:
@@ -255,7 +255,11 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 			return err
 		}
 		guard(out, e.list, j, e.name)
-		appendOp(out, path, n, v)
+		if n == 0 {
+			emit(out, relOp{op: OpAdd, path: itemPath(e.list, j, jsonName, ""), value: wrapArray(v)})
+		} else {
+			emit(out, relOp{op: OpAdd, path: itemPath(e.list, j, jsonName, "/-"), value: v})
+		}
 		if e.kind == itemMount {
 			(*out)[len(*out)-1].shared = true // see encodeItem
 		}
@@ -270,6 +274,13 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		c.EnvFrom = append(c.EnvFrom, e.envFrom)
 	}
 	return nil
+}
+
+// itemPath is the relative pointer of member jsonName (a JSON name without
+// '/' or '~') of container j of list l, followed by suffix, built in one
+// allocation.
+func itemPath(l List, j int, jsonName, suffix string) string {
+	return "/" + string(l) + "/" + strconv.Itoa(j) + "/" + jsonName + suffix
 }
 
 func (e *containerItem) verb() string {

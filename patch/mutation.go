@@ -67,9 +67,22 @@ type relOp struct {
 	// guardName is the value of a guard's "test", encoded when a guarded
 	// patch is rendered.
 	guardName string
+	// guardList and guardIndex locate the container a guard without a
+	// path tests the name of (see relPath).
+	guardList  List
+	guardIndex int
 	// shared marks a value that other mutations share (an
 	// EncodedContainer's encoding): Ops get a copy.
 	shared bool
+}
+
+// relPath is r's path relative to its base: a guard of a container's name
+// keeps only the container's place until it is rendered.
+func (r *relOp) relPath() string {
+	if r.path == "" && r.guard && r.guardList != "" {
+		return containerPath(r.guardList, r.guardIndex) + "/name"
+	}
+	return r.path
 }
 
 // edit is one recorded edit. run validates it against s, appends the
@@ -156,7 +169,7 @@ func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, er
 	n := 2
 	for i := range m.ops {
 		r := &m.ops[i]
-		n += len(r.op) + 2*len(root) + len(r.path) + len(r.from) + len(r.value) + len(r.guardName) + 40
+		n += len(r.op) + 2*len(root) + len(r.path) + len(r.guardList) + len(r.from) + len(r.value) + len(r.guardName) + 40
 	}
 	if b == nil {
 		b = make([]byte, 0, n)
@@ -187,14 +200,14 @@ func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, er
 			}
 		}
 		b = append(b, `,"path":`...)
-		b = appendString(b, base+r.path)
+		b = appendString(b, base+r.relPath())
 		if r.op == OpAdd || r.op == OpReplace || r.op == OpTest {
 			b = append(b, `,"value":`...)
 			switch {
 			case r.guard:
 				b = appendString(b, r.guardName)
 			case len(r.value) == 0:
-				return nil, fmt.Errorf("patch: op %s %s: missing value", r.op, base+r.path)
+				return nil, fmt.Errorf("patch: op %s %s: missing value", r.op, base+r.relPath())
 			default:
 				// Values are encoded by encoding/json in this package:
 				// valid and compact.
@@ -213,7 +226,7 @@ func (r *relOp) base(root Root, metaRoot string, hasMeta bool) (string, error) {
 		return string(root), nil
 	}
 	if !hasMeta {
-		return "", fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
+		return "", fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.relPath())
 	}
 	return metaRoot, nil
 }
@@ -230,7 +243,7 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 		if err != nil {
 			return nil, err
 		}
-		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
+		op := Op{Op: r.op, Path: base + r.relPath(), Value: r.value}
 		if r.shared {
 			op.Value = append(json.RawMessage(nil), r.value...)
 		}

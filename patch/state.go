@@ -146,7 +146,8 @@ func containerPath(l List, j int) string {
 // guard emits a "test" that container j of list l is named name.
 func guard(out *[]relOp, l List, j int, name string) {
 	if out != nil {
-		emit(out, relOp{guard: true, op: OpTest, path: containerPath(l, j) + "/name", guardName: name})
+		// The path is built when a guarded patch is rendered (relPath).
+		emit(out, relOp{guard: true, op: OpTest, guardList: l, guardIndex: j, guardName: name})
 	}
 }
 

@@ -521,10 +521,9 @@ func (r *reconciler) apps(ours map[string]bool) (map[string]AppRecord, error) {
 		}
 		old := r.old.Apps[c.Name]
 		var rec AppRecord
-		p := field.NewPath("spec", "containers").Index(i)
-		wantMount := map[string]bool{}
+		i := i
+		p := func() *field.Path { return field.NewPath("spec", "containers").Index(i) } // for errors only
 		for _, vm := range r.plan.AppMounts {
-			wantMount[vm.MountPath] = true
 			j := mountIndex(c.VolumeMounts, vm.MountPath)
 			switch {
 			case j < 0:
@@ -535,20 +534,18 @@ func (r *reconciler) apps(ours map[string]bool) (map[string]AppRecord, error) {
 			case contains(old.Mounts, vm.MountPath):
 				rec.Mounts = append(rec.Mounts, vm.MountPath) // updated by diffOurs
 			case c.VolumeMounts[j].Name != vm.Name:
-				return nil, fmt.Errorf("sidecar: inject: %w", field.Invalid(p.Child("volumeMounts").Index(j).Child("mountPath"), vm.MountPath,
+				return nil, fmt.Errorf("sidecar: inject: %w", field.Invalid(p().Child("volumeMounts").Index(j).Child("mountPath"), vm.MountPath,
 					fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", c.VolumeMounts[j].Name, vm.Name)))
 			}
 		}
 		for _, mp := range old.Mounts {
-			if !wantMount[mp] && mountIndex(c.VolumeMounts, mp) >= 0 {
+			if mountIndex(r.plan.AppMounts, mp) < 0 && mountIndex(c.VolumeMounts, mp) >= 0 {
 				if err := r.m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
 					return nil, fmt.Errorf("sidecar: inject: %w", err)
 				}
 			}
 		}
-		wantEnv := map[string]bool{}
 		for _, e := range r.plan.AppEnv {
-			wantEnv[e.Name] = true
 			j := envIndex(c.Env, e.Name)
 			switch {
 			case j < 0:
@@ -559,11 +556,11 @@ func (r *reconciler) apps(ours map[string]bool) (map[string]AppRecord, error) {
 			case contains(old.Env, e.Name):
 				rec.Env = append(rec.Env, e.Name) // updated by diffOurs
 			default:
-				r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q sets %s itself; its value is kept", p.Child("env").Index(j), c.Name, e.Name))
+				r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q sets %s itself; its value is kept", p().Child("env").Index(j), c.Name, e.Name))
 			}
 		}
 		for _, n := range old.Env {
-			if !wantEnv[n] && envIndex(c.Env, n) >= 0 {
+			if envIndex(r.plan.AppEnv, n) < 0 && envIndex(c.Env, n) >= 0 {
 				if err := r.m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
 					return nil, fmt.Errorf("sidecar: inject: %w", err)
 				}
