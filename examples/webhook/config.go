@@ -71,53 +71,65 @@ const defaultSelectionKey = "sidecar.sidecarkit.io/inject"
 // loadConfig reads the configuration file at path and returns the
 // admission configuration it describes (without a capability source).
 func loadConfig(path string) (admission.Config, error) {
+	c, _, err := loadConfigFiles(path)
+	return c, err
+}
+
+// loadConfigFiles is loadConfig that also returns the files it read: path,
+// and the sidecarFile it names, if any.
+func loadConfigFiles(path string) (admission.Config, []string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return admission.Config{}, err
+		return admission.Config{}, nil, err
 	}
 	var fc fileConfig
 	if err := yaml.UnmarshalStrict(b, &fc); err != nil {
-		return admission.Config{}, fmt.Errorf("%s: %w", path, err)
+		return admission.Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c, err := fc.admission(filepath.Dir(path))
+	c, sidecarPath, err := fc.admission(filepath.Dir(path))
 	if err != nil {
-		return admission.Config{}, fmt.Errorf("%s: %w", path, err)
+		return admission.Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return c, nil
+	files := []string{path}
+	if sidecarPath != "" {
+		files = append(files, sidecarPath)
+	}
+	return c, files, nil
 }
 
-func (fc *fileConfig) admission(dir string) (admission.Config, error) {
-	var c admission.Config
+// admission builds the admission configuration; sidecarPath is the
+// sidecarFile it read, resolved against dir ("" when inline).
+func (fc *fileConfig) admission(dir string) (c admission.Config, sidecarPath string, err error) {
 	var specBytes []byte
 	switch {
 	case len(fc.Sidecar) > 0 && fc.SidecarFile != "":
-		return c, fmt.Errorf("sidecar and sidecarFile exclude each other")
+		return c, "", fmt.Errorf("sidecar and sidecarFile exclude each other")
 	case len(fc.Sidecar) > 0:
 		specBytes = fc.Sidecar
 	case fc.SidecarFile != "":
-		p := fc.SidecarFile
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
+		sidecarPath = fc.SidecarFile
+		if !filepath.IsAbs(sidecarPath) {
+			sidecarPath = filepath.Join(dir, sidecarPath)
 		}
-		b, err := os.ReadFile(p)
+		b, err := os.ReadFile(sidecarPath)
 		if err != nil {
-			return c, fmt.Errorf("sidecarFile: %w", err)
+			return c, "", fmt.Errorf("sidecarFile: %w", err)
 		}
 		specBytes = b
 	default:
-		return c, fmt.Errorf("sidecar or sidecarFile is required")
+		return c, "", fmt.Errorf("sidecar or sidecarFile is required")
 	}
 	spec, err := sidecar.LoadSpec(specBytes)
 	if err != nil {
-		return c, fmt.Errorf("sidecar: %w", err)
+		return c, "", fmt.Errorf("sidecar: %w", err)
 	}
 	c.Spec = spec
 	if c.Options.Mode, err = sidecar.ParseMode(fc.Mode); err != nil {
-		return c, fmt.Errorf("mode: %w", err)
+		return c, "", fmt.Errorf("mode: %w", err)
 	}
 	if fc.Fallback != "" {
 		if c.Options.Fallback, err = sidecar.ParseMode(fc.Fallback); err != nil {
-			return c, fmt.Errorf("fallback: %w", err)
+			return c, "", fmt.Errorf("fallback: %w", err)
 		}
 	}
 	c.Options.AllowPinned = fc.AllowPinned
@@ -127,7 +139,7 @@ func (fc *fileConfig) admission(dir string) (admission.Config, error) {
 		p := universal.Planner{MountPath: u.MountPath}
 		switch {
 		case len(u.Handshake) > 0 && u.HandshakeImage != "":
-			return c, fmt.Errorf("universal: handshake and handshakeImage exclude each other")
+			return c, "", fmt.Errorf("universal: handshake and handshakeImage exclude each other")
 		case len(u.Handshake) > 0:
 			p.Handshake = u.Handshake
 		case u.HandshakeImage != "":
@@ -137,19 +149,19 @@ func (fc *fileConfig) admission(dir string) (admission.Config, error) {
 			}
 			p.Copier = &universal.Copier{Image: u.HandshakeImage, Handshake: cmd}
 		default:
-			return c, fmt.Errorf("universal: handshake or handshakeImage is required")
+			return c, "", fmt.Errorf("universal: handshake or handshakeImage is required")
 		}
 		c.Options.Universal = p
 	}
 	decide, err := fc.Selection.decide()
 	if err != nil {
-		return c, err
+		return c, "", err
 	}
 	c.Options.Decide = decide
 	c.Workloads = fc.Workloads
 	c.AllowOnError = fc.AllowOnError
 	c.ExcludeNamespaces = fc.ExcludeNamespaces
-	return c, nil
+	return c, sidecarPath, nil
 }
 
 // decide returns the opt-in/opt-out hook of the selection.

@@ -31,7 +31,8 @@ type flags struct {
 	kubeconfig                       string
 	nodes                            bool
 	kubeletVersion, apiserverVersion string
-	certCheck, shutdownGrace         time.Duration
+	certCheck, configCheck           time.Duration
+	shutdownGrace                    time.Duration
 	maxBodyBytes                     int64
 	logLevel                         string
 }
@@ -47,7 +48,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	f := &flags{}
 	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.config, "config", "/etc/webhook/config.yaml", "the configuration file (YAML)")
+	fs.StringVar(&f.config, "config", "/etc/webhook/config/config.yaml", "the configuration file (YAML); reloaded when it or its sidecarFile changes")
 	fs.StringVar(&f.certFile, "tls-cert-file", "/etc/webhook/tls/tls.crt", "the serving certificate (PEM); reloaded when it changes")
 	fs.StringVar(&f.keyFile, "tls-key-file", "/etc/webhook/tls/tls.key", "the serving key (PEM); reloaded when it changes")
 	fs.StringVar(&f.addr, "addr", ":8443", "the HTTPS listen address")
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet's version, e.g. v1.29.3 (static capability)")
 	fs.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version, e.g. v1.33.1 (static capability)")
 	fs.DurationVar(&f.certCheck, "cert-check-interval", 10*time.Second, "how often, at most, to check the certificate files for changes")
+	fs.DurationVar(&f.configCheck, "config-check-interval", 10*time.Second, "how often, at most, to check the configuration file (and its sidecarFile) for changes; a change is applied to the next reviews, a bad one logged and ignored")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight reviews may take after SIGTERM")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", admission.DefaultMaxBodyBytes, "the request body limit")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -82,15 +84,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	cfg, err := loadConfig(f.config)
-	if err != nil {
-		return err
-	}
 	base, err := staticCapability(f.apiserverVersion, f.kubeletVersion)
 	if err != nil {
 		return err
 	}
 	ready := func() error { return nil }
+	var capability func(context.Context, *admission.Request) (compat.Capability, error)
 	if f.nodes {
 		client, err := kubeClient(f.kubeconfig)
 		if err != nil {
@@ -100,7 +99,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		cfg.Capability = src.capability
+		capability = src.capability
 		ready = func() error {
 			if !src.synced() {
 				return errors.New("node informer not synced")
@@ -109,12 +108,27 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	} else {
 		log.Info("static capability", "capability", base.String())
-		cfg.Capability = func(context.Context, *admission.Request) (compat.Capability, error) { return base, nil }
+		capability = func(context.Context, *admission.Request) (compat.Capability, error) { return base, nil }
 	}
-	inj, err := admission.New(cfg)
+	var first admission.Config // for the log line below
+	configs, err := newConfigReloader(f.config, func(cfg admission.Config) (*admission.Injector, error) {
+		cfg.Capability = capability
+		inj, err := admission.New(cfg)
+		if err == nil && first.Capability == nil {
+			first = cfg
+		}
+		return inj, err
+	}, f.configCheck, func(err error) {
+		if err != nil {
+			log.Error("configuration reload failed; serving the previous one", "err", err)
+		} else {
+			log.Info("configuration reloaded", "config", f.config)
+		}
+	})
 	if err != nil {
 		return err
 	}
+	cfg := first
 	certs, err := newCertReloader(f.certFile, f.keyFile, f.certCheck, func(err error) {
 		if err != nil {
 			log.Error("certificate reload failed; serving the previous one", "err", err)
@@ -130,7 +144,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("serving", "addr", l.Addr().String(), "sidecar", cfg.Spec.Container.Name, "mode", cfg.Options.Mode.String())
-	s := newServer(serverOptions{injector: inj, certs: certs, maxBodyBytes: f.maxBodyBytes, ready: ready, log: log})
+	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: f.maxBodyBytes, ready: ready, log: log})
 	err = s.serve(ctx, l, f.shutdownGrace)
 	log.Info("stopped", "err", err)
 	return err

@@ -20,7 +20,9 @@ type server struct {
 }
 
 type serverOptions struct {
-	injector     *admission.Injector
+	// injector returns the Injector that answers a review (the
+	// configReloader's current one).
+	injector     func() *admission.Injector
 	certs        *certReloader
 	maxBodyBytes int64
 	// ready reports why the server is not ready yet (nil when ready);
@@ -32,10 +34,10 @@ type serverOptions struct {
 func newServer(o serverOptions) *server {
 	s := &server{ready: o.ready}
 	mux := http.NewServeMux()
-	mux.Handle("/mutate", &admission.Handler{
-		Injector:     o.injector,
-		MaxBodyBytes: o.maxBodyBytes,
-		Observe:      observe(o.log),
+	observer := observe(o.log)
+	mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) {
+		h := admission.Handler{Injector: o.injector(), MaxBodyBytes: o.maxBodyBytes, Observe: observer}
+		h.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")

@@ -134,13 +134,19 @@ func startServer(t *testing.T, config string, ready func() error) *testServer {
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(filepath.Join(dir, "config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
-	cfg.Capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
-	inj, err := admission.New(cfg)
+	configs, err := newConfigReloader(filepath.Join(dir, "config.yaml"), func(cfg admission.Config) (*admission.Injector, error) {
+		cfg.Capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
+		return admission.New(cfg)
+	}, 0, func(err error) {
+		if err != nil {
+			log.Error("configuration reload failed; serving the previous one", "err", err)
+		} else {
+			log.Info("configuration reloaded")
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +156,7 @@ func startServer(t *testing.T, config string, ready func() error) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s := newServer(serverOptions{injector: inj, certs: certs, maxBodyBytes: 32 << 10, ready: ready, log: log})
+	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: 32 << 10, ready: ready, log: log})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -320,6 +324,73 @@ func TestCertReload(t *testing.T) {
 	bump(t, ts.dir)
 	if s := serial(); s != 200 {
 		t.Errorf("after a bad write: serial %d, want the last good 200", s)
+	}
+}
+
+// TestConfigReload: a changed configuration, or a changed sidecarFile,
+// applies to the next review; a bad one is logged and the last good one
+// keeps serving; fixing it applies again.
+func TestConfigReload(t *testing.T) {
+	ts := startServer(t, testConfig, nil)
+	patchOf := func() string {
+		t.Helper()
+		resp, err := ts.client.Post(ts.url+"/mutate", "application/json", strings.NewReader(reviewBody("Pod", "", testPod)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ar struct {
+			Response struct {
+				Patch []byte `json:"patch"`
+			} `json:"response"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&ar); err != nil {
+			t.Fatal(err)
+		}
+		return string(ar.Response.Patch)
+	}
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(ts.dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bumps++
+		when := time.Now().Add(time.Duration(bumps) * time.Minute)
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name, file, content string
+		want, notWant       string
+		log                 string
+	}{
+		{name: "initial", want: "registry.example/proxy:2"},
+		{name: "new image", file: "config.yaml", content: strings.Replace(testConfig, "proxy:2", "proxy:3", 1),
+			want: "registry.example/proxy:3", log: "configuration reloaded"},
+		{name: "bad edit keeps the last good configuration", file: "config.yaml", content: "sidecar: [not, a, spec]\nmode: sideways\n",
+			want: "registry.example/proxy:3", log: "configuration reload failed"},
+		{name: "sidecarFile", file: "sidecar.yaml", content: "name: proxy\nimage: registry.example/proxy:4\n"},
+		{name: "config names the sidecarFile", file: "config.yaml", content: "sidecarFile: sidecar.yaml\n",
+			want: "registry.example/proxy:4"},
+		{name: "only the sidecarFile changes", file: "sidecar.yaml", content: "name: proxy\nimage: registry.example/proxy:5\n",
+			want: "registry.example/proxy:5", notWant: "proxy:4"},
+	}
+	for _, st := range steps {
+		if st.file != "" {
+			write(st.file, st.content)
+		}
+		if st.want == "" {
+			continue
+		}
+		got := patchOf()
+		if !strings.Contains(got, st.want) || (st.notWant != "" && strings.Contains(got, st.notWant)) {
+			t.Errorf("%s: patch %s; want %s", st.name, got, st.want)
+		}
+		if st.log != "" && !strings.Contains(ts.logs.String(), st.log) {
+			t.Errorf("%s: logs lack %q:\n%s", st.name, st.log, ts.logs)
+		}
 	}
 }
 

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sidecarkit/sidecarkit/admission"
+)
+
+// configReloader serves the admission.Injector built from the
+// configuration file and rebuilds it when the file, or the sidecarFile it
+// names, changes (a ConfigMap mounted as a directory is updated in place by
+// the kubelet; a subPath mount never is). Files are checked at most once per
+// interval, on a review; a configuration that fails to load or build keeps
+// the last good one in use, so a bad edit never takes the webhook down.
+type configReloader struct {
+	path     string
+	build    func(admission.Config) (*admission.Injector, error)
+	interval time.Duration
+	now      func() time.Time
+	onReload func(err error)
+
+	next atomic.Int64 // unix nanos of the next check
+	cur  atomic.Pointer[admission.Injector]
+
+	mu    sync.Mutex // serialises checks
+	files []string
+	stamp string
+}
+
+// newConfigReloader loads the configuration at path and builds its first
+// Injector with build (which adds what the file does not hold, such as the
+// capability source).
+func newConfigReloader(path string, build func(admission.Config) (*admission.Injector, error), interval time.Duration, onReload func(error)) (*configReloader, error) {
+	r := &configReloader{path: path, build: build, interval: interval, now: time.Now, onReload: onReload}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Injector returns the current Injector, checking the files first when an
+// interval has passed since the last check.
+func (r *configReloader) Injector() *admission.Injector {
+	if now := r.now(); now.UnixNano() >= r.next.Load() {
+		r.mu.Lock()
+		if now.UnixNano() >= r.next.Load() {
+			r.next.Store(now.Add(r.interval).UnixNano())
+			old := r.stamp
+			err := r.load()
+			if (err != nil || r.stamp != old) && r.onReload != nil {
+				r.onReload(err)
+			}
+		}
+		r.mu.Unlock()
+	}
+	return r.cur.Load()
+}
+
+// load rebuilds the Injector when the files changed since the last load.
+// Callers hold mu, or own r.
+func (r *configReloader) load() error {
+	if r.cur.Load() != nil {
+		if s, err := fileStamp(r.files); err == nil && s == r.stamp {
+			return nil
+		}
+	}
+	cfg, files, err := loadConfigFiles(r.path)
+	if err != nil {
+		r.stamp, _ = fileStamp(r.files) // do not retry a bad file until it changes again
+		return err
+	}
+	inj, err := r.build(cfg)
+	if err != nil {
+		r.files = files
+		r.stamp, _ = fileStamp(files)
+		return fmt.Errorf("%s: %w", r.path, err)
+	}
+	stamp, err := fileStamp(files)
+	if err != nil {
+		return err
+	}
+	r.files, r.stamp = files, stamp
+	r.cur.Store(inj)
+	return nil
+}
+
+// fileStamp identifies the contents of files by size and modification
+// time (following symbolic links, as the kubelet's ..data swap needs).
+func fileStamp(files []string) (string, error) {
+	var b strings.Builder
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s:%d/%d;", f, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String(), nil
+}
