@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
 	"github.com/sidecarkit/sidecarkit/admission"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
@@ -40,9 +42,10 @@ func FuzzReview(f *testing.F) {
 				Object json.RawMessage `json:"object"`
 			} `json:"request"`
 		}
-		if err := json.Unmarshal(body, &in); err != nil {
-			// Review reads JSON case-sensitively and tolerates what
-			// encoding/json may not (and vice versa); nothing to compare.
+		if err := utiljson.Unmarshal(body, &in); err != nil {
+			// Review reads JSON case-sensitively, as this decoder does,
+			// but tolerates what it may not (and vice versa); nothing to
+			// compare. (encoding/json would match "OBjeCt" to object.)
 			return
 		}
 		r, ops := decodeResponse(t, resp, in.Request.UID)
@@ -52,8 +55,14 @@ func FuzzReview(f *testing.F) {
 		if !r.Allowed {
 			t.Fatalf("a patch in a denial: %s", resp)
 		}
-		obj := withKind(t, in.Request.Object, in.Request.Kind)
-		if err := patch.Verify(obj, ops); err != nil {
+		var kind struct {
+			Kind string `json:"kind"`
+		}
+		if err := utiljson.Unmarshal(in.Request.Kind, &kind); err != nil {
+			t.Fatalf("a patch for a request whose kind does not decode: %s", in.Request.Kind)
+		}
+		obj := in.Request.Object
+		if err := patch.VerifyAs(obj, kind.Kind, ops); err != nil {
 			if errors.Is(err, patch.ErrInvalidDocument) && strings.Contains(err.Error(), "duplicate object key") {
 				// JSON allows duplicate keys (the API server takes the
 				// last, like Review); Verify refuses to judge such a
@@ -63,22 +72,6 @@ func FuzzReview(f *testing.F) {
 			t.Fatalf("patch does not verify: %v\nobject %s\nops %s", err, obj, mustJSON(ops))
 		}
 	})
-}
-
-// withKind returns the object with the request's kind set when it has
-// none: Verify takes the schema from the document's kind, Pod when absent,
-// while Review takes it from the request.
-func withKind(t *testing.T, obj, kind json.RawMessage) []byte {
-	var o map[string]json.RawMessage
-	var k struct{ Kind string }
-	if err := json.Unmarshal(obj, &o); err != nil || json.Unmarshal(kind, &k) != nil {
-		t.Fatalf("a patch for an object that does not decode: %s", obj)
-	}
-	if _, ok := o["kind"]; ok {
-		return obj
-	}
-	o["kind"] = mustJSON(k.Kind)
-	return mustJSON(o)
 }
 
 func mustJSON(v interface{}) []byte {
