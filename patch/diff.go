@@ -355,10 +355,14 @@ func mapsEqual(a, b reflect.Value, leafValues bool) bool {
 }
 
 // quantityEqual reports whether two quantities encode alike: String is
-// what MarshalJSON writes (a diff must carry a changed spelling such as
-// "1000m" to "1", which Cmp calls equal).
+// what MarshalJSON writes, the string the quantity was parsed from when it
+// kept it ("01" and "1" are equal values that encode differently), else
+// the canonical form. It works on copies, because String caches the
+// canonical form in the quantity, and Diff never writes into the specs it
+// reads.
 func quantityEqual(a, b *resource.Quantity) bool {
-	return a.String() == b.String()
+	x, y := *a, *b
+	return x.String() == y.String()
 }
 
 // sortedKeys returns the keys of m, a map with string-kinded keys, in

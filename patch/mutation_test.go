@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -447,8 +448,16 @@ func TestNeverModifiesInputs(t *testing.T) {
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpExists}}}},
 		}}}
 		meta := &metav1.ObjectMeta{Annotations: map[string]string{"a": "1"}, Labels: map[string]string{"l": "1"}}
+		// Quantities as decoded (nothing cached): comparing them must not
+		// fill their string caches.
+		base.Containers[0].Resources.Requests = corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}
+		base.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}
+		size := resource.NewQuantity(1<<30, resource.BinarySI) // no string cached
+		base.Volumes[0].EmptyDir = &corev1.EmptyDirVolumeSource{SizeLimit: size}
 		after := base.DeepCopy()
 		after.Containers[0].Env = append(after.Containers[0].Env, corev1.EnvVar{Name: "EXTRA", Value: "x"})
+		after.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
 		after.Containers = append(after.Containers, corev1.Container{Name: "late", Env: []corev1.EnvVar{{Name: "L"}}})
 		after.InitContainers[0], after.InitContainers[1] = after.InitContainers[1], after.InitContainers[0]
 		baseWas, metaWas, afterWas := base.DeepCopy(), meta.DeepCopy(), after.DeepCopy()
