@@ -97,7 +97,10 @@ func run(rounds int, benchtime string, load time.Duration, readme, rawPath strin
 		}
 		paired := s.paired
 		if k.path == "F1" {
-			paired = []float64{1}
+			paired = make([]float64, len(s.ns)) // F1 against itself
+			for i := range paired {
+				paired[i] = 1
+			}
 		}
 		if len(paired) == 0 {
 			return fmt.Errorf("no BenchmarkPaired result for %s/%s", k.path, k.fixture)
