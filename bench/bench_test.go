@@ -2,7 +2,6 @@ package bench_test
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -58,25 +57,22 @@ func BenchmarkPaired(b *testing.B) {
 					b.Fatal(err)
 				}
 				var f1, path time.Duration
+				timed := func(run func(*bench.Input) ([]byte, error), total *time.Duration) {
+					t0 := time.Now()
+					_, err := run(in)
+					*total += time.Since(t0)
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if i%2 == 0 {
-						t0 := time.Now()
-						_, err1 := bench.F1(in)
-						t1 := time.Now()
-						_, err2 := p.Run(in)
-						f1, path = f1+t1.Sub(t0), path+time.Since(t1)
-						err = errors.Join(err1, err2)
+						timed(bench.F1, &f1)
+						timed(p.Run, &path)
 					} else {
-						t0 := time.Now()
-						_, err2 := p.Run(in)
-						t1 := time.Now()
-						_, err1 := bench.F1(in)
-						path, f1 = path+t1.Sub(t0), f1+time.Since(t1)
-						err = errors.Join(err1, err2)
-					}
-					if err != nil {
-						b.Fatal(err)
+						timed(p.Run, &path)
+						timed(bench.F1, &f1)
 					}
 				}
 				b.ReportMetric(float64(path)/float64(f1), "xF1")

@@ -109,49 +109,25 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[
 			tok:       jsonptr.Escape(name),
 			omitEmpty: hasOpt(opts, "omitempty"),
 			node:      buildNode(sf.Type, building),
-			key:       mergeKeyIndex(sf.Type, sf.Tag.Get("patchMergeKey")),
+			key:       mergeKeyIndex(sf.Type, sf.Tag.Get("patchMergeKey"), building),
 		})
 	}
 }
 
 // mergeKeyIndex returns the index of the member named key in the element
-// struct of list type t, or nil.
-func mergeKeyIndex(t reflect.Type, key string) []int {
+// struct of list type t, or nil. (An element type still being built, in a
+// recursive type, has no fields yet: its lists are then diffed by index,
+// which is correct, only less precise.)
+func mergeKeyIndex(t reflect.Type, key string, building map[reflect.Type]*typeNode) []int {
 	if key == "" || (t.Kind() != reflect.Slice && t.Kind() != reflect.Array) || t.Elem().Kind() != reflect.Struct {
 		return nil
 	}
-	var fs []fieldInfo
-	collectNames(t.Elem(), nil, &fs)
-	for _, f := range fs {
+	for _, f := range buildNode(t.Elem(), building).fields {
 		if f.name == key {
 			return f.index
 		}
 	}
 	return nil
-}
-
-// collectNames lists the JSON member names and indices of struct type t.
-func collectNames(t reflect.Type, prefix []int, out *[]fieldInfo) {
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		index := append(append([]int(nil), prefix...), i)
-		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			collectNames(sf.Type, index, out)
-			continue
-		}
-		if !sf.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		*out = append(*out, fieldInfo{index: index, name: name})
-	}
 }
 
 func hasOpt(opts, want string) bool {

@@ -238,17 +238,7 @@ func startExampleWebhook(t *testing.T, c *cluster.Cluster, bin string, args ...s
 			t.Log("webhook: " + sc.Text())
 		}
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	stopOnCleanup(t, cmd, 30*time.Second)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(c.PKI.CACert)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}

@@ -91,17 +91,7 @@ func startOldWebhook(t *testing.T, c *cluster.Cluster, args ...string) *url.URL 
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start oldwebhook: %v", err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	stopOnCleanup(t, cmd, 10*time.Second)
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -118,6 +108,22 @@ func startOldWebhook(t *testing.T, c *cluster.Cluster, args ...string) *url.URL 
 		t.Fatal("oldwebhook did not report its address within 30s")
 	}
 	return nil
+}
+
+// stopOnCleanup stops a started process when t ends: SIGTERM, then SIGKILL
+// after grace.
+func stopOnCleanup(t *testing.T, cmd *exec.Cmd, grace time.Duration) {
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
 }
 
 // proxyTo returns a reverse proxy to an out-of-process webhook that trusts
