@@ -53,6 +53,14 @@ func TestSettings(t *testing.T) {
 			if strings.Join(s.kinds, ",") != "Deployment,StatefulSet,DaemonSet,CronJob" {
 				t.Errorf("kinds = %v", s.kinds)
 			}
+			if s.keepOnOptOut {
+				t.Errorf("keepOnOptOut by default: opting out must remove the sidecar")
+			}
+		}},
+		{name: "keep on opt-out", args: []string{"--sidecar=sidecar.yaml", "--keep-on-opt-out"}, check: func(t *testing.T, s *settings) {
+			if !s.keepOnOptOut {
+				t.Errorf("--keep-on-opt-out not set")
+			}
 		}},
 		{name: "plain container spec, json, pinned", args: []string{"--sidecar=sidecar-container.yaml", "--patch-type=json", "--allow-pinned", "--kinds=CronJob", "--opt-in=team in (a,b)"},
 			check: func(t *testing.T, s *settings) {
