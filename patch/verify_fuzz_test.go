@@ -356,12 +356,3 @@ func randomOps(t *testing.T, d podgen.Doc, c *fuzzChoices) patch.Ops {
 	}
 	return ops
 }
-
-func sortedMapKeys(m map[string]interface{}) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
