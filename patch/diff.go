@@ -404,11 +404,7 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		if sameKeys(a, b, key) {
 			// Same elements in the same order, the usual case (keyed's
 			// first case, without building the keys).
-			for i := 0; i < la && d.err == nil; i++ {
-				d.push(strconv.Itoa(i))
-				d.value(a.Index(i), b.Index(i), n.elem, nil)
-				d.pop()
-			}
+			d.pairs(a, b, n.elem, la)
 			return
 		}
 		if ka, kb := listKeys(a, key), listKeys(b, key); ka != nil && kb != nil {
@@ -510,17 +506,23 @@ func keyString(v reflect.Value) (string, bool) {
 	return "", false
 }
 
+// pairs diffs the first count elements of lists a and b, of type n, pair
+// by pair at the same index.
+func (d *differ) pairs(a, b reflect.Value, n *typeNode, count int) {
+	for i := 0; i < count && d.err == nil; i++ {
+		d.push(strconv.Itoa(i))
+		d.value(a.Index(i), b.Index(i), n, nil)
+		d.pop()
+	}
+}
+
 func (d *differ) indexed(a, b reflect.Value, n *typeNode) {
 	la, lb := a.Len(), b.Len()
 	common := la
 	if lb < common {
 		common = lb
 	}
-	for i := 0; i < common && d.err == nil; i++ {
-		d.push(strconv.Itoa(i))
-		d.value(a.Index(i), b.Index(i), n, nil)
-		d.pop()
-	}
+	d.pairs(a, b, n, common)
 	for i := la - 1; i >= lb; i-- {
 		d.emitOp(OpRemove, d.at(strconv.Itoa(i)), "")
 	}
@@ -537,14 +539,7 @@ func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
 	if equalStrings(ka, kb) {
 		// Same elements in the same order, the usual case: only their
 		// fields can differ.
-		for i := range ka {
-			d.push(strconv.Itoa(i))
-			d.value(a.Index(i), b.Index(i), n, nil)
-			d.pop()
-			if d.err != nil {
-				return
-			}
-		}
+		d.pairs(a, b, n, len(ka))
 		return
 	}
 	inB := make(map[string]int, len(kb))

@@ -110,12 +110,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("static capability", "capability", base.String())
 		capability = func(context.Context, *admission.Request) (compat.Capability, error) { return base, nil }
 	}
-	var first admission.Config // for the log line below
 	configs, err := newConfigReloader(f.config, func(cfg admission.Config) (*admission.Injector, error) {
 		cfg.Capability = capability
 		inj, err := admission.New(cfg)
-		if err == nil && first.Capability == nil {
-			first = cfg
+		if err == nil {
+			log.Info("configuration", "config", f.config, "sidecar", cfg.Spec.Container.Name, "mode", cfg.Options.Mode.String())
 		}
 		return inj, err
 	}, f.configCheck, func(err error) {
@@ -128,7 +127,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := first
 	certs, err := newCertReloader(f.certFile, f.keyFile, f.certCheck, func(err error) {
 		if err != nil {
 			log.Error("certificate reload failed; serving the previous one", "err", err)
@@ -143,7 +141,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "addr", l.Addr().String(), "sidecar", cfg.Spec.Container.Name, "mode", cfg.Options.Mode.String())
+	log.Info("serving", "addr", l.Addr().String())
 	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: f.maxBodyBytes, ready: ready, log: log})
 	err = s.serve(ctx, l, f.shutdownGrace)
 	log.Info("stopped", "err", err)
