@@ -323,10 +323,15 @@ func (r *Reconciler) carriesRecord(o client.Object) bool {
 	if !ok {
 		return false
 	}
-	path := []string{"spec", "template", "metadata", "annotations"}
-	if u.GetKind() == "CronJob" {
-		path = []string{"spec", "jobTemplate", "spec", "template", "metadata", "annotations"}
+	root, err := patch.RootFor(r.Kind.Kind)
+	if err != nil {
+		return false
 	}
+	meta, ok := root.Metadata()
+	if !ok {
+		return false
+	}
+	path := append(strings.Split(strings.TrimPrefix(meta, "/"), "/"), "annotations")
 	ann, _, _ := unstructured.NestedStringMap(u.Object, path...)
 	_, has := ann[sidecar.Annotation(r.Spec.Container.Name)]
 	return has
