@@ -135,6 +135,10 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 		c := &spec.EphemeralContainers[i]
 		if names[c.Name] {
 			keep(c.Name, field.ErrorList{field.Duplicate(ep.Index(i).Child("name"), c.Name)})
+		} else {
+			// Unique across all three lists, ephemeral containers among
+			// themselves too (validateEphemeralContainers).
+			names[c.Name] = true
 		}
 	}
 	return errs
