@@ -48,8 +48,8 @@ func TestOptionsThroughInject(t *testing.T) {
 				if res.Mode != tc.Mode || res.Code != tc.Code {
 					t.Errorf("mode %s, code %q; want %s, %q (reason: %s)", res.Mode, res.Code, tc.Mode, tc.Code, res.Reason)
 				}
-				if !optioncases.HasWarning(res.Warnings, tc.Warning) {
-					t.Errorf("no warning containing %q in %q", tc.Warning, res.Warnings)
+				if err := optioncases.CheckWarnings(tc, res.Warnings); err != nil {
+					t.Error(err)
 				}
 				after := res.Mutation.Spec()
 				if err := optioncases.CheckPlacement(&after, "proxy", tc.Mode); err != nil {
