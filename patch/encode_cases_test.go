@@ -89,8 +89,8 @@ func TestMetadataEdits(t *testing.T) {
 		if err := m.SetAnnotation(c.key, c.value); err != nil {
 			t.Fatal(err)
 		}
-		if m.NumOps() != c.ops {
-			t.Errorf("SetAnnotation(%q, %q): %d ops, want %d", c.key, c.value, m.NumOps(), c.ops)
+		if m.NumOps() != c.ops || m.Len() != c.ops || m.Empty() != (c.ops == 0) {
+			t.Errorf("SetAnnotation(%q, %q): %d ops, %d edits, empty %v; want %d", c.key, c.value, m.NumOps(), m.Len(), m.Empty(), c.ops)
 		}
 	}
 	const bare = `{"kind":"Pod","spec":{"containers":[{"name":"app","image":"a"}]}}`
