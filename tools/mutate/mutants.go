@@ -369,8 +369,80 @@ func (g *gen) fields(n *ast.CompositeLit) {
 		} else if o := g.off(end); o < len(g.src) && g.src[o] == ',' {
 			end++
 		}
-		g.add(opField, e.Pos(), end, "", false)
+		m := g.add(opField, e.Pos(), end, "", false)
+		if g.isStruct(n) && g.pure(e.(*ast.KeyValueExpr).Value) {
+			site(m, e, siteField)
+		}
 	}
+}
+
+// isStruct reports whether n is a struct literal (removing a map entry is
+// not setting a zero value, so map literals have no schema switch).
+func (g *gen) isStruct(n *ast.CompositeLit) bool {
+	if g.info == nil {
+		return false
+	}
+	tv, ok := g.info.Types[n]
+	if !ok {
+		return false
+	}
+	t := tv.Type
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	_, ok = t.Underlying().(*types.Struct)
+	return ok
+}
+
+// pure reports whether evaluating e has no effect but its value: a schema
+// evaluates a removed field's value, which the mutant does not. Calls are
+// pure when they are conversions or calls of fmt, strconv, strings,
+// errors or builtins.
+func (g *gen) pure(e ast.Expr) bool {
+	ok := true
+	ast.Inspect(e, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false // not called here
+		case *ast.CallExpr:
+			if !g.pureCall(n) {
+				ok = false
+			}
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+func (g *gen) pureCall(c *ast.CallExpr) bool {
+	if g.info == nil {
+		return false
+	}
+	if tv, ok := g.info.Types[c.Fun]; ok && (tv.IsType() || tv.IsBuiltin()) {
+		return true
+	}
+	var id *ast.Ident
+	switch f := c.Fun.(type) {
+	case *ast.Ident:
+		id = f
+	case *ast.SelectorExpr:
+		id = f.Sel
+	default:
+		return false
+	}
+	fn, ok := g.info.Uses[id].(*types.Func)
+	if !ok || fn.Pkg() == nil {
+		return false
+	}
+	switch fn.Pkg().Path() {
+	case "fmt", "strconv", "strings", "errors":
+		return true
+	}
+	return false
 }
 
 func isStringLit(e ast.Expr) bool {

@@ -23,10 +23,12 @@ import (
 //	!X        →  (on(1) != !(X))
 //	S         →  if !on(1) { S }                                       a statement removed
 //	range X   →  range sidecarkitSchemaReverse(1, X)                   a slice reversed when on
+//	K: V      →  K: sidecarkitSchemaField(1, V)                        V's zero value when on (struct literals,
+//	                                                                   V without calls that could have effects)
 //
-// Every other mutant (arithmetic, ++/--, a composite-literal field, a
-// counting loop reversed), and any whose schema does not type-check, is
-// tested on its own through an overlay.
+// Every other mutant (arithmetic, ++/--, a counting loop reversed, a field
+// of a map literal or with a value that calls out), and any whose schema
+// does not type-check, is tested on its own through an overlay.
 const schemaEnv = "SIDECARKIT_MUTANT"
 
 // siteKind is how a schema switches a mutant; siteNone: it cannot.
@@ -39,6 +41,7 @@ const (
 	siteRemove
 	siteRangeValue
 	siteRangeKey
+	siteField
 )
 
 // schemaHelperSource is the file added to the package with a schema.
@@ -80,6 +83,14 @@ func sidecarkitSchemaReverse[E any](id int, s []E) []E {
 	return r
 }
 
+func sidecarkitSchemaField[T any](id int, v T) T {
+	if sidecarkitSchemaMutant == id {
+		var zero T
+		return zero
+	}
+	return v
+}
+
 func sidecarkitSchemaIndexes(id, n int) []int {
 	r := make([]int, n)
 	for i := range r {
@@ -119,6 +130,8 @@ func buildSchema(src []byte, ms []*Mutant, span func(n ast.Node) (int, int)) str
 				r := m.node.(*ast.RangeStmt)
 				st, _ = span(r.Key)
 				_, en = span(r.X)
+			case siteField:
+				st, en = span(m.node.(*ast.KeyValueExpr).Value)
 			}
 			s = &schemaSite{start: st, end: en, node: m.node, kind: m.kind}
 			byNode[m.node] = s
@@ -191,6 +204,8 @@ func (r *renderer) site(i int) string {
 		return fmt.Sprintf("if !sidecarkitSchemaOn(%s) { %s }", ids[0], r.render(s.start, s.end, i))
 	case siteRangeValue:
 		return fmt.Sprintf("sidecarkitSchemaReverse(%s, %s)", ids[0], r.render(s.start, s.end, i))
+	case siteField:
+		return fmt.Sprintf("sidecarkitSchemaField(%s, %s)", ids[0], r.render(s.start, s.end, i))
 	case siteRangeKey:
 		rs := s.node.(*ast.RangeStmt)
 		return fmt.Sprintf("_, %s %s range sidecarkitSchemaIndexes(%s, len(%s))", r.sub(rs.Key, i), rs.Tok, ids[0], r.sub(rs.X, i))
