@@ -45,6 +45,9 @@ func TestOptionsThroughReview(t *testing.T) {
 			if !out.Allowed || out.Err != nil {
 				t.Fatalf("denied: %v", out.Err)
 			}
+			if out.Reason == "" {
+				t.Error("no reason")
+			}
 			if out.Mode != tc.Mode || out.Code != tc.Code {
 				t.Errorf("mode %s, code %q; want %s, %q (reason: %s)", out.Mode, out.Code, tc.Mode, tc.Code, out.Reason)
 			}
