@@ -173,3 +173,41 @@ func TestEnvelopeEscapedKeys(t *testing.T) {
 		t.Errorf("a request, then null: accepted")
 	}
 }
+
+// TestEnvelopeErrors: each structural error is reported as itself (the
+// request is refused as malformed, with what was wrong), including in
+// the parts Review skips; the values JSON allows there are accepted.
+func TestEnvelopeErrors(t *testing.T) {
+	inj := envelopeInjector(t)
+	opts := `"n":-0.25E+2`
+	for _, c := range []struct{ body, want string }{
+		{"  ", "want an object"},
+		{"[]", "want an object"},
+		{"null x", "data after the top-level value"},
+		{`{1:2}`, "want a string"},
+		{strings.Replace(envelopeBody, `"kind":"AdmissionReview"`, `"kind"x"AdmissionReview"`, 1), "want ':' after an object key"},
+		{strings.Replace(envelopeBody, `"name":"web"`, `"name"x"web"`, 1), "invalid character 'x'"},
+		{strings.Replace(envelopeBody, `"kind":"AdmissionReview"`, `"kind":x`, 1), "looking for a value"},
+		{strings.Replace(envelopeBody, opts, `"n":-0.25E+`, 1), "invalid number"},
+		{strings.Replace(envelopeBody, opts, `"n":x`, 1), "invalid character 'x'"},
+		{strings.Replace(envelopeBody, opts, `"n":[1}`, 1), "mismatched"},
+		{strings.Replace(envelopeBody, opts, `"n":["a`+"\t"+`b"]`, 1), "control character in a string"},
+		{strings.Replace(envelopeBody, opts, `"n":"a`+"\x01"+`b"`, 1), "control character in a string"},
+	} {
+		_, _, err := inj.Review(context.Background(), []byte(c.body))
+		if err == nil || !strings.Contains(err.Error(), "malformed") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%.60q: error %v, want a malformed request: %s", c.body, err, c.want)
+		}
+	}
+	for _, ok := range []string{`"n":9`, `"n":19`, `"n":[0,9,-9.5e-9]`, `"n":"a b ~"`, `"n":{"a":[{}],"b":"]"}`} {
+		// In a skipped part, and as a top-level member of its own.
+		for _, body := range []string{
+			strings.Replace(envelopeBody, opts, ok, 1),
+			strings.Replace(envelopeBody, `{"kind":"AdmissionReview",`, `{`+ok+`,"kind":"AdmissionReview",`, 1),
+		} {
+			if _, _, err := inj.Review(context.Background(), []byte(body)); err != nil {
+				t.Errorf("%s: %v", ok, err)
+			}
+		}
+	}
+}
