@@ -112,7 +112,7 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	}
 	opts := i.opts
 	opts.PodResources = obj.PodResources
-	res, err := i.injector.Inject(obj.Meta, obj.Spec, c, opts)
+	res, err := i.injector.Inject(ctx, obj.Meta, obj.Spec, c, opts)
 	if err != nil {
 		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", i.spec.Container.Name)
 		if i.allowOnErr {
