@@ -78,12 +78,11 @@ func mountsAt(l []corev1.VolumeMount, path string) bool {
 // normalContainer returns a copy of c in the form containers are compared
 // in against the planned container want: defaulted, without the token
 // mount (unless want mounts that path itself, in which case the plugin
-// adds none), and with an imagePullPolicy only when want sets one. With
-// tolerate, it keeps only the resources want sets: the others belong to
-// LimitRanger, an autoscaler or the Pod's author (tolerated only while
-// the record says the sidecar's spec is unchanged, so that an update
-// removes what an older spec set).
-func normalContainer(c, want *corev1.Container, f *podFacts, tolerate bool) corev1.Container {
+// adds none), with an imagePullPolicy only when want sets one, and with
+// only the resources want sets or an earlier injection set (owned, see
+// Record.Resources): the others belong to LimitRanger, an autoscaler or
+// the Pod's author.
+func normalContainer(c, want *corev1.Container, f *podFacts, owned map[string]bool) corev1.Container {
 	n := *c.DeepCopy()
 	defaultContainer(&n, f.defaults)
 	if want.ImagePullPolicy == "" {
@@ -92,11 +91,11 @@ func normalContainer(c, want *corev1.Container, f *podFacts, tolerate bool) core
 	if !mountsAt(want.VolumeMounts, serviceAccountMountPath) {
 		n.VolumeMounts = withoutTokenMounts(n.VolumeMounts, f)
 	}
-	if tolerate && want != c {
+	if want != c {
 		w := want.Resources.DeepCopy()
 		defaultResources(w)
-		n.Resources.Limits = only(n.Resources.Limits, w.Limits)
-		n.Resources.Requests = only(n.Resources.Requests, w.Requests)
+		n.Resources.Limits = only(n.Resources.Limits, w.Limits, owned, "limits/")
+		n.Resources.Requests = only(n.Resources.Requests, w.Requests, owned, "requests/")
 	}
 	return n
 }
@@ -117,11 +116,12 @@ func withoutTokenMounts(l []corev1.VolumeMount, f *podFacts) []corev1.VolumeMoun
 	return out
 }
 
-// only returns the entries of l whose names keep has.
-func only(l, keep corev1.ResourceList) corev1.ResourceList {
+// only returns the entries of l whose names keep has or owned has (with
+// prefix).
+func only(l, keep corev1.ResourceList, owned map[string]bool, prefix string) corev1.ResourceList {
 	var out corev1.ResourceList
 	for k, q := range l {
-		if _, ok := keep[k]; ok {
+		if _, ok := keep[k]; ok || owned[prefix+string(k)] {
 			if out == nil {
 				out = make(corev1.ResourceList, len(keep))
 			}
@@ -134,8 +134,8 @@ func only(l, keep corev1.ResourceList) corev1.ResourceList {
 // sameContainer reports whether the pod's container c is the planned
 // container want, as specified (see the top of this file and
 // normalContainer).
-func sameContainer(c, want *corev1.Container, f *podFacts, tolerate bool) bool {
-	a, b := normalContainer(c, want, f, tolerate), normalContainer(want, want, f, tolerate)
+func sameContainer(c, want *corev1.Container, f *podFacts, owned map[string]bool) bool {
+	a, b := normalContainer(c, want, f, owned), normalContainer(want, want, f, owned)
 	return equalJSON(&a, &b)
 }
 
@@ -242,9 +242,9 @@ func mountDigest(m *corev1.VolumeMount) string { return digest(m) }
 // the API server's defaults where c has them (an update never strips a
 // default, which would make an operator's patch differ from the stored
 // object forever, and never adds one c lacks), and with what the API
-// server's plugins added that want leaves unset: the token mount, and,
-// with tolerate (see normalContainer), resources.
-func containerTarget(c, want *corev1.Container, f *podFacts, tolerate bool) corev1.Container {
+// server's plugins added that want leaves unset: the token mount and
+// resources not owned (see normalContainer).
+func containerTarget(c, want *corev1.Container, f *podFacts, owned map[string]bool) corev1.Container {
 	t := *want.DeepCopy()
 	defaultContainer(&t, f.defaults)
 	keepDefaultsOf(&t, want, c)
@@ -255,22 +255,20 @@ func containerTarget(c, want *corev1.Container, f *podFacts, tolerate bool) core
 	case c.ImagePullPolicy != "":
 		t.ImagePullPolicy = pullPolicyDefault(want.Image)
 	}
-	if tolerate {
-		for k, q := range c.Resources.Limits {
-			if _, set := t.Resources.Limits[k]; !set {
-				if t.Resources.Limits == nil {
-					t.Resources.Limits = corev1.ResourceList{}
-				}
-				t.Resources.Limits[k] = q.DeepCopy()
+	for k, q := range c.Resources.Limits {
+		if _, set := t.Resources.Limits[k]; !set && !owned["limits/"+string(k)] {
+			if t.Resources.Limits == nil {
+				t.Resources.Limits = corev1.ResourceList{}
 			}
+			t.Resources.Limits[k] = q.DeepCopy()
 		}
-		for k, q := range c.Resources.Requests {
-			if _, set := t.Resources.Requests[k]; !set {
-				if t.Resources.Requests == nil {
-					t.Resources.Requests = corev1.ResourceList{}
-				}
-				t.Resources.Requests[k] = q.DeepCopy()
+	}
+	for k, q := range c.Resources.Requests {
+		if _, set := t.Resources.Requests[k]; !set && !owned["requests/"+string(k)] {
+			if t.Resources.Requests == nil {
+				t.Resources.Requests = corev1.ResourceList{}
 			}
+			t.Resources.Requests[k] = q.DeepCopy()
 		}
 	}
 	if !mountsAt(want.VolumeMounts, serviceAccountMountPath) {
@@ -410,4 +408,21 @@ func envTarget(want *corev1.EnvVar) corev1.EnvVar {
 	t := *want.DeepCopy()
 	defaultEnv(&t)
 	return t
+}
+
+// resourceKeys returns the resources want's spec sets, with the requests
+// the API server derives from limits, as sorted "limits/<name>" and
+// "requests/<name>" (see Record.Resources); nil when it sets none.
+func resourceKeys(want *corev1.Container) []string {
+	r := want.Resources.DeepCopy()
+	defaultResources(r)
+	var out []string
+	for k := range r.Limits {
+		out = append(out, "limits/"+string(k))
+	}
+	for k := range r.Requests {
+		out = append(out, "requests/"+string(k))
+	}
+	sort.Strings(out)
+	return out
 }

@@ -195,7 +195,7 @@ func (in *Injector) inject(ctx context.Context, meta *metav1.ObjectMeta, spec *c
 	}
 	r := reconciler{
 		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec),
-		plan: &plan, cm: cm, old: &old, hasOld: has, tolerate: has && old.Spec == cm.hash,
+		plan: &plan, cm: cm, old: &old, hasOld: has,
 		rec: Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 	}
 	if err := r.run(); err != nil {
@@ -274,10 +274,6 @@ type reconciler struct {
 	old    *Record
 	hasOld bool
 	rec    Record
-	// tolerate is set when the record says the sidecar's spec is the one
-	// injected now: resources the spec leaves unset are then tolerated
-	// (see normalContainer).
-	tolerate bool
 
 	touched  map[string]bool     // containers whose content the injection sets
 	mounted  map[string][]string // application container → mountPaths managed
@@ -328,6 +324,9 @@ func (r *reconciler) run() error {
 		return err
 	}
 	if err := r.apps(removed); err != nil {
+		return err
+	}
+	if err := r.removeStaleVolumes(); err != nil {
 		return err
 	}
 	if err := r.nodeRequirement(); err != nil {
@@ -439,6 +438,12 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 	for i := range want {
 		c := &want[i]
 		digests[c.Name] = r.cm.containerDigest(c, &r.facts)
+		if keys := resourceKeys(c); keys != nil {
+			if r.rec.Resources == nil {
+				r.rec.Resources = map[string][]string{}
+			}
+			r.rec.Resources[c.Name] = keys
+		}
 		if at, ok := where[c.Name]; ok {
 			r.update(at, c)
 		}
@@ -478,16 +483,17 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 // is updated silently, anything else is restored with a warning.
 func (r *reconciler) update(at loc, want *corev1.Container) {
 	c := r.container(at)
-	if sameContainer(c, want, &r.facts, r.tolerate) {
+	owned := r.old.ownedResources(want.Name)
+	if sameContainer(c, want, &r.facts, owned) {
 		return
 	}
 	if d, _ := r.old.claims(want.Name); d != containerDigest(c, &r.facts) {
-		n := normalContainer(c, want, &r.facts, r.tolerate)
-		w := normalContainer(want, want, &r.facts, r.tolerate)
+		n := normalContainer(c, want, &r.facts, owned)
+		w := normalContainer(want, want, &r.facts, owned)
 		r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q differed from sidecar %q's spec (%s) and was restored to it",
 			listPath(at.list).Index(at.index), want.Name, r.name, strings.Join(differingFields(&n, &w), ", ")))
 	}
-	t := containerTarget(c, want, &r.facts, r.tolerate)
+	t := containerTarget(c, want, &r.facts, owned)
 	r.updates = append(r.updates, func(after *corev1.PodSpec, idx map[string]int) error {
 		i, ok := idx[want.Name]
 		if !ok {
@@ -539,9 +545,8 @@ func translateIndex(l []string, skip map[string]bool, idx int) int {
 }
 
 // volumes adds the plan's volumes, keeps identical ones that were there
-// already, restores the plan's volumes that the record claims, refuses
-// other volumes of the plan's names, and removes volumes of an earlier
-// injection that the plan dropped when their content matches the record.
+// already, restores the plan's volumes that the record claims, and
+// refuses other volumes of the plan's names.
 func (r *reconciler) volumes() error {
 	index := make(map[string]int, len(r.pod.Volumes))
 	for i := range r.pod.Volumes {
@@ -549,10 +554,8 @@ func (r *reconciler) volumes() error {
 			index[r.pod.Volumes[i].Name] = i
 		}
 	}
-	want := make(map[string]bool, len(r.plan.Volumes))
 	for j := range r.plan.Volumes {
 		v := &r.plan.Volumes[j]
-		want[v.Name] = true
 		d := r.cm.volumeDigest(j, v)
 		i, present := index[v.Name]
 		old, claimed := r.old.Volumes[v.Name]
@@ -588,13 +591,36 @@ func (r *reconciler) volumes() error {
 		}
 		r.rec.Volumes[v.Name] = d
 	}
+	return nil
+}
+
+// removeStaleVolumes removes the volumes of an earlier injection that the
+// plan dropped, when their content matches the record and nothing mounts
+// them once the other edits are made.
+func (r *reconciler) removeStaleVolumes() error {
+	var cur *corev1.PodSpec
 	for _, n := range sortedKeys(r.old.Volumes) {
-		i, present := index[n]
-		if want[n] || !present {
+		if _, planned := r.rec.Volumes[n]; planned {
+			continue
+		}
+		i := volumeIndex(r.pod.Volumes, n)
+		if i < 0 || volumeIndex(r.plan.Volumes, n) >= 0 {
 			continue
 		}
 		if volumeDigest(&r.pod.Volumes[i]) != r.old.Volumes[n] {
 			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: its content differs from what the record of sidecar %q says was injected", i, n, r.name))
+			continue
+		}
+		if cur == nil {
+			// The spec as the edits leave it, with the plan's containers
+			// as the plan has them (their updates are made last).
+			s := r.m.Spec()
+			s.InitContainers = withPlanned(s.InitContainers, r.plan.InitContainers)
+			s.Containers = withPlanned(s.Containers, r.plan.Containers)
+			cur = &s
+		}
+		if p := volumeUser(cur, n); p != nil {
+			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: %s mounts it", i, n, p))
 			continue
 		}
 		if err := r.m.RemoveVolume(n); err != nil {
@@ -602,6 +628,21 @@ func (r *reconciler) volumes() error {
 		}
 	}
 	return nil
+}
+
+// withPlanned returns l (not modified) with each container of a name in
+// planned replaced by the planned one.
+func withPlanned(l, planned []corev1.Container) []corev1.Container {
+	if len(planned) == 0 {
+		return l
+	}
+	out := append([]corev1.Container(nil), l...)
+	for i := range out {
+		if j := indexOf(planned, out[i].Name); j >= 0 {
+			out[i] = planned[j]
+		}
+	}
+	return out
 }
 
 // apps gives every application container (a regular container that is

@@ -59,6 +59,11 @@ type Record struct {
 	// Volumes maps the names of the volumes added (volumes that were there
 	// already are not listed) to their digests.
 	Volumes map[string]string `json:"volumes,omitempty"`
+	// Resources lists, per container injected, the resources its spec set
+	// ("limits/memory", "requests/cpu", with the requests the API server
+	// derives from limits): an update removes those the new spec leaves
+	// unset, and keeps the entries others set (LimitRanger, an autoscaler).
+	Resources map[string][]string `json:"resources,omitempty"`
 	// AppMounts and AppEnv map the mountPaths and env names added to
 	// application containers to the digests of what was added (the same
 	// for every application container).
@@ -85,12 +90,18 @@ func ReadRecord(meta *metav1.ObjectMeta, name string) (Record, bool, error) {
 	}
 	p := field.NewPath("metadata", "annotations").Key(Annotation(name))
 	invalid := func(detail string) error { return field.Invalid(p, excerpt(v), detail) }
+	var head struct {
+		Version int `json:"v"`
+	}
+	if err := utiljson.Unmarshal([]byte(v), &head); err != nil {
+		return Record{}, false, invalid("not a sidecarkit record: " + excerpt(err.Error()))
+	}
+	if head.Version != RecordVersion {
+		return Record{}, false, invalid(fmt.Sprintf("record version %d is not supported (want %d)", head.Version, RecordVersion))
+	}
 	var r Record
 	if err := utiljson.Unmarshal([]byte(v), &r); err != nil {
 		return Record{}, false, invalid("not a sidecarkit record: " + excerpt(err.Error()))
-	}
-	if r.Version != RecordVersion {
-		return Record{}, false, invalid(fmt.Sprintf("record version %d is not supported (want %d)", r.Version, RecordVersion))
 	}
 	switch r.Mode {
 	case Native, Legacy, Pinned, Universal:
@@ -155,6 +166,23 @@ func (r Record) encode() string {
 	b = appendMap(b, `,"initContainers":`, r.InitContainers)
 	b = appendMap(b, `,"containers":`, r.Containers)
 	b = appendMap(b, `,"volumes":`, r.Volumes)
+	if len(r.Resources) > 0 {
+		keys := make([]string, 0, len(r.Resources))
+		for k := range r.Resources {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, `,"resources":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, k)
+			b = append(b, ':')
+			b = appendStrings(b, r.Resources[k])
+		}
+		b = append(b, '}')
+	}
 	b = appendMap(b, `,"appMounts":`, r.AppMounts)
 	b = appendMap(b, `,"appEnv":`, r.AppEnv)
 	if r.NodeRequirement {
@@ -188,13 +216,62 @@ func appendMap(b []byte, member string, m map[string]string) []byte {
 	return append(b, '}')
 }
 
+// appendStrings appends l as a JSON array (null when nil, as json.Marshal
+// writes a nil slice).
+func appendStrings(b []byte, l []string) []byte {
+	if l == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonstr.Append(b, s)
+	}
+	return append(b, ']')
+}
+
 // equal reports whether r and o record the same injection, apart from
 // the Reason (a change of reason alone does not rewrite a record: on a
 // workload's template that would roll the workload out).
 func (r *Record) equal(o *Record) bool {
 	return r.Version == o.Version && r.Mode == o.Mode && r.Spec == o.Spec && r.NodeRequirement == o.NodeRequirement &&
 		equalMaps(r.InitContainers, o.InitContainers) && equalMaps(r.Containers, o.Containers) &&
-		equalMaps(r.Volumes, o.Volumes) && equalMaps(r.AppMounts, o.AppMounts) && equalMaps(r.AppEnv, o.AppEnv)
+		equalMaps(r.Volumes, o.Volumes) && equalMaps(r.AppMounts, o.AppMounts) && equalMaps(r.AppEnv, o.AppEnv) &&
+		equalLists(r.Resources, o.Resources)
+}
+
+func equalLists(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || len(v) != len(w) {
+			return false
+		}
+		for i := range v {
+			if v[i] != w[i] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ownedResources returns the resources r says the spec of container n
+// set, as a set of "limits/<name>" and "requests/<name>".
+func (r *Record) ownedResources(n string) map[string]bool {
+	l := r.Resources[n]
+	if len(l) == 0 {
+		return nil
+	}
+	out := make(map[string]bool, len(l))
+	for _, k := range l {
+		out[k] = true
+	}
+	return out
 }
 
 func equalMaps(a, b map[string]string) bool {
