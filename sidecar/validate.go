@@ -9,8 +9,8 @@ import (
 )
 
 // ValidatePod checks a PodSpec against the API server's rules that
-// injecting or moving a sidecar can break (reference/kubernetes-sidecars.md
-// §5, from k8s.io/kubernetes pkg/apis/core/validation): container names are
+// injecting or moving a sidecar can break (docs/native-sidecars.md#validation,
+// from k8s.io/kubernetes pkg/apis/core/validation): container names are
 // DNS-1123 labels unique across containers, initContainers and
 // ephemeralContainers; volumeMounts name existing volumes and have unique
 // mountPaths; probes and lifecycle only on init containers with
@@ -77,7 +77,7 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 		if c.RestartPolicy != nil && !knownRestartPolicy(*c.RestartPolicy) {
 			// Without the ContainerRestartRules feature any value is
 			// forbidden here, with it (beta, on by default, from 1.35;
-			// reference §5) Always, OnFailure and Never are allowed. The
+			// docs/native-sidecars.md#validation) Always, OnFailure and Never are allowed. The
 			// library never sets it on a regular container and cannot
 			// know the gate, so it refuses only what no API server takes.
 			e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, restartPolicies))
@@ -98,8 +98,8 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 		always := false
 		if c.RestartPolicy != nil {
 			always = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-			// OnFailure and Never need ContainerRestartRules (reference
-			// §5); they do not make a sidecar.
+			// OnFailure and Never need ContainerRestartRules
+			// (docs/native-sidecars.md#validation); they do not make a sidecar.
 			if !knownRestartPolicy(*c.RestartPolicy) {
 				e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, restartPolicies))
 			}
