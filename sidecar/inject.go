@@ -112,7 +112,8 @@ type ResourceReport struct {
 // [Injector.Inject].
 //
 // Inject checks what is present by content on every call, and never takes
-// the Pod's word for it (the record annotation, see [Record], is a hint):
+// the Pod's word for it (the record annotation, see [Record], is a hint;
+// docs/injection-record.md has the rules):
 //
 //   - The sidecar's containers, the volumes it needs, and what application
 //     containers get (AppMounts, AppEnv) are compared with the Spec modulo
