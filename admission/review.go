@@ -110,9 +110,11 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if err := ctx.Err(); err != nil {
 		return nil, out, internal(fmt.Errorf("admission: %w", err))
 	}
-	opts := i.opts
-	opts.PodResources = obj.PodResources
-	res, err := i.injector.Inject(ctx, obj.Meta, obj.Spec, c, opts)
+	res, err := i.injector.InjectObject(ctx, obj, c, i.opts)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Out of time: not an answer about the Pod.
+		return nil, out, internal(fmt.Errorf("admission: %w", err))
+	}
 	if err != nil {
 		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", i.spec.Container.Name)
 		if i.allowOnErr {

@@ -156,6 +156,10 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 }
 
 func (in *Injector) inject(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
+	return in.injectWith(ctx, meta, spec, c, o, nil)
+}
+
+func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options, unknown func(patch.List, int) ([]string, error)) (Result, error) {
 	s := &in.spec
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
@@ -197,7 +201,8 @@ func (in *Injector) inject(ctx context.Context, meta *metav1.ObjectMeta, spec *c
 	r := reconciler{
 		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
-		rec: Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
+		rec:     Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
+		unknown: unknown,
 	}
 	if err := r.run(); err != nil {
 		return Result{}, err
@@ -280,6 +285,11 @@ type reconciler struct {
 	mounted  map[string][]string // application container → mountPaths managed
 	warnings []string
 
+	// unknown, when set, returns the fields of a container of the raw
+	// document that the compiled API types do not know (see
+	// patch.Object.UnknownFields).
+	unknown func(l patch.List, i int) ([]string, error)
+
 	// updates are in-place changes of existing elements, made on the spec
 	// as the other edits leave it and rendered by one Diff at the end.
 	updates []func(after *corev1.PodSpec, idx map[string]int) error
@@ -309,6 +319,9 @@ func (r *reconciler) run() error {
 		}
 	}
 	if err := r.checkForeign(where); err != nil {
+		return err
+	}
+	if err := r.replaceUnknown(where); err != nil {
 		return err
 	}
 	removed, err := r.removeStale(where)
@@ -376,6 +389,41 @@ func (r *reconciler) checkForeign(where map[string]loc) error {
 }
 
 func listPath(l patch.List) *field.Path { return field.NewPath("spec", string(l)) }
+
+// replaceUnknown removes the sidecar's containers that carry fields the
+// compiled API types do not know (which a typed comparison cannot see, and
+// a field-by-field restore would keep), so that place inserts them anew,
+// exactly as specified.
+func (r *reconciler) replaceUnknown(where map[string]loc) error {
+	if r.unknown == nil {
+		return nil
+	}
+	for _, l := range [][]corev1.Container{r.plan.InitContainers, r.plan.Containers} {
+		for i := range l {
+			n := l[i].Name
+			at, ok := where[n]
+			if !ok {
+				continue
+			}
+			fields, err := r.unknown(at.list, at.index)
+			if err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+			if len(fields) == 0 {
+				continue
+			}
+			if len(fields) > 3 {
+				fields = append(fields[:3:3], "...")
+			}
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q carried fields this injector's API types do not know (%s) and was replaced by sidecar %q's spec", listPath(at.list).Index(at.index), n, strings.Join(fields, ", "), r.name))
+			if err := r.m.RemoveContainer(at.list, n); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+			delete(where, n)
+		}
+	}
+	return nil
+}
 
 // removeStale removes the containers an earlier injection added that the
 // plan no longer has, when their content matches the record's digest. It

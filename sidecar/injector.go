@@ -127,6 +127,26 @@ func (in *Injector) Inject(ctx context.Context, meta *metav1.ObjectMeta, spec *c
 	return in.inject(ctx, meta, spec, c, o)
 }
 
+// InjectObject is [Injector.Inject] for an object decoded by package patch
+// (a Pod or a workload), the form a webhook or an operator holds: it
+// takes the pod-level resources from obj (unless Options.PodResources is
+// set), and it also sees fields of the raw document that the compiled API
+// types do not know: a container of the sidecar's that carries any is
+// replaced by the Spec's whole, since a field-by-field restore would keep
+// them. Render the Result's Mutation at obj.Root.
+func (in *Injector) InjectObject(ctx context.Context, obj *patch.Object, c compat.Capability, o Options) (Result, error) {
+	if obj == nil || obj.Spec == nil {
+		return Result{}, fmt.Errorf("sidecar: inject: nil object or pod spec")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.PodResources == nil {
+		o.PodResources = obj.PodResources
+	}
+	return in.injectWith(ctx, obj.Meta, obj.Spec, c, o, obj.UnknownFields)
+}
+
 // plan returns the compiled plan of mode. Universal plans depend on the
 // Pod and the planner and are built on every call.
 func (in *Injector) plan(mode Mode, pod *corev1.PodSpec, o *Options) (*compiledMode, error) {

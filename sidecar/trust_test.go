@@ -437,3 +437,39 @@ func TestInjectHonoursContext(t *testing.T) {
 		t.Errorf("Inject with an ended context: err = %v; want context.Canceled", err)
 	}
 }
+
+// A field the compiled API types do not know, on the sidecar, is invisible
+// to a typed comparison and would survive a field-by-field restore:
+// InjectObject, which sees the raw document, replaces such a sidecar whole.
+func TestUnknownFieldOnTheSidecar(t *testing.T) {
+	in, err := sidecar.NewInjector(loadSpec(t, "full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []sidecar.Mode{sidecar.Native, sidecar.Legacy} {
+		raw, _ := injected(t, "several-init", mode)
+		forged := apply(t, raw, patch.Ops{op("add", sidecarPath(mode)+"/appArmorProfileFromTheFuture", `{"type":"Unconfined"}`)})
+		obj := decode(t, forged)
+		// The typed view cannot tell: Inject finds nothing to do.
+		if res, err := in.Inject(context.Background(), obj.Meta, obj.Spec, capabilities["native"], sidecar.Options{Mode: mode}); err != nil || !res.Mutation.Empty() {
+			t.Fatalf("%s: typed Inject: %v, empty %v", mode, err, res.Mutation.Empty())
+		}
+		res, err := in.InjectObject(context.Background(), obj, capabilities["native"], sidecar.Options{Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !hasWarning(res, ".appArmorProfileFromTheFuture") || !hasWarning(res, "was replaced") {
+			t.Errorf("%s: warnings %q", mode, res.Warnings)
+		}
+		ops, _ := res.Mutation.JSONPatch(obj.Root)
+		fixed := apply(t, forged, ops)
+		if strings.Contains(string(fixed), "appArmorProfileFromTheFuture") {
+			t.Errorf("%s: the unknown field survived: ops %s", mode, mustJSON(t, ops))
+		}
+		wantSidecar(t, fixed, mode)
+		after := decode(t, fixed)
+		if got, want := names(after.Spec.InitContainers), names(obj.Spec.InitContainers); !cmp.Equal(got, want) {
+			t.Errorf("%s: init containers %v, want %v (the sidecar keeps its place)", mode, got, want)
+		}
+	}
+}
