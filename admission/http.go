@@ -86,8 +86,7 @@ const (
 // The review's deadline is the one the API server sends with each call
 // (the query parameter timeout, e.g. ?timeout=10s; see
 // https://github.com/kubernetes/kubernetes/blob/v1.37.2/staging/src/k8s.io/apiserver/pkg/admission/plugin/webhook/mutating/dispatcher.go),
-// at most 30 s, and 10 s (the API server's default webhook timeout) when
-// the request names none. Reading the body must end by then, and writing
+// bounded by MaxTimeout. Reading the body must end by then, and writing
 // the answer a second later; the review's context, derived from the
 // request's, ends then or when the client goes away.
 //
@@ -101,6 +100,13 @@ type Handler struct {
 	// its configuration changes. Keep one Handler, whose in-flight limit
 	// then counts every request.
 	GetInjector func() *Injector
+	// MaxTimeout bounds the review's deadline: a request's ?timeout= is
+	// honoured up to MaxTimeout, and a request that names none gets
+	// MaxTimeout. Set it to the webhook's timeoutSeconds, so that no
+	// peer can hold a request longer. Zero means 30 s (the largest
+	// timeoutSeconds the API server accepts) as the bound and 10 s (its
+	// default) for a request that names none.
+	MaxTimeout time.Duration
 	// MaxBodyBytes limits the request body; zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -167,7 +173,7 @@ func (h *Handler) serve(dw *deliveryWriter, w http.ResponseWriter, r *http.Reque
 		limit = DefaultMaxBodyBytes
 	}
 
-	timeout := reviewTimeout(r)
+	timeout := reviewTimeout(r, h.MaxTimeout)
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -240,17 +246,21 @@ func (h *Handler) serve(dw *deliveryWriter, w http.ResponseWriter, r *http.Reque
 
 // reviewTimeout is the deadline the request names with the query
 // parameter timeout (the API server sends time.Duration's form, such as
-// "10s"), at most maxReviewTimeout; defaultReviewTimeout when it names
-// none or one that does not parse.
-func reviewTimeout(r *http.Request) time.Duration {
-	t := defaultReviewTimeout
+// "10s"), at most max; max when it names none or one that does not parse.
+// A max of zero means maxReviewTimeout as the bound and
+// defaultReviewTimeout for a request that names none.
+func reviewTimeout(r *http.Request, max time.Duration) time.Duration {
+	t, bound := max, max
+	if max <= 0 {
+		t, bound = defaultReviewTimeout, maxReviewTimeout
+	}
 	if s := r.URL.Query().Get("timeout"); s != "" {
 		if d, err := time.ParseDuration(s); err == nil && d > 0 {
 			t = d
 		}
 	}
-	if t > maxReviewTimeout {
-		t = maxReviewTimeout
+	if t > bound {
+		t = bound
 	}
 	return t
 }

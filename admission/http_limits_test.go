@@ -189,7 +189,8 @@ func TestHandlerInFlightLimit(t *testing.T) {
 }
 
 // The review's context carries the deadline the API server sends as
-// ?timeout= (at most 30 s; 10 s when absent or unreadable).
+// ?timeout=, at most MaxTimeout (default: at most 30 s; 10 s when absent
+// or unreadable).
 func TestHandlerDeadline(t *testing.T) {
 	var mu sync.Mutex
 	var left time.Duration
@@ -204,22 +205,27 @@ func TestHandlerDeadline(t *testing.T) {
 	}})}
 	body := review(t, req{})
 	for _, tc := range []struct {
+		max   time.Duration
 		query string
 		want  time.Duration
 	}{
-		{"?timeout=7s", 7 * time.Second},
-		{"?timeout=1m0s", 30 * time.Second},
-		{"", 10 * time.Second},
-		{"?timeout=soon", 10 * time.Second},
-		{"?timeout=-5s", 10 * time.Second},
+		{0, "?timeout=7s", 7 * time.Second},
+		{0, "?timeout=1m0s", 30 * time.Second},
+		{0, "", 10 * time.Second},
+		{0, "?timeout=soon", 10 * time.Second},
+		{0, "?timeout=-5s", 10 * time.Second},
+		{5 * time.Second, "?timeout=3s", 3 * time.Second},
+		{5 * time.Second, "?timeout=30s", 5 * time.Second},
+		{5 * time.Second, "", 5 * time.Second},
 	} {
+		h.MaxTimeout = tc.max
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, postReview("/mutate"+tc.query, bytes.NewReader(body)))
 		mu.Lock()
 		// Generous: the review runs in microseconds, but the machine
 		// may be busy.
 		if rec.Code != 200 || !hasDeadline || left > tc.want || left < tc.want-5*time.Second {
-			t.Errorf("%q: status %d, deadline %v (set %v), want %v", tc.query, rec.Code, left, hasDeadline, tc.want)
+			t.Errorf("max %v %q: status %d, deadline %v (set %v), want %v", tc.max, tc.query, rec.Code, left, hasDeadline, tc.want)
 		}
 		mu.Unlock()
 	}
