@@ -4,17 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +26,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/sidecarkit/sidecarkit/e2e/cluster"
 )
 
 const (
@@ -42,12 +39,24 @@ const (
 	attackTime = 6 * time.Second
 	warmup     = time.Second
 	legitEvery = 250 * time.Millisecond
-	// legitBound is how long a legitimate review may take under attack.
+	// legitBound is how long a legitimate review may take under attack,
+	// on the API server's kept-alive HTTP/2 connection.
 	legitBound = time.Second
-	// memoryBound is the peak resident memory allowed under every
-	// attack: below the 256 MiB limit of the shipped Deployment with room
-	// for the garbage collector.
-	memoryBound = 150 << 20
+	// newConnBound is how long one may take on a new connection: the
+	// webhook timeout of the shipped manifests. (On a machine other work
+	// keeps busy, a TLS handshake queued behind an attacker's hundreds per
+	// second can take longer than legitBound.)
+	newConnBound = 5 * time.Second
+	// floodBound is the peak resident memory allowed under the floods
+	// and slow bodies, which the webhook answers without reviewing
+	// (measured: about 40 MiB; 340 to 950 MiB before the Handler bounded
+	// memory by bytes received).
+	floodBound = 100 << 20
+	// reviewBound is the peak allowed while maximal reviews are answered
+	// (two at a time, the default in-flight limit; measured: 60 to 130
+	// MiB, the garbage collector's timing varies): under the 256 MiB
+	// limit of the shipped Deployment.
+	reviewBound = 160 << 20
 	// killAbove protects the machine: a webhook above it is killed and
 	// the attack fails at once.
 	killAbove = 3 << 30
@@ -94,25 +103,34 @@ func TestHostile(t *testing.T) {
 	var results []string
 	for _, a := range []struct {
 		name   string
+		bound  int64
 		attack func(ctx context.Context, w *webhook) string
 	}{
-		{"300 held HTTP/1.1 connections claiming 3 MiB", func(ctx context.Context, w *webhook) string { return heldConnections(ctx, w, 300, false) }},
-		{"250 held HTTP/2 streams claiming 3 MiB", func(ctx context.Context, w *webhook) string { return heldStreams(ctx, w, 250) }},
-		{"100 slow bodies of 3 MiB", func(ctx context.Context, w *webhook) string { return heldConnections(ctx, w, 100, true) }},
-		{"50 concurrent maximal reviews", func(ctx context.Context, w *webhook) string { return maximalReviews(ctx, w, 50, maximal, false) }},
-		{"50 clients hanging up mid-review", func(ctx context.Context, w *webhook) string { return maximalReviews(ctx, w, 50, maximal, true) }},
+		{"300 held HTTP/1.1 connections claiming 3 MiB", floodBound, func(ctx context.Context, w *webhook) string { return heldConnections(ctx, w, 300, false) }},
+		{"250 held HTTP/2 streams claiming 3 MiB", floodBound, func(ctx context.Context, w *webhook) string { return heldStreams(ctx, w, 250) }},
+		{"100 slow bodies of 3 MiB", floodBound, func(ctx context.Context, w *webhook) string { return heldConnections(ctx, w, 100, true) }},
+		{"50 concurrent maximal reviews", reviewBound, func(ctx context.Context, w *webhook) string { return maximalReviews(ctx, w, 50, maximal, false) }},
+		{"50 clients hanging up mid-review", reviewBound, func(ctx context.Context, w *webhook) string { return maximalReviews(ctx, w, 50, maximal, true) }},
 	} {
 		t.Run(a.name, func(t *testing.T) {
-			results = append(results, runAttack(t, bin, a.name, a.attack))
+			results = append(results, runAttack(t, bin, a.name, a.bound, a.attack))
 		})
 	}
-	t.Logf("summary (bound: peak RSS %d MiB, every legitimate review 200 within %v):\n%s", memoryBound>>20, legitBound, strings.Join(results, "\n"))
+	t.Logf("summary:\n%s", strings.Join(results, "\n"))
 }
 
 // runAttack starts a webhook, attacks it for attackTime while sending
 // legitimate reviews, and checks its peak memory and their answers.
-func runAttack(t *testing.T, bin, name string, attack func(context.Context, *webhook) string) string {
+func runAttack(t *testing.T, bin, name string, bound int64, attack func(context.Context, *webhook) string) string {
 	w := startWebhook(t, bin)
+	// As the API server, which keeps its HTTP/2 connections to a
+	// webhook: one connection opened before the attack. Every other
+	// review goes on a new connection instead.
+	kept := w.client()
+	defer kept.CloseIdleConnections()
+	if r := w.legit(kept, newConnBound); r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("a review before the attack: %d %v", r.status, r.err)
+	}
 	_, before := w.memory(t)
 	ctx, cancel := context.WithTimeout(context.Background(), attackTime)
 	defer cancel()
@@ -130,12 +148,18 @@ func runAttack(t *testing.T, bin, name string, attack func(context.Context, *web
 	tick := time.NewTicker(legitEvery)
 	defer tick.Stop()
 loop:
-	for {
+	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			break loop
 		case <-tick.C:
-			legit = append(legit, w.legit())
+			if i%2 == 0 {
+				legit = append(legit, w.legit(kept, legitBound))
+			} else {
+				fresh := w.client()
+				legit = append(legit, w.legit(fresh, newConnBound))
+				fresh.CloseIdleConnections()
+			}
 		}
 	}
 	cancel()
@@ -146,25 +170,31 @@ loop:
 	default:
 	}
 	rss, peak := w.memory(t)
-	var worst time.Duration
-	failed := 0
+	var worst [2]time.Duration // kept connection, new connections
+	var n, failed [2]int
 	for _, l := range legit {
-		if l.latency > worst {
-			worst = l.latency
+		k := 0
+		if l.bound != legitBound {
+			k = 1
 		}
-		if l.err != nil || l.status != http.StatusOK || l.latency > legitBound {
-			failed++
-			t.Errorf("legitimate review: status %d after %v, error %v", l.status, l.latency.Round(time.Millisecond), l.err)
+		n[k]++
+		if l.latency > worst[k] {
+			worst[k] = l.latency
+		}
+		if l.err != nil || l.status != http.StatusOK || l.latency > l.bound {
+			failed[k]++
+			t.Errorf("legitimate review (bound %v): status %d after %v, error %v", l.bound, l.status, l.latency.Round(time.Millisecond), l.err)
 		}
 	}
-	if len(legit) == 0 {
-		t.Error("no legitimate review was sent")
+	if n[0] == 0 || n[1] == 0 {
+		t.Error("too few legitimate reviews were sent")
 	}
-	if peak > memoryBound {
-		t.Errorf("peak resident memory %d MiB, want at most %d MiB", peak>>20, memoryBound>>20)
+	if peak > bound {
+		t.Errorf("peak resident memory %d MiB, want at most %d MiB", peak>>20, bound>>20)
 	}
-	line := fmt.Sprintf("%-46s peak RSS %4d MiB (idle %3d, after %4d); legitimate reviews %d/%d answered 200 within %v, slowest %v; attack: %s",
-		name, peak>>20, before>>20, rss>>20, len(legit)-failed, len(legit), legitBound, worst.Round(time.Millisecond), stats)
+	line := fmt.Sprintf("%-46s peak RSS %4d MiB (bound %d; idle %d, after %d); legitimate reviews 200 within %v on the kept connection %d/%d (slowest %v), within %v on new ones %d/%d (slowest %v); attack: %s",
+		name, peak>>20, bound>>20, before>>20, rss>>20, legitBound, n[0]-failed[0], n[0], worst[0].Round(time.Millisecond),
+		newConnBound, n[1]-failed[1], n[1], worst[1].Round(time.Millisecond), stats)
 	t.Log(line)
 	return line
 }
@@ -183,7 +213,12 @@ func startWebhook(t *testing.T, bin string) *webhook {
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(webhookConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pool := writeCertificate(t, dir)
+	pki, err := cluster.NewPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pki.CACert)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +231,7 @@ func startWebhook(t *testing.T, bin string) *webhook {
 	}
 	// Only flags every version of the webhook has, and its defaults.
 	cmd := exec.Command(bin, "--addr", addr, "--config", filepath.Join(dir, "config.yaml"),
-		"--tls-cert-file", filepath.Join(dir, "tls.crt"), "--tls-key-file", filepath.Join(dir, "tls.key"),
+		"--tls-cert-file", pki.WebhookCertFile, "--tls-key-file", pki.WebhookKeyFile,
 		"--apiserver-version", "v1.33.1", "--kubelet-version", "v1.33.1", "--log-level", "error")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -299,9 +334,9 @@ func (w *webhook) watch(ctx context.Context, killed chan<- int64) {
 }
 
 type legitResult struct {
-	status  int
-	latency time.Duration
-	err     error
+	status         int
+	latency, bound time.Duration
+	err            error
 }
 
 // legitReview is a small Pod's review, as the API server sends it.
@@ -325,20 +360,22 @@ func reviewOf(uid, pod string) []byte {
 		`"object":` + pod + `,"oldObject":null,"dryRun":false}}`)
 }
 
+// client is an HTTP/2 client of the webhook, as the API server's.
+func (w *webhook) client() *http.Client {
+	return &http.Client{Timeout: newConnBound, Transport: &http.Transport{TLSClientConfig: w.tls.Clone(), ForceAttemptHTTP2: true}}
+}
+
 // legit sends a legitimate review as the API server does (HTTP/2, with its
-// timeout), on a new connection.
-func (w *webhook) legit() legitResult {
-	tr := &http.Transport{TLSClientConfig: w.tls.Clone(), ForceAttemptHTTP2: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+// timeout) with client, to be answered within bound.
+func (w *webhook) legit(client *http.Client, bound time.Duration) legitResult {
 	start := time.Now()
 	resp, err := client.Post("https://"+w.addr+"/mutate?timeout=5s", "application/json", bytes.NewReader(legitReview))
 	if err != nil {
-		return legitResult{latency: time.Since(start), err: err}
+		return legitResult{latency: time.Since(start), bound: bound, err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	res := legitResult{status: resp.StatusCode, latency: time.Since(start), err: err}
+	res := legitResult{status: resp.StatusCode, latency: time.Since(start), bound: bound, err: err}
 	if err == nil && (resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"allowed":true,"patch"`))) {
 		res.err = fmt.Errorf("answer %.200q", b)
 	}
@@ -379,7 +416,7 @@ func maximalReview(t *testing.T) []byte {
 // heldConnections keeps n HTTP/1.1 connections open, each with a request
 // that claims a body of maxBody bytes: header-only (one byte of body), or
 // with slow the body sent 4 KiB every 100 ms. A connection the server
-// closes is opened again after a second.
+// closes is opened again after one to three seconds.
 func heldConnections(ctx context.Context, w *webhook, n int, slow bool) string {
 	var opened, answered, failed atomic.Int64
 	var wg sync.WaitGroup
@@ -391,10 +428,9 @@ func heldConnections(ctx context.Context, w *webhook, n int, slow bool) string {
 				if err := holdOne(ctx, w, slow, &opened, &answered); err != nil {
 					failed.Add(1)
 				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
+				// 1 to 3 s, so that the connections the server closed at
+				// once do not all come back at once.
+				sleep(ctx, time.Second+time.Duration(mathrand.Int64N(int64(2*time.Second))))
 			}
 		}()
 	}
@@ -657,38 +693,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// writeCertificate writes a self-signed serving certificate for 127.0.0.1
-// to dir/tls.crt and dir/tls.key and returns a pool that trusts it.
-func writeCertificate(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "webhook"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
 }

@@ -50,13 +50,17 @@ func (r *configReloader) Injector() *admission.Injector { return r.cur.Load() }
 
 // check rebuilds the Injector when the files changed since the last load,
 // and reports a reload, or its failure, to onReload.
-func (r *configReloader) check() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.stamp
-	err := r.load()
-	if (err != nil || r.stamp != old) && r.onReload != nil {
-		r.onReload(err)
+func (r *configReloader) check() { checkFiles(&r.mu, &r.stamp, r.load, r.onReload) }
+
+// checkFiles runs load under mu and reports to onReload when it failed or
+// changed stamp (the loaded files' sizes and mtimes).
+func checkFiles(mu *sync.Mutex, stamp *string, load func() error, onReload func(error)) {
+	mu.Lock()
+	defer mu.Unlock()
+	old := *stamp
+	err := load()
+	if (err != nil || *stamp != old) && onReload != nil {
+		onReload(err)
 	}
 }
 

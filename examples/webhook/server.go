@@ -102,7 +102,7 @@ func newServer(o serverOptions) *server {
 			MaxReadFrameSize: 16 << 10,
 			// What a peer may send ahead of the Handler's reading.
 			MaxReceiveBufferPerConnection: 1 << 20,
-			MaxReceiveBufferPerStream:     256 << 10,
+			MaxReceiveBufferPerStream:     64 << 10,
 			WriteByteTimeout:              t.write,
 		},
 		ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),

@@ -514,7 +514,7 @@ func TestServerTimeouts(t *testing.T) {
 				wt, h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, h.MaxHeaderBytes)
 		}
 		if h.HTTP2 == nil || h.HTTP2.MaxConcurrentStreams != 100 || h.HTTP2.MaxReadFrameSize != 16<<10 ||
-			h.HTTP2.MaxReceiveBufferPerConnection != 1<<20 || h.HTTP2.MaxReceiveBufferPerStream != 256<<10 {
+			h.HTTP2.MaxReceiveBufferPerConnection != 1<<20 || h.HTTP2.MaxReceiveBufferPerStream != 64<<10 {
 			t.Errorf("webhook timeout %v: HTTP/2 %+v", wt, h.HTTP2)
 		}
 	}

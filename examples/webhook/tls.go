@@ -98,15 +98,7 @@ func (r *certReloader) load() error {
 
 // check reloads the files when they changed and reports a reload, or its
 // failure, to onReload.
-func (r *certReloader) check() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old := r.stamp
-	err := r.load()
-	if (err != nil || r.stamp != old) && r.onReload != nil {
-		r.onReload(err)
-	}
-}
+func (r *certReloader) check() { checkFiles(&r.mu, &r.stamp, r.load, r.onReload) }
 
 // GetCertificate is the tls.Config hook.
 func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
