@@ -249,7 +249,9 @@ func (h *Handler) serve(dw *deliveryWriter, w http.ResponseWriter, r *http.Reque
 
 // reviewTimeout is the deadline the request names with the query
 // parameter timeout (the API server sends time.Duration's form, such as
-// "10s"), at most max; max when it names none or one that does not parse.
+// "10s", rounded up to whole seconds: Request.Timeout in
+// https://github.com/kubernetes/client-go/blob/v0.37.2/rest/request.go),
+// at most max; max when it names none or one that does not parse.
 // A max of zero means maxReviewTimeout as the bound and
 // defaultReviewTimeout for a request that names none.
 func reviewTimeout(r *http.Request, max time.Duration) time.Duration {
