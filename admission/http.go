@@ -80,11 +80,12 @@ const (
 // Memory grows with the bytes of a body actually received, never with the
 // length a request claims. Each request holds a share of MaxInFlightBytes
 // (its claimed length but at least 4 KiB, or MaxBodyBytes when it claims
-// none) from before its body is read until its answer is written; a request whose share does
-// not fit is answered 429 at once, with Retry-After: 1 (the API server's
-// client retries after that second, within its deadline). Requests over 64
-// KiB share at most three quarters of the limit, so a flood of maximal
-// claims cannot starve the small reviews of ordinary Pods.
+// none) from before its body is read until its answer is written; a
+// request whose share does not fit is answered 429 at once, with
+// Retry-After: 1 (the API server's client retries after that second,
+// within its deadline). Requests over 64 KiB share at most three quarters
+// of the limit, so a flood of maximal claims cannot starve the small
+// reviews of ordinary Pods.
 //
 // The review's deadline is the one the API server sends with each call
 // (the query parameter timeout, e.g. ?timeout=10s; see
@@ -122,8 +123,10 @@ type Handler struct {
 	// written, with the HTTP status delivered, the Outcome (zero when the
 	// review was not read) and the error answered (nil for 200). When the
 	// answer could not be delivered (the client went away, the deadline
-	// passed), status is 0 and err says which answer was lost and why. Use
-	// it for logs and metrics; it must be safe for concurrent use.
+	// passed), status is 0 and err says which answer was lost and why.
+	// That is as far as the connection can tell: HTTP/2 knows a stream
+	// the client reset, HTTP/1.1 only a write that failed. Use it for
+	// logs and metrics; it must be safe for concurrent use.
 	Observe func(r *http.Request, status int, o Outcome, err error)
 
 	inflight inflight
