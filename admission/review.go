@@ -147,11 +147,13 @@ func (i *Injector) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
 	resp := admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
 	if out.Err != nil && out.Skipped != SkipError {
 		resp.Allowed = false
+		// The API server passes the message on to the client and into
+		// events; it may quote the Pod (MaxMessageBytes).
 		resp.Result = &metav1.Status{
 			Status:  metav1.StatusFailure,
 			Code:    http.StatusUnprocessableEntity,
 			Reason:  metav1.StatusReasonInvalid,
-			Message: out.Err.Error(),
+			Message: boundMessage(out.Err.Error()),
 		}
 	}
 	if len(p) > 0 {
