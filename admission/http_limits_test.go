@@ -379,12 +379,14 @@ func TestBoundMessage(t *testing.T) {
 	}
 }
 
-// A denial that quotes the Pod (here: a corrupt record annotation of 100
-// KiB) carries at most MaxMessageBytes of it to the API server, which
-// passes the message on to the client and to events.
+// A denial whose message grows with the Pod (here: 2,000 ephemeral
+// containers under the sidecar's name, each an error of its own) carries
+// at most MaxMessageBytes to the API server, which passes the message on
+// to the client and to events.
 func TestDenialMessageBounded(t *testing.T) {
 	i := newInjector(t, admission.Config{Capability: staticCap(nativeCap)})
-	obj := strings.Replace(podJSON, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"sidecar.sidecarkit.io/proxy":"`+strings.Repeat("x", 100<<10)+`"}`, 1)
+	eph := strings.TrimSuffix(strings.Repeat(`{"name":"proxy","image":"x"},`, 2000), ",")
+	obj := strings.Replace(podJSON, `"spec":{`, `"spec":{"ephemeralContainers":[`+eph+`],`, 1)
 	body, out, err := i.Review(context.Background(), review(t, req{object: obj}))
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +399,7 @@ func TestDenialMessageBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := ar.Response.Result.Message
-	if len(msg) > admission.MaxMessageBytes || !strings.HasSuffix(msg, " [truncated]") || !strings.HasPrefix(msg, "sidecar: inject: metadata.annotations[sidecar.sidecarkit.io/proxy]") {
+	if len(msg) > admission.MaxMessageBytes || !strings.HasSuffix(msg, " [truncated]") || !strings.HasPrefix(msg, "sidecar: inject: [spec.ephemeralContainers[0].name: Duplicate value") {
 		t.Errorf("message of %d bytes: %.100q...", len(msg), msg)
 	}
 	if len(body) > 4<<10 {
