@@ -224,6 +224,12 @@ type libHook struct {
 // created in ns.
 func serveLibrary(t *testing.T, c *cluster.Cluster, ns string, s sidecar.Spec, opts sidecar.Options, capability compat.Capability) *libHook {
 	t.Helper()
+	return serveLibraryWith(t, c, ns, s, opts, capability, admissionregistrationv1.NeverReinvocationPolicy)
+}
+
+// serveLibraryWith is serveLibrary with the webhook's reinvocation policy.
+func serveLibraryWith(t *testing.T, c *cluster.Cluster, ns string, s sidecar.Spec, opts sidecar.Options, capability compat.Capability, policy admissionregistrationv1.ReinvocationPolicyType) *libHook {
+	t.Helper()
 	inj, err := admission.New(admission.Config{
 		Spec:      s,
 		Options:   opts,
@@ -238,6 +244,7 @@ func serveLibrary(t *testing.T, c *cluster.Cluster, ns string, s sidecar.Spec, o
 	h := &libHook{}
 	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
 	serve(t, c, ns, h.record(&admission.Handler{Injector: inj}), cluster.WebhookOptions{
+		ReinvocationPolicy: policy,
 		Rules: []admissionregistrationv1.RuleWithOperations{
 			{Operations: create, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}},
 			{Operations: create, Rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}}},
@@ -436,8 +443,12 @@ func checkDefaulted(t *testing.T, what string, spec *corev1.PodSpec, pod, token 
 				errorf("requests %v with limits %v: want requests defaulted from limits only in a Pod (pod=%v)", c.Resources.Requests, c.Resources.Limits, pod)
 			}
 		}
-		if n := tokenMounts(c); n != map[bool]int{false: 0, true: 1}[token] {
-			errorf("%d ServiceAccount token mounts, want token=%v", n, token)
+		want := 0
+		if token {
+			want = 1
+		}
+		if n := tokenMounts(c); n != want {
+			errorf("%d ServiceAccount token mounts, want %d", n, want)
 		}
 	}
 	if found == 0 {
@@ -863,7 +874,7 @@ func TestTrustWorkloadTemplate(t *testing.T) {
 
 			pod := createPod(ctx, t, c.Client(), ns, podFromTemplate("from-template", tmpl))
 			call := hook.only(t, "Pod", pod.Name)
-			if len(call.Patch) > 0 || len(call.Warnings) > 0 && len(restoreWarnings(call.Warnings)) > 0 {
+			if len(call.Patch) > 0 || len(restoreWarnings(call.Warnings)) > 0 {
 				t.Errorf("the webhook changed a Pod of the injected template: patch %s, warnings %q", mustJSON(call.Patch), call.Warnings)
 			}
 			checkDefaulted(t, "pod from the template", &pod.Spec, true, true)
@@ -1153,6 +1164,54 @@ func TestTrustLimitRange(t *testing.T) {
 			checkConverged(t, "pod of the v1 template", &stored.ObjectMeta, &stored.Spec, patch.PodRoot, v2, capability, opts)
 		})
 	}
+}
+
+// TestTrustReinvoked registers the library's webhook with
+// reinvocationPolicy IfNeeded, as webhooks that must see other webhooks'
+// containers do, in a namespace with a LimitRange: the webhook's patch
+// makes the API server run its built-in plugins again (the ServiceAccount
+// plugin mounts the token into the sidecar, LimitRanger sets its
+// resources), which changes the Pod, so the webhook is called again; that
+// call sees its own sidecar with the plugins' additions and answers
+// without a patch or a warning.
+func TestTrustReinvoked(t *testing.T) {
+	c := env(t)
+	capability := serverCapability(t, c)
+	mode := mainMode(c)
+	opts := sidecar.Options{Mode: mode, Universal: meshPlanner}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ns := namespace(t, c)
+	q := resource.MustParse
+	lr := &corev1.LimitRange{
+		ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type:           corev1.LimitTypeContainer,
+			Default:        corev1.ResourceList{corev1.ResourceEphemeralStorage: q("1Gi")},
+			DefaultRequest: corev1.ResourceList{corev1.ResourceEphemeralStorage: q("256Mi")},
+		}}},
+	}
+	if _, err := c.Client().CoreV1().LimitRanges(ns).Create(ctx, lr, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create LimitRange: %v", err)
+	}
+	s := meshSpecV(t, mode, 1, newerFields(c))
+	hook := serveLibraryWith(t, c, ns, s, opts, capability, admissionregistrationv1.IfNeededReinvocationPolicy)
+	stored := createPod(ctx, t, c.Client(), ns, trustShapes[0].pod("reinvoked"))
+	calls := hook.of("Pod", "reinvoked")
+	if len(calls) != 2 {
+		t.Fatalf("the webhook was called %d times, want 2 (the plugins changed the pod after its patch): %+v", len(calls), calls)
+	}
+	if len(calls[0].Patch) == 0 {
+		t.Errorf("the first call did not inject")
+	}
+	if len(calls[1].Patch) > 0 || len(calls[1].Warnings) > 0 {
+		t.Errorf("the reinvocation patches %s with warnings %q; want nothing", mustJSON(calls[1].Patch), calls[1].Warnings)
+	}
+	mesh := findContainer(&stored.Spec, "mesh")
+	if mesh == nil || tokenMounts(mesh) != 1 || mesh.Resources.Limits.Name(corev1.ResourceEphemeralStorage, resource.BinarySI).IsZero() {
+		t.Errorf("stored sidecar lacks the plugins' additions: %s", mustJSON(mesh))
+	}
+	checkConverged(t, "stored pod", &stored.ObjectMeta, &stored.Spec, patch.PodRoot, s, capability, opts)
 }
 
 // TestTrustForgedRecord sends through the library's webhook a Pod that its
