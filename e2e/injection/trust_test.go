@@ -1052,6 +1052,24 @@ func envValue(c *corev1.Container, name string) string {
 	return ""
 }
 
+// equalQuantities compares quantities by value.
+var equalQuantities = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
+
+// limitRange creates in ns a LimitRange that gives containers the
+// default limits and requests.
+func limitRange(ctx context.Context, t *testing.T, c *cluster.Cluster, ns string, limits, requests corev1.ResourceList) {
+	t.Helper()
+	lr := &corev1.LimitRange{
+		ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type: corev1.LimitTypeContainer, Default: limits, DefaultRequest: requests,
+		}}},
+	}
+	if _, err := c.Client().CoreV1().LimitRanges(ns).Create(ctx, lr, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create LimitRange: %v", err)
+	}
+}
+
 // TestTrustLimitRange runs the library's webhook in a namespace whose
 // LimitRange defaults requests and limits (the LimitRanger admission
 // plugin is on by default): the sidecar of a Pod created from an injected
@@ -1079,25 +1097,14 @@ func TestTrustLimitRange(t *testing.T) {
 				s.Container.Resources = corev1.ResourceRequirements{}
 			}
 			q := resource.MustParse
-			lr := &corev1.LimitRange{
-				ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
-				Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
-					Type:           corev1.LimitTypeContainer,
-					Default:        corev1.ResourceList{corev1.ResourceCPU: q("500m"), corev1.ResourceMemory: q("256Mi"), corev1.ResourceEphemeralStorage: q("1Gi")},
-					DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: q("100m"), corev1.ResourceMemory: q("64Mi"), corev1.ResourceEphemeralStorage: q("256Mi")},
-				}}},
-			}
-			if _, err := c.Client().CoreV1().LimitRanges(ns).Create(ctx, lr, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("create LimitRange: %v", err)
-			}
+			limits := corev1.ResourceList{corev1.ResourceCPU: q("500m"), corev1.ResourceMemory: q("256Mi"), corev1.ResourceEphemeralStorage: q("1Gi")}
+			requests := corev1.ResourceList{corev1.ResourceCPU: q("100m"), corev1.ResourceMemory: q("64Mi"), corev1.ResourceEphemeralStorage: q("256Mi")}
+			limitRange(ctx, t, c, ns, limits, requests)
 			hook := serveLibrary(t, c, ns, s, opts, capability)
 
 			// What the sidecar must end up with: the Spec's resources,
 			// requests defaulted from limits, the rest from the LimitRange.
-			want := corev1.ResourceRequirements{
-				Limits:   corev1.ResourceList{corev1.ResourceCPU: q("500m"), corev1.ResourceMemory: q("256Mi"), corev1.ResourceEphemeralStorage: q("1Gi")},
-				Requests: corev1.ResourceList{corev1.ResourceCPU: q("100m"), corev1.ResourceMemory: q("64Mi"), corev1.ResourceEphemeralStorage: q("256Mi")},
-			}
+			want := corev1.ResourceRequirements{Limits: limits.DeepCopy(), Requests: requests.DeepCopy()}
 			for k, v := range s.Container.Resources.Limits {
 				want.Limits[k], want.Requests[k] = v, v
 			}
@@ -1126,7 +1133,7 @@ func TestTrustLimitRange(t *testing.T) {
 				if sc == nil {
 					t.Fatalf("%s: no sidecar in the stored pod", p.name)
 				}
-				if d := cmp.Diff(want, sc.Resources, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); d != "" {
+				if d := cmp.Diff(want, sc.Resources, equalQuantities); d != "" {
 					t.Errorf("%s: stored sidecar resources (-want +got):\n%s", p.name, d)
 				}
 				checkConverged(t, p.name, &stored.ObjectMeta, &stored.Spec, patch.PodRoot, s, capability, opts)
@@ -1140,9 +1147,7 @@ func TestTrustLimitRange(t *testing.T) {
 			// again. The stored Pod has the LimitRange's values and is v2
 			// as specified.
 			ns2 := namespace(t, c)
-			if _, err := c.Client().CoreV1().LimitRanges(ns2).Create(ctx, lr, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("create LimitRange: %v", err)
-			}
+			limitRange(ctx, t, c, ns2, limits, requests)
 			v2 := meshSpecV(t, mode, 2, newerFields(c))
 			v2.Container.Resources = s.Container.Resources
 			hook2 := serveLibrary(t, c, ns2, v2, opts, capability)
@@ -1157,7 +1162,7 @@ func TestTrustLimitRange(t *testing.T) {
 			t.Logf("the v2 webhook's update removes %v (LimitRanger sets them again)", removes)
 			checkV2(t, "pod of the v1 template", &stored.Spec, true)
 			if sc := findContainer(&stored.Spec, "mesh"); sc != nil {
-				if d := cmp.Diff(want, sc.Resources, cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })); d != "" {
+				if d := cmp.Diff(want, sc.Resources, equalQuantities); d != "" {
 					t.Errorf("pod of the v1 template: stored sidecar resources (-want +got):\n%s", d)
 				}
 			}
@@ -1182,18 +1187,8 @@ func TestTrustReinvoked(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ns := namespace(t, c)
-	q := resource.MustParse
-	lr := &corev1.LimitRange{
-		ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
-		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
-			Type:           corev1.LimitTypeContainer,
-			Default:        corev1.ResourceList{corev1.ResourceEphemeralStorage: q("1Gi")},
-			DefaultRequest: corev1.ResourceList{corev1.ResourceEphemeralStorage: q("256Mi")},
-		}}},
-	}
-	if _, err := c.Client().CoreV1().LimitRanges(ns).Create(ctx, lr, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create LimitRange: %v", err)
-	}
+	limitRange(ctx, t, c, ns, corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")},
+		corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("256Mi")})
 	s := meshSpecV(t, mode, 1, newerFields(c))
 	hook := serveLibraryWith(t, c, ns, s, opts, capability, admissionregistrationv1.IfNeededReinvocationPolicy)
 	stored := createPod(ctx, t, c.Client(), ns, trustShapes[0].pod("reinvoked"))
