@@ -316,6 +316,19 @@ func keepDefaultsOf(t, want, c *corev1.Container) {
 			t.Env[j].ValueFrom.FieldRef.APIVersion = ""
 		}
 	}
+	// A fileKeyRef's optional (see newerFields) stays where c has one.
+	for j := range t.Env {
+		if w, ok := fileKeyOptional(&want.Env[j]); !ok || !w.IsNil() {
+			continue
+		}
+		if k := envIndex(c.Env, want.Env[j].Name); k >= 0 {
+			if cv, ok := fileKeyOptional(&c.Env[k]); ok && !cv.IsNil() {
+				continue
+			}
+		}
+		tv, _ := fileKeyOptional(&t.Env[j])
+		tv.Set(reflect.Zero(tv.Type()))
+	}
 	// Requests derived from limits stay only where c has them.
 	for k := range t.Resources.Requests {
 		if _, set := want.Resources.Requests[k]; set {
@@ -392,6 +405,13 @@ func keepHTTPGetDefaults(t, want, c *corev1.HTTPGetAction) {
 	}
 	if want.Scheme == "" && ch.Scheme != t.Scheme {
 		t.Scheme = ""
+	}
+	// defaultHTTPGet removed the protocol's default from t (and from a
+	// want that set it): keep it where c has it.
+	if p, ok := httpProtocol(t); ok && p == "" {
+		if cp, _ := httpProtocol(&ch); cp == defaultHTTPProtocol {
+			setHTTPProtocol(t, cp)
+		}
 	}
 }
 

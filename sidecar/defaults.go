@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -114,6 +115,11 @@ func defaultResources(r *corev1.ResourceRequirements) {
 	}
 }
 
+// defaultHTTPGet applies the API server's httpGet defaults to h in place,
+// except the protocol (see newerFields), whose default it removes: the API
+// server sets it only with an alpha gate and only in a Pod, and adding it
+// would change the digest of every container with an httpGet handler.
+// containerTarget keeps it where the pod's container has it.
 func defaultHTTPGet(h *corev1.HTTPGetAction) {
 	if h == nil {
 		return
@@ -124,12 +130,143 @@ func defaultHTTPGet(h *corev1.HTTPGetAction) {
 	if h.Scheme == "" {
 		h.Scheme = corev1.URISchemeHTTP
 	}
+	if p, ok := httpProtocol(h); ok && p == defaultHTTPProtocol {
+		setHTTPProtocol(h, "")
+	}
 }
 
 // defaultEnv applies the API server's env var defaults to e in place.
 func defaultEnv(e *corev1.EnvVar) {
 	if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.APIVersion == "" {
 		e.ValueFrom.FieldRef.APIVersion = defaultFieldRefAPIVersion
+	}
+	if opt, ok := fileKeyOptional(e); ok && opt.IsNil() {
+		f := false
+		opt.Set(reflect.ValueOf(&f).Convert(opt.Type()))
+	}
+}
+
+// Fields newer than k8s.io/api v0.28, which the library is built against
+// (its go.mod), that the API server defaults. A program that builds the
+// library against a newer k8s.io/api (any current client-go requires one)
+// decodes them into the elements the library compares, so the library
+// must see through their defaults too:
+//
+//   - volumes[].image.pullPolicy (k8s.io/api v0.31; the ImageVolume gate,
+//     on by default since Kubernetes 1.35): from the reference's tag, as a
+//     container's imagePullPolicy (SetDefaults_Volume in
+//     pkg/apis/core/v1/defaults.go).
+//   - env[].valueFrom.fileKeyRef.optional (v0.34; EnvFiles, on by default
+//     since 1.35): false (+default=false in k8s.io/api/core/v1 types.go,
+//     applied by zz_generated.defaults.go).
+//   - httpGet.protocol of probes and lifecycle hooks (v0.37;
+//     H2CContainerProbe, alpha in 1.37): HTTP1, in a Pod's containers only
+//     (SetDefaults_Pod).
+//
+// They are reached by reflection, by field indices looked up once, so that
+// the same code compiles against v0.28, where they do not exist and these
+// defaults do nothing (decoding drops the fields on both sides of every
+// comparison, and patches leave what they do not decode alone).
+type newerFieldIndices struct {
+	volumeImage, imageReference, imagePullPolicy []int
+	fileKeyRef, fileKeyOptional                  []int
+	httpProtocol                                 []int
+}
+
+// defaultHTTPProtocol is httpGet.protocol's default (HTTPProtocolHTTP1 in
+// k8s.io/api v0.37).
+const defaultHTTPProtocol = "HTTP1"
+
+var newerFields = lookupNewerFields()
+
+func lookupNewerFields() newerFieldIndices {
+	var n newerFieldIndices
+	if idx, elem := fieldIndex(reflect.TypeOf(corev1.VolumeSource{}), "Image", reflect.Ptr, reflect.Struct); idx != nil {
+		ref, _ := fieldIndex(elem, "Reference", reflect.String, 0)
+		pp, _ := fieldIndex(elem, "PullPolicy", reflect.String, 0)
+		if ref != nil && pp != nil {
+			n.volumeImage, n.imageReference, n.imagePullPolicy = idx, ref, pp
+		}
+	}
+	if idx, elem := fieldIndex(reflect.TypeOf(corev1.EnvVarSource{}), "FileKeyRef", reflect.Ptr, reflect.Struct); idx != nil {
+		if opt, _ := fieldIndex(elem, "Optional", reflect.Ptr, reflect.Bool); opt != nil {
+			n.fileKeyRef, n.fileKeyOptional = idx, opt
+		}
+	}
+	n.httpProtocol, _ = fieldIndex(reflect.TypeOf(corev1.HTTPGetAction{}), "Protocol", reflect.Ptr, reflect.String)
+	return n
+}
+
+// fieldIndex returns the index of the field name of the struct type t when
+// it is of kind (and, for a pointer, points to elem), and the type it
+// points to; nil when t has no such field.
+func fieldIndex(t reflect.Type, name string, kind, elem reflect.Kind) ([]int, reflect.Type) {
+	f, ok := t.FieldByName(name)
+	if !ok || f.Type.Kind() != kind {
+		return nil, nil
+	}
+	if kind != reflect.Ptr {
+		return f.Index, f.Type
+	}
+	if f.Type.Elem().Kind() != elem {
+		return nil, nil
+	}
+	return f.Index, f.Type.Elem()
+}
+
+// httpProtocol returns h's protocol ("" when unset) and whether h has the
+// field at all.
+func httpProtocol(h *corev1.HTTPGetAction) (string, bool) {
+	if newerFields.httpProtocol == nil || h == nil {
+		return "", false
+	}
+	p := reflect.ValueOf(h).Elem().FieldByIndex(newerFields.httpProtocol)
+	if p.IsNil() {
+		return "", true
+	}
+	return p.Elem().String(), true
+}
+
+// setHTTPProtocol sets h's protocol to p, or unsets it when p is "".
+func setHTTPProtocol(h *corev1.HTTPGetAction, p string) {
+	if newerFields.httpProtocol == nil || h == nil {
+		return
+	}
+	f := reflect.ValueOf(h).Elem().FieldByIndex(newerFields.httpProtocol)
+	if p == "" {
+		f.Set(reflect.Zero(f.Type()))
+		return
+	}
+	v := reflect.New(f.Type().Elem())
+	v.Elem().SetString(p)
+	f.Set(v)
+}
+
+// fileKeyOptional returns the settable field e.valueFrom.fileKeyRef.optional
+// (a pointer) and whether e has a fileKeyRef.
+func fileKeyOptional(e *corev1.EnvVar) (reflect.Value, bool) {
+	if newerFields.fileKeyRef == nil || e == nil || e.ValueFrom == nil {
+		return reflect.Value{}, false
+	}
+	ref := reflect.ValueOf(e.ValueFrom).Elem().FieldByIndex(newerFields.fileKeyRef)
+	if ref.IsNil() {
+		return reflect.Value{}, false
+	}
+	return ref.Elem().FieldByIndex(newerFields.fileKeyOptional), true
+}
+
+// defaultVolumeImage defaults the pull policy of s's image volume source.
+func defaultVolumeImage(s *corev1.VolumeSource) {
+	if newerFields.volumeImage == nil {
+		return
+	}
+	img := reflect.ValueOf(s).Elem().FieldByIndex(newerFields.volumeImage)
+	if img.IsNil() {
+		return
+	}
+	pp := img.Elem().FieldByIndex(newerFields.imagePullPolicy)
+	if pp.String() == "" {
+		pp.SetString(string(pullPolicyDefault(img.Elem().FieldByIndex(newerFields.imageReference).String())))
 	}
 }
 
@@ -152,6 +289,7 @@ func defaultVolume(v *corev1.Volume) {
 			}
 		}
 	}
+	defaultVolumeImage(s)
 	if s.HostPath != nil && s.HostPath.Type == nil {
 		unset := corev1.HostPathUnset
 		s.HostPath.Type = &unset
