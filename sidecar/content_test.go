@@ -108,13 +108,13 @@ func TestNewerHTTPGetProtocol(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := httpContainer(t, tc.stored)
-			if got := sameContainer(&c, &want, &f, false); got != tc.same {
+			if got := sameContainer(&c, &want, &f, nil); got != tc.same {
 				t.Errorf("sameContainer = %v, want %v", got, tc.same)
 			}
 			if got := containerDigest(&c, &f) == containerDigest(&want, &f); got != tc.sameHash {
 				t.Errorf("equal digests = %v, want %v", got, tc.sameHash)
 			}
-			target := containerTarget(&c, &want, &f, false)
+			target := containerTarget(&c, &want, &f, nil)
 			for what, h := range map[string]*corev1.HTTPGetAction{"livenessProbe": target.LivenessProbe.HTTPGet, "preStop": target.Lifecycle.PreStop.HTTPGet} {
 				if p, _ := httpProtocol(h); p != tc.keepsIn {
 					t.Errorf("target %s protocol %q, want %q", what, p, tc.keepsIn)
@@ -126,10 +126,10 @@ func TestNewerHTTPGetProtocol(t *testing.T) {
 	// it, and the target keeps it.
 	explicit := httpContainer(t, defaultHTTPProtocol)
 	stored := httpContainer(t, defaultHTTPProtocol)
-	if !sameContainer(&stored, &explicit, &f, false) {
+	if !sameContainer(&stored, &explicit, &f, nil) {
 		t.Error("a Spec with protocol HTTP1 does not match a stored HTTP1")
 	}
-	target := containerTarget(&stored, &explicit, &f, false)
+	target := containerTarget(&stored, &explicit, &f, nil)
 	if p, _ := httpProtocol(target.LivenessProbe.HTTPGet); p != defaultHTTPProtocol {
 		t.Errorf("target protocol %q, want %q", p, defaultHTTPProtocol)
 	}
@@ -190,10 +190,10 @@ func TestNewerFileKeyRefOptional(t *testing.T) {
 			}
 			c := corev1.Container{Name: "mesh", Image: "registry.example/mesh:1", Env: []corev1.EnvVar{e}}
 			w := corev1.Container{Name: "mesh", Image: "registry.example/mesh:1", Env: []corev1.EnvVar{want}}
-			if got := sameContainer(&c, &w, &f, false); got != tc.same {
+			if got := sameContainer(&c, &w, &f, nil); got != tc.same {
 				t.Errorf("sameContainer = %v, want %v", got, tc.same)
 			}
-			target := containerTarget(&c, &w, &f, false)
+			target := containerTarget(&c, &w, &f, nil)
 			if got := optional(&target.Env[0]); !reflect.DeepEqual(got, tc.target) {
 				t.Errorf("target optional %v, want %v", got, tc.target)
 			}
@@ -203,7 +203,7 @@ func TestNewerFileKeyRefOptional(t *testing.T) {
 	// the default.
 	c := corev1.Container{Name: "mesh", Image: "registry.example/mesh:1"}
 	w := corev1.Container{Name: "mesh", Image: "registry.example/mesh:1", Env: []corev1.EnvVar{want}}
-	if got := optional(&containerTarget(&c, &w, &f, false).Env[0]); got != nil {
+	if got := optional(&containerTarget(&c, &w, &f, nil).Env[0]); got != nil {
 		t.Errorf("target of a container without the env var: optional %v, want unset", *got)
 	}
 }
