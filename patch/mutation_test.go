@@ -236,6 +236,41 @@ func TestGuardedJSONPatch(t *testing.T) {
 	}
 }
 
+// TestGuardedMoveAndVolume: the guard of a move into an absent list comes
+// before the list is created, and a volume's removal is guarded by its
+// name.
+func TestGuardedMoveAndVolume(t *testing.T) {
+	spec := testSpec()
+	spec.Containers = nil
+	m := patch.New(&metav1.ObjectMeta{}, spec)
+	if err := m.MoveContainer(patch.InitContainers, "migrate", patch.Containers, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveVolume("data"); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := m.GuardedJSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(mustMarshal(t, ops))
+	want := `[{"op":"test","path":"/spec/initContainers/1/name","value":"migrate"},` +
+		`{"op":"add","path":"/spec/containers","value":[]},` +
+		`{"op":"move","from":"/spec/initContainers/1","path":"/spec/containers/0"},` +
+		`{"op":"test","path":"/spec/volumes/0/name","value":"data"},` +
+		`{"op":"remove","path":"/spec/volumes/0"}]`
+	if got != want {
+		t.Errorf("guarded patch:\n got %s\nwant %s", got, want)
+	}
+	b, err := m.MarshalGuardedJSONPatch(patch.PodRoot)
+	if err != nil || string(b) != want {
+		t.Errorf("MarshalGuardedJSONPatch = %s, %v; want %s", b, err, want)
+	}
+	if m.NumOps() != 3 {
+		t.Errorf("NumOps = %d, want 3", m.NumOps())
+	}
+}
+
 func TestEmptyMutation(t *testing.T) {
 	m := patch.New(&metav1.ObjectMeta{Annotations: map[string]string{"a": "1"}}, testSpec())
 	if err := m.SetAnnotation("a", "1"); err != nil {
