@@ -141,3 +141,39 @@ func TestLookupIndices(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupIndexBuiltOnce: edits of every container of a wide list, an
+// injection's pattern, look their container up through one index, built
+// on the first lookup and kept through edits that change no name and
+// through appends: a lookup per edit that scanned or rebuilt the index
+// would cost n² in all.
+func TestLookupIndexBuiltOnce(t *testing.T) {
+	spec := wideSpec(10 * scanMax)
+	m := New(&metav1.ObjectMeta{}, spec)
+	var index uintptr
+	for i, c := range spec.Containers {
+		if c.Name == "dup" {
+			continue
+		}
+		if err := m.AddEnv(Containers, c.Name, corev1.EnvVar{Name: "A", Value: "1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AddVolumeMount(Containers, c.Name, corev1.VolumeMount{Name: "v-0", MountPath: "/a"}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := m.AppendContainer(Containers, corev1.Container{Name: "appended"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if m.s.byName[1] == nil {
+			t.Fatalf("no name index after editing container %d of %d", i, len(spec.Containers))
+		}
+		p := reflect.ValueOf(m.s.byName[1]).Pointer()
+		if i == 0 {
+			index = p
+		} else if p != index {
+			t.Fatalf("the name index was rebuilt at container %d", i)
+		}
+	}
+}
