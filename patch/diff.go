@@ -622,8 +622,12 @@ type move struct{ from, to int }
 // tree: O(len(seq) log len(seq)), not a list rebuilt per move.
 func sortingMoves(seq []int, n int) []move {
 	m := len(seq)
-	if m < 2 {
-		return nil
+	sorted := true
+	for i := 1; i < m && sorted; i++ {
+		sorted = seq[i-1] < seq[i]
+	}
+	if sorted {
+		return nil // the usual case: elements added or removed, none moved
 	}
 	// byFinal lists the elements in their final order.
 	at := make([]int, n)
