@@ -11,9 +11,10 @@ import (
 
 // apimachinery's strategicpatch orders the patch of a list with a merge key
 // by sorting the changed elements with a comparison that looks each one up
-// in the modified list by a scan (normalizeSliceOrder, up to v0.37 at
-// least): a change to every one of n containers costs about n² log n
-// (10,000 containers took a minute). keyedLists keeps its output and
+// in the modified list by a scan (normalizeSliceOrder and index in
+// https://github.com/kubernetes/apimachinery/blob/v0.28.0/pkg/util/strategicpatch/patch.go,
+// unchanged in v0.37.2): a change to every one of n containers costs about
+// n² log n (10,000 containers took a minute). keyedLists keeps its output and
 // makes it linear: before the diff, every such list present in both
 // documents becomes an object keyed by the merge key, which strategicpatch
 // diffs member by member in linear time with the same element diffs
