@@ -377,8 +377,7 @@ func (s *state) encodeItem(e *containerItem, jsonName string, array bool) ([]byt
 		if ck.json == nil || ck.kind != e.kind {
 			continue
 		}
-		// Pointers: DeepEqual makes no boxed copies.
-		if e.kind == itemMount && reflect.DeepEqual(&ck.mount, &e.mount) || e.kind == itemEnv && reflect.DeepEqual(&ck.env, &e.env) {
+		if e.kind == itemMount && sameMount(&ck.mount, &e.mount) || e.kind == itemEnv && sameEnv(&ck.env, &e.env) {
 			c = ck
 			break
 		}
@@ -405,4 +404,16 @@ func (s *state) encodeItem(e *containerItem, jsonName string, array bool) ([]byt
 		c.array = wrapArray(c.json)
 	}
 	return c.array, nil
+}
+
+// sameMount and sameEnv report whether two volume mounts or env variables
+// are equal: without reflection when their keys differ, else by DeepEqual
+// (pointers: no boxed copies). Not ==: the API types may gain fields that
+// make them incomparable (k8s.io/api v0.37 has).
+func sameMount(a, b *corev1.VolumeMount) bool {
+	return a.MountPath == b.MountPath && a.Name == b.Name && reflect.DeepEqual(a, b)
+}
+
+func sameEnv(a, b *corev1.EnvVar) bool {
+	return a.Name == b.Name && a.Value == b.Value && reflect.DeepEqual(a, b)
 }
