@@ -12,8 +12,8 @@ import (
 // memory with the spec and metadata it started from and copies on write: a
 // container is copied before its first change (with its slices capped, so
 // that appends reallocate), and lists the state did not allocate are
-// copied before they change. The container lists of lists are the state's
-// own (see list): they are edited in place.
+// copied before they change. The element lists in lists are the state's
+// own (see list), so containers are inserted, removed and moved in place.
 type state struct {
 	spec corev1.PodSpec // shallow copy; container lists live in lists
 	// lists[0] is initContainers, lists[1] containers, loaded on first use.
