@@ -151,6 +151,7 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 			errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
 		}
 	}
+	portNames := map[string]bool{} // a few ports: on the stack
 	for i, port := range c.Ports {
 		i := i
 		pp := lazyPath(func() *field.Path { return p().Child("ports").Index(i) })
@@ -159,8 +160,10 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 				for _, msg := range msgs {
 					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
 				}
-			} else if seenBefore(i, port.Name, func(j int) string { return c.Ports[j].Name }) {
+			} else if portNames[port.Name] {
 				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+			} else {
+				portNames[port.Name] = true
 			}
 		}
 		if port.ContainerPort == 0 {
@@ -184,8 +187,9 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 // has a mountPath unique in c.
 func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only []string) field.ErrorList {
 	var errs field.ErrorList
+	paths := map[string]bool{} // the mountPaths seen (with only, those in only)
 	for i, m := range c.VolumeMounts {
-		if only != nil && !containsString(only, m.MountPath) {
+		if only != nil && !containsString(only, m.MountPath) { // only: the Spec's few appMounts
 			continue
 		}
 		i := i
@@ -199,9 +203,10 @@ func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only 
 		if m.MountPath == "" {
 			errs = append(errs, field.Required(mp.Child("mountPath"), ""))
 		}
-		if seenBefore(i, m.MountPath, func(j int) string { return c.VolumeMounts[j].MountPath }) {
+		if paths[m.MountPath] {
 			errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be unique"))
 		}
+		paths[m.MountPath] = true
 	}
 	return errs
 }
@@ -209,18 +214,6 @@ func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only 
 func containsString(l []string, s string) bool {
 	for _, v := range l {
 		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// seenBefore reports whether one of the first i elements of a list has key
-// k (key(j) is element j's). Lists of a container are short: a scan costs
-// less than building a set.
-func seenBefore(i int, k string, key func(j int) string) bool {
-	for j := 0; j < i; j++ {
-		if key(j) == k {
 			return true
 		}
 	}
