@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -73,7 +74,7 @@ func scaleOps(n int) int { return 3*n + 3 }
 // injectScale is the measured operation: a prepared Injector's Inject and
 // the encoding of its patch.
 func injectScale(in *sidecar.Injector, meta *metav1.ObjectMeta, spec *corev1.PodSpec) (*patch.Mutation, []byte, error) {
-	res, err := in.Inject(meta, spec, scaleCapability, sidecar.Options{})
+	res, err := in.Inject(context.Background(), meta, spec, scaleCapability, sidecar.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
