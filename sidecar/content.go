@@ -178,6 +178,9 @@ func differingFields(a, b interface{}) []string {
 
 // sameVolume reports whether v is want modulo the API server's defaults.
 func sameVolume(v, want *corev1.Volume) bool {
+	if reflect.DeepEqual(v, want) {
+		return true
+	}
 	a, b := *v.DeepCopy(), *want.DeepCopy()
 	defaultVolume(&a)
 	defaultVolume(&b)
@@ -186,6 +189,9 @@ func sameVolume(v, want *corev1.Volume) bool {
 
 // sameEnv reports whether e is want modulo the API server's defaults.
 func sameEnv(e, want *corev1.EnvVar) bool {
+	if e.ValueFrom == nil && want.ValueFrom == nil {
+		return e.Name == want.Name && e.Value == want.Value
+	}
 	a, b := *e.DeepCopy(), *want.DeepCopy()
 	defaultEnv(&a)
 	defaultEnv(&b)

@@ -431,7 +431,12 @@ func (r *reconciler) replaceUnknown(where map[string]loc) error {
 func (r *reconciler) removeStale(where map[string]loc) (map[string]bool, error) {
 	var removed map[string]bool
 	for _, l := range []map[string]string{r.old.InitContainers, r.old.Containers} {
-		for _, n := range sortedKeys(l) {
+		for k, n := range sortedKeys(l) {
+			if k%checkEvery == checkEvery-1 {
+				if err := r.ctx.Err(); err != nil {
+					return nil, fmt.Errorf("sidecar: inject: %w", err)
+				}
+			}
 			at, ok := where[n]
 			if !ok || r.cm.names[n] {
 				continue
@@ -647,28 +652,37 @@ func (r *reconciler) volumes() error {
 // plan dropped, when their content matches the record and nothing mounts
 // them once the other edits are made.
 func (r *reconciler) removeStaleVolumes() error {
-	var cur *corev1.PodSpec
+	if len(r.old.Volumes) == 0 {
+		return nil
+	}
+	index := make(map[string]int, len(r.pod.Volumes))
+	for i := range r.pod.Volumes {
+		if _, dup := index[r.pod.Volumes[i].Name]; !dup {
+			index[r.pod.Volumes[i].Name] = i
+		}
+	}
+	var users map[string]*field.Path
 	for _, n := range sortedKeys(r.old.Volumes) {
 		if _, planned := r.rec.Volumes[n]; planned {
 			continue
 		}
-		i := volumeIndex(r.pod.Volumes, n)
-		if i < 0 || volumeIndex(r.plan.Volumes, n) >= 0 {
+		i, present := index[n]
+		if !present || volumeIndex(r.plan.Volumes, n) >= 0 {
 			continue
 		}
 		if volumeDigest(&r.pod.Volumes[i]) != r.old.Volumes[n] {
 			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: its content differs from what the record of sidecar %q says was injected", i, n, r.name))
 			continue
 		}
-		if cur == nil {
+		if users == nil {
 			// The spec as the edits leave it, with the plan's containers
 			// as the plan has them (their updates are made last).
 			s := r.m.Spec()
 			s.InitContainers = withPlanned(s.InitContainers, r.plan.InitContainers)
 			s.Containers = withPlanned(s.Containers, r.plan.Containers)
-			cur = &s
+			users = volumeUsers(&s)
 		}
-		if p := volumeUser(cur, n); p != nil {
+		if p := users[n]; p != nil {
 			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: %s mounts it", i, n, p))
 			continue
 		}
@@ -712,8 +726,8 @@ func (r *reconciler) apps(removed map[string]bool) error {
 			r.rec.AppEnv[p.AppEnv[j].Name] = r.cm.envDigest(j, &p.AppEnv[j])
 		}
 	}
-	staleMounts := staleKeys(r.old.AppMounts, r.rec.AppMounts)
-	staleEnv := staleKeys(r.old.AppEnv, r.rec.AppEnv)
+	staleMounts := stale(r.old.AppMounts, r.rec.AppMounts)
+	staleEnv := stale(r.old.AppEnv, r.rec.AppEnv)
 	if len(p.AppMounts)+len(p.AppEnv)+len(staleMounts)+len(staleEnv) == 0 {
 		return nil
 	}
@@ -734,7 +748,7 @@ func (r *reconciler) apps(removed map[string]bool) error {
 	return nil
 }
 
-func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv []string) error {
+func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[string]string) error {
 	p := r.plan
 	path := func() *field.Path { return field.NewPath("spec", "containers").Index(i) } // for messages only
 	var managed []string
@@ -758,12 +772,8 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv []str
 			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q mounts volume %q at %s itself; its mount is kept", path().Child("volumeMounts").Index(k), c.Name, vm.Name, vm.MountPath))
 		}
 	}
-	for _, mp := range staleMounts {
-		if k := mountIndex(c.VolumeMounts, mp); k >= 0 && mountDigest(&c.VolumeMounts[k]) == r.old.AppMounts[mp] {
-			if err := r.m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
-				return fmt.Errorf("sidecar: inject: %w", err)
-			}
-		}
+	if err := removeStaleItems(r.m, c, staleMounts, staleEnv); err != nil {
+		return fmt.Errorf("sidecar: inject: %w", err)
 	}
 	for j := range p.AppEnv {
 		e := &p.AppEnv[j]
@@ -778,13 +788,6 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv []str
 			r.updateEnv(c.Name, envTarget(e))
 		default:
 			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q sets %s itself; its value is kept", path().Child("env").Index(k), c.Name, e.Name))
-		}
-	}
-	for _, n := range staleEnv {
-		if k := envIndex(c.Env, n); k >= 0 && envDigest(&c.Env[k]) == r.old.AppEnv[n] {
-			if err := r.m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
-				return fmt.Errorf("sidecar: inject: %w", err)
-			}
 		}
 	}
 	if len(managed) > 0 {
@@ -830,15 +833,52 @@ func regular(after *corev1.PodSpec, idx map[string]int, name string) (*corev1.Co
 	return &after.Containers[i], nil
 }
 
-// staleKeys returns the keys of old that cur lacks, sorted.
-func staleKeys(old, cur map[string]string) []string {
-	var out []string
-	for _, k := range sortedKeys(old) {
+// stale returns the entries of old whose keys cur lacks (nil when none).
+func stale(old, cur map[string]string) map[string]string {
+	var out map[string]string
+	for k, d := range old {
 		if _, ok := cur[k]; !ok {
-			out = append(out, k)
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = d
 		}
 	}
 	return out
+}
+
+// removeStaleItems removes from the application container c each volume
+// mount and env var that an earlier injection added (its key is in mounts
+// or env with a digest its content matches). It walks c's lists, never the
+// record's, so a record of any size costs nothing per container.
+func removeStaleItems(m *patch.Mutation, c *corev1.Container, mounts, env map[string]string) error {
+	if len(mounts) > 0 {
+		var gone []string
+		for k := range c.VolumeMounts {
+			if d, ok := mounts[c.VolumeMounts[k].MountPath]; ok && mountDigest(&c.VolumeMounts[k]) == d {
+				gone = append(gone, c.VolumeMounts[k].MountPath)
+			}
+		}
+		for _, mp := range gone {
+			if err := m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
+				return err
+			}
+		}
+	}
+	if len(env) > 0 {
+		var gone []string
+		for k := range c.Env {
+			if d, ok := env[c.Env[k].Name]; ok && envDigest(&c.Env[k]) == d {
+				gone = append(gone, c.Env[k].Name)
+			}
+		}
+		for _, n := range gone {
+			if err := m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -161,5 +162,49 @@ func TestInjectScalesLinearly(t *testing.T) {
 	t.Logf("per container: %.1f allocs, %.0f B at 1,000; %.1f allocs, %.0f B at %d", a1, b1, a2, b2, large)
 	if a2 > 1.5*a1 || b2 > 2*b1 {
 		t.Errorf("per container: %.1f allocs and %.0f B at %d containers, %.1f and %.0f at 1,000: the cost grows faster than the Pod", a2, b2, large, a1, b1)
+	}
+}
+
+// BenchmarkInjectForgedRecordScale injects into an injected Pod of n
+// application containers whose record claims n stale mountPaths and n
+// stale env names (as a forged record may: it is as large as the request
+// allows). The record is never walked per container, so ns/container stays
+// flat.
+func BenchmarkInjectForgedRecordScale(b *testing.B) {
+	in, err := sidecar.NewInjector(scaleSpec())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("containers=%d", n), func(b *testing.B) {
+			meta, spec := scalePod(n)
+			res, err := in.Inject(context.Background(), meta, spec, scaleCapability, sidecar.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			meta, spec = res.Mutation.Result()
+			var rec sidecar.Record
+			if err := json.Unmarshal([]byte(meta.Annotations[sidecar.Annotation("proxy")]), &rec); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < n; i++ {
+				rec.AppMounts["/stale/"+strconv.Itoa(i)] = "0123456789abcdef"
+				rec.AppEnv["STALE_"+strconv.Itoa(i)] = "0123456789abcdef"
+			}
+			forged, _ := json.Marshal(rec)
+			meta.Annotations[sidecar.Annotation("proxy")] = string(forged)
+			res, err = in.Inject(context.Background(), meta, spec, scaleCapability, sidecar.Options{})
+			if err != nil || res.Mutation.NumOps() != 1 {
+				b.Fatalf("err %v, %d ops; want only the record rewritten", err, res.Mutation.NumOps())
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := in.Inject(context.Background(), meta, spec, scaleCapability, sidecar.Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/container")
+		})
 	}
 }

@@ -58,38 +58,32 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 			removed[c.Name] = true
 		}
 	}
-	mounts, env := sortedKeys(rec.AppMounts), sortedKeys(rec.AppEnv)
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		if removed[c.Name] {
 			continue
 		}
-		for _, mp := range mounts {
-			if k := mountIndex(c.VolumeMounts, mp); k >= 0 && mountDigest(&c.VolumeMounts[k]) == rec.AppMounts[mp] {
-				if err := m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
-					return nil, fmt.Errorf("sidecar: uninject: %w", err)
-				}
-			}
-		}
-		for _, n := range env {
-			if k := envIndex(c.Env, n); k >= 0 && envDigest(&c.Env[k]) == rec.AppEnv[n] {
-				if err := m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
-					return nil, fmt.Errorf("sidecar: uninject: %w", err)
-				}
-			}
+		if err := removeStaleItems(m, c, rec.AppMounts, rec.AppEnv); err != nil {
+			return nil, fmt.Errorf("sidecar: uninject: %w", err)
 		}
 	}
-	var cur *corev1.PodSpec
+	index := make(map[string]int, len(spec.Volumes))
+	for i := range spec.Volumes {
+		if _, dup := index[spec.Volumes[i].Name]; !dup {
+			index[spec.Volumes[i].Name] = i
+		}
+	}
+	var users map[string]*field.Path
 	for _, v := range sortedKeys(rec.Volumes) {
-		i := volumeIndex(spec.Volumes, v)
-		if i < 0 || volumeDigest(&spec.Volumes[i]) != rec.Volumes[v] {
+		i, ok := index[v]
+		if !ok || volumeDigest(&spec.Volumes[i]) != rec.Volumes[v] {
 			continue
 		}
-		if cur == nil {
+		if users == nil {
 			s := m.Spec()
-			cur = &s
+			users = volumeUsers(&s)
 		}
-		if p := volumeUser(cur, v); p != nil {
+		if p := users[v]; p != nil {
 			return nil, fmt.Errorf("sidecar: uninject: %s: still mounts volume %q that the sidecar added", p, v)
 		}
 		if err := m.RemoveVolume(v); err != nil {
@@ -128,20 +122,21 @@ func containerPath(spec *corev1.PodSpec, name string) *field.Path {
 	return nil
 }
 
-// volumeUser returns the path of a volume mount of the volume named name,
-// or nil.
-func volumeUser(spec *corev1.PodSpec, name string) *field.Path {
+// volumeUsers returns, for each volume that a container of spec mounts,
+// the path of its first mount.
+func volumeUsers(spec *corev1.PodSpec) map[string]*field.Path {
+	out := map[string]*field.Path{}
 	for _, l := range []struct {
 		p  *field.Path
 		cs []corev1.Container
 	}{{field.NewPath("spec", "initContainers"), spec.InitContainers}, {field.NewPath("spec", "containers"), spec.Containers}} {
-		for i, c := range l.cs {
-			for j, vm := range c.VolumeMounts {
-				if vm.Name == name {
-					return l.p.Index(i).Child("volumeMounts").Index(j)
+		for i := range l.cs {
+			for j := range l.cs[i].VolumeMounts {
+				if n := l.cs[i].VolumeMounts[j].Name; out[n] == nil {
+					out[n] = l.p.Index(i).Child("volumeMounts").Index(j)
 				}
 			}
 		}
 	}
-	return nil
+	return out
 }
