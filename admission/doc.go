@@ -11,8 +11,10 @@
 //     concurrent use, pure apart from the Config's hooks, and reports what
 //     it decided as an [Outcome] for logs and metrics.
 //   - [Handler] serves Review over HTTP with a method check, a
-//     content-type check and a request body limit, and maps errors to
-//     status codes. It never logs: its Observe hook sees every outcome.
+//     content-type check, a request body limit, a limit on the reviews in
+//     flight and the API server's deadline, and maps errors to status
+//     codes. It never logs: its Observe hook sees every outcome, with the
+//     status actually delivered.
 //
 // # What is mutated
 //
@@ -35,7 +37,9 @@
 //   - 200 with allowed: false and status code 422 (reason Invalid) when
 //     the Pod cannot take the sidecar: a container of the sidecar's name
 //     that the library did not inject, or a result that would fail Pod
-//     validation. The message carries the field path. This is a definite
+//     validation. The message carries the field path, cut to
+//     [MaxMessageBytes] (it may quote the Pod, and the API server puts it
+//     into events). This is a definite
 //     answer about the Pod, so it does not depend on the webhook's
 //     failurePolicy (Config.AllowOnError admits such Pods unchanged, with a
 //     warning, instead). Istio and controller-runtime deny the same way.
@@ -50,7 +54,47 @@
 //     the fallback mode returns an Unknown compat.Capability and no error.
 //   - From Handler only: 405 for a method other than POST, 415 for a
 //     content type other than application/json, 413 for a body over
-//     Handler.MaxBodyBytes.
+//     Handler.MaxBodyBytes, 408 for a body that did not arrive before the
+//     request's deadline, and 429 with Retry-After: 1 when the request does
+//     not fit in Handler.MaxInFlightBytes (the API server's client waits
+//     that second and retries within its deadline, see checkWait in
+//     https://github.com/kubernetes/client-go/blob/v0.37.2/rest/with_retry.go).
+//     Their plain-text messages are cut to [MaxMessageBytes] too.
+//
+// # Threat model
+//
+// Everything in an AdmissionReview may be hostile: the webhook sees the
+// objects of every user who may create Pods in the namespaces it serves.
+//
+//   - A Pod's author controls the whole object: names, labels,
+//     annotations, container lists of any length. Annotations and names
+//     the author wrote are hints, never trust: what the library treats as
+//     its own (the sidecar, its volumes, its record annotation) is verified
+//     by content, and anything else under the sidecar's names is restored
+//     to the spec or refused (422). The author cannot make the webhook
+//     skip a Pod the configuration selects, except through the selection
+//     the operator configured (Options.Decide). A denial's message quotes
+//     the Pod at most [MaxMessageBytes] long; warnings are bounded by
+//     [MaxWarnings] and [MaxWarningLength].
+//   - A namespace admin additionally controls the namespace's labels,
+//     which the webhook's namespaceSelector reads: opting a namespace out
+//     is theirs to decide (use failurePolicy and the selector, not the
+//     webhook, to make a sidecar mandatory). Config.ExcludeNamespaces is a
+//     safety net the admin cannot change.
+//   - A network peer that reaches the webhook's port can send anything at
+//     any pace. Memory is bounded by the bytes received, never by a length
+//     a request claims: a body is read into a buffer that grows with what
+//     arrives, up to Handler.MaxBodyBytes, and the requests being read and
+//     answered hold at most Handler.MaxInFlightBytes; requests beyond the
+//     in-flight limit are answered at once (429), and the larger ones can
+//     take at most three quarters of it, so a flood of maximal claims
+//     leaves room for the small reviews of ordinary Pods (it can deny the
+//     large ones, which then fall to the failurePolicy). Time is linear in
+//     the size of the object and bounded by the request's deadline: the
+//     body must arrive by then, and the review's context ends then or when
+//     the client goes away. Which peers may connect at all is the server's
+//     business: examples/webhook can require the API server's client
+//     certificate.
 //
 // # Cost
 //

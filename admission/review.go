@@ -110,9 +110,11 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if err := ctx.Err(); err != nil {
 		return nil, out, internal(fmt.Errorf("admission: %w", err))
 	}
-	opts := i.opts
-	opts.PodResources = obj.PodResources
-	res, err := i.injector.Inject(obj.Meta, obj.Spec, c, opts)
+	res, err := i.injector.InjectObject(ctx, obj, c, i.opts)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Out of time: not an answer about the Pod.
+		return nil, out, internal(fmt.Errorf("admission: %w", err))
+	}
 	if err != nil {
 		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", i.spec.Container.Name)
 		if i.allowOnErr {
@@ -145,11 +147,13 @@ func (i *Injector) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
 	resp := admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
 	if out.Err != nil && out.Skipped != SkipError {
 		resp.Allowed = false
+		// The API server passes the message on to the client and into
+		// events; it may quote the Pod (MaxMessageBytes).
 		resp.Result = &metav1.Status{
 			Status:  metav1.StatusFailure,
 			Code:    http.StatusUnprocessableEntity,
 			Reason:  metav1.StatusReasonInvalid,
-			Message: out.Err.Error(),
+			Message: boundMessage(out.Err.Error()),
 		}
 	}
 	if len(p) > 0 {

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,32 +59,23 @@ func Capability() compat.Capability {
 	return compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
 }
 
-// planHash is the hash Inject records for Spec in native mode; it depends
-// only on the spec and the mode, so a peer webhook computes it once.
-var planHash = func() string {
-	res, err := sidecar.Inject(&metav1.ObjectMeta{}, &corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "a"}}}, Spec(), Capability(), sidecar.Options{})
+// planRecord is the record annotation Inject writes for Spec in native
+// mode: it depends only on the spec and the mode (the record holds digests
+// of what it adds, the same for every application container), so a peer
+// webhook computes it once.
+var planRecord = func() string {
+	meta := &metav1.ObjectMeta{}
+	res, err := sidecar.Inject(meta, &corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "a"}}}, Spec(), Capability(), sidecar.Options{})
 	if err != nil {
 		return "error: " + err.Error()
 	}
-	meta, _ := res.Mutation.Result()
-	r, _, err := sidecar.ReadRecord(meta, SidecarName)
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return r.Hash
+	after, _ := res.Mutation.Result()
+	return after.Annotations[sidecar.Annotation(SidecarName)]
 }()
 
 // record returns the annotation value Inject writes for spec, built the way
 // a peer webhook builds its status annotation.
-func record(spec *corev1.PodSpec) string {
-	r := sidecar.Record{Version: 1, Mode: sidecar.Native, Hash: planHash, InitContainers: []string{SidecarName}, Volumes: []string{VolumeName}}
-	r.Apps = make(map[string]sidecar.AppRecord, len(spec.Containers))
-	for i := range spec.Containers {
-		r.Apps[spec.Containers[i].Name] = sidecar.AppRecord{Mounts: []string{MountPath}}
-	}
-	b, _ := json.Marshal(r)
-	return string(b)
-}
+func record(*corev1.PodSpec) string { return planRecord }
 
 // mutateTyped makes the mutation on a typed Pod in place, the way a webhook
 // that edits the typed object does.

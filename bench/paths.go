@@ -181,7 +181,7 @@ func OursInjector(in *Input) ([]byte, error) {
 }
 
 func inject(inj *sidecar.Injector, meta *metav1.ObjectMeta, spec *corev1.PodSpec, root patch.Root, podResources *corev1.ResourceRequirements) ([]byte, error) {
-	res, err := inj.Inject(meta, spec, Capability(), sidecar.Options{PodResources: podResources})
+	res, err := inj.Inject(context.Background(), meta, spec, Capability(), sidecar.Options{PodResources: podResources})
 	if err != nil {
 		return nil, err
 	}

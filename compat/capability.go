@@ -18,7 +18,7 @@ type Capability struct {
 	Kubelet Kubelet `json:"kubelet"`
 	// OrderedTermination says whether native sidecars stop after the main
 	// containers, in reverse order (1.29+). On 1.28 they get SIGTERM together
-	// with the app (reference §2). Supported only with a native kubelet.
+	// with the app (docs/native-sidecars.md#termination). Supported only with a native kubelet.
 	OrderedTermination Support `json:"orderedTermination"`
 	// APIServer is what the API server does with the field.
 	APIServer APIServer `json:"apiServer"`
@@ -35,7 +35,7 @@ const (
 	SourceAPIServerVersion Source = "apiserver-version" // the API server's /version gitVersion
 	SourceMetrics          Source = "metrics"           // kubernetes_feature_enabled in a component's /metrics
 	SourceNodeLabel        Source = "node-label"        // our node label, see [NodeLabel]
-	SourceSkewPolicy       Source = "skew-policy"       // the version-skew policy (reference §8)
+	SourceSkewPolicy       Source = "skew-policy"       // the version-skew policy (docs/capability.md#version-skew)
 	SourceNodeSelection    Source = "node-selection"    // which nodes a Pod may land on
 )
 

@@ -36,7 +36,7 @@ type Facts struct {
 //     ≤1.27 that ignores it), and a kubelet's admission rejection;
 //   - probes or lifecycle on an init container without Always (invalid), or
 //     on a sidecar where the API server drops the field (the Pod would be
-//     rejected; Consequence 7);
+//     rejected; docs/field-stripping.md#probes-turn-a-drop-into-a-rejection);
 //   - from the capability, when the Pod uses sidecars: the gate off on the
 //     API server or the node, a node that strips the field, and unordered
 //     termination on 1.28 nodes;
@@ -188,7 +188,7 @@ func (d *diagnosis) dropCause(i int) (string, string) {
 	api := d.facts.Capability.APIServer
 	switch {
 	case len(d.managers[i]) > 0:
-		return "the field reached the API server and was dropped there, the sign of the SidecarContainers gate being off on the API server (reference §6)", fixGateAPIServer
+		return "the field reached the API server and was dropped there, the sign of the SidecarContainers gate being off on the API server (docs/field-stripping.md#api-server-with-the-gate-off)", fixGateAPIServer
 	case api == APIServerUnknownField:
 		return "the API server (≤1.27) does not know the field", "Upgrade the control plane to 1.29+; until then inject sidecars as legacy containers."
 	case api == APIServerDrops:
@@ -228,7 +228,7 @@ func (d *diagnosis) probes() {
 				Fix:     "Remove the probes and lifecycle hooks, or make the container a sidecar (restartPolicy: Always) on a cluster that stores the field."})
 		case api == APIServerDrops || api == APIServerUnknownField:
 			d.add(Finding{Code: CodeProbeRejectionRisk, Severity: SeverityError, Path: path,
-				Message: fmt.Sprintf("%s sidecar %q has %s, but the API server %s (reference Consequence 7)", which, c.Name, strings.Join(fields, " and "), api.Description()),
+				Message: fmt.Sprintf("%s sidecar %q has %s, but the API server %s (docs/field-stripping.md#probes-turn-a-drop-into-a-rejection)", which, c.Name, strings.Join(fields, " and "), api.Description()),
 				Fix:     fixGateAPIServer})
 		}
 	}
@@ -297,7 +297,7 @@ func capabilityFindings(c Capability, nodePath string) []Finding {
 			Fix:     "Upgrade the node to 1.29+, or inject the universal pair, or pin the Pod to native-capable nodes."})
 	case c.Kubelet == KubeletNative && c.OrderedTermination == Unsupported:
 		out = append(out, Finding{Code: CodeUnorderedTermination, Severity: SeverityWarning, Path: nodePath,
-			Message: "native sidecars start in order on this node but are terminated together with the app containers (1.28; reference §2)" + evidenceNote(c, false),
+			Message: "native sidecars start in order on this node but are terminated together with the app containers (1.28; docs/native-sidecars.md#termination)" + evidenceNote(c, false),
 			Fix:     "Upgrade the node to 1.29+; until then do not rely on the sidecar outliving the app."})
 	}
 	return out
@@ -331,7 +331,7 @@ func (d *diagnosis) ordering() {
 			continue
 		}
 		d.add(Finding{Code: CodeSidecarAfterInit, Severity: SeverityInfo, Path: initPath(i).String(),
-			Message: fmt.Sprintf("init container(s) %s run to completion before sidecar %q starts, so they cannot use it (reference §3)", quoteList(before), c.Name),
+			Message: fmt.Sprintf("init container(s) %s run to completion before sidecar %q starts, so they cannot use it (docs/native-sidecars.md#startup)", quoteList(before), c.Name),
 			Fix:     "If they need the sidecar (network, credentials), place the sidecar before them."})
 	}
 }

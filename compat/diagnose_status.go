@@ -9,7 +9,7 @@ import (
 
 // reasonRestartPolicyForbidden is the Pod status reason a 1.28–1.32 kubelet
 // with the gate off sets when it rejects a Pod with sidecars
-// (pkg/kubelet/lifecycle/predicate.go; reference §3).
+// (pkg/kubelet/lifecycle/predicate.go; docs/native-sidecars.md#kubelet-with-the-gate-off).
 const reasonRestartPolicyForbidden = "InitContainerRestartPolicyForbidden"
 
 // status reads the Pod status: a kubelet rejection, or the init container
@@ -36,7 +36,7 @@ func (d *diagnosis) status() {
 		if isSidecar(c) {
 			if s != nil && s.State.Running != nil {
 				if c.StartupProbe != nil && (s.Started == nil || !*s.Started) {
-					d.blocked(i, "is running but its startupProbe has not passed yet; the next container waits for it (reference §3)", SeverityWarning, true)
+					d.blocked(i, "is running but its startupProbe has not passed yet; the next container waits for it (docs/native-sidecars.md#startup)", SeverityWarning, true)
 					return
 				}
 				continue // started: the kubelet moves on
@@ -53,7 +53,7 @@ func (d *diagnosis) status() {
 		}
 		switch {
 		case isSidecar(c):
-			d.blocked(i, "is a sidecar that is not running ("+stateText(s)+"); the kubelet restarts it and starts nothing after it until it runs (reference §3)", severityOf(s), false)
+			d.blocked(i, "is a sidecar that is not running ("+stateText(s)+"); the kubelet restarts it and starts nothing after it until it runs (docs/native-sidecars.md#startup)", severityOf(s), false)
 		case s != nil && s.State.Running != nil:
 			d.blocked(i, "is running; an init container without restartPolicy: Always must exit 0 before the next one starts", SeverityWarning, true)
 		case s != nil && s.State.Terminated != nil:
@@ -96,11 +96,11 @@ func (d *diagnosis) runningSidecar(i int, statuses map[string]*corev1.ContainerS
 func (d *diagnosis) sidecarNotRunAsSidecar(i int) {
 	c := &d.pod.Spec.InitContainers[i]
 	sev := SeverityWarning
-	why := "nothing after it has started: if that lasts, the kubelet runs it as an ordinary init container, as kubelets ≤1.27 do (they ignore restartPolicy; reference §3)"
+	why := "nothing after it has started: if that lasts, the kubelet runs it as an ordinary init container, as kubelets ≤1.27 do (they ignore restartPolicy; docs/native-sidecars.md#kubelet-127-or-older)"
 	switch d.facts.Capability.Kubelet {
 	case KubeletStrips:
 		sev = SeverityError
-		why = "nothing after it has started, and the node's kubelet ignores restartPolicy (≤1.27; reference §3): it waits for the sidecar to exit"
+		why = "nothing after it has started, and the node's kubelet ignores restartPolicy (≤1.27; docs/native-sidecars.md#kubelet-127-or-older): it waits for the sidecar to exit"
 	case KubeletNative:
 		sev = SeverityInfo
 		why = "nothing after it has started yet; the node's kubelet runs native sidecars, so this should resolve within a sync period"

@@ -29,7 +29,8 @@
 //     the init container that blocks a Pod in Init, probes that get a Pod
 //     rejected, gates that are off, unordered termination, ordering).
 //
-// The facts behind every rule are in the project's
-// reference/kubernetes-sidecars.md; comments cite its sections (§n) and
-// "Consequences".
+// The facts behind every rule are in the repository's docs/ folder
+// (docs/native-sidecars.md, docs/capability.md, docs/modes.md,
+// docs/field-stripping.md), each linked to the Kubernetes source; comments
+// cite its sections.
 package compat

@@ -15,7 +15,7 @@ import (
 )
 
 // FuzzParseKubeletVersion checks that the version detectors agree with
-// apimachinery's ParseGeneric (reference §9), that a failure is Unknown
+// apimachinery's ParseGeneric (docs/capability.md#versions), that a failure is Unknown
 // with an error, and that a distribution suffix never changes the result.
 func FuzzParseKubeletVersion(f *testing.F) {
 	for _, tc := range versionCases {
@@ -38,7 +38,7 @@ func FuzzParseKubeletVersion(f *testing.F) {
 		if k.Kubelet == compat.KubeletUnknown || k.OrderedTermination == compat.Unknown || a.APIServer == compat.APIServerUnknown {
 			t.Fatalf("%q parsed but gave Unknown: %v / %v", s, k, a)
 		}
-		wantK, wantA := compat.KubeletNative, compat.APIServerStores // reference §1, Consequence 2
+		wantK, wantA := compat.KubeletNative, compat.APIServerStores // docs/capability.md#versions
 		switch m := v.Minor(); {
 		case m < 28:
 			wantK, wantA = compat.KubeletStrips, compat.APIServerUnknownField

@@ -11,7 +11,8 @@ import (
 // sidecars (KEP-753).
 const GateSidecarContainers = "SidecarContainers"
 
-// The stage label values of kubernetes_feature_enabled (reference §1): the
+// The stage label values of kubernetes_feature_enabled
+// (docs/capability.md#feature-metrics): the
 // string form of the gate's pre-release, "" for GA.
 const (
 	StageAlpha      = "ALPHA"
@@ -68,7 +69,8 @@ func (g FeatureGate) Enabled() Support {
 
 // FromKubeletMetrics infers a kubelet's capability from its /metrics
 // (parsed by [ParseFeatureMetrics]) and, optionally, its version ("" if
-// unknown). The SidecarContainers series decides (reference Consequence 4):
+// unknown). The SidecarContainers series decides
+// (docs/capability.md#feature-metrics):
 // stage ALPHA (1.28) or BETA (1.29–1.32) with value 1 is native, 0 rejects;
 // stage "" (GA) is native. The stage also tells whether termination is
 // ordered (not on ALPHA). Without a series the version decides: ≥1.37

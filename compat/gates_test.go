@@ -22,7 +22,7 @@ func gates(stage string, value float64, others ...string) compat.FeatureGates {
 	return g
 }
 
-// TestFromMetrics checks reference Consequence 4 for both components.
+// TestFromMetrics checks docs/capability.md#feature-metrics for both components.
 func TestFromMetrics(t *testing.T) {
 	tests := []struct {
 		name    string

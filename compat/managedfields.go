@@ -13,7 +13,8 @@ import (
 // container name, the field managers whose fieldsV1 list f:restartPolicy
 // under f:spec → f:initContainers → k:{"name":...}. A manager listing the
 // field while the stored spec lacks it proves that the field was sent and
-// then dropped by the API server (reference real-apiserver.md). Entries
+// then dropped by the API server
+// (docs/field-stripping.md#who-dropped-it-the-managedfields-evidence). Entries
 // that cannot be read are reported and skipped.
 func restartPolicyManagers(entries []metav1.ManagedFieldsEntry) (map[string][]string, []error) {
 	out := make(map[string][]string)

@@ -43,7 +43,7 @@ func (e *MetricsError) Unwrap() error { return e.Err }
 // ParseFeatureMetrics reads the Prometheus text exposition of a Kubernetes
 // component's /metrics (kubectl get --raw /metrics for the API server,
 // /api/v1/nodes/<node>/proxy/metrics for a kubelet) and returns every
-// kubernetes_feature_enabled series (reference §1).
+// kubernetes_feature_enabled series (docs/capability.md#feature-metrics).
 //
 // It streams line by line in bounded memory: inputs of many megabytes are
 // fine. It accepts labels in any order and with escaped values, spaces

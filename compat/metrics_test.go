@@ -28,7 +28,7 @@ func lookupSidecar(g compat.FeatureGates) sidecarGate {
 	return sidecarGate{ok, s.Stage, s.Value, s.Line}
 }
 
-// refText is the exact text of reference §1.
+// refText is the exact text of docs/capability.md#feature-metrics.
 const refText = `# HELP kubernetes_feature_enabled [BETA] This metric records the data about the stage and enablement of a k8s feature.
 # TYPE kubernetes_feature_enabled gauge
 kubernetes_feature_enabled{name="SidecarContainers",stage="BETA"} 1

@@ -12,7 +12,7 @@ import (
 // the given spec may be placed on, each node read by [ParseNode] (so the
 // [NodeLabel] counts), with the evidence of every node kept. With a nil
 // spec every node counts (a pool, a cluster). Otherwise spec.nodeName, when
-// set, selects that node alone (reference Consequence 5), and
+// set, selects that node alone (docs/capability.md#which-nodes-count), and
 // spec.nodeSelector and the required node affinity filter the nodes the way
 // the scheduler does; taints and tolerations are not considered, which can
 // only make the answer more cautious.

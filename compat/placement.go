@@ -31,8 +31,36 @@ type placement struct {
 }
 
 type selectorTerm struct {
-	exprs  []corev1.NodeSelectorRequirement
+	exprs  []labelRequirement
 	fields []corev1.NodeSelectorRequirement
+}
+
+// labelRequirement is a node-label requirement with, for In and NotIn
+// with more than a few values, the values as a set: every node is matched
+// against every requirement, and a scan of a Pod's values per node would
+// cost nodes × values.
+type labelRequirement struct {
+	corev1.NodeSelectorRequirement
+	values map[string]bool
+}
+
+func newLabelRequirement(r corev1.NodeSelectorRequirement) labelRequirement {
+	l := labelRequirement{NodeSelectorRequirement: r}
+	if (r.Operator == corev1.NodeSelectorOpIn || r.Operator == corev1.NodeSelectorOpNotIn) && len(r.Values) > 8 {
+		l.values = make(map[string]bool, len(r.Values))
+		for _, v := range r.Values {
+			l.values[v] = true
+		}
+	}
+	return l
+}
+
+// has reports whether v is one of the requirement's values.
+func (l *labelRequirement) has(v string) bool {
+	if l.values != nil {
+		return l.values[v]
+	}
+	return contains(l.Values, v)
 }
 
 func newPlacement(spec *corev1.PodSpec) (placement, []error) {
@@ -67,7 +95,11 @@ func newPlacement(spec *corev1.PodSpec) (placement, []error) {
 			}
 		}
 		if ok {
-			p.terms = append(p.terms, selectorTerm{exprs: t.MatchExpressions, fields: t.MatchFields})
+			exprs := make([]labelRequirement, len(t.MatchExpressions))
+			for j, r := range t.MatchExpressions {
+				exprs[j] = newLabelRequirement(r)
+			}
+			p.terms = append(p.terms, selectorTerm{exprs: exprs, fields: t.MatchFields})
 		}
 	}
 	return p, errs
@@ -129,8 +161,8 @@ func (p placement) matches(n *corev1.Node) bool {
 }
 
 func (t selectorTerm) matches(n *corev1.Node) bool {
-	for _, r := range t.exprs {
-		if !labelRequirementMatches(r, n.Labels) {
+	for i := range t.exprs {
+		if !labelRequirementMatches(&t.exprs[i], n.Labels) {
 			return false
 		}
 	}
@@ -151,13 +183,13 @@ func (t selectorTerm) matches(n *corev1.Node) bool {
 
 // labelRequirementMatches evaluates a requirement that checkLabelRequirement
 // accepted.
-func labelRequirementMatches(r corev1.NodeSelectorRequirement, labels map[string]string) bool {
+func labelRequirementMatches(r *labelRequirement, labels map[string]string) bool {
 	v, has := labels[r.Key]
 	switch r.Operator {
 	case corev1.NodeSelectorOpIn:
-		return has && contains(r.Values, v)
+		return has && r.has(v)
 	case corev1.NodeSelectorOpNotIn:
-		return !has || !contains(r.Values, v)
+		return !has || !r.has(v)
 	case corev1.NodeSelectorOpExists:
 		return has
 	case corev1.NodeSelectorOpDoesNotExist:

@@ -53,7 +53,7 @@ type Preference struct {
 	Fallback Strategy
 	// AvoidUnorderedTermination asks for Legacy rather than native sidecars
 	// that start in order but are terminated together with the app (1.28
-	// nodes; reference Consequence 14). It keeps one termination behaviour
+	// nodes; docs/modes.md#unordered-termination). It keeps one termination behaviour
 	// on every node for sidecars written for the legacy mode.
 	AvoidUnorderedTermination bool
 }
@@ -71,13 +71,13 @@ type Recommendation struct {
 }
 
 // Recommend chooses a strategy from the API server's and the weakest node's
-// capability (DESIGN.md "Choosing the mode"):
+// capability (docs/modes.md#auto):
 //   - API server drops the field or does not know it → Legacy;
 //   - API server unknown → the caller's fallback;
 //   - weakest node native → Native (with a warning, or Legacy when asked,
 //     if termination is unordered);
 //   - some node rejects → Pinned if allowed, else Legacy; never Universal,
-//     which does not help on a rejecting node (Consequence 6g);
+//     which does not help on a rejecting node (docs/modes.md#auto);
 //   - weakest node strips → Universal if allowed, else Pinned if allowed,
 //     else Legacy;
 //   - kubelet unknown → the caller's fallback.
@@ -116,7 +116,7 @@ func Recommend(c Capability, p Preference) Recommendation {
 const UniversalCostWarning = universalCost
 
 const (
-	universalCost = "the universal pair runs the sidecar twice: both twins' resource requests count (reference Consequence 6f)"
+	universalCost = "the universal pair runs the sidecar twice: both twins' resource requests count (docs/universal.md#resources)"
 	pinnedCaveat  = "the Pod only schedules on nodes labelled " + NodeLabel + "=" + NodeLabelNative + ": label capable nodes, or it stays Pending"
 )
 
@@ -125,7 +125,7 @@ func native(c Capability, p Preference) Recommendation {
 		Reason: "every node the Pod may land on runs native sidecars and the API server stores the field"}
 	switch c.OrderedTermination {
 	case Unsupported:
-		const why = "native sidecars start in order but are terminated together with the app containers on the weakest node (1.28; reference §2, Consequence 14)"
+		const why = "native sidecars start in order but are terminated together with the app containers on the weakest node (1.28; docs/native-sidecars.md#termination)"
 		if p.AvoidUnorderedTermination {
 			return Recommendation{Strategy: Legacy, Code: CodeUnorderedTermination,
 				Reason: why + "; the preference avoids that, so legacy keeps one termination behaviour everywhere"}

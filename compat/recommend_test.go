@@ -7,7 +7,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 )
 
-// TestRecommend walks DESIGN.md "Choosing the mode".
+// TestRecommend walks docs/modes.md#auto.
 func TestRecommend(t *testing.T) {
 	stores := compat.APIServerStores
 	capab := func(a compat.APIServer, k compat.Kubelet, o compat.Support) compat.Capability {
@@ -31,7 +31,7 @@ func TestRecommend(t *testing.T) {
 			p: compat.Preference{Fallback: compat.Native}, want: compat.Native, code: compat.CodeAPIServerUnknown, reason: "the caller's stated fallback"},
 		{name: "native", c: capab(stores, compat.KubeletNative, compat.Supported), want: compat.Native, code: compat.CodeAllNative},
 		{name: "native-1.28", c: capab(stores, compat.KubeletNative, compat.Unsupported), want: compat.Native, code: compat.CodeUnorderedTermination, warnings: 1,
-			reason: "Consequence 14: say so"},
+			reason: "docs/modes.md#unordered-termination: say so"},
 		{name: "native-1.28-avoided", c: capab(stores, compat.KubeletNative, compat.Unsupported), p: compat.Preference{AvoidUnorderedTermination: true, AllowUniversal: true},
 			want: compat.Legacy, code: compat.CodeUnorderedTermination, reason: "universal would act natively there too"},
 		{name: "native-termination-unknown", c: capab(stores, compat.KubeletNative, compat.Unknown), want: compat.Native, code: compat.CodeAllNative, warnings: 1},
@@ -65,7 +65,7 @@ func TestRecommend(t *testing.T) {
 	}
 }
 
-// TestRecommendNeverUniversalOnRejects checks Consequence 6g for every
+// TestRecommendNeverUniversalOnRejects checks docs/modes.md#auto (never universal where a node rejects) for every
 // preference.
 func TestRecommendNeverUniversalOnRejects(t *testing.T) {
 	for _, pinned := range []bool{false, true} {

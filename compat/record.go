@@ -25,8 +25,8 @@ func nativeRecords(annotations map[string]string) map[string]string {
 			continue
 		}
 		var r struct {
-			Mode           string   `json:"mode"`
-			InitContainers []string `json:"initContainers"`
+			Mode           string            `json:"mode"`
+			InitContainers map[string]string `json:"initContainers"`
 		}
 		if json.Unmarshal([]byte(v), &r) != nil {
 			continue
@@ -36,13 +36,11 @@ func nativeRecords(annotations map[string]string) map[string]string {
 		default:
 			continue
 		}
-		for _, n := range r.InitContainers {
-			if n == name {
-				if out == nil {
-					out = map[string]string{}
-				}
-				out[name] = k
+		if _, ok := r.InitContainers[name]; ok {
+			if out == nil {
+				out = map[string]string{}
 			}
+			out[name] = k
 		}
 	}
 	return out

@@ -8,7 +8,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 )
 
-// TestFromSkewPolicy checks reference §8: kubelets may be n-2 older before
+// TestFromSkewPolicy checks docs/capability.md#version-skew: kubelets may be n-2 older before
 // API server 1.28 and n-3 from 1.28; only from 1.32 are all of them ≥1.29.
 func TestFromSkewPolicy(t *testing.T) {
 	tests := []struct {

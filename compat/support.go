@@ -41,7 +41,7 @@ func (s Support) weakness() int {
 }
 
 // Kubelet says what a kubelet does with an init container that carries
-// restartPolicy: Always (reference §3, Consequence 2).
+// restartPolicy: Always (docs/capability.md#the-capability).
 type Kubelet int
 
 // The Kubelet values.
@@ -108,7 +108,7 @@ func (k Kubelet) weakness() int {
 }
 
 // APIServer says what an API server does with restartPolicy: Always on an
-// init container (reference §6).
+// init container (docs/field-stripping.md).
 type APIServer int
 
 // The APIServer values.

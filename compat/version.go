@@ -6,7 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 )
 
-// Minor versions where the SidecarContainers story changes (reference §1).
+// Minor versions where the SidecarContainers story changes
+// (docs/native-sidecars.md#the-sidecarcontainers-feature-gate).
 const (
 	minorMetric  = 26 // kubernetes_feature_enabled exists
 	minorAlpha   = 28 // gate alpha, off by default; the field exists
@@ -14,13 +15,13 @@ const (
 	minorGA      = 33 // gate GA, locked on
 	minorRemoved = 37 // gate removed, always on
 
-	minorSkew3 = 28 // kubelets may be n-3 (KEP-3935), n-2 before (reference §8)
+	minorSkew3 = 28 // kubelets may be n-3 (KEP-3935), n-2 before (docs/capability.md#version-skew)
 )
 
 // ParseKubeletVersion infers a kubelet's capability from its version, as
 // found in status.nodeInfo.kubeletVersion. Any distribution suffix is
 // accepted (v1.29.3-eks-ae9a62a, v1.29.4-gke.1043002, v1.29.4+k3s1, ...):
-// only major.minor is compared (reference §9, Consequence 3). The inference
+// only major.minor is compared (docs/capability.md#versions). The inference
 // assumes the gate's default: 1.28 rejects (alpha, off), 1.29–1.32 is
 // native (beta, on; metrics can prove otherwise), 1.33+ is native, ≤1.27
 // strips. An unparsable version gives the zero Capability (Unknown), with
@@ -71,7 +72,8 @@ func unparsable(s string) string {
 }
 
 // parseMinor parses a Kubernetes version with ParseGeneric, never
-// ParseSemantic, which ranks v1.29.0-eks-x below v1.29.0 (reference §9).
+// ParseSemantic, which ranks v1.29.0-eks-x below v1.29.0
+// (docs/capability.md#versions).
 // Its errors lack the "compat: " prefix; callers add it with context.
 func parseMinor(component, s string) (uint, error) {
 	v, err := version.ParseGeneric(s)
@@ -84,7 +86,8 @@ func parseMinor(component, s string) (uint, error) {
 	return v.Minor(), nil
 }
 
-// kubeletByMinor is the version-only inference for a kubelet (Consequence 2).
+// kubeletByMinor is the version-only inference for a kubelet
+// (docs/capability.md#versions).
 func kubeletByMinor(minor uint) (Kubelet, Support, string) {
 	switch {
 	case minor < minorAlpha:
@@ -116,7 +119,7 @@ func apiServerByMinor(minor uint) (APIServer, string) {
 
 // OldestKubelet returns the oldest kubelet version (major.minor) that the
 // version-skew policy allows next to an API server of the given version:
-// n-3 from API server 1.28 on, n-2 before (reference §8).
+// n-3 from API server 1.28 on, n-2 before (docs/capability.md#version-skew).
 func OldestKubelet(apiserverVersion string) (*version.Version, error) {
 	minor, err := parseMinor("API server", apiserverVersion)
 	if err != nil {

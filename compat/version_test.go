@@ -9,8 +9,8 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 )
 
-// versionCases covers every kubeletVersion shape of reference §9 plus
-// garbage. Only major.minor counts (Consequence 3).
+// versionCases covers every kubeletVersion shape of docs/capability.md#versions
+// plus garbage. Only major.minor counts.
 var versionCases = []struct {
 	name    string
 	in      string
@@ -24,7 +24,7 @@ var versionCases = []struct {
 	{name: "eks", in: "v1.29.3-eks-ae9a62a", kubelet: compat.KubeletNative, ordered: compat.Supported, api: compat.APIServerStores,
 		reason: "ParseSemantic would rank this below v1.29.0; ParseGeneric ignores the suffix"},
 	{name: "eks-x.0", in: "v1.29.0-eks-x", kubelet: compat.KubeletNative, ordered: compat.Supported, api: compat.APIServerStores,
-		reason: "the exact pitfall of reference §9: a pre-release of the first 1.29 patch"},
+		reason: "the exact pitfall of docs/capability.md#versions: a pre-release of the first 1.29 patch"},
 	{name: "gke", in: "v1.29.4-gke.1043002", kubelet: compat.KubeletNative, ordered: compat.Supported, api: compat.APIServerStores},
 	{name: "aks-plain", in: "v1.29.4", kubelet: compat.KubeletNative, ordered: compat.Supported, api: compat.APIServerStores},
 	{name: "aks-suffix", in: "v1.29.4-aks-a1b2c3", kubelet: compat.KubeletNative, ordered: compat.Supported, api: compat.APIServerStores,

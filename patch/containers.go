@@ -123,7 +123,13 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 	c.Env = c.Env[:len(c.Env):len(c.Env)]
 	c.EnvFrom = c.EnvFrom[:len(c.EnvFrom):len(c.EnvFrom)]
 	c.VolumeMounts = c.VolumeMounts[:len(c.VolumeMounts):len(c.VolumeMounts)]
+	index := s.byName[li]
 	s.setList(li, insertElem(l, idx, elem{c: &c, owned: true}))
+	if index != nil && idx == len(l) {
+		// Appended: the other names keep their indices.
+		index[c.Name] = idx
+		s.byName[li] = index
+	}
 	return nil
 }
 
@@ -137,8 +143,7 @@ func (e *removeContainer) run(s *state, out *[]relOp) error {
 	if err != nil {
 		return fmt.Errorf("patch: remove container: %w", err)
 	}
-	guard(out, e.list, j, e.name)
-	emit(out, relOp{op: OpRemove, path: containerPath(e.list, j)})
+	emit(out, guarded(relOp{op: OpRemove, path: containerPath(e.list, j)}, e.list, j, e.name))
 	s.setList(li, removeElem(s.list(li), j))
 	return nil
 }
@@ -160,32 +165,34 @@ func (e *moveContainer) run(s *state, out *[]relOp) error {
 		return fmt.Errorf("patch: move container: %w", err)
 	}
 	src := s.list(fi)
-	moved := src[j]
-	rest := removeElem(src, j)
-	dst := rest
+	dstLen := len(src) - 1 // the target list once the container left it
 	if ti != fi {
-		dst = s.list(ti)
+		dstLen = len(s.list(ti))
 	}
-	if e.index < 0 || e.index > len(dst) {
+	if e.index < 0 || e.index > dstLen {
 		return fmt.Errorf("patch: move container %q: %w", e.name, field.Invalid(listPath(e.to).Index(e.index), e.name,
-			fmt.Sprintf("index out of range: the list has %d containers", len(dst))))
+			fmt.Sprintf("index out of range: the list has %d containers", dstLen)))
 	}
 	if ti == fi && e.index == j {
 		return nil
 	}
-	guard(out, e.from, j, e.name)
-	if len(dst) == 0 && ti != fi {
-		// The target may be absent or null: create it first. An empty
-		// list holds nothing that could be lost.
-		emit(out, relOp{op: OpAdd, path: ptr(string(e.to)), value: []byte("[]")})
+	mv := relOp{op: OpMove, from: containerPath(e.from, j), path: ptr(string(e.to), strconv.Itoa(e.index))}
+	if dstLen == 0 && ti != fi {
+		// The target may be absent or null: create it first (after the
+		// guard). An empty list holds nothing that could be lost.
+		emit(out, guarded(relOp{op: OpAdd, path: ptr(string(e.to)), value: []byte("[]")}, e.from, j, e.name))
+		emit(out, mv)
+	} else {
+		emit(out, guarded(mv, e.from, j, e.name))
 	}
-	emit(out, relOp{op: OpMove, from: containerPath(e.from, j), path: ptr(string(e.to), strconv.Itoa(e.index))})
+	moved := src[j]
+	rest := removeElem(src, j)
 	if ti == fi {
 		s.setList(fi, insertElem(rest, e.index, moved))
 		return nil
 	}
 	s.setList(fi, rest)
-	s.setList(ti, insertElem(dst, e.index, moved))
+	s.setList(ti, insertElem(s.list(ti), e.index, moved))
 	return nil
 }
 
@@ -198,19 +205,22 @@ func duplicate(p *field.Path, value interface{}, detail string) *field.Error {
 	return e
 }
 
-// insertElem returns a new slice with v inserted at i.
+// insertElem inserts v into l at i. Container lists belong to the state
+// (see state.list), so they are edited in place, and appends are
+// amortized: an edit costs what it moves, never a copy of the whole list
+// per inserted container.
 func insertElem(l []elem, i int, v elem) []elem {
-	out := make([]elem, 0, len(l)+1)
-	out = append(out, l[:i]...)
-	out = append(out, v)
-	return append(out, l[i:]...)
+	l = append(l, elem{})
+	copy(l[i+1:], l[i:])
+	l[i] = v
+	return l
 }
 
-// removeElem returns a new slice without element i.
+// removeElem removes element i from l in place (see insertElem).
 func removeElem(l []elem, i int) []elem {
-	out := make([]elem, 0, len(l))
-	out = append(out, l[:i]...)
-	return append(out, l[i+1:]...)
+	copy(l[i:], l[i+1:])
+	l[len(l)-1] = elem{}
+	return l[:len(l)-1]
 }
 
 // wrapArray turns an encoded value into a one-element JSON array.

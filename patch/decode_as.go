@@ -16,7 +16,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &Object{Kind: kind, Root: root}
+	o := &Object{Kind: kind, Root: root, raw: raw}
 	var docKind string
 	var tmpl *template
 	var spec *podSpec

@@ -30,7 +30,7 @@ func TestDecodeAsMatchesDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DecodeAs: %v", err)
 			}
-			if d := cmp.Diff(want, got); d != "" {
+			if d := cmp.Diff(want, got, cmp.AllowUnexported(patch.Object{})); d != "" {
 				t.Errorf("DecodeAs differs from Decode (-want +got):\n%s", d)
 			}
 		})

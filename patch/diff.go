@@ -81,17 +81,20 @@ func (e *diffSpec) run(s *state, out *[]relOp) error {
 // in after.
 func crossListMoves(s *state, out *[]relOp, after *corev1.PodSpec) error {
 	cur := s.podSpec()
+	curInit, curCont := newNameSet(cur.InitContainers), newNameSet(cur.Containers)
+	afterInit, afterCont := newNameSet(after.InitContainers), newNameSet(after.Containers)
 	for _, dir := range []struct {
 		from, to           List
-		curFrom, curTo     []corev1.Container
-		afterFrom, afterTo []corev1.Container
+		curFrom            []corev1.Container
+		curTo              nameSet
+		afterFrom, afterTo nameSet
 	}{
-		{InitContainers, Containers, cur.InitContainers, cur.Containers, after.InitContainers, after.Containers},
-		{Containers, InitContainers, cur.Containers, cur.InitContainers, after.Containers, after.InitContainers},
+		{InitContainers, Containers, cur.InitContainers, curCont, afterInit, afterCont},
+		{Containers, InitContainers, cur.Containers, curInit, afterCont, afterInit},
 	} {
 		for i := range dir.curFrom {
 			name := dir.curFrom[i].Name
-			if hasName(dir.afterFrom, name) || hasName(dir.curTo, name) || !hasName(dir.afterTo, name) {
+			if dir.afterFrom.has(name) || dir.curTo.has(name) || !dir.afterTo.has(name) {
 				continue
 			}
 			ti, _ := dir.to.index() // both lists are known
@@ -104,9 +107,30 @@ func crossListMoves(s *state, out *[]relOp, after *corev1.PodSpec) error {
 	return nil
 }
 
-func hasName(l []corev1.Container, name string) bool {
+// nameSet answers whether a container list has a name: by a scan of a
+// list of at most scanMax containers, by a map built once for a longer one.
+type nameSet struct {
+	l []corev1.Container
+	m map[string]bool
+}
+
+func newNameSet(l []corev1.Container) nameSet {
+	if len(l) <= scanMax {
+		return nameSet{l: l}
+	}
+	m := make(map[string]bool, len(l))
 	for i := range l {
-		if l[i].Name == name {
+		m[l[i].Name] = true
+	}
+	return nameSet{m: m}
+}
+
+func (n nameSet) has(name string) bool {
+	if n.m != nil {
+		return n.m[name]
+	}
+	for i := range n.l {
+		if n.l[i].Name == name {
 			return true
 		}
 	}
@@ -558,49 +582,142 @@ func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
 			}
 		}
 	}
-	var cur []string
 	for i := len(ka) - 1; i >= 0; i-- {
 		if _, ok := inB[ka[i]]; !ok {
 			d.emitOp(OpRemove, d.at(strconv.Itoa(i)), "")
 		}
 	}
+	// The kept elements, in their order, by their index in b.
+	seq := make([]int, 0, len(ka))
 	for _, k := range ka {
-		if _, ok := inB[k]; ok {
-			cur = append(cur, k)
+		if j, ok := inB[k]; ok {
+			seq = append(seq, j)
 		}
 	}
-	seq := make([]int, len(cur))
-	for i, k := range cur {
-		seq[i] = inB[k]
-	}
-	placed := make(map[string]bool, len(cur))
-	for _, i := range longestIncreasing(seq) {
-		placed[cur[i]] = true
-	}
-	for _, k := range kb {
-		if !inA[k] || placed[k] {
-			continue
-		}
-		from := indexOf(cur, k)
-		cur = append(cur[:from:from], cur[from+1:]...)
-		to := 0
-		for i := len(cur) - 1; i >= 0; i-- {
-			if placed[cur[i]] && inB[cur[i]] < inB[k] {
-				to = i + 1
-				break
-			}
-		}
-		cur = append(cur[:to:to], append([]string{k}, cur[to:]...)...)
-		placed[k] = true
-		if from != to {
-			d.emitOp(OpMove, d.at(strconv.Itoa(to)), d.at(strconv.Itoa(from)))
-		}
+	for _, mv := range sortingMoves(seq, len(kb)) {
+		d.emitOp(OpMove, d.at(strconv.Itoa(mv.to)), d.at(strconv.Itoa(mv.from)))
 	}
 	for j, k := range kb {
 		if !inA[k] {
 			d.add(d.at(strconv.Itoa(j)), b.Index(j))
 		}
 	}
+}
+
+// move is an RFC 6902 move within one list: the element at index from is
+// removed, then inserted at index to of the list without it.
+type move struct{ from, to int }
+
+// sortingMoves returns the fewest moves that sort a list into increasing
+// order, where seq[i] (distinct, below n) is where element i goes. The
+// elements of a longest increasing subsequence stay; the others are taken
+// in their final order, each moved right after the element that precedes
+// it there (the first of all goes to the front). Identity-free moves are
+// left out.
+//
+// Each element moves at most once, so every element has at most two
+// places: where it is, and right after its predecessor's final place. The
+// order of all those places is known beforehand, so the current index of
+// a place is the number of occupied places before it, kept in a Fenwick
+// tree: O(len(seq) log len(seq)), not a list rebuilt per move.
+func sortingMoves(seq []int, n int) []move {
+	m := len(seq)
+	sorted := true
+	for i := 1; i < m && sorted; i++ {
+		sorted = seq[i-1] < seq[i]
+	}
+	if sorted {
+		return nil // the usual case: elements added or removed, none moved
+	}
+	// byFinal lists the elements in their final order.
+	at := make([]int, n)
+	for i := range at {
+		at[i] = -1
+	}
+	for i, j := range seq {
+		at[j] = i
+	}
+	byFinal := make([]int, 0, m)
+	for _, i := range at {
+		if i >= 0 {
+			byFinal = append(byFinal, i)
+		}
+	}
+	stays := make([]bool, m)
+	for _, i := range longestIncreasing(seq) {
+		stays[i] = true
+	}
+	// Places: i < m is element i's current place, m+i the place element
+	// i moves to, 2m the front. after[p] is the place inserted right
+	// after p (at most one: a moved element follows its predecessor, and
+	// the next element moved in final order follows it in turn).
+	after := make([]int, 2*m+1)
+	for p := range after {
+		after[p] = -1
+	}
+	final := make([]int, m) // each element's final place
+	prev := 2 * m
+	for _, i := range byFinal {
+		if stays[i] {
+			final[i] = i
+		} else {
+			final[i] = m + i
+			after[prev] = m + i
+		}
+		prev = final[i]
+	}
+	// rank[p] is p's position (1-based) in the order of all places.
+	rank := make([]int, 2*m+1)
+	r := 0
+	chain := func(p int) {
+		for ; p >= 0; p = after[p] {
+			r++
+			rank[p] = r
+		}
+	}
+	chain(2 * m)
+	for i := 0; i < m; i++ {
+		chain(i)
+	}
+	occupied := newFenwick(2*m + 1)
+	for i := 0; i < m; i++ {
+		occupied.add(rank[i], 1)
+	}
+	var moves []move
+	for _, i := range byFinal {
+		if stays[i] {
+			continue
+		}
+		from := occupied.sum(rank[i]) - 1
+		occupied.add(rank[i], -1)
+		to := occupied.sum(rank[m+i] - 1)
+		occupied.add(rank[m+i], 1)
+		if from != to {
+			moves = append(moves, move{from, to})
+		}
+	}
+	return moves
+}
+
+// fenwick is a Fenwick (binary indexed) tree of counts at positions 1..n.
+type fenwick []int
+
+func newFenwick(n int) fenwick { return make(fenwick, n+1) }
+
+// add adds d at position p.
+func (f fenwick) add(p, d int) {
+	for ; p < len(f); p += p & -p {
+		f[p] += d
+	}
+}
+
+// sum returns the total of positions 1..p.
+func (f fenwick) sum(p int) int {
+	t := 0
+	for ; p > 0; p -= p & -p {
+		t += f[p]
+	}
+	return t
 }
 
 func equalStrings(a, b []string) bool {
@@ -613,15 +730,6 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-func indexOf(l []string, s string) int {
-	for i, v := range l {
-		if v == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // longestIncreasing returns the indices of a longest strictly increasing

@@ -64,16 +64,18 @@ func (e *setField) run(s *state, out *[]relOp) error {
 			return nil
 		}
 	}
-	guard(out, e.list, j, e.name)
 	c := s.own(li, j)
+	if e.field == "name" {
+		s.byName[li] = nil // the index no longer holds
+	}
 	f := reflect.ValueOf(c).Elem().Field(idx)
 	path := containerPath(e.list, j) + ptr(e.field)
 	if e.value == nil {
-		emit(out, relOp{op: OpRemove, path: path})
+		emit(out, guarded(relOp{op: OpRemove, path: path}, e.list, j, e.name))
 		f.Set(reflect.Zero(f.Type()))
 		return nil
 	}
-	emit(out, relOp{op: OpAdd, path: path, value: e.value})
+	emit(out, guarded(relOp{op: OpAdd, path: path, value: e.value}, e.list, j, e.name))
 	nv := reflect.New(f.Type())
 	_ = json.Unmarshal(e.value, nv.Interface()) // decoded above
 	f.Set(nv.Elem())
@@ -121,10 +123,8 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 	if e.v.Name == "" {
 		return fmt.Errorf("patch: add volume: %w", field.Required(fp, "a volume needs a name"))
 	}
-	for i := range vols {
-		if vols[i].Name == e.v.Name {
-			return fmt.Errorf("patch: add volume: %w", duplicate(fp, e.v.Name, fmt.Sprintf("already used by spec.volumes[%d]", i)))
-		}
+	if i := s.findVolume(e.v.Name); i >= 0 {
+		return fmt.Errorf("patch: add volume: %w", duplicate(fp, e.v.Name, fmt.Sprintf("already used by spec.volumes[%d]", i)))
 	}
 	if out != nil {
 		v, err := marshal("volume "+e.v.Name, &e.v)
@@ -133,7 +133,17 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 		}
 		appendOp(out, "/volumes", len(vols), v)
 	}
-	s.spec.Volumes = append(vols[:len(vols):len(vols)], e.v)
+	if !s.volsOwned {
+		// The first append copies the caller's list; later ones append
+		// in place.
+		vols = vols[:len(vols):len(vols)]
+	}
+	index := s.volByName
+	s.setVolumes(append(vols, e.v), true)
+	if index != nil {
+		index[e.v.Name] = len(vols) // still valid: the volume went last
+		s.volByName = index
+	}
 	return nil
 }
 
@@ -141,16 +151,14 @@ type removeVolume struct{ name string }
 
 func (e *removeVolume) run(s *state, out *[]relOp) error {
 	vols := s.spec.Volumes
-	for i := range vols {
-		if vols[i].Name == e.name {
-			emit(out, relOp{guard: true, op: OpTest, path: ptr("volumes", itoa(i), "name"), guardName: e.name})
-			emit(out, relOp{op: OpRemove, path: ptr("volumes", itoa(i))})
-			nv := make([]corev1.Volume, 0, len(vols)-1)
-			s.spec.Volumes = append(append(nv, vols[:i]...), vols[i+1:]...)
-			return nil
-		}
+	i := s.findVolume(e.name)
+	if i < 0 {
+		return fmt.Errorf("patch: remove volume: %w", field.NotFound(field.NewPath("spec", "volumes"), e.name))
 	}
-	return fmt.Errorf("patch: remove volume: %w", field.NotFound(field.NewPath("spec", "volumes"), e.name))
+	emit(out, guarded(relOp{op: OpRemove, path: ptr("volumes", itoa(i))}, "volumes", i, e.name))
+	nv := make([]corev1.Volume, 0, len(vols)-1)
+	s.setVolumes(append(append(nv, vols[:i]...), vols[i+1:]...), true)
+	return nil
 }
 
 // appendOp emits the operation that appends v to the list at path, which has
@@ -233,8 +241,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		if at < 0 {
 			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp(), key))
 		}
-		guard(out, e.list, j, e.name)
-		emit(out, relOp{op: OpRemove, path: itemPath(e.list, j, jsonName, "/"+itoa(at))})
+		emit(out, guarded(relOp{op: OpRemove, path: itemPath(e.list, j, jsonName, "/"+itoa(at))}, e.list, j, e.name))
 		c = s.own(li, j)
 		switch e.kind {
 		case itemMount:
@@ -250,19 +257,16 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		return fmt.Errorf("patch: %s: %w", e.verb(), field.Duplicate(fp().Index(at), key))
 	}
 	if out != nil {
-		v, err := s.encodeItem(e, jsonName)
+		// An empty list may be absent or null: it is added whole.
+		v, err := s.encodeItem(e, jsonName, n == 0)
 		if err != nil {
 			return err
 		}
-		guard(out, e.list, j, e.name)
+		path := itemPath(e.list, j, jsonName, "/-")
 		if n == 0 {
-			emit(out, relOp{op: OpAdd, path: itemPath(e.list, j, jsonName, ""), value: wrapArray(v)})
-		} else {
-			emit(out, relOp{op: OpAdd, path: itemPath(e.list, j, jsonName, "/-"), value: v})
+			path = path[:len(path)-2]
 		}
-		if e.kind == itemMount {
-			(*out)[len(*out)-1].shared = true // see encodeItem
-		}
+		emit(out, guarded(relOp{op: OpAdd, path: path, value: v, shared: true}, e.list, j, e.name)) // shared: see encodeItem
 	}
 	c = s.own(li, j)
 	switch e.kind {
@@ -277,10 +281,23 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 }
 
 // itemPath is the relative pointer of member jsonName (a JSON name without
-// '/' or '~') of container j of list l, followed by suffix, built in one
-// allocation.
+// '/' or '~'; "" for the element itself) of element j of list l (a list
+// name without them), followed by suffix, built in one allocation.
 func itemPath(l List, j int, jsonName, suffix string) string {
-	return "/" + string(l) + "/" + strconv.Itoa(j) + "/" + jsonName + suffix
+	var num [20]byte
+	n := strconv.AppendInt(num[:0], int64(j), 10)
+	var b strings.Builder
+	b.Grow(len(l) + len(n) + len(jsonName) + len(suffix) + 3)
+	b.WriteByte('/')
+	b.WriteString(string(l))
+	b.WriteByte('/')
+	b.Write(n)
+	if jsonName != "" {
+		b.WriteByte('/')
+		b.WriteString(jsonName)
+	}
+	b.WriteString(suffix)
+	return b.String()
 }
 
 func (e *containerItem) verb() string {
@@ -342,16 +359,61 @@ func (e *containerItem) find(c *corev1.Container) (int, int) {
 	return len(c.EnvFrom), -1
 }
 
-// encodeItem encodes the element an edit adds. The encoding of a volume
-// mount is kept and reused for an equal mount, the common case of one
-// mount added to every container.
-func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
-	if e.kind == itemMount && s.mountJSON != nil && reflect.DeepEqual(&s.mount, &e.mount) { // pointers: no boxed copies
-		return s.mountJSON, nil
+// encodeItem encodes the element an edit adds, as a one-element JSON
+// array when array is set. The encodings of the last few volume mounts and
+// env variables are kept and reused for an equal element: an injection
+// adds the same few to every application container.
+func (s *state) encodeItem(e *containerItem, jsonName string, array bool) ([]byte, error) {
+	if e.kind == itemEnvFrom {
+		v, err := marshal(jsonName, e.value())
+		if array && err == nil {
+			v = wrapArray(v)
+		}
+		return v, err
 	}
-	v, err := marshal(jsonName, e.value())
-	if err == nil && e.kind == itemMount {
-		s.mount, s.mountJSON = e.mount, v
+	var c *encodedItem
+	for k := range s.encoded {
+		ck := &s.encoded[k]
+		if ck.json == nil || ck.kind != e.kind {
+			continue
+		}
+		if e.kind == itemMount && sameMount(&ck.mount, &e.mount) || e.kind == itemEnv && sameEnv(&ck.env, &e.env) {
+			c = ck
+			break
+		}
 	}
-	return v, err
+	if c == nil {
+		v, err := marshal(jsonName, e.value())
+		if err != nil {
+			return nil, err
+		}
+		// Deep copies: the edit's pointers reach into the caller's memory.
+		c = &s.encoded[s.next]
+		s.next = (s.next + 1) % len(s.encoded)
+		*c = encodedItem{kind: e.kind, json: v}
+		if e.kind == itemMount {
+			e.mount.DeepCopyInto(&c.mount)
+		} else {
+			e.env.DeepCopyInto(&c.env)
+		}
+	}
+	if !array {
+		return c.json, nil
+	}
+	if c.array == nil {
+		c.array = wrapArray(c.json)
+	}
+	return c.array, nil
+}
+
+// sameMount and sameEnv report whether two volume mounts or env variables
+// are equal: without reflection when their keys differ, else by DeepEqual
+// (pointers: no boxed copies). Not ==: the API types may gain fields that
+// make them incomparable (k8s.io/api v0.37 has).
+func sameMount(a, b *corev1.VolumeMount) bool {
+	return a.MountPath == b.MountPath && a.Name == b.Name && reflect.DeepEqual(a, b)
+}
+
+func sameEnv(a, b *corev1.EnvVar) bool {
+	return a.Name == b.Name && a.Value == b.Value && reflect.DeepEqual(a, b)
 }

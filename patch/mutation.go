@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
+	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 )
 
 // List names one of the container lists of a PodSpec that a Mutation can
@@ -58,31 +59,29 @@ type Mutation struct {
 // the pod metadata). path and from are escaped JSON Pointers relative to
 // that root ("" is the root itself).
 type relOp struct {
-	meta  bool
-	guard bool
-	op    string
-	path  string
-	from  string
-	value json.RawMessage
-	// guardName is the value of a guard's "test", encoded when a guarded
-	// patch is rendered.
-	guardName string
-	// guardList and guardIndex locate the container a guard without a
-	// path tests the name of (see relPath).
-	guardList  List
-	guardIndex int
+	meta bool
+	// guarded: in a guarded patch the op is preceded by an RFC 6902
+	// "test" that the name of element guardIndex of the list guardList
+	// (a container list, or "volumes") is guardName. Its path and value
+	// are built only when a guarded patch is rendered (guardPath), and a
+	// guard is no op of its own: an injection records one op per edit.
+	guarded bool
 	// shared marks a value that other mutations share (an
 	// EncodedContainer's encoding): Ops get a copy.
-	shared bool
+	shared     bool
+	op         string
+	path       string
+	from       string
+	value      json.RawMessage
+	guardList  List
+	guardIndex int
+	guardName  string
 }
 
-// relPath is r's path relative to its base: a guard of a container's name
-// keeps only the container's place until it is rendered.
-func (r *relOp) relPath() string {
-	if r.path == "" && r.guard && r.guardList != "" {
-		return containerPath(r.guardList, r.guardIndex) + "/name"
-	}
-	return r.path
+// guardPath is the path of the "test" that precedes a guarded r, relative
+// to its base.
+func (r *relOp) guardPath() string {
+	return containerPath(r.guardList, r.guardIndex) + "/name"
 }
 
 // edit is one recorded edit. run validates it against s, appends the
@@ -111,15 +110,7 @@ func (m *Mutation) Len() int { return len(m.edits) }
 
 // NumOps returns the number of operations JSONPatch renders (without the
 // guards GuardedJSONPatch adds).
-func (m *Mutation) NumOps() int {
-	n := 0
-	for i := range m.ops {
-		if !m.ops[i].guard {
-			n++
-		}
-	}
-	return n
-}
+func (m *Mutation) NumOps() int { return len(m.ops) }
 
 // Empty reports whether the mutation changes nothing.
 func (m *Mutation) Empty() bool { return len(m.ops) == 0 }
@@ -169,54 +160,70 @@ func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, er
 	n := 2
 	for i := range m.ops {
 		r := &m.ops[i]
-		n += len(r.op) + 2*len(root) + len(r.path) + len(r.guardList) + len(r.from) + len(r.value) + len(r.guardName) + 40
+		n += len(r.op) + len(root) + len(r.path) + len(r.from) + len(r.value) + 40
+		if r.from != "" {
+			n += len(root)
+		}
+		if guards && r.guarded {
+			n += 2*len(root) + len(r.guardList) + len(r.guardName) + 60
+		}
 	}
 	if b == nil {
 		b = make([]byte, 0, n)
 	}
 	b = append(b, '[')
-	first := true
 	for i := range m.ops {
 		r := &m.ops[i]
-		if r.guard && !guards {
-			continue
-		}
 		base, err := r.base(root, metaRoot, hasMeta)
 		if err != nil {
 			return nil, err
 		}
-		if !first {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
+		if guards && r.guarded {
+			b = append(b, `{"op":"test","path":`...)
+			b = appendPath(b, base, r.guardPath())
+			b = append(b, `,"value":`...)
+			b = appendString(b, r.guardName)
+			b = append(b, "},"...)
+		}
 		b = append(b, `{"op":`...)
 		b = appendString(b, r.op)
 		if r.from != "" || r.op == OpMove || r.op == OpCopy {
 			b = append(b, `,"from":`...)
 			if r.from != "" {
-				b = appendString(b, base+r.from)
+				b = appendPath(b, base, r.from)
 			} else {
 				b = append(b, `""`...)
 			}
 		}
 		b = append(b, `,"path":`...)
-		b = appendString(b, base+r.relPath())
+		b = appendPath(b, base, r.path)
 		if r.op == OpAdd || r.op == OpReplace || r.op == OpTest {
-			b = append(b, `,"value":`...)
-			switch {
-			case r.guard:
-				b = appendString(b, r.guardName)
-			case len(r.value) == 0:
-				return nil, fmt.Errorf("patch: op %s %s: missing value", r.op, base+r.relPath())
-			default:
-				// Values are encoded by encoding/json in this package:
-				// valid and compact.
-				b = append(b, r.value...)
+			if len(r.value) == 0 {
+				return nil, fmt.Errorf("patch: op %s %s: missing value", r.op, base+r.path)
 			}
+			// Values are encoded by encoding/json in this package: valid
+			// and compact.
+			b = append(b, `,"value":`...)
+			b = append(b, r.value...)
 		}
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil
+}
+
+// appendPath appends the JSON string of the pointer base+rel without
+// concatenating them first: one string less per op.
+func appendPath(b []byte, base, rel string) []byte {
+	if !jsonstr.Plain(base) || !jsonstr.Plain(rel) {
+		return appendString(b, base+rel)
+	}
+	b = append(b, '"')
+	b = append(b, base...)
+	b = append(b, rel...)
+	return append(b, '"')
 }
 
 // base returns the pointer r's path is relative to: root, or for metadata
@@ -226,29 +233,34 @@ func (r *relOp) base(root Root, metaRoot string, hasMeta bool) (string, error) {
 		return string(root), nil
 	}
 	if !hasMeta {
-		return "", fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.relPath())
+		return "", fmt.Errorf("patch: root %q has no pod metadata for %s %s", string(root), r.op, r.path)
 	}
 	return metaRoot, nil
 }
 
 func (m *Mutation) render(root Root, guards bool) (Ops, error) {
-	ops := make(Ops, 0, len(m.ops))
+	n := len(m.ops)
+	if guards {
+		for i := range m.ops {
+			if m.ops[i].guarded {
+				n++
+			}
+		}
+	}
+	ops := make(Ops, 0, n)
 	metaRoot, hasMeta := root.Metadata()
 	for i := range m.ops {
 		r := &m.ops[i]
-		if r.guard && !guards {
-			continue
-		}
 		base, err := r.base(root, metaRoot, hasMeta)
 		if err != nil {
 			return nil, err
 		}
-		op := Op{Op: r.op, Path: base + r.relPath(), Value: r.value}
+		if guards && r.guarded {
+			ops = append(ops, Op{Op: OpTest, Path: base + r.guardPath(), Value: quote(r.guardName)})
+		}
+		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
 		if r.shared {
 			op.Value = append(json.RawMessage(nil), r.value...)
-		}
-		if r.guard {
-			op.Value = quote(r.guardName)
 		}
 		if r.from != "" {
 			op.From = base + r.from
@@ -260,12 +272,18 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 
 // emit appends an operation to out when out is not nil.
 func emit(out *[]relOp, r relOp) {
-	if out != nil {
-		if cap(*out) == 0 {
-			*out = make([]relOp, 0, 16) // an injection's ops, without regrowing
-		}
-		*out = append(*out, r)
+	if out == nil {
+		return
 	}
+	if len(*out) == cap(*out) {
+		// Doubling: an injection into a wide Pod records several ops per
+		// container, and append's slower growth beyond 256 elements
+		// would copy the list about five times over.
+		next := make([]relOp, len(*out), 2*cap(*out)+16) // 16: an injection's ops, without regrowing
+		copy(next, *out)
+		*out = next
+	}
+	*out = append(*out, r)
 }
 
 // marshal encodes v for an operation value. Values are Kubernetes API types,

@@ -1,6 +1,7 @@
 package patch_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -233,6 +234,41 @@ func TestGuardedJSONPatch(t *testing.T) {
 	doc := []byte(`{"spec":{"template":{"spec":{"initContainers":[{"name":"migrate"},{"name":"setup"}],"containers":[{"name":"app"}]}}}}`)
 	if _, err := applyPatch(doc, ops); err == nil {
 		t.Error("guarded patch applied to a reordered document; want a failed test op")
+	}
+}
+
+// TestGuardedMoveAndVolume: the guard of a move into an absent list comes
+// before the list is created, and a volume's removal is guarded by its
+// name.
+func TestGuardedMoveAndVolume(t *testing.T) {
+	spec := testSpec()
+	spec.Containers = nil
+	m := patch.New(&metav1.ObjectMeta{}, spec)
+	if err := m.MoveContainer(patch.InitContainers, "migrate", patch.Containers, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveVolume("data"); err != nil {
+		t.Fatal(err)
+	}
+	ops, err := m.GuardedJSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(mustMarshal(t, ops))
+	want := `[{"op":"test","path":"/spec/initContainers/1/name","value":"migrate"},` +
+		`{"op":"add","path":"/spec/containers","value":[]},` +
+		`{"op":"move","from":"/spec/initContainers/1","path":"/spec/containers/0"},` +
+		`{"op":"test","path":"/spec/volumes/0/name","value":"data"},` +
+		`{"op":"remove","path":"/spec/volumes/0"}]`
+	if got != want {
+		t.Errorf("guarded patch:\n got %s\nwant %s", got, want)
+	}
+	b, err := m.MarshalGuardedJSONPatch(patch.PodRoot)
+	if err != nil || string(b) != want {
+		t.Errorf("MarshalGuardedJSONPatch = %s, %v; want %s", b, err, want)
+	}
+	if m.NumOps() != 3 {
+		t.Errorf("NumOps = %d, want 3", m.NumOps())
 	}
 }
 
@@ -505,4 +541,70 @@ func TestNeverModifiesInputs(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) { run(t, s.edit) })
 	}
 	t.Run("all", func(t *testing.T) { run(t, all...) })
+}
+
+// TestItemEncodingsReused: a volume mount or env variable added to many
+// containers is encoded once, but never reused for one that differs, even
+// when only a pointer field's target changed in between.
+func TestItemEncodingsReused(t *testing.T) {
+	spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}}}
+	m := patch.New(&metav1.ObjectMeta{}, spec)
+	src := &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}
+	prop := corev1.MountPropagationHostToContainer
+	for _, c := range []string{"a", "b"} {
+		if err := m.AddEnv(patch.Containers, c, corev1.EnvVar{Name: "POD", ValueFrom: src}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AddVolumeMount(patch.Containers, c, corev1.VolumeMount{Name: "v", MountPath: "/v", MountPropagation: &prop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.FieldRef.FieldPath = "metadata.namespace" // the caller's memory changes
+	prop = corev1.MountPropagationBidirectional
+	for _, c := range []string{"c", "d"} {
+		if err := m.AddEnv(patch.Containers, c, corev1.EnvVar{Name: "POD", ValueFrom: src}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AddVolumeMount(patch.Containers, c, corev1.VolumeMount{Name: "v", MountPath: "/v", MountPropagation: &prop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := m.MarshalJSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []struct {
+		Path  string
+		Value json.RawMessage
+	}
+	if err := json.Unmarshal(b, &ops); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"/spec/containers/0/env":          `[{"name":"POD","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}]`,
+		"/spec/containers/0/volumeMounts": `[{"name":"v","mountPath":"/v","mountPropagation":"HostToContainer"}]`,
+		"/spec/containers/1/env":          `[{"name":"POD","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}]`,
+		"/spec/containers/1/volumeMounts": `[{"name":"v","mountPath":"/v","mountPropagation":"HostToContainer"}]`,
+		"/spec/containers/2/env":          `[{"name":"POD","valueFrom":{"fieldRef":{"fieldPath":"metadata.namespace"}}}]`,
+		"/spec/containers/2/volumeMounts": `[{"name":"v","mountPath":"/v","mountPropagation":"Bidirectional"}]`,
+		"/spec/containers/3/env":          `[{"name":"POD","valueFrom":{"fieldRef":{"fieldPath":"metadata.namespace"}}}]`,
+		"/spec/containers/3/volumeMounts": `[{"name":"v","mountPath":"/v","mountPropagation":"Bidirectional"}]`,
+	}
+	if len(ops) != len(want) {
+		t.Fatalf("%d ops, want %d: %s", len(ops), len(want), b)
+	}
+	for _, op := range ops {
+		if string(op.Value) != want[op.Path] {
+			t.Errorf("%s = %s, want %s", op.Path, op.Value, want[op.Path])
+		}
+	}
+	// Ops get values of their own.
+	all, err := m.JSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all[0].Value[1] = 'X'
+	if again, _ := m.MarshalJSONPatch(patch.PodRoot); !bytes.Equal(again, b) {
+		t.Error("changing an op's value changed the mutation")
+	}
 }

@@ -3,10 +3,15 @@ package patch
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
+	"github.com/sidecarkit/sidecarkit/internal/schema"
 )
 
 // Object is a document decoded just far enough to mutate its pods: its kind,
@@ -30,6 +35,48 @@ type Object struct {
 	// and on by default since Kubernetes 1.34), decoded even when the
 	// compiled PodSpec type has no such field. Nil when absent.
 	PodResources *corev1.ResourceRequirements
+
+	// raw is the document decoded; it must not change while the Object
+	// is in use (see UnknownFields).
+	raw []byte
+}
+
+// containerType is the schema of a container, for UnknownFields.
+var containerType = schema.Of(corev1.Container{})
+
+// UnknownFields returns the members of container i of list l in the raw
+// document that the compiled API types do not know, as field paths (for
+// example "spec.initContainers[0].securityContext.appArmorProfile"),
+// sorted; nil when there are none or the Object was not decoded from a
+// document. Such members are invisible in Spec: a webhook compiled against
+// older k8s.io/api cannot see them, but the API server stores them. It
+// reads only as much of the document as it must, and the raw document
+// given to Decode must not have changed since.
+func (o *Object) UnknownFields(l List, i int) ([]string, error) {
+	if o.raw == nil {
+		return nil, nil
+	}
+	if _, err := l.index(); err != nil {
+		return nil, fmt.Errorf("patch: unknown fields: %w", err)
+	}
+	tokens := append(strings.Split(strings.TrimPrefix(string(o.Root), "/"), "/"), string(l), strconv.Itoa(i))
+	elem, ok, err := jsonscan.Find(o.raw, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("patch: unknown fields of %s: %w", listPath(l).Index(i), err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	var doc interface{}
+	if err := utiljson.Unmarshal(elem, &doc); err != nil {
+		return nil, fmt.Errorf("patch: unknown fields of %s: %w", listPath(l).Index(i), err)
+	}
+	base := o.Root.FieldPath() + "." + string(l) + "[" + strconv.Itoa(i) + "]"
+	var out []string
+	for _, u := range containerType.Unknowns(doc) {
+		out = append(out, base+"."+u.Path.String())
+	}
+	return out, nil
 }
 
 // ErrNoPodSpec is returned by Decode when the document has no PodSpec where

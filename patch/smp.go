@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
 
@@ -16,7 +17,9 @@ import (
 // made by apimachinery's strategicpatch from the typed spec before and after
 // the mutation, so lists with a merge key carry "$setElementOrder"
 // directives whenever they change, and the result keeps the order the
-// mutation chose. An empty mutation gives "{}".
+// mutation chose. Such lists are diffed element by element, with the
+// result strategicpatch gives, in time linear in their length (its own
+// ordering of a list patch is quadratic). An empty mutation gives "{}".
 //
 // Unlike [Mutation.JSONPatch], a strategic merge patch cannot express an
 // RFC 6902 move: a container moved between lists is deleted from one and
@@ -64,22 +67,47 @@ func (m *Mutation) StrategicMerge(root Root) ([]byte, error) {
 	return b, nil
 }
 
+// twoWay is strategicpatch.CreateTwoWayMergePatch of before and after with
+// schema's patch metadata, decoded: the documents are decoded as it decodes
+// them, and its lists with a merge key are diffed in linear time (see
+// keyLists). Numbers keep their decoded types (integers are int64), so
+// that integers beyond 2^53 are written exactly.
 func twoWay(before, after interface{}, schema interface{}) (map[string]interface{}, error) {
-	a, err := json.Marshal(before)
+	meta, err := strategicpatch.NewPatchMetaFromStruct(schema)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(after)
+	orig, err := decodeMap(before)
 	if err != nil {
 		return nil, err
 	}
-	p, err := strategicpatch.CreateTwoWayMergePatch(a, b, schema)
+	mod, err := decodeMap(after)
 	if err != nil {
 		return nil, err
 	}
-	var out map[string]interface{}
-	if err := json.Unmarshal(p, &out); err != nil {
+	var lookup strategicpatch.LookupPatchMeta = meta
+	lv := keyLists(orig, mod, meta)
+	if lv != nil {
+		lookup = keyedSchema{meta, lv}
+	}
+	p, err := strategicpatch.CreateTwoWayMergeMapPatchUsingLookupPatchMeta(orig, mod, lookup)
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	unkeyPatch(p, lv)
+	return p, nil
+}
+
+// decodeMap encodes v and decodes it as a JSON object, as strategicpatch
+// decodes its documents.
+func decodeMap(v interface{}) (map[string]interface{}, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]interface{}{}
+	if err := utiljson.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

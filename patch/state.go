@@ -11,21 +11,45 @@ import (
 // state is the spec and metadata as the recorded edits leave them. It shares
 // memory with the spec and metadata it started from and copies on write: a
 // container is copied before its first change (with its slices capped, so
-// that appends reallocate), and lists are rebuilt, never edited in place.
+// that appends reallocate), and lists the state did not allocate are
+// copied before they change. The element lists in lists are the state's
+// own (see list), so containers are inserted, removed and moved in place.
 type state struct {
 	spec corev1.PodSpec // shallow copy; container lists live in lists
 	// lists[0] is initContainers, lists[1] containers, loaded on first use.
 	lists  [2][]elem
 	loaded [2]bool
+	// byName[i] indexes the names of list i (2: spec.ephemeralContainers),
+	// built by find on the first lookup in a list longer than scanMax and
+	// dropped when the list is replaced or a name changes: a mutation
+	// looks up one container per edit, and a scan per edit would make an
+	// injection into a Pod of n containers cost n².
+	byName [3]map[string]int
+	// volByName indexes spec.volumes in the same way.
+	volByName map[string]int
+	// volsOwned: spec.Volumes is an array the state allocated, which it
+	// may append to in place (never beyond what Spec returned).
+	volsOwned bool
 
 	meta        metav1.ObjectMeta // shallow copy
 	metaPresent bool              // the document has a metadata object
 	metaKnown   bool              // false when the metadata was not given (Diff)
 	affOwned    bool              // spec.Affinity is a copy the state may modify
 
-	// mount and mountJSON are the last volume mount added and its encoding.
-	mount     corev1.VolumeMount
-	mountJSON []byte
+	// encoded holds the volume mounts and env variables added last, with
+	// their encodings (see encodeItem); next is the slot to fill next.
+	encoded [4]encodedItem
+	next    int
+}
+
+// encodedItem is a volume mount or env variable, its JSON encoding and,
+// once needed, the encoding of a list of it alone.
+type encodedItem struct {
+	kind  itemKind
+	mount corev1.VolumeMount
+	env   corev1.EnvVar
+	json  []byte
+	array []byte
 }
 
 type elem struct {
@@ -61,12 +85,54 @@ func (s *state) list(i int) []elem {
 	return s.lists[i]
 }
 
-// find returns the index of the container named name in list i, or -1.
+// scanMax is the longest list that find and findVolume scan instead of
+// indexing: a scan of a Pod's few containers costs less than building a
+// map, and at most scanMax comparisons per lookup keep the cost linear.
+const scanMax = 32
+
+// find returns the index of the first container named name in list i
+// (2: spec.ephemeralContainers), or -1.
 func (s *state) find(i int, name string) int {
-	for j, e := range s.list(i) {
-		if e.c.Name == name {
-			return j
+	var n int
+	var nameAt func(j int) string
+	if i == 2 {
+		l := s.spec.EphemeralContainers
+		n, nameAt = len(l), func(j int) string { return l[j].Name }
+	} else {
+		l := s.list(i)
+		n, nameAt = len(l), func(j int) string { return l[j].c.Name }
+	}
+	return lookupName(&s.byName[i], n, nameAt, name)
+}
+
+// findVolume returns the index of the first volume named name, or -1.
+func (s *state) findVolume(name string) int {
+	v := s.spec.Volumes
+	return lookupName(&s.volByName, len(v), func(j int) string { return v[j].Name }, name)
+}
+
+// lookupName returns the index of the first of the n names (nameAt(j) is
+// the j-th) that equals name, or -1. Lists longer than scanMax are indexed
+// in *index on the first lookup; the index stays valid until the caller
+// drops it.
+func lookupName(index *map[string]int, n int, nameAt func(j int) string, name string) int {
+	if n <= scanMax {
+		for j := 0; j < n; j++ {
+			if nameAt(j) == name {
+				return j
+			}
 		}
+		return -1
+	}
+	if *index == nil {
+		m := make(map[string]int, n)
+		for j := n - 1; j >= 0; j-- { // the first of duplicate names wins
+			m[nameAt(j)] = j
+		}
+		*index = m
+	}
+	if j, ok := (*index)[name]; ok {
+		return j
 	}
 	return -1
 }
@@ -79,10 +145,8 @@ func (s *state) nameUser(name string) *field.Path {
 			return listPath(l).Index(j)
 		}
 	}
-	for j := range s.spec.EphemeralContainers {
-		if s.spec.EphemeralContainers[j].Name == name {
-			return field.NewPath("spec", "ephemeralContainers").Index(j)
-		}
+	if j := s.find(2, name); j >= 0 {
+		return field.NewPath("spec", "ephemeralContainers").Index(j)
 	}
 	return nil
 }
@@ -106,6 +170,14 @@ func (s *state) own(i, j int) *corev1.Container {
 func (s *state) setList(i int, l []elem) {
 	s.lists[i] = l
 	s.loaded[i] = true
+	s.byName[i] = nil
+}
+
+// setVolumes replaces spec.volumes with vols, which the state allocated
+// when owned is set.
+func (s *state) setVolumes(vols []corev1.Volume, owned bool) {
+	s.spec.Volumes, s.volsOwned = vols, owned
+	s.volByName = nil
 }
 
 // containers materializes list i as a slice of containers. Unchanged lists
@@ -135,20 +207,20 @@ func (s *state) podSpec() corev1.PodSpec {
 	spec := s.spec
 	spec.InitContainers = s.containers(0)
 	spec.Containers = s.containers(1)
+	// Capped, so that appending to the result never writes into the array
+	// that later AddVolume edits append to in place.
+	spec.Volumes = spec.Volumes[:len(spec.Volumes):len(spec.Volumes)]
 	return spec
 }
 
 // containerPath is the relative pointer of container j of list l.
-func containerPath(l List, j int) string {
-	return "/" + string(l) + "/" + strconv.Itoa(j) // list names need no escaping
-}
+func containerPath(l List, j int) string { return itemPath(l, j, "", "") }
 
-// guard emits a "test" that container j of list l is named name.
-func guard(out *[]relOp, l List, j int, name string) {
-	if out != nil {
-		// The path is built when a guarded patch is rendered (relPath).
-		emit(out, relOp{guard: true, op: OpTest, guardList: l, guardIndex: j, guardName: name})
-	}
+// guarded returns r guarded by a "test" that element j of list l (a
+// container list, or "volumes") is named name; see relOp.
+func guarded(r relOp, l List, j int, name string) relOp {
+	r.guarded, r.guardList, r.guardIndex, r.guardName = true, l, j, name
+	return r
 }
 
 // quote encodes s as a JSON string, as encoding/json does.

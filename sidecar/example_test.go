@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -56,7 +57,7 @@ func ExampleInject() {
 	// Output:
 	// mode: native
 	// add /spec/initContainers/0 {"name":"proxy","image":"registry.example/proxy:2","ports...
-	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":1,\"mode\":\"nativ...
+	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":2,\"mode\":\"nativ...
 }
 
 // When the API server drops restartPolicy on init containers (the
@@ -70,7 +71,7 @@ func ExampleInject_legacy() {
 	// Output:
 	// mode: legacy
 	// add /spec/containers/0 {"name":"proxy","image":"registry.example/proxy:2","ports...
-	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":1,\"mode\":\"legac...
+	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":2,\"mode\":\"legac...
 }
 
 // Where some nodes reject native sidecars, Pinned injects natively and keeps
@@ -82,7 +83,7 @@ func ExampleInject_pinned() {
 	// Output:
 	// add /spec/initContainers/0 {"name":"proxy","image":"registry.example/proxy:2","ports...
 	// add /spec/affinity {"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringEx...
-	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":1,\"mode\":\"pinne...
+	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":2,\"mode\":\"pinne...
 }
 
 // Injecting into a Pod that already has the same sidecar changes nothing,
@@ -161,7 +162,7 @@ func ExampleInjector() {
 	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
 	for _, pod := range []string{examplePod, `{"metadata":{"name":"batch"},"spec":{"containers":[{"name":"job","image":"busybox"}]}}`} {
 		obj, _ := patch.Decode([]byte(pod))
-		res, err := in.Inject(obj.Meta, obj.Spec, c, sidecar.Options{})
+		res, err := in.Inject(context.Background(), obj.Meta, obj.Spec, c, sidecar.Options{})
 		if err != nil {
 			panic(err)
 		}

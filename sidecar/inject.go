@@ -1,9 +1,11 @@
 package sidecar
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"reflect"
+	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,14 +107,36 @@ type ResourceReport struct {
 // Inject plans the injection of the sidecar described by s into a Pod (or
 // pod template) with metadata meta and spec spec, for a cluster whose
 // capability is c. It is pure: it reads its arguments and returns a Result
-// whose Mutation renders the change (see package patch).
+// whose Mutation renders the change (see package patch). To bound its work
+// by a deadline, and to prepare the Spec once for many Pods, use
+// [Injector.Inject].
 //
-// Inject is idempotent: when the same sidecar was injected in the same mode
-// (recognised by its annotation, see [Annotation]), the mutation is empty.
-// When our own sidecar is there from an older spec or another mode, the
-// mutation updates it in place, field by field, moving it between
-// initContainers and containers when the mode changed. A container of the
-// same name that sidecarkit did not inject is an error, never overwritten.
+// Inject checks what is present by content on every call, and never takes
+// the Pod's word for it (the record annotation, see [Record], is a hint;
+// docs/injection-record.md has the rules):
+//
+//   - The sidecar's containers, the volumes it needs, and what application
+//     containers get (AppMounts, AppEnv) are compared with the Spec modulo
+//     the API server's defaulting and its built-in admission plugins'
+//     additions (docs/defaults.md). When everything is as specified, the
+//     mutation is empty (Skipped is SkipAlreadyInjected).
+//   - A container under one of the sidecar's names that the record claims
+//     but whose content differs (an older version of the sidecar, or one
+//     the Pod's author or another webhook changed) is restored to the
+//     Spec, field by field, keeping the API server's defaults; a restore
+//     of content the record does not vouch for carries a warning. The
+//     same holds for the sidecar's volumes. The sidecar belongs to the
+//     injector: other mutating admission must leave it alone.
+//   - A container of the sidecar's names that no record claims is the
+//     author's: Inject refuses to overwrite it, with an error naming the
+//     field. So is a volume of the Spec's names with other content, and a
+//     mountPath of the Spec's AppMounts used for another volume.
+//   - What an earlier injection added and the Spec no longer has (a
+//     container after a mode change, a volume, a mount, an env var) is
+//     removed only when its content matches the digest the record holds
+//     for it, so a forged or stale record cannot make Inject remove an
+//     element it did not add.
+//
 // What the injection changes is checked with the API server's rules (see
 // [ValidatePod]) before Inject returns: the containers it adds or updates,
 // the volume mounts it adds to application containers, name clashes with
@@ -128,11 +152,18 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 	if err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	return in.inject(meta, spec, c, o)
+	return in.inject(context.Background(), meta, spec, c, o)
 }
 
-func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
+func (in *Injector) inject(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
+	return in.injectWith(ctx, meta, spec, c, o, nil)
+}
+
+func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options, unknown func(patch.List, int) ([]string, error)) (Result, error) {
 	s := &in.spec
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
+	}
 	res := Result{Mutation: patch.New(meta, spec), before: spec, podLevel: o.PodResources}
 	if o.Decide != nil {
 		if d := o.Decide(meta, spec); !d.Inject {
@@ -146,11 +177,11 @@ func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c comp
 	}
 	mode := ch.mode
 	res.Mode, res.Code, res.Reason, res.Warnings = ch.mode, ch.code, ch.reason, ch.warnings
-	cp, err := in.plan(mode, spec, &o)
+	cm, err := in.plan(mode, spec, &o)
 	if err != nil {
 		return Result{}, err
 	}
-	plan := cp.plan
+	plan := cm.plan
 	if mode == Legacy {
 		plan.ContainerPlacement = LegacyPlacement(s.Placement, spec)
 	}
@@ -163,74 +194,34 @@ func (in *Injector) inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c comp
 	if err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	hash := cp.hash
-	if has && old.Hash == hash && recordPresent(spec, &old) && appsComplete(spec, &plan, cp.names) {
+	reason := string(ch.code)
+	if o.Mode != Auto {
+		reason = ReasonRequested
+	}
+	r := reconciler{
+		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec),
+		plan: &plan, cm: cm, old: &old, hasOld: has,
+		rec:     Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
+		unknown: unknown,
+	}
+	if err := r.run(); err != nil {
+		return Result{}, err
+	}
+	res.Warnings = append(res.Warnings, r.warnings...)
+	if res.Mutation.Empty() {
 		res.Skipped = SkipAlreadyInjected
 		res.Reason = fmt.Sprintf("sidecar %q is already injected (%s mode)", s.Container.Name, mode)
 		return res, nil
 	}
-	if !has {
-		old = Record{}
-	}
-	r := reconciler{m: res.Mutation, pod: spec, plan: &plan, names: cp.names, old: &old, encoded: cp.encoded}
-	rec, err := r.run()
-	if err != nil {
-		return Result{}, err
-	}
-	rec.Hash = hash
-	if err := res.Mutation.SetAnnotation(Annotation(s.Container.Name), rec.encode()); err != nil {
+	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	res.Warnings = append(res.Warnings, r.warnings...)
 	after := res.Mutation.Spec()
 	if errs := validatePod(&after, r.touched, r.mounted); len(errs) > 0 {
 		return Result{}, fmt.Errorf("sidecar: inject %q would make an invalid pod: %w", s.Container.Name, errs.ToAggregate())
 	}
 	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)
 	return res, nil
-}
-
-// appsComplete reports whether every application container (a regular
-// container that is not ours) has the plan's mountPaths and env names. One
-// that lacks them was added after the injection, typically by another
-// webhook before a reinvocation, and must get them too.
-func appsComplete(spec *corev1.PodSpec, p *Plan, ours map[string]bool) bool {
-	if len(p.AppMounts)+len(p.AppEnv) == 0 {
-		return true
-	}
-	for i := range spec.Containers {
-		c := &spec.Containers[i]
-		if ours[c.Name] {
-			continue
-		}
-		for j := range p.AppMounts {
-			if mountIndex(c.VolumeMounts, p.AppMounts[j].MountPath) < 0 {
-				return false
-			}
-		}
-		for j := range p.AppEnv {
-			if envIndex(c.Env, p.AppEnv[j].Name) < 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// recordPresent reports whether every container a record names is in the
-// list it names.
-func recordPresent(spec *corev1.PodSpec, r *Record) bool {
-	for _, n := range r.InitContainers {
-		if indexOf(spec.InitContainers, n) < 0 {
-			return false
-		}
-	}
-	for _, n := range r.Containers {
-		if indexOf(spec.Containers, n) < 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func jobWarning(spec *corev1.PodSpec, p *Plan) []string {
@@ -271,93 +262,124 @@ func placeIndex(l []string, p Placement, list patch.List) (int, string) {
 	return 0, ""
 }
 
-// reconciler makes the edits that turn the pod's injection as old records
-// it (empty for a fresh injection) into the plan.
+// checkEvery is how many application containers the reconciler handles
+// between two looks at its context.
+const checkEvery = 1024
+
+// reconciler makes the edits that turn the pod into one with the plan's
+// injection, whatever it holds now (see Inject), and builds the record.
 type reconciler struct {
-	m        *patch.Mutation
-	pod      *corev1.PodSpec
-	plan     *Plan
-	names    map[string]bool // of the plan's containers
-	encoded  map[string]*patch.EncodedContainer
-	old      *Record
-	touched  map[string]bool
+	ctx   context.Context
+	name  string // the sidecar's
+	m     *patch.Mutation
+	pod   *corev1.PodSpec
+	facts podFacts
+	plan  *Plan
+	cm    *compiledMode
+	// old is the pod's record (the zero Record when hasOld is false).
+	old    *Record
+	hasOld bool
+	rec    Record
+
+	touched  map[string]bool     // containers whose content the injection sets
 	mounted  map[string][]string // application container → mountPaths managed
 	warnings []string
+
+	// unknown, when set, returns the fields of a container of the raw
+	// document that the compiled API types do not know (see
+	// patch.Object.UnknownFields).
+	unknown func(l patch.List, i int) ([]string, error)
+
+	// updates are in-place changes of existing elements, made on the spec
+	// as the other edits leave it and rendered by one Diff at the end.
+	updates []func(after *corev1.PodSpec, idx map[string]int) error
 }
 
-func (r *reconciler) run() (Record, error) {
-	r.touched = make(map[string]bool, len(r.names))
-	r.mounted = make(map[string][]string, len(r.pod.Containers))
-	for n := range r.names {
+// loc is where a container is: its list and index.
+type loc struct {
+	list  patch.List
+	index int
+}
+
+func (r *reconciler) run() error {
+	r.touched = make(map[string]bool, len(r.cm.names))
+	r.mounted = make(map[string][]string)
+	for n := range r.cm.names {
 		r.touched[n] = true
 	}
-	rec := Record{Version: 1, Mode: r.plan.Mode}
-	ours := map[string]bool{}
-	for _, n := range r.old.InitContainers {
-		ours[n] = true
-	}
-	for _, n := range r.old.Containers {
-		ours[n] = true
-	}
-	if err := r.checkForeign(ours); err != nil {
-		return Record{}, err
-	}
-	// Containers of an older injection that the plan no longer has.
+	where := make(map[string]loc, len(r.pod.InitContainers)+len(r.pod.Containers))
 	for _, l := range []struct {
-		list  patch.List
-		names []string
-	}{{patch.InitContainers, r.old.InitContainers}, {patch.Containers, r.old.Containers}} {
-		for _, n := range l.names {
-			if r.names[n] {
-				continue
-			}
-			if err := r.removeAnywhere(n); err != nil {
-				return Record{}, err
+		list patch.List
+		cs   []corev1.Container
+	}{{patch.InitContainers, r.pod.InitContainers}, {patch.Containers, r.pod.Containers}} {
+		for i := range l.cs {
+			if _, dup := where[l.cs[i].Name]; !dup {
+				where[l.cs[i].Name] = loc{l.list, i}
 			}
 		}
 	}
-	var err error
-	if rec.InitContainers, err = r.place(patch.InitContainers, r.plan.InitContainers); err != nil {
-		return Record{}, err
+	if err := r.checkForeign(where); err != nil {
+		return err
 	}
-	if rec.Containers, err = r.place(patch.Containers, r.plan.Containers); err != nil {
-		return Record{}, err
+	if err := r.replaceUnknown(where); err != nil {
+		return err
 	}
-	if rec.Volumes, err = r.volumes(); err != nil {
-		return Record{}, err
+	removed, err := r.removeStale(where)
+	if err != nil {
+		return err
 	}
-	if rec.Apps, err = r.apps(ours); err != nil {
-		return Record{}, err
+	if err := r.place(patch.InitContainers, r.plan.InitContainers, where); err != nil {
+		return err
+	}
+	if err := r.place(patch.Containers, r.plan.Containers, where); err != nil {
+		return err
+	}
+	if err := r.volumes(); err != nil {
+		return err
+	}
+	if err := r.apps(removed); err != nil {
+		return err
+	}
+	if err := r.removeStaleVolumes(); err != nil {
+		return err
 	}
 	if err := r.nodeRequirement(); err != nil {
-		return Record{}, err
+		return err
 	}
-	rec.NodeRequirement = r.plan.NodeRequirement != nil
-	if len(ours) > 0 || len(r.old.Volumes) > 0 || len(r.old.Apps) > 0 {
-		if err := r.diffOurs(rec.Volumes); err != nil {
-			return Record{}, err
-		}
+	r.rec.NodeRequirement = r.plan.NodeRequirement != nil
+	if err := r.applyUpdates(); err != nil {
+		return err
 	}
-	return rec, nil
+	if r.hasOld && r.m.Empty() && r.rec.equal(r.old) {
+		return nil // a change of reason alone does not rewrite the record
+	}
+	if err := r.m.SetAnnotation(Annotation(r.name), r.rec.encode()); err != nil {
+		return fmt.Errorf("sidecar: inject: %w", err)
+	}
+	return nil
 }
 
-// checkForeign refuses containers of the plan's names that sidecarkit did
-// not inject.
-func (r *reconciler) checkForeign(ours map[string]bool) error {
+// checkForeign refuses containers of the plan's names that no record
+// claims: they are the Pod author's, and the library does not overwrite
+// them.
+func (r *reconciler) checkForeign(where map[string]loc) error {
 	var errs field.ErrorList
-	check := func(l []corev1.Container, p *field.Path) {
+	for _, l := range [][]corev1.Container{r.plan.InitContainers, r.plan.Containers} {
 		for i := range l {
-			if r.names[l[i].Name] && !ours[l[i].Name] {
-				errs = append(errs, field.Forbidden(p.Index(i).Child("name"),
-					fmt.Sprintf("%q is a container sidecarkit did not inject; refusing to overwrite it", l[i].Name)))
+			n := l[i].Name
+			at, ok := where[n]
+			if !ok {
+				continue
+			}
+			if _, claimed := r.old.claims(n); !claimed {
+				errs = append(errs, field.Forbidden(listPath(at.list).Index(at.index).Child("name"),
+					fmt.Sprintf("%q is a container sidecarkit did not inject (no %s annotation claims it); refusing to overwrite it", n, Annotation(r.name))))
 			}
 		}
 	}
-	check(r.pod.InitContainers, field.NewPath("spec", "initContainers"))
-	check(r.pod.Containers, field.NewPath("spec", "containers"))
-	for i, e := range r.pod.EphemeralContainers {
-		if r.names[e.Name] {
-			errs = append(errs, field.Duplicate(field.NewPath("spec", "ephemeralContainers").Index(i).Child("name"), e.Name))
+	for i := range r.pod.EphemeralContainers {
+		if e := r.pod.EphemeralContainers[i].Name; r.cm.names[e] {
+			errs = append(errs, field.Duplicate(field.NewPath("spec", "ephemeralContainers").Index(i).Child("name"), e))
 		}
 	}
 	if len(errs) > 0 {
@@ -366,23 +388,90 @@ func (r *reconciler) checkForeign(ours map[string]bool) error {
 	return nil
 }
 
-func (r *reconciler) removeAnywhere(name string) error {
-	switch {
-	case indexOfName(r.m.Names(patch.InitContainers), name) >= 0:
-		return r.m.RemoveContainer(patch.InitContainers, name)
-	case indexOfName(r.m.Names(patch.Containers), name) >= 0:
-		return r.m.RemoveContainer(patch.Containers, name)
+func listPath(l patch.List) *field.Path { return field.NewPath("spec", string(l)) }
+
+// replaceUnknown removes the sidecar's containers that carry fields the
+// compiled API types do not know (which a typed comparison cannot see, and
+// a field-by-field restore would keep), so that place inserts them anew,
+// exactly as specified.
+func (r *reconciler) replaceUnknown(where map[string]loc) error {
+	if r.unknown == nil {
+		return nil
+	}
+	for _, l := range [][]corev1.Container{r.plan.InitContainers, r.plan.Containers} {
+		for i := range l {
+			n := l[i].Name
+			at, ok := where[n]
+			if !ok {
+				continue
+			}
+			fields, err := r.unknown(at.list, at.index)
+			if err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+			if len(fields) == 0 {
+				continue
+			}
+			if len(fields) > 3 {
+				fields = append(fields[:3:3], "...")
+			}
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q carried fields this injector's API types do not know (%s) and was replaced by sidecar %q's spec", listPath(at.list).Index(at.index), n, strings.Join(fields, ", "), r.name))
+			if err := r.m.RemoveContainer(at.list, n); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+			delete(where, n)
+		}
 	}
 	return nil
 }
 
+// removeStale removes the containers an earlier injection added that the
+// plan no longer has, when their content matches the record's digest. It
+// returns the names removed.
+func (r *reconciler) removeStale(where map[string]loc) (map[string]bool, error) {
+	var removed map[string]bool
+	for _, l := range []map[string]string{r.old.InitContainers, r.old.Containers} {
+		for k, n := range sortedKeys(l) {
+			if k%checkEvery == checkEvery-1 {
+				if err := r.ctx.Err(); err != nil {
+					return nil, fmt.Errorf("sidecar: inject: %w", err)
+				}
+			}
+			at, ok := where[n]
+			if !ok || r.cm.names[n] {
+				continue
+			}
+			c := r.container(at)
+			if containerDigest(c, &r.facts) != l[n] {
+				r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q is left in place: its content differs from what the record of sidecar %q says was injected", listPath(at.list).Index(at.index), n, r.name))
+				continue
+			}
+			if err := r.m.RemoveContainer(at.list, n); err != nil {
+				return nil, fmt.Errorf("sidecar: inject: %w", err)
+			}
+			if removed == nil {
+				removed = map[string]bool{}
+			}
+			removed[n] = true
+		}
+	}
+	return removed, nil
+}
+
+func (r *reconciler) container(at loc) *corev1.Container {
+	if at.list == patch.InitContainers {
+		return &r.pod.InitContainers[at.index]
+	}
+	return &r.pod.Containers[at.index]
+}
+
 // place puts the plan's containers of one list in place: a container that
-// is there already stays where it is; one in the other list moves (an RFC
-// 6902 move, which keeps every raw field); a missing one is inserted at the
-// placement index. It returns the names placed.
-func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, error) {
+// is there already stays where it is (and is brought up to the plan); one
+// in the other list moves (an RFC 6902 move, which keeps every raw field);
+// a missing one is inserted at the placement index.
+func (r *reconciler) place(list patch.List, want []corev1.Container, where map[string]loc) error {
 	if len(want) == 0 {
-		return nil, nil
+		return nil
 	}
 	other := patch.Containers
 	if list == patch.Containers {
@@ -394,38 +483,83 @@ func (r *reconciler) place(list patch.List, want []corev1.Container) ([]string, 
 	if list == patch.Containers {
 		placement = r.plan.ContainerPlacement
 	}
-	idx, warn := placeIndex(withoutNames(target, r.names), placement, list)
+	idx, warn := placeIndex(withoutNames(target, r.cm.names), placement, list)
 	if warn != "" {
 		r.warnings = append(r.warnings, warn)
 	}
-	idx = translateIndex(target, r.names, idx)
-	var names []string
+	idx = translateIndex(target, r.cm.names, idx)
+	digests := make(map[string]string, len(want))
 	for i := range want {
 		c := &want[i]
-		names = append(names, c.Name)
+		digests[c.Name] = r.cm.containerDigest(c, &r.facts)
+		if keys := resourceKeys(c); keys != nil {
+			if r.rec.Resources == nil {
+				r.rec.Resources = map[string][]string{}
+			}
+			r.rec.Resources[c.Name] = keys
+		}
+		if at, ok := where[c.Name]; ok {
+			r.update(at, c)
+		}
 		switch {
 		case indexOfName(target, c.Name) >= 0:
 			idx = indexOfName(target, c.Name) + 1
 			continue
 		case indexOfName(otherList, c.Name) >= 0:
 			if err := r.m.MoveContainer(other, c.Name, list, idx); err != nil {
-				return nil, fmt.Errorf("sidecar: inject: %w", err)
+				return fmt.Errorf("sidecar: inject: %w", err)
 			}
 		default:
 			var err error
-			if enc := r.encoded[c.Name]; enc != nil {
+			if enc := r.cm.encoded[c.Name]; enc != nil {
 				err = r.m.InsertEncoded(list, idx, enc)
 			} else {
 				err = r.m.InsertContainer(list, idx, *c)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("sidecar: inject: %w", err)
+				return fmt.Errorf("sidecar: inject: %w", err)
 			}
 		}
 		target, otherList = r.m.Names(list), r.m.Names(other)
 		idx++
 	}
-	return names, nil
+	if list == patch.InitContainers {
+		r.rec.InitContainers = digests
+	} else {
+		r.rec.Containers = digests
+	}
+	return nil
+}
+
+// update brings the pod's container at at, which the record claims (see
+// checkForeign), up to the plan's container want when its content
+// differs: an older version of the sidecar (its digest is the record's)
+// is updated silently, anything else is restored with a warning.
+func (r *reconciler) update(at loc, want *corev1.Container) {
+	c := r.container(at)
+	owned := r.old.ownedResources(want.Name)
+	if sameContainer(c, want, &r.facts, owned) {
+		return
+	}
+	if d, _ := r.old.claims(want.Name); d != containerDigest(c, &r.facts) {
+		n := normalContainer(c, want, &r.facts, owned)
+		w := normalContainer(want, want, &r.facts, owned)
+		r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q differed from sidecar %q's spec (%s) and was restored to it",
+			listPath(at.list).Index(at.index), want.Name, r.name, strings.Join(differingFields(&n, &w), ", ")))
+	}
+	t := containerTarget(c, want, &r.facts, owned)
+	r.updates = append(r.updates, func(after *corev1.PodSpec, idx map[string]int) error {
+		i, ok := idx[want.Name]
+		if !ok {
+			return fmt.Errorf("sidecar: inject: container %q vanished", want.Name)
+		}
+		l := after.Containers
+		if i < 0 {
+			l, i = after.InitContainers, -i-1
+		}
+		l[i] = t
+		return nil
+	})
 }
 
 // withoutNames returns l without the names in skip.
@@ -464,121 +598,299 @@ func translateIndex(l []string, skip map[string]bool, idx int) int {
 	return len(l)
 }
 
-// volumes adds the plan's volumes, keeps identical volumes that were there
-// already, removes volumes of an older injection that the plan dropped, and
-// returns the names of the volumes that are ours.
-func (r *reconciler) volumes() ([]string, error) {
-	oldOurs := map[string]bool{}
-	for _, n := range r.old.Volumes {
-		oldOurs[n] = true
+// volumes adds the plan's volumes, keeps identical ones that were there
+// already, restores the plan's volumes that the record claims, and
+// refuses other volumes of the plan's names.
+func (r *reconciler) volumes() error {
+	index := make(map[string]int, len(r.pod.Volumes))
+	for i := range r.pod.Volumes {
+		if _, dup := index[r.pod.Volumes[i].Name]; !dup {
+			index[r.pod.Volumes[i].Name] = i
+		}
 	}
-	want := map[string]bool{}
-	var ours []string
-	for _, v := range r.plan.Volumes {
-		want[v.Name] = true
-		i := volumeIndex(r.pod.Volumes, v.Name)
+	for j := range r.plan.Volumes {
+		v := &r.plan.Volumes[j]
+		d := r.cm.volumeDigest(j, v)
+		i, present := index[v.Name]
+		old, claimed := r.old.Volumes[v.Name]
 		switch {
-		case i < 0:
-			if err := r.m.AddVolume(v); err != nil {
-				return nil, fmt.Errorf("sidecar: inject: %w", err)
+		case !present:
+			if err := r.m.AddVolume(*v); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
 			}
-			ours = append(ours, v.Name)
-		case oldOurs[v.Name]:
-			ours = append(ours, v.Name) // updated by diffOurs
-		case !reflect.DeepEqual(r.pod.Volumes[i].VolumeSource, v.VolumeSource):
-			return nil, fmt.Errorf("sidecar: inject: %w", field.Forbidden(field.NewPath("spec", "volumes").Index(i).Child("name"),
+		case sameVolume(&r.pod.Volumes[i], v):
+			if !claimed {
+				continue // the author's own, identical: not ours
+			}
+		case claimed:
+			if old != volumeDigest(&r.pod.Volumes[i]) {
+				r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q differed from sidecar %q's spec and was restored to it", i, v.Name, r.name))
+			}
+			t := volumeTarget(v)
+			r.updates = append(r.updates, func(after *corev1.PodSpec, _ map[string]int) error {
+				for k := range after.Volumes {
+					if after.Volumes[k].Name == t.Name {
+						after.Volumes[k] = t
+						return nil
+					}
+				}
+				return fmt.Errorf("sidecar: inject: volume %q vanished", t.Name)
+			})
+		default:
+			return fmt.Errorf("sidecar: inject: %w", field.Forbidden(field.NewPath("spec", "volumes").Index(i).Child("name"),
 				fmt.Sprintf("the pod has a volume %q that differs from the sidecar's; refusing to overwrite it", v.Name)))
 		}
-	}
-	for _, n := range r.old.Volumes {
-		if !want[n] && volumeIndex(r.pod.Volumes, n) >= 0 {
-			if err := r.m.RemoveVolume(n); err != nil {
-				return nil, fmt.Errorf("sidecar: inject: %w", err)
-			}
+		if r.rec.Volumes == nil {
+			r.rec.Volumes = make(map[string]string, len(r.plan.Volumes))
 		}
+		r.rec.Volumes[v.Name] = d
 	}
-	return ours, nil
+	return nil
 }
 
-func volumeIndex(l []corev1.Volume, name string) int {
-	for i := range l {
-		if l[i].Name == name {
-			return i
+// removeStaleVolumes removes the volumes of an earlier injection that the
+// plan dropped, when their content matches the record and nothing mounts
+// them once the other edits are made.
+func (r *reconciler) removeStaleVolumes() error {
+	if len(r.old.Volumes) == 0 {
+		return nil
+	}
+	index := make(map[string]int, len(r.pod.Volumes))
+	for i := range r.pod.Volumes {
+		if _, dup := index[r.pod.Volumes[i].Name]; !dup {
+			index[r.pod.Volumes[i].Name] = i
 		}
 	}
-	return -1
-}
-
-// apps adds the plan's mounts and env to every application container (the
-// pod's regular containers that are not ours), and removes what an older
-// injection added that the plan no longer has.
-func (r *reconciler) apps(ours map[string]bool) (map[string]AppRecord, error) {
-	recs := map[string]AppRecord{}
-	for i := range r.pod.Containers {
-		c := &r.pod.Containers[i]
-		if ours[c.Name] || r.names[c.Name] {
+	var users map[string]*field.Path
+	for _, n := range sortedKeys(r.old.Volumes) {
+		if _, planned := r.rec.Volumes[n]; planned {
 			continue
 		}
-		old := r.old.Apps[c.Name]
-		var rec AppRecord
-		i := i
-		p := func() *field.Path { return field.NewPath("spec", "containers").Index(i) } // for errors only
-		for _, vm := range r.plan.AppMounts {
-			j := mountIndex(c.VolumeMounts, vm.MountPath)
-			switch {
-			case j < 0:
-				if err := r.m.AddVolumeMount(patch.Containers, c.Name, vm); err != nil {
-					return nil, fmt.Errorf("sidecar: inject: %w", err)
-				}
-				rec.Mounts = append(rec.Mounts, vm.MountPath)
-			case contains(old.Mounts, vm.MountPath):
-				rec.Mounts = append(rec.Mounts, vm.MountPath) // updated by diffOurs
-			case c.VolumeMounts[j].Name != vm.Name:
-				return nil, fmt.Errorf("sidecar: inject: %w", field.Invalid(p().Child("volumeMounts").Index(j).Child("mountPath"), vm.MountPath,
-					fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", c.VolumeMounts[j].Name, vm.Name)))
+		i, present := index[n]
+		if !present || volumeIndex(r.plan.Volumes, n) >= 0 {
+			continue
+		}
+		if volumeDigest(&r.pod.Volumes[i]) != r.old.Volumes[n] {
+			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: its content differs from what the record of sidecar %q says was injected", i, n, r.name))
+			continue
+		}
+		if users == nil {
+			// The spec as the edits leave it, with the plan's containers
+			// as the plan has them (their updates are made last).
+			s := r.m.Spec()
+			s.InitContainers = withPlanned(s.InitContainers, r.plan.InitContainers)
+			s.Containers = withPlanned(s.Containers, r.plan.Containers)
+			users = volumeUsers(&s)
+		}
+		if p := users[n]; p != nil {
+			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: %s mounts it", i, n, p))
+			continue
+		}
+		if err := r.m.RemoveVolume(n); err != nil {
+			return fmt.Errorf("sidecar: inject: %w", err)
+		}
+	}
+	return nil
+}
+
+// withPlanned returns l (not modified) with each container of a name in
+// planned replaced by the planned one.
+func withPlanned(l, planned []corev1.Container) []corev1.Container {
+	if len(planned) == 0 {
+		return l
+	}
+	out := append([]corev1.Container(nil), l...)
+	for i := range out {
+		if j := indexOf(planned, out[i].Name); j >= 0 {
+			out[i] = planned[j]
+		}
+	}
+	return out
+}
+
+// apps gives every application container (a regular container that is
+// not the sidecar's) the plan's mounts and env, brings what an earlier
+// injection added up to the plan, and removes what the plan dropped, each
+// where the content matches the record.
+func (r *reconciler) apps(removed map[string]bool) error {
+	p := r.plan
+	if len(p.AppMounts) > 0 {
+		r.rec.AppMounts = make(map[string]string, len(p.AppMounts))
+		for j := range p.AppMounts {
+			r.rec.AppMounts[p.AppMounts[j].MountPath] = r.cm.mountDigest(j, &p.AppMounts[j])
+		}
+	}
+	if len(p.AppEnv) > 0 {
+		r.rec.AppEnv = make(map[string]string, len(p.AppEnv))
+		for j := range p.AppEnv {
+			r.rec.AppEnv[p.AppEnv[j].Name] = r.cm.envDigest(j, &p.AppEnv[j])
+		}
+	}
+	staleMounts := stale(r.old.AppMounts, r.rec.AppMounts)
+	staleEnv := stale(r.old.AppEnv, r.rec.AppEnv)
+	if len(p.AppMounts)+len(p.AppEnv)+len(staleMounts)+len(staleEnv) == 0 {
+		return nil
+	}
+	for i := range r.pod.Containers {
+		if i%checkEvery == checkEvery-1 {
+			if err := r.ctx.Err(); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
 			}
 		}
-		for _, mp := range old.Mounts {
-			if mountIndex(r.plan.AppMounts, mp) < 0 && mountIndex(c.VolumeMounts, mp) >= 0 {
-				if err := r.m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
-					return nil, fmt.Errorf("sidecar: inject: %w", err)
-				}
+		c := &r.pod.Containers[i]
+		if r.cm.names[c.Name] || removed[c.Name] {
+			continue
+		}
+		if err := r.app(i, c, staleMounts, staleEnv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[string]string) error {
+	p := r.plan
+	path := func() *field.Path { return field.NewPath("spec", "containers").Index(i) } // for messages only
+	var managed []string
+	for j := range p.AppMounts {
+		vm := &p.AppMounts[j]
+		k := mountIndex(c.VolumeMounts, vm.MountPath)
+		switch {
+		case k < 0:
+			if err := r.m.AddVolumeMount(patch.Containers, c.Name, *vm); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+			managed = append(managed, vm.MountPath)
+		case sameMount(&c.VolumeMounts[k], vm):
+		case r.old.AppMounts[vm.MountPath] != "" && r.old.AppMounts[vm.MountPath] == mountDigest(&c.VolumeMounts[k]):
+			r.updateMount(c.Name, *vm)
+			managed = append(managed, vm.MountPath)
+		case c.VolumeMounts[k].Name != vm.Name:
+			return fmt.Errorf("sidecar: inject: %w", field.Invalid(path().Child("volumeMounts").Index(k).Child("mountPath"), vm.MountPath,
+				fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", excerpt(c.VolumeMounts[k].Name), vm.Name)))
+		default:
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q mounts volume %q at %s itself; its mount is kept", path().Child("volumeMounts").Index(k), c.Name, vm.Name, vm.MountPath))
+		}
+	}
+	if err := removeStaleItems(r.m, c, staleMounts, staleEnv); err != nil {
+		return fmt.Errorf("sidecar: inject: %w", err)
+	}
+	for j := range p.AppEnv {
+		e := &p.AppEnv[j]
+		k := envIndex(c.Env, e.Name)
+		switch {
+		case k < 0:
+			if err := r.m.AddEnv(patch.Containers, c.Name, *e); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+		case sameEnv(&c.Env[k], e):
+		case r.old.AppEnv[e.Name] != "" && r.old.AppEnv[e.Name] == envDigest(&c.Env[k]):
+			r.updateEnv(c.Name, envTarget(e))
+		default:
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q sets %s itself; its value is kept", path().Child("env").Index(k), c.Name, e.Name))
+		}
+	}
+	if len(managed) > 0 {
+		// Validated are the mounts the injection manages, not what the
+		// container had (env is not validated).
+		r.mounted[c.Name] = managed
+	}
+	return nil
+}
+
+func (r *reconciler) updateMount(container string, vm corev1.VolumeMount) {
+	r.updates = append(r.updates, func(after *corev1.PodSpec, idx map[string]int) error {
+		c, err := regular(after, idx, container)
+		if err != nil {
+			return err
+		}
+		if k := mountIndex(c.VolumeMounts, vm.MountPath); k >= 0 {
+			c.VolumeMounts[k] = vm
+		}
+		return nil
+	})
+}
+
+func (r *reconciler) updateEnv(container string, e corev1.EnvVar) {
+	r.updates = append(r.updates, func(after *corev1.PodSpec, idx map[string]int) error {
+		c, err := regular(after, idx, container)
+		if err != nil {
+			return err
+		}
+		if k := envIndex(c.Env, e.Name); k >= 0 {
+			c.Env[k] = e
+		}
+		return nil
+	})
+}
+
+// regular returns the regular container named name of after.
+func regular(after *corev1.PodSpec, idx map[string]int, name string) (*corev1.Container, error) {
+	i, ok := idx[name]
+	if !ok || i < 0 {
+		return nil, fmt.Errorf("sidecar: inject: container %q vanished", name)
+	}
+	return &after.Containers[i], nil
+}
+
+// stale returns the entries of old whose keys cur lacks (nil when none).
+func stale(old, cur map[string]string) map[string]string {
+	var out map[string]string
+	for k, d := range old {
+		if _, ok := cur[k]; !ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// removeStaleItems removes from the application container c each volume
+// mount and env var that an earlier injection added (its key is in mounts
+// or env with a digest its content matches). It walks c's lists, never the
+// record's, so a record of any size costs nothing per container.
+func removeStaleItems(m *patch.Mutation, c *corev1.Container, mounts, env map[string]string) error {
+	if len(mounts) > 0 {
+		var gone []string
+		for k := range c.VolumeMounts {
+			if d, ok := mounts[c.VolumeMounts[k].MountPath]; ok && mountDigest(&c.VolumeMounts[k]) == d {
+				gone = append(gone, c.VolumeMounts[k].MountPath)
 			}
 		}
-		for _, e := range r.plan.AppEnv {
-			j := envIndex(c.Env, e.Name)
-			switch {
-			case j < 0:
-				if err := r.m.AddEnv(patch.Containers, c.Name, e); err != nil {
-					return nil, fmt.Errorf("sidecar: inject: %w", err)
-				}
-				rec.Env = append(rec.Env, e.Name)
-			case contains(old.Env, e.Name):
-				rec.Env = append(rec.Env, e.Name) // updated by diffOurs
-			default:
-				r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q sets %s itself; its value is kept", p().Child("env").Index(j), c.Name, e.Name))
-			}
-		}
-		for _, n := range old.Env {
-			if envIndex(r.plan.AppEnv, n) < 0 && envIndex(c.Env, n) >= 0 {
-				if err := r.m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
-					return nil, fmt.Errorf("sidecar: inject: %w", err)
-				}
-			}
-		}
-		if len(rec.Mounts)+len(rec.Env) > 0 {
-			recs[c.Name] = rec
-			if len(rec.Mounts) > 0 {
-				// Validated are the mounts the injection manages, not what
-				// the container had (env is not validated).
-				r.mounted[c.Name] = rec.Mounts
+		for _, mp := range gone {
+			if err := m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
+				return err
 			}
 		}
 	}
-	if len(recs) == 0 {
-		return nil, nil
+	if len(env) > 0 {
+		var gone []string
+		for k := range c.Env {
+			if d, ok := env[c.Env[k].Name]; ok && envDigest(&c.Env[k]) == d {
+				gone = append(gone, c.Env[k].Name)
+			}
+		}
+		for _, n := range gone {
+			if err := m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
+				return err
+			}
+		}
 	}
-	return recs, nil
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func mountIndex(l []corev1.VolumeMount, path string) int {
@@ -599,15 +911,6 @@ func envIndex(l []corev1.EnvVar, name string) int {
 	return -1
 }
 
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *reconciler) nodeRequirement() error {
 	switch {
 	case r.plan.NodeRequirement != nil:
@@ -618,40 +921,28 @@ func (r *reconciler) nodeRequirement() error {
 	return nil
 }
 
-// diffOurs brings the containers, volumes, mounts and env that were ours
-// already up to the plan, field by field.
-func (r *reconciler) diffOurs(ourVolumes []string) error {
+// applyUpdates makes the in-place updates on the spec as the other edits
+// left it and records them field by field (patch.Mutation.Diff).
+func (r *reconciler) applyUpdates() error {
+	if len(r.updates) == 0 {
+		return nil
+	}
+	if err := r.ctx.Err(); err != nil {
+		return fmt.Errorf("sidecar: inject: %w", err)
+	}
 	_, after := r.m.Result()
-	for _, c := range r.plan.InitContainers {
-		if i := indexOf(after.InitContainers, c.Name); i >= 0 {
-			after.InitContainers[i] = *c.DeepCopy()
-		}
-	}
-	for _, c := range r.plan.Containers {
-		if i := indexOf(after.Containers, c.Name); i >= 0 {
-			after.Containers[i] = *c.DeepCopy()
-		}
-	}
-	for _, v := range r.plan.Volumes {
-		if i := volumeIndex(after.Volumes, v.Name); i >= 0 && contains(ourVolumes, v.Name) {
-			after.Volumes[i] = *v.DeepCopy()
-		}
+	// idx maps a regular container's name to its index, an init
+	// container's to -1-index.
+	idx := make(map[string]int, len(after.InitContainers)+len(after.Containers))
+	for i := range after.InitContainers {
+		idx[after.InitContainers[i].Name] = -i - 1
 	}
 	for i := range after.Containers {
-		c := &after.Containers[i]
-		old, ok := r.old.Apps[c.Name]
-		if !ok {
-			continue
-		}
-		for _, vm := range r.plan.AppMounts {
-			if j := mountIndex(c.VolumeMounts, vm.MountPath); j >= 0 && contains(old.Mounts, vm.MountPath) {
-				c.VolumeMounts[j] = vm
-			}
-		}
-		for _, e := range r.plan.AppEnv {
-			if j := envIndex(c.Env, e.Name); j >= 0 && contains(old.Env, e.Name) {
-				c.Env[j] = *e.DeepCopy()
-			}
+		idx[after.Containers[i].Name] = i
+	}
+	for _, u := range r.updates {
+		if err := u(after, idx); err != nil {
+			return err
 		}
 	}
 	if err := r.m.Diff(after); err != nil {

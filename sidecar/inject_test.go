@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -280,7 +281,7 @@ func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
 // error, or the same mode, reasons, warnings and patch bytes.
 func checkInjector(t *testing.T, in *sidecar.Injector, obj *patch.Object, c compat.Capability, opts sidecar.Options, want sidecar.Result, wantErr error) {
 	t.Helper()
-	got, err := in.Inject(obj.Meta, obj.Spec, c, opts)
+	got, err := in.Inject(context.Background(), obj.Meta, obj.Spec, c, opts)
 	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
 		t.Fatalf("Injector.Inject error %v, Inject error %v", err, wantErr)
 	}

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -31,6 +32,60 @@ type compiledMode struct {
 	names   map[string]bool
 	encoded map[string]*patch.EncodedContainer
 	err     error
+	// The digests of the plan's elements (see Record): of the containers
+	// by name, for a pod without hostNetwork or token volumes (whose
+	// defaults differ); of the volumes, app mounts and app env by index.
+	// Nil for the universal plan, which is built for each pod.
+	containers            map[string]string
+	volumes, mounts, envs []string
+}
+
+func (cm *compiledMode) containerDigest(c *corev1.Container, f *podFacts) string {
+	if d, ok := cm.containers[c.Name]; ok && !f.defaults.hostNetwork && len(f.tokenVolumes) == 0 {
+		return d
+	}
+	return containerDigest(c, f)
+}
+
+func (cm *compiledMode) volumeDigest(j int, v *corev1.Volume) string {
+	if j < len(cm.volumes) {
+		return cm.volumes[j]
+	}
+	return volumeDigest(v)
+}
+
+func (cm *compiledMode) mountDigest(j int, m *corev1.VolumeMount) string {
+	if j < len(cm.mounts) {
+		return cm.mounts[j]
+	}
+	return mountDigest(m)
+}
+
+func (cm *compiledMode) envDigest(j int, e *corev1.EnvVar) string {
+	if j < len(cm.envs) {
+		return cm.envs[j]
+	}
+	return envDigest(e)
+}
+
+// digests computes the digests of a plan built once.
+func (cm *compiledMode) digests() {
+	var f podFacts
+	cm.containers = make(map[string]string, len(cm.names))
+	for _, l := range [][]corev1.Container{cm.plan.InitContainers, cm.plan.Containers} {
+		for i := range l {
+			cm.containers[l[i].Name] = containerDigest(&l[i], &f)
+		}
+	}
+	for i := range cm.plan.Volumes {
+		cm.volumes = append(cm.volumes, volumeDigest(&cm.plan.Volumes[i]))
+	}
+	for i := range cm.plan.AppMounts {
+		cm.mounts = append(cm.mounts, mountDigest(&cm.plan.AppMounts[i]))
+	}
+	for i := range cm.plan.AppEnv {
+		cm.envs = append(cm.envs, envDigest(&cm.plan.AppEnv[i]))
+	}
 }
 
 // NewInjector validates s (see [Spec.Validate]) and returns an Injector
@@ -59,12 +114,37 @@ func newInjector(s Spec, deep bool) (*Injector, error) {
 // Spec returns a deep copy of the injector's Spec.
 func (in *Injector) Spec() Spec { return in.spec.deepCopy() }
 
-// Inject is [Inject] with the injector's Spec.
-func (in *Injector) Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
+// Inject is [Inject] with the injector's Spec, bounded by ctx: when ctx
+// ends, Inject stops and returns an error that wraps ctx.Err(). The work
+// is linear in the size of the pod spec.
+func (in *Injector) Inject(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
 	if spec == nil {
 		return Result{}, fmt.Errorf("sidecar: inject: nil pod spec")
 	}
-	return in.inject(meta, spec, c, o)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return in.inject(ctx, meta, spec, c, o)
+}
+
+// InjectObject is [Injector.Inject] for an object decoded by package patch
+// (a Pod or a workload), the form a webhook or an operator holds: it
+// takes the pod-level resources from obj (unless Options.PodResources is
+// set), and it also sees fields of the raw document that the compiled API
+// types do not know: a container of the sidecar's that carries any is
+// replaced by the Spec's whole, since a field-by-field restore would keep
+// them. Render the Result's Mutation at obj.Root.
+func (in *Injector) InjectObject(ctx context.Context, obj *patch.Object, c compat.Capability, o Options) (Result, error) {
+	if obj == nil || obj.Spec == nil {
+		return Result{}, fmt.Errorf("sidecar: inject: nil object or pod spec")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.PodResources == nil {
+		o.PodResources = obj.PodResources
+	}
+	return in.injectWith(ctx, obj.Meta, obj.Spec, c, o, obj.UnknownFields)
 }
 
 // plan returns the compiled plan of mode. Universal plans depend on the
@@ -83,6 +163,9 @@ func (in *Injector) plan(mode Mode, pod *corev1.PodSpec, o *Options) (*compiledM
 		if err != nil {
 			return nil, err
 		}
+		if err := p.checkNames(in.spec.Container.Name); err != nil {
+			return nil, err
+		}
 		return &compiledMode{plan: p, hash: p.hash(), names: p.names()}, nil
 	}
 	cm.once.Do(func() {
@@ -93,7 +176,11 @@ func (in *Injector) plan(mode Mode, pod *corev1.PodSpec, o *Options) (*compiledM
 			return
 		}
 		cm.plan.ContainerPlacement = Placement{}
+		if cm.err = cm.plan.checkNames(in.spec.Container.Name); cm.err != nil {
+			return
+		}
 		cm.hash, cm.names = cm.plan.hash(), cm.plan.names()
+		cm.digests()
 		cm.encoded = make(map[string]*patch.EncodedContainer, len(cm.names))
 		for _, l := range [][]corev1.Container{cm.plan.InitContainers, cm.plan.Containers} {
 			for i := range l {

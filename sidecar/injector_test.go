@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,7 @@ func TestInjectorErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.Inject(nil, nil, capabilities["native"], sidecar.Options{}); err == nil {
+	if _, err := in.Inject(context.Background(), nil, nil, capabilities["native"], sidecar.Options{}); err == nil {
 		t.Error("Inject with a nil spec succeeded")
 	}
 }
@@ -89,7 +90,7 @@ func TestInjectorConcurrent(t *testing.T) {
 			defer wg.Done()
 			for k := range jobs {
 				j := jobs[(k+g)%len(jobs)]
-				res, err := in.Inject(j.obj.Meta, j.obj.Spec, capabilities["native"], sidecar.Options{Mode: j.mode})
+				res, err := in.Inject(context.Background(), j.obj.Meta, j.obj.Spec, capabilities["native"], sidecar.Options{Mode: j.mode})
 				if err != nil {
 					errs <- err
 					continue

@@ -62,14 +62,32 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		return nil, fmt.Errorf("sidecar: migrate %q would make an invalid pod: %w", name, errs.ToAggregate())
 	}
 	if rec, has, err := ReadRecord(meta, name); err == nil && has && rec.Mode != to && rec.Mode != Universal {
-		rec.Mode = to
-		rec.InitContainers, rec.Containers = nil, nil
-		if to == Native {
-			rec.InitContainers = []string{name}
+		// The record follows the container: a container it verified keeps
+		// being verified in its new form; one it did not stays unverified.
+		d, _ := rec.claims(name)
+		f := factsOf(spec)
+		var before *corev1.Container
+		if init >= 0 {
+			before = &spec.InitContainers[init]
 		} else {
-			rec.Containers = []string{name}
+			before = &spec.Containers[regular]
 		}
-		rec.Hash = "" // the next Inject brings the sidecar up to its spec
+		if d == containerDigest(before, &f) {
+			if i := indexOf(after.InitContainers, name); i >= 0 {
+				d = containerDigest(&after.InitContainers[i], &f)
+			} else if i := indexOf(after.Containers, name); i >= 0 {
+				d = containerDigest(&after.Containers[i], &f)
+			}
+		}
+		delete(rec.InitContainers, name)
+		delete(rec.Containers, name)
+		if to == Native {
+			rec.InitContainers = addKey(rec.InitContainers, name, d)
+		} else {
+			rec.Containers = addKey(rec.Containers, name, d)
+		}
+		rec.Mode, rec.Reason = to, ReasonRequested
+		rec.Spec = "" // the next Inject brings the sidecar up to its spec
 		if err := m.SetAnnotation(Annotation(name), rec.encode()); err != nil {
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)
 		}
@@ -83,4 +101,13 @@ func containerNames(l []corev1.Container) []string {
 		out[i] = l[i].Name
 	}
 	return out
+}
+
+// addKey returns m with k set to v, making m when it is nil.
+func addKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
 }

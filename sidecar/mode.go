@@ -10,8 +10,8 @@ type Mode string
 
 // The modes. The zero value is Auto.
 const (
-	// Auto chooses a mode from the cluster's capability; see DESIGN.md
-	// "Choosing the mode" and [compat.Recommend].
+	// Auto chooses a mode from the cluster's capability; see
+	// docs/modes.md#auto and [compat.Recommend].
 	Auto Mode = ""
 	// Native injects an init container with restartPolicy Always.
 	Native Mode = "native"

@@ -88,6 +88,24 @@ func (p *Plan) hash() string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// checkNames requires every container of the plan to be named after the
+// sidecar named name (name itself, or name-<suffix>): what a record may
+// claim is limited to those names (see ReadRecord), so a forged record can
+// never make the library treat another container as its own.
+func (p *Plan) checkNames(name string) error {
+	for _, l := range []struct {
+		list string
+		cs   []corev1.Container
+	}{{"initContainers", p.InitContainers}, {"containers", p.Containers}} {
+		for i := range l.cs {
+			if n := l.cs[i].Name; !ownName(name, n) {
+				return fmt.Errorf("sidecar: the %s plan's %s[%d] is named %q; the containers of sidecar %q must be named %q or %q", p.Mode, l.list, i, excerpt(n), name, name, name+"-<suffix>")
+			}
+		}
+	}
+	return nil
+}
+
 // names returns the names of the plan's containers.
 func (p *Plan) names() map[string]bool {
 	n := make(map[string]bool, len(p.InitContainers)+len(p.Containers))

@@ -8,11 +8,12 @@ import (
 func TestRecordEncode(t *testing.T) {
 	for _, r := range []Record{
 		{},
-		{Version: 1, Mode: Native, Hash: "abc", InitContainers: []string{"proxy"}},
-		{Version: 1, Mode: Universal, Hash: "h", InitContainers: []string{"a", "b"}, Containers: []string{"c"}, Volumes: []string{"v<&>"},
-			Apps:            map[string]AppRecord{"z": {}, "app": {Mounts: []string{"/m"}, Env: []string{"E"}}, "b": {Env: []string{"X", "Y"}}},
+		{Version: 2, Mode: Native, Reason: "all-native", Spec: "abc", InitContainers: map[string]string{"proxy": "d1"}},
+		{Version: 2, Mode: Universal, Spec: "h", InitContainers: map[string]string{"b": "1", "a": "2"}, Containers: map[string]string{"c": "3"},
+			Volumes: map[string]string{"v<&>": "4"}, AppMounts: map[string]string{"/m": "5", "/a": "6"}, AppEnv: map[string]string{"Z": "7", "E": "8"},
+			Resources:       map[string][]string{"b": {"limits/memory", "requests/cpu"}, "a": nil, "c": {}},
 			NodeRequirement: true},
-		{Version: -3, Mode: "odd\"mode", Hash: "\u2028", Apps: map[string]AppRecord{}, Volumes: []string{}},
+		{Version: -3, Mode: "odd\"mode", Reason: "\u2028", Spec: "\u2028", AppMounts: map[string]string{}, Volumes: map[string]string{}},
 	} {
 		want, err := json.Marshal(r)
 		if err != nil {
@@ -26,28 +27,25 @@ func TestRecordEncode(t *testing.T) {
 
 // FuzzRecordEncode holds the hand-written encoder to json.Marshal's bytes.
 func FuzzRecordEncode(f *testing.F) {
-	f.Add(1, "native", "h", "proxy", "", "data", "app", "/m", "E", true)
-	f.Add(0, "<&>", "\xff", "", "c", "", "", "", "", false)
-	f.Fuzz(func(t *testing.T, v int, mode, hash, ic, c, vol, app, mount, env string, node bool) {
-		r := Record{Version: v, Mode: Mode(mode), Hash: hash, NodeRequirement: node}
+	f.Add(2, "native", "all-native", "h", "proxy", "", "data", "/m", "E", "d", true)
+	f.Add(0, "<&>", "", "\xff", "", "c", "", "", "", "\u2028", false)
+	f.Fuzz(func(t *testing.T, v int, mode, reason, spec, ic, c, vol, mount, env, d string, node bool) {
+		r := Record{Version: v, Mode: Mode(mode), Reason: reason, Spec: spec, NodeRequirement: node}
 		if ic != "" {
-			r.InitContainers = []string{ic, c}
+			r.InitContainers = map[string]string{ic: d, c: spec}
 		}
 		if c != "" {
-			r.Containers = []string{c}
+			r.Containers = map[string]string{c: d}
 		}
 		if vol != "" {
-			r.Volumes = []string{vol}
+			r.Volumes = map[string]string{vol: d, mount: env}
 		}
-		if app != "" || mount != "" || env != "" {
-			a := AppRecord{}
-			if mount != "" {
-				a.Mounts = []string{mount}
-			}
-			if env != "" {
-				a.Env = []string{env, mount}
-			}
-			r.Apps = map[string]AppRecord{app: a, mount: {}}
+		if mount != "" {
+			r.AppMounts = map[string]string{mount: d}
+		}
+		if env != "" {
+			r.AppEnv = map[string]string{env: d, mount: vol}
+			r.Resources = map[string][]string{env: {d, reason}, ic: nil}
 		}
 		want, err := json.Marshal(r)
 		if err != nil {

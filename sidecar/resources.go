@@ -16,7 +16,7 @@ type Resources struct {
 
 // PodResources computes a Pod's effective requests and limits exactly as
 // k8s.io/component-helpers/resource PodRequests and PodLimits do from the
-// spec (reference/kubernetes-sidecars.md §7): regular containers and every
+// spec (docs/native-sidecars.md#resource-accounting): regular containers and every
 // restartable init container add up; each ordinary init container needs its
 // own request plus the sidecars started before it; the larger of the two
 // wins, per resource. Pod-level requests or limits (spec.resources, which
@@ -71,7 +71,7 @@ func aggregate(spec *corev1.PodSpec, get func(*corev1.Container) corev1.Resource
 }
 
 // isSidecar reports whether an init container is a native sidecar. Only
-// restartPolicy Always makes one (reference "Consequences" 1).
+// restartPolicy Always makes one (docs/native-sidecars.md#what-a-native-sidecar-is).
 func isSidecar(c *corev1.Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }

@@ -13,11 +13,14 @@ import (
 )
 
 // Uninject plans the removal of the sidecar named name that Inject added:
-// its containers, the volumes, mounts and env it added (as its annotation
-// records them, so that what was there before stays), its node-affinity
-// requirement and its annotation. A Pod without the sidecar gives an empty
-// mutation; a container of that name that sidecarkit did not inject is an
-// error.
+// its containers, the volumes, mounts and env it added, its node-affinity
+// requirement and its annotation. It removes only what it can verify as
+// the library's by content (the digests of the record, see [Record]): a
+// volume, a mount or an env var whose content differs from what was
+// injected is the Pod author's and stays; a container of the sidecar's
+// names whose content differs is an error naming it, since the library
+// cannot tell whose it is. A Pod without the sidecar gives an empty
+// mutation; a container of that name without a record is an error.
 func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patch.Mutation, error) {
 	if spec == nil {
 		return nil, errors.New("sidecar: uninject: nil pod spec")
@@ -33,50 +36,54 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 		}
 		return m, nil
 	}
+	f := factsOf(spec)
+	removed := map[string]bool{}
 	for _, l := range []struct {
-		list  patch.List
-		names []string
-	}{{patch.InitContainers, rec.InitContainers}, {patch.Containers, rec.Containers}} {
-		for _, n := range l.names {
-			cur := m.Spec()
-			switch {
-			case indexOf(cur.InitContainers, n) >= 0:
-				err = m.RemoveContainer(patch.InitContainers, n)
-			case indexOf(cur.Containers, n) >= 0:
-				err = m.RemoveContainer(patch.Containers, n)
+		list    patch.List
+		cs      []corev1.Container
+		digests map[string]string
+	}{{patch.InitContainers, spec.InitContainers, rec.InitContainers}, {patch.Containers, spec.Containers, rec.Containers}} {
+		for i := range l.cs {
+			c := &l.cs[i]
+			d, ok := rec.claims(c.Name)
+			if !ok || removed[c.Name] {
+				continue
 			}
-			if err != nil {
+			if containerDigest(c, &f) != d {
+				return nil, fmt.Errorf("sidecar: uninject: %s: container %q differs from what the record of sidecar %q says was injected; refusing to remove it (remove it by hand if it is the sidecar)", field.NewPath("spec", string(l.list)).Index(i), c.Name, name)
+			}
+			if err := m.RemoveContainer(l.list, c.Name); err != nil {
 				return nil, fmt.Errorf("sidecar: uninject: %w", err)
 			}
+			removed[c.Name] = true
 		}
 	}
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
-		app, ok := rec.Apps[c.Name]
-		if !ok {
+		if removed[c.Name] {
 			continue
 		}
-		for _, mp := range app.Mounts {
-			if mountIndex(c.VolumeMounts, mp) >= 0 {
-				if err := m.RemoveVolumeMount(patch.Containers, c.Name, mp); err != nil {
-					return nil, fmt.Errorf("sidecar: uninject: %w", err)
-				}
-			}
-		}
-		for _, n := range app.Env {
-			if envIndex(c.Env, n) >= 0 {
-				if err := m.RemoveEnv(patch.Containers, c.Name, n); err != nil {
-					return nil, fmt.Errorf("sidecar: uninject: %w", err)
-				}
-			}
+		if err := removeStaleItems(m, c, rec.AppMounts, rec.AppEnv); err != nil {
+			return nil, fmt.Errorf("sidecar: uninject: %w", err)
 		}
 	}
-	for _, v := range rec.Volumes {
-		if volumeIndex(spec.Volumes, v) < 0 {
+	index := make(map[string]int, len(spec.Volumes))
+	for i := range spec.Volumes {
+		if _, dup := index[spec.Volumes[i].Name]; !dup {
+			index[spec.Volumes[i].Name] = i
+		}
+	}
+	var users map[string]*field.Path
+	for _, v := range sortedKeys(rec.Volumes) {
+		i, ok := index[v]
+		if !ok || volumeDigest(&spec.Volumes[i]) != rec.Volumes[v] {
 			continue
 		}
-		cur := m.Spec()
-		if p := volumeUser(&cur, v); p != nil {
+		if users == nil {
+			s := m.Spec()
+			users = volumeUsers(&s)
+		}
+		if p := users[v]; p != nil {
 			return nil, fmt.Errorf("sidecar: uninject: %s: still mounts volume %q that the sidecar added", p, v)
 		}
 		if err := m.RemoveVolume(v); err != nil {
@@ -94,6 +101,15 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 	return m, nil
 }
 
+func volumeIndex(l []corev1.Volume, name string) int {
+	for i := range l {
+		if l[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // containerPath returns the field path of the container named name in any
 // list, or nil.
 func containerPath(spec *corev1.PodSpec, name string) *field.Path {
@@ -106,20 +122,21 @@ func containerPath(spec *corev1.PodSpec, name string) *field.Path {
 	return nil
 }
 
-// volumeUser returns the path of a volume mount of the volume named name,
-// or nil.
-func volumeUser(spec *corev1.PodSpec, name string) *field.Path {
+// volumeUsers returns, for each volume that a container of spec mounts,
+// the path of its first mount.
+func volumeUsers(spec *corev1.PodSpec) map[string]*field.Path {
+	out := map[string]*field.Path{}
 	for _, l := range []struct {
 		p  *field.Path
 		cs []corev1.Container
 	}{{field.NewPath("spec", "initContainers"), spec.InitContainers}, {field.NewPath("spec", "containers"), spec.Containers}} {
-		for i, c := range l.cs {
-			for j, vm := range c.VolumeMounts {
-				if vm.Name == name {
-					return l.p.Index(i).Child("volumeMounts").Index(j)
+		for i := range l.cs {
+			for j := range l.cs[i].VolumeMounts {
+				if n := l.cs[i].VolumeMounts[j].Name; out[n] == nil {
+					out[n] = l.p.Index(i).Child("volumeMounts").Index(j)
 				}
 			}
 		}
 	}
-	return nil
+	return out
 }

@@ -9,8 +9,8 @@ import (
 )
 
 // ValidatePod checks a PodSpec against the API server's rules that
-// injecting or moving a sidecar can break (reference/kubernetes-sidecars.md
-// §5, from k8s.io/kubernetes pkg/apis/core/validation): container names are
+// injecting or moving a sidecar can break (docs/native-sidecars.md#validation,
+// from k8s.io/kubernetes pkg/apis/core/validation): container names are
 // DNS-1123 labels unique across containers, initContainers and
 // ephemeralContainers; volumeMounts name existing volumes and have unique
 // mountPaths; probes and lifecycle only on init containers with
@@ -77,7 +77,7 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 		if c.RestartPolicy != nil && !knownRestartPolicy(*c.RestartPolicy) {
 			// Without the ContainerRestartRules feature any value is
 			// forbidden here, with it (beta, on by default, from 1.35;
-			// reference §5) Always, OnFailure and Never are allowed. The
+			// docs/native-sidecars.md#validation) Always, OnFailure and Never are allowed. The
 			// library never sets it on a regular container and cannot
 			// know the gate, so it refuses only what no API server takes.
 			e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, restartPolicies))
@@ -98,8 +98,8 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 		always := false
 		if c.RestartPolicy != nil {
 			always = *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-			// OnFailure and Never need ContainerRestartRules (reference
-			// §5); they do not make a sidecar.
+			// OnFailure and Never need ContainerRestartRules
+			// (docs/native-sidecars.md#validation); they do not make a sidecar.
 			if !knownRestartPolicy(*c.RestartPolicy) {
 				e = append(e, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, restartPolicies))
 			}
@@ -155,6 +155,7 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 			errs = append(errs, field.Invalid(p.Child("name"), c.Name, msg))
 		}
 	}
+	portNames := map[string]bool{} // a few ports: on the stack
 	for i, port := range c.Ports {
 		i := i
 		pp := lazyPath(func() *field.Path { return p().Child("ports").Index(i) })
@@ -163,8 +164,10 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 				for _, msg := range msgs {
 					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
 				}
-			} else if seenBefore(i, port.Name, func(j int) string { return c.Ports[j].Name }) {
+			} else if portNames[port.Name] {
 				errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
+			} else {
+				portNames[port.Name] = true
 			}
 		}
 		if port.ContainerPort == 0 {
@@ -188,8 +191,9 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 // has a mountPath unique in c.
 func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only []string) field.ErrorList {
 	var errs field.ErrorList
+	paths := map[string]bool{} // the mountPaths seen (with only, those in only)
 	for i, m := range c.VolumeMounts {
-		if only != nil && !containsString(only, m.MountPath) {
+		if only != nil && !containsString(only, m.MountPath) { // only: the Spec's few appMounts
 			continue
 		}
 		i := i
@@ -203,9 +207,10 @@ func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only 
 		if m.MountPath == "" {
 			errs = append(errs, field.Required(mp.Child("mountPath"), ""))
 		}
-		if seenBefore(i, m.MountPath, func(j int) string { return c.VolumeMounts[j].MountPath }) {
+		if paths[m.MountPath] {
 			errs = append(errs, field.Invalid(mp.Child("mountPath"), m.MountPath, "must be unique"))
 		}
+		paths[m.MountPath] = true
 	}
 	return errs
 }
@@ -213,18 +218,6 @@ func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only 
 func containsString(l []string, s string) bool {
 	for _, v := range l {
 		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// seenBefore reports whether one of the first i elements of a list has key
-// k (key(j) is element j's). Lists of a container are short: a scan costs
-// less than building a set.
-func seenBefore(i int, k string, key func(j int) string) bool {
-	for j := 0; j < i; j++ {
-		if key(j) == k {
 			return true
 		}
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // TestValidatePod: one row per rule of the pre-flight subset, with the
-// API server's path and text (reference §5).
+// API server's path and text (docs/native-sidecars.md#validation).
 func TestValidatePod(t *testing.T) {
 	rp := func(p string) *corev1.ContainerRestartPolicy {
 		v := corev1.ContainerRestartPolicy(p)

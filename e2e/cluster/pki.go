@@ -57,6 +57,10 @@ type certKey struct {
 	keyPEM  []byte
 }
 
+// NewPKI generates the certificates and keys of a PKI into dir without a
+// cluster, for tests that serve TLS on their own (e2e/hostile).
+func NewPKI(dir string) (*PKI, error) { return newPKI(dir) }
+
 // newPKI generates all certificates and keys and writes them into dir.
 func newPKI(dir string) (*PKI, error) {
 	now := time.Now()

@@ -140,8 +140,8 @@ func proxyTo(c *cluster.Cluster, target *url.URL) http.Handler {
 }
 
 // newerPod has fields that kube-apiserver v1.37 stores with its default
-// feature gates and k8s.io/api v0.28.0 does not know (reference
-// real-apiserver.md): restartPolicyRules on a regular container, pod-level
+// feature gates and k8s.io/api v0.28.0 does not know (this test checks it
+// against kube-apiserver v1.37.2): restartPolicyRules on a regular container, pod-level
 // resources, hostnameOverride; plus annotations with "/" and "~" (a key
 // may hold one "/" but no "~": keys are qualified names, so "~" can only be
 // tested in values, including one that looks like an escaped JSON Pointer).

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -78,7 +77,7 @@ func loadConfig(path string) (admission.Config, error) {
 // loadConfigFiles is loadConfig that also returns the files it read: path,
 // and the sidecarFile it names, if any.
 func loadConfigFiles(path string) (admission.Config, []string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return admission.Config{}, nil, err
 	}
@@ -111,7 +110,7 @@ func (fc *fileConfig) admission(dir string) (c admission.Config, sidecarPath str
 		if !filepath.IsAbs(sidecarPath) {
 			sidecarPath = filepath.Join(dir, sidecarPath)
 		}
-		b, err := os.ReadFile(sidecarPath)
+		b, err := readFile(sidecarPath)
 		if err != nil {
 			return c, "", fmt.Errorf("sidecarFile: %w", err)
 		}

@@ -54,7 +54,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad mode", config: "sidecarFile: sidecar.yaml\nmode: sometimes\n", want: `mode: sidecar: unknown mode "sometimes"`},
 		{name: "bad policy", config: "sidecarFile: sidecar.yaml\nselection: {policy: maybe}\n", want: `selection.policy: "maybe"`},
 		{name: "universal without runner", config: "sidecarFile: sidecar.yaml\nuniversal: {mountPath: /x}\n", want: "universal: handshake or handshakeImage is required"},
-		{name: "missing sidecarFile", config: "sidecarFile: nope.yaml\n", want: "sidecarFile: open"},
+		{name: "missing sidecarFile", config: "sidecarFile: nope.yaml\n", want: "sidecarFile: stat "},
 		{name: "invalid sidecar", config: "sidecar: {name: Bad_Name, image: x}\n", want: "sidecar.container.name: Invalid value"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

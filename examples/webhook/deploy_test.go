@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -61,8 +62,13 @@ func TestDeployManifests(t *testing.T) {
 		t.Errorf("deployment replicas %d namespace %q", *d.Spec.Replicas, d.Namespace)
 	}
 	c := d.Spec.Template.Spec.Containers[0]
-	if _, err := parseFlags(c.Args, os.Stderr); err != nil {
-		t.Errorf("container args: %v", err)
+	f, err := parseFlags(c.Args, os.Stderr)
+	if err != nil {
+		t.Fatalf("container args: %v", err)
+	}
+	// The server's timeouts derive from the webhook's.
+	if f.webhookTimeout != time.Duration(*w.TimeoutSeconds)*time.Second {
+		t.Errorf("--webhook-timeout %v, but timeoutSeconds is %d", f.webhookTimeout, *w.TimeoutSeconds)
 	}
 	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
 		*c.SecurityContext.AllowPrivilegeEscalation || !*c.SecurityContext.ReadOnlyRootFilesystem {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -28,12 +29,14 @@ import (
 
 type flags struct {
 	config, certFile, keyFile, addr  string
+	clientCAFile                     string
 	kubeconfig                       string
 	nodes                            bool
 	kubeletVersion, apiserverVersion string
 	certCheck, configCheck           time.Duration
 	shutdownGrace                    time.Duration
-	maxBodyBytes                     int64
+	webhookTimeout                   time.Duration
+	maxBodyBytes, maxInFlightBytes   int64
 	logLevel                         string
 }
 
@@ -51,21 +54,27 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.config, "config", "/etc/webhook/config/config.yaml", "the configuration file (YAML); reloaded when it or its sidecarFile changes")
 	fs.StringVar(&f.certFile, "tls-cert-file", "/etc/webhook/tls/tls.crt", "the serving certificate (PEM); reloaded when it changes")
 	fs.StringVar(&f.keyFile, "tls-key-file", "/etc/webhook/tls/tls.key", "the serving key (PEM); reloaded when it changes")
+	fs.StringVar(&f.clientCAFile, "client-ca-file", "", "require client certificates signed by a CA in this file (PEM), e.g. the API server's (see README.md); reloaded when it changes")
 	fs.StringVar(&f.addr, "addr", ":8443", "the HTTPS listen address")
 	fs.BoolVar(&f.nodes, "watch-nodes", false, "read the capability from a Node informer and the API server's version (needs RBAC: nodes list/watch)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "a kubeconfig for --watch-nodes; in-cluster configuration when empty")
 	fs.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet's version, e.g. v1.29.3 (static capability)")
 	fs.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version, e.g. v1.33.1 (static capability)")
-	fs.DurationVar(&f.certCheck, "cert-check-interval", 10*time.Second, "how often, at most, to check the certificate files for changes")
-	fs.DurationVar(&f.configCheck, "config-check-interval", 10*time.Second, "how often, at most, to check the configuration file (and its sidecarFile) for changes; a change is applied to the next reviews, a bad one logged and ignored")
+	fs.DurationVar(&f.certCheck, "cert-check-interval", 10*time.Second, "how often to check the certificate files (and the client CA file) for changes; 0: never")
+	fs.DurationVar(&f.configCheck, "config-check-interval", 10*time.Second, "how often to check the configuration file (and its sidecarFile) for changes; a change is applied to the next reviews, a bad one logged and ignored; 0: never")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long in-flight reviews may take after SIGTERM")
+	fs.DurationVar(&f.webhookTimeout, "webhook-timeout", 10*time.Second, "the timeoutSeconds of the MutatingWebhookConfiguration (the API server's default is 10s): the longest a review may take; the server's timeouts derive from it")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", admission.DefaultMaxBodyBytes, "the request body limit")
+	fs.Int64Var(&f.maxInFlightBytes, "max-in-flight-bytes", admission.DefaultMaxInFlightBytes, "the limit on the sum of the body lengths of the reviews in flight; beyond it, requests are answered 429 at once")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if f.webhookTimeout < time.Second || f.webhookTimeout > 30*time.Second {
+		return nil, fmt.Errorf("--webhook-timeout: %v is not between 1s and 30s (timeoutSeconds' range)", f.webhookTimeout)
 	}
 	return f, nil
 }
@@ -83,6 +92,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// The reloaders' watches end with run.
+	var watches sync.WaitGroup
+	defer watches.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	base, err := staticCapability(f.apiserverVersion, f.kubeletVersion)
 	if err != nil {
@@ -117,7 +131,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			log.Info("configuration", "config", f.config, "sidecar", cfg.Spec.Container.Name, "mode", cfg.Options.Mode.String())
 		}
 		return inj, err
-	}, f.configCheck, func(err error) {
+	}, func(err error) {
 		if err != nil {
 			log.Error("configuration reload failed; serving the previous one", "err", err)
 		} else {
@@ -127,7 +141,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	certs, err := newCertReloader(f.certFile, f.keyFile, f.certCheck, func(err error) {
+	certs, err := newCertReloader(f.certFile, f.keyFile, f.clientCAFile, func(err error) {
 		if err != nil {
 			log.Error("certificate reload failed; serving the previous one", "err", err)
 		} else {
@@ -137,12 +151,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if f.clientCAFile != "" {
+		log.Info("client certificates required", "clientCAFile", f.clientCAFile)
+	}
+	watches.Add(2)
+	go func() { defer watches.Done(); watch(ctx, f.configCheck, configs.check) }()
+	go func() { defer watches.Done(); watch(ctx, f.certCheck, certs.check) }()
 	l, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return err
 	}
 	log.Info("serving", "addr", l.Addr().String())
-	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: f.maxBodyBytes, ready: ready, log: log})
+	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: f.maxBodyBytes, maxInFlightBytes: f.maxInFlightBytes,
+		webhookTimeout: f.webhookTimeout, ready: ready, log: log})
 	err = s.serve(ctx, l, f.shutdownGrace)
 	log.Info("stopped", "err", err)
 	return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -14,20 +15,21 @@ import (
 // configReloader serves the admission.Injector built from the
 // configuration file and rebuilds it when the file, or the sidecarFile it
 // names, changes (a ConfigMap mounted as a directory is updated in place by
-// the kubelet; a subPath mount never is). Files are checked at most once per
-// interval, on a review; a configuration that fails to load or build keeps
-// the last good one in use, so a bad edit never takes the webhook down.
+// the kubelet; a subPath mount never is). The files are checked by check,
+// which watch calls every interval: reading (regular files of at most
+// maxFileBytes), parsing and building happen there, and the new Injector
+// replaces the old one atomically. Reviews only load the current Injector:
+// they never wait for a check. A configuration that fails to load or build
+// keeps the last good one in use, so a bad edit never takes the webhook
+// down.
 type configReloader struct {
 	path     string
 	build    func(admission.Config) (*admission.Injector, error)
-	interval time.Duration
-	now      func() time.Time
 	onReload func(err error)
 
-	next atomic.Int64 // unix nanos of the next check
-	cur  atomic.Pointer[admission.Injector]
+	cur atomic.Pointer[admission.Injector]
 
-	mu    sync.Mutex // serialises checks
+	mu    sync.Mutex // serialises checks; reviews never take it
 	files []string
 	stamp string
 }
@@ -35,30 +37,31 @@ type configReloader struct {
 // newConfigReloader loads the configuration at path and builds its first
 // Injector with build (which adds what the file does not hold, such as the
 // capability source).
-func newConfigReloader(path string, build func(admission.Config) (*admission.Injector, error), interval time.Duration, onReload func(error)) (*configReloader, error) {
-	r := &configReloader{path: path, build: build, interval: interval, now: time.Now, onReload: onReload}
+func newConfigReloader(path string, build func(admission.Config) (*admission.Injector, error), onReload func(error)) (*configReloader, error) {
+	r := &configReloader{path: path, build: build, onReload: onReload}
 	if err := r.load(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// Injector returns the current Injector, checking the files first when an
-// interval has passed since the last check.
-func (r *configReloader) Injector() *admission.Injector {
-	if now := r.now(); now.UnixNano() >= r.next.Load() {
-		r.mu.Lock()
-		if now.UnixNano() >= r.next.Load() {
-			r.next.Store(now.Add(r.interval).UnixNano())
-			old := r.stamp
-			err := r.load()
-			if (err != nil || r.stamp != old) && r.onReload != nil {
-				r.onReload(err)
-			}
-		}
-		r.mu.Unlock()
+// Injector returns the current Injector.
+func (r *configReloader) Injector() *admission.Injector { return r.cur.Load() }
+
+// check rebuilds the Injector when the files changed since the last load,
+// and reports a reload, or its failure, to onReload.
+func (r *configReloader) check() { checkFiles(&r.mu, &r.stamp, r.load, r.onReload) }
+
+// checkFiles runs load under mu and reports to onReload when it failed or
+// changed stamp (the loaded files' sizes and mtimes).
+func checkFiles(mu *sync.Mutex, stamp *string, load func() error, onReload func(error)) {
+	mu.Lock()
+	defer mu.Unlock()
+	old := *stamp
+	err := load()
+	if (err != nil || *stamp != old) && onReload != nil {
+		onReload(err)
 	}
-	return r.cur.Load()
 }
 
 // load rebuilds the Injector when the files changed since the last load.
@@ -87,6 +90,24 @@ func (r *configReloader) load() error {
 	r.files, r.stamp = files, stamp
 	r.cur.Store(inj)
 	return nil
+}
+
+// watch calls check every interval until ctx ends; an interval of zero or
+// less never calls it.
+func watch(ctx context.Context, interval time.Duration, check func()) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			check()
+		}
+	}
 }
 
 // fileStamp identifies the contents of files by size and modification

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sidecarkit/sidecarkit/admission"
 )
@@ -22,22 +22,57 @@ type server struct {
 type serverOptions struct {
 	// injector returns the Injector that answers a review (the
 	// configReloader's current one).
-	injector     func() *admission.Injector
-	certs        *certReloader
-	maxBodyBytes int64
+	injector         func() *admission.Injector
+	certs            *certReloader
+	maxBodyBytes     int64
+	maxInFlightBytes int64
+	// webhookTimeout is the webhook's timeoutSeconds: the server's
+	// timeouts derive from it (see timeouts).
+	webhookTimeout time.Duration
 	// ready reports why the server is not ready yet (nil when ready);
 	// nil means always ready.
 	ready func() error
 	log   *slog.Logger
 }
 
+// serverTimeouts are the http.Server's timeouts for a webhook whose
+// timeoutSeconds is t: the API server abandons a call after t (and tells
+// the Handler so with ?timeout=), so nothing of a request may take longer.
+type serverTimeouts struct {
+	// readHeader bounds the TLS handshake and the request's headers
+	// (t/2: they come at once from the API server); read the whole
+	// request, body included (t); write the answer, counted from the end
+	// of the headers (t plus a second to write an answer about the
+	// deadline itself); idle a kept-alive connection between requests
+	// (90 s, the idle timeout of the API server's client).
+	readHeader, read, write, idle time.Duration
+}
+
+func timeouts(t time.Duration) serverTimeouts {
+	return serverTimeouts{readHeader: t / 2, read: t, write: t + time.Second, idle: 90 * time.Second}
+}
+
+// Limits of the server beyond the Handler's.
+const (
+	// maxHeaderBytes bounds a request's headers (HTTP/1.1) or header
+	// list (HTTP/2); the API server sends a few hundred bytes.
+	maxHeaderBytes = 16 << 10
+	// maxConcurrentStreams bounds the requests of one HTTP/2 connection
+	// (the API server opens another connection when it needs more).
+	maxConcurrentStreams = 100
+)
+
 func newServer(o serverOptions) *server {
 	s := &server{ready: o.ready}
 	mux := http.NewServeMux()
-	observer := observe(o.log)
-	mux.HandleFunc("/mutate", func(w http.ResponseWriter, r *http.Request) {
-		h := admission.Handler{Injector: o.injector(), MaxBodyBytes: o.maxBodyBytes, Observe: observer}
-		h.ServeHTTP(w, r)
+	// One Handler for all requests: its in-flight limit counts them all,
+	// whichever Injector answers.
+	mux.Handle("/mutate", &admission.Handler{
+		GetInjector:      o.injector,
+		MaxBodyBytes:     o.maxBodyBytes,
+		MaxInFlightBytes: o.maxInFlightBytes,
+		MaxTimeout:       o.webhookTimeout,
+		Observe:          observe(o.log),
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
@@ -51,18 +86,26 @@ func newServer(o serverOptions) *server {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	t := timeouts(o.webhookTimeout)
 	s.http = &http.Server{
-		Handler: mux,
-		TLSConfig: &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			GetCertificate: o.certs.GetCertificate,
+		Handler:           mux,
+		TLSConfig:         o.certs.TLSConfig(),
+		ReadHeaderTimeout: t.readHeader,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: maxConcurrentStreams,
+			// The smallest frames HTTP/2 allows: a connection keeps a
+			// read buffer of the largest frame it read.
+			MaxReadFrameSize: 16 << 10,
+			// What a peer may send ahead of the Handler's reading.
+			MaxReceiveBufferPerConnection: 1 << 20,
+			MaxReceiveBufferPerStream:     64 << 10,
+			WriteByteTimeout:              t.write,
 		},
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn),
 	}
 	return s
 }
@@ -88,8 +131,10 @@ func (s *server) serve(ctx context.Context, l net.Listener, grace time.Duration)
 	return nil
 }
 
-// observe logs each review: denials and errors at warning level, the rest
-// at info (skips at debug).
+// observe logs each review: denials, errors and answers not delivered at
+// warning level, the rest at info (skips at debug). status is the status
+// delivered (0 for none). Errors may quote the request; they are cut to
+// admission.MaxMessageBytes.
 func observe(log *slog.Logger) func(*http.Request, int, admission.Outcome, error) {
 	return func(r *http.Request, status int, o admission.Outcome, err error) {
 		attrs := []any{"status", status, "remote", r.RemoteAddr}
@@ -110,14 +155,30 @@ func observe(log *slog.Logger) func(*http.Request, int, admission.Outcome, error
 			attrs = append(attrs, "warning", w)
 		}
 		switch {
+		case status == 0:
+			log.Warn("review not delivered", append(attrs, "err", short(err))...)
 		case err != nil:
-			log.Warn("review failed", append(attrs, "err", err)...)
+			log.Warn("review failed", append(attrs, "err", short(err))...)
 		case o.Err != nil:
-			log.Warn("review denied", append(attrs, "err", o.Err)...)
+			log.Warn("review denied", append(attrs, "err", short(o.Err))...)
 		case o.Skipped != "" && o.Skipped != admission.SkipAlreadyInjected:
 			log.Debug("review skipped", attrs...)
 		default:
 			log.Info("review", attrs...)
 		}
 	}
+}
+
+// short is err's message cut to admission.MaxMessageBytes on a UTF-8
+// boundary.
+func short(err error) string {
+	s := err.Error()
+	if len(s) <= admission.MaxMessageBytes {
+		return s
+	}
+	cut := admission.MaxMessageBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [truncated]"
 }

@@ -120,27 +120,58 @@ selection:
 `
 
 type testServer struct {
-	url    string
-	client *http.Client
-	logs   *syncBuffer
-	ca     *testCA
-	dir    string
-	stop   func() error
+	url     string
+	client  *http.Client
+	logs    *syncBuffer
+	ca      *testCA
+	dir     string
+	configs *configReloader
+	certs   *certReloader
+	stop    func() error
+}
+
+// testOptions vary startServer's server.
+type testOptions struct {
+	config string
+	ready  func() error
+	// capability, when set, is the Injectors' capability source.
+	capability func(context.Context, *admission.Request) (compat.Capability, error)
+	// build, when set, is called before each Injector is built.
+	build func()
+	// clientCA, when set, is written to client-ca.crt and required of
+	// clients (--client-ca-file).
+	clientCA *testCA
+	// maxInFlightBytes is the server's in-flight limit (0: the default).
+	maxInFlightBytes int64
 }
 
 func startServer(t *testing.T, config string, ready func() error) *testServer {
 	t.Helper()
+	return startServerWith(t, testOptions{config: config, ready: ready})
+}
+
+// startServerWith starts the webhook's server as run does, without the
+// reloaders' watches: the tests call their check methods.
+func startServerWith(t *testing.T, o testOptions) *testServer {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(o.config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
+	capability := o.capability
+	if capability == nil {
+		c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
+		capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
+	}
 	configs, err := newConfigReloader(filepath.Join(dir, "config.yaml"), func(cfg admission.Config) (*admission.Injector, error) {
-		cfg.Capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
+		if o.build != nil {
+			o.build()
+		}
+		cfg.Capability = capability
 		return admission.New(cfg)
-	}, 0, func(err error) {
+	}, func(err error) {
 		if err != nil {
 			log.Error("configuration reload failed; serving the previous one", "err", err)
 		} else {
@@ -152,11 +183,23 @@ func startServer(t *testing.T, config string, ready func() error) *testServer {
 	}
 	ca := newTestCA(t)
 	ca.issue(t, dir, 100)
-	certs, err := newCertReloader(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), 0, nil)
+	clientCAFile := ""
+	if o.clientCA != nil {
+		clientCAFile = filepath.Join(dir, "client-ca.crt")
+		o.clientCA.writeCA(t, clientCAFile)
+	}
+	certs, err := newCertReloader(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), clientCAFile, func(err error) {
+		if err != nil {
+			log.Error("certificate reload failed; serving the previous one", "err", err)
+		} else {
+			log.Info("certificate reloaded")
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: 32 << 10, ready: ready, log: log})
+	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: 32 << 10, maxInFlightBytes: o.maxInFlightBytes,
+		webhookTimeout: 10 * time.Second, ready: o.ready, log: log})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +209,7 @@ func startServer(t *testing.T, config string, ready func() error) *testServer {
 	go func() { done <- s.serve(ctx, l, 5*time.Second) }()
 	ts := &testServer{
 		url:  "https://" + l.Addr().String(),
-		logs: logs, ca: ca, dir: dir,
+		logs: logs, ca: ca, dir: dir, configs: configs, certs: certs,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			TLSClientConfig:   &tls.Config{RootCAs: ca.pool},
 			DisableKeepAlives: true,
@@ -204,8 +247,17 @@ const testPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec
 
 func TestServer(t *testing.T) {
 	ts := startServer(t, testConfig, nil)
+	// The API server's kind of client: HTTP/2, connections kept.
+	h2 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.ca.pool}, ForceAttemptHTTP2: true}}
+	defer h2.CloseIdleConnections()
+	// HTTP/1.1 with connections kept.
+	h1 := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.ca.pool}}}
+	defer h1.CloseIdleConnections()
+	oversize := reviewBody("Pod", "", strings.Replace(testPod, `"h"`, `"`+strings.Repeat("h", 40<<10)+`"`, 1))
+	reviews := 0 // the /mutate requests made
 	for _, tc := range []struct {
 		name, method, path, ctype, body string
+		client                          *http.Client
 		status                          int
 		want                            string
 	}{
@@ -215,7 +267,14 @@ func TestServer(t *testing.T) {
 		{name: "malformed", body: `{"apiVersion":"admission.k8s.io/v1",`, status: 400, want: "admission: malformed AdmissionReview"},
 		{name: "not a review", body: `{"apiVersion":"v1","kind":"Pod"}`, status: 400, want: `admission: got apiVersion "v1" kind "Pod"`},
 		{name: "empty", body: "", status: 400, want: "admission: empty body"},
-		{name: "oversize", body: reviewBody("Pod", "", strings.Replace(testPod, `"h"`, `"`+strings.Repeat("h", 40<<10)+`"`, 1)), status: 413, want: "exceeds the limit of 32768 bytes"},
+		// The server reads an oversize body out before it answers 413, so
+		// that a client still sending it gets the answer, not a reset
+		// connection (see admission's TestHandlerOversizeStillSending).
+		{name: "oversize", body: oversize, status: 413, want: "exceeds the limit of 32768 bytes"},
+		{name: "oversize, HTTP/1.1 kept alive", client: h1, body: oversize, status: 413, want: "exceeds the limit of 32768 bytes"},
+		{name: "oversize, HTTP/2", client: h2, body: oversize, status: 413, want: "exceeds the limit of 32768 bytes"},
+		{name: "pod after oversize, HTTP/1.1 kept alive", client: h1, body: reviewBody("Pod", "", testPod), status: 200, want: `"allowed":true,"patch":`},
+		{name: "pod after oversize, HTTP/2", client: h2, body: reviewBody("Pod", "", testPod), status: 200, want: `"allowed":true,"patch":`},
 		{name: "GET", method: "GET", body: "", status: 405, want: "method GET not allowed"},
 		{name: "text/plain", ctype: "text/plain", body: reviewBody("Pod", "", testPod), status: 415, want: `content type "text/plain" not supported`},
 		{name: "healthz", method: "GET", path: "/healthz", status: 200, want: "ok"},
@@ -233,12 +292,19 @@ func TestServer(t *testing.T) {
 			if ctype == "" {
 				ctype = "application/json"
 			}
+			client := tc.client
+			if client == nil {
+				client = ts.client
+			}
 			r, err := http.NewRequest(method, ts.url+path, strings.NewReader(tc.body))
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.Header.Set("Content-Type", ctype)
-			resp, err := ts.client.Do(r)
+			if path == "/mutate" {
+				reviews++
+			}
+			resp, err := client.Do(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -247,8 +313,13 @@ func TestServer(t *testing.T) {
 			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
 				t.Errorf("got %d %q, want %d containing %q", resp.StatusCode, b, tc.status, tc.want)
 			}
+			if tc.client == h2 && resp.ProtoMajor != 2 {
+				t.Errorf("got %s, want HTTP/2", resp.Proto)
+			}
 		})
 	}
+	h1.CloseIdleConnections()
+	h2.CloseIdleConnections()
 	if err := ts.stop(); err != nil {
 		t.Fatalf("graceful shutdown: %v", err)
 	}
@@ -263,8 +334,8 @@ func TestServer(t *testing.T) {
 			n++
 		}
 	}
-	if n != 9 {
-		t.Errorf("%d review log lines, want 9:\n%s", n, ts.logs)
+	if n != reviews {
+		t.Errorf("%d review log lines, want %d:\n%s", n, reviews, ts.logs)
 	}
 }
 
@@ -315,6 +386,7 @@ func TestCertReload(t *testing.T) {
 	}
 	ts.ca.issue(t, ts.dir, 200)
 	bump(t, ts.dir)
+	ts.certs.check()
 	if s := serial(); s != 200 {
 		t.Errorf("after rewrite: serial %d, want 200", s)
 	}
@@ -322,33 +394,17 @@ func TestCertReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	bump(t, ts.dir)
+	ts.certs.check()
 	if s := serial(); s != 200 {
 		t.Errorf("after a bad write: serial %d, want the last good 200", s)
 	}
 }
 
 // TestConfigReload: a changed configuration, or a changed sidecarFile,
-// applies to the next review; a bad one is logged and the last good one
+// applies to the reviews after the next check; a bad one is logged and the last good one
 // keeps serving; fixing it applies again.
 func TestConfigReload(t *testing.T) {
 	ts := startServer(t, testConfig, nil)
-	patchOf := func() string {
-		t.Helper()
-		resp, err := ts.client.Post(ts.url+"/mutate", "application/json", strings.NewReader(reviewBody("Pod", "", testPod)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var ar struct {
-			Response struct {
-				Patch []byte `json:"patch"`
-			} `json:"response"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&ar); err != nil {
-			t.Fatal(err)
-		}
-		return string(ar.Response.Patch)
-	}
 	write := func(name, content string) {
 		t.Helper()
 		p := filepath.Join(ts.dir, name)
@@ -380,11 +436,12 @@ func TestConfigReload(t *testing.T) {
 	for _, st := range steps {
 		if st.file != "" {
 			write(st.file, st.content)
+			ts.configs.check()
 		}
 		if st.want == "" {
 			continue
 		}
-		got := patchOf()
+		got := patchOf(t, ts)
 		if !strings.Contains(got, st.want) || (st.notWant != "" && strings.Contains(got, st.notWant)) {
 			t.Errorf("%s: patch %s; want %s", st.name, got, st.want)
 		}
@@ -405,6 +462,60 @@ func bump(t *testing.T, dir string) {
 	for _, f := range []string{"tls.crt", "tls.key"} {
 		if err := os.Chtimes(filepath.Join(dir, f), when, when); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A review whose client went away (the API server gave up) is logged as
+// not delivered, with status 0, not as the status it would have had.
+func TestLogUndelivered(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	ts := startServerWith(t, testOptions{config: testConfig, capability: func(ctx context.Context, _ *admission.Request) (compat.Capability, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return compat.Capability{}, ctx.Err()
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.url+"/mutate?timeout=10s", strings.NewReader(reviewBody("Pod", "", testPod)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	// HTTP/2, as the API server calls: a canceled call resets its stream.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.ca.pool}, ForceAttemptHTTP2: true}}
+	go func() {
+		<-entered
+		cancel()
+	}()
+	if _, err := client.Do(r); err == nil {
+		t.Fatal("the canceled call got an answer")
+	}
+	client.CloseIdleConnections()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ts.logs.String(), "review not delivered") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	logs := ts.logs.String()
+	if !strings.Contains(logs, `"msg":"review not delivered","status":0,`) || !strings.Contains(logs, "admission: 500 answer not delivered") || strings.Contains(logs, `"status":500`) {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// The server's timeouts follow the webhook's: nothing of a request
+// outlives the API server's wait by more than the second an answer about
+// the deadline may take; HTTP/2 is bounded too.
+func TestServerTimeouts(t *testing.T) {
+	ts := startServer(t, testConfig, nil)
+	for _, wt := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second} {
+		s := newServer(serverOptions{injector: ts.configs.Injector, certs: ts.certs, webhookTimeout: wt, log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		h := s.http
+		if h.ReadHeaderTimeout <= 0 || h.ReadHeaderTimeout > wt || h.ReadTimeout != wt || h.WriteTimeout != wt+time.Second ||
+			h.IdleTimeout <= 0 || h.MaxHeaderBytes != 16<<10 {
+			t.Errorf("webhook timeout %v: server timeouts header %v read %v write %v idle %v, max header bytes %d",
+				wt, h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, h.MaxHeaderBytes)
+		}
+		if h.HTTP2 == nil || h.HTTP2.MaxConcurrentStreams != 100 || h.HTTP2.MaxReadFrameSize != 16<<10 ||
+			h.HTTP2.MaxReceiveBufferPerConnection != 1<<20 || h.HTTP2.MaxReceiveBufferPerStream != 64<<10 {
+			t.Errorf("webhook timeout %v: HTTP/2 %+v", wt, h.HTTP2)
 		}
 	}
 }

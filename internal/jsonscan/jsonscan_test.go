@@ -1,0 +1,183 @@
+package jsonscan
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestFind(t *testing.T) {
+	doc := `{"spec":{"initContainers":[{"name":"a"},{"name":"b","x":{"y":[1,2]}}],"containers":null},
+	         "metadata":{"name":"m"}, "k\u0065y":"escaped", "a/b":1}`
+	for _, tc := range []struct {
+		path string
+		want string
+		ok   bool
+	}{
+		{"", doc, true},
+		{"spec/initContainers/1/name", `"b"`, true},
+		{"spec/initContainers/1/x/y/1", `2`, true},
+		{"spec/initContainers/2", ``, false},
+		{"spec/initContainers/-1", ``, false},
+		{"spec/initContainers/01", ``, false},
+		{"spec/initContainers/x", ``, false},
+		{"spec/containers/0", ``, false},
+		{"spec/containers", `null`, true},
+		{"metadata/name/0", ``, false},
+		{"key", `"escaped"`, true},
+		{"nope", ``, false},
+	} {
+		var tokens []string
+		if tc.path != "" {
+			tokens = strings.Split(tc.path, "/")
+		}
+		got, ok, err := Find([]byte(doc), tokens)
+		if err != nil || ok != tc.ok || (ok && string(got) != tc.want) {
+			t.Errorf("Find(%q) = %q, %v, %v; want %q, %v", tc.path, got, ok, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// Repeated keys read as encoding/json decodes them into structs: the last
+// array counts, objects merge.
+func TestFindRepeatedKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc, path, want string
+		ok              bool
+	}{
+		{`{"l":[1,2],"l":[3]}`, "l/1", ``, false},
+		{`{"l":[1,2],"l":[3]}`, "l/0", `3`, true},
+		{`{"s":{"a":1},"s":{"b":2}}`, "s/a", `1`, true},
+		{`{"s":{"a":1},"s":{"a":3}}`, "s/a", `3`, true},
+		{`{"s":{"a":1},"s":5}`, "s/a", ``, false},
+		{`{"s":{"a":[1]},"s":{"a":[]}}`, "s/a/0", ``, false},
+	} {
+		got, ok, err := Find([]byte(tc.doc), strings.Split(tc.path, "/"))
+		if err != nil || ok != tc.ok || (ok && string(got) != tc.want) {
+			t.Errorf("Find(%s, %q) = %q, %v, %v; want %q, %v", tc.doc, tc.path, got, ok, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestFindMalformed(t *testing.T) {
+	for _, doc := range []string{`{"a":`, `{"a":[1,}`, `[1,2`, `{"a" 1}`, `{"a":"x`} {
+		if _, ok, err := Find([]byte(doc), []string{"a", "0"}); err == nil && ok {
+			t.Errorf("Find(%s) found something in malformed JSON", doc)
+		}
+	}
+}
+
+// FuzzFind: on valid JSON without repeated keys, Find agrees with a
+// generic decode followed by navigation; on any input it never panics.
+func FuzzFind(f *testing.F) {
+	f.Add([]byte(`{"a":[{"b":1},{"c":[true,null,"x"]}]}`), "a/1/c/2")
+	f.Add([]byte(`[[1],[2,[3]]]`), "1/1/0")
+	f.Add([]byte(`{"a":{"a":{"a":5}}}`), "a/a/a")
+	f.Fuzz(func(t *testing.T, doc []byte, path string) {
+		var tokens []string
+		if path != "" {
+			tokens = strings.Split(path, "/")
+		}
+		got, ok, err := Find(doc, tokens)
+		var v interface{}
+		if json.Unmarshal(doc, &v) != nil || hasRepeatedKeys(doc) {
+			return
+		}
+		want, wantOK := navigate(v, tokens)
+		if err != nil {
+			if wantOK {
+				t.Fatalf("Find(%s, %q) error %v; navigation finds %v", doc, path, err, want)
+			}
+			return
+		}
+		if ok != wantOK {
+			t.Fatalf("Find(%s, %q) ok = %v, navigation %v", doc, path, ok, wantOK)
+		}
+		if !ok {
+			return
+		}
+		var g interface{}
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("Find(%s, %q) = %q: %v", doc, path, got, err)
+		}
+		if !reflect.DeepEqual(g, want) {
+			t.Fatalf("Find(%s, %q) = %v, navigation %v", doc, path, g, want)
+		}
+	})
+}
+
+func navigate(v interface{}, tokens []string) (interface{}, bool) {
+	for _, tok := range tokens {
+		switch x := v.(type) {
+		case map[string]interface{}:
+			var ok bool
+			if v, ok = x[tok]; !ok {
+				return nil, false
+			}
+		case []interface{}:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(x) || strconv.Itoa(i) != tok {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// hasRepeatedKeys reports whether some object of doc repeats a key.
+func hasRepeatedKeys(doc []byte) bool {
+	dec := json.NewDecoder(strings.NewReader(string(doc)))
+	type frame struct {
+		obj  bool
+		seen map[string]bool
+		key  bool // the next string token in an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch x := tok.(type) {
+		case json.Delim:
+			switch x {
+			case '{':
+				if top != nil && top.obj {
+					top.key = true
+				}
+				stack = append(stack, &frame{obj: true, seen: map[string]bool{}, key: true})
+				continue
+			case '[':
+				if top != nil && top.obj {
+					top.key = true
+				}
+				stack = append(stack, &frame{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				continue
+			}
+		case string:
+			if top != nil && top.obj && top.key {
+				if top.seen[x] {
+					return true
+				}
+				top.seen[x] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.obj {
+			top.key = true
+		}
+	}
+}
