@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -31,7 +32,7 @@ func TestOptionsThroughInject(t *testing.T) {
 			return sidecar.Inject(obj.Meta, obj.Spec, spec, tc.Capability, tc.Options)
 		}},
 		{"Injector.Inject", func(obj *patch.Object, tc optioncases.Case) (sidecar.Result, error) {
-			return in.Inject(obj.Meta, obj.Spec, tc.Capability, tc.Options)
+			return in.Inject(context.Background(), obj.Meta, obj.Spec, tc.Capability, tc.Options)
 		}},
 	}
 	for _, e := range entries {
