@@ -4,11 +4,13 @@
 //
 //   - [Planner] builds the pair from a [sidecar.Spec]; [sidecar.Inject]
 //     places it (Options.Mode Universal, or Auto, with Options.Universal).
-//   - [Decide] is the handshake's state machine, a pure function of the
-//     markers in the shared emptyDir, the twin's role, the Pod's
-//     restartPolicy, the sandbox and the phase.
 //   - Package [github.com/sidecarkit/sidecarkit/universal/handshake] is the
-//     runner both twins use as their entrypoint wrapper.
+//     runner both twins use as their entrypoint wrapper: a sidecar image
+//     ships a program that calls its Main.
+//   - The handshake's state machine, a pure function of the markers in the
+//     shared emptyDir, the twin's role, the Pod's restartPolicy, the
+//     sandbox and the phase, is internal (universal/internal/protocol);
+//     this documentation and docs/universal.md describe it.
 //
 // # The pair
 //
@@ -20,9 +22,10 @@
 //   - the legacy twin, "<name>-legacy": a regular container;
 //   - the handshake volume, "<name>-handshake", an emptyDir both mount at
 //     [DefaultMountPath] (Planner.MountPath);
-//   - in both, the environment [EnvRole], [EnvDir], [EnvRestartPolicy]
-//     (the downward API cannot expose the Pod's restartPolicy) and
-//     [EnvPodIP], and the sidecar's command and arguments run under the
+//   - in both, the environment SIDECARKIT_HANDSHAKE_ROLE,
+//     SIDECARKIT_HANDSHAKE_DIR, SIDECARKIT_POD_RESTART_POLICY (the
+//     downward API cannot expose the Pod's restartPolicy) and
+//     SIDECARKIT_POD_IP, and the sidecar's command and arguments run under the
 //     handshake: "<handshake> --role=… --dir=… -- <command> <args>". A
 //     Spec without a command is an error: a webhook cannot read an image's
 //     entrypoint.
@@ -35,7 +38,7 @@
 //
 // Probes. The native twin's startup probe is an exec of "handshake probe":
 // it records an ack (see below), fails until the native twin acts (without
-// a check of the sidecar's own, it waits up to handshake.ProbeWait for the
+// a check of the sidecar's own, it waits up to 2 s for the
 // twin to act and passes in the same call, a probe period sooner), then
 // runs the sidecar's own startup check (httpGet, tcpSocket or exec, run by
 // the handshake from inside the container, the host defaulting to the Pod
@@ -67,7 +70,7 @@
 //
 //   - In the sidecar image (Planner.Handshake): the sidecar author ships
 //     the handshake in the image (for example sidecarctl, or a small
-//     program calling handshake.Runner) and names its path. Nothing else
+//     program calling handshake.Main) and names its path. Nothing else
 //     runs; the versions of sidecar and handshake move together; but
 //     every sidecar image must be rebuilt.
 //   - Copied (Planner.Copier): an extra init container, placed just
@@ -94,7 +97,7 @@
 // init container forever (the Pod hangs in Init); and the legacy twin of
 // a Job Pod must not stand by. The protocol here closes them:
 //
-//   - Markers are scoped to the sandbox ([Sandbox]: boot id, the
+//   - Markers are scoped to the sandbox (its identity: boot id, the
 //     network, IPC and UTS namespace inodes and the network namespace's
 //     never-reused cookie), so a re-created sandbox starts afresh.
 //   - A claim, created exclusively once per sandbox (a hard link, which
@@ -124,11 +127,11 @@
 //	ack                  "sidecarkit-handshake/1 ack probed <key>"     the native twin's startup probe
 //	claim-<key>          "sidecarkit-handshake/1 claim native|legacy <key>"   the twin that acts
 //
-// where <key> is [Sandbox.Key]. Content that is not a marker reads as no
+// where <key> is the sandbox's identity. Content that is not a marker reads as no
 // marker, except in a claim file, where it reads as a legacy claim (so
 // that both twins agree, on the twin that needs no kubelet support).
 //
-// The state machine ([Decide]; Phase is Starting when a run begins,
+// The state machine (Phase is Starting when a run begins,
 // Confirming while it waits, TimedOut after the confirmation timeout):
 //
 //	native: legacy claim ........................ Exit0Now
@@ -150,8 +153,8 @@
 //
 // # Proof
 //
-// TestSimulation explores, with the model of package kubesim and the
-// production Decide and marker code, every interleaving of kubelet
+// TestSimulation explores, with the model of universal/internal/kubesim
+// and the production state machine and marker code, every interleaving of kubelet
 // actions, handshake steps, crashes, sandbox re-creations (with fresh or
 // reused identities) and Pod deletion on every node kind (≤1.27 stripping,
 // 1.28 with the gate on, 1.28–1.32 with the gate off, ≥1.29, and 1.29–1.36
@@ -161,8 +164,12 @@
 // about 1.5 million states in seconds; 0 under -short; 2: about 14
 // million states, a minute and 2.5 GB):
 //
-//	go test -v -run TestSimulation ./universal
-//	go test -v -run TestSimulation -universal.depth=2 ./universal
+//	go test -v -run TestSimulation ./universal/internal/protocol
+//	go test -v -run TestSimulation ./universal/internal/protocol -universal.depth=2
+//
+// (a flag of the test binary follows the package). The check is bounded:
+// it is a proof for runs of at most that many crashes and re-creations,
+// not for every run.
 //
 // TestCheckerCatches in kubesim shows that the tutorial's protocol, and
 // ours with any one rule removed, fail there.

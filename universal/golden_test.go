@@ -18,6 +18,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -179,7 +180,7 @@ func checkPair(t *testing.T, spec *corev1.PodSpec, c corev1.Container) {
 		if tw == legacy {
 			role = "legacy"
 		}
-		if env[universal.EnvRole] != role || env[universal.EnvRestartPolicy] != policy || env[universal.EnvDir] == "" {
+		if env[protocol.EnvRole] != role || env[protocol.EnvRestartPolicy] != policy || env[protocol.EnvDir] == "" {
 			t.Errorf("%s twin's env: %v", role, env)
 		}
 		if n := len(tw.Command) - len(c.Command); n < 1 || tw.Command[n-1] != "--" || strings.Join(tw.Command[n:], " ") != strings.Join(c.Command, " ") {

@@ -1,6 +1,8 @@
 package universal
 
 import (
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
+
 	"fmt"
 	"path"
 	"sort"
@@ -86,11 +88,11 @@ func (p Planner) Plan(s sidecar.Spec, pod *corev1.PodSpec) (sidecar.Plan, error)
 	if pod != nil && pod.RestartPolicy != "" {
 		policy = pod.RestartPolicy
 	}
-	native, err := b.twin(Native, policy)
+	native, err := b.twin(protocol.Native, policy)
 	if err != nil {
 		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: native twin: %w", c.Name, err)
 	}
-	legacy, err := b.twin(Legacy, policy)
+	legacy, err := b.twin(protocol.Legacy, policy)
 	if err != nil {
 		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: legacy twin: %w", c.Name, err)
 	}
@@ -145,7 +147,7 @@ func (b *builder) check(s *sidecar.Spec) error {
 	}
 	for _, e := range c.Env {
 		switch e.Name {
-		case EnvRole, EnvDir, EnvRestartPolicy, EnvPodIP:
+		case protocol.EnvRole, protocol.EnvDir, protocol.EnvRestartPolicy, protocol.EnvPodIP:
 			return fmt.Errorf("env %s is set by the Planner", e.Name)
 		}
 	}
@@ -174,23 +176,23 @@ func (b *builder) handshake() []string {
 func (b *builder) binary() string { return b.mount + "/bin/handshake" }
 
 // flags returns the flags every handshake invocation of role gets.
-func (b *builder) flags(role Role) []string {
+func (b *builder) flags(role protocol.Role) []string {
 	return []string{"--role=" + string(role), "--dir=" + b.mount}
 }
 
 // twin builds one twin.
-func (b *builder) twin(role Role, policy corev1.RestartPolicy) (corev1.Container, error) {
+func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.Container, error) {
 	t := *b.c.DeepCopy()
 	cmd := append(b.handshake(), b.flags(role)...)
-	if role == Native && b.timeout != DefaultConfirmTimeout {
+	if role == protocol.Native && b.timeout != DefaultConfirmTimeout {
 		cmd = append(cmd, "--confirm-timeout="+b.timeout.String())
 	}
 	t.Command = append(append(cmd, "--"), b.c.Command...)
 	t.Env = append(t.Env,
-		corev1.EnvVar{Name: EnvRole, Value: string(role)},
-		corev1.EnvVar{Name: EnvDir, Value: b.mount},
-		corev1.EnvVar{Name: EnvRestartPolicy, Value: string(policy)},
-		corev1.EnvVar{Name: EnvPodIP, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
+		corev1.EnvVar{Name: protocol.EnvRole, Value: string(role)},
+		corev1.EnvVar{Name: protocol.EnvDir, Value: b.mount},
+		corev1.EnvVar{Name: protocol.EnvRestartPolicy, Value: string(policy)},
+		corev1.EnvVar{Name: protocol.EnvPodIP, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
 	)
 	t.VolumeMounts = append(t.VolumeMounts, corev1.VolumeMount{Name: VolumeName(b.c.Name), MountPath: b.mount})
 	var err error
@@ -199,16 +201,16 @@ func (b *builder) twin(role Role, policy corev1.RestartPolicy) (corev1.Container
 			return corev1.Container{}, fmt.Errorf("lifecycle.preStop: %w", err)
 		}
 	}
-	if role == Legacy {
+	if role == protocol.Legacy {
 		t.Name, t.RestartPolicy = LegacyName(b.c.Name), nil
 		for _, pr := range []struct {
 			p   **corev1.Probe
-			typ ProbeType
-		}{{&t.StartupProbe, StartupProbe}, {&t.LivenessProbe, LivenessProbe}, {&t.ReadinessProbe, ReadinessProbe}} {
+			typ protocol.ProbeType
+		}{{&t.StartupProbe, protocol.StartupProbe}, {&t.LivenessProbe, protocol.LivenessProbe}, {&t.ReadinessProbe, protocol.ReadinessProbe}} {
 			if *pr.p == nil {
 				continue
 			}
-			if *pr.p, err = b.probe(*pr.p, Legacy, pr.typ); err != nil {
+			if *pr.p, err = b.probe(*pr.p, protocol.Legacy, pr.typ); err != nil {
 				return corev1.Container{}, fmt.Errorf("%sProbe: %w", pr.typ, err)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/sidecar"
 	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 func TestPlanErrors(t *testing.T) {
@@ -26,7 +27,7 @@ func TestPlanErrors(t *testing.T) {
 		{name: "root-mount", planner: universal.Planner{Handshake: []string{"/h"}, MountPath: "/"}, err: "clean absolute path"},
 		{name: "negative-timeout", planner: universal.Planner{Handshake: []string{"/h"}, ConfirmTimeout: -1}, err: "is negative"},
 		{name: "long-name", spec: func(s *sidecar.Spec) { s.Container.Name = strings.Repeat("a", 60) }, err: "shorten the sidecar's name"},
-		{name: "reserved-env", spec: func(s *sidecar.Spec) { s.Container.Env = []corev1.EnvVar{{Name: universal.EnvRole, Value: "x"}} }, err: "is set by the Planner"},
+		{name: "reserved-env", spec: func(s *sidecar.Spec) { s.Container.Env = []corev1.EnvVar{{Name: protocol.EnvRole, Value: "x"}} }, err: "is set by the Planner"},
 		{name: "mount-overlap", spec: func(s *sidecar.Spec) {
 			s.Container.VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/sidecarkit"}}
 		}, err: "overlaps the handshake volume's mount path"},
@@ -77,7 +78,7 @@ func TestPlanNilPodAndDefaults(t *testing.T) {
 		t.Errorf("names %s %s %s", n.Name, l.Name, plan.Volumes[0].Name)
 	}
 	for _, e := range n.Env {
-		if e.Name == universal.EnvRestartPolicy && e.Value != "Always" {
+		if e.Name == protocol.EnvRestartPolicy && e.Value != "Always" {
 			t.Errorf("restart policy of a nil pod: %q, want Always", e.Value)
 		}
 	}

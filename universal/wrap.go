@@ -1,6 +1,8 @@
 package universal
 
 import (
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
+
 	"fmt"
 	"strconv"
 	"time"
@@ -38,7 +40,7 @@ func (b *builder) startupProbe() (*corev1.Probe, error) {
 	}
 	if orig == nil {
 		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: b.probeCommand(Native, StartupProbe, 0, nil)}},
+			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: b.probeCommand(protocol.Native, protocol.StartupProbe, 0, nil)}},
 			PeriodSeconds:    period,
 			TimeoutSeconds:   5,
 			SuccessThreshold: 1,
@@ -51,7 +53,7 @@ func (b *builder) startupProbe() (*corev1.Probe, error) {
 		return nil, err
 	}
 	return &corev1.Probe{
-		ProbeHandler:                  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: b.probeCommand(Native, StartupProbe, timeout, check)}},
+		ProbeHandler:                  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: b.probeCommand(protocol.Native, protocol.StartupProbe, timeout, check)}},
 		PeriodSeconds:                 period,
 		TimeoutSeconds:                timeout,
 		SuccessThreshold:              1,
@@ -62,7 +64,7 @@ func (b *builder) startupProbe() (*corev1.Probe, error) {
 
 // probe wraps one of the legacy twin's probes: the same timing, an exec
 // handler that passes while the twin is dormant and checks while it acts.
-func (b *builder) probe(p *corev1.Probe, role Role, typ ProbeType) (*corev1.Probe, error) {
+func (b *builder) probe(p *corev1.Probe, role protocol.Role, typ protocol.ProbeType) (*corev1.Probe, error) {
 	check, err := b.checkArgs(&p.ProbeHandler)
 	if err != nil {
 		return nil, err
@@ -72,7 +74,7 @@ func (b *builder) probe(p *corev1.Probe, role Role, typ ProbeType) (*corev1.Prob
 	return out, nil
 }
 
-func (b *builder) probeCommand(role Role, typ ProbeType, timeout int32, check []string) []string {
+func (b *builder) probeCommand(role protocol.Role, typ protocol.ProbeType, timeout int32, check []string) []string {
 	cmd := append(append(b.handshake(), "probe"), b.flags(role)...)
 	cmd = append(cmd, "--type="+string(typ))
 	if len(check) > 0 && timeout != defaultTimeout {
@@ -84,7 +86,7 @@ func (b *builder) probeCommand(role Role, typ ProbeType, timeout int32, check []
 // hook wraps a preStop hook so that it runs only in the acting twin: a
 // dormant legacy twin shares the network namespace, and its hook would
 // drain the acting native twin's sidecar.
-func (b *builder) hook(h *corev1.LifecycleHandler, role Role) (*corev1.LifecycleHandler, error) {
+func (b *builder) hook(h *corev1.LifecycleHandler, role protocol.Role) (*corev1.LifecycleHandler, error) {
 	if h.TCPSocket != nil {
 		return nil, fmt.Errorf("a tcpSocket hook is not run by the kubelet either; remove it")
 	}

@@ -33,8 +33,7 @@ stands by, so that exactly one copy runs on every node, native or not.
 			if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 				return cmd.Help()
 			}
-			r := handshake.Runner{System: handshake.OS(), Env: os.Environ(), Stderr: stderr}
-			if code := r.Main(args); code != 0 {
+			if code := handshake.Main(args, os.Environ(), stderr); code != 0 {
 				return exitCode(code)
 			}
 			return nil

@@ -5,7 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // apply returns the state after e. Errors are the protocol's (a model
@@ -31,14 +31,14 @@ func (m *model) apply(s state, e event) (state, error) {
 	case eStep:
 		err = m.step(&s, whoOf(e.c))
 	case ePoll:
-		if t := s.twin(whoOf(e.c)); t.phase != uint8(universal.TimedOut) {
-			t.step, t.phase = sFresh, uint8(universal.Confirming)
+		if t := s.twin(whoOf(e.c)); t.phase != uint8(protocol.TimedOut) {
+			t.step, t.phase = sFresh, uint8(protocol.Confirming)
 		} else {
 			t.step = sFresh
 		}
 	case eTimeout:
 		t := s.twin(whoOf(e.c))
-		t.step, t.phase = sFresh, uint8(universal.TimedOut)
+		t.step, t.phase = sFresh, uint8(protocol.TimedOut)
 	case eExit0:
 		m.stop(&s, e.c, cExited0)
 	case eCrash, eProbeKill:
@@ -104,7 +104,7 @@ func (m *model) probe(s *state) error {
 	if err != nil {
 		return err
 	}
-	pass := v == universal.Pass || v == universal.Check && s.n.step == sRunning
+	pass := v == protocol.Pass || v == protocol.Check && s.n.step == sRunning
 	s.n.started, s.n.probeFailed = pass, !pass
 	return nil
 }
@@ -126,8 +126,8 @@ func (m *model) step(s *state, w who) error {
 		m.stop(s, ctrOf(w), cExited0)
 		return nil
 	}
-	switch universal.Action(t.act) {
-	case universal.Run:
+	switch protocol.Action(t.act) {
+	case protocol.Run:
 		if t.claim {
 			ok, err := m.proto.Claim(d, in.Sandbox, in.Role)
 			if err != nil {
@@ -146,16 +146,16 @@ func (m *model) step(s *state, w who) error {
 		default:
 			s.handoff = true
 		}
-	case universal.RecordAndExit0:
+	case protocol.RecordAndExit0:
 		if err := m.proto.RecordSeen(d, in.Sandbox); err != nil {
 			return err
 		}
 		t.step = sExiting
-	case universal.Exit0Now:
+	case protocol.Exit0Now:
 		m.stop(s, ctrOf(w), cExited0)
-	case universal.StandBy:
+	case protocol.StandBy:
 		t.step = sStandBy
-	case universal.Confirm:
+	case protocol.Confirm:
 		t.step = sConfirming
 	default:
 		return fmt.Errorf("kubesim: %s decided %v", w, t.act)

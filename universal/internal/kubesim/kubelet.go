@@ -5,7 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // Kind is a kind of node, by what its kubelet does with an init container
@@ -341,11 +341,11 @@ func (m *model) events(s *state, buf []event) []event {
 	return m.faultEvents(s, out)
 }
 
-// input returns the universal.Input of twin w in s.
-func (m *model) input(s *state, w who) universal.Input {
-	role := universal.Native
+// input returns the protocol.Input of twin w in s.
+func (m *model) input(s *state, w who) protocol.Input {
+	role := protocol.Native
 	if w == legacy {
-		role = universal.Legacy
+		role = protocol.Legacy
 	}
-	return universal.Input{Role: role, RestartPolicy: m.policy(), Sandbox: key(s.sandbox), Phase: universal.Phase(s.twin(w).phase)}
+	return protocol.Input{Role: role, RestartPolicy: m.policy(), Sandbox: key(s.sandbox), Phase: protocol.Phase(s.twin(w).phase)}
 }

@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // naive is the protocol of the website tutorial "Adopting Sidecar
@@ -18,45 +18,45 @@ type naive struct{}
 
 const naiveFile = "tutorial"
 
-func (naive) read(d universal.Dir) string {
+func (naive) read(d protocol.Dir) string {
 	b, _ := d.ReadFile(naiveFile)
 	return string(b)
 }
 
-func (n naive) Next(d universal.Dir, in universal.Input) (universal.Decision, error) {
+func (n naive) Next(d protocol.Dir, in protocol.Input) (protocol.Decision, error) {
 	m := n.read(d)
 	switch {
-	case in.Role == universal.Native && m == "":
-		return universal.Decision{Action: universal.RecordAndExit0}, nil
-	case in.Role == universal.Native:
-		return universal.Decision{Action: universal.Run, Claim: true}, nil
+	case in.Role == protocol.Native && m == "":
+		return protocol.Decision{Action: protocol.RecordAndExit0}, nil
+	case in.Role == protocol.Native:
+		return protocol.Decision{Action: protocol.Run, Claim: true}, nil
 	case m == "running" && in.RestartPolicy == corev1.RestartPolicyAlways:
-		return universal.Decision{Action: universal.StandBy}, nil
+		return protocol.Decision{Action: protocol.StandBy}, nil
 	case m == "running":
-		return universal.Decision{Action: universal.Exit0Now}, nil
+		return protocol.Decision{Action: protocol.Exit0Now}, nil
 	}
-	return universal.Decision{Action: universal.Run}, nil
+	return protocol.Decision{Action: protocol.Run}, nil
 }
 
-func (naive) Claim(d universal.Dir, _ string, role universal.Role) (bool, error) {
+func (naive) Claim(d protocol.Dir, _ string, role protocol.Role) (bool, error) {
 	return true, d.WriteFile(naiveFile, []byte("running"))
 }
 
-func (naive) RecordSeen(d universal.Dir, _ string) error {
+func (naive) RecordSeen(d protocol.Dir, _ string) error {
 	return d.WriteFile(naiveFile, []byte("first-run"))
 }
 
-func (n naive) Probe(d universal.Dir, _ string) (universal.Verdict, error) {
+func (n naive) Probe(d protocol.Dir, _ string) (protocol.Verdict, error) {
 	if n.read(d) == "running" {
-		return universal.Check, nil
+		return protocol.Check, nil
 	}
-	return universal.Fail, nil
+	return protocol.Fail, nil
 }
 
 // mutant is the production protocol with one rule changed.
 type mutant struct {
 	Protocol
-	next    func(in universal.Input, d universal.Decision) universal.Decision
+	next    func(in protocol.Input, d protocol.Decision) protocol.Decision
 	sandbox string // when set, replaces every sandbox key
 }
 
@@ -67,7 +67,7 @@ func (m mutant) key(s string) string {
 	return s
 }
 
-func (m mutant) Next(d universal.Dir, in universal.Input) (universal.Decision, error) {
+func (m mutant) Next(d protocol.Dir, in protocol.Input) (protocol.Decision, error) {
 	in.Sandbox = m.key(in.Sandbox)
 	dec, err := m.Protocol.Next(d, in)
 	if err == nil && m.next != nil {
@@ -76,23 +76,23 @@ func (m mutant) Next(d universal.Dir, in universal.Input) (universal.Decision, e
 	return dec, err
 }
 
-func (m mutant) Claim(d universal.Dir, sb string, r universal.Role) (bool, error) {
+func (m mutant) Claim(d protocol.Dir, sb string, r protocol.Role) (bool, error) {
 	return m.Protocol.Claim(d, m.key(sb), r)
 }
 
-func (m mutant) RecordSeen(d universal.Dir, sb string) error {
+func (m mutant) RecordSeen(d protocol.Dir, sb string) error {
 	return m.Protocol.RecordSeen(d, m.key(sb))
 }
 
-func (m mutant) Probe(d universal.Dir, sb string) (universal.Verdict, error) {
+func (m mutant) Probe(d protocol.Dir, sb string) (protocol.Verdict, error) {
 	return m.Protocol.Probe(d, m.key(sb))
 }
 
 // noConfirmation makes a restarted native twin act without waiting for
 // the kubelet's startup probe.
-func noConfirmation(in universal.Input, d universal.Decision) universal.Decision {
-	if d.Action == universal.Confirm {
-		return universal.Decision{Action: universal.Run, Claim: true}
+func noConfirmation(in protocol.Input, d protocol.Decision) protocol.Decision {
+	if d.Action == protocol.Confirm {
+		return protocol.Decision{Action: protocol.Run, Claim: true}
 	}
 	return d
 }
@@ -152,9 +152,9 @@ func TestCheckerCatches(t *testing.T) {
 		{
 			name:   "legacy-always-stands-by",
 			reason: "a dormant legacy twin that stands by under restartPolicy Never keeps a Job Pod running",
-			cfg: Config{Kind: Native, RestartPolicy: never, Protocol: mutant{Protocol: Production(), next: func(in universal.Input, d universal.Decision) universal.Decision {
-				if d.Action == universal.Exit0Now && in.Role == universal.Legacy {
-					return universal.Decision{Action: universal.StandBy}
+			cfg: Config{Kind: Native, RestartPolicy: never, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if d.Action == protocol.Exit0Now && in.Role == protocol.Legacy {
+					return protocol.Decision{Action: protocol.StandBy}
 				}
 				return d
 			}}},
@@ -163,9 +163,9 @@ func TestCheckerCatches(t *testing.T) {
 		{
 			name:   "legacy-does-not-wait",
 			reason: "on kubelets 1.29 to 1.36 a re-created sandbox starts the legacy twin early; if it acts instead of waiting for the native twin, a Job Pod never completes",
-			cfg: Config{Kind: NativeStaleInit, RestartPolicy: onFailure, Recreations: 1, Protocol: mutant{Protocol: Production(), next: func(in universal.Input, d universal.Decision) universal.Decision {
-				if d.Action == universal.Confirm && in.Role == universal.Legacy {
-					return universal.Decision{Action: universal.Run, Claim: true}
+			cfg: Config{Kind: NativeStaleInit, RestartPolicy: onFailure, Recreations: 1, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if d.Action == protocol.Confirm && in.Role == protocol.Legacy {
+					return protocol.Decision{Action: protocol.Run, Claim: true}
 				}
 				return d
 			}}},

@@ -1,22 +1,22 @@
 package kubesim
 
 import (
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // Protocol is the handshake logic the simulated twins and the native
 // twin's startup probe run.
 type Protocol interface {
-	// Next observes d and decides, like universal.Next.
-	Next(d universal.Dir, in universal.Input) (universal.Decision, error)
-	// Claim claims the sandbox, like universal.Claim.
-	Claim(d universal.Dir, sandbox string, role universal.Role) (bool, error)
+	// Next observes d and decides, like protocol.Next.
+	Next(d protocol.Dir, in protocol.Input) (protocol.Decision, error)
+	// Claim claims the sandbox, like protocol.Claim.
+	Claim(d protocol.Dir, sandbox string, role protocol.Role) (bool, error)
 	// RecordSeen records the native twin's first run, like
-	// universal.RecordSeen.
-	RecordSeen(d universal.Dir, sandbox string) error
+	// protocol.RecordSeen.
+	RecordSeen(d protocol.Dir, sandbox string) error
 	// Probe is the native twin's wrapped startup probe, like
-	// universal.Probe.
-	Probe(d universal.Dir, sandbox string) (universal.Verdict, error)
+	// protocol.Probe.
+	Probe(d protocol.Dir, sandbox string) (protocol.Verdict, error)
 }
 
 // Production returns the handshake logic of package universal, the one
@@ -25,20 +25,20 @@ func Production() Protocol { return production{} }
 
 type production struct{}
 
-func (production) Next(d universal.Dir, in universal.Input) (universal.Decision, error) {
-	dec, _, err := universal.Next(d, in)
+func (production) Next(d protocol.Dir, in protocol.Input) (protocol.Decision, error) {
+	dec, _, err := protocol.Next(d, in)
 	return dec, err
 }
 
-func (production) Claim(d universal.Dir, sandbox string, role universal.Role) (bool, error) {
-	return universal.Claim(d, sandbox, role)
+func (production) Claim(d protocol.Dir, sandbox string, role protocol.Role) (bool, error) {
+	return protocol.Claim(d, sandbox, role)
 }
 
-func (production) RecordSeen(d universal.Dir, sandbox string) error {
-	return universal.RecordSeen(d, sandbox)
+func (production) RecordSeen(d protocol.Dir, sandbox string) error {
+	return protocol.RecordSeen(d, sandbox)
 }
 
-func (production) Probe(d universal.Dir, sandbox string) (universal.Verdict, error) {
-	v, _, err := universal.Probe(d, universal.Native, universal.StartupProbe, sandbox)
+func (production) Probe(d protocol.Dir, sandbox string) (protocol.Verdict, error) {
+	v, _, err := protocol.Probe(d, protocol.Native, protocol.StartupProbe, sandbox)
 	return v, err
 }

@@ -5,7 +5,7 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // cstat is a container's status as the kubelet sees it.
@@ -42,7 +42,7 @@ func (s step) String() string {
 type twin struct {
 	st   cstat
 	step step
-	// phase and act hold a universal.Phase and a universal.Action, small
+	// phase and act hold a protocol.Phase and a protocol.Action, small
 	// to keep states small.
 	phase, act uint8
 	claim      bool
@@ -199,9 +199,9 @@ func (s *state) describe(tab *table) string {
 func (s *state) describeStep(t *twin) string {
 	switch t.step {
 	case sFresh:
-		return "fresh(" + universal.Phase(t.phase).String() + ")"
+		return "fresh(" + protocol.Phase(t.phase).String() + ")"
 	case sDecided:
-		d := universal.Action(t.act).String()
+		d := protocol.Action(t.act).String()
 		if t.claim {
 			d += "+claim"
 		}
@@ -210,13 +210,13 @@ func (s *state) describeStep(t *twin) string {
 	return t.step.String()
 }
 
-// memDir is the handshake directory of a state: a universal.Dir in memory.
+// memDir is the handshake directory of a state: a protocol.Dir in memory.
 type memDir struct {
 	s   *state
 	tab *table
 }
 
-var _ universal.Dir = memDir{}
+var _ protocol.Dir = memDir{}
 
 func (d memDir) find(name string) int {
 	n, ok := d.tab.idx[name]

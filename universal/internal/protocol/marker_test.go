@@ -1,4 +1,4 @@
-package universal_test
+package protocol_test
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 const (
@@ -21,13 +21,13 @@ const (
 func TestParseMarker(t *testing.T) {
 	cases := []struct {
 		name, in string
-		want     universal.Marker
+		want     protocol.Marker
 		err      string
 	}{
-		{name: "native", in: "sidecarkit-handshake/1 native seen " + sbA + "\n", want: universal.Marker{Kind: universal.KindNative, Value: "seen", Sandbox: sbA}},
-		{name: "no-newline", in: "sidecarkit-handshake/1 ack probed " + sbA, want: universal.Marker{Kind: universal.KindAck, Value: "probed", Sandbox: sbA}},
-		{name: "claim-native", in: "sidecarkit-handshake/1 claim native " + sbB + "\n", want: universal.Marker{Kind: universal.KindClaim, Value: "native", Sandbox: sbB}},
-		{name: "claim-legacy", in: "sidecarkit-handshake/1 claim legacy " + sbB + "\n", want: universal.Marker{Kind: universal.KindClaim, Value: "legacy", Sandbox: sbB}},
+		{name: "native", in: "sidecarkit-handshake/1 native seen " + sbA + "\n", want: protocol.Marker{Kind: protocol.KindNative, Value: "seen", Sandbox: sbA}},
+		{name: "no-newline", in: "sidecarkit-handshake/1 ack probed " + sbA, want: protocol.Marker{Kind: protocol.KindAck, Value: "probed", Sandbox: sbA}},
+		{name: "claim-native", in: "sidecarkit-handshake/1 claim native " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "native", Sandbox: sbB}},
+		{name: "claim-legacy", in: "sidecarkit-handshake/1 claim legacy " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "legacy", Sandbox: sbB}},
 		{name: "empty", in: "", err: "want 4 space-separated fields, got 1"},
 		{name: "two-newlines", in: "sidecarkit-handshake/1 native seen " + sbA + "\n\n", err: "is not 32 lowercase hex"},
 		{name: "crlf", in: "sidecarkit-handshake/1 native seen " + sbA + "\r\n", err: "is not 32 lowercase hex"},
@@ -43,9 +43,9 @@ func TestParseMarker(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := universal.ParseMarker([]byte(tc.in))
+			got, err := protocol.ParseMarker([]byte(tc.in))
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, universal.ErrBadMarker) {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, protocol.ErrBadMarker) {
 					t.Fatalf("ParseMarker(%q) = %v, %v; want an ErrBadMarker containing %q", tc.in, got, err, tc.err)
 				}
 				return
@@ -56,7 +56,7 @@ func TestParseMarker(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got)\n%s", diff)
 			}
-			if again, err := universal.ParseMarker(got.Format()); err != nil || again != got {
+			if again, err := protocol.ParseMarker(got.Format()); err != nil || again != got {
 				t.Errorf("round trip: %v, %v", again, err)
 			}
 		})
@@ -64,11 +64,11 @@ func TestParseMarker(t *testing.T) {
 }
 
 func TestSandboxKey(t *testing.T) {
-	a := universal.Sandbox{BootID: "b1", Net: universal.Namespace{Dev: 4, Ino: 4026532281}, IPC: universal.Namespace{Dev: 4, Ino: 4026532208}, UTS: universal.Namespace{Dev: 4, Ino: 4026532207}}
+	a := protocol.Sandbox{BootID: "b1", Net: protocol.Namespace{Dev: 4, Ino: 4026532281}, IPC: protocol.Namespace{Dev: 4, Ino: 4026532208}, UTS: protocol.Namespace{Dev: 4, Ino: 4026532207}}
 	if got, want := a.String(), "boot=b1 net=4:4026532281 ipc=4:4026532208 uts=4:4026532207"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	if got := (universal.Sandbox{}).String(); got != "boot=? net=? ipc=? uts=?" {
+	if got := (protocol.Sandbox{}).String(); got != "boot=? net=? ipc=? uts=?" {
 		t.Errorf("zero String() = %q", got)
 	}
 	withCookie := a
@@ -78,8 +78,8 @@ func TestSandboxKey(t *testing.T) {
 	}
 	otherCookie := a
 	otherCookie.NetCookie = 4098 // reused inodes, a new namespace
-	keys := map[string]universal.Sandbox{}
-	for _, s := range []universal.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: universal.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie} {
+	keys := map[string]protocol.Sandbox{}
+	for _, s := range []protocol.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: protocol.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie} {
 		k := s.Key()
 		if len(k) != 32 || strings.Trim(k, "0123456789abcdef") != "" {
 			t.Errorf("Key() = %q: want 32 lowercase hex digits", k)
@@ -97,7 +97,7 @@ func TestSandboxKey(t *testing.T) {
 	}
 }
 
-// mapDir is a universal.Dir in memory.
+// mapDir is a protocol.Dir in memory.
 type mapDir map[string]string
 
 func (d mapDir) ReadFile(name string) ([]byte, error) {
@@ -140,22 +140,22 @@ type errDir struct{}
 func (errDir) ReadFile(string) ([]byte, error) { return nil, fs.ErrPermission }
 func (errDir) WriteFile(string, []byte) error  { return fs.ErrPermission }
 func (errDir) CreateFile(string, []byte) error { return fs.ErrPermission }
-func line(k universal.Kind, v, sb string) string {
-	return string(universal.Marker{Kind: k, Value: v, Sandbox: sb}.Format())
+func line(k protocol.Kind, v, sb string) string {
+	return string(protocol.Marker{Kind: k, Value: v, Sandbox: sb}.Format())
 }
 
 func TestObserve(t *testing.T) {
 	cases := []struct {
 		name     string
 		dir      mapDir
-		want     universal.Markers
+		want     protocol.Markers
 		problems int
 	}{
 		{name: "empty", dir: mapDir{}},
 		{
 			name: "all",
 			dir:  mapDir{"native": line("native", "seen", sbB), "ack": line("ack", "probed", sbA), "claim-" + sbA: line("claim", "native", sbA), "claim-" + sbB: line("claim", "legacy", sbB)},
-			want: universal.Markers{Native: universal.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: universal.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Claim: universal.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
+			want: protocol.Markers{Native: protocol.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: protocol.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Claim: protocol.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
 		},
 		{
 			name:     "corrupt-native-and-ack",
@@ -165,19 +165,19 @@ func TestObserve(t *testing.T) {
 		{
 			name:     "corrupt-claim-reads-legacy",
 			dir:      mapDir{"claim-" + sbA: "\x00"},
-			want:     universal.Markers{Claim: universal.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}},
+			want:     protocol.Markers{Claim: protocol.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}},
 			problems: 2,
 		},
 		{
 			name:     "claim-of-other-sandbox-reads-legacy",
 			dir:      mapDir{"claim-" + sbA: line("claim", "native", sbB)},
-			want:     universal.Markers{Claim: universal.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}},
+			want:     protocol.Markers{Claim: protocol.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}},
 			problems: 2,
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := universal.Observe(tc.dir, sbA)
+			got, err := protocol.Observe(tc.dir, sbA)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,27 +190,27 @@ func TestObserve(t *testing.T) {
 			}
 		})
 	}
-	if _, err := universal.Observe(errDir{}, sbA); err == nil || !strings.Contains(err.Error(), "universal: observe: read native") {
+	if _, err := protocol.Observe(errDir{}, sbA); err == nil || !strings.Contains(err.Error(), "universal: observe: read native") {
 		t.Errorf("an I/O error: got %v", err)
 	}
-	if _, err := universal.Observe(mapDir{}, "nope"); err == nil {
+	if _, err := protocol.Observe(mapDir{}, "nope"); err == nil {
 		t.Errorf("a bad sandbox key: want an error")
 	}
 }
 
 func TestRecordAndClaim(t *testing.T) {
 	d := mapDir{}
-	if err := universal.RecordSeen(d, sbA); err != nil {
+	if err := protocol.RecordSeen(d, sbA); err != nil {
 		t.Fatal(err)
 	}
-	if err := universal.Acknowledge(d, sbA); err != nil {
+	if err := protocol.Acknowledge(d, sbA); err != nil {
 		t.Fatal(err)
 	}
-	ok, err := universal.Claim(d, sbA, universal.Legacy)
+	ok, err := protocol.Claim(d, sbA, protocol.Legacy)
 	if !ok || err != nil {
 		t.Fatalf("first claim: %v, %v", ok, err)
 	}
-	ok, err = universal.Claim(d, sbA, universal.Native)
+	ok, err = protocol.Claim(d, sbA, protocol.Native)
 	if ok || err != nil {
 		t.Fatalf("second claim: %v, %v; want false, nil", ok, err)
 	}
@@ -222,16 +222,16 @@ func TestRecordAndClaim(t *testing.T) {
 	if diff := cmp.Diff(want.String(), d.String()); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
-	if err := universal.RecordSeen(d, "bad"); err == nil {
+	if err := protocol.RecordSeen(d, "bad"); err == nil {
 		t.Errorf("RecordSeen with a bad key: want an error")
 	}
-	if _, err := universal.Claim(d, sbA, "other"); err == nil {
+	if _, err := protocol.Claim(d, sbA, "other"); err == nil {
 		t.Errorf("Claim with a bad role: want an error")
 	}
-	if _, err := universal.Claim(errDir{}, sbA, universal.Native); err == nil || errors.Is(err, fs.ErrExist) {
+	if _, err := protocol.Claim(errDir{}, sbA, protocol.Native); err == nil || errors.Is(err, fs.ErrExist) {
 		t.Errorf("Claim on a failing dir: %v", err)
 	}
-	if err := universal.Acknowledge(errDir{}, sbA); err == nil {
+	if err := protocol.Acknowledge(errDir{}, sbA); err == nil {
 		t.Errorf("Acknowledge on a failing dir: want an error")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // Command is what one invocation of the handshake does.
@@ -44,9 +45,9 @@ const (
 type Config struct {
 	Command Command
 	// Role, Dir and RestartPolicy: flags --role, --dir, --restart-policy,
-	// else the environment (universal.EnvRole, EnvDir, EnvRestartPolicy).
+	// else the environment (protocol.EnvRole, EnvDir, EnvRestartPolicy).
 	// An empty RestartPolicy means Always.
-	Role          universal.Role
+	Role          protocol.Role
 	Dir           string
 	RestartPolicy corev1.RestartPolicy
 	// ConfirmTimeout is how long a restarted native twin waits for the
@@ -59,7 +60,7 @@ type Config struct {
 	// an exec check's (probe, hook).
 	Argv []string
 	// ProbeType is the wrapped probe's type (--type, probe only).
-	ProbeType universal.ProbeType
+	ProbeType protocol.ProbeType
 	// Timeout bounds the check (--timeout; probe: default 1s, hook: none).
 	Timeout time.Duration
 	// HTTPGet or TCPSocket is the check of a probe or hook that is not an
@@ -137,9 +138,9 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("handshake "+string(c.Command), flag.ContinueOnError)
 	var out bytes.Buffer
 	fs.SetOutput(&out)
-	role := fs.String("role", getenv(universal.EnvRole), "")
-	fs.StringVar(&c.Dir, "dir", getenv(universal.EnvDir), "")
-	policy := fs.String("restart-policy", getenv(universal.EnvRestartPolicy), "")
+	role := fs.String("role", getenv(protocol.EnvRole), "")
+	fs.StringVar(&c.Dir, "dir", getenv(protocol.EnvDir), "")
+	policy := fs.String("restart-policy", getenv(protocol.EnvRestartPolicy), "")
 	fs.DurationVar(&c.ConfirmTimeout, "confirm-timeout", DefaultConfirmTimeout, "")
 	fs.DurationVar(&c.PollInterval, "poll-interval", DefaultPollInterval, "")
 	typ := fs.String("type", "", "")
@@ -195,11 +196,11 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		return c, nil
 	}
 	var err error
-	if c.Role, err = universal.ParseRole(*role); err != nil {
+	if c.Role, err = protocol.ParseRole(*role); err != nil {
 		return Config{}, fmt.Errorf("handshake: %s: --role: %w", c.Command, err)
 	}
 	if c.Dir == "" {
-		return Config{}, fmt.Errorf("handshake: %s: --dir (or $%s) is required", c.Command, universal.EnvDir)
+		return Config{}, fmt.Errorf("handshake: %s: --dir (or $%s) is required", c.Command, protocol.EnvDir)
 	}
 	switch c.Command {
 	case CommandRun:
@@ -217,7 +218,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		}
 		return c, nil
 	case CommandProbe:
-		if c.ProbeType, err = universal.ParseProbeType(*typ); err != nil {
+		if c.ProbeType, err = protocol.ParseProbeType(*typ); err != nil {
 			return Config{}, fmt.Errorf("handshake: probe: --type: %w", err)
 		}
 		c.Timeout = DefaultProbeTimeout
@@ -228,7 +229,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		}
 	}
 	if *host == "" {
-		*host = getenv(universal.EnvPodIP)
+		*host = getenv(protocol.EnvPodIP)
 	}
 	if *host == "" {
 		*host = "127.0.0.1"

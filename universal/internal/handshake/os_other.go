@@ -5,13 +5,13 @@ package handshake
 import (
 	"errors"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 var errUnsupported = errors.New("handshake: needs a Unix system (Linux for the sandbox identity)")
 
 func execve(string, []string, []string) error { return errUnsupported }
 
-func readSandbox(string, func() (uint64, error)) (universal.Sandbox, error) {
-	return universal.Sandbox{}, errUnsupported
+func readSandbox(string, func() (uint64, error)) (protocol.Sandbox, error) {
+	return protocol.Sandbox{}, errUnsupported
 }

@@ -1,4 +1,4 @@
-package universal_test
+package protocol_test
 
 import (
 	"flag"
@@ -12,13 +12,13 @@ import (
 	"github.com/sidecarkit/sidecarkit/universal/internal/kubesim"
 )
 
-var depth = flag.Int("universal.depth", 1, "bound of TestSimulation: at most `N` crashes and N+1 sandbox re-creations per run (1, the default, takes seconds; 0 with -short; 2 about 14 million states, a minute and 2.5 GB)")
+var depth = flag.Int("protocol.depth", 1, "bound of TestSimulation: at most `N` crashes and N+1 sandbox re-creations per run (1, the default, takes seconds; 0 with -short; 2 about 14 million states, a minute and 2.5 GB)")
 
 // TestSimulation explores, for every node kind, Pod restartPolicy and Pod
 // shape (with and without an ordinary init container after the native
 // twin), every interleaving of kubelet actions, handshake steps, crashes,
 // sandbox re-creations (with fresh or reused identities) and Pod deletion
-// up to the -universal.depth bound, running the production Decide and
+// up to the -protocol.depth bound, running the production Decide and
 // marker logic, and checks the properties listed in package kubesim: the
 // Pod leaves Init on Strip and native nodes, never two twins run the
 // sidecar, once one ran it one runs it until termination (but while it
@@ -28,11 +28,11 @@ var depth = flag.Int("universal.depth", 1, "bound of TestSimulation: at most `N`
 // does not help there) rather than hangs. Run with -v to see the counts.
 func TestSimulation(t *testing.T) {
 	d := *depth
-	if testing.Short() && !flagSet("universal.depth") {
+	if testing.Short() && !flagSet("protocol.depth") {
 		d = 0
 	}
 	if d < 0 {
-		t.Fatalf("-universal.depth=%d: want 0 or more", d)
+		t.Fatalf("-protocol.depth=%d: want 0 or more", d)
 	}
 	start := time.Now()
 	var states, transitions int64

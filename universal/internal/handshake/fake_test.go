@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // fakeSys is a System in memory, with a manual clock: After(d) moves the
 // clock by d and fires at once, after calling onWait.
 type fakeSys struct {
 	mu      sync.Mutex
-	sandbox universal.Sandbox
+	sandbox protocol.Sandbox
 	sbErr   error
 	files   map[string]string
 	// claimRace, when set, is what another twin claims just before this
@@ -42,7 +42,7 @@ type fakeSys struct {
 
 func newFake() *fakeSys {
 	return &fakeSys{
-		sandbox: universal.Sandbox{BootID: "boot-1", Net: universal.Namespace{Dev: 4, Ino: 100}},
+		sandbox: protocol.Sandbox{BootID: "boot-1", Net: protocol.Namespace{Dev: 4, Ino: 100}},
 		files:   map[string]string{},
 		now:     time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
 		sigs:    make(chan os.Signal, 1),
@@ -52,10 +52,10 @@ func newFake() *fakeSys {
 
 func (f *fakeSys) key() string { return f.sandbox.Key() }
 
-func (f *fakeSys) Sandbox() (universal.Sandbox, error) { return f.sandbox, f.sbErr }
-func (f *fakeSys) Dir(path string) universal.Dir       { return fakeDir{f} }
-func (f *fakeSys) Now() time.Time                      { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-func (f *fakeSys) Signals() <-chan os.Signal           { return f.sigs }
+func (f *fakeSys) Sandbox() (protocol.Sandbox, error) { return f.sandbox, f.sbErr }
+func (f *fakeSys) Dir(path string) protocol.Dir       { return fakeDir{f} }
+func (f *fakeSys) Now() time.Time                     { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fakeSys) Signals() <-chan os.Signal          { return f.sigs }
 
 func (f *fakeSys) After(d time.Duration) <-chan time.Time {
 	f.mu.Lock()
@@ -115,7 +115,7 @@ func (i exeInfo) IsDir() bool        { return false }
 func (i exeInfo) Sys() interface{}   { return nil }
 
 // put writes a marker file as a twin would.
-func (f *fakeSys) put(name string, m universal.Marker) {
+func (f *fakeSys) put(name string, m protocol.Marker) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.files[name] = string(m.Format())
@@ -159,7 +159,7 @@ func (d fakeDir) CreateFile(name string, data []byte) error {
 	d.f.mu.Lock()
 	defer d.f.mu.Unlock()
 	if d.f.claimRace != "" {
-		d.f.files[name] = string(universal.Marker{Kind: universal.KindClaim, Value: d.f.claimRace, Sandbox: strings.TrimPrefix(name, "claim-")}.Format())
+		d.f.files[name] = string(protocol.Marker{Kind: protocol.KindClaim, Value: d.f.claimRace, Sandbox: strings.TrimPrefix(name, "claim-")}.Format())
 		d.f.claimRace = ""
 	}
 	if _, ok := d.f.files[name]; ok {

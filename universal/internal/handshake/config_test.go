@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sidecarkit/sidecarkit/universal"
-	"github.com/sidecarkit/sidecarkit/universal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 func env(kv ...string) func(string) string {
@@ -33,37 +33,37 @@ func TestParse(t *testing.T) {
 		{
 			name: "run",
 			args: []string{"--role=native", "--dir=/h", "--", "proxy", "--x"},
-			want: handshake.Config{Command: handshake.CommandRun, Role: universal.Native, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, Argv: []string{"proxy", "--x"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, Argv: []string{"proxy", "--x"}},
 		},
 		{
 			name: "run-from-env",
 			args: []string{"run", "--", "proxy"},
-			env:  env(universal.EnvRole, "legacy", universal.EnvDir, "/e", universal.EnvRestartPolicy, "Never"),
-			want: handshake.Config{Command: handshake.CommandRun, Role: universal.Legacy, Dir: "/e", RestartPolicy: "Never", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, Argv: []string{"proxy"}},
+			env:  env(protocol.EnvRole, "legacy", protocol.EnvDir, "/e", protocol.EnvRestartPolicy, "Never"),
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/e", RestartPolicy: "Never", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, Argv: []string{"proxy"}},
 		},
 		{
 			name: "flags-override-env",
 			args: []string{"--role", "native", "--dir", "/f", "--restart-policy", "OnFailure", "--confirm-timeout", "1m", "--poll-interval", "1s", "--", "p"},
-			env:  env(universal.EnvRole, "legacy", universal.EnvDir, "/e", universal.EnvRestartPolicy, "Never"),
-			want: handshake.Config{Command: handshake.CommandRun, Role: universal.Native, Dir: "/f", RestartPolicy: "OnFailure", ConfirmTimeout: time.Minute, PollInterval: time.Second, Argv: []string{"p"}},
+			env:  env(protocol.EnvRole, "legacy", protocol.EnvDir, "/e", protocol.EnvRestartPolicy, "Never"),
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/f", RestartPolicy: "OnFailure", ConfirmTimeout: time.Minute, PollInterval: time.Second, Argv: []string{"p"}},
 		},
 		{
 			name: "probe-http",
 			args: []string{"probe", "--role=legacy", "--dir=/h", "--type=readiness", "--http-get=/ready", "--port=8080", "--scheme=https", "--header=X-A: b:c", "--timeout=3s"},
-			env:  env(universal.EnvPodIP, "10.0.0.7"),
-			want: handshake.Config{Command: handshake.CommandProbe, Role: universal.Legacy, Dir: "/h", ProbeType: universal.ReadinessProbe, Timeout: 3 * time.Second,
+			env:  env(protocol.EnvPodIP, "10.0.0.7"),
+			want: handshake.Config{Command: handshake.CommandProbe, Role: protocol.Legacy, Dir: "/h", ProbeType: protocol.ReadinessProbe, Timeout: 3 * time.Second,
 				HTTPGet: &handshake.HTTPGet{Scheme: "HTTPS", Host: "10.0.0.7", Port: 8080, Path: "/ready", Headers: []handshake.Header{{Name: "X-A", Value: "b:c"}}}},
 		},
 		{
 			name: "probe-tcp-default-host",
 			args: []string{"probe", "--role=native", "--dir=/h", "--type=startup", "--tcp-socket", "--port=1"},
-			want: handshake.Config{Command: handshake.CommandProbe, Role: universal.Native, Dir: "/h", ProbeType: universal.StartupProbe, Timeout: time.Second,
+			want: handshake.Config{Command: handshake.CommandProbe, Role: protocol.Native, Dir: "/h", ProbeType: protocol.StartupProbe, Timeout: time.Second,
 				TCPSocket: &handshake.TCPSocket{Host: "127.0.0.1", Port: 1}},
 		},
 		{
 			name: "hook-exec",
 			args: []string{"hook", "--role=native", "--dir=/h", "--", "drain", "now"},
-			want: handshake.Config{Command: handshake.CommandHook, Role: universal.Native, Dir: "/h", Argv: []string{"drain", "now"}},
+			want: handshake.Config{Command: handshake.CommandHook, Role: protocol.Native, Dir: "/h", Argv: []string{"drain", "now"}},
 		},
 		{
 			name: "install",
@@ -76,7 +76,7 @@ func TestParse(t *testing.T) {
 		{name: "no-dir", args: []string{"--role=native", "--", "p"}, err: "--dir (or $SIDECARKIT_HANDSHAKE_DIR) is required"},
 		{name: "no-command", args: []string{"--role=native", "--dir=/h"}, err: "no sidecar command after --"},
 		{name: "bad-policy", args: []string{"--role=native", "--dir=/h", "--restart-policy=always", "--", "p"}, err: `--restart-policy "always"`},
-		{name: "bad-policy-env", args: []string{"--role=native", "--dir=/h", "--", "p"}, env: env(universal.EnvRestartPolicy, "Sometimes"), err: `--restart-policy "Sometimes"`},
+		{name: "bad-policy-env", args: []string{"--role=native", "--dir=/h", "--", "p"}, env: env(protocol.EnvRestartPolicy, "Sometimes"), err: `--restart-policy "Sometimes"`},
 		{name: "zero-timeout", args: []string{"--role=native", "--dir=/h", "--confirm-timeout=0s", "--", "p"}, err: "must be positive"},
 		{name: "unknown-flag", args: []string{"--role=native", "--frobnicate", "--", "p"}, err: "flag provided but not defined: -frobnicate"},
 		{name: "probe-flag-on-run", args: []string{"--role=native", "--dir=/h", "--type=startup", "--", "p"}, err: "flag --type does not apply"},

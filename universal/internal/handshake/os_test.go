@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 func TestOSDir(t *testing.T) {
@@ -81,11 +81,11 @@ func TestOSDirClaimIsExclusive(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				role := universal.Native
+				role := protocol.Native
 				if i%2 == 1 {
-					role = universal.Legacy
+					role = protocol.Legacy
 				}
-				ok, err := universal.Claim(d, "0123456789abcdef0123456789abcdef", role)
+				ok, err := protocol.Claim(d, "0123456789abcdef0123456789abcdef", role)
 				if err != nil {
 					t.Error(err)
 				}
@@ -105,7 +105,7 @@ func TestOSDirClaimIsExclusive(t *testing.T) {
 		if winner < 0 {
 			t.Fatalf("round %d: nobody won", round)
 		}
-		m, err := universal.Observe(d, "0123456789abcdef0123456789abcdef")
+		m, err := protocol.Observe(d, "0123456789abcdef0123456789abcdef")
 		if err != nil || len(m.Problems) > 0 {
 			t.Fatal(err, m.Problems)
 		}
@@ -139,7 +139,7 @@ func TestReadSandboxFake(t *testing.T) {
 	if err := syscall.Stat(filepath.Join(proc, "self/ns/net"), &st); err != nil {
 		t.Fatal(err)
 	}
-	if s.Net.Ino != uint64(st.Ino) || s.Net.Dev != uint64(st.Dev) || s.IPC.Ino == 0 || s.UTS != (universal.Namespace{}) {
+	if s.Net.Ino != uint64(st.Ino) || s.Net.Dev != uint64(st.Dev) || s.IPC.Ino == 0 || s.UTS != (protocol.Namespace{}) {
 		t.Errorf("namespaces %v / %v / %v", s.Net, s.IPC, s.UTS)
 	}
 	write("sys/kernel/random/boot_id", "two words")

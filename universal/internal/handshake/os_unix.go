@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 func execve(path string, argv, env []string) error { return syscall.Exec(path, argv, env) }
@@ -20,9 +20,9 @@ func execve(path string, argv, env []string) error { return syscall.Exec(path, a
 // the network namespace's cookie. What it cannot read stays zero, and is
 // described in the error, except a missing cookie (older kernels have
 // none: the identity then rests on the inodes alone, as documented on
-// universal.Sandbox).
-func readSandbox(proc string, cookie func() (uint64, error)) (universal.Sandbox, error) {
-	var s universal.Sandbox
+// protocol.Sandbox).
+func readSandbox(proc string, cookie func() (uint64, error)) (protocol.Sandbox, error) {
+	var s protocol.Sandbox
 	var errs []error
 	if cookie != nil {
 		s.NetCookie, _ = cookie()
@@ -38,7 +38,7 @@ func readSandbox(proc string, cookie func() (uint64, error)) (universal.Sandbox,
 	}
 	for _, ns := range []struct {
 		name string
-		to   *universal.Namespace
+		to   *protocol.Namespace
 	}{{"net", &s.Net}, {"ipc", &s.IPC}, {"uts", &s.UTS}} {
 		p := filepath.Join(proc, "self", "ns", ns.name)
 		fi, err := os.Stat(p)
@@ -51,7 +51,7 @@ func readSandbox(proc string, cookie func() (uint64, error)) (universal.Sandbox,
 			errs = append(errs, fmt.Errorf("%s namespace: no inode in %T", ns.name, fi.Sys()))
 			continue
 		}
-		*ns.to = universal.Namespace{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
+		*ns.to = protocol.Namespace{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
 	}
 	return s, errors.Join(errs...)
 }

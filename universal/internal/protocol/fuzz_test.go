@@ -1,4 +1,4 @@
-package universal_test
+package protocol_test
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // FuzzParseMarker: ParseMarker never panics, and what it accepts formats
@@ -18,7 +18,7 @@ func FuzzParseMarker(f *testing.F) {
 	f.Add([]byte("sidecarkit-handshake/2 native seen " + sbA))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := universal.ParseMarker(b)
+		m, err := protocol.ParseMarker(b)
 		if err != nil {
 			if !m.IsZero() {
 				t.Fatalf("error %v with a non-zero marker %v", err, m)
@@ -29,7 +29,7 @@ func FuzzParseMarker(f *testing.F) {
 		if !bytes.Equal(bytes.TrimSuffix(b, []byte("\n")), bytes.TrimSuffix(out, []byte("\n"))) {
 			t.Fatalf("accepted %q, formats as %q", b, out)
 		}
-		again, err := universal.ParseMarker(out)
+		again, err := protocol.ParseMarker(out)
 		if err != nil || again != m {
 			t.Fatalf("round trip of %q: %v, %v", out, again, err)
 		}
@@ -48,62 +48,62 @@ func FuzzDecide(f *testing.F) {
 	f.Add([]byte(""), []byte(""), []byte(line("claim", "legacy", sbA)), []byte(""), uint8(0), uint8(3), uint8(2))
 	f.Fuzz(func(t *testing.T, native, ack, claim, otherClaim []byte, role, policy, phase uint8) {
 		d := mapDir{}
-		for name, b := range map[string][]byte{"native": native, "ack": ack, universal.ClaimFile(sbA): claim, universal.ClaimFile(sbB): otherClaim} {
+		for name, b := range map[string][]byte{"native": native, "ack": ack, protocol.ClaimFile(sbA): claim, protocol.ClaimFile(sbB): otherClaim} {
 			if len(b) > 0 {
 				d[name] = string(b)
 			}
 		}
-		in := universal.Input{
-			Role:          []universal.Role{universal.Native, universal.Legacy}[role%2],
+		in := protocol.Input{
+			Role:          []protocol.Role{protocol.Native, protocol.Legacy}[role%2],
 			RestartPolicy: []corev1.RestartPolicy{"", corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}[policy%4],
 			Sandbox:       sbA,
-			Phase:         universal.Phase(phase % 3),
+			Phase:         protocol.Phase(phase % 3),
 		}
-		dec, m, err := universal.Next(d, in)
+		dec, m, err := protocol.Next(d, in)
 		if err != nil {
 			t.Fatal(err)
 		}
 		in.Markers = m
-		if again := universal.Decide(in); again != dec {
+		if again := protocol.Decide(in); again != dec {
 			t.Fatalf("not deterministic: %v then %v", dec, again)
 		}
 		if dec.Reason == "" {
 			t.Fatalf("no reason")
 		}
-		other := universal.Legacy
-		if in.Role == universal.Legacy {
-			other = universal.Native
+		other := protocol.Legacy
+		if in.Role == protocol.Legacy {
+			other = protocol.Native
 		}
-		mine, theirs := universal.Acts(in.Role, sbA, m), universal.Acts(other, sbA, m)
+		mine, theirs := protocol.Acts(in.Role, sbA, m), protocol.Acts(other, sbA, m)
 		switch {
-		case dec.Action == universal.Run && theirs:
+		case dec.Action == protocol.Run && theirs:
 			t.Fatalf("runs though the %s twin holds the claim: %v\n%s", other, dec, d)
-		case dec.Action == universal.Run && dec.Claim != !mine:
+		case dec.Action == protocol.Run && dec.Claim != !mine:
 			t.Fatalf("run with claim=%v but holds the claim: %v\n%s", dec.Claim, mine, d)
-		case dec.Action == universal.Run && dec.Claim && !m.Claim.IsZero():
+		case dec.Action == protocol.Run && dec.Claim && !m.Claim.IsZero():
 			t.Fatalf("claims a claimed sandbox\n%s", d)
-		case in.Role == universal.Native && dec.Action == universal.StandBy:
+		case in.Role == protocol.Native && dec.Action == protocol.StandBy:
 			t.Fatalf("the native twin stands by")
-		case in.Role == universal.Legacy && dec.Action == universal.RecordAndExit0:
+		case in.Role == protocol.Legacy && dec.Action == protocol.RecordAndExit0:
 			t.Fatalf("the legacy twin records")
-		case mine && dec.Action != universal.Run:
+		case mine && dec.Action != protocol.Run:
 			t.Fatalf("holds the claim but does not run: %v", dec)
 		}
 		if len(claim) > 0 {
-			if _, err := universal.ParseMarker(claim); err != nil && !(theirs || mine) {
+			if _, err := protocol.ParseMarker(claim); err != nil && !(theirs || mine) {
 				t.Fatalf("a corrupt claim must read as a claim: %v", m.Claim)
 			}
 		}
-		if dec.Action == universal.Run && dec.Claim {
-			ok, err := universal.Claim(d, sbA, in.Role)
+		if dec.Action == protocol.Run && dec.Claim {
+			ok, err := protocol.Claim(d, sbA, in.Role)
 			if !ok || err != nil {
 				t.Fatalf("claim: %v, %v", ok, err)
 			}
-			if again, _, _ := universal.Next(d, in); again.Action != universal.Run || again.Claim {
+			if again, _, _ := protocol.Next(d, in); again.Action != protocol.Run || again.Claim {
 				t.Fatalf("after claiming: %v", again)
 			}
-			if in.Role == universal.Native {
-				if v, _, _ := universal.Probe(d, universal.Native, universal.StartupProbe, sbA); v != universal.Check {
+			if in.Role == protocol.Native {
+				if v, _, _ := protocol.Probe(d, protocol.Native, protocol.StartupProbe, sbA); v != protocol.Check {
 					t.Fatalf("startup probe after the native claim: %v", v)
 				}
 			}

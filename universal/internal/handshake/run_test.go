@@ -13,22 +13,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sidecarkit/sidecarkit/universal"
-	"github.com/sidecarkit/sidecarkit/universal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
-func marker(k universal.Kind, v, sb string) universal.Marker {
-	return universal.Marker{Kind: k, Value: v, Sandbox: sb}
+func marker(k protocol.Kind, v, sb string) protocol.Marker {
+	return protocol.Marker{Kind: k, Value: v, Sandbox: sb}
 }
 
 // TestRun drives the run command through the kubelet sequences of each
 // node kind, one invocation (one container run) at a time.
 func TestRun(t *testing.T) {
 	type setup func(f *fakeSys)
-	seen := func(f *fakeSys) { f.put("native", marker(universal.KindNative, "seen", f.key())) }
-	ack := func(f *fakeSys) { f.put("ack", marker(universal.KindAck, "probed", f.key())) }
+	seen := func(f *fakeSys) { f.put("native", marker(protocol.KindNative, "seen", f.key())) }
+	ack := func(f *fakeSys) { f.put("ack", marker(protocol.KindAck, "probed", f.key())) }
 	claim := func(role string) setup {
-		return func(f *fakeSys) { f.put(universal.ClaimFile(f.key()), marker(universal.KindClaim, role, f.key())) }
+		return func(f *fakeSys) { f.put(protocol.ClaimFile(f.key()), marker(protocol.KindClaim, role, f.key())) }
 	}
 	cases := []struct {
 		name   string
@@ -103,7 +103,7 @@ func TestRun(t *testing.T) {
 			signalOn: "StandBy", code: 0, waits: 2, log: "StandBy",
 		},
 		{
-			name: "legacy/corrupt-claim", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.files[universal.ClaimFile(f.key())] = "garbage" }},
+			name: "legacy/corrupt-claim", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.files[protocol.ClaimFile(f.key())] = "garbage" }},
 			code: 126, exec: true, err: "fake exec", log: "read as a legacy claim",
 		},
 		{
@@ -220,7 +220,7 @@ func TestProbeAndHook(t *testing.T) {
 	}
 	type setup func(f *fakeSys)
 	claim := func(role string) setup {
-		return func(f *fakeSys) { f.put(universal.ClaimFile(f.key()), marker(universal.KindClaim, role, f.key())) }
+		return func(f *fakeSys) { f.put(protocol.ClaimFile(f.key()), marker(protocol.KindClaim, role, f.key())) }
 	}
 	// nativeActsAfter makes the native twin claim at the n-th wait.
 	nativeActsAfter := func(n int) setup {
@@ -308,7 +308,7 @@ func TestLookPathSkipsNonExecutables(t *testing.T) {
 	f := newFake()
 	f.exes = map[string]bool{"/b/proxy": true}
 	r := handshake.Runner{System: f, Env: []string{"PATH=/a:/b"}}
-	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: universal.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, Argv: []string{"proxy"}})
+	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, Argv: []string{"proxy"}})
 	if code != 126 || len(f.execs) != 1 || f.execs[0][0] != "/b/proxy" {
 		t.Errorf("exit %d %v, execs %q", code, err, f.execs)
 	}

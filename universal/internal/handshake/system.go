@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // System is what the runner needs from the operating system. OS returns
@@ -15,10 +15,10 @@ import (
 type System interface {
 	// Sandbox identifies the Pod sandbox the process runs in. A partly
 	// unreadable identity comes with an error describing what is missing;
-	// the runner warns and uses what it has (see universal.Sandbox).
-	Sandbox() (universal.Sandbox, error)
+	// the runner warns and uses what it has (see protocol.Sandbox).
+	Sandbox() (protocol.Sandbox, error)
 	// Dir is the handshake directory at path.
-	Dir(path string) universal.Dir
+	Dir(path string) protocol.Dir
 	// Now and After are the clock.
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time

@@ -11,7 +11,8 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/sidecar"
 	"github.com/sidecarkit/sidecarkit/universal"
-	"github.com/sidecarkit/sidecarkit/universal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // TestPlannerSpeaksRunner parses, with the runner's Parse, every command
@@ -23,7 +24,7 @@ func TestPlannerSpeaksRunner(t *testing.T) {
 		"copier":   {Copier: &universal.Copier{Image: "i", Handshake: []string{"/sidecarctl", "handshake"}}, MountPath: "/hs", ConfirmTimeout: universal.DefaultConfirmTimeout * 2},
 	}
 	for _, specName := range []string{"full", "plain"} {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", "specs", specName+".yaml"))
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "specs", specName+".yaml"))
 		must(t, err)
 		spec, err := sidecar.LoadSpec(b)
 		must(t, err)
@@ -58,18 +59,18 @@ func TestPlannerSpeaksRunner(t *testing.T) {
 						}
 					}
 				}
-				twins := map[universal.Role]corev1.Container{universal.Native: plan.InitContainers[len(plan.InitContainers)-1], universal.Legacy: plan.Containers[0]}
+				twins := map[protocol.Role]corev1.Container{protocol.Native: plan.InitContainers[len(plan.InitContainers)-1], protocol.Legacy: plan.Containers[0]}
 				for role, c := range twins {
 					cfg := parse(string(role)+" twin", append(append([]string(nil), c.Command...), c.Args...))
 					want := append(append([]string(nil), spec.Container.Command...), spec.Container.Args...)
 					if cfg.Command != handshake.CommandRun || cfg.Role != role || !cmp.Equal(cfg.Argv, want) {
 						t.Errorf("%s twin: %+v; want run, argv %q", role, cfg, want)
 					}
-					if role == universal.Native && cfg.ConfirmTimeout != p.ConfirmTimeout && p.ConfirmTimeout != 0 {
+					if role == protocol.Native && cfg.ConfirmTimeout != p.ConfirmTimeout && p.ConfirmTimeout != 0 {
 						t.Errorf("native twin: confirm timeout %v, want %v", cfg.ConfirmTimeout, p.ConfirmTimeout)
 					}
-					for typ, pr := range map[universal.ProbeType]*corev1.Probe{universal.StartupProbe: c.StartupProbe, universal.LivenessProbe: c.LivenessProbe, universal.ReadinessProbe: c.ReadinessProbe} {
-						if pr == nil || role == universal.Native && typ != universal.StartupProbe {
+					for typ, pr := range map[protocol.ProbeType]*corev1.Probe{protocol.StartupProbe: c.StartupProbe, protocol.LivenessProbe: c.LivenessProbe, protocol.ReadinessProbe: c.ReadinessProbe} {
+						if pr == nil || role == protocol.Native && typ != protocol.StartupProbe {
 							continue
 						}
 						cfg := parse(string(role)+" "+string(typ)+" probe", pr.Exec.Command)
@@ -92,11 +93,11 @@ func TestPlannerSpeaksRunner(t *testing.T) {
 	}
 }
 
-func probeOf(c corev1.Container, typ universal.ProbeType) *corev1.Probe {
+func probeOf(c corev1.Container, typ protocol.ProbeType) *corev1.Probe {
 	switch typ {
-	case universal.StartupProbe:
+	case protocol.StartupProbe:
 		return c.StartupProbe
-	case universal.LivenessProbe:
+	case protocol.LivenessProbe:
 		return c.LivenessProbe
 	}
 	return c.ReadinessProbe

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sidecarkit/sidecarkit/universal"
-	"github.com/sidecarkit/sidecarkit/universal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/handshake"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // The test binary doubles as the handshake command and as a fake sidecar:
@@ -46,7 +46,7 @@ type sandboxAs struct {
 	id string
 }
 
-func (s sandboxAs) Sandbox() (universal.Sandbox, error) { return universal.Sandbox{BootID: s.id}, nil }
+func (s sandboxAs) Sandbox() (protocol.Sandbox, error) { return protocol.Sandbox{BootID: s.id}, nil }
 
 // fakeSidecar records its PID in DIR/NAME.pid, and when SIGTERM comes,
 // records it in DIR/NAME.term and exits 0.
@@ -278,8 +278,8 @@ func TestProcessCorruptMarkers(t *testing.T) {
 	if code := n.wait(); code != 0 || !strings.Contains(n.stderr.String(), "warning: native: universal: not a handshake marker") {
 		t.Fatalf("exit %d, stderr %q", code, n.stderr.String())
 	}
-	key := universal.Sandbox{BootID: "s"}.Key()
-	must(t, os.WriteFile(filepath.Join(dir, universal.ClaimFile(key)), []byte("half-writ"), 0o644))
+	key := protocol.Sandbox{BootID: "s"}.Key()
+	must(t, os.WriteFile(filepath.Join(dir, protocol.ClaimFile(key)), []byte("half-writ"), 0o644))
 	if code := run(t, "s", twin(t, dir, "native")...); code != 0 {
 		t.Errorf("native twin with a corrupt claim: exit %d, want 0", code)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // Runner runs handshake invocations. A command-line program needs only
@@ -87,7 +87,7 @@ func (r Runner) Run(ctx context.Context, c Config) (int, error) {
 
 // sandbox returns the current sandbox's key, warning about what it could
 // not read.
-func (r Runner) sandbox() (string, universal.Sandbox) {
+func (r Runner) sandbox() (string, protocol.Sandbox) {
 	sb, err := r.System.Sandbox()
 	if err != nil {
 		r.logf("warning: sandbox identity: %v (using %s)", err, sb)
@@ -100,12 +100,12 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 	key, sb := r.sandbox()
 	dir := r.System.Dir(c.Dir)
 	deadline := r.System.Now().Add(c.ConfirmTimeout)
-	in := universal.Input{Role: c.Role, RestartPolicy: c.RestartPolicy, Sandbox: key, Phase: universal.Starting}
+	in := protocol.Input{Role: c.Role, RestartPolicy: c.RestartPolicy, Sandbox: key, Phase: protocol.Starting}
 	warned := map[string]bool{}
 	said := ""
 	lost := 0
 	for {
-		dec, m, err := universal.Next(dir, in)
+		dec, m, err := protocol.Next(dir, in)
 		if err != nil {
 			return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
 		}
@@ -120,9 +120,9 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 			r.logf("%s twin, sandbox %s (%s): %s: %s", c.Role, key, sb, dec.Action, dec.Reason)
 		}
 		switch dec.Action {
-		case universal.Run:
+		case protocol.Run:
 			if dec.Claim {
-				ok, err := universal.Claim(dir, key, c.Role)
+				ok, err := protocol.Claim(dir, key, c.Role)
 				if err != nil {
 					return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
 				}
@@ -140,21 +140,21 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 			default:
 			}
 			return r.exec(c.Argv)
-		case universal.RecordAndExit0:
-			if err := universal.RecordSeen(dir, key); err != nil {
+		case protocol.RecordAndExit0:
+			if err := protocol.RecordSeen(dir, key); err != nil {
 				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
 			}
 			return 0, nil
-		case universal.Exit0Now:
+		case protocol.Exit0Now:
 			return 0, nil
-		case universal.StandBy:
+		case protocol.StandBy:
 			select {
 			case s := <-sigs:
 				r.logf("%v: exiting 0", s)
 			case <-ctx.Done():
 			}
 			return 0, nil
-		case universal.Confirm:
+		case protocol.Confirm:
 			select {
 			case s := <-sigs:
 				r.logf("%v while waiting: exiting 0", s)
@@ -163,9 +163,9 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 				return 0, nil
 			case <-r.System.After(c.PollInterval):
 			}
-			in.Phase = universal.Confirming
+			in.Phase = protocol.Confirming
 			if !r.System.Now().Before(deadline) {
-				in.Phase = universal.TimedOut
+				in.Phase = protocol.TimedOut
 			}
 		default:
 			return 1, fmt.Errorf("handshake: %s twin: unexpected decision %v", c.Role, dec.Action)
@@ -212,23 +212,23 @@ func (r Runner) lookPath(file string) (string, error) {
 // probe answers a wrapped probe: exit 0 passes, anything else fails.
 func (r Runner) probe(ctx context.Context, c Config) (int, error) {
 	key, _ := r.sandbox()
-	v, m, err := universal.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
+	v, m, err := protocol.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
 	if err != nil {
 		return 1, fmt.Errorf("handshake: probe: %w", err)
 	}
 	for _, p := range m.Problems {
 		r.logf("warning: %s", p)
 	}
-	if v == universal.Fail && awaitsNative(c, key, m) {
+	if v == protocol.Fail && awaitsNative(c, key, m) {
 		v, m, err = r.awaitNative(ctx, c, key)
 		if err != nil {
 			return 1, fmt.Errorf("handshake: probe: %w", err)
 		}
 	}
 	switch v {
-	case universal.Pass:
+	case protocol.Pass:
 		return 0, nil
-	case universal.Check:
+	case protocol.Check:
 		return r.check(ctx, c)
 	}
 	return 1, fmt.Errorf("handshake: %s probe of the %s twin fails: %s", c.ProbeType, c.Role, notActing(key, m))
@@ -249,8 +249,8 @@ const probeRecheck = 50 * time.Millisecond
 // awaitsNative reports whether a failing probe should wait for the native
 // twin: the native twin's own startup probe without a check, with the ack
 // recorded in this sandbox and no twin acting yet.
-func awaitsNative(c Config, key string, m universal.Markers) bool {
-	return c.Role == universal.Native && c.ProbeType == universal.StartupProbe &&
+func awaitsNative(c Config, key string, m protocol.Markers) bool {
+	return c.Role == protocol.Native && c.ProbeType == protocol.StartupProbe &&
 		len(c.Argv) == 0 && c.HTTPGet == nil && c.TCPSocket == nil &&
 		m.Ack.In(key) && !m.Claim.In(key)
 }
@@ -259,22 +259,22 @@ func awaitsNative(c Config, key string, m universal.Markers) bool {
 // up to ProbeWait, until the verdict is no longer a failure or another
 // twin's claim makes waiting pointless. Observing writes nothing, so the
 // waits are like the kubelet probing more often.
-func (r Runner) awaitNative(ctx context.Context, c Config, key string) (universal.Verdict, universal.Markers, error) {
+func (r Runner) awaitNative(ctx context.Context, c Config, key string) (protocol.Verdict, protocol.Markers, error) {
 	deadline := r.System.Now().Add(ProbeWait)
 	for {
 		select {
 		case <-ctx.Done():
-			return universal.Fail, universal.Markers{}, ctx.Err()
+			return protocol.Fail, protocol.Markers{}, ctx.Err()
 		case <-r.System.After(probeRecheck):
 		}
-		v, m, err := universal.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
-		if err != nil || v != universal.Fail || m.Claim.In(key) || !r.System.Now().Before(deadline) {
+		v, m, err := protocol.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
+		if err != nil || v != protocol.Fail || m.Claim.In(key) || !r.System.Now().Before(deadline) {
 			return v, m, err
 		}
 	}
 }
 
-func notActing(key string, m universal.Markers) string {
+func notActing(key string, m protocol.Markers) string {
 	if m.Claim.In(key) {
 		return "the " + m.Claim.Value + " twin acts"
 	}
@@ -285,11 +285,11 @@ func notActing(key string, m universal.Markers) string {
 // it does not.
 func (r Runner) hook(ctx context.Context, c Config) (int, error) {
 	key, _ := r.sandbox()
-	m, err := universal.Observe(r.System.Dir(c.Dir), key)
+	m, err := protocol.Observe(r.System.Dir(c.Dir), key)
 	if err != nil {
 		return 1, fmt.Errorf("handshake: hook: %w", err)
 	}
-	if !universal.Acts(c.Role, key, m) {
+	if !protocol.Acts(c.Role, key, m) {
 		r.logf("hook of the %s twin skipped: %s", c.Role, notActing(key, m))
 		return 0, nil
 	}

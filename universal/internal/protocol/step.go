@@ -1,4 +1,4 @@
-package universal
+package protocol
 
 // Next is the step every handshake run takes, again after each Confirm and
 // after a lost claim: it observes d for in.Sandbox and decides (in.Markers

@@ -1,4 +1,4 @@
-package universal
+package protocol
 
 import (
 	"fmt"

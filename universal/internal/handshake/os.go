@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sidecarkit/sidecarkit/universal"
+	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
 // OS returns the System of the running process: /proc for the sandbox
@@ -31,9 +31,9 @@ type osSystem struct {
 	sigs chan os.Signal
 }
 
-func (s *osSystem) Sandbox() (universal.Sandbox, error) { return readSandbox(s.proc, netnsCookie) }
+func (s *osSystem) Sandbox() (protocol.Sandbox, error) { return readSandbox(s.proc, netnsCookie) }
 
-func (s *osSystem) Dir(path string) universal.Dir { return osDir(path) }
+func (s *osSystem) Dir(path string) protocol.Dir { return osDir(path) }
 
 func (s *osSystem) Now() time.Time { return time.Now() }
 
