@@ -41,7 +41,10 @@ type Facts struct {
 //     API server or the node, a node that strips the field, and unordered
 //     termination on 1.28 nodes;
 //   - sidecars placed after blocking init containers, which therefore run
-//     without them.
+//     without them;
+//   - a sidecar that kubectl logs and exec use by default: named by the
+//     [DefaultContainerAnnotation], or an injected legacy sidecar placed
+//     first without it.
 //
 // Findings come errors first, then in the order above; the output is
 // deterministic.
@@ -56,6 +59,7 @@ func Diagnose(f Facts) []Finding {
 	d.probes()
 	d.capability()
 	d.ordering()
+	d.defaultContainer()
 	sort.SliceStable(d.out, func(i, j int) bool { return d.out[i].Severity > d.out[j].Severity })
 	return d.out
 }
@@ -187,6 +191,13 @@ const (
 func (d *diagnosis) dropCause(i int) (string, string) {
 	api := d.facts.Capability.APIServer
 	switch {
+	case len(d.managers[i]) > 0 && api == APIServerStores:
+		// The field manager is recorded before the mutating webhooks run
+		// (docs/field-stripping.md#who-dropped-it-the-managedfields-evidence):
+		// with an API server that stores the field, only a webhook is left.
+		return "the field reached the API server, which stores it, so a mutating webhook removed it after the API server recorded the field manager (docs/field-stripping.md#who-dropped-it-the-managedfields-evidence)", fixWebhook
+	case len(d.managers[i]) > 0 && api == APIServerUnknown:
+		return "the field reached the API server and was dropped there: either the SidecarContainers gate is off on the API server or a mutating webhook removed it after the API server recorded the field manager; the API server's metrics tell which (docs/field-stripping.md#who-dropped-it-the-managedfields-evidence)", fixGateAPIServer + " " + fixWebhook
 	case len(d.managers[i]) > 0:
 		return "the field reached the API server and was dropped there, the sign of the SidecarContainers gate being off on the API server (docs/field-stripping.md#api-server-with-the-gate-off)", fixGateAPIServer
 	case api == APIServerUnknownField:

@@ -56,6 +56,7 @@ func TestDiagnoseCases(t *testing.T) {
 	sidecar := corev1.Container{Name: "side", RestartPolicy: always()}
 	plain := corev1.Container{Name: "side"}
 	job := corev1.Container{Name: "job"}
+	mfWith := []metav1.ManagedFieldsEntry{{Manager: "kubectl", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:initContainers":{"k:{\"name\":\"side\"}":{"f:restartPolicy":{}}}}}`)}}}
 	mfWithout := []metav1.ManagedFieldsEntry{{Manager: "m", FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:containers":{}}}`)}}}
 	stores := compat.Capability{APIServer: compat.APIServerStores}
 	tests := []struct {
@@ -91,6 +92,47 @@ func TestDiagnoseCases(t *testing.T) {
 		{name: "drop-cause-managed-without", facts: compat.Facts{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ManagedFields: mfWithout},
 			Spec: corev1.PodSpec{InitContainers: []corev1.Container{plain}}}, Intended: &corev1.PodSpec{InitContainers: []corev1.Container{sidecar}}},
 			want: []brief{{compat.CodeFieldDropped, compat.SeverityError, "spec.initContainers[0].restartPolicy"}}, contains: "no field manager recorded it"},
+		{name: "drop-cause-managed-stores", facts: compat.Facts{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ManagedFields: mfWith},
+			Spec: corev1.PodSpec{InitContainers: []corev1.Container{plain}}}, Capability: stores},
+			want: []brief{{compat.CodeFieldDropped, compat.SeverityError, "spec.initContainers[0].restartPolicy"}}, contains: "so a mutating webhook removed it",
+			reason: "the client's field manager lists the field and the API server stores it: only a webhook can have removed it"},
+		{name: "drop-cause-managed-unknown", facts: compat.Facts{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ManagedFields: mfWith},
+			Spec: corev1.PodSpec{InitContainers: []corev1.Container{plain}}}},
+			want: []brief{{compat.CodeFieldDropped, compat.SeverityError, "spec.initContainers[0].restartPolicy"}}, contains: "either the SidecarContainers gate is off on the API server or a mutating webhook removed it"},
+		{name: "drop-cause-managed-drops", facts: compat.Facts{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{ManagedFields: mfWith},
+			Spec: corev1.PodSpec{InitContainers: []corev1.Container{plain}}}, Capability: compat.Capability{APIServer: compat.APIServerDrops}},
+			want:     []brief{{compat.CodeFieldDropped, compat.SeverityError, "spec.initContainers[0].restartPolicy"}, {compat.CodeAPIServerDrops, compat.SeverityError, ""}},
+			contains: "the sign of the SidecarContainers gate being off"},
+		{name: "default-annotation-native-sidecar", facts: compat.Facts{Pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.DefaultContainerAnnotation: "side"}},
+			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{sidecar}, Containers: []corev1.Container{{Name: "app"}}}}},
+			want:     []brief{{compat.CodeSidecarDefault, compat.SeverityWarning, "metadata.annotations[kubectl.kubernetes.io/default-container]"}},
+			contains: `native sidecar "side"`},
+		{name: "default-annotation-app", facts: compat.Facts{Pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.DefaultContainerAnnotation: "app"}},
+			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{sidecar}, Containers: []corev1.Container{{Name: "proxy"}, {Name: "app"}}}}},
+			want: nil, reason: "the annotation names the application: a sidecar-like first container does not matter"},
+		{name: "default-annotation-plain-init", facts: compat.Facts{Pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.DefaultContainerAnnotation: "job"}},
+			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{job}, Containers: []corev1.Container{{Name: "app"}}}}},
+			want: nil, reason: "an init container that is no sidecar is the author's choice"},
+		{name: "default-first-recorded-legacy", facts: compat.Facts{Pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.RecordAnnotationPrefix + "mesh": `{"v":2,"mode":"legacy","containers":{"mesh":"00"}}`}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "mesh"}, {Name: "web"}}}}},
+			want:     []brief{{compat.CodeSidecarDefault, compat.SeverityWarning, "spec.containers[0]"}},
+			contains: `sidecar "mesh" is the first regular container`},
+		{name: "default-first-recorded-legacy-annotated", facts: compat.Facts{Pod: &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.RecordAnnotationPrefix + "mesh": `{"v":2,"mode":"legacy","containers":{"mesh":"00"}}`,
+				compat.DefaultContainerAnnotation: "mesh"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "mesh"}, {Name: "web"}}}}},
+			want:     []brief{{compat.CodeSidecarDefault, compat.SeverityWarning, "metadata.annotations[kubectl.kubernetes.io/default-container]"}},
+			contains: `the annotation makes sidecar "mesh"`},
+		{name: "default-first-named-like-sidecar", facts: compat.Facts{Pod: &corev1.Pod{
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "envoy"}, {Name: "web"}}}}},
+			want: []brief{{compat.CodeSidecarDefault, compat.SeverityInfo, "spec.containers[0]"}}, contains: `named like a sidecar ("envoy")`},
+		{name: "default-single-container", facts: compat.Facts{Pod: &corev1.Pod{
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "envoy"}}}}},
+			want: nil, reason: "a Pod of one container has nothing else to default to"},
 		{name: "moved-to-containers", facts: compat.Facts{Pod: &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "side"}}}},
 			Intended: &corev1.PodSpec{InitContainers: []corev1.Container{sidecar}}},
 			want: []brief{{compat.CodeSidecarMissing, compat.SeverityWarning, "spec.initContainers"}}, contains: "is a regular container instead"},

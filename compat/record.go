@@ -45,3 +45,31 @@ func nativeRecords(annotations map[string]string) map[string]string {
 	}
 	return out
 }
+
+// legacyRecords returns, for each regular container that a record
+// annotation says sidecarkit injected (the legacy mode's sidecar, the
+// universal pair's legacy twin), the annotation's key. Like
+// [nativeRecords] it is a hint, never trust: unreadable records are
+// ignored.
+func legacyRecords(annotations map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range annotations {
+		name := strings.TrimPrefix(k, RecordAnnotationPrefix)
+		if name == k || name == "" {
+			continue
+		}
+		var r struct {
+			Containers map[string]string `json:"containers"`
+		}
+		if json.Unmarshal([]byte(v), &r) != nil {
+			continue
+		}
+		for c := range r.Containers {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[c] = k
+		}
+	}
+	return out
+}
