@@ -39,15 +39,17 @@ var doctorOutputs = []string{"text", "json"}
 func newDoctor(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Diagnose native sidecar support of an API server, nodes or a Pod",
+		Short: "Diagnose native sidecar support of a cluster, an API server, nodes or a Pod",
 		Long: `Diagnose native sidecar support, following the Kubernetes tutorial's
-troubleshooting steps: check the SidecarContainers gate on the API server
-(doctor metrics) and on every node (doctor nodes), and explain a Pod whose
-sidecar does not work (doctor pod): a restartPolicy dropped by a webhook or by
-the API server, a Pod stuck in Init, a kubelet that rejected it.`,
+troubleshooting steps: check a live cluster through a kubeconfig (doctor
+cluster: API server, node pools, webhooks with a dry-run probe, Pods), check
+the SidecarContainers gate on the API server (doctor metrics) and on every
+node (doctor nodes) from files, and explain a Pod whose sidecar does not work
+(doctor pod, live by name or from a file): a restartPolicy dropped by a
+webhook or by the API server, a Pod stuck in Init, a kubelet that rejected it.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newDoctorMetrics(stdin, stdout), newDoctorNodes(stdin, stdout), newDoctorPod(stdin, stdout))
+	cmd.AddCommand(newDoctorMetrics(stdin, stdout), newDoctorNodes(stdin, stdout), newDoctorPod(stdin, stdout), newDoctorCluster(stdout))
 	return cmd
 }
 
@@ -154,21 +156,42 @@ func newDoctorNodes(stdin io.Reader, stdout io.Writer) *cobra.Command {
 func newDoctorPod(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	var file, intended, output string
 	var cf clusterFlags
+	var kf kubeFlags
 	cmd := &cobra.Command{
-		Use:   "pod -f STORED [--intended FILE]",
+		Use:   "pod NAME | -f STORED [--intended FILE]",
 		Short: "Explain why a Pod's sidecars do not work",
 		Long: `Explain why a Pod's sidecars do not work, from the Pod as stored (with its
 status and managed fields), optionally the Pod as its author or injector meant
-it, and what is known about the cluster.`,
-		Example: `  kubectl get pod web -o json --show-managed-fields > stored.json
+it, and what is known about the cluster.
+
+With a NAME the Pod is read live through the kubeconfig (as kubectl does),
+and so are the API server's version and /metrics and the Pod's node (its
+kubelet's /metrics through the node proxy where RBAC allows; for a Pod not
+yet scheduled, the weakest node it may land on). With -f the Pod comes
+from a file and the cluster from --apiserver-version, --kubelet-version,
+--node and --metrics.`,
+		Example: `  sidecarctl doctor pod web -n shop --intended web.yaml
+  kubectl get pod web -o json --show-managed-fields > stored.json
   sidecarctl doctor pod -f stored.json --intended web.yaml --apiserver-version v1.32.1`,
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if len(args) == 1 {
+				if file != "" {
+					return fmt.Errorf("doctor pod: give a Pod NAME to read live or -f for a file, not both")
+				}
+				if f := cf.changed(cmd); f != "" {
+					return fmt.Errorf("doctor pod: %s describes the cluster for -f; with a Pod NAME the cluster is read live", f)
+				}
+				return doctorPodLive(cmd, &kf, args[0], intended, output, stdin, stdout)
+			}
+			if f := kf.changed(cmd); f != "" {
+				return fmt.Errorf("doctor pod: %s needs a Pod NAME to read live (with -f the Pod comes from a file)", f)
+			}
 			if file == "" {
-				return fmt.Errorf("doctor pod: -f is required (the stored Pod, or - for stdin)")
+				return fmt.Errorf("doctor pod: a Pod NAME (read live) or -f is required (the stored Pod, or - for stdin)")
 			}
 			pod, err := readPod(file, stdin)
 			if err != nil {
@@ -179,18 +202,9 @@ it, and what is known about the cluster.`,
 				if intended == "-" && file == "-" {
 					return fmt.Errorf("doctor pod: -f and --intended cannot both read stdin")
 				}
-				docs, err := readDocuments(intended, stdin)
-				if err != nil {
+				if facts.Intended, err = readIntended(intended, stdin); err != nil {
 					return err
 				}
-				if len(docs) != 1 {
-					return fmt.Errorf("%s: want one Pod or workload, found %d documents", displayName(intended), len(docs))
-				}
-				obj, err := patch.Decode(docs[0].json)
-				if err != nil {
-					return fmt.Errorf("%s: %w", docs[0].source, err)
-				}
-				facts.Intended = obj.Spec
 			}
 			f, err := cf.load(stdin)
 			if err != nil {
@@ -207,8 +221,25 @@ it, and what is known about the cluster.`,
 	fl.StringVarP(&file, "filename", "f", "", "the Pod as stored (kubectl get pod -o json --show-managed-fields); - reads stdin")
 	fl.StringVar(&intended, "intended", "", "the Pod or workload as meant, before admission")
 	cf.register(cmd)
+	kf.register(cmd)
 	fl.StringVarP(&output, "output", "o", "text", "output: text|json")
 	return cmd
+}
+
+// readIntended reads the Pod or workload as meant and returns its Pod spec.
+func readIntended(name string, stdin io.Reader) (*corev1.PodSpec, error) {
+	docs, err := readDocuments(name, stdin)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("%s: want one Pod or workload, found %d documents", displayName(name), len(docs))
+	}
+	obj, err := patch.Decode(docs[0].json)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", docs[0].source, err)
+	}
+	return obj.Spec, nil
 }
 
 // readPod reads one stored Pod.

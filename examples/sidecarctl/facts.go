@@ -25,6 +25,16 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.metricsFile, "metrics", "", "the API server's metrics text (kubectl get --raw /metrics)")
 }
 
+// changed returns the first of the flags that was given, or "".
+func (f *clusterFlags) changed(cmd *cobra.Command) string {
+	for _, name := range []string{"kubelet-version", "apiserver-version", "node", "metrics"} {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
+			return "--" + name
+		}
+	}
+	return ""
+}
+
 func (f *clusterFlags) load(stdin io.Reader) (*facts, error) {
 	return loadFacts(f.apiserverVersion, f.kubeletVersion, f.nodeFile, f.metricsFile, stdin)
 }
