@@ -297,6 +297,8 @@ func writeCluster(w io.Writer, output string, r *clusterReport) error {
 		p(": %s\n", adm.WebhooksError)
 	} else {
 		switch adm.OtherWebhooks {
+		case 0:
+			p(":\n")
 		case 1:
 			p(" (1 other webhook does not):\n")
 		default:

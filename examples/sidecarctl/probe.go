@@ -185,7 +185,11 @@ func analyzeProbe(r *probeReport, result *corev1.Pod, api apiServerFacts, adm *a
 	switch api.capability.APIServer {
 	case compat.APIServerDrops, compat.APIServerUnknownField:
 		r.Culprit = "kube-apiserver"
-		r.Inferred = append(r.Inferred, fmt.Sprintf("the API server %s (%s); webhooks may remove it as well, which cannot be told apart while the API server drops it", api.capability.APIServer.Description(), evidenceText(api.capability)))
+		also := "webhooks may remove it as well"
+		if len(r.Candidates) > 0 {
+			also = "the mutating webhooks and policies that select the probe (" + strings.Join(r.Candidates, ", ") + ") may remove it as well"
+		}
+		r.Inferred = append(r.Inferred, fmt.Sprintf("the API server %s (%s); %s, which cannot be told apart while the API server drops it", api.capability.APIServer.Description(), evidenceText(api.capability), also))
 		return
 	case compat.APIServerUnknown:
 		r.Inferred = append(r.Inferred, "the API server's capability is unknown: it, or a mutating webhook, removed the field")

@@ -17,11 +17,24 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
+// liveCommand matches a README line that runs an installed sidecarctl
+// against a live cluster: doctor cluster, or doctor pod with a Pod name.
+// The test runs these against the fake API server of mixedCluster.
+var liveCommand = regexp.MustCompile(`^sidecarctl (doctor (?:cluster|pod [a-z0-9][-a-z0-9.]*)(?:\s[^|<>$]*)?)$`)
+
+// docCommand is one command of a README.
+type docCommand struct {
+	args []string
+	live bool // needs a cluster: run against the fake one
+}
+
 // documented returns the sidecarctl commands of the repository's README
 // (run from the root with go run -C examples) and of examples/README.md
-// (run from examples with go run), as argument lists. Commands fed by a
-// pipe (kubectl ... |) need a live cluster and are left out.
-func documented(t *testing.T) [][]string {
+// (run from examples with go run), as argument lists, and the live doctor
+// commands of both (an installed sidecarctl reading the cluster of the
+// kubeconfig). Commands fed by a pipe (kubectl ... |) need a live cluster
+// and are left out.
+func documented(t *testing.T) []docCommand {
 	t.Helper()
 	sources := []struct {
 		file   string
@@ -30,7 +43,7 @@ func documented(t *testing.T) [][]string {
 		{"../../README.md", regexp.MustCompile("(^|[`\\s])go run -C examples \\./sidecarctl ([^`\\n]*)")},
 		{"../README.md", regexp.MustCompile("(^)go run \\./sidecarctl ([^`\\n]*)")},
 	}
-	var cmds [][]string
+	var cmds []docCommand
 	seen := map[string]bool{}
 	for _, s := range sources {
 		b, err := os.ReadFile(s.file)
@@ -40,6 +53,17 @@ func documented(t *testing.T) [][]string {
 		n := 0
 		for _, line := range strings.Split(string(b), "\n") {
 			line = strings.TrimSpace(line)
+			if m := liveCommand.FindStringSubmatch(line); m != nil {
+				args, err := splitShell(m[1])
+				if err != nil {
+					t.Fatalf("%s: %q: %v", s.file, line, err)
+				}
+				if key := "live\x00" + strings.Join(args, "\x00"); !seen[key] {
+					seen[key] = true
+					cmds = append(cmds, docCommand{args: args, live: true})
+				}
+				continue
+			}
 			if strings.Contains(line, "|") && !strings.HasPrefix(line, "go run") {
 				continue // fed by kubectl
 			}
@@ -50,7 +74,7 @@ func documented(t *testing.T) [][]string {
 				}
 				if key := strings.Join(args, "\x00"); !seen[key] {
 					seen[key] = true
-					cmds = append(cmds, args)
+					cmds = append(cmds, docCommand{args: args})
 				}
 				n++
 			}
@@ -63,17 +87,34 @@ func documented(t *testing.T) [][]string {
 }
 
 // TestDocumentedCommands runs every sidecarctl command of the READMEs on
-// examples/testdata, from the examples folder as the READMEs do, and
-// compares stdout, stderr and the exit code with golden files.
+// examples/testdata, from the examples folder as the READMEs do, and the
+// live doctor commands against a fake API server (mixedCluster, through
+// $KUBECONFIG), and compares stdout, stderr and the exit code with golden
+// files. Live doctor cluster commands may exit 3 or 4 (not ready,
+// undetermined); the golden file pins which.
 func TestDocumentedCommands(t *testing.T) {
 	cmds := documented(t)
+	live := 0
+	for _, c := range cmds {
+		if c.live {
+			live++
+		}
+	}
+	if live == 0 {
+		t.Fatal("no live doctor commands found in the READMEs")
+	}
+	t.Setenv("KUBECONFIG", mixedCluster().serve(t))
 	t.Chdir("..")
-	for _, args := range cmds {
+	for _, c := range cmds {
+		args := c.args
 		name := goldenName(args)
+		if c.live {
+			name = "live-" + name
+		}
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(args, strings.NewReader(""), &stdout, &stderr)
-			if code != 0 {
+			if code != 0 && !(c.live && args[1] == "cluster" && (code == exitNotReady || code == exitUndetermined)) {
 				t.Errorf("exit %d, stderr: %s", code, stderr.String())
 			}
 			got := fmt.Sprintf("$ sidecarctl %s\n%s--- stderr\n%s--- exit %d\n", strings.Join(args, " "), stdout.String(), stderr.String(), code)

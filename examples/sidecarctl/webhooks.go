@@ -154,7 +154,9 @@ func (v *verdictOf) match() string {
 	return matchYes
 }
 
-func (v *verdictOf) say(format string, args ...any) { v.reasons = append(v.reasons, fmt.Sprintf(format, args...)) }
+func (v *verdictOf) say(format string, args ...any) {
+	v.reasons = append(v.reasons, fmt.Sprintf(format, args...))
+}
 
 // selectors evaluates a namespace and an object selector as the API server
 // does (k8s.io/apiserver pkg/admission/plugin/webhook/predicates): an
