@@ -9,8 +9,7 @@ const CodeSidecarDefault Code = "sidecar-default-container"
 
 // DefaultContainerAnnotation is the annotation that names the container
 // kubectl logs, exec and attach use when none is given; without it they
-// use the first regular container (KEP-2227,
-// https://github.com/kubernetes/enhancements/tree/master/keps/sig-cli/2227-kubectl-default-container).
+// use the first regular container (docs/doctor.md#kubectls-default-container).
 const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 // defaultContainer reports a Pod whose kubectl default container is a

@@ -443,7 +443,7 @@ func mkNode(t *testing.T, c *cluster.Cluster, name, version string, labels map[s
 	}
 }
 
-// fakeKubelet serves a kubelet's /metrics over HTTPS on a non-loopback
+// fakeKubelet serves a kubelet's /metrics over HTTPS on a global unicast
 // address of this host (the API server's node proxy refuses loopback).
 type fakeKubelet struct {
 	host     string
@@ -451,7 +451,7 @@ type fakeKubelet struct {
 	requests atomic.Int64
 }
 
-// startFakeKubelet returns nil when the host has no non-loopback IPv4
+// startFakeKubelet returns nil when the host has no global unicast IPv4
 // address.
 func startFakeKubelet(t *testing.T) *fakeKubelet {
 	t.Helper()
@@ -461,7 +461,8 @@ func startFakeKubelet(t *testing.T) *fakeKubelet {
 		t.Fatal(err)
 	}
 	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
+		// The node proxy only dials global unicast addresses (docs/doctor.md).
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
 			host = ipn.IP.String()
 			break
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // The API server metrics that show which webhooks it called for the probe
-// (k8s.io/apiserver pkg/admission/metrics and pkg/endpoints/metrics).
+// (docs/doctor.md#which-webhooks-were-called-the-api-servers-counters).
 const (
 	metricWebhookRequests = "apiserver_admission_webhook_request_total" // {name, type, operation, code, rejected}
 	metricRequests        = "apiserver_request_total"                   // {verb, dry_run, group, version, resource, subresource, ...}

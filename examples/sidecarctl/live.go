@@ -83,8 +83,7 @@ type apiServerReport struct {
 	Capability compat.Capability `json:"capability"`
 	Error      string            `json:"error,omitempty"`
 
-	facts       apiServerFacts
-	metricsText []byte
+	facts apiServerFacts
 }
 
 // readAPIServer reads the API server's version (an error here means the
@@ -105,7 +104,6 @@ func readAPIServer(ctx context.Context, k *kube) (*apiServerReport, error) {
 		r.Metrics = describe(err)
 	} else {
 		r.Metrics = "read"
-		r.metricsText = text
 		g, err := compat.ParseFeatureMetrics(bytes.NewReader(text))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("/metrics: %w", err))
@@ -143,9 +141,9 @@ func listNodes(ctx context.Context, k *kube) ([]corev1.Node, error) {
 	}
 }
 
-// readNodes reads every node's capability: its kubelet version and label,
-// and, when asked, its kubelet's /metrics through the API server's node
-// proxy (GET /api/v1/nodes/NAME/proxy/metrics; RBAC: nodes/proxy get).
+// readNodeReports reads every node's capability: its kubelet version and
+// label, and, when asked, its kubelet's /metrics through the API server's
+// node proxy (docs/doctor.md#kubelet-metrics-through-the-node-proxy).
 func readNodeReports(ctx context.Context, k *kube, nodes []corev1.Node, withMetrics bool) []nodeReport {
 	out := make([]nodeReport, len(nodes))
 	var wg sync.WaitGroup
@@ -296,15 +294,25 @@ func readAdmission(ctx context.Context, k *kube, t *probeTarget) *admissionRepor
 func runProbe(ctx context.Context, k *kube, api *apiServerReport, adm *admissionReport, t probeTarget, extraLabels map[string]string) *probeReport {
 	pod := probePod(t.namespace, extraLabels)
 	r := &probeReport{Namespace: t.namespace, Labels: pod.Labels, Proven: []string{}, Inferred: []string{}}
+	// The counters just before the probe, so that the window holds as few
+	// other creates as possible.
 	var before webhookCounters
 	haveBefore := false
-	if api.metricsText != nil {
-		if c, err := parseWebhookCounters(api.metricsText); err == nil && c.found {
-			before, haveBefore = c, true
-		} else if err != nil {
-			adm.CallsNote = "the API server's metrics cannot be read for webhook calls: " + oneLine(err.Error())
+	if api.Metrics == "read" {
+		text, err := k.get(ctx, k.client.Discovery().RESTClient().Get().AbsPath("/metrics"), maxMetricsBytes)
+		var c webhookCounters
+		if err == nil {
+			c, err = parseWebhookCounters(text)
 		} else {
+			err = errors.New(describe(err))
+		}
+		switch {
+		case err != nil:
+			adm.CallsNote = "the API server's metrics cannot be read for webhook calls: " + oneLine(err.Error())
+		case !c.found:
 			adm.CallsNote = "the API server's metrics have no " + metricRequests
+		default:
+			before, haveBefore = c, true
 		}
 	} else {
 		adm.CallsNote = "the API server's /metrics are " + api.Metrics

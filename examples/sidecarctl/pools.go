@@ -10,8 +10,8 @@ import (
 )
 
 // wellKnownPoolLabels are the node labels that name a node pool on the
-// common managed offerings, tried in this order when --pool-label is not
-// given: GKE (cloud.google.com/gke-nodepool), EKS managed node groups
+// common managed offerings (docs/doctor.md#node-pools), tried in this
+// order when --pool-label is not given: GKE (cloud.google.com/gke-nodepool), EKS managed node groups
 // (eks.amazonaws.com/nodegroup), AKS (kubernetes.azure.com/agentpool) and
 // Karpenter (karpenter.sh/nodepool). The first one that any node carries
 // groups the nodes; nodes without it, and every node when none is found,

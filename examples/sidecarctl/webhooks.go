@@ -46,9 +46,10 @@ var podCreate = struct {
 }{"CREATE", "", "v1", "pods", ""}
 
 // rulesMatchPodCreate reports whether any rule covers CREATE of v1 Pods,
-// with the API server's matching (k8s.io/apiserver
-// pkg/admission/plugin/webhook/predicates/rules: "*" wildcards, "pods/*"
-// also matching the resource itself, scope "*" or Namespaced).
+// with the API server's matching
+// (docs/doctor.md#which-webhooks-the-api-server-calls-for-a-pod-create:
+// "*" wildcards, "pods/*" also matching the resource itself, scope "*" or
+// Namespaced).
 func rulesMatchPodCreate(rules []admissionregistrationv1.RuleWithOperations) bool {
 	for _, r := range rules {
 		if r.Scope != nil && *r.Scope != admissionregistrationv1.AllScopes && *r.Scope != admissionregistrationv1.NamespacedScope {
