@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -304,11 +305,17 @@ func TestDoctorPodLive(t *testing.T) {
 // TestDoctorLiveBadInput: the live commands' errors are one line, exit 1.
 func TestDoctorLiveBadInput(t *testing.T) {
 	kubeconfig := mixedCluster().serve(t)
+	refused := filepath.Join(t.TempDir(), "refused")
+	if err := os.WriteFile(refused, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\n"+
+		"users: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want []string
 	}{
+		{"connection refused", []string{"doctor", "cluster", "--kubeconfig", refused, "--request-timeout", "5s"}, []string{"API server", "refused"}},
 		{"missing kubeconfig", []string{"doctor", "cluster", "--kubeconfig", "nope.kubeconfig"}, []string{"kubeconfig", "nope.kubeconfig"}},
 		{"unknown context", []string{"doctor", "cluster", "--kubeconfig", kubeconfig, "--context", "prod"}, []string{"kubeconfig", "prod"}},
 		{"zero timeout", []string{"doctor", "cluster", "--kubeconfig", kubeconfig, "--request-timeout", "0"}, []string{"--request-timeout", "positive"}},

@@ -5,8 +5,11 @@
 //	sidecarctl inject -f FILE|- --sidecar FILE [--mode auto|native|legacy|pinned|universal]
 //	    [--kubelet-version V] [--apiserver-version V] [--node FILE] [--metrics FILE]
 //	    [-o jsonpatch|strategic|json|yaml]
+//	sidecarctl doctor cluster [--kubeconfig F] [--context C] [-n NS] [--request-timeout 30s]
+//	    [--pool-label L] [--probe-label K=V] [--probe=false] [--node-metrics=false] [-A] [-o text|json]
 //	sidecarctl doctor metrics [-f FILE|-]
 //	sidecarctl doctor nodes   [-f FILE|-]
+//	sidecarctl doctor pod NAME [-n NS] [--intended FILE]
 //	sidecarctl doctor pod -f STORED [--intended FILE]
 //	sidecarctl handshake run --role native|legacy --dir DIR [--restart-policy P] -- CMD ARGS...
 package main
