@@ -185,7 +185,7 @@ from a file and the cluster from --apiserver-version, --kubelet-version,
 				if f := cf.changed(cmd); f != "" {
 					return fmt.Errorf("doctor pod: %s describes the cluster for -f; with a Pod NAME the cluster is read live", f)
 				}
-				return doctorPodLive(cmd, &kf, args[0], intended, output, stdin, stdout)
+				return doctorPodLive(&kf, args[0], intended, output, stdin, stdout)
 			}
 			if f := kf.changed(cmd); f != "" {
 				return fmt.Errorf("doctor pod: %s needs a Pod NAME to read live (with -f the Pod comes from a file)", f)

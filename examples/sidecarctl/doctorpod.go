@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -16,7 +15,7 @@ import (
 // server's capability (version and /metrics) joined with its node's (the
 // Node object, and its kubelet's /metrics where RBAC allows), or, for a
 // Pod not scheduled yet, the weakest node it may land on.
-func doctorPodLive(cmd *cobra.Command, kf *kubeFlags, name, intended, output string, stdin io.Reader, stdout io.Writer) error {
+func doctorPodLive(kf *kubeFlags, name, intended, output string, stdin io.Reader, stdout io.Writer) error {
 	k, err := kf.connect()
 	if err != nil {
 		return err

@@ -270,18 +270,14 @@ func readAdmission(ctx context.Context, k *kube, t *probeTarget) *admissionRepor
 	bindings, err := call(ctx, k, func(ctx context.Context) (*admissionregistrationv1.MutatingAdmissionPolicyBindingList, error) {
 		return k.client.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{})
 	})
+	var bound []admissionregistrationv1.MutatingAdmissionPolicyBinding
 	if err != nil {
 		// Without the bindings every policy covering Pods may apply.
 		r.PoliciesError = "bindings " + describe(err)
-		bindings = &admissionregistrationv1.MutatingAdmissionPolicyBindingList{}
-		for _, p := range policies.Items {
-			bindings.Items = append(bindings.Items, admissionregistrationv1.MutatingAdmissionPolicyBinding{
-				ObjectMeta: metav1.ObjectMeta{Name: "(unknown)"},
-				Spec:       admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: p.Name, ParamRef: &admissionregistrationv1.ParamRef{}},
-			})
-		}
+	} else {
+		bound = bindings.Items
 	}
-	r.Policies = matchPolicies(policies.Items, bindings.Items, *t)
+	r.Policies = matchPolicies(policies.Items, bound, err == nil, *t)
 	if r.Policies == nil {
 		r.Policies = []policyMatch{}
 	}

@@ -35,8 +35,9 @@ func namedRulesCover(rules []admissionregistrationv1.NamedRuleWithOperations) (c
 
 // matchPolicies returns the policies whose match constraints cover Pod
 // CREATE, sorted by name, each with whether it applies to the probe
-// through its bindings.
-func matchPolicies(policies []admissionregistrationv1.MutatingAdmissionPolicy, bindings []admissionregistrationv1.MutatingAdmissionPolicyBinding, t probeTarget) []policyMatch {
+// through its bindings; bindingsKnown is false when the bindings could not
+// be listed (then every such policy may apply).
+func matchPolicies(policies []admissionregistrationv1.MutatingAdmissionPolicy, bindings []admissionregistrationv1.MutatingAdmissionPolicyBinding, bindingsKnown bool, t probeTarget) []policyMatch {
 	byPolicy := map[string][]*admissionregistrationv1.MutatingAdmissionPolicyBinding{}
 	for i := range bindings {
 		b := &bindings[i]
@@ -94,12 +95,16 @@ func matchPolicies(policies []admissionregistrationv1.MutatingAdmissionPolicy, b
 			}
 			v.say("binding %s: %s", b.Name, bv.match())
 		}
-		if len(bound) == 0 {
+		switch {
+		case !bindingsKnown:
+			v.maybe = true
+			v.say("its bindings cannot be listed")
+		case len(bound) == 0:
 			v.no = true
 			v.say("no MutatingAdmissionPolicyBinding applies it")
-		} else if best == matchNo {
+		case best == matchNo:
 			v.no = true
-		} else if best == matchMaybe {
+		case best == matchMaybe:
 			v.maybe = true
 		}
 		pm.Match, pm.Reasons = v.match(), v.reasons

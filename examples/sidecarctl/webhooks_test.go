@@ -215,3 +215,51 @@ func compatStores() compat.Capability {
 	}
 	return c
 }
+
+// TestMatchPolicies: a policy applies only through a binding, whose match
+// resources narrow the policy's constraints.
+func TestMatchPolicies(t *testing.T) {
+	target := probeTarget{namespace: "shop", nsLabels: map[string]string{"team": "shop"}, labels: probePod("shop", nil).Labels}
+	podRule := admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: podCreateRules()[0]}
+	policy := func(name string, mc admissionregistrationv1.MatchResources) admissionregistrationv1.MutatingAdmissionPolicy {
+		return admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{MatchConstraints: &mc}}
+	}
+	binding := func(name, policy string, mr *admissionregistrationv1.MatchResources) admissionregistrationv1.MutatingAdmissionPolicyBinding {
+		return admissionregistrationv1.MutatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: policy, MatchResources: mr}}
+	}
+	deployments := admissionregistrationv1.NamedRuleWithOperations{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+		Operations: []admissionregistrationv1.OperationType{"CREATE"},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}}}}
+	named := podRule
+	named.ResourceNames = []string{"web"}
+	policies := []admissionregistrationv1.MutatingAdmissionPolicy{
+		policy("bound", admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{podRule}}),
+		policy("unbound", admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{podRule}}),
+		policy("narrowed-away", admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{podRule}}),
+		policy("excluded", admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{podRule},
+			ExcludeResourceRules: []admissionregistrationv1.NamedRuleWithOperations{podRule}}),
+		policy("by-name", admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{named}}),
+		policy("deployments", admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{deployments}}),
+	}
+	bindings := []admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		binding("bound-everywhere", "bound", nil),
+		binding("other-team", "narrowed-away", &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "infra"}}}),
+		binding("excluded", "excluded", nil),
+		binding("by-name", "by-name", nil),
+	}
+	want := map[string]string{"bound": matchYes, "unbound": matchNo, "narrowed-away": matchNo, "excluded": matchNo, "by-name": matchMaybe}
+	got := map[string]string{}
+	for _, p := range matchPolicies(policies, bindings, true, target) {
+		got[p.Name] = p.Match
+	}
+	if !equalMaps(got, want) {
+		t.Errorf("policies %v, want %v (deployments-only omitted)", got, want)
+	}
+	for _, p := range matchPolicies(policies, nil, false, target) {
+		if p.Name == "unbound" && p.Match != matchMaybe {
+			t.Errorf("bindings unknown: %s %s, want maybe", p.Name, p.Match)
+		}
+	}
+}
