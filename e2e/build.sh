@@ -4,6 +4,7 @@
 #
 #   ./build.sh                          # kube-apiserver v1.37.2 + etcd v3.6.16
 #   ./build.sh --kube-version v1.32.13  # another kube-apiserver (needs a helper module)
+#   ./build.sh --print                  # build nothing: print the paths; exit 3 if one is missing
 #
 # Environment:
 #   SIDECARKIT_E2E_CACHE         binary cache (default ~/.cache/sidecarkit-e2e)
@@ -12,6 +13,9 @@
 #
 # stdout: one NAME=PATH line per binary (KUBE_APISERVER=..., ETCD=...).
 # stderr: progress and build times.
+# This script is where the binaries' names and paths are decided: anything
+# else that runs them (e2e/run.sh, e2e/node/run.sh, the operator's live test
+# in examples/operator) asks it, with --print when it must not build.
 #
 # Each kube-apiserver version is built by the helper module under tools/ whose
 # go.mod requires k8s.io/kubernetes at that version (tools/kube-apiserver for
@@ -25,12 +29,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${SIDECARKIT_E2E_CACHE:-$HOME/.cache/sidecarkit-e2e}
 kube_version=${SIDECARKIT_E2E_KUBE_VERSION:-v1.37.2}
 etcd_version=${SIDECARKIT_E2E_ETCD_VERSION:-v3.6.16}
+print_only=0
 
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--kube-version) kube_version=${2:?--kube-version needs a value}; shift 2 ;;
 	--kube-version=*) kube_version=${1#*=}; shift ;;
-	-h | --help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--print) print_only=1; shift ;;
+	-h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -59,7 +65,13 @@ build() {
 	local name=$1 ver=$2 mod=$3 pkg=$4 ldflags=${5:-}
 	local out="$cache/$name-$ver"
 	if [[ -x $out ]]; then
-		log "$name $ver: cached at $out"
+		((print_only)) || log "$name $ver: cached at $out"
+		built=$out
+		return 0
+	fi
+	if ((print_only)); then
+		log "$name $ver: not built (no $out; run e2e/build.sh --kube-version $kube_version)"
+		missing=1
 		built=$out
 		return 0
 	fi
@@ -90,7 +102,7 @@ build() {
 	built=$out
 }
 
-built=
+built= missing=0
 build kube-apiserver "$kube_version" k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver \
 	"-X k8s.io/component-base/version.gitVersion=$kube_version"
 apiserver=$built
@@ -98,3 +110,5 @@ build etcd "$etcd_version" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3
 etcd=$built
 echo "KUBE_APISERVER=$apiserver"
 echo "ETCD=$etcd"
+# --print: exit 3 when a binary is missing (its line is printed all the same).
+((missing == 0)) || exit 3

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -123,6 +124,31 @@ func TestResolve(t *testing.T) {
 	t.Setenv(EnvFeatureGates, "SidecarContainers")
 	if _, err := (Options{}).Resolve(); err == nil {
 		t.Error("Resolve accepted a feature gate without a value")
+	}
+}
+
+// TestResolveAgreesWithBuildScript: without overrides, Resolve names the
+// binaries build.sh --print names (build.sh decides them; the defaults here
+// must follow it).
+func TestResolveAgreesWithBuildScript(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv(EnvCache, cache)
+	for _, env := range []string{EnvKubeVersion, EnvEtcdVersion, EnvKubeAPIServer, EnvEtcd} {
+		t.Setenv(env, "")
+	}
+	cmd := exec.Command("bash", filepath.Join("..", "build.sh"), "--print")
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("build.sh --print with an empty cache: %v, want exit status 3", err)
+	}
+	o, err := Options{}.Resolve()
+	if !errors.Is(err, ErrNotBuilt) {
+		t.Fatalf("Resolve with an empty cache: %v, want ErrNotBuilt", err)
+	}
+	want := "KUBE_APISERVER=" + o.KubeAPIServer + "\nETCD=" + o.Etcd + "\n"
+	if string(out) != want {
+		t.Errorf("build.sh --print:\n%s\nResolve:\n%s", out, want)
 	}
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,29 +24,112 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 )
 
-// liveBinaries returns the kube-apiserver and etcd that e2e/build.sh caches,
-// or skips: the live test runs only with SIDECARKIT_E2E=1.
+// The live test follows the e2e suite's rules (e2e/README.md): it runs only
+// with $SIDECARKIT_E2E=1, and $SIDECARKIT_E2E_REQUIRE=1 turns each of its
+// skips into a failure (CI).
+const (
+	envEnable  = "SIDECARKIT_E2E"
+	envRequire = "SIDECARKIT_E2E_REQUIRE"
+	// $SIDECARKIT_E2E_KUBE_APISERVER and $SIDECARKIT_E2E_ETCD name the
+	// binaries directly, as they do for the e2e suite.
+	envAPIServer = "SIDECARKIT_E2E_KUBE_APISERVER"
+	envEtcd      = "SIDECARKIT_E2E_ETCD"
+)
+
+// buildScript is the e2e suite's build script, which alone decides the
+// binaries' names and paths; the test runs in examples/operator.
+var buildScript = filepath.Join("..", "..", "e2e", "build.sh")
+
+// errNotBuilt: a binary e2e/build.sh names is not there.
+var errNotBuilt = errors.New("not built")
+
+// e2eBinaries returns the kube-apiserver and etcd the e2e suite runs: those
+// in $SIDECARKIT_E2E_KUBE_APISERVER and $SIDECARKIT_E2E_ETCD when both are
+// set, otherwise the paths `e2e/build.sh --print` names (it honours the
+// cache and version variables). The error wraps errNotBuilt when a binary
+// is missing.
+func e2eBinaries() (apiserver, etcd string, err error) {
+	apiserver, etcd = os.Getenv(envAPIServer), os.Getenv(envEtcd)
+	if apiserver == "" || etcd == "" {
+		cmd := exec.Command("bash", buildScript, "--print")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 3) {
+			return "", "", fmt.Errorf("%s --print: %w: %s", buildScript, err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		apiserver, etcd = "", ""
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "KUBE_APISERVER="); ok {
+				apiserver = v
+			} else if v, ok := strings.CutPrefix(line, "ETCD="); ok {
+				etcd = v
+			}
+		}
+		if apiserver == "" || etcd == "" {
+			return "", "", fmt.Errorf("%s --print named no KUBE_APISERVER and ETCD: %q", buildScript, out)
+		}
+	}
+	for _, p := range []string{apiserver, etcd} {
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			return apiserver, etcd, fmt.Errorf("%s %w (run e2e/build.sh)", p, errNotBuilt)
+		}
+	}
+	return apiserver, etcd, nil
+}
+
+// liveBinaries returns e2eBinaries, or skips t (fails it under
+// $SIDECARKIT_E2E_REQUIRE=1) when the live test is not asked for or a
+// binary is missing.
 func liveBinaries(t *testing.T) (apiserver, etcd string) {
 	t.Helper()
-	if os.Getenv("SIDECARKIT_E2E") != "1" {
-		t.Skip("live test against a real kube-apiserver: set SIDECARKIT_E2E=1 (binaries from e2e/build.sh)")
+	skip := t.Skipf
+	if os.Getenv(envRequire) == "1" {
+		skip = t.Fatalf
 	}
-	dir := os.Getenv("SIDECARKIT_E2E_CACHE")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			t.Skip(err)
-		}
-		dir = filepath.Join(home, ".cache", "sidecarkit-e2e")
+	if os.Getenv(envEnable) != "1" {
+		skip("live test against a real kube-apiserver: set %s=1 (binaries from e2e/build.sh)", envEnable)
 	}
-	apiserver = filepath.Join(dir, "kube-apiserver-v1.37.2")
-	etcd = filepath.Join(dir, "etcd-v3.6.16")
-	for _, p := range []string{apiserver, etcd} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%v (run e2e/build.sh)", err)
-		}
+	apiserver, etcd, err := e2eBinaries()
+	if errors.Is(err, errNotBuilt) {
+		skip("live test: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("live test: %v", err)
 	}
 	return apiserver, etcd
+}
+
+// TestE2EBinaries: the live test finds the binaries where e2e/build.sh
+// puts them, says which one is missing, and takes explicit paths.
+func TestE2EBinaries(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("SIDECARKIT_E2E_CACHE", cache)
+	t.Setenv(envAPIServer, "")
+	t.Setenv(envEtcd, "")
+	apiserver, etcd, err := e2eBinaries()
+	if !errors.Is(err, errNotBuilt) {
+		t.Fatalf("empty cache: %v, want errNotBuilt", err)
+	}
+	for _, p := range []string{apiserver, etcd} {
+		if filepath.Dir(p) != cache {
+			t.Errorf("%s is not in the cache %s", p, cache)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, e, err := e2eBinaries()
+	if err != nil || a != apiserver || e != etcd {
+		t.Errorf("built: %q %q %v, want %q %q", a, e, err, apiserver, etcd)
+	}
+
+	t.Setenv(envAPIServer, filepath.Join(cache, "my-apiserver"))
+	t.Setenv(envEtcd, etcd)
+	if _, _, err := e2eBinaries(); !errors.Is(err, errNotBuilt) || !strings.Contains(err.Error(), "my-apiserver") {
+		t.Errorf("missing explicit binary: %v", err)
+	}
 }
 
 // TestLive runs the labeler and the injector in the binary's own manager

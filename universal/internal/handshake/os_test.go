@@ -148,13 +148,24 @@ func TestReadSandboxFake(t *testing.T) {
 	}
 }
 
+// skipf skips t because this machine cannot run it, or fails t under
+// $SIDECARKIT_REQUIRE=1 (CI's require-mode, set by .ci/run): there, a test
+// that cannot run is a failure, not a silent pass.
+func skipf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("SIDECARKIT_REQUIRE") == "1" {
+		t.Fatalf("SIDECARKIT_REQUIRE=1, cannot skip: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 func TestReadSandboxLinux(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		t.Skip("needs /proc")
+		skipf(t, "needs /proc")
 	}
 	a, err := readSandbox("/proc", netnsCookie)
 	if err != nil {
-		t.Skipf("this system hides part of /proc: %v", err)
+		skipf(t, "this system hides part of /proc: %v", err)
 	}
 	b, _ := readSandbox("/proc", netnsCookie)
 	if a != b || a.BootID == "" || a.Net.Ino == 0 || a.IPC.Ino == 0 || a.UTS.Ino == 0 {
@@ -175,18 +186,18 @@ func TestNetnsCookie(t *testing.T) {
 		return
 	}
 	if runtime.GOOS != "linux" {
-		t.Skip("SO_NETNS_COOKIE is Linux's")
+		skipf(t, "SO_NETNS_COOKIE is Linux's")
 	}
 	a, err := netnsCookie()
 	if err != nil {
-		t.Skipf("no cookie on this kernel: %v", err)
+		skipf(t, "no cookie on this kernel: %v", err)
 	}
 	if b, _ := netnsCookie(); a != b {
 		t.Fatalf("cookie %d then %d in one namespace", a, b)
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		t.Skip("no unshare(1) to make a new network namespace")
+		skipf(t, "no unshare(1) to make a new network namespace")
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -198,7 +209,7 @@ func TestNetnsCookie(t *testing.T) {
 		cmd.Env = append(os.Environ(), "SIDECARKIT_PRINT_NETNS_COOKIE=1")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Skipf("cannot make a network namespace here: %v: %s", err, out)
+			skipf(t, "cannot make a network namespace here: %v: %s", err, out)
 		}
 		var got string
 		for _, l := range strings.Split(string(out), "\n") {
