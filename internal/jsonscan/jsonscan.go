@@ -8,10 +8,12 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Object requires b to hold exactly one JSON object (or null, for which f
@@ -204,15 +206,14 @@ func (s *scanner) object(f func(key, value []byte) error) error {
 			return err
 		}
 		key := s.b[start+1 : s.i-1]
-		for _, c := range key {
-			if c == '\\' {
-				var k string
-				if err := json.Unmarshal(s.b[start:s.i], &k); err != nil {
-					return s.errorf("key: %v", err)
-				}
-				key = []byte(k)
-				break
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+			// Escapes resolved, and invalid UTF-8 replaced by U+FFFD, as
+			// encoding/json reads keys.
+			var k string
+			if err := json.Unmarshal(s.b[start:s.i], &k); err != nil {
+				return s.errorf("key: %v", err)
 			}
+			key = []byte(k)
 		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
