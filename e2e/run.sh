@@ -16,8 +16,10 @@
 # not pass silently. What remains are skips of tests that do not apply to a
 # leg's API server (TestGateOff on v1.37.2, the v1.37 fields on v1.32.13):
 # each leg lists its skipped tests, and with --leg all a test skipped on
-# every leg fails the run. The real-kubelet test of ./node is left out
-# (-skip): node/run.sh runs it. The cluster helpers stop every process they
+# every leg fails the run. Two tests that have runners of their own are left
+# out (-skip): the real-kubelet test of ./node (node/run.sh runs it) and the
+# hostile-load test of ./hostile (.ci/run runs it once, with
+# SIDECARKIT_HOSTILE=1). The cluster helpers stop every process they
 # start (by PID, SIGKILL after a grace period); a test binary killed by
 # -timeout takes its children with it (Pdeathsig).
 set -euo pipefail
@@ -34,11 +36,11 @@ while [[ $# -gt 0 ]]; do
 	--timeout) timeout=${2:?--timeout needs a value}; shift 2 ;;
 	--timeout=*) timeout=${1#*=}; shift ;;
 	--) shift; test_args=("$@"); break ;;
-	-h | --help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
-[[ ${#test_args[@]} -gt 0 ]] || test_args=(-skip '^TestUniversalPairOnRealKubelets$' ./...)
+[[ ${#test_args[@]} -gt 0 ]] || test_args=(-skip '^(TestUniversalPairOnRealKubelets|TestHostile)$' ./...)
 
 log() { echo "run.sh: $*" >&2; }
 
