@@ -307,14 +307,25 @@ func (r *reconciler) run() error {
 	for n := range r.cm.names {
 		r.touched[n] = true
 	}
+	// where is the container of each name. A second container of a name
+	// the injection acts on (the plan's, or the record's) is refused: the
+	// API server would refuse the pod, and the two could be told apart
+	// only by their lists, which the pod's author chooses. The regular
+	// containers are read first, as the API server validates them, so that
+	// the error has the path it would report (see validatePod).
 	where := make(map[string]loc, len(r.pod.InitContainers)+len(r.pod.Containers))
 	for _, l := range []struct {
 		list patch.List
 		cs   []corev1.Container
-	}{{patch.InitContainers, r.pod.InitContainers}, {patch.Containers, r.pod.Containers}} {
+	}{{patch.Containers, r.pod.Containers}, {patch.InitContainers, r.pod.InitContainers}} {
 		for i := range l.cs {
-			if _, dup := where[l.cs[i].Name]; !dup {
-				where[l.cs[i].Name] = loc{l.list, i}
+			n := l.cs[i].Name
+			if _, dup := where[n]; !dup {
+				where[n] = loc{l.list, i}
+				continue
+			}
+			if _, claimed := r.old.claims(n); claimed || r.cm.names[n] {
+				return fmt.Errorf("sidecar: inject: %w", field.Duplicate(listPath(l.list).Index(i).Child("name"), n))
 			}
 		}
 	}
