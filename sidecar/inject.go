@@ -199,7 +199,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 		reason = ReasonRequested
 	}
 	r := reconciler{
-		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec),
+		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
 		rec:     Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
@@ -274,6 +274,7 @@ type reconciler struct {
 	m     *patch.Mutation
 	pod   *corev1.PodSpec
 	facts podFacts
+	added podFacts // the facts of the pod with the plan's volumes (for digests, see factsAfter)
 	plan  *Plan
 	cm    *compiledMode
 	// old is the pod's record (the zero Record when hasOld is false).
@@ -502,7 +503,7 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 	digests := make(map[string]string, len(want))
 	for i := range want {
 		c := &want[i]
-		digests[c.Name] = r.cm.containerDigest(c, &r.facts)
+		digests[c.Name] = r.cm.containerDigest(c, &r.added)
 		if keys := resourceKeys(c); keys != nil {
 			if r.rec.Resources == nil {
 				r.rec.Resources = map[string][]string{}

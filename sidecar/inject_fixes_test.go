@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -73,5 +75,47 @@ func TestDuplicateSidecarRefused(t *testing.T) {
 		op("add", "/spec/containers/-", `{"name":"proxy-old","image":"a"}`), op("add", "/spec/containers/-", `{"name":"proxy-old","image":"b"}`)}))
 	if _, err := in.Inject(nil, obj.Meta, obj.Spec, native, sidecar.Options{Mode: sidecar.Native}); err == nil || err.Error() != `sidecar: inject: spec.containers[2].name: Duplicate value: "proxy-old"` {
 		t.Errorf("a claimed name twice: %v", err)
+	}
+}
+
+// The digest an injection records is the one every later call computes
+// on the stored Pod, whatever the Pod's facts: under hostNetwork (where
+// the API server defaults hostPorts), and for a Spec that mounts its own
+// projected volume, named as the ServiceAccount plugin names its, at the
+// token path (the volume is in the Pod only once injected). Injecting
+// again changes nothing, and Uninject verifies the sidecar.
+func TestRecordedDigestIsTheStoredOnes(t *testing.T) {
+	token := "/var/run/secrets/kubernetes.io/serviceaccount"
+	for _, tc := range []struct {
+		name   string
+		pod    patch.Ops
+		spec   sidecar.Spec
+		stored patch.Ops // what the API server adds to the sidecar
+	}{
+		{"hostNetwork", patch.Ops{op("add", "/spec/hostNetwork", "true")},
+			sidecar.Spec{Container: corev1.Container{Name: "proxy", Image: "p:1", Ports: []corev1.ContainerPort{{Name: "proxy", ContainerPort: 15001}}}},
+			patch.Ops{op("add", "/spec/initContainers/0/ports/0/hostPort", "15001"), op("add", "/spec/initContainers/0/ports/0/protocol", `"TCP"`)}},
+		{"own token volume", nil,
+			sidecar.Spec{
+				Container: corev1.Container{Name: "proxy", Image: "p:1", VolumeMounts: []corev1.VolumeMount{{Name: "kube-api-access-mesh", ReadOnly: true, MountPath: token}}},
+				Volumes: []corev1.Volume{{Name: "kube-api-access-mesh", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+					Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token"}}}}}}},
+			},
+			patch.Ops{op("add", "/spec/initContainers/0/terminationMessagePath", `"/dev/termination-log"`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := pod(t, "no-init")
+			if tc.pod != nil {
+				raw = apply(t, raw, tc.pod)
+			}
+			out, _, _ := injectRaw(t, raw, tc.spec, sidecar.Options{Mode: sidecar.Native}, native)
+			converged(t, out, tc.spec, sidecar.Native)
+			stored := apply(t, out, tc.stored)
+			converged(t, stored, tc.spec, sidecar.Native)
+			back := decode(t, uninjectRaw(t, stored))
+			if len(back.Spec.InitContainers) != 0 {
+				t.Errorf("Uninject left %v", names(back.Spec.InitContainers))
+			}
+		})
 	}
 }
