@@ -679,7 +679,7 @@ func (r *reconciler) removeStaleVolumes() error {
 			continue
 		}
 		i, present := index[n]
-		if !present || volumeIndex(r.plan.Volumes, n) >= 0 {
+		if !present {
 			continue
 		}
 		if volumeDigest(&r.pod.Volumes[i]) != r.old.Volumes[n] {
