@@ -34,6 +34,10 @@ func TestPlannerResults(t *testing.T) {
 			`sidecar: the universal plan's initContainers[1] is named "mesh"; the containers of sidecar "proxy" must be named "proxy" or "proxy-<suffix>"`},
 		{"a container of another name", planner{plan: sidecar.Plan{Containers: []corev1.Container{{Name: "app", Image: "p"}}}},
 			`sidecar: the universal plan's containers[0] is named "app"; the containers of sidecar "proxy" must be named "proxy" or "proxy-<suffix>"`},
+		{"other names in both lists: the first init container's", planner{plan: sidecar.Plan{
+			InitContainers: []corev1.Container{{Name: "proxy-a", Image: "p"}, {Name: "init1", Image: "p"}, {Name: "init2", Image: "p"}},
+			Containers:     []corev1.Container{{Name: "app", Image: "p"}}}},
+			`sidecar: the universal plan's initContainers[1] is named "init1"; the containers of sidecar "proxy" must be named "proxy" or "proxy-<suffix>"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := sidecar.Inject(nil, spec, s, native, sidecar.Options{Mode: sidecar.Universal, Universal: tc.p})

@@ -1,6 +1,8 @@
 package sidecar
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -105,12 +107,13 @@ func TestExcerpt(t *testing.T) {
 		{"a rune across the limit", strings.Repeat("a", 63) + "é" + "b", strings.Repeat("a", 63) + "..."},
 		{"a 4-byte rune across the limit", strings.Repeat("a", 62) + "😀" + "b", strings.Repeat("a", 62) + "..."},
 		{"a rune at the limit", strings.Repeat("a", 64) + "é", strings.Repeat("a", 64) + "..."},
+		{"no rune start at all", strings.Repeat("\x80", 70), "..."},
 	} {
 		got := excerpt(tc.s)
 		if got != tc.want {
 			t.Errorf("%s: excerpt = %q, want %q", tc.name, got, tc.want)
 		}
-		if !utf8.ValidString(got) {
+		if !utf8.ValidString(got) && utf8.ValidString(tc.s) {
 			t.Errorf("%s: excerpt cuts a rune: %q", tc.name, got)
 		}
 	}
@@ -127,6 +130,7 @@ func TestReadRecordErrors(t *testing.T) {
 		{"empty mode", `{"v":2}`, `unknown mode ""`},
 		{"long mode", `{"v":2,"mode":"` + strings.Repeat("m", 100) + `"}`, `unknown mode "` + strings.Repeat("m", 64) + `..."`},
 		{"a claimed container of another name", `{"v":2,"mode":"legacy","containers":{"proxy":"1","app":"2"}}`, `names container "app"`},
+		{"other names in both lists: the init container's first", `{"v":2,"mode":"universal","initContainers":{"init":"1"},"containers":{"app":"2"}}`, `names container "init"`},
 	} {
 		meta := &metav1.ObjectMeta{Annotations: map[string]string{Annotation("proxy"): tc.record}}
 		_, has, err := ReadRecord(meta, "proxy")
@@ -169,5 +173,26 @@ func TestSchedulingSpecErrors(t *testing.T) {
 	meta.Annotations[Annotation("proxy")] = `{"v":2,"mode":"native"}`
 	if got, err := SchedulingSpec(meta, spec, "proxy"); err != nil || got != spec {
 		t.Errorf("SchedulingSpec of a native record = %p, %v; want the spec itself", got, err)
+	}
+}
+
+// TestRecordEncodeSorted: encode sorts every map's keys (many of them, so
+// that no iteration order is sorted by chance), as json.Marshal does.
+func TestRecordEncodeSorted(t *testing.T) {
+	r := Record{Version: 2, Mode: Native, Resources: map[string][]string{}, InitContainers: map[string]string{},
+		Containers: map[string]string{}, Volumes: map[string]string{}, AppMounts: map[string]string{}, AppEnv: map[string]string{}}
+	for i := 0; i < 40; i++ {
+		k := fmt.Sprintf("k%02d", (i*17)%40)
+		r.Resources[k] = []string{k}
+		for _, m := range []map[string]string{r.InitContainers, r.Containers, r.Volumes, r.AppMounts, r.AppEnv} {
+			m[k] = k
+		}
+	}
+	want, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.encode(); got != string(want) {
+		t.Errorf("encode() = %s\n json.Marshal = %s", got, want)
 	}
 }

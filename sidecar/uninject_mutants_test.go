@@ -22,7 +22,8 @@ func TestUninjectRefusals(t *testing.T) {
 			`sidecar: uninject: spec.containers[1].volumeMounts[1]: still mounts volume "proxy-socket" that the sidecar added`},
 		{"a volume an init container mounts", apply(t, raw, patch.Ops{op("add", "/spec/initContainers/2/volumeMounts", `[{"name":"proxy-socket","mountPath":"/mine"}]`)}),
 			`sidecar: uninject: spec.initContainers[1].volumeMounts[0]: still mounts volume "proxy-socket" that the sidecar added`},
-		{"an init container of the name without a record", apply(t, raw, patch.Ops{op("remove", "/metadata/annotations/sidecar.sidecarkit.io~1proxy", "")}),
+		{"init containers of the name without a record", apply(t, raw, patch.Ops{op("remove", "/metadata/annotations/sidecar.sidecarkit.io~1proxy", ""),
+			op("add", "/spec/initContainers/-", `{"name":"proxy","image":"mine"}`)}),
 			`sidecar: uninject: spec.initContainers[0]: container "proxy" was not injected by sidecarkit (no sidecar.sidecarkit.io/proxy annotation)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,5 +75,30 @@ func TestUninjectLegacySidecarWithAppItems(t *testing.T) {
 	}
 	if findVolume(back.Spec.Volumes, "proxy-socket") != nil {
 		t.Error("the sidecar's volume stays")
+	}
+}
+
+// A Spec of several volumes, mounts and env vars: each is recorded with
+// its own digest, so that Uninject verifies and removes every one.
+func TestUninjectSeveralOfEach(t *testing.T) {
+	s := sidecar.Spec{
+		Container: corev1.Container{Name: "proxy", Image: "p:1", VolumeMounts: []corev1.VolumeMount{{Name: "a", MountPath: "/a"}, {Name: "b", MountPath: "/b"}}},
+		Volumes: []corev1.Volume{
+			{Name: "a", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "b", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+		},
+		AppMounts: []corev1.VolumeMount{{Name: "a", MountPath: "/a"}, {Name: "b", MountPath: "/b", ReadOnly: true}},
+		AppEnv:    []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}},
+	}
+	raw, _, _ := injectRaw(t, pod(t, "several-init"), s, sidecar.Options{Mode: sidecar.Native}, native)
+	back := decode(t, uninjectRaw(t, raw))
+	orig := decode(t, pod(t, "several-init"))
+	if got, want := volumeNames(back.Spec.Volumes), volumeNames(orig.Spec.Volumes); got != want {
+		t.Errorf("volumes %s, want %s", got, want)
+	}
+	for i, c := range back.Spec.Containers {
+		if len(c.VolumeMounts) != len(orig.Spec.Containers[i].VolumeMounts) || len(c.Env) != len(orig.Spec.Containers[i].Env) {
+			t.Errorf("%s keeps some of the injection's items: %+v", c.Name, c)
+		}
 	}
 }
