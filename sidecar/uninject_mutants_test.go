@@ -22,6 +22,11 @@ func TestUninjectRefusals(t *testing.T) {
 			`sidecar: uninject: spec.containers[1].volumeMounts[1]: still mounts volume "proxy-socket" that the sidecar added`},
 		{"a volume an init container mounts", apply(t, raw, patch.Ops{op("add", "/spec/initContainers/2/volumeMounts", `[{"name":"proxy-socket","mountPath":"/mine"}]`)}),
 			`sidecar: uninject: spec.initContainers[1].volumeMounts[0]: still mounts volume "proxy-socket" that the sidecar added`},
+		{"a volume mounted many times: the first mount is named", apply(t, raw, patch.Ops{
+			op("add", "/spec/containers/1/volumeMounts/-", `{"name":"proxy-socket","mountPath":"/mine"}`),
+			op("add", "/spec/initContainers/1/volumeMounts", `[{"name":"proxy-socket","mountPath":"/b"},{"name":"proxy-socket","mountPath":"/c"}]`),
+			op("add", "/spec/initContainers/2/volumeMounts", `[{"name":"proxy-socket","mountPath":"/a"}]`),
+		}), `sidecar: uninject: spec.initContainers[0].volumeMounts[0]: still mounts volume "proxy-socket" that the sidecar added`},
 		{"init containers of the name without a record", apply(t, raw, patch.Ops{op("remove", "/metadata/annotations/sidecar.sidecarkit.io~1proxy", ""),
 			op("add", "/spec/initContainers/-", `{"name":"proxy","image":"mine"}`)}),
 			`sidecar: uninject: spec.initContainers[0]: container "proxy" was not injected by sidecarkit (no sidecar.sidecarkit.io/proxy annotation)`},
