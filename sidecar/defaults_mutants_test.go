@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -304,11 +305,35 @@ func TestPullPolicyDefault(t *testing.T) {
 		{"nginx:", ""},
 		{"nginx:-bad", ""},
 		{"", ""},
-		{"registry.example/" + strings.Repeat("a", 4096), ""},
-		{strings.Repeat("a", 4000) + ":ok", "ok"},
 		{"[::1]:5000/proxy:v6", "v6"},
+		// Parse's limit of 255 characters on the repository path, Docker
+		// Hub's one-element names counted in "library/".
+		{strings.Repeat("a", 247), "latest"},
+		{strings.Repeat("a", 248), ""},
+		{"index.docker.io/" + strings.Repeat("a", 248) + ":1", ""},
+		{"docker.io/team/" + strings.Repeat("a", 250), "latest"},
+		{"registry.example/" + strings.Repeat("a", 255) + ":1", "1"},
+		{"registry.example/" + strings.Repeat("a", 256) + ":1", ""},
+		// Digests go-digest verifies: sha256, sha384, sha512, of their
+		// length, in lowercase hex.
+		{"nginx:1@sha384:" + strings.Repeat("0a", 48), "1"},
+		{"nginx:1@sha512:" + strings.Repeat("0a", 64), "1"},
+		{"nginx:1@sha256:" + strings.Repeat("0a", 16), ""},
+		{"nginx:1@sha512:" + strings.Repeat("0a", 32), ""},
+		{"nginx:1@sha256:" + strings.Repeat("0A", 32), ""},
+		{"nginx:1@sha256:" + strings.Repeat("0g", 32), ""},
+		{"nginx:1@md5:" + strings.Repeat("0a", 16), ""},
+		{"nginx:latest@sha256:" + strings.Repeat("ab", 33), ""},
+		// The bound on the work: 4096 bytes (here a long domain, which
+		// Parse does not limit).
+		{strings.Repeat("a", 4084) + ".example/p:1", "1"},
+		{strings.Repeat("a", 4085) + ".example/p:1", ""},
 	} {
-		t.Run(tc.image, func(t *testing.T) {
+		name := tc.image
+		if len(name) > 40 {
+			name = fmt.Sprintf("%.30s...(%d bytes)", name, len(name))
+		}
+		t.Run(name, func(t *testing.T) {
 			if got := imageTag(tc.image); got != tc.tag {
 				t.Errorf("imageTag(%.40q) = %q, want %q", tc.image, got, tc.tag)
 			}
