@@ -288,6 +288,7 @@ func TestPullPolicyDefault(t *testing.T) {
 		{"nginx", "latest"},
 		{"nginx:latest", "latest"},
 		{"nginx:1.25", "1.25"},
+		{"nginx:V1", "V1"},
 		{"library/nginx:1", "1"},
 		{"registry.example/proxy:2", "2"},
 		{"registry.example:5000/team/proxy", "latest"},

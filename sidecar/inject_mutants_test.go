@@ -50,6 +50,14 @@ func converged(t *testing.T, raw []byte, s sidecar.Spec, mode sidecar.Mode) {
 		ops, _ := res.Mutation.JSONPatch(obj.Root)
 		t.Errorf("Inject again is not empty: skipped %q, ops %s", res.Skipped, mustJSON(t, ops))
 	}
+	if want := `sidecar "proxy" is already injected (` + string(mode) + ` mode)`; res.Reason != want {
+		t.Errorf("Inject again: reason %q, want %q", res.Reason, want)
+	}
+	for _, w := range res.Warnings {
+		if !strings.HasPrefix(w, "placement ") { // a placement by a missing name warns on every call
+			t.Errorf("Inject again warns: %q", w)
+		}
+	}
 }
 
 // injectErr runs Inject on raw and returns its error.
