@@ -262,3 +262,42 @@ func TestStaleVolumeOfALegacySidecar(t *testing.T) {
 	}
 	converged(t, out, v2, sidecar.Legacy)
 }
+
+// InjectObject reports resources with the object's pod-level resources,
+// unless Options.PodResources says otherwise.
+func TestInjectObjectPodResources(t *testing.T) {
+	in, err := sidecar.NewInjector(loadSpec(t, "full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := decode(t, pod(t, "pod-level-resources"))
+	if obj.PodResources == nil {
+		t.Fatal("the test pod has no pod-level resources")
+	}
+	o := sidecar.Options{Mode: sidecar.Native}
+	got, err := in.InjectObject(context.Background(), obj, native, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.PodResources = obj.PodResources
+	want, err := sidecar.Inject(obj.Meta, obj.Spec, loadSpec(t, "full"), native, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := mustJSON(t, got.Resources()), mustJSON(t, want.Resources()); string(g) != string(w) {
+		t.Errorf("InjectObject resources %s, want %s", g, w)
+	}
+	// Options.PodResources set (here: none at pod level) wins.
+	o.PodResources = &corev1.ResourceRequirements{}
+	got, err = in.InjectObject(context.Background(), obj, native, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := sidecar.Inject(obj.Meta, obj.Spec, loadSpec(t, "full"), native, sidecar.Options{Mode: sidecar.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := mustJSON(t, got.Resources()), mustJSON(t, plain.Resources()); string(g) != string(w) || string(g) == string(mustJSON(t, want.Resources())) {
+		t.Errorf("InjectObject with Options.PodResources: %s, want %s", g, w)
+	}
+}
