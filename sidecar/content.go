@@ -47,8 +47,24 @@ type podFacts struct {
 
 func factsOf(spec *corev1.PodSpec) podFacts {
 	f := podFacts{defaults: podDefaults{hostNetwork: spec.HostNetwork}}
-	for i := range spec.Volumes {
-		v := &spec.Volumes[i]
+	f.addTokenVolumes(spec.Volumes)
+	return f
+}
+
+// factsAfter is factsOf the pod once the volumes planned are in it: the
+// digests of what an injection adds are taken against it, as every later
+// call (Inject, Uninject, Migrate) takes them against the pod that holds
+// those volumes. (A Spec may mount its own projected volume, named as the
+// plugin names its, at the token path.)
+func factsAfter(spec *corev1.PodSpec, planned []corev1.Volume) podFacts {
+	f := factsOf(spec)
+	f.addTokenVolumes(planned)
+	return f
+}
+
+func (f *podFacts) addTokenVolumes(l []corev1.Volume) {
+	for i := range l {
+		v := &l[i]
 		if strings.HasPrefix(v.Name, serviceAccountVolumePrefix) && v.Projected != nil {
 			if f.tokenVolumes == nil {
 				f.tokenVolumes = map[string]bool{}
@@ -56,7 +72,6 @@ func factsOf(spec *corev1.PodSpec) podFacts {
 			f.tokenVolumes[v.Name] = true
 		}
 	}
-	return f
 }
 
 // isTokenMount reports whether m is the ServiceAccount plugin's mount.

@@ -397,7 +397,8 @@ var (
 
 // imageTag returns the tag ParseImageName gives image: its tag, "latest"
 // when it has neither tag nor digest, and "" when it has only a digest or
-// does not parse.
+// does not parse (or is longer than 4096 bytes: a bound on the work, no
+// sidecar image is that long).
 func imageTag(image string) string {
 	if len(image) > 4096 || identifierRE.MatchString(image) {
 		return ""
@@ -419,6 +420,16 @@ func imageTag(image string) string {
 	if m == nil {
 		return ""
 	}
+	// As Parse: the repository path is at most 255 characters (Docker
+	// Hub's one-element names are in "library/"), and a digest is one
+	// ParseImageName can verify.
+	path := m[1][len(domain)+1:]
+	if (domain == "docker.io" || domain == "index.docker.io") && !strings.Contains(path, "/") {
+		path = "library/" + path
+	}
+	if len(path) > 255 || m[3] != "" && !validDigest(m[3]) {
+		return ""
+	}
 	switch {
 	case m[2] != "":
 		return m[2]
@@ -426,4 +437,22 @@ func imageTag(image string) string {
 		return ""
 	}
 	return "latest"
+}
+
+// validDigest reports whether d (algorithm:hex) is a digest
+// github.com/opencontainers/go-digest accepts with the algorithms
+// ParseImageName links in: sha256, sha384 and sha512, in lowercase hex of
+// their length.
+func validDigest(d string) bool {
+	alg, hex, _ := strings.Cut(d, ":")
+	n := map[string]int{"sha256": 64, "sha384": 96, "sha512": 128}[alg]
+	if n == 0 || len(hex) != n {
+		return false
+	}
+	for i := 0; i < len(hex); i++ {
+		if c := hex[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -199,7 +199,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 		reason = ReasonRequested
 	}
 	r := reconciler{
-		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec),
+		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
 		rec:     Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
@@ -274,6 +274,7 @@ type reconciler struct {
 	m     *patch.Mutation
 	pod   *corev1.PodSpec
 	facts podFacts
+	added podFacts // the facts of the pod with the plan's volumes (for digests, see factsAfter)
 	plan  *Plan
 	cm    *compiledMode
 	// old is the pod's record (the zero Record when hasOld is false).
@@ -307,14 +308,25 @@ func (r *reconciler) run() error {
 	for n := range r.cm.names {
 		r.touched[n] = true
 	}
+	// where is the container of each name. A second container of a name
+	// the injection acts on (the plan's, or the record's) is refused: the
+	// API server would refuse the pod, and the two could be told apart
+	// only by their lists, which the pod's author chooses. The regular
+	// containers are read first, as the API server validates them, so that
+	// the error has the path it would report (see validatePod).
 	where := make(map[string]loc, len(r.pod.InitContainers)+len(r.pod.Containers))
 	for _, l := range []struct {
 		list patch.List
 		cs   []corev1.Container
-	}{{patch.InitContainers, r.pod.InitContainers}, {patch.Containers, r.pod.Containers}} {
+	}{{patch.Containers, r.pod.Containers}, {patch.InitContainers, r.pod.InitContainers}} {
 		for i := range l.cs {
-			if _, dup := where[l.cs[i].Name]; !dup {
-				where[l.cs[i].Name] = loc{l.list, i}
+			n := l.cs[i].Name
+			if _, dup := where[n]; !dup {
+				where[n] = loc{l.list, i}
+				continue
+			}
+			if _, claimed := r.old.claims(n); claimed || r.cm.names[n] {
+				return fmt.Errorf("sidecar: inject: %w", field.Duplicate(listPath(l.list).Index(i).Child("name"), n))
 			}
 		}
 	}
@@ -491,7 +503,7 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 	digests := make(map[string]string, len(want))
 	for i := range want {
 		c := &want[i]
-		digests[c.Name] = r.cm.containerDigest(c, &r.facts)
+		digests[c.Name] = r.cm.containerDigest(c, &r.added)
 		if keys := resourceKeys(c); keys != nil {
 			if r.rec.Resources == nil {
 				r.rec.Resources = map[string][]string{}
@@ -667,7 +679,7 @@ func (r *reconciler) removeStaleVolumes() error {
 			continue
 		}
 		i, present := index[n]
-		if !present || volumeIndex(r.plan.Volumes, n) >= 0 {
+		if !present {
 			continue
 		}
 		if volumeDigest(&r.pod.Volumes[i]) != r.old.Volumes[n] {

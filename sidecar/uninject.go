@@ -101,15 +101,6 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 	return m, nil
 }
 
-func volumeIndex(l []corev1.Volume, name string) int {
-	for i := range l {
-		if l[i].Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // containerPath returns the field path of the container named name in any
 // list, or nil.
 func containerPath(spec *corev1.PodSpec, name string) *field.Path {
