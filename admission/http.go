@@ -290,7 +290,7 @@ func drainOversize(w http.ResponseWriter, r *http.Request, limit int64) {
 		w.Header().Set("Connection", "close")
 		return
 	}
-	_, _ = io.CopyN(io.Discard, r.Body, maxDrainBytes+1)
+	_, _ = io.CopyN(io.Discard, r.Body, limit+maxDrainBytes+1)
 }
 
 // boundMessage cuts s to MaxMessageBytes (see there).

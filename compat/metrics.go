@@ -108,7 +108,8 @@ func discardLine(br *bufio.Reader) error {
 }
 
 // skippableLongLine reports whether an overlong line is a comment or a
-// sample whose bare metric name ends within the prefix and is not ours.
+// sample whose metric name (bare or quoted, not inside braces) ends within
+// the prefix and is not ours. Anything else fails to read as a name.
 func skippableLongLine(prefix []byte) bool {
 	s := lineScanner{b: prefix}
 	s.skipBlank()
@@ -117,9 +118,6 @@ func skippableLongLine(prefix []byte) bool {
 	}
 	if s.peek() == '#' {
 		return true
-	}
-	if !isNameStart(s.peek()) {
-		return false
 	}
 	name, err := s.name(true)
 	return err == nil && !s.done() && name != featureMetric

@@ -1,0 +1,4 @@
+package admission
+
+// MaxDrainBytes exposes maxDrainBytes to tests.
+const MaxDrainBytes = maxDrainBytes
