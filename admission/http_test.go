@@ -91,6 +91,9 @@ func TestHandler(t *testing.T) {
 			}
 		})
 	}
+	// Observe runs once the response is delivered, which may be after the
+	// client has read it: Close waits for the handlers to return.
+	srv.Close()
 	mu.Lock()
 	defer mu.Unlock()
 	if len(seen) != 9 || seen[0] != (observed{200, "good", false}) || seen[2] != (observed{405, "", true}) {
