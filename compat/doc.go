@@ -1,7 +1,7 @@
 // Package compat describes what a node and an API server do with native
 // sidecar containers (init containers with restartPolicy Always), detects
-// it, chooses an injection strategy from it, and diagnoses Pods whose
-// sidecars do not work.
+// it, and diagnoses Pods whose sidecars do not work. Package sidecar's
+// Recommend turns a Capability into an injection mode.
 //
 // Everything here is a pure function of its inputs: no I/O, no logging, no
 // globals. Unknown is a first-class answer and is never treated as yes or
@@ -19,9 +19,6 @@
 //     required node affinity), [ParseFeatureMetrics] with
 //     [FromKubeletMetrics], [FromAPIServerMetrics] and [FromNodeMetrics]
 //     (the kubernetes_feature_enabled series), and [FromSkewPolicy].
-//   - Decision: [Recommend] maps a Capability and a [Preference] to a
-//     [Strategy]: [Native], [Legacy], [Pinned] or [Universal], with a
-//     machine [Code] and a human reason.
 //   - Pinning: [NodeLabel], [NodeLabelValue] and
 //     [NativeNodeSelectorRequirement].
 //   - Diagnosis: [Diagnose] turns a stored Pod, optionally its intended

@@ -151,19 +151,6 @@ func ExampleCapability_Override() {
 	// kubelet=strips orderedTermination=unsupported apiServer=stores
 }
 
-// Choosing a strategy.
-func ExampleRecommend() {
-	c := compat.Capability{APIServer: compat.APIServerStores, Kubelet: compat.KubeletStrips}
-	for _, p := range []compat.Preference{{}, {AllowPinned: true}, {AllowPinned: true, AllowUniversal: true}} {
-		r := compat.Recommend(c, p)
-		fmt.Println(r.Strategy, r.Code)
-	}
-	// Output:
-	// legacy node-strips
-	// pinned node-strips
-	// universal node-strips
-}
-
 // The requirement that keeps a Pinned Pod on native-capable nodes.
 func ExampleNativeNodeSelectorRequirement() {
 	r := compat.NativeNodeSelectorRequirement()

@@ -175,3 +175,24 @@ func ExampleInjector() {
 	// web: [{add /spec/initContainers/0} {add /metadata/annotations}]
 	// batch: [{add /spec/initContainers} {add /metadata/annotations}]
 }
+
+// The mode Auto chooses where some node a Pod may land on runs a kubelet
+// older than 1.28 (it ignores restartPolicy on init containers), under
+// three mode policies.
+func ExampleRecommend() {
+	api, _ := compat.ParseAPIServerVersion("v1.31.2")
+	old, _ := compat.ParseKubeletVersion("v1.27.16")
+	c := api.Override(old)
+	for _, o := range []sidecar.Options{{}, {AllowPinned: true}, {Mode: sidecar.Native}} {
+		r, err := sidecar.Recommend(c, o)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s (code %q, %d warnings)\n", r.Mode, r.Code, len(r.Warnings))
+	}
+	// Output:
+	// legacy (code "node-strips", 0 warnings)
+	// pinned (code "node-strips", 1 warnings)
+	// native (code "", 1 warnings)
+}

@@ -339,7 +339,8 @@ func (r *Reconciler) carriesRecord(o client.Object) bool {
 
 // unknown reports whether Auto would decide from the caller's fallback.
 func unknown(c compat.Capability) bool {
-	switch compat.Recommend(c, compat.Preference{}).Code {
+	rec, _ := sidecar.Recommend(c, sidecar.Options{}) // the zero Options are valid
+	switch rec.Code {
 	case compat.CodeAPIServerUnknown, compat.CodeKubeletUnknown:
 		return true
 	}
@@ -355,8 +356,8 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 	if len(names) == 0 {
 		return obj, nil
 	}
-	pref := compat.Preference{AvoidUnorderedTermination: r.Options.AvoidUnorderedTermination}
-	if rec := compat.Recommend(c, pref); rec.Strategy != compat.Native {
+	o := sidecar.Options{AvoidUnorderedTermination: r.Options.AvoidUnorderedTermination}
+	if rec, err := sidecar.Recommend(c, o); err != nil || rec.Mode != sidecar.Native {
 		return obj, nil // not yet: the annotation stays and waits for the nodes
 	}
 	for _, name := range names {
