@@ -25,7 +25,7 @@ func FuzzReview(f *testing.F) {
 	f.Add(review(f, req{object: `{"spec":{"containers":null,"initContainers":[{"name":"a"}]}}`}))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","object":{"spec":{}}}}`))
 	f.Add([]byte(`{}`))
-	i := newInjector(f, admission.Config{Capability: staticCap(nativeCap), Workloads: true})
+	i := newWebhook(f, admission.Config{Capability: staticCap(nativeCap), Workloads: true})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		resp, _, err := i.Review(context.Background(), body)
 		if err != nil {

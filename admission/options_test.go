@@ -20,7 +20,7 @@ import (
 // TestOptionsThroughReview: every mode-choice option of Config.Options
 // (Mode, AllowPinned, Fallback, AvoidUnorderedTermination, a Universal
 // planner or none), with the capability Config.Capability reports,
-// reaches the choice of mode through Injector.Review: the Outcome's mode,
+// reaches the choice of mode through Webhook.Review: the Outcome's mode,
 // code and warnings, and the sidecar's place in the Pod once the
 // response's patch is applied to the request's object.
 func TestOptionsThroughReview(t *testing.T) {

@@ -160,4 +160,4 @@ func TestRun(t *testing.T) {
 
 type fileConfigResult = admission.Config
 
-func newInjectorForTest(c admission.Config) (*admission.Injector, error) { return admission.New(c) }
+func newInjectorForTest(c admission.Config) (*admission.Webhook, error) { return admission.New(c) }

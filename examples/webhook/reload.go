@@ -12,7 +12,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/admission"
 )
 
-// configReloader serves the admission.Injector built from the
+// configReloader serves the admission.Webhook built from the
 // configuration file and rebuilds it when the file, or the sidecarFile it
 // names, changes (a ConfigMap mounted as a directory is updated in place by
 // the kubelet; a subPath mount never is). The files are checked by check,
@@ -24,10 +24,10 @@ import (
 // down.
 type configReloader struct {
 	path     string
-	build    func(admission.Config) (*admission.Injector, error)
+	build    func(admission.Config) (*admission.Webhook, error)
 	onReload func(err error)
 
-	cur atomic.Pointer[admission.Injector]
+	cur atomic.Pointer[admission.Webhook]
 
 	mu    sync.Mutex // serialises checks; reviews never take it
 	files []string
@@ -37,7 +37,7 @@ type configReloader struct {
 // newConfigReloader loads the configuration at path and builds its first
 // Injector with build (which adds what the file does not hold, such as the
 // capability source).
-func newConfigReloader(path string, build func(admission.Config) (*admission.Injector, error), onReload func(error)) (*configReloader, error) {
+func newConfigReloader(path string, build func(admission.Config) (*admission.Webhook, error), onReload func(error)) (*configReloader, error) {
 	r := &configReloader{path: path, build: build, onReload: onReload}
 	if err := r.load(); err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func newConfigReloader(path string, build func(admission.Config) (*admission.Inj
 }
 
 // Injector returns the current Injector.
-func (r *configReloader) Injector() *admission.Injector { return r.cur.Load() }
+func (r *configReloader) Injector() *admission.Webhook { return r.cur.Load() }
 
 // check rebuilds the Injector when the files changed since the last load,
 // and reports a reload, or its failure, to onReload.

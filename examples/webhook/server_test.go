@@ -165,7 +165,7 @@ func startServerWith(t *testing.T, o testOptions) *testServer {
 		c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
 		capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
 	}
-	configs, err := newConfigReloader(filepath.Join(dir, "config.yaml"), func(cfg admission.Config) (*admission.Injector, error) {
+	configs, err := newConfigReloader(filepath.Join(dir, "config.yaml"), func(cfg admission.Config) (*admission.Webhook, error) {
 		if o.build != nil {
 			o.build()
 		}
