@@ -97,7 +97,7 @@ func (b *heldBody) Read([]byte) (int, error) {
 func TestHandlerInFlightLimit(t *testing.T) {
 	const limit = 1 << 20
 	h := &admission.Handler{
-		Webhook:         newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}),
+		Webhook:          newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}),
 		MaxBodyBytes:     limit,
 		MaxInFlightBytes: 4 * limit, // large reviews share 3 MiB; 1 MiB is kept for small ones
 	}

@@ -21,7 +21,7 @@ func TestHandler(t *testing.T) {
 	var mu sync.Mutex
 	var seen []observed
 	h := &admission.Handler{
-		Webhook:     newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}),
+		Webhook:      newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}),
 		MaxBodyBytes: 64 << 10,
 		Observe: func(_ *http.Request, status int, o admission.Outcome, err error) {
 			mu.Lock()

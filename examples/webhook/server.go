@@ -69,7 +69,7 @@ func newServer(o serverOptions) *server {
 	// One Handler for all requests: its in-flight limit counts them all,
 	// whichever Injector answers.
 	mux.Handle("/mutate", &admission.Handler{
-		GetWebhook:      o.injector,
+		GetWebhook:       o.injector,
 		MaxBodyBytes:     o.maxBodyBytes,
 		MaxInFlightBytes: o.maxInFlightBytes,
 		MaxTimeout:       o.webhookTimeout,
