@@ -19,7 +19,7 @@
 //     of an arbitrary typed change.
 //   - [Mutation.JSONPatch] renders RFC 6902 operations for a document whose
 //     PodSpec lives at a [Root] (Pod, workload templates, CronJob,
-//     PodTemplate); [Mutation.GuardedJSONPatch] adds "test" guards for live
+//     PodTemplate); the [Guarded] and [ResourceVersion] options add "test" guards for live
 //     objects. Absent or null lists are added whole, indices account for
 //     earlier operations, and JSON Pointer tokens are escaped.
 //   - [Mutation.StrategicMerge] renders a strategic merge patch with

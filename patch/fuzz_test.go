@@ -362,14 +362,15 @@ func ptrBool(b bool) *bool { return &b }
 func checkMarshalJSONPatch(t *testing.T, m *patch.Mutation, root patch.Root) {
 	t.Helper()
 	for _, c := range []struct {
-		name   string
-		render func(patch.Root) (patch.Ops, error)
-		direct func(patch.Root) ([]byte, error)
+		name string
+		opts []patch.RenderOption
 	}{
-		{"MarshalJSONPatch", m.JSONPatch, m.MarshalJSONPatch},
-		{"MarshalGuardedJSONPatch", m.GuardedJSONPatch, m.MarshalGuardedJSONPatch},
+		{"MarshalJSONPatch", nil},
+		{"MarshalJSONPatch(Guarded)", []patch.RenderOption{patch.Guarded()}},
+		{"MarshalJSONPatch(Guarded, ResourceVersion)", []patch.RenderOption{patch.Guarded(), patch.ResourceVersion("42\u2028\"x")}},
 	} {
-		ops, err := c.render(root)
+		opts := append([]patch.RenderOption{root}, c.opts...)
+		ops, err := m.JSONPatch(opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +378,7 @@ func checkMarshalJSONPatch(t *testing.T, m *patch.Mutation, root patch.Root) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := c.direct(root)
+		got, err := m.MarshalJSONPatch(opts...)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -22,6 +22,10 @@ type Object struct {
 	APIVersion, Kind string
 	// Name and Namespace are the object's own (not its pod template's).
 	Name, Namespace string
+	// ResourceVersion is the object's own metadata.resourceVersion ("" for
+	// an object not read from the API server), the precondition of a patch
+	// of the live object (see ResourceVersion).
+	ResourceVersion string
 	// Root locates Spec in the document.
 	Root Root
 	// Meta is the pod metadata (for workloads, the template's). It is nil
@@ -120,7 +124,10 @@ type podSpec struct {
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
-// Mutation returns an empty mutation of the object's pod.
+// Mutation returns an empty mutation of the object's pod, which renders for
+// the object's Root.
 func (o *Object) Mutation() *Mutation {
-	return New(o.Meta, o.Spec)
+	m := New(o.Meta, o.Spec)
+	m.root = o.Root
+	return m
 }

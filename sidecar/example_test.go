@@ -196,3 +196,39 @@ func ExampleRecommend() {
 	// pinned (code "node-strips", 1 warnings)
 	// native (code "", 1 warnings)
 }
+
+// An operator injects into a workload's pod template and patches the live
+// object: the Result's Mutation renders for the Deployment (its pod spec
+// is at /spec/template/spec), with the resourceVersion it read as the
+// precondition.
+func ExampleInjector_InjectObject() {
+	in, err := sidecar.NewInjector(exampleSpec())
+	if err != nil {
+		panic(err)
+	}
+	deploy := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","resourceVersion":"7"},
+"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}`
+	obj, err := patch.DecodeAs([]byte(deploy), "Deployment")
+	if err != nil {
+		panic(err)
+	}
+	c, _ := compat.Cluster{APIServerVersion: "v1.33.1"}.For(obj.Spec) // no Node objects: the kubelets are Unknown
+	res, err := in.InjectObject(context.Background(), obj, c, sidecar.Options{Fallback: sidecar.Legacy})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Mode, res.Code)
+	ops, _ := res.Mutation.JSONPatch(patch.ResourceVersion(obj.ResourceVersion))
+	for _, op := range ops {
+		if op.Op == patch.OpTest {
+			fmt.Println(op.Op, op.Path, string(op.Value))
+			continue
+		}
+		fmt.Println(op.Op, op.Path)
+	}
+	// Output:
+	// legacy kubelet-unknown
+	// test /metadata/resourceVersion "7"
+	// add /spec/template/spec/containers/0
+	// add /spec/template/metadata/annotations
+}

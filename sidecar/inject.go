@@ -54,7 +54,9 @@ type Decision struct {
 
 // Result is the outcome of Inject.
 type Result struct {
-	// Mutation holds the edits; it is empty (not nil) when nothing changes.
+	// Mutation holds the edits; it is empty (not nil) when nothing
+	// changes. It renders for the object InjectObject was given (a Pod
+	// for Inject): Mutation.JSONPatch(), Mutation.StrategicMerge(...).
 	Mutation *patch.Mutation
 	// Mode is the concrete mode chosen (never Auto) and Reason says why;
 	// when Skipped is set, Reason says why nothing was injected.
@@ -158,15 +160,17 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 }
 
 func (in *Injector) inject(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
-	return in.injectWith(ctx, meta, spec, c, o, nil)
+	return in.injectWith(ctx, meta, spec, patch.New(meta, spec), c, o, nil)
 }
 
-func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options, unknown func(patch.List, int) ([]string, error)) (Result, error) {
+// injectWith injects into meta and spec, recording the edits in m, an
+// empty mutation of them.
+func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, m *patch.Mutation, c compat.Capability, o Options, unknown func(patch.List, int) ([]string, error)) (Result, error) {
 	s := &in.spec
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	res := Result{Mutation: patch.New(meta, spec), before: spec, podLevel: o.PodResources}
+	res := Result{Mutation: m, before: spec, podLevel: o.PodResources}
 	if o.Decide != nil {
 		if d := o.Decide(meta, spec); !d.Inject {
 			res.Skipped, res.Reason = SkipDeclined, d.Reason

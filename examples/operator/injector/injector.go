@@ -11,7 +11,6 @@ package injector
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,9 +56,10 @@ const (
 	// strategic merge patch cannot move, and would rebuild the container
 	// from its typed form, losing the fields the compiled types do not know.
 	StrategicMerge PatchType = "strategic"
-	// JSONPatch sends Mutation.GuardedJSONPatch (every op that addresses a
-	// container by index is guarded by a "test" of its name) preceded by a
-	// "test" of the workload's resourceVersion.
+	// JSONPatch sends Mutation.MarshalJSONPatch with patch.Guarded (every
+	// op that addresses a container by index is guarded by a "test" of its
+	// name) and patch.ResourceVersion (a "test" of the workload's
+	// resourceVersion first).
 	JSONPatch PatchType = "json"
 )
 
@@ -375,7 +375,7 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 		if m.Empty() {
 			continue
 		}
-		if _, err := r.sendJSON(ctx, u, obj, m); err != nil {
+		if _, err := r.send(ctx, u, obj, m); err != nil { // a move: sent as a JSON patch
 			return nil, err
 		}
 		r.event(u, corev1.EventTypeNormal, ReasonMigrated, "Migrate", "container %q moved to initContainers with restartPolicy Always (%s)", name, c.String())
@@ -387,25 +387,24 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 }
 
 // send patches the workload with the mutation and returns the patch type
-// used. u is updated from the API server's answer.
+// used. u is updated from the API server's answer. Both patch types carry
+// the workload's resourceVersion as a precondition.
 func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
-	if r.PatchType == JSONPatch {
-		return r.sendJSON(ctx, u, obj, m)
-	}
-	ops, err := m.JSONPatch(obj.Root)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	for _, op := range ops {
-		if op.Op == patch.OpMove {
-			return r.sendJSON(ctx, u, obj, m)
+	rv := patch.ResourceVersion(u.GetResourceVersion())
+	if r.PatchType == JSONPatch || m.HasMoves() {
+		// A move between lists cannot be a strategic merge patch without
+		// losing the container's unknown fields (StrategicMerge refuses
+		// it); a JSON patch moves the raw element.
+		body, err := m.MarshalJSONPatch(obj.Root, patch.Guarded(), rv)
+		if err != nil {
+			return "", terminal(u, err)
 		}
+		if err := r.Client.Patch(ctx, u, client.RawPatch(types.JSONPatchType, body)); err != nil {
+			return "", patchErr(u, err)
+		}
+		return "JSON patch", nil
 	}
-	smp, err := m.StrategicMerge(obj.Root)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	body, err := withResourceVersion(smp, u.GetResourceVersion())
+	body, err := m.StrategicMerge(obj.Root, rv)
 	if err != nil {
 		return "", terminal(u, err)
 	}
@@ -413,51 +412,6 @@ func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj
 		return "", patchErr(u, err)
 	}
 	return "strategic merge patch", nil
-}
-
-func (r *Reconciler) sendJSON(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
-	ops, err := m.GuardedJSONPatch(obj.Root)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	rv, err := json.Marshal(u.GetResourceVersion())
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	guarded := append(patch.Ops{{Op: patch.OpTest, Path: "/metadata/resourceVersion", Value: rv}}, ops...)
-	body, err := json.Marshal(guarded)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	if err := r.Client.Patch(ctx, u, client.RawPatch(types.JSONPatchType, body)); err != nil {
-		return "", patchErr(u, err)
-	}
-	return "JSON patch", nil
-}
-
-// withResourceVersion adds metadata.resourceVersion to a strategic merge
-// patch: the API server then refuses it (409) if the workload changed since
-// it was read, and the reconcile is retried on the new version.
-func withResourceVersion(smp []byte, rv string) ([]byte, error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(smp, &doc); err != nil {
-		return nil, err
-	}
-	meta := map[string]json.RawMessage{}
-	if raw, ok := doc["metadata"]; ok {
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return nil, err
-		}
-	}
-	v, err := json.Marshal(rv)
-	if err != nil {
-		return nil, err
-	}
-	meta["resourceVersion"] = v
-	if doc["metadata"], err = json.Marshal(meta); err != nil {
-		return nil, err
-	}
-	return json.Marshal(doc)
 }
 
 func decode(u *unstructured.Unstructured) (*patch.Object, error) {
