@@ -2,7 +2,6 @@ package compat
 
 import (
 	"errors"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -57,14 +56,14 @@ func (cl Cluster) For(spec *corev1.PodSpec) (Capability, error) {
 	if cl.APIServerVersion != "" {
 		c, err := ParseAPIServerVersion(cl.APIServerVersion)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("API server version: %w", err))
+			errs = append(errs, err)
 		}
 		out = c
 	}
 	if cl.APIServerMetrics != nil {
 		c, err := FromAPIServerMetrics(*cl.APIServerMetrics, cl.APIServerVersion)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("API server metrics: %w", err))
+			errs = append(errs, err)
 		}
 		out = out.Override(c)
 	}

@@ -162,7 +162,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("serving", "addr", l.Addr().String())
-	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: f.maxBodyBytes, maxInFlightBytes: f.maxInFlightBytes,
+	s := newServer(serverOptions{webhook: configs.Webhook, certs: certs, maxBodyBytes: f.maxBodyBytes, maxInFlightBytes: f.maxInFlightBytes,
 		webhookTimeout: f.webhookTimeout, ready: ready, log: log})
 	err = s.serve(ctx, l, f.shutdownGrace)
 	log.Info("stopped", "err", err)

@@ -17,8 +17,8 @@ import (
 // names, changes (a ConfigMap mounted as a directory is updated in place by
 // the kubelet; a subPath mount never is). The files are checked by check,
 // which watch calls every interval: reading (regular files of at most
-// maxFileBytes), parsing and building happen there, and the new Injector
-// replaces the old one atomically. Reviews only load the current Injector:
+// maxFileBytes), parsing and building happen there, and the new Webhook
+// replaces the old one atomically. Reviews only load the current Webhook:
 // they never wait for a check. A configuration that fails to load or build
 // keeps the last good one in use, so a bad edit never takes the webhook
 // down.
@@ -35,7 +35,7 @@ type configReloader struct {
 }
 
 // newConfigReloader loads the configuration at path and builds its first
-// Injector with build (which adds what the file does not hold, such as the
+// Webhook with build (which adds what the file does not hold, such as the
 // capability source).
 func newConfigReloader(path string, build func(admission.Config) (*admission.Webhook, error), onReload func(error)) (*configReloader, error) {
 	r := &configReloader{path: path, build: build, onReload: onReload}
@@ -45,10 +45,10 @@ func newConfigReloader(path string, build func(admission.Config) (*admission.Web
 	return r, nil
 }
 
-// Injector returns the current Injector.
-func (r *configReloader) Injector() *admission.Webhook { return r.cur.Load() }
+// Webhook returns the current Webhook.
+func (r *configReloader) Webhook() *admission.Webhook { return r.cur.Load() }
 
-// check rebuilds the Injector when the files changed since the last load,
+// check rebuilds the Webhook when the files changed since the last load,
 // and reports a reload, or its failure, to onReload.
 func (r *configReloader) check() { checkFiles(&r.mu, &r.stamp, r.load, r.onReload) }
 
@@ -64,7 +64,7 @@ func checkFiles(mu *sync.Mutex, stamp *string, load func() error, onReload func(
 	}
 }
 
-// load rebuilds the Injector when the files changed since the last load.
+// load rebuilds the Webhook when the files changed since the last load.
 // Callers hold mu, or own r.
 func (r *configReloader) load() error {
 	if r.cur.Load() != nil {

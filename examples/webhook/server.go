@@ -21,9 +21,9 @@ type server struct {
 }
 
 type serverOptions struct {
-	// injector returns the Injector that answers a review (the
+	// webhook returns the Webhook that answers a review (the
 	// configReloader's current one).
-	injector         func() *admission.Webhook
+	webhook          func() *admission.Webhook
 	certs            *certReloader
 	maxBodyBytes     int64
 	maxInFlightBytes int64
@@ -69,7 +69,7 @@ func newServer(o serverOptions) *server {
 	// One Handler for all requests: its in-flight limit counts them all,
 	// whichever Injector answers.
 	mux.Handle("/mutate", &admission.Handler{
-		GetWebhook:       o.injector,
+		GetWebhook:       o.webhook,
 		MaxBodyBytes:     o.maxBodyBytes,
 		MaxInFlightBytes: o.maxInFlightBytes,
 		MaxTimeout:       o.webhookTimeout,
