@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -135,6 +136,10 @@ type Reconciler struct {
 	// requirement and record it added, nothing else) once a workload opts
 	// out, so that removing the label undoes the injection.
 	KeepOnOptOut bool
+
+	prepare  sync.Once
+	injector *sidecar.Injector // Spec, prepared once
+	prepErr  error
 }
 
 func (r *Reconciler) newObject() *unstructured.Unstructured {
@@ -266,13 +271,19 @@ func (r *Reconciler) capability(ctx context.Context, obj *patch.Object) (compat.
 
 func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) error {
 	opts := r.Options
-	opts.PodResources = obj.PodResources
 	if opts.Mode == sidecar.Auto {
 		if rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name); err == nil && has && unknown(c) {
 			opts.Mode = rec.Mode
 		}
 	}
-	res, err := sidecar.Inject(obj.Meta, obj.Spec, r.Spec, c, opts)
+	r.prepare.Do(func() { r.injector, r.prepErr = sidecar.NewInjector(r.Spec) })
+	if r.prepErr != nil {
+		return reconcile.TerminalError(r.prepErr)
+	}
+	// InjectObject sees the raw fields the compiled types lack (a sidecar
+	// container carrying any is replaced whole) and the pod-level
+	// resources.
+	res, err := r.injector.InjectObject(ctx, obj, c, opts)
 	if err != nil {
 		// A foreign container of the sidecar's name, an invalid result: the
 		// workload must change first, and that change triggers a reconcile.
