@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/admission"
-	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -62,7 +62,7 @@ func BenchmarkReview(b *testing.B) {
 	if !r.Allowed || len(ops) == 0 || len(ops) != out.Ops {
 		b.Fatalf("allowed %v with %d ops (outcome says %d)", r.Allowed, len(ops), out.Ops)
 	}
-	if err := patch.Verify([]byte(benchPod()), ops); err != nil {
+	if err := patchtest.Verify([]byte(benchPod()), ops); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(body)))

@@ -14,6 +14,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/optioncases"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -79,7 +80,7 @@ func TestOptionsThroughReview(t *testing.T) {
 			if err := optioncases.CheckPlacement(obj.Spec, optioncases.Sidecar().Name, tc.Mode); err != nil {
 				t.Error(err)
 			}
-			if err := patch.Verify([]byte(pod), decodeOps(t, resp.Response.Patch)); err != nil {
+			if err := patchtest.Verify([]byte(pod), decodeOps(t, resp.Response.Patch)); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})

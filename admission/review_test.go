@@ -22,6 +22,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/golden"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -273,11 +274,11 @@ func goldenText(t testing.TB, body []byte, ops patch.Ops) []byte {
 }
 
 // checkApplies proves that the patch changes only what it names (no
-// unknown field lost, see patch.Verify), and that the patched object,
+// unknown field lost, see patchtest.Verify), and that the patched object,
 // reviewed again as under reinvocationPolicy IfNeeded, gets no patch.
 func checkApplies(t *testing.T, i *admission.Webhook, r req, obj []byte, ops patch.Ops) {
 	t.Helper()
-	if err := patch.Verify(obj, ops); err != nil {
+	if err := patchtest.Verify(obj, ops); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	after := applyOps(t, obj, ops)

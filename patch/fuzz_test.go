@@ -14,6 +14,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/fuzzgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // mutateTyped makes random changes to a copy of spec, the way user code
@@ -191,7 +192,7 @@ func checkRaw(t *testing.T, raw []byte, ops patch.Ops, want *corev1.PodSpec, wan
 	// (c) Nothing outside the edited paths changed, and the unknown
 	// fields are kept: Verify's independent check (identity paths, op by
 	// op and all at once).
-	if err := patch.Verify(raw, ops); err != nil {
+	if err := patchtest.Verify(raw, ops); err != nil {
 		t.Fatalf("Verify: %v\nops: %s\nbefore: %s", err, mustMarshal(t, ops), raw)
 	}
 }

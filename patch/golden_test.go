@@ -20,6 +20,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/golden"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -59,7 +60,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("JSONPatch: %v", err)
 			}
 			checkMarshalJSONPatch(t, m, obj.Root)
-			if err := patch.Verify(raw, ops); err != nil {
+			if err := patchtest.Verify(raw, ops); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 			opsJSON := mustIndent(t, mustMarshal(t, ops))

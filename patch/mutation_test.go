@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 func testSpec() *corev1.PodSpec {
@@ -403,7 +404,7 @@ func TestDiffMovesAcrossLists(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := patch.Verify([]byte(tc.raw), ops); err != nil {
+			if err := patchtest.Verify([]byte(tc.raw), ops); err != nil {
 				t.Fatalf("Verify: %v\nops: %s", err, mustMarshal(t, ops))
 			}
 			moved := false
