@@ -71,6 +71,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patch: decode %s: %w", kind, err)
 	}
+	o.kindless = docKind == ""
 	if docKind != "" && docKind != kind {
 		return nil, fmt.Errorf("patch: decode %s: the document's kind is %q", kind, docKind)
 	}

@@ -160,7 +160,7 @@ func ExampleInjector() {
 		panic(err)
 	}
 	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
-	for _, pod := range []string{examplePod, `{"metadata":{"name":"batch"},"spec":{"containers":[{"name":"job","image":"busybox"}]}}`} {
+	for _, pod := range []string{examplePod, `{"kind":"Pod","metadata":{"name":"batch"},"spec":{"containers":[{"name":"job","image":"busybox"}]}}`} {
 		obj, _ := patch.Decode([]byte(pod))
 		res, err := in.Inject(context.Background(), obj.Meta, obj.Spec, c, sidecar.Options{})
 		if err != nil {

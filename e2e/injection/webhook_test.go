@@ -68,7 +68,7 @@ type injector struct {
 
 func (in *injector) admit(req *admissionv1.AdmissionRequest) ([]byte, error) {
 	raw := req.Object.Raw
-	obj, err := patch.Decode(raw)
+	obj, err := patch.DecodeAs(raw, req.Kind.Kind) // the request says the kind: no guessing
 	if err != nil {
 		return nil, err
 	}

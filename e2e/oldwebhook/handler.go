@@ -88,7 +88,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // response: the JSON patch, or a denial that says why.
 func (h *handler) admit(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	raw := req.Object.Raw
-	obj, err := patch.Decode(raw)
+	obj, err := patch.DecodeAs(raw, req.Kind.Kind) // the request says the kind: no guessing
 	if err != nil {
 		return deny(http.StatusBadRequest, err)
 	}
