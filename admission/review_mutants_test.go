@@ -39,7 +39,7 @@ func withName(t *testing.T, body []byte, name string) []byte {
 // read, that is the object's own spec (the injection then reports the
 // record).
 func TestReviewCapabilityRequest(t *testing.T) {
-	corrupt := strings.Replace(podJSON, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"`+compat.RecordAnnotationPrefix+`proxy":"{not json"}`, 1)
+	corrupt := strings.Replace(podJSON, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"`+"sidecar.sidecarkit.io/"+`proxy":"{not json"}`, 1)
 	for _, tc := range []struct{ name, object string }{{"plain", podJSON}, {"corrupt record", corrupt}} {
 		var got *admission.Request
 		i := newWebhook(t, admission.Config{Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {

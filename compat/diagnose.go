@@ -28,7 +28,7 @@ type Facts struct {
 // reports:
 //   - restartPolicy dropped: an init container that the intended spec, a
 //     field manager in metadata.managedFields, or sidecarkit's record
-//     annotation (see [RecordAnnotationPrefix]; managedFields never record
+//     annotation (see [recordAnnotationPrefix]; managedFields never record
 //     what a mutating webhook adds) gave restartPolicy while the stored spec
 //     lacks it; and intended sidecars missing altogether;
 //   - the init container that blocks a Pod stuck in Init, and whether it

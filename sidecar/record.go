@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
 	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
@@ -20,7 +21,7 @@ import (
 // AnnotationPrefix prefixes the pod annotation that records an injection:
 // the annotation of a sidecar named "proxy" is
 // "sidecar.sidecarkit.io/proxy".
-const AnnotationPrefix = compat.RecordAnnotationPrefix
+const AnnotationPrefix = annotation.RecordPrefix
 
 // Annotation returns the key of the annotation that records the injection
 // of the sidecar named name.
