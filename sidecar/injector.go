@@ -114,6 +114,11 @@ func newInjector(s Spec, deep bool) (*Injector, error) {
 // Spec returns a deep copy of the injector's Spec.
 func (in *Injector) Spec() Spec { return in.spec.deepCopy() }
 
+// Name returns the sidecar's container name (without copying the Spec):
+// the name its record annotation is keyed by (Annotation) and the one to
+// pass to SchedulingSpec, Uninject and Migrate.
+func (in *Injector) Name() string { return in.spec.Container.Name }
+
 // Inject is [Inject] with the injector's Spec, bounded by ctx: when ctx
 // ends, Inject stops and returns an error that wraps ctx.Err(). The work
 // is linear in the size of the pod spec.

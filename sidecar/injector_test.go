@@ -108,3 +108,14 @@ func TestInjectorConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Name is the Spec's container name.
+func TestInjectorName(t *testing.T) {
+	in, err := sidecar.NewInjector(sidecar.Spec{Container: corev1.Container{Name: "proxy", Image: "p:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Name() != "proxy" || in.Spec().Container.Name != "proxy" {
+		t.Errorf("Name %q, Spec().Container.Name %q", in.Name(), in.Spec().Container.Name)
+	}
+}
