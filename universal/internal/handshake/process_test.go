@@ -46,7 +46,9 @@ type sandboxAs struct {
 	id string
 }
 
-func (s sandboxAs) Sandbox() (protocol.Sandbox, error) { return protocol.Sandbox{BootID: s.id}, nil }
+func (s sandboxAs) Sandbox(string) (protocol.Sandbox, error) {
+	return protocol.Sandbox{BootID: s.id}, nil
+}
 
 // fakeSidecar records its PID in DIR/NAME.pid, and when SIGTERM comes,
 // records it in DIR/NAME.term and exits 0.

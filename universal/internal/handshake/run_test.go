@@ -175,15 +175,68 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestRunSandboxWarning(t *testing.T) {
+// TestRunIdentityFailure: a twin that cannot read the sandbox identity
+// neither acts nor waits: it tries again, then exits ExitIdentity with
+// the reason in its termination message, and writes no marker.
+func TestRunIdentityFailure(t *testing.T) {
+	for _, role := range []string{"native", "legacy"} {
+		t.Run(role, func(t *testing.T) {
+			f := newFake()
+			f.sbErr = errors.New("network namespace cookie: getsockopt SO_NETNS_COOKIE: no buffer space available")
+			var log logBuf
+			r := handshake.Runner{System: f, Stderr: &log}
+			code := r.Main([]string{"--role=" + role, "--dir=/h", "--termination-log=/tl", "--", "proxy"})
+			if code != handshake.ExitIdentity {
+				t.Fatalf("exit %d, want %d; log %q", code, handshake.ExitIdentity, log.String())
+			}
+			if len(f.execs) > 0 || len(f.files) > 0 {
+				t.Errorf("acted without an identity: execs %v, files %v", f.execs, f.dump())
+			}
+			msg := f.termMsg["/tl"]
+			for _, want := range []string{"cannot establish the sandbox identity", "no buffer space available", "exiting 3"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("termination message %q lacks %q", msg, want)
+				}
+			}
+			if n := strings.Count(log.String(), "attempt"); n != 2 {
+				t.Errorf("%d retries logged, want 2: %q", n, log.String())
+			}
+		})
+	}
+}
+
+// TestRunIdentityTransient: a read that fails once and then works is
+// not a failure.
+func TestRunIdentityTransient(t *testing.T) {
 	f := newFake()
-	f.sbErr = errors.New("boot id: permission denied")
+	f.sbErrs = []error{errors.New("boot id: interrupted system call")}
 	var log logBuf
 	r := handshake.Runner{System: f, Stderr: &log}
-	if code := r.Main([]string{"--role=native", "--dir=/h", "--", "proxy"}); code != 0 {
+	if code := r.Main([]string{"--role=native", "--dir=/h", "--sandbox-token=/dev/shm", "--", "proxy"}); code != 0 {
+		t.Fatalf("exit %d; log %q", code, log.String())
+	}
+	if len(f.tokens) != 2 || f.tokens[0] != "/dev/shm" {
+		t.Errorf("token directories asked for: %q, want /dev/shm twice", f.tokens)
+	}
+	if !strings.Contains(log.String(), "attempt 1 of 3") {
+		t.Errorf("log %q", log.String())
+	}
+}
+
+// TestProbeIdentityFailure: a probe that cannot read the identity fails
+// and records no ack.
+func TestProbeIdentityFailure(t *testing.T) {
+	f := newFake()
+	f.sbErr = errors.New("uts namespace: permission denied")
+	var log logBuf
+	r := handshake.Runner{System: f, Stderr: &log}
+	if code := r.Main([]string{"probe", "--role=native", "--dir=/h", "--type=startup"}); code != 1 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(log.String(), "warning: sandbox identity: boot id: permission denied (using boot=boot-1") {
+	if len(f.files) > 0 || len(f.termMsg) > 0 {
+		t.Errorf("probe wrote %v / termination message %v", f.dump(), f.termMsg)
+	}
+	if !strings.Contains(log.String(), "cannot establish the sandbox identity") {
 		t.Errorf("log %q", log.String())
 	}
 }

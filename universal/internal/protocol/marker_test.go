@@ -78,8 +78,13 @@ func TestSandboxKey(t *testing.T) {
 	}
 	otherCookie := a
 	otherCookie.NetCookie = 4098 // reused inodes, a new namespace
+	withToken := withCookie
+	withToken.Token = "0123456789abcdef0123456789abcdef" // a hostNetwork Pod's sandbox token
+	if got, want := withToken.String(), "boot=b1 net=4:4026532281 ipc=4:4026532208 uts=4:4026532207 netcookie=4097 token=0123456789abcdef0123456789abcdef"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
 	keys := map[string]protocol.Sandbox{}
-	for _, s := range []protocol.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: protocol.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie} {
+	for _, s := range []protocol.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: protocol.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie, withToken} {
 		k := s.Key()
 		if len(k) != 32 || strings.Trim(k, "0123456789abcdef") != "" {
 			t.Errorf("Key() = %q: want 32 lowercase hex digits", k)
@@ -94,6 +99,19 @@ func TestSandboxKey(t *testing.T) {
 	}
 	if got, want := a.Key(), "060847c135545a6a67ea8a9d3faf93f5"; got != want {
 		t.Errorf("Key() = %s, want %s: the key of a sandbox must not change between versions of the handshake binary", got, want)
+	}
+}
+
+// TestIdentify: a process that could not read its identity gets no key
+// (it must not decide on a partial one), and one that could gets Key.
+func TestIdentify(t *testing.T) {
+	sb := protocol.Sandbox{BootID: "b1", NetCookie: 7}
+	if k, err := protocol.Identify(sb, nil); err != nil || k != sb.Key() {
+		t.Errorf("Identify(ok) = %q, %v; want %q", k, err, sb.Key())
+	}
+	k, err := protocol.Identify(sb, errors.New("network namespace cookie: socket: too many open files"))
+	if k != "" || !errors.Is(err, protocol.ErrIdentity) || !strings.Contains(err.Error(), "too many open files") {
+		t.Errorf("Identify(failed read) = %q, %v; want no key and an ErrIdentity saying why", k, err)
 	}
 }
 
