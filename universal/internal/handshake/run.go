@@ -181,6 +181,10 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
 			}
 			return 0, nil
+		case protocol.RecordEarlyAndWait:
+			if err := protocol.RecordEarly(dir, key); err != nil {
+				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+			}
 		case protocol.Exit0Now:
 			return 0, nil
 		case protocol.StandBy:

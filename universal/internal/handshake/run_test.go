@@ -111,14 +111,24 @@ func TestRun(t *testing.T) {
 			code: 0, log: "warning: native: universal: not a handshake marker", files: "native: sidecarkit-handshake/1 native seen <sb>\n",
 		},
 		{
-			name: "legacy/lost-race", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.claimRace = "native" }}, signal: true,
+			name: "legacy/lost-race", args: "--role=legacy --dir=/h -- proxy", setup: []setup{seen, func(f *fakeSys) { f.claimRace = "native" }}, signal: true,
 			code: 0, log: "StandBy",
 		},
 		{
-			name: "legacy/not-found", args: "--role=legacy --dir=/h -- missing", code: 127, err: "exec missing: file does not exist in $PATH",
+			name: "legacy/early", args: "--role=legacy --dir=/h --restart-policy=Never -- proxy",
+			onWait: func(n int, f *fakeSys) {
+				if n == 2 {
+					claim("native")(f)
+				}
+			},
+			code: 0, waits: 2, log: "RecordEarlyAndWait: the native twin has not run in this sandbox yet",
+			files: "claim-<sb>: sidecarkit-handshake/1 claim native <sb>\nearly: sidecarkit-handshake/1 early started <sb>\n",
 		},
 		{
-			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", code: 126, exec: true, err: "exec /opt/proxy",
+			name: "legacy/not-found", args: "--role=legacy --dir=/h -- missing", setup: []setup{seen}, code: 127, err: "exec missing: file does not exist in $PATH",
+		},
+		{
+			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", setup: []setup{seen}, code: 126, exec: true, err: "exec /opt/proxy",
 		},
 	}
 	for _, tc := range cases {
@@ -359,6 +369,7 @@ func TestInstall(t *testing.T) {
 
 func TestLookPathSkipsNonExecutables(t *testing.T) {
 	f := newFake()
+	f.put("native", marker(protocol.KindNative, "seen", f.key())) // an old node: the legacy twin acts
 	f.exes = map[string]bool{"/b/proxy": true}
 	r := handshake.Runner{System: f, Env: []string{"PATH=/a:/b"}}
 	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, Argv: []string{"proxy"}})

@@ -151,6 +151,11 @@ func (m *model) step(s *state, w who) error {
 			return err
 		}
 		t.step = sExiting
+	case protocol.RecordEarlyAndWait:
+		if err := m.proto.RecordEarly(d, in.Sandbox); err != nil {
+			return err
+		}
+		t.step = sFresh // observe and decide again
 	case protocol.Exit0Now:
 		m.stop(s, ctrOf(w), cExited0)
 	case protocol.StandBy:

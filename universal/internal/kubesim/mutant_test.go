@@ -46,6 +46,8 @@ func (naive) RecordSeen(d protocol.Dir, _ string) error {
 	return d.WriteFile(naiveFile, []byte("first-run"))
 }
 
+func (naive) RecordEarly(protocol.Dir, string) error { return nil }
+
 func (n naive) Probe(d protocol.Dir, _ string) (protocol.Verdict, error) {
 	if n.read(d) == "running" {
 		return protocol.Check, nil
@@ -86,6 +88,10 @@ func (m mutant) RecordSeen(d protocol.Dir, sb string) error {
 
 func (m mutant) Probe(d protocol.Dir, sb string) (protocol.Verdict, error) {
 	return m.Protocol.Probe(d, m.key(sb))
+}
+
+func (m mutant) RecordEarly(d protocol.Dir, sb string) error {
+	return m.Protocol.RecordEarly(d, m.key(sb))
 }
 
 // noConfirmation makes a restarted native twin act without waiting for

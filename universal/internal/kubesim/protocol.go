@@ -17,6 +17,9 @@ type Protocol interface {
 	// Probe is the native twin's wrapped startup probe, like
 	// protocol.Probe.
 	Probe(d protocol.Dir, sandbox string) (protocol.Verdict, error)
+	// RecordEarly records the legacy twin's early start, like
+	// protocol.RecordEarly.
+	RecordEarly(d protocol.Dir, sandbox string) error
 }
 
 // Production returns the handshake logic of package universal, the one
@@ -41,4 +44,8 @@ func (production) RecordSeen(d protocol.Dir, sandbox string) error {
 func (production) Probe(d protocol.Dir, sandbox string) (protocol.Verdict, error) {
 	v, _, err := protocol.Probe(d, protocol.Native, protocol.StartupProbe, sandbox)
 	return v, err
+}
+
+func (production) RecordEarly(d protocol.Dir, sandbox string) error {
+	return protocol.RecordEarly(d, sandbox)
 }

@@ -77,6 +77,11 @@ const (
 	// decide again, in phase Confirming, or TimedOut once the
 	// confirmation timeout has passed.
 	Confirm
+	// RecordEarlyAndWait: record that the kubelet started the legacy
+	// twin before the native twin's first run in this sandbox ended
+	// (RecordEarly), then observe and decide again at once (the record
+	// makes it Confirm).
+	RecordEarlyAndWait
 )
 
 func (a Action) String() string {
@@ -91,6 +96,8 @@ func (a Action) String() string {
 		return "Exit0Now"
 	case Confirm:
 		return "Confirm"
+	case RecordEarlyAndWait:
+		return "RecordEarlyAndWait"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
@@ -119,6 +126,11 @@ type Decision struct {
 // the role, the Pod's restartPolicy, the sandbox and the phase. See the
 // package documentation for the protocol and why each rule is there.
 //
+// Proof of a native node is an ack (the kubelet probed the native twin)
+// or an early marker (the kubelet started the legacy twin before the
+// native twin's first run in a sandbox ended), of any sandbox: kubelets
+// that strip restartPolicy do neither.
+//
 // The native twin, in order:
 //  1. the legacy twin claimed this sandbox → Exit0Now (it acts: an old
 //     node, or a native node whose kubelet started it too early);
@@ -128,9 +140,8 @@ type Decision struct {
 //  4. Starting, and the native twin ran in this sandbox → Confirm (a
 //     restart: only a native kubelet restarts a container that exited 0,
 //     but so does an old one after a crash, and a re-created sandbox may
-//     look the same, hence the wait for the probe); Starting, and the
-//     kubelet probed the native twin in an earlier sandbox → Confirm too
-//     (a native node: no need for the exit-0 run);
+//     look the same, hence the wait for the probe); Starting, and a proof
+//     of a native node → Confirm too (no need for the exit-0 run);
 //  5. Starting → RecordAndExit0 (the first run in this sandbox);
 //     Confirming → Confirm; TimedOut → Exit0Now (no probe came: an old
 //     kubelet; exit 0 so that Init proceeds and the legacy twin acts).
@@ -139,13 +150,15 @@ type Decision struct {
 //  1. the native twin claimed this sandbox → StandBy under restartPolicy
 //     Always, Exit0Now under OnFailure or Never;
 //  2. the legacy twin claimed it → Run (a restart);
-//  3. the kubelet probed the native twin in some sandbox of this Pod (so
-//     the node runs native sidecars, yet the kubelet started this twin
-//     before the native twin acts: kubelets 1.29 to 1.36 do so after a
-//     sandbox re-creation, kubernetes#138514) → Confirm, in every phase:
-//     the native twin will act, and a legacy twin that acted instead
-//     would keep a Job Pod running;
-//  4. → Run, claiming (an old node).
+//  3. a proof of a native node (so the kubelet started this twin before
+//     the native twin acts: kubelets 1.28 to 1.36 do so after a sandbox
+//     re-creation, kubernetes#138514) → Confirm, in every phase: the
+//     native twin will act, and a legacy twin that acted instead would
+//     keep a Job Pod running;
+//  4. the native twin's first run in this sandbox is not recorded → the
+//     kubelet started this twin before the init containers completed,
+//     which only a native kubelet does: RecordEarlyAndWait;
+//  5. → Run, claiming (an old node).
 //
 // A Role other than the two never acts: Exit0Now.
 func Decide(in Input) Decision {
@@ -154,6 +167,7 @@ func Decide(in Input) Decision {
 	if m.Claim.In(sb) {
 		claimed = Role(m.Claim.Value)
 	}
+	proof := !m.Ack.IsZero() || !m.Early.IsZero()
 	switch in.Role {
 	case Native:
 		switch {
@@ -169,8 +183,8 @@ func Decide(in Input) Decision {
 			if m.Native.In(sb) {
 				return Decision{Action: Confirm, Reason: "restarted in this sandbox: waiting for the kubelet's startup probe to confirm a native node"}
 			}
-			if !m.Ack.IsZero() {
-				return Decision{Action: Confirm, Reason: "the kubelet probed the native twin in an earlier sandbox: waiting for its startup probe in this one"}
+			if proof {
+				return Decision{Action: Confirm, Reason: "the node runs native sidecars (an earlier probe, or the legacy twin started early): waiting for the startup probe in this sandbox"}
 			}
 			return Decision{Action: RecordAndExit0, Reason: "first run in this sandbox: recording it and exiting 0"}
 		case Confirming:
@@ -188,8 +202,11 @@ func Decide(in Input) Decision {
 		case Legacy:
 			return Decision{Action: Run, Reason: "the legacy twin acts in this sandbox (a restart)"}
 		}
-		if !m.Ack.IsZero() {
-			return Decision{Action: Confirm, Reason: "the kubelet probed the native twin (a native node that started this twin early): waiting for the native twin to act"}
+		if proof {
+			return Decision{Action: Confirm, Reason: "the node runs native sidecars (the kubelet probed the native twin, or started this twin early): waiting for the native twin to act"}
+		}
+		if !m.Native.In(sb) {
+			return Decision{Action: RecordEarlyAndWait, Reason: "the native twin has not run in this sandbox yet, so the kubelet started this twin before the init containers completed, which only a native kubelet does: recording it and waiting for the native twin"}
 		}
 		return Decision{Action: Run, Claim: true, Reason: "the native twin does not act in this sandbox"}
 	}

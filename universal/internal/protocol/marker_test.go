@@ -28,6 +28,8 @@ func TestParseMarker(t *testing.T) {
 		{name: "no-newline", in: "sidecarkit-handshake/1 ack probed " + sbA, want: protocol.Marker{Kind: protocol.KindAck, Value: "probed", Sandbox: sbA}},
 		{name: "claim-native", in: "sidecarkit-handshake/1 claim native " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "native", Sandbox: sbB}},
 		{name: "claim-legacy", in: "sidecarkit-handshake/1 claim legacy " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "legacy", Sandbox: sbB}},
+		{name: "early", in: "sidecarkit-handshake/1 early started " + sbA + "\n", want: protocol.Marker{Kind: protocol.KindEarly, Value: "started", Sandbox: sbA}},
+		{name: "early-wrong-value", in: "sidecarkit-handshake/1 early seen " + sbA, err: `kind early has no value "seen"`},
 		{name: "empty", in: "", err: "want 4 space-separated fields, got 1"},
 		{name: "two-newlines", in: "sidecarkit-handshake/1 native seen " + sbA + "\n\n", err: "is not 32 lowercase hex"},
 		{name: "crlf", in: "sidecarkit-handshake/1 native seen " + sbA + "\r\n", err: "is not 32 lowercase hex"},
@@ -172,8 +174,13 @@ func TestObserve(t *testing.T) {
 		{name: "empty", dir: mapDir{}},
 		{
 			name: "all",
-			dir:  mapDir{"native": line("native", "seen", sbB), "ack": line("ack", "probed", sbA), "claim-" + sbA: line("claim", "native", sbA), "claim-" + sbB: line("claim", "legacy", sbB)},
-			want: protocol.Markers{Native: protocol.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: protocol.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Claim: protocol.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
+			dir:  mapDir{"native": line("native", "seen", sbB), "ack": line("ack", "probed", sbA), "early": line("early", "started", sbB), "claim-" + sbA: line("claim", "native", sbA), "claim-" + sbB: line("claim", "legacy", sbB)},
+			want: protocol.Markers{Native: protocol.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: protocol.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Early: protocol.Marker{Kind: "early", Value: "started", Sandbox: sbB}, Claim: protocol.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
+		},
+		{
+			name:     "corrupt-early",
+			dir:      mapDir{"early": line("ack", "probed", sbA)},
+			problems: 1,
 		},
 		{
 			name:     "corrupt-native-and-ack",
@@ -224,6 +231,9 @@ func TestRecordAndClaim(t *testing.T) {
 	if err := protocol.Acknowledge(d, sbA); err != nil {
 		t.Fatal(err)
 	}
+	if err := protocol.RecordEarly(d, sbA); err != nil {
+		t.Fatal(err)
+	}
 	ok, err := protocol.Claim(d, sbA, protocol.Legacy)
 	if !ok || err != nil {
 		t.Fatalf("first claim: %v, %v", ok, err)
@@ -235,6 +245,7 @@ func TestRecordAndClaim(t *testing.T) {
 	want := mapDir{
 		"native":       "sidecarkit-handshake/1 native seen " + sbA + "\n",
 		"ack":          "sidecarkit-handshake/1 ack probed " + sbA + "\n",
+		"early":        "sidecarkit-handshake/1 early started " + sbA + "\n",
 		"claim-" + sbA: "sidecarkit-handshake/1 claim legacy " + sbA + "\n",
 	}
 	if diff := cmp.Diff(want.String(), d.String()); diff != "" {
@@ -251,5 +262,8 @@ func TestRecordAndClaim(t *testing.T) {
 	}
 	if err := protocol.Acknowledge(errDir{}, sbA); err == nil {
 		t.Errorf("Acknowledge on a failing dir: want an error")
+	}
+	if err := protocol.RecordEarly(errDir{}, sbA); err == nil {
+		t.Errorf("RecordEarly on a failing dir: want an error")
 	}
 }
