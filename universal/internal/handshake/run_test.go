@@ -74,8 +74,17 @@ func TestRun(t *testing.T) {
 			code: 126, exec: true, err: "fake exec",
 		},
 		{
-			name: "native/legacy-acts", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
-			code: 0, log: "Exit0Now: the legacy twin acts",
+			name: "native/legacy-acts", args: "--role=native --dir=/h --confirm-timeout=1s --poll-interval=500ms -- proxy", setup: []setup{seen, claim("legacy")},
+			code: 0, waits: 2, log: "Exit0Now: the legacy twin acts in this sandbox and no startup probe came",
+		},
+		{
+			name: "native/legacy-acts-native-kubelet", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
+			onWait: func(n int, f *fakeSys) {
+				if n == 1 {
+					ack(f)
+				}
+			},
+			signalOn: "StandBy", code: 0, waits: 1, log: "StandBy: the legacy twin acts in this sandbox and the kubelet probed this twin",
 		},
 		{
 			name: "native/sigterm-before-exec", args: "--role=native --dir=/h -- proxy", setup: []setup{ack}, signal: true,
@@ -317,8 +326,11 @@ func TestProbeAndHook(t *testing.T) {
 		// same call.
 		{name: "native-startup-waits-for-the-twin", args: "probe --role=native --dir=/h --type=startup", setup: nativeActsAfter(3), code: 0, ackFile: true, waits: 3},
 		{name: "native-startup-gives-up-after-ProbeWait", args: "probe --role=native --dir=/h --type=startup", code: 1, ackFile: true, waits: int(handshake.ProbeWait / (50 * time.Millisecond))},
-		{name: "native-startup-stops-waiting-on-a-legacy-claim", args: "probe --role=native --dir=/h --type=startup", setup: legacyClaimsAtFirstWait, code: 1, ackFile: true, waits: 1},
-		{name: "native-startup-legacy-claimed-no-wait", args: "probe --role=native --dir=/h --type=startup", setup: claim("legacy"), code: 1, ackFile: true, waits: 0},
+		// When the legacy twin acts, the native twin stands by on a native
+		// kubelet (an in-place upgrade, a lost directory): its startup
+		// probe passes, so that Init proceeds and the Pod gets Ready.
+		{name: "native-startup-passes-once-the-legacy-twin-claims", args: "probe --role=native --dir=/h --type=startup", setup: legacyClaimsAtFirstWait, code: 0, ackFile: true, waits: 1},
+		{name: "native-startup-passes-when-the-legacy-twin-acts", args: "probe --role=native --dir=/h --type=startup", setup: claim("legacy"), code: 0, ackFile: true, waits: 0},
 		{name: "native-startup-with-own-check-no-wait", args: "probe --role=native --dir=/h --type=startup -- /bin/true", code: 1, ackFile: true, waits: 0},
 
 		{name: "native-startup-acting-no-check", args: "probe --role=native --dir=/h --type=startup", setup: claim("native"), code: 0, ackFile: true, waits: -1},

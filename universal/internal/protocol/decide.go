@@ -132,8 +132,12 @@ type Decision struct {
 // that strip restartPolicy do neither.
 //
 // The native twin, in order:
-//  1. the legacy twin claimed this sandbox → Exit0Now (it acts: an old
-//     node, or a native node whose kubelet started it too early);
+//  1. the legacy twin claimed this sandbox, and the kubelet probed this
+//     twin here → StandBy (a native kubelet took over a Pod the legacy
+//     twin serves: an in-place upgrade, a lost directory; the startup
+//     probe passes, so the Pod gets Ready and Init proceeds); TimedOut →
+//     Exit0Now (an old kubelet: a re-created sandbox with the same
+//     identity); else → Confirm;
 //  2. the native twin claimed it → Run (the kubelet restarted the acting
 //     native twin);
 //  3. the kubelet probed the native twin in this sandbox → Run, claiming;
@@ -171,8 +175,12 @@ func Decide(in Input) Decision {
 	switch in.Role {
 	case Native:
 		switch {
+		case claimed == Legacy && m.Ack.In(sb):
+			return Decision{Action: StandBy, Reason: "the legacy twin acts in this sandbox and the kubelet probed this twin: a native kubelet took over (an in-place upgrade, or a lost handshake directory); standing by until SIGTERM"}
+		case claimed == Legacy && in.Phase == TimedOut:
+			return Decision{Action: Exit0Now, Reason: "the legacy twin acts in this sandbox and no startup probe came: an old kubelet; exiting 0 so that Init proceeds"}
 		case claimed == Legacy:
-			return Decision{Action: Exit0Now, Reason: "the legacy twin acts in this sandbox"}
+			return Decision{Action: Confirm, Reason: "the legacy twin acts in this sandbox: waiting for the kubelet's startup probe (a native kubelet: stand by) or the confirmation timeout (an old one: exit 0)"}
 		case claimed == Native:
 			return Decision{Action: Run, Reason: "the native twin acts in this sandbox (a restart)"}
 		case m.Ack.In(sb):
@@ -267,25 +275,32 @@ func ParseProbeType(s string) (ProbeType, error) {
 
 // ProbeVerdict decides a wrapped probe of type typ of the twin of role:
 //   - a twin that acts checks (runs the sidecar's own check);
-//   - the native twin's startup probe fails until the native twin acts
-//     (so that a native kubelet starts no later container before); the
-//     caller records the ack (Acknowledge) before observing; the native
-//     twin's other probes are not wrapped (the kubelet runs them only
-//     once the startup probe passed);
-//   - the legacy twin's probes pass while the native twin acts (it is
-//     dormant, and must neither be restarted nor make the Pod unready);
-//   - while neither acts, the legacy twin is alive but neither started
-//     nor ready.
+//   - a twin whose other twin acts passes (it is dormant, and must
+//     neither be restarted nor make the Pod unready; for the native twin
+//     this is a native kubelet that took over a Pod the legacy twin
+//     serves, see Decide);
+//   - while neither acts, a twin is alive but neither started nor ready:
+//     so the native twin's startup probe fails until a twin acts (a
+//     native kubelet starts no later container before), and the caller
+//     records the ack (Acknowledge) before observing.
 func ProbeVerdict(role Role, typ ProbeType, sandbox string, m Markers) Verdict {
 	switch {
 	case role != Native && role != Legacy:
 		return Fail
 	case Acts(role, sandbox, m):
 		return Check
-	case role == Legacy && Acts(Native, sandbox, m):
+	case Acts(other(role), sandbox, m):
 		return Pass
-	case role == Legacy && typ == LivenessProbe && !Acts(Legacy, sandbox, m):
+	case typ == LivenessProbe:
 		return Pass
 	}
 	return Fail
+}
+
+// other returns the other twin's role.
+func other(r Role) Role {
+	if r == Native {
+		return Legacy
+	}
+	return Native
 }
