@@ -84,6 +84,9 @@ func (p Planner) Plan(s sidecar.Spec, pod *corev1.PodSpec) (sidecar.Plan, error)
 	if err := b.check(&s); err != nil {
 		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: %w", c.Name, err)
 	}
+	if err := b.identity(pod); err != nil {
+		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: %w", c.Name, err)
+	}
 	policy := corev1.RestartPolicyAlways
 	if pod != nil && pod.RestartPolicy != "" {
 		policy = pod.RestartPolicy
@@ -119,6 +122,37 @@ type builder struct {
 	c       *corev1.Container
 	mount   string
 	timeout time.Duration
+	// token is the sandbox token's directory (hostNetwork Pods), or "".
+	token string
+}
+
+// SandboxTokenDir is where the twins of a hostNetwork Pod keep the
+// sandbox token that tells the Pod's sandboxes apart: the sandbox's own
+// shared memory mount, which every container of the sandbox shares and
+// a re-created sandbox gets anew (docs/universal.md, "Sandbox identity").
+const SandboxTokenDir = "/dev/shm"
+
+// identity chooses how the twins tell the Pod's sandboxes apart. The
+// network namespace (and its cookie) of a hostNetwork Pod is the node's,
+// the same for every sandbox: such a Pod's twins add the sandbox token in
+// SandboxTokenDir to the identity. A Pod with hostIPC as well shares the
+// node's /dev/shm too: nothing the twins can read tells its sandboxes
+// apart, so the Planner refuses it.
+func (b *builder) identity(pod *corev1.PodSpec) error {
+	if pod == nil || !pod.HostNetwork {
+		return nil
+	}
+	if pod.HostIPC {
+		return fmt.Errorf("a Pod with hostNetwork and hostIPC shares the node's network and IPC namespaces and %s, so the twins cannot tell one of its sandboxes from the next (docs/universal.md); drop hostIPC, or inject a native or a legacy sidecar instead of the universal pair", SandboxTokenDir)
+	}
+	for _, m := range b.c.VolumeMounts {
+		mp := path.Clean(m.MountPath)
+		if mp == SandboxTokenDir || strings.HasPrefix(SandboxTokenDir, strings.TrimSuffix(mp, "/")+"/") {
+			return fmt.Errorf("hostNetwork Pod: volumeMount %q covers %s, where the twins of a hostNetwork Pod keep the sandbox token (docs/universal.md); remove the mount, or inject a native or a legacy sidecar instead of the universal pair", m.MountPath, SandboxTokenDir)
+		}
+	}
+	b.token = SandboxTokenDir
+	return nil
 }
 
 // check refuses what the pair cannot do, with the reason.
@@ -137,6 +171,8 @@ func (b *builder) check(s *sidecar.Spec) error {
 		return fmt.Errorf("Planner.ConfirmTimeout %v is negative", b.timeout)
 	case len(c.Command) == 0:
 		return fmt.Errorf("the sidecar has no command: the handshake execs the sidecar's command and arguments once it decides, and a webhook cannot read an image's entrypoint; set container.command")
+	case c.TerminationMessagePath != "" && !path.IsAbs(c.TerminationMessagePath):
+		return fmt.Errorf("terminationMessagePath %q: want an absolute path (a twin that cannot decide writes why there)", c.TerminationMessagePath)
 	case c.Lifecycle != nil && c.Lifecycle.PostStart != nil:
 		return fmt.Errorf("lifecycle.postStart runs before the handshake decides which twin acts (and would hold a native twin's first run); use a startupProbe")
 	}
@@ -177,7 +213,11 @@ func (b *builder) binary() string { return b.mount + "/bin/handshake" }
 
 // flags returns the flags every handshake invocation of role gets.
 func (b *builder) flags(role protocol.Role) []string {
-	return []string{"--role=" + string(role), "--dir=" + b.mount}
+	f := []string{"--role=" + string(role), "--dir=" + b.mount}
+	if b.token != "" {
+		f = append(f, "--sandbox-token="+b.token)
+	}
+	return f
 }
 
 // twin builds one twin.
@@ -186,6 +226,10 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 	cmd := append(b.handshake(), b.flags(role)...)
 	if role == protocol.Native && b.timeout != DefaultConfirmTimeout {
 		cmd = append(cmd, "--confirm-timeout="+b.timeout.String())
+	}
+	if p := b.c.TerminationMessagePath; p != "" && p != corev1.TerminationMessagePathDefault {
+		// A twin that cannot decide says why there (docs/universal.md).
+		cmd = append(cmd, "--termination-log="+p)
 	}
 	t.Command = append(append(cmd, "--"), b.c.Command...)
 	t.Env = append(t.Env,
