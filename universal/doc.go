@@ -42,15 +42,18 @@
 // twin to act and passes in the same call, a probe period sooner), then
 // runs the sidecar's own startup check (httpGet, tcpSocket or exec, run by
 // the handshake from inside the container, the host defaulting to the Pod
-// IP as with the kubelet). Its liveness and readiness probes are kept (the
-// kubelet runs them only after the startup probe passed), with named
-// ports resolved. The legacy twin's probes are wrapped the same way: they
-// pass without checking while the native twin acts, so that a dormant twin
-// is neither restarted nor makes the Pod unready, even with exec checks
-// that would fail there (checks on ports would otherwise reach the native
-// twin's sidecar through the shared network namespace); while no twin
-// acts yet, liveness passes and startup and readiness fail. gRPC probes
-// cannot be wrapped (use an exec check such as grpc_health_probe).
+// IP as with the kubelet). The twins' other probes (the legacy twin's
+// startup, liveness and readiness, the native twin's liveness and
+// readiness) are wrapped the same way, keeping their timing: they check
+// while their twin acts and pass without checking while the other twin
+// acts, so that a dormant twin is neither restarted nor makes the Pod
+// unready, even with exec checks that would fail there (checks on ports
+// would otherwise reach the other twin's sidecar through the shared
+// network namespace); while no twin acts yet, liveness passes and startup
+// and readiness fail. A native twin is dormant where a native kubelet
+// took over a Pod that the legacy twin serves (see the protocol below):
+// its startup probe then passes too. gRPC probes cannot be wrapped (use
+// an exec check such as grpc_health_probe).
 //
 // Hooks. A preStop hook runs only in the acting twin: the dormant twin's
 // hook would drain the other twin's sidecar through the shared network

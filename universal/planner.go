@@ -269,14 +269,20 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 	if t.StartupProbe, err = b.startupProbe(); err != nil {
 		return corev1.Container{}, fmt.Errorf("startupProbe: %w", err)
 	}
+	// Its liveness and readiness checks are wrapped too: they check while
+	// this twin acts and pass while the legacy twin acts, as when a native
+	// kubelet took over a Pod the legacy twin serves (an in-place upgrade,
+	// a lost handshake directory), where the native twin stands by and an
+	// exec check would fail in its container.
 	for _, pr := range []struct {
-		p    *corev1.Probe
-		name string
-	}{{t.LivenessProbe, "livenessProbe"}, {t.ReadinessProbe, "readinessProbe"}} {
-		if pr.p != nil {
-			if err := b.resolvePorts(&pr.p.ProbeHandler); err != nil {
-				return corev1.Container{}, fmt.Errorf("%s: %w", pr.name, err)
-			}
+		p   **corev1.Probe
+		typ protocol.ProbeType
+	}{{&t.LivenessProbe, protocol.LivenessProbe}, {&t.ReadinessProbe, protocol.ReadinessProbe}} {
+		if *pr.p == nil {
+			continue
+		}
+		if *pr.p, err = b.probe(*pr.p, protocol.Native, pr.typ); err != nil {
+			return corev1.Container{}, fmt.Errorf("%sProbe: %w", pr.typ, err)
 		}
 	}
 	return t, nil
