@@ -228,6 +228,11 @@ func (m *model) step(s *state, w who) error {
 		}
 		t.step = sFresh // observe and decide again
 	case protocol.Exit0Now:
+		// A native kubelet restarts a native twin after any exit: one
+		// that exits while a twin acts in its sandbox, before its
+		// confirmation timed out, loops through restarts.
+		s.loops = s.loops || w == native && Kind(s.kind).native() && t.phase != uint8(protocol.TimedOut) &&
+			protocol.Acts(protocol.Legacy, in.Sandbox, m.observe(s, in.Sandbox))
 		m.stop(s, ctrOf(w), cExited0)
 	case protocol.StandBy:
 		t.step = sStandBy

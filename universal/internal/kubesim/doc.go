@@ -75,7 +75,10 @@
 // that acts is recovering from a fault; on Native and Native128 nodes the
 // application never runs unless the native twin acts (except in a
 // sandbox that a kubelet started early, whose identity collided, or
-// whose legacy claim is excused, below); a Pod fails only after a fault.
+// whose legacy claim is excused, below); on native kinds the native twin
+// never exits while the legacy twin acts in its sandbox unless its
+// confirmation timed out (else the kubelet would restart it in a loop); a
+// Pod fails only after a fault.
 // Checked from every reachable state, following only non-fault events
 // (which, the state space being finite, means they happen under fair
 // scheduling): the Pod can leave Init (Strip and native kinds); a twin

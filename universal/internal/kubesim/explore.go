@@ -121,6 +121,13 @@ const (
 	PropJobStuck   = "the Job Pod cannot complete"
 	PropNoStop     = "the deleted Pod cannot finish terminating"
 	PropNotReady   = "the Pod cannot become Ready (native node, restartPolicy Always)"
+	// PropLoop: a native kubelet restarts a native twin after any exit,
+	// with backoff, and the Pod is not Ready meanwhile: a native twin
+	// that exits 0 on a native node while the legacy twin acts, without
+	// waiting for the probe that would make it stand by, loops. (The
+	// liveness properties cannot see it: the race with the probe can
+	// always end well.)
+	PropLoop = "the native twin exits on a native node while the legacy twin acts, without waiting for its startup probe (a restart loop)"
 	// PropDormantFailed: a Pod failed whose only faults hit the legacy
 	// twin before it acted, while the native twin acts or would. Checked
 	// with Config.CheckDormant only: under restartPolicy Never a crash of
@@ -234,6 +241,9 @@ func (m *model) violations(s *state) []string {
 	}
 	if Kind(s.kind) == Strip && s.n.st == cRunning && s.n.step == sConfirming && s.faults == 0 && !s.collided {
 		v = append(v, PropOldWait)
+	}
+	if s.loops {
+		v = append(v, PropLoop)
 	}
 	if s.phase == pFailed && s.faults == 0 && s.recreations == 0 {
 		v = append(v, PropFailed)

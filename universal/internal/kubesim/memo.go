@@ -77,6 +77,13 @@ func (m *model) recordEarly(s *state, sb string) error {
 	}).err
 }
 
+// observe returns the markers of s's directory for sandbox sb (for
+// properties; it changes nothing).
+func (m *model) observe(s *state, sb string) protocol.Markers {
+	mk, _ := protocol.Observe(memDir{s, m.tab}, sb)
+	return mk
+}
+
 func (m *model) probeVerdict(s *state, sb string) (protocol.Verdict, error) {
 	v := m.call(s, opProbe, protocol.Input{Sandbox: sb}, func(d protocol.Dir) memoVal {
 		v, err := m.proto.Probe(d, sb)

@@ -232,6 +232,23 @@ func TestCheckerCatches(t *testing.T) {
 			want:   PropNotReady,
 		},
 		{
+			name:   "native-exits-on-legacy-claim",
+			reason: "a native twin that exits 0 at once on a legacy claim loops through the restarts of the native kubelet that took over after an in-place upgrade (its probe passing or not)",
+			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside}},
+			want:   PropLoop,
+		},
+		{
+			name:   "native-does-not-wait-on-legacy-claim",
+			reason: "…and one that exits 0 on a legacy claim before the probe came, instead of waiting for it or the confirmation timeout",
+			cfg: Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if in.Role == protocol.Native && legacyClaimed(in) && d.Action == protocol.Confirm {
+					return protocol.Decision{Action: protocol.Exit0Now}
+				}
+				return d
+			}}},
+			want: PropLoop,
+		},
+		{
 			name:   "startup-probe-fails-on-legacy-claim",
 			reason: "a native twin that stands by while the legacy twin acts needs its startup probe to pass, else the Pod never gets Ready after an in-place upgrade",
 			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},

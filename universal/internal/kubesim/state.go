@@ -161,6 +161,10 @@ type state struct {
 	// dormantFault: the legacy twin failed before it acted, while the
 	// native twin acts or will; otherFault: any other fault.
 	dormantFault, otherFault bool
+	// loops: the native twin exited on a native kubelet while the legacy
+	// twin acts in the sandbox, without waiting for its confirmation
+	// (PropLoop).
+	loops bool
 }
 
 // identity returns identity id as a protocol.Sandbox: what a process
