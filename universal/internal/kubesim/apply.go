@@ -131,16 +131,18 @@ func (m *model) stopAll(s *state) {
 // sandbox identity fails, or, under a protocol that carries on, probes
 // with the degraded key.
 func (m *model) probe(s *state, idFault bool) error {
-	s.probed = m.track
 	sb := key(s.sandbox)
 	if idFault {
 		k, err := m.proto.Identify(identity(s.sandbox, true), errIdentity)
 		if err != nil {
+			// The probe fails and records nothing: the directory holds
+			// no proof of a native node (s.probed stays as it was).
 			s.n.started, s.n.probeFailed = false, true
 			return nil
 		}
 		sb = k
 	}
+	s.probed = m.track
 	v, err := m.probeVerdict(s, sb)
 	if err != nil {
 		return err

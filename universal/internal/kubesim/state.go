@@ -148,9 +148,9 @@ type state struct {
 	// 1.29-1.36) started a container after N in this one before N
 	// started.
 	early bool
-	// probed: N's startup probe ran since the handshake directory was
-	// last emptied; nExited: a run of N in this sandbox is over (it
-	// recorded its run and exits, or exited 0).
+	// probed: N's startup probe ran (and could record an ack) since the
+	// handshake directory was last emptied; nExited: a run of N in this
+	// sandbox is over (it recorded its run and exits, or exited 0).
 	probed, nExited bool
 	// excused has bit id set when the legacy claim of identity id was
 	// made where no twin could know the node runs native sidecars: on a
