@@ -166,7 +166,13 @@ func packageLines(p *types.Package) []string {
 		}
 		switch o := obj.(type) {
 		case *types.Const:
-			add(fmt.Sprintf("const %s %s = %s", o.Name(), types.TypeString(o.Type(), qual), o.Val().ExactString()))
+			// The value is part of the contract (a mode name, a limit),
+			// but not a long text such as a usage message.
+			if v := o.Val().ExactString(); len(v) <= 80 {
+				add(fmt.Sprintf("const %s %s = %s", o.Name(), types.TypeString(o.Type(), qual), v))
+			} else {
+				add(fmt.Sprintf("const %s %s", o.Name(), types.TypeString(o.Type(), qual)))
+			}
 		case *types.Var:
 			add(fmt.Sprintf("var %s %s", o.Name(), types.TypeString(o.Type(), qual)))
 		case *types.Func:
