@@ -133,7 +133,7 @@ func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, err
 	if res.Mutation.Empty() {
 		return i.respond(&out, nil)
 	}
-	p, err := res.Mutation.MarshalJSONPatch(obj.Root)
+	p, err := res.Mutation.MarshalJSONPatch() // for obj.Root: InjectObject's mutation knows it
 	if err != nil {
 		return nil, out, internal(fmt.Errorf("admission: render patch: %w", err))
 	}
