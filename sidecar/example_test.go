@@ -212,7 +212,7 @@ func ExampleInjector_InjectObject() {
 	if err != nil {
 		panic(err)
 	}
-	c, _ := compat.Cluster{APIServerVersion: "v1.33.1"}.For(obj.Spec) // no Node objects: the kubelets are Unknown
+	c, _ := in.Capability(compat.Cluster{APIServerVersion: "v1.33.1"}, obj) // no Node objects: the kubelets are Unknown
 	res, err := in.InjectObject(context.Background(), obj, c, sidecar.Options{Fallback: sidecar.Legacy})
 	if err != nil {
 		panic(err)

@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -113,6 +114,22 @@ func newInjector(s Spec, deep bool) (*Injector, error) {
 
 // Spec returns a deep copy of the injector's Spec.
 func (in *Injector) Spec() Spec { return in.spec.deepCopy() }
+
+// Capability returns what cl can do for the Pod of obj, judged as the Pod
+// would schedule without a node requirement this sidecar's pinned
+// injection added (SchedulingSpec): with its own pin a pinned Pod selects
+// only native nodes and would look all-native, so a second injection would
+// unpin it. It is the capability to pass to InjectObject. Like
+// compat.Cluster.For, it returns what could be read together with an error
+// naming what could not.
+func (in *Injector) Capability(cl compat.Cluster, obj *patch.Object) (compat.Capability, error) {
+	if obj == nil {
+		return compat.Capability{}, fmt.Errorf("sidecar: capability: nil object")
+	}
+	spec, err := SchedulingSpec(obj.Meta, obj.Spec, in.spec.Container.Name)
+	c, cerr := cl.For(spec)
+	return c, errors.Join(err, cerr)
+}
 
 // Name returns the sidecar's container name (without copying the Spec):
 // the name its record annotation is keyed by (Annotation) and the one to
