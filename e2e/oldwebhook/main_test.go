@@ -83,7 +83,7 @@ func TestHandler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","object":` + testPod + `}}`
+			review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"object":` + testPod + `}}`
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/mutate", strings.NewReader(review)))
 			if rec.Code != http.StatusOK {
@@ -122,7 +122,7 @@ func TestHandlerDeniesInvalidInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	review := `{"request":{"uid":"u2","object":` + testPod + `}}`
+	review := `{"request":{"uid":"u2","kind":{"group":"","version":"v1","kind":"Pod"},"object":` + testPod + `}}`
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/mutate", strings.NewReader(review)))
 	var out admissionv1.AdmissionReview
