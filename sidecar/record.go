@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/compat"
-	"github.com/sidecarkit/sidecarkit/internal/annotation"
 	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
@@ -21,7 +20,7 @@ import (
 // AnnotationPrefix prefixes the pod annotation that records an injection:
 // the annotation of a sidecar named "proxy" is
 // "sidecar.sidecarkit.io/proxy".
-const AnnotationPrefix = annotation.RecordPrefix
+const AnnotationPrefix = "sidecar.sidecarkit.io/" // compat reads it too (internal/annotation)
 
 // Annotation returns the key of the annotation that records the injection
 // of the sidecar named name.
