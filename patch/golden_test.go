@@ -215,15 +215,17 @@ func mustIndent(t testing.TB, b []byte) []byte {
 // movesBetweenLists reports whether ops move an element from one list of
 // the pod spec to another.
 func movesBetweenLists(ops patch.Ops) bool {
-	list := func(p string) string {
-		i := strings.Index(p, "ontainers/")
-		if i < 0 {
-			return p
+	first := func(p string) string { // the pod spec's list the pointer is in
+		for _, tok := range strings.Split(p, "/") {
+			switch tok {
+			case "containers", "initContainers", "ephemeralContainers", "volumes":
+				return tok
+			}
 		}
-		return p[:i]
+		return p
 	}
 	for _, op := range ops {
-		if op.Op == patch.OpMove && list(op.From) != list(op.Path) {
+		if op.Op == patch.OpMove && first(op.From) != first(op.Path) {
 			return true
 		}
 	}

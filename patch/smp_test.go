@@ -44,6 +44,18 @@ func checkSMP(t *testing.T, before, after *corev1.PodSpec) {
 		t.Fatalf("Diff: %v", err)
 	}
 	got, err := m.StrategicMerge(patch.PodRoot)
+	ops, oerr := m.JSONPatch(patch.PodRoot)
+	if oerr != nil {
+		t.Fatalf("JSONPatch: %v", oerr)
+	}
+	if movesBetweenLists(ops) {
+		// A strategic merge patch cannot move a container between lists
+		// without losing its unknown fields: refused, never rendered.
+		if !isMoveRefusal(err) {
+			t.Fatalf("StrategicMerge of a move between lists = %s, %v; want the refusal", got, err)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("StrategicMerge: %v", err)
 	}
