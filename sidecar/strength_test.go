@@ -1,0 +1,190 @@
+package sidecar_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// A volume of the Spec's that the Pod's author wrote as the API server
+// stores it (with its defaults), or without a default the Spec sets, is
+// the Spec's volume: the author's, used as it is and not recorded.
+func TestAuthorsDefaultedVolume(t *testing.T) {
+	mode := int32(0o644)
+	bare := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "proxy-config"}}}
+	defaulted := *bare.DeepCopy()
+	defaulted.ConfigMap.DefaultMode = &mode
+	for _, tc := range []struct {
+		name       string
+		spec, pods corev1.VolumeSource
+	}{
+		{"the pod has the API server's default", bare, defaulted},
+		{"the Spec sets the default", defaulted, bare},
+		{"both alike", bare, bare},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fullWith(t, func(s *sidecar.Spec) { s.Volumes[0].VolumeSource = tc.spec })
+			raw := apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/volumes/-", string(mustJSON(t, corev1.Volume{Name: "proxy-socket", VolumeSource: tc.pods})))})
+			injected, ops, _ := injectRaw(t, raw, s, sidecar.Options{Mode: sidecar.Native}, native)
+			if o := opsTouching(ops, "/spec/volumes"); len(o) > 0 {
+				t.Errorf("the author's volume is edited: %s", mustJSON(t, o))
+			}
+			if rec := readRecord(t, injected); len(rec.Volumes) != 0 {
+				t.Errorf("the record claims the author's volume: %v", rec.Volumes)
+			}
+			converged(t, injected, s, sidecar.Native)
+		})
+	}
+}
+
+// A record rewritten for another change takes the reason of this
+// injection; a change of reason alone leaves the record as it is.
+func TestRecordReasonRewritten(t *testing.T) {
+	raw, _ := injected(t, "no-init", sidecar.Native) // forced: reason "requested"
+	if got := readRecord(t, raw).Reason; got != sidecar.ReasonRequested {
+		t.Fatalf("first injection: reason %q, want %q", got, sidecar.ReasonRequested)
+	}
+	// Auto chooses native too, for another reason.
+	obj := decode(t, raw)
+	res, err := sidecar.Inject(obj.Meta, obj.Spec, loadSpec(t, "full"), native, sidecar.Options{})
+	if err != nil || !res.Mutation.Empty() || res.Mode != sidecar.Native {
+		t.Fatalf("Auto on the injected pod: mode %s, err %v, empty %v; want native, nothing to do", res.Mode, err, res.Mutation.Empty())
+	}
+	auto := string(res.Code)
+	if auto == "" || auto == sidecar.ReasonRequested {
+		t.Fatalf("Auto's code %q", auto)
+	}
+	// A new application container: it gets the mounts and the env, and
+	// the record, rewritten, says why the mode is native now.
+	grown := apply(t, raw, patch.Ops{op("add", "/spec/containers/-", `{"name":"worker","image":"registry.example/worker:1"}`)})
+	out, ops, _ := injectRaw(t, grown, loadSpec(t, "full"), sidecar.Options{}, native)
+	if len(opsTouching(ops, "/spec/containers")) == 0 {
+		t.Fatalf("the new container got nothing: ops %s", mustJSON(t, ops))
+	}
+	if got := readRecord(t, out).Reason; got != auto {
+		t.Errorf("record reason %q, want %q (this injection's)", got, auto)
+	}
+	converged(t, out, loadSpec(t, "full"), sidecar.Native)
+}
+
+// A claimed sidecar that carries unknown fields and also differs from the
+// Spec is replaced, with the one warning that says so: it is not also
+// restored field by field.
+func TestUnknownFieldsAndTampered(t *testing.T) {
+	in, err := sidecar.NewInjector(loadSpec(t, "full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []sidecar.Mode{sidecar.Native, sidecar.Legacy} {
+		raw, _ := injected(t, "several-init", mode)
+		forged := apply(t, raw, patch.Ops{
+			op("add", sidecarPath(mode)+"/fromTheFuture", `true`),
+			op("replace", sidecarPath(mode)+"/image", `"registry.example/other:9"`),
+			op("add", sidecarPath(mode)+"/terminationMessagePath", `"/dev/termination-log"`),
+		})
+		obj := decode(t, forged)
+		res, err := in.InjectObject(context.Background(), obj, native, sidecar.Options{Mode: mode})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		want := "spec.initContainers[0]"
+		if mode == sidecar.Legacy {
+			want = "spec.containers[0]"
+		}
+		if len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], want+`: container "proxy" carried fields`) {
+			t.Errorf("%s: warnings %q, want only %s's replacement", mode, res.Warnings, want)
+		}
+		ops, _ := res.Mutation.JSONPatch(obj.Root)
+		wantSidecar(t, apply(t, forged, ops), mode)
+	}
+}
+
+// Of two volumes of the Spec's name (a pod the API server would refuse),
+// the first is the one the injection acts on, as for containers.
+func TestDuplicateClaimedVolume(t *testing.T) {
+	raw, _ := injected(t, "no-init", sidecar.Native)
+	obj := decode(t, raw)
+	first := -1
+	for i, v := range obj.Spec.Volumes {
+		if v.Name == "proxy-socket" {
+			first = i
+		}
+	}
+	if first < 0 {
+		t.Fatalf("volumes %s", volumeNames(obj.Spec.Volumes))
+	}
+	tampered := `{"name":"proxy-socket","hostPath":{"path":"/"}}`
+	forged := apply(t, raw, patch.Ops{
+		op("replace", fmt.Sprintf("/spec/volumes/%d", first), tampered),
+		op("add", "/spec/volumes/-", tampered),
+	})
+	out, _, res := injectRaw(t, forged, loadSpec(t, "full"), sidecar.Options{Mode: sidecar.Native}, native)
+	if w := fmt.Sprintf("spec.volumes[%d]: volume %q differed", first, "proxy-socket"); !hasWarning(res, w) {
+		t.Errorf("warnings %q, want %q", res.Warnings, w)
+	}
+	after := decode(t, out).Spec.Volumes
+	if got, want := after[first].VolumeSource, loadSpec(t, "full").Volumes[0].VolumeSource; !cmp.Equal(got, want) {
+		t.Errorf("spec.volumes[%d] %+v, want the Spec's %+v", first, got, want)
+	}
+	if last := after[len(after)-1]; last.HostPath == nil {
+		t.Errorf("the second volume %+v was changed; want it left as it is", last)
+	}
+}
+
+// An app mount and an app env var that are the first of their container's
+// lists are brought up to a new Spec too.
+func TestFirstAppItemsUpdated(t *testing.T) {
+	bare := apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/containers/-", `{"name":"bare","image":"registry.example/bare:1"}`)})
+	raw, _, _ := injectRaw(t, bare, loadSpec(t, "full"), sidecar.Options{Mode: sidecar.Native}, native)
+	v2 := fullWith(t, func(s *sidecar.Spec) {
+		s.AppMounts[0].ReadOnly = false
+		s.AppEnv[0].Value = "/var/run/proxy/v2.sock"
+	})
+	fixed, _, res := injectRaw(t, raw, v2, sidecar.Options{Mode: sidecar.Native}, native)
+	if len(res.Warnings) > 0 {
+		t.Errorf("warnings %q, want none", res.Warnings)
+	}
+	var c *corev1.Container
+	cs := decode(t, fixed).Spec.Containers
+	for i := range cs {
+		if cs[i].Name == "bare" {
+			c = &cs[i]
+		}
+	}
+	if c == nil || len(c.VolumeMounts) != 1 || len(c.Env) != 1 {
+		t.Fatalf("container bare: %+v", c)
+	}
+	if !cmp.Equal(c.VolumeMounts[0], v2.AppMounts[0]) {
+		t.Errorf("mount %+v, want %+v", c.VolumeMounts[0], v2.AppMounts[0])
+	}
+	if !cmp.Equal(c.Env[0], v2.AppEnv[0]) {
+		t.Errorf("env %+v, want %+v", c.Env[0], v2.AppEnv[0])
+	}
+	converged(t, fixed, v2, sidecar.Native)
+}
+
+// A mount the injection updates is validated as one it adds: a second
+// mount at its path (an invalid pod) is reported at the second.
+func TestUpdatedMountValidated(t *testing.T) {
+	bare := apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/containers/-", `{"name":"bare","image":"registry.example/bare:1"}`)})
+	raw, _, _ := injectRaw(t, bare, loadSpec(t, "full"), sidecar.Options{Mode: sidecar.Native}, native)
+	obj := decode(t, raw)
+	i := len(obj.Spec.Containers) - 1
+	if obj.Spec.Containers[i].Name != "bare" {
+		t.Fatalf("containers %v", names(obj.Spec.Containers))
+	}
+	dup := apply(t, raw, patch.Ops{op("add", fmt.Sprintf("/spec/containers/%d/volumeMounts/-", i), `{"name":"data","mountPath":"/var/run/proxy"}`)})
+	v2 := fullWith(t, func(s *sidecar.Spec) { s.AppMounts[0].ReadOnly = false })
+	err := injectErr(t, dup, v2, sidecar.Native)
+	want := fmt.Sprintf(`spec.containers[%d].volumeMounts[1].mountPath: Invalid value: "/var/run/proxy": must be unique`, i)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Inject: %v; want %q", err, want)
+	}
+}
