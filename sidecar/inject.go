@@ -914,8 +914,11 @@ func mountIndex(l []corev1.VolumeMount, path string) int {
 	return -1
 }
 
+// envIndex returns the index of the last definition of name in l, the one
+// that takes effect: the kubelet sets a container's variables in order, a
+// later definition of a name hiding an earlier one (docs/injection-record.md).
 func envIndex(l []corev1.EnvVar, name string) int {
-	for i := range l {
+	for i := len(l) - 1; i >= 0; i-- {
 		if l[i].Name == name {
 			return i
 		}

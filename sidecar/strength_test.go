@@ -188,3 +188,46 @@ func TestUpdatedMountValidated(t *testing.T) {
 		t.Errorf("Inject: %v; want %q", err, want)
 	}
 }
+
+// An application container that defines a variable of the Spec's appEnv
+// twice is judged by the last definition, the one that takes effect: the
+// author's value there is kept with a warning that names it; the Spec's
+// value there needs nothing.
+func TestAppEnvDefinedTwice(t *testing.T) {
+	spec := loadSpec(t, "full").AppEnv[0] // PROXY_SOCKET
+	mine := `{"name":"PROXY_SOCKET","value":"/mine.sock"}`
+	for _, tc := range []struct {
+		name  string
+		env   []string // appended to app's env (MODE)
+		warn  string
+		edits bool
+	}{
+		{"the author's last", []string{string(mustJSON(t, spec)), mine},
+			`spec.containers[0].env[2]: container "app" sets PROXY_SOCKET itself; its value is kept`, false},
+		{"the Spec's last", []string{mine, string(mustJSON(t, spec))}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ops patch.Ops
+			for _, e := range tc.env {
+				ops = append(ops, op("add", "/spec/containers/0/env/-", e))
+			}
+			raw := apply(t, pod(t, "no-init"), ops)
+			out, ops, res := injectRaw(t, raw, loadSpec(t, "full"), sidecar.Options{Mode: sidecar.Native}, native)
+			var warned []string
+			for _, w := range res.Warnings {
+				if strings.Contains(w, "PROXY_SOCKET") {
+					warned = append(warned, w)
+				}
+			}
+			if tc.warn == "" && len(warned) > 0 || tc.warn != "" && (len(warned) != 1 || warned[0] != tc.warn) {
+				t.Errorf("warnings %q, want %q", warned, tc.warn)
+			}
+			if o := opsTouching(ops, "/spec/containers/0/env"); len(o) > 0 {
+				t.Errorf("app's env is edited: %s", mustJSON(t, o))
+			}
+			if tc.warn == "" { // the kept value warns on every call
+				converged(t, out, loadSpec(t, "full"), sidecar.Native)
+			}
+		})
+	}
+}
