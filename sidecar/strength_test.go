@@ -2,12 +2,15 @@ package sidecar_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
@@ -227,6 +230,90 @@ func TestAppEnvDefinedTwice(t *testing.T) {
 			}
 			if tc.warn == "" { // the kept value warns on every call
 				converged(t, out, loadSpec(t, "full"), sidecar.Native)
+			}
+		})
+	}
+}
+
+// A sidecar name that breaks both rules of a label gets both errors, in
+// the order validation.IsDNS1123Label gives them: the length, then the
+// characters.
+func TestSpecNameErrorsInOrder(t *testing.T) {
+	s := sidecar.Spec{Container: corev1.Container{Name: strings.Repeat("P", 64), Image: "p:1"}}
+	var agg utilerrors.Aggregate
+	if err := s.Validate(); !errors.As(err, &agg) || len(agg.Errors()) != 2 {
+		t.Fatalf("Validate: %v; want two errors", err)
+	}
+	for i, want := range []string{"must be no more than 63 characters", "a lowercase RFC 1123 label"} {
+		if got := agg.Errors()[i].Error(); !strings.HasPrefix(got, "sidecar.container.name: Invalid value: ") || !strings.Contains(got, want) {
+			t.Errorf("error %d: %q, want one on the name with %q", i, got, want)
+		}
+	}
+}
+
+// PodResources, rule by rule, as k8s.io/component-helpers/resource
+// PodRequests and PodLimits compute them (the oracle module checks random
+// pods against that code; these are the edges).
+func TestPodResourcesRules(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	list := func(kv ...string) corev1.ResourceList {
+		l := corev1.ResourceList{}
+		for i := 0; i < len(kv); i += 2 {
+			l[corev1.ResourceName(kv[i])] = resource.MustParse(kv[i+1])
+		}
+		return l
+	}
+	ctr := func(name string, req, lim corev1.ResourceList, sidecar bool) corev1.Container {
+		c := corev1.Container{Name: name, Resources: corev1.ResourceRequirements{Requests: req, Limits: lim}}
+		if sidecar {
+			c.RestartPolicy = &always
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		spec     corev1.PodSpec
+		podLevel *corev1.ResourceRequirements
+		req, lim map[string]string // resource → the quantity's text
+	}{
+		{"pod-level limits alone replace the containers' limits",
+			corev1.PodSpec{Containers: []corev1.Container{ctr("app", list("cpu", "500m"), list("cpu", "1"), false)}},
+			&corev1.ResourceRequirements{Limits: list("cpu", "2")},
+			map[string]string{"cpu": "500m"}, map[string]string{"cpu": "2"}},
+		{"the overhead is added to requests and to non-zero limits only",
+			corev1.PodSpec{Containers: []corev1.Container{ctr("app", list("memory", "64Mi"), list("memory", "0", "cpu", "1"), false)}, Overhead: list("memory", "16Mi", "cpu", "100m")},
+			nil,
+			map[string]string{"memory": "80Mi", "cpu": "100m"}, map[string]string{"memory": "0", "cpu": "1100m"}},
+		{"each sidecar's share is the sum of the sidecars started so far",
+			// Negative amounts (which the API server refuses) make the
+			// running sum exceed the pod's total.
+			corev1.PodSpec{
+				InitContainers: []corev1.Container{ctr("s1", list("cpu", "1"), nil, true), ctr("s2", list("cpu", "1"), nil, true)},
+				Containers:     []corev1.Container{ctr("app", list("cpu", "-5"), nil, false)},
+			},
+			nil,
+			map[string]string{"cpu": "2"}, map[string]string{}},
+		{"of two equal amounts, the aggregate's is kept",
+			corev1.PodSpec{
+				InitContainers: []corev1.Container{ctr("setup", list("memory", "1Gi"), nil, false)},
+				Containers:     []corev1.Container{ctr("app", list("memory", "1073741824"), nil, false)},
+			},
+			nil,
+			map[string]string{"memory": "1073741824"}, map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := sidecar.PodResources(&tc.spec, tc.podLevel)
+			for what, c := range map[string]struct {
+				got  corev1.ResourceList
+				want map[string]string
+			}{"requests": {got.Requests, tc.req}, "limits": {got.Limits, tc.lim}} {
+				texts := map[string]string{}
+				for k, q := range c.got {
+					texts[string(k)] = q.String()
+				}
+				if !cmp.Equal(texts, c.want) {
+					t.Errorf("%s %v, want %v", what, texts, c.want)
+				}
 			}
 		})
 	}
