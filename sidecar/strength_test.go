@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
+	"github.com/sidecarkit/sidecarkit/internal/optioncases"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -316,5 +317,146 @@ func TestPodResourcesRules(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Uninject checks the containers a record claims in the pod's order, the
+// init containers first, and refuses at the first that differs.
+func TestUninjectFirstDiffering(t *testing.T) {
+	raw, _, _ := injectRaw(t, pod(t, "several-init"), withCommand(t), sidecar.Options{Mode: sidecar.Universal, Universal: optioncases.Planner()}, native)
+	obj := decode(t, raw)
+	at := func(l []corev1.Container, name string) int {
+		for i := range l {
+			if l[i].Name == name {
+				return i
+			}
+		}
+		t.Fatalf("no container %q in %v", name, names(l))
+		return -1
+	}
+	ni, nr := at(obj.Spec.InitContainers, "proxy"), at(obj.Spec.Containers, "proxy-legacy")
+	both := apply(t, raw, patch.Ops{
+		op("replace", fmt.Sprintf("/spec/initContainers/%d/image", ni), `"mine"`),
+		op("replace", fmt.Sprintf("/spec/containers/%d/image", nr), `"mine"`),
+	})
+	// A forged record that claims two init containers, neither as the pod
+	// holds it.
+	forged := `{"v":2,"mode":"native","initContainers":{"proxy":"0123456789abcdef","proxy-b":"0123456789abcdef"}}`
+	two := apply(t, pod(t, "several-init"), patch.Ops{
+		op("add", "/spec/initContainers/1", `{"name":"proxy-b","image":"b"}`),
+		op("add", "/spec/initContainers/3", `{"name":"proxy","image":"p"}`),
+		op("add", "/metadata/annotations/sidecar.sidecarkit.io~1proxy", string(mustJSON(t, forged))),
+	})
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		want string
+	}{
+		{"an init container and a regular one", both, fmt.Sprintf("spec.initContainers[%d]: container %q differs", ni, "proxy")},
+		{"two init containers", two, `spec.initContainers[1]: container "proxy-b" differs`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := decode(t, tc.doc)
+			_, err := sidecar.Uninject(o.Meta, o.Spec, "proxy")
+			if err == nil || !strings.HasPrefix(err.Error(), "sidecar: uninject: "+tc.want) {
+				t.Errorf("Uninject: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Uninject edits the application containers in the pod's order.
+func TestUninjectAppOrder(t *testing.T) {
+	raw, _ := injected(t, "several-init", sidecar.Native)
+	obj := decode(t, raw)
+	m, err := sidecar.Uninject(obj.Meta, obj.Spec, "proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := m.JSONPatch(obj.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, o := range ops {
+		if p := strings.SplitN(o.Path, "/", 5); len(p) == 5 && p[2] == "containers" && (len(order) == 0 || order[len(order)-1] != p[3]) {
+			order = append(order, p[3])
+		}
+	}
+	if want := []string{"0", "1"}; !cmp.Equal(order, want) {
+		t.Errorf("containers edited in the order %v, want %v: %s", order, want, mustJSON(t, ops))
+	}
+}
+
+// Of two volumes of the sidecar's name (an invalid pod), Uninject verifies
+// the first, removes it, and leaves the author's second.
+func TestUninjectFirstOfTwoVolumes(t *testing.T) {
+	raw, _ := injected(t, "no-init", sidecar.Native)
+	raw = apply(t, raw, patch.Ops{op("add", "/spec/volumes/-", `{"name":"proxy-socket","emptyDir":{"medium":"Memory","sizeLimit":"1Mi"}}`)})
+	vols := decode(t, uninjectRaw(t, raw)).Spec.Volumes
+	if volumeNames(vols) != "data,proxy-socket" || vols[1].EmptyDir == nil || vols[1].EmptyDir.SizeLimit == nil {
+		t.Errorf("volumes %s %+v; want data and the author's proxy-socket", volumeNames(vols), vols)
+	}
+}
+
+// Uninject goes through the volumes a record claims in name order: of two
+// that an author's container still mounts, it names the first.
+func TestUninjectVolumesInNameOrder(t *testing.T) {
+	raw, _, _ := injectRaw(t, pod(t, "no-init"), withCommand(t), sidecar.Options{Mode: sidecar.Universal, Universal: optioncases.Planner()}, native)
+	obj := decode(t, raw)
+	if v := volumeNames(obj.Spec.Volumes); v != "data,proxy-socket,proxy-handshake" {
+		t.Fatalf("volumes %s", v)
+	}
+	app := -1
+	for i := range obj.Spec.Containers {
+		if obj.Spec.Containers[i].Name == "app" {
+			app = i
+		}
+	}
+	mounted := apply(t, raw, patch.Ops{
+		op("add", fmt.Sprintf("/spec/containers/%d/volumeMounts/-", app), `{"name":"proxy-socket","mountPath":"/s"}`),
+		op("add", fmt.Sprintf("/spec/containers/%d/volumeMounts/-", app), `{"name":"proxy-handshake","mountPath":"/h"}`),
+	})
+	o := decode(t, mounted)
+	_, err := sidecar.Uninject(o.Meta, o.Spec, "proxy")
+	if want := `still mounts volume "proxy-handshake"`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Uninject: %v, want %q", err, want)
+	}
+}
+
+// Uninject without a record refuses a container of the sidecar's name in
+// either list, wherever it is.
+func TestUninjectUnrecordedContainer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec corev1.PodSpec
+		want string
+	}{
+		{"first regular container", corev1.PodSpec{Containers: []corev1.Container{{Name: "proxy"}, {Name: "app"}}}, "spec.containers[0]"},
+		{"second regular container", corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: "proxy"}}}, "spec.containers[1]"},
+		{"first init container", corev1.PodSpec{InitContainers: []corev1.Container{{Name: "proxy"}}, Containers: []corev1.Container{{Name: "app"}}}, "spec.initContainers[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := sidecar.Uninject(nil, &tc.spec, "proxy")
+			want := "sidecar: uninject: " + tc.want + `: container "proxy" was not injected by sidecarkit (no sidecar.sidecarkit.io/proxy annotation)`
+			if err == nil || err.Error() != want {
+				t.Errorf("Uninject: %v, want %s", err, want)
+			}
+		})
+	}
+	if m, err := sidecar.Uninject(nil, &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}, "proxy"); err != nil || !m.Empty() {
+		t.Errorf("Uninject of a pod without the sidecar: %v, empty %v", err, m != nil && m.Empty())
+	}
+}
+
+// What an application container had before the injection is not the
+// injection's to judge: a mount of a volume the pod lacks, in a container
+// that gets no mount from the Spec, does not fail Inject.
+func TestAuthorsInvalidMountNotJudged(t *testing.T) {
+	raw := apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/containers/0/volumeMounts/-", `{"name":"missing","mountPath":"/m"}`)})
+	for _, s := range []sidecar.Spec{loadSpec(t, "plain"), fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil })} {
+		if err := injectErr(t, raw, s, sidecar.Native); err != nil {
+			t.Errorf("Inject: %v", err)
+		}
 	}
 }
