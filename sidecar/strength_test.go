@@ -294,6 +294,10 @@ func TestPodResourcesRules(t *testing.T) {
 			},
 			nil,
 			map[string]string{"cpu": "2"}, map[string]string{}},
+		{"a sum has the format of the first container's amount",
+			corev1.PodSpec{Containers: []corev1.Container{ctr("app", list("memory", "1Gi"), nil, false), ctr("worker", list("memory", "1024"), nil, false)}},
+			nil,
+			map[string]string{"memory": "1048577Ki"}, map[string]string{}},
 		{"of two equal amounts, the aggregate's is kept",
 			corev1.PodSpec{
 				InitContainers: []corev1.Container{ctr("setup", list("memory", "1Gi"), nil, false)},
@@ -450,13 +454,63 @@ func TestUninjectUnrecordedContainer(t *testing.T) {
 }
 
 // What an application container had before the injection is not the
-// injection's to judge: a mount of a volume the pod lacks, in a container
-// that gets no mount from the Spec, does not fail Inject.
+// injection's to judge: a mount of a volume the pod lacks does not fail
+// Inject, whether or not the container gets a mount from the Spec.
 func TestAuthorsInvalidMountNotJudged(t *testing.T) {
 	raw := apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/containers/0/volumeMounts/-", `{"name":"missing","mountPath":"/m"}`)})
-	for _, s := range []sidecar.Spec{loadSpec(t, "plain"), fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil })} {
+	for _, s := range []sidecar.Spec{loadSpec(t, "plain"), fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil }), loadSpec(t, "full")} {
 		if err := injectErr(t, raw, s, sidecar.Native); err != nil {
 			t.Errorf("Inject: %v", err)
+		}
+	}
+}
+
+// ValidatePod reports each rule a name breaks, in the order
+// k8s.io/apimachinery's validation gives them.
+func TestValidatePodMessagesInOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    corev1.Container
+		path string
+		want []string
+	}{
+		{"container name", corev1.Container{Name: strings.Repeat("P", 64)}, "spec.containers[0].name",
+			[]string{"must be no more than 63 characters", "a lowercase RFC 1123 label"}},
+		{"port name", corev1.Container{Name: "app", Ports: []corev1.ContainerPort{{Name: "-0123456789abcdef", ContainerPort: 80}}}, "spec.containers[0].ports[0].name",
+			[]string{"must be no more than 15 characters", "must not begin or end with a hyphen"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := sidecar.ValidatePod(&corev1.PodSpec{Containers: []corev1.Container{tc.c}})
+			if len(errs) != len(tc.want) {
+				t.Fatalf("ValidatePod: %v; want %d errors", errs.ToAggregate(), len(tc.want))
+			}
+			for i, w := range tc.want {
+				if errs[i].Field != tc.path || !strings.Contains(errs[i].Detail, w) {
+					t.Errorf("error %d: %v; want one at %s with %q", i, errs[i], tc.path, w)
+				}
+			}
+		})
+	}
+}
+
+// A legacy sidecar's hostPort that two application containers also use
+// clashes with both: each later use is reported against the first.
+func TestHostPortClashesWithEveryLaterUse(t *testing.T) {
+	s := fullWith(t, func(s *sidecar.Spec) {
+		s.Container.Ports = []corev1.ContainerPort{{ContainerPort: 15001, HostPort: 15001}}
+	})
+	port := `[{"containerPort":15001,"hostPort":15001}]`
+	raw := apply(t, pod(t, "several-init"), patch.Ops{
+		op("add", "/spec/containers/0/ports", port),
+		op("add", "/spec/containers/1/ports", port),
+	})
+	err := injectErr(t, raw, s, sidecar.Legacy)
+	for _, want := range []string{
+		`spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//15001"`,
+		`spec.containers[2].ports[0].hostPort: Duplicate value: "TCP//15001"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Inject: %v\nwant %s", err, want)
 		}
 	}
 }
