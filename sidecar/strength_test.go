@@ -514,3 +514,20 @@ func TestHostPortClashesWithEveryLaterUse(t *testing.T) {
 		}
 	}
 }
+
+// The record of the universal pair, built for each pod, identifies the
+// Spec injected as the other modes' records do: the same Spec, the same
+// hash; another Spec, another.
+func TestUniversalRecordSpec(t *testing.T) {
+	o := sidecar.Options{Mode: sidecar.Universal, Universal: optioncases.Planner()}
+	v2 := withCommand(t)
+	v2.Container.Image = "registry.example/proxy:3"
+	var specs []string
+	for _, s := range []sidecar.Spec{withCommand(t), withCommand(t), v2} {
+		out, _, _ := injectRaw(t, pod(t, "no-init"), s, o, native)
+		specs = append(specs, readRecord(t, out).Spec)
+	}
+	if specs[0] == "" || specs[0] != specs[1] || specs[2] == "" || specs[2] == specs[0] {
+		t.Errorf("record spec hashes %q; want one for the first two Specs (the same) and another for the third", specs)
+	}
+}
