@@ -531,3 +531,48 @@ func TestUniversalRecordSpec(t *testing.T) {
 		t.Errorf("record spec hashes %q; want one for the first two Specs (the same) and another for the third", specs)
 	}
 }
+
+// InjectObject on a pod injected as specified, whose sidecar carries no
+// field the API types do not know, changes nothing and warns of nothing.
+func TestInjectObjectAgainIsEmpty(t *testing.T) {
+	in, err := sidecar.NewInjector(loadSpec(t, "full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []sidecar.Mode{sidecar.Native, sidecar.Legacy} {
+		raw, _ := injected(t, "several-init", mode)
+		res, err := in.InjectObject(context.Background(), decode(t, raw), native, sidecar.Options{Mode: mode})
+		if err != nil || !res.Mutation.Empty() || len(res.Warnings) > 0 || res.Skipped != sidecar.SkipAlreadyInjected {
+			t.Errorf("%s: InjectObject again: %v, empty %v, skipped %q, warnings %q", mode, err, res.Mutation.Empty(), res.Skipped, res.Warnings)
+		}
+	}
+}
+
+// A volume a new Spec dropped, which the pod's author removed already, is
+// forgotten without a word: there is nothing to remove or to leave.
+func TestDroppedVolumeAlreadyGone(t *testing.T) {
+	raw, _ := injected(t, "no-init", sidecar.Native)
+	obj := decode(t, raw)
+	at := -1
+	for i := range obj.Spec.Volumes {
+		if obj.Spec.Volumes[i].Name == "proxy-socket" {
+			at = i
+		}
+	}
+	if at < 0 || len(obj.Spec.Volumes) < 2 {
+		t.Fatalf("volumes %s", volumeNames(obj.Spec.Volumes))
+	}
+	gone := apply(t, raw, patch.Ops{op("remove", fmt.Sprintf("/spec/volumes/%d", at), "")})
+	v2 := fullWith(t, func(s *sidecar.Spec) { s.Volumes, s.AppMounts, s.Container.VolumeMounts = nil, nil, nil })
+	out, ops, res := injectRaw(t, gone, v2, sidecar.Options{Mode: sidecar.Native}, native)
+	if len(res.Warnings) > 0 {
+		t.Errorf("warnings %q, want none", res.Warnings)
+	}
+	if o := opsTouching(ops, "/spec/volumes"); len(o) > 0 {
+		t.Errorf("volume ops %s, want none", mustJSON(t, o))
+	}
+	if rec := readRecord(t, out); len(rec.Volumes) != 0 {
+		t.Errorf("the record still claims volumes %v", rec.Volumes)
+	}
+	converged(t, out, v2, sidecar.Native)
+}
