@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -575,4 +576,42 @@ func TestDroppedVolumeAlreadyGone(t *testing.T) {
 		t.Errorf("the record still claims volumes %v", rec.Volumes)
 	}
 	converged(t, out, v2, sidecar.Native)
+}
+
+// A second container of a name the injection acts on is refused in either
+// list, whether the name is only the plan's (no record claims it) or only
+// the record's (the plan dropped it), and whether or not application
+// containers get anything.
+func TestDuplicateOfOneKindOfName(t *testing.T) {
+	const proxy, old = `{"name":"proxy","image":"p"}`, `{"name":"proxy-old","image":"o"}`
+	raw, _ := injected(t, "no-init", sidecar.Native)
+	var r sidecar.Record
+	if err := json.Unmarshal([]byte(decode(t, raw).Meta.Annotations[sidecar.Annotation("proxy")]), &r); err != nil {
+		t.Fatal(err)
+	}
+	r.InitContainers["proxy-old"] = "0123456789abcdef"
+	r.AppMounts, r.AppEnv = nil, nil
+	claimsOld := apply(t, raw, patch.Ops{recordOp(t, string(mustJSON(t, r)))})
+	plain := loadSpec(t, "plain")
+	for _, tc := range []struct {
+		name string
+		doc  []byte
+		spec sidecar.Spec
+		want string
+	}{
+		{"the plan's, twice among init containers", apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/initContainers", "["+proxy+","+proxy+"]")}),
+			loadSpec(t, "full"), `spec.initContainers[1].name: Duplicate value: "proxy"`},
+		{"the plan's, twice among regular containers, no app items", apply(t, pod(t, "no-init"), patch.Ops{op("add", "/spec/containers/-", proxy), op("add", "/spec/containers/-", proxy)}),
+			plain, `spec.containers[2].name: Duplicate value: "proxy"`},
+		{"the record's, twice among init containers", apply(t, claimsOld, patch.Ops{op("add", "/spec/initContainers/-", old), op("add", "/spec/initContainers/-", old)}),
+			plain, `spec.initContainers[2].name: Duplicate value: "proxy-old"`},
+		{"the record's, twice among regular containers, no app items", apply(t, claimsOld, patch.Ops{op("add", "/spec/containers/-", old), op("add", "/spec/containers/-", old)}),
+			plain, `spec.containers[2].name: Duplicate value: "proxy-old"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := injectErr(t, tc.doc, tc.spec, sidecar.Native); err == nil || err.Error() != "sidecar: inject: "+tc.want {
+				t.Errorf("Inject: %v, want %s", err, tc.want)
+			}
+		})
+	}
 }
