@@ -133,6 +133,13 @@ func TestNewerHTTPGetProtocol(t *testing.T) {
 	if p, _ := httpProtocol(target.LivenessProbe.HTTPGet); p != defaultHTTPProtocol {
 		t.Errorf("target protocol %q, want %q", p, defaultHTTPProtocol)
 	}
+	// A Spec that sets another protocol keeps it in the target, even where
+	// the pod's container has the default.
+	other := httpContainer(t, "H2C")
+	target = containerTarget(&stored, &other, &f, nil)
+	if p, _ := httpProtocol(target.LivenessProbe.HTTPGet); p != "H2C" {
+		t.Errorf("target protocol %q, want the Spec's H2C", p)
+	}
 }
 
 // fileKeyEnv returns an env var from a fileKeyRef whose optional is opt

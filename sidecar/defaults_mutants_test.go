@@ -313,6 +313,9 @@ func TestPullPolicyDefault(t *testing.T) {
 		{strings.Repeat("a", 248), ""},
 		{"index.docker.io/" + strings.Repeat("a", 248) + ":1", ""},
 		{"docker.io/team/" + strings.Repeat("a", 250), "latest"},
+		{"team/" + strings.Repeat("a", 250), "latest"},
+		{"team/" + strings.Repeat("a", 251), ""},
+		{"localhost/" + strings.Repeat("a", 255) + ":1", "1"},
 		{"registry.example/" + strings.Repeat("a", 255) + ":1", "1"},
 		{"registry.example/" + strings.Repeat("a", 256) + ":1", ""},
 		// Digests go-digest verifies: sha256, sha384, sha512, of their

@@ -315,11 +315,11 @@ func (r *reconciler) run() error {
 		r.touched[n] = true
 	}
 	// where is the container of each name. A second container of a name
-	// the injection acts on (the plan's, or the record's) is refused: the
-	// API server would refuse the pod, and the two could be told apart
-	// only by their lists, which the pod's author chooses. The regular
-	// containers are read first, as the API server validates them, so that
-	// the error has the path it would report (see validatePod).
+	// the injection acts on (the plan's, the record's, or a regular one's
+	// when application containers get mounts or env) is refused: the API
+	// server would refuse the pod, and the two could be told apart only by
+	// their places. The regular containers are read first, as the API server
+	// validates them, so the error has its path (see validatePod).
 	where := make(map[string]loc, len(r.pod.InitContainers)+len(r.pod.Containers))
 	for _, l := range []struct {
 		list patch.List
@@ -331,7 +331,7 @@ func (r *reconciler) run() error {
 				where[n] = loc{l.list, i}
 				continue
 			}
-			if _, claimed := r.old.claims(n); claimed || r.cm.names[n] {
+			if _, claimed := r.old.claims(n); claimed || r.cm.names[n] || l.list == patch.Containers && r.editsApps() {
 				return fmt.Errorf("sidecar: inject: %w", field.Duplicate(listPath(l.list).Index(i).Child("name"), n))
 			}
 		}
@@ -920,8 +920,11 @@ func mountIndex(l []corev1.VolumeMount, path string) int {
 	return -1
 }
 
+// envIndex returns the index of the last definition of name in l, the one
+// that takes effect: the kubelet sets a container's variables in order, a
+// later definition of a name hiding an earlier one (docs/injection-record.md).
 func envIndex(l []corev1.EnvVar, name string) int {
-	for i := range l {
+	for i := len(l) - 1; i >= 0; i-- {
 		if l[i].Name == name {
 			return i
 		}
@@ -978,4 +981,11 @@ func without(ws []string, w string) []string {
 		}
 	}
 	return out
+}
+
+// editsApps reports whether the injection edits application containers:
+// it gives them the plan's mounts or env, or removes an earlier
+// injection's (the edits address a regular container by its name).
+func (r *reconciler) editsApps() bool {
+	return len(r.plan.AppMounts)+len(r.plan.AppEnv)+len(r.old.AppMounts)+len(r.old.AppEnv) > 0
 }

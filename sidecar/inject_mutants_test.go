@@ -416,8 +416,10 @@ func TestStaleContainers(t *testing.T) {
 }
 
 // A pod with two containers of one name is invalid, and may be hostile:
-// whatever the injection needs to do to them, Inject refuses it with an
-// error, never a wrong patch.
+// whatever the injection needs to do to application containers (add,
+// update or remove mounts and env, each addressed by the container's
+// name), Inject refuses it with the API server's error, never a wrong
+// patch; an injection that leaves them alone does not judge them.
 func TestDuplicateAppNames(t *testing.T) {
 	twice := func(t *testing.T, raw []byte) []byte {
 		var doc map[string]interface{}
@@ -436,20 +438,34 @@ func TestDuplicateAppNames(t *testing.T) {
 		return b
 	}
 	raw, _ := injected(t, "no-init", sidecar.Native)
+	noMounts := fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil })
+	noEnv := fullWith(t, func(s *sidecar.Spec) { s.AppEnv = nil })
+	neither := fullWith(t, func(s *sidecar.Spec) { s.AppMounts, s.AppEnv = nil, nil })
+	mountsOnly, _, _ := injectRaw(t, pod(t, "no-init"), noEnv, sidecar.Options{Mode: sidecar.Native}, native)
+	envOnly, _, _ := injectRaw(t, pod(t, "no-init"), noMounts, sidecar.Options{Mode: sidecar.Native}, native)
+	const dup = `sidecar: inject: spec.containers[1].name: Duplicate value: "app"`
 	for _, tc := range []struct {
 		name string
 		doc  []byte
 		spec sidecar.Spec
 		want string
 	}{
-		{"a mount to add", twice(t, pod(t, "no-init")), loadSpec(t, "full"), `sidecar: inject: patch: add to volumeMounts: spec.containers[0].volumeMounts[1]: Duplicate value: "/var/run/proxy"`},
-		{"an env var to add", twice(t, pod(t, "no-init")), fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil }), `sidecar: inject: patch: add to env: spec.containers[0].env[1]: Duplicate value: "PROXY_SOCKET"`},
-		{"a mount to remove", twice(t, raw), fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil }), "sidecar: inject: patch: remove from volumeMounts: "},
-		{"an env var to remove", twice(t, raw), fullWith(t, func(s *sidecar.Spec) { s.AppEnv = nil }), "sidecar: inject: patch: remove from env: "},
+		{"a mount to add", twice(t, pod(t, "no-init")), loadSpec(t, "full"), dup},
+		{"an env var to add", twice(t, pod(t, "no-init")), noMounts, dup},
+		{"a mount to remove", twice(t, raw), noMounts, dup},
+		{"an env var to remove", twice(t, raw), noEnv, dup},
+		{"a mount and an env var to update", twice(t, raw), fullWith(t, func(s *sidecar.Spec) {
+			s.AppMounts[0].ReadOnly = false
+			s.AppEnv[0].Value = "/v2.sock"
+		}), dup},
+		{"nothing to change", twice(t, raw), loadSpec(t, "full"), dup},
+		{"only mounts to remove", twice(t, mountsOnly), neither, dup},
+		{"only env to remove", twice(t, envOnly), neither, dup},
+		{"no app items: app containers are left alone", twice(t, pod(t, "no-init")), neither, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := injectErr(t, tc.doc, tc.spec, sidecar.Native)
-			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != tc.want) {
 				t.Errorf("Inject: %v, want %q", err, tc.want)
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/sidecar"
@@ -80,9 +81,56 @@ func TestLegacyPlacement(t *testing.T) {
 		{sidecar.Placement{Position: sidecar.Before, Name: "setup"}, sidecar.Placement{}, pod},
 		{sidecar.Placement{Position: sidecar.After, Name: "nope"}, sidecar.Placement{Position: sidecar.After, Name: "nope"}, pod},
 		{sidecar.Placement{Position: sidecar.After, Name: "istio-proxy"}, sidecar.Placement{Position: sidecar.After, Name: "istio-proxy"}, nil},
+		// A name both lists use (a pod the API server would refuse): the
+		// regular container's, so the placement is kept.
+		{sidecar.Placement{Position: sidecar.Before, Name: "app"}, sidecar.Placement{Position: sidecar.Before, Name: "app"},
+			&corev1.PodSpec{InitContainers: []corev1.Container{{Name: "app"}}, Containers: []corev1.Container{{Name: "app"}}}},
 	} {
 		if got := sidecar.LegacyPlacement(tc.in, tc.pod); got != tc.want {
 			t.Errorf("LegacyPlacement(%+v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Spec.Container.RestartPolicy is ignored: the native modes inject an init
+// container with restartPolicy Always, Legacy a regular container without
+// one (which the API server would refuse on a regular container).
+func TestSpecRestartPolicyIgnored(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	s := sidecar.Spec{Container: corev1.Container{Name: "proxy", Image: "p:1", RestartPolicy: &always}}
+	for _, tc := range []struct {
+		mode sidecar.Mode
+		init bool
+		want *corev1.ContainerRestartPolicy
+	}{
+		{sidecar.Legacy, false, nil},
+		{sidecar.Native, true, &always},
+		{sidecar.Pinned, true, &always},
+	} {
+		spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "a"}}}
+		res, err := sidecar.Inject(nil, spec, s, native, sidecar.Options{Mode: tc.mode})
+		if err != nil {
+			t.Fatalf("%s: Inject: %v", tc.mode, err)
+		}
+		_, after := res.Mutation.Result()
+		l := after.Containers
+		if tc.init {
+			l = after.InitContainers
+		}
+		var got *corev1.Container
+		for i := range l {
+			if l[i].Name == "proxy" {
+				got = &l[i]
+			}
+		}
+		if got == nil {
+			t.Fatalf("%s: no container proxy in %v (init %v)", tc.mode, names(l), tc.init)
+		}
+		if !cmp.Equal(got.RestartPolicy, tc.want) {
+			t.Errorf("%s: restartPolicy %v, want %v", tc.mode, got.RestartPolicy, tc.want)
+		}
+		if !cmp.Equal(s.Container.RestartPolicy, &always) {
+			t.Errorf("%s: Inject changed the Spec's restartPolicy to %v", tc.mode, s.Container.RestartPolicy)
 		}
 	}
 }

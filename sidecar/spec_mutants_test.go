@@ -111,7 +111,7 @@ func TestLoadSpecErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc, want string
 	}{
-		{"not YAML", "container: [", "sidecar: load spec: "},
+		{"not YAML", "container: [", "sidecar: load spec: yaml: "},
 		{"empty", "  \n", "sidecar: load spec: empty document"},
 		{"null", "null", "sidecar: load spec: empty document"},
 		{"not an object", "- a\n- b\n", "sidecar: load spec: want an object"},
