@@ -55,7 +55,7 @@ type requestIn struct {
 // review's JSON and the Outcome, or an *[Error] that says which HTTP status
 // to answer with instead (see the package documentation for the status
 // codes). Review does not keep body.
-func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
+func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
 	var out Outcome
 	if len(body) == 0 {
 		return nil, out, badRequest(errors.New("admission: empty body; want an AdmissionReview"))
@@ -85,7 +85,7 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	case i.exclude[r.Namespace]:
 		out.Skipped, out.Reason = SkipNamespace, fmt.Sprintf("namespace %q is excluded", r.Namespace)
 	}
-	if out.Skipped != NotSkipped {
+	if out.Skipped != sidecar.NotSkipped {
 		return i.respond(&out, nil)
 	}
 	if len(r.Object) == 0 || string(r.Object) == "null" {
@@ -126,7 +126,7 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	out.Warnings = res.Warnings
 	out.Reason = res.Reason
 	if res.Skipped != sidecar.NotSkipped {
-		out.Skipped = Skip(res.Skipped)
+		out.Skipped = res.Skipped
 		return i.respond(&out, nil)
 	}
 	out.Mode, out.Code = res.Mode, res.Code
@@ -143,7 +143,7 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 
 // respond encodes the response review for out: denied when out.Err is set
 // without AllowOnError, allowed otherwise, with the patch p when not nil.
-func (i *Injector) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
+func (i *Webhook) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
 	resp := admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
 	if out.Err != nil && out.Skipped != SkipError {
 		resp.Allowed = false

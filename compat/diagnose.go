@@ -301,7 +301,7 @@ func capabilityFindings(c Capability, nodePath string) []Finding {
 	case c.Kubelet == KubeletRejects:
 		out = append(out, Finding{Code: CodeNodeRejects, Severity: SeverityError, Path: nodePath,
 			Message: "the node's kubelet " + KubeletRejects.Description() + evidenceNote(c, false),
-			Fix:     "Turn SidecarContainers on in the node's kubelet or upgrade it to 1.29+, or keep such Pods off the node (pinned strategy, nodes labelled " + NodeLabel + ")."})
+			Fix:     "Turn SidecarContainers on in the node's kubelet or upgrade it to 1.29+, or keep such Pods off the node (pinned mode, nodes labelled " + NodeLabel + ")."})
 	case c.Kubelet == KubeletStrips:
 		out = append(out, Finding{Code: CodeNodeStrips, Severity: SeverityError, Path: nodePath,
 			Message: "the node's kubelet " + KubeletStrips.Description() + evidenceNote(c, false),

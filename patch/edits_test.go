@@ -365,7 +365,7 @@ func TestMarshalJSONPatchEscapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkMarshalJSONPatch(t, m, tc.root)
-			b, err := m.MarshalGuardedJSONPatch(tc.root)
+			b, err := m.MarshalJSONPatch(tc.root, patch.Guarded())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,16 +383,20 @@ func TestMarshalJSONPatchEscapes(t *testing.T) {
 }
 
 // TestObjectErrors: an Object made by hand (not decoded) has no raw
-// document and so no unknown fields; a document without a kind that is
-// not a Pod says why, as a Pod.
+// document and so no unknown fields; Decode refuses a document without a
+// kind, and DecodeAs of one without a spec says why, naming the Pod.
 func TestObjectErrors(t *testing.T) {
 	o := &patch.Object{Kind: "Pod", Root: patch.PodRoot, Spec: &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}}
 	if got, err := o.UnknownFields(patch.Containers, 0); got != nil || err != nil {
 		t.Errorf("UnknownFields of an Object without a document = %v, %v", got, err)
 	}
-	_, err := patch.Decode([]byte(`{"metadata":{"name":"p"}}`))
+	doc := []byte(`{"metadata":{"name":"p"}}`)
+	if _, err := patch.Decode(doc); err == nil || !strings.Contains(err.Error(), `has no "kind"`) {
+		t.Errorf("Decode of a document without kind = %v, want the error that it has none", err)
+	}
+	_, err := patch.DecodeAs(doc, "Pod")
 	if !errors.Is(err, patch.ErrNoPodSpec) || !strings.Contains(err.Error(), `of Pod "p"`) {
-		t.Errorf("Decode of a document without kind and spec = %v, want ErrNoPodSpec for the Pod", err)
+		t.Errorf("DecodeAs(Pod) of a document without spec = %v, want ErrNoPodSpec for the Pod", err)
 	}
 	_, err = (patch.Ops{{Op: patch.OpAdd, Path: "/a"}}).MarshalJSON()
 	if want := "patch: op 0 (add /a): missing value"; err == nil || err.Error() != want {

@@ -12,6 +12,8 @@
 //     It is idempotent, updates an older injection of its own sidecar field
 //     by field, never overwrites a container it did not inject, and checks
 //     the result with the API server's rules ([ValidatePod]).
+//   - [Recommend] gives the mode Inject chooses for a capability and
+//     Options (Auto: docs/modes.md#auto), with a compat.Code and a reason.
 //   - [Uninject] removes exactly what Inject added; [Migrate] moves an
 //     existing sidecar between the legacy and native forms with an RFC 6902
 //     move, which keeps every raw field.

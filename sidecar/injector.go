@@ -133,7 +133,8 @@ func (in *Injector) Inject(ctx context.Context, meta *metav1.ObjectMeta, spec *c
 // set), and it also sees fields of the raw document that the compiled API
 // types do not know: a container of the sidecar's that carries any is
 // replaced by the Spec's whole, since a field-by-field restore would keep
-// them. Render the Result's Mutation at obj.Root.
+// them. The Result's Mutation renders for obj (at obj.Root):
+// res.Mutation.JSONPatch().
 func (in *Injector) InjectObject(ctx context.Context, obj *patch.Object, c compat.Capability, o Options) (Result, error) {
 	if obj == nil || obj.Spec == nil {
 		return Result{}, fmt.Errorf("sidecar: inject: nil object or pod spec")
@@ -144,7 +145,7 @@ func (in *Injector) InjectObject(ctx context.Context, obj *patch.Object, c compa
 	if o.PodResources == nil {
 		o.PodResources = obj.PodResources
 	}
-	return in.injectWith(ctx, obj.Meta, obj.Spec, c, o, obj.UnknownFields)
+	return in.injectWith(ctx, obj.Meta, obj.Spec, obj.Mutation(), c, o, obj.UnknownFields)
 }
 
 // plan returns the compiled plan of mode. Universal plans depend on the

@@ -297,7 +297,7 @@ func (r *Record) claims(n string) (string, bool) {
 }
 
 // SchedulingSpec returns the pod spec to judge the nodes' capability by
-// (compat.FromNodes) before injecting the sidecar named name: spec itself,
+// (compat.Cluster.For) before injecting the sidecar named name: spec itself,
 // or, when that sidecar was injected pinned (its record says it added the
 // node requirement), a copy without that requirement. A pinned spec selects
 // only nodes labelled native, so judged as it is it would look all-native:

@@ -160,12 +160,12 @@
 // 1.28 with the gate on, 1.28–1.32 with the gate off, ≥1.29, and 1.29–1.36
 // re-creating sandboxes with kubernetes#138514), for restartPolicy Always,
 // OnFailure and Never, with and without another init container, up to
-// -universal.depth (default 1: one crash and two re-creations per run,
+// -protocol.depth (default 1: one crash and two re-creations per run,
 // about 1.5 million states in seconds; 0 under -short; 2: about 14
 // million states, a minute and 2.5 GB):
 //
 //	go test -v -run TestSimulation ./universal/internal/protocol
-//	go test -v -run TestSimulation ./universal/internal/protocol -universal.depth=2
+//	go test -v -run TestSimulation ./universal/internal/protocol -protocol.depth=2
 //
 // (a flag of the test binary follows the package). The check is bounded:
 // it is a proof for runs of at most that many crashes and re-creations,

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -216,8 +217,7 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 		}
 		return t, nil
 	}
-	always := corev1.ContainerRestartPolicyAlways
-	t.RestartPolicy = &always
+	t.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	// The legacy twin declares the ports: the kubelet maps hostPorts
 	// from regular containers only, Services resolve named ports in them
 	// first, and the API server warns about ports declared twice.

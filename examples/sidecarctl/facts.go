@@ -104,7 +104,7 @@ func (f *facts) capability(spec *corev1.PodSpec) (compat.Capability, error) {
 		c = c.Override(*f.kubelet)
 	}
 	if f.nodes != nil {
-		n, err := compat.FromNodes(f.nodes, spec)
+		n, err := compat.Cluster{Nodes: f.nodes}.For(spec)
 		if err != nil {
 			return compat.Capability{}, fmt.Errorf("--node: %w", err)
 		}

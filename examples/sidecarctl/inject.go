@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,18 +100,30 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 		return fmt.Errorf("inject: --mode universal needs --handshake (the runner is in the sidecar image) or --handshake-image (an init container copies it)")
 	}
 	opts := sidecar.Options{Mode: mode, AllowPinned: f.allowPinned, Universal: planner}
+	injector, err := sidecar.NewInjector(spec)
+	if err != nil {
+		return err
+	}
 	var out bytes.Buffer
 	for i, d := range docs {
 		obj, err := patch.Decode(d.json)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
-		c, err := facts.capability(obj.Spec)
+		// Judge the nodes as the Pod would schedule without a pin of
+		// ours: judged with it, a pinned Pod looks all-native and a
+		// second run would unpin it.
+		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, spec.Container.Name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
-		opts.PodResources = obj.PodResources
-		res, err := sidecar.Inject(obj.Meta, obj.Spec, spec, c, opts)
+		c, err := facts.capability(sched)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.source, err)
+		}
+		// InjectObject sees the raw fields the compiled types lack, and
+		// takes the pod-level resources from the object.
+		res, err := injector.InjectObject(context.Background(), obj, c, opts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,5 +67,39 @@ func TestInjectModeOptions(t *testing.T) {
 				t.Errorf("stderr: %s", stderr.String())
 			}
 		})
+	}
+}
+
+// A Pod that inject pinned, injected again with the same facts, stays as
+// it is: the nodes are judged without the Pod's own pin (with it the Pod
+// would look all-native, and the second run would unpin it and let it land
+// on the node that cannot run native sidecars).
+func TestInjectKeepsItsPin(t *testing.T) {
+	t.Chdir("..")
+	args := func(file string) []string {
+		return []string{"inject", "-f", file, "--sidecar", "testdata/sidecar.yaml", "--node", "testdata/nodes.json",
+			"--apiserver-version", "v1.33.1", "--allow-pinned", "-o", "json", "-v"}
+	}
+	var first, stderr bytes.Buffer
+	if code := run(args("testdata/pod.yaml"), nil, &first, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "testdata/pod.yaml: pinned: ") {
+		t.Fatalf("first run: %s; want pinned (testdata/nodes.json has a node older than 1.28)", stderr.String())
+	}
+	stderr.Reset()
+	var second bytes.Buffer
+	if code := run(args("-"), bytes.NewReader(first.Bytes()), &second, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var a, b interface{}
+	if err := json.Unmarshal(first.Bytes(), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(second.Bytes(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "skipped (AlreadyInjected)") || !reflect.DeepEqual(a, b) {
+		t.Errorf("second run changed the Pod or did not skip: %s\nfirst:\n%s\nsecond:\n%s", stderr.String(), first.String(), second.String())
 	}
 }

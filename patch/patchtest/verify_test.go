@@ -1,4 +1,4 @@
-package patch_test
+package patchtest_test
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // verifyPod is a Pod with fields unknown to the compiled types at several
@@ -95,7 +96,7 @@ func typedContainer(t *testing.T, doc string, ptr string) json.RawMessage {
 
 // summary renders violations as "kind path op" lines for comparison.
 func summary(err error) []string {
-	var ve *patch.VerifyError
+	var ve *patchtest.VerifyError
 	if !errors.As(err, &ve) {
 		if err != nil {
 			return []string{"error: " + err.Error()}
@@ -436,7 +437,7 @@ func TestVerify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := patch.Verify([]byte(tt.doc), tt.ops(t))
+			err := patchtest.Verify([]byte(tt.doc), tt.ops(t))
 			if diff := cmp.Diff(tt.want, summary(err)); diff != "" {
 				t.Errorf("Verify violations mismatch (-want +got):\n%s\nerror: %v\nreason: %s", diff, err, tt.reason)
 			}
@@ -450,23 +451,23 @@ func TestVerifyAs(t *testing.T) {
 		{Op: patch.OpAdd, Path: "/spec/template/spec/initContainers", Value: json.RawMessage(`[{"name":"proxy","image":"proxy:1","restartPolicy":"Always"}]`)},
 		{Op: patch.OpAdd, Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"app:2"`)},
 	}
-	if err := patch.VerifyAs(bare, "Deployment", ops); err != nil {
+	if err := patchtest.VerifyAs(bare, "Deployment", ops); err != nil {
 		t.Errorf("VerifyAs(Deployment) of a bare Deployment: %v", err)
 	}
 	// Without the kind, Verify reads the object as a Pod: spec.template is
 	// not a Pod field, so edits under it are edits of unknown fields.
-	if err := patch.Verify(bare, ops); err == nil {
+	if err := patchtest.Verify(bare, ops); err == nil {
 		t.Errorf("Verify of a bare Deployment read as a Pod: want violations")
 	}
 	withKind := []byte(`{"apiVersion":"apps/v1","kind":"Deployment","spec":{"template":{"spec":{"containers":[{"name":"app"}]}}}}`)
-	if err := patch.VerifyAs(withKind, "Deployment", ops[:1]); err != nil {
+	if err := patchtest.VerifyAs(withKind, "Deployment", ops[:1]); err != nil {
 		t.Errorf("VerifyAs(Deployment) of a Deployment: %v", err)
 	}
-	err := patch.VerifyAs(withKind, "Pod", ops[:1])
-	if !errors.Is(err, patch.ErrUnsupportedKind) || !strings.Contains(err.Error(), `the document is a "Deployment"`) {
+	err := patchtest.VerifyAs(withKind, "Pod", ops[:1])
+	if !errors.Is(err, patchtest.ErrUnsupportedKind) || !strings.Contains(err.Error(), `the document is a "Deployment"`) {
 		t.Errorf("VerifyAs(Pod) of a Deployment: %v, want ErrUnsupportedKind naming the document's kind", err)
 	}
-	if err := patch.VerifyAs(bare, "Service", ops); !errors.Is(err, patch.ErrUnsupportedKind) {
+	if err := patchtest.VerifyAs(bare, "Service", ops); !errors.Is(err, patchtest.ErrUnsupportedKind) {
 		t.Errorf("VerifyAs(Service): %v, want ErrUnsupportedKind", err)
 	}
 }

@@ -1,4 +1,4 @@
-package patch_test
+package patchtest_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/podgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // BenchmarkVerify times Verify on a generated Deployment (about 4 KB, with
@@ -36,18 +37,18 @@ func BenchmarkVerify(b *testing.B) {
 		{"dropped", append(patch.Ops{vRaw("add", d.Spec+"/initContainers", "["+sidecar+"]")}, app...), 12},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			err := patch.Verify(d.JSON, bc.ops)
-			var ve *patch.VerifyError
+			err := patchtest.Verify(d.JSON, bc.ops)
+			var ve *patchtest.VerifyError
 			switch {
 			case bc.violations == 0 && err != nil:
 				b.Fatalf("Verify: %v, want no violation", err)
 			case bc.violations > 0 && !errors.As(err, &ve):
-				b.Fatalf("Verify: %v, want a *patch.VerifyError", err)
+				b.Fatalf("Verify: %v, want a *patchtest.VerifyError", err)
 			case bc.violations > 0 && len(ve.Violations) != bc.violations:
 				b.Fatalf("Verify: %d violations, want %d: %v", len(ve.Violations), bc.violations, err)
 			}
 			for _, v := range violationsOf(ve) {
-				if v.Kind != patch.Dropped || v.Op != 0 {
+				if v.Kind != patchtest.Dropped || v.Op != 0 {
 					b.Fatalf("violation %v of op %d at %s, want only drops by op 0", v.Kind, v.Op, v.Path)
 				}
 			}
@@ -55,14 +56,14 @@ func BenchmarkVerify(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				_ = patch.Verify(d.JSON, bc.ops)
+				_ = patchtest.Verify(d.JSON, bc.ops)
 			}
 		})
 	}
 }
 
 // violationsOf returns ve's violations, none for a nil ve.
-func violationsOf(ve *patch.VerifyError) []patch.Violation {
+func violationsOf(ve *patchtest.VerifyError) []patchtest.Violation {
 	if ve == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package patch
+package patchtest
 
 import (
 	"encoding/json"

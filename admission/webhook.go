@@ -13,7 +13,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
-// Config is what an [Injector] injects, and where.
+// Config is what a [Webhook] injects, and where.
 type Config struct {
 	// Spec is the sidecar to inject. New validates it.
 	Spec sidecar.Spec
@@ -24,7 +24,7 @@ type Config struct {
 	Options sidecar.Options
 	// Capability says what the cluster can do for a request, for example
 	// the weakest node's capability from a Node informer
-	// (compat.FromNodes) and the API server's. It is called once per
+	// (compat.Cluster.For) and the API server's. It is called once per
 	// request that may be mutated, and must be safe for concurrent use.
 	// An error fails the request with HTTP 500 (see the package
 	// documentation); to degrade to Options.Fallback instead, return a
@@ -49,7 +49,7 @@ type Config struct {
 // Request is the part of an admission request that a capability source
 // may need. Object is the decoded object; it must not be modified.
 // SchedulingSpec is the pod spec to judge the nodes by (pass it to
-// compat.FromNodes): Object.Spec without the node requirement of an
+// compat.Cluster.For): Object.Spec without the node requirement of an
 // earlier pinned injection of this sidecar (see sidecar.SchedulingSpec),
 // so that a reinvocation does not unpin the Pod.
 type Request struct {
@@ -62,9 +62,9 @@ type Request struct {
 	SchedulingSpec  *corev1.PodSpec
 }
 
-// Injector answers AdmissionReviews by injecting one sidecar. It is safe
+// Webhook answers AdmissionReviews by injecting one sidecar. It is safe
 // for concurrent use.
-type Injector struct {
+type Webhook struct {
 	spec       sidecar.Spec
 	injector   *sidecar.Injector // spec, validated and prepared once
 	opts       sidecar.Options
@@ -74,10 +74,10 @@ type Injector struct {
 	allowOnErr bool
 }
 
-// New checks c and returns an Injector for it. The Spec must be valid, and
+// New checks c and returns a Webhook for it. The Spec must be valid, and
 // the universal mode (forced, or as the fallback) needs
 // Options.Universal.
-func New(c Config) (*Injector, error) {
+func New(c Config) (*Webhook, error) {
 	prepared, err := sidecar.NewInjector(c.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("admission: %w", err)
@@ -85,7 +85,7 @@ func New(c Config) (*Injector, error) {
 	if c.Options.Universal == nil && (c.Options.Mode == sidecar.Universal || c.Options.Fallback == sidecar.Universal) {
 		return nil, errors.New("admission: the universal mode needs Options.Universal (a universal.Planner)")
 	}
-	i := &Injector{
+	i := &Webhook{
 		spec:       prepared.Spec(),
 		injector:   prepared,
 		opts:       c.Options,
@@ -103,7 +103,7 @@ func New(c Config) (*Injector, error) {
 	return i, nil
 }
 
-// kinds are the group/kinds an Injector may mutate, with whether they are
+// kinds are the group/kinds a Webhook may mutate, with whether they are
 // workloads (mutated only with Config.Workloads).
 var kinds = map[metav1.GroupKind]bool{
 	{Group: "", Kind: "Pod"}:                   false,
@@ -117,7 +117,7 @@ var kinds = map[metav1.GroupKind]bool{
 	{Group: "", Kind: "PodTemplate"}:           true,
 }
 
-func (i *Injector) handles(k metav1.GroupVersionKind) bool {
+func (i *Webhook) handles(k metav1.GroupVersionKind) bool {
 	workload, ok := kinds[metav1.GroupKind{Group: k.Group, Kind: k.Kind}]
 	return ok && (!workload || i.workloads)
 }

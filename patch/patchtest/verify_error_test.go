@@ -1,4 +1,4 @@
-package patch_test
+package patchtest_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 func TestVerifyErrorText(t *testing.T) {
@@ -16,7 +17,7 @@ func TestVerifyErrorText(t *testing.T) {
 		{Op: "remove", Path: "/x-top"},
 		vRaw("replace", "/spec/tolerations/0", `{"key":"k"}`),
 	}
-	err := patch.Verify([]byte(verifyPod), ops)
+	err := patchtest.Verify([]byte(verifyPod), ops)
 	want := "patch: verify: 2 violations: " +
 		"spec.tolerations[0].x-tol: unknown field dropped by op 2 (replace /spec/tolerations/0); " +
 		"x-top: unknown field dropped by op 1 (remove /x-top)"
@@ -26,19 +27,19 @@ func TestVerifyErrorText(t *testing.T) {
 }
 
 func TestVerifyErrorsIs(t *testing.T) {
-	err := patch.Verify([]byte(verifyPod), patch.Ops{vRaw("add", "/spec/initContainers/0", sidecar)})
-	if !errors.Is(err, patch.ErrApply) {
+	err := patchtest.Verify([]byte(verifyPod), patch.Ops{vRaw("add", "/spec/initContainers/0", sidecar)})
+	if !errors.Is(err, patchtest.ErrApply) {
 		t.Errorf("errors.Is(%v, ErrApply) = false", err)
 	}
 	if !errors.Is(err, jsonpatch.ErrMissing) {
 		t.Errorf("errors.Is(%v, jsonpatch.ErrMissing) = false", err)
 	}
-	err = patch.Verify([]byte(verifyPod), patch.Ops{vOp("test", "/spec/containers/0/name", "x")})
+	err = patchtest.Verify([]byte(verifyPod), patch.Ops{vOp("test", "/spec/containers/0/name", "x")})
 	if !errors.Is(err, jsonpatch.ErrTestFailed) {
 		t.Errorf("errors.Is(%v, jsonpatch.ErrTestFailed) = false", err)
 	}
-	var ve *patch.VerifyError
-	if !errors.As(err, &ve) || !ve.Has(patch.ApplyFailed) || ve.Has(patch.Dropped) {
+	var ve *patchtest.VerifyError
+	if !errors.As(err, &ve) || !ve.Has(patchtest.ApplyFailed) || ve.Has(patchtest.Dropped) {
 		t.Errorf("errors.As / Has wrong for %v", err)
 	}
 }
@@ -53,18 +54,18 @@ func TestVerifyBadDocuments(t *testing.T) {
 		want error
 		msg  string // the error's text after "patch: verify: "
 	}{
-		{"not json", `{`, patch.ErrInvalidDocument,
+		{"not json", `{`, patchtest.ErrInvalidDocument,
 			"patch: document is not a valid JSON object: jsontree: invalid JSON: unexpected end of JSON input"},
-		{"array", `[]`, patch.ErrInvalidDocument, "patch: document is not a valid JSON object: it is an array"},
-		{"string", `"Pod"`, patch.ErrInvalidDocument, "patch: document is not a valid JSON object: it is a string"},
-		{"repeated member", `{"spec":{},"spec":{}}`, patch.ErrInvalidDocument,
+		{"array", `[]`, patchtest.ErrInvalidDocument, "patch: document is not a valid JSON object: it is an array"},
+		{"string", `"Pod"`, patchtest.ErrInvalidDocument, "patch: document is not a valid JSON object: it is a string"},
+		{"repeated member", `{"spec":{},"spec":{}}`, patchtest.ErrInvalidDocument,
 			`patch: document is not a valid JSON object: jsontree: duplicate object key "spec" at ""`},
-		{"trailing data", `{} {}`, patch.ErrInvalidDocument,
+		{"trailing data", `{} {}`, patchtest.ErrInvalidDocument,
 			"patch: document is not a valid JSON object: jsontree: invalid JSON: invalid character '{' after top-level value"},
-		{"kind without pod spec", `{"kind":"ConfigMap"}`, patch.ErrUnsupportedKind, ""},
-		{"kind not a string", `{"kind":1}`, patch.ErrUnsupportedKind, "kind: patch: unsupported kind: a number"},
-		{"kind an object", `{"kind":{"name":"Pod"},"spec":{"containers":[]}}`, patch.ErrUnsupportedKind, "kind: patch: unsupported kind: an object"},
-		{"kind null", `{"kind":null,"spec":{"containers":[]}}`, patch.ErrUnsupportedKind, "kind: patch: unsupported kind: a null"},
+		{"kind without pod spec", `{"kind":"ConfigMap"}`, patchtest.ErrUnsupportedKind, ""},
+		{"kind not a string", `{"kind":1}`, patchtest.ErrUnsupportedKind, "kind: patch: unsupported kind: a number"},
+		{"kind an object", `{"kind":{"name":"Pod"},"spec":{"containers":[]}}`, patchtest.ErrUnsupportedKind, "kind: patch: unsupported kind: an object"},
+		{"kind null", `{"kind":null,"spec":{"containers":[]}}`, patchtest.ErrUnsupportedKind, "kind: patch: unsupported kind: a null"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,8 +73,8 @@ func TestVerifyBadDocuments(t *testing.T) {
 				name string
 				f    func(doc []byte) error
 			}{
-				{"Verify", func(doc []byte) error { return patch.Verify(doc, nil) }},
-				{"VerifyAs", func(doc []byte) error { return patch.VerifyAs(doc, "Pod", nil) }},
+				{"Verify", func(doc []byte) error { return patchtest.Verify(doc, nil) }},
+				{"VerifyAs", func(doc []byte) error { return patchtest.VerifyAs(doc, "Pod", nil) }},
 			} {
 				err := verify.f([]byte(tt.doc))
 				if !errors.Is(err, tt.want) {
@@ -82,7 +83,7 @@ func TestVerifyBadDocuments(t *testing.T) {
 				if tt.msg != "" && (err == nil || err.Error() != "patch: verify: "+tt.msg) {
 					t.Errorf("%s = %v, want patch: verify: %s", verify.name, err, tt.msg)
 				}
-				var ve *patch.VerifyError
+				var ve *patchtest.VerifyError
 				if errors.As(err, &ve) {
 					t.Errorf("%s returned a *VerifyError for a bad document: %v", verify.name, err)
 				}
@@ -94,16 +95,16 @@ func TestVerifyBadDocuments(t *testing.T) {
 // TestViolationKindString: every kind has its name; a value beyond the
 // known kinds is named by its number, never a panic.
 func TestViolationKindString(t *testing.T) {
-	for k, want := range map[patch.ViolationKind]string{
-		patch.Changed:          "changed",
-		patch.Added:            "added",
-		patch.Removed:          "removed",
-		patch.Dropped:          "dropped",
-		patch.Moved:            "moved",
-		patch.ApplyFailed:      "apply failed",
-		patch.Inconsistent:     "inconsistent",
-		patch.Inconsistent + 1: "violation(7)",
-		255:                    "violation(255)",
+	for k, want := range map[patchtest.ViolationKind]string{
+		patchtest.Changed:          "changed",
+		patchtest.Added:            "added",
+		patchtest.Removed:          "removed",
+		patchtest.Dropped:          "dropped",
+		patchtest.Moved:            "moved",
+		patchtest.ApplyFailed:      "apply failed",
+		patchtest.Inconsistent:     "inconsistent",
+		patchtest.Inconsistent + 1: "violation(7)",
+		255:                        "violation(255)",
 	} {
 		if got := k.String(); got != want {
 			t.Errorf("ViolationKind(%d).String() = %q, want %q", uint8(k), got, want)
@@ -120,11 +121,11 @@ func (e *causeError) Error() string { return "cause " + strconv.Itoa(e.n) }
 // have one, in the violations' order, so that errors.As finds the first
 // violation's cause.
 func TestVerifyErrorUnwrap(t *testing.T) {
-	e := &patch.VerifyError{Violations: []patch.Violation{
-		{Kind: patch.Dropped, Path: "x-a"},
-		{Kind: patch.ApplyFailed, Path: "/a", Err: &causeError{1}},
-		{Kind: patch.Changed, Path: "b"},
-		{Kind: patch.ApplyFailed, Path: "/c", Err: &causeError{2}},
+	e := &patchtest.VerifyError{Violations: []patchtest.Violation{
+		{Kind: patchtest.Dropped, Path: "x-a"},
+		{Kind: patchtest.ApplyFailed, Path: "/a", Err: &causeError{1}},
+		{Kind: patchtest.Changed, Path: "b"},
+		{Kind: patchtest.ApplyFailed, Path: "/c", Err: &causeError{2}},
 	}}
 	got := e.Unwrap()
 	if len(got) != 2 || got[0].(*causeError).n != 1 || got[1].(*causeError).n != 2 {
@@ -134,7 +135,7 @@ func TestVerifyErrorUnwrap(t *testing.T) {
 	if !errors.As(e, &ce) || ce.n != 1 {
 		t.Errorf("errors.As found %v, want cause 1", ce)
 	}
-	if (&patch.VerifyError{Violations: []patch.Violation{{Kind: patch.Dropped}}}).Unwrap() != nil {
+	if (&patchtest.VerifyError{Violations: []patchtest.Violation{{Kind: patchtest.Dropped}}}).Unwrap() != nil {
 		t.Error("Unwrap of violations without a cause is not nil")
 	}
 }

@@ -1,10 +1,11 @@
-package patch
+package patchtest
 
 import (
 	"fmt"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsontree"
 	"github.com/sidecarkit/sidecarkit/internal/schema"
+	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 // verifier holds the state of one Verify call.
@@ -12,7 +13,7 @@ type verifier struct {
 	root *schema.Type
 	orig *jsontree.Node // the original, never changed
 	work *jsontree.Node // a tracked copy that the ops are applied to
-	ops  Ops
+	ops  patch.Ops
 
 	unknowns []*unknownField
 	carried  map[*jsontree.Node]*unknownField // work node -> unknown field it holds
@@ -98,7 +99,7 @@ func (v *verifier) indexOriginal(p schema.Path, t *schema.Type, n *jsontree.Node
 	}
 }
 
-func (v *verifier) run(original []byte, ops Ops) {
+func (v *verifier) run(original []byte, ops patch.Ops) {
 	v.ops = ops
 	doc := original
 	for k, op := range ops {
@@ -107,7 +108,7 @@ func (v *verifier) run(original []byte, ops Ops) {
 			v.applyFailed(k, op, err)
 			return
 		}
-		next, err := applyStrict(doc, Ops{op})
+		next, err := applyStrict(doc, patch.Ops{op})
 		if err != nil {
 			v.applyFailed(k, op, err)
 			return
@@ -143,22 +144,22 @@ func (v *verifier) run(original []byte, ops Ops) {
 // checkOp validates what json-patch does not (or validates differently):
 // the op name, RFC 6901 pointer syntax, and values that are valid JSON
 // without repeated member names.
-func checkOp(op Op) (jsontree.Op, error) {
+func checkOp(op patch.Op) (jsontree.Op, error) {
 	jop := jsontree.Op{Op: op.Op, Path: op.Path, From: op.From}
 	switch op.Op {
-	case OpAdd, OpRemove, OpReplace, OpMove, OpCopy, OpTest:
+	case patch.OpAdd, patch.OpRemove, patch.OpReplace, patch.OpMove, patch.OpCopy, patch.OpTest:
 	default:
 		return jop, fmt.Errorf("unknown op %q", op.Op)
 	}
 	if _, err := jsontree.Split(op.Path); err != nil {
 		return jop, fmt.Errorf("path: %w", err)
 	}
-	if op.Op == OpMove || op.Op == OpCopy {
+	if op.Op == patch.OpMove || op.Op == patch.OpCopy {
 		if _, err := jsontree.Split(op.From); err != nil {
 			return jop, fmt.Errorf("from: %w", err)
 		}
 	}
-	if op.Op == OpAdd || op.Op == OpReplace || op.Op == OpTest {
+	if op.Op == patch.OpAdd || op.Op == patch.OpReplace || op.Op == patch.OpTest {
 		if len(op.Value) == 0 {
 			return jop, fmt.Errorf("missing value")
 		}
@@ -171,7 +172,7 @@ func checkOp(op Op) (jsontree.Op, error) {
 	return jop, nil
 }
 
-func (v *verifier) applyFailed(k int, op Op, err error) {
+func (v *verifier) applyFailed(k int, op patch.Op, err error) {
 	v.out = append(v.out, Violation{
 		Kind:   ApplyFailed,
 		Path:   op.Path,
@@ -187,13 +188,13 @@ func (v *verifier) inconsistent(k int, detail string) {
 
 // simulate applies op k to the tracked copy, records the identity paths it
 // resolves to, and follows the unknown fields it removes or overwrites.
-func (v *verifier) simulate(k int, op Op, jop jsontree.Op) error {
+func (v *verifier) simulate(k int, op patch.Op, jop jsontree.Op) error {
 	pathToks, _ := jsontree.Split(op.Path)
 	var fromToks []string
-	if op.Op == OpMove || op.Op == OpCopy {
+	if op.Op == patch.OpMove || op.Op == patch.OpCopy {
 		fromToks, _ = jsontree.Split(op.From)
 	}
-	if op.Op == OpTest {
+	if op.Op == patch.OpTest {
 		_, err := jsontree.Apply(v.work, k, jop)
 		return err
 	}
@@ -201,12 +202,12 @@ func (v *verifier) simulate(k int, op Op, jop jsontree.Op) error {
 	v.chainLists(pathToks, before)
 	v.chainLists(fromToks, before)
 	target, targetType, _, targetExists := v.resolve(pathToks)
-	if op.Op == OpMove {
+	if op.Op == patch.OpMove {
 		if from, _, _, ok := v.resolve(fromToks); ok {
 			v.covered = append(v.covered, from)
 		}
 	}
-	if targetExists && (op.Op != OpAdd && op.Op != OpMove && op.Op != OpCopy || !v.isArrayParent(pathToks)) {
+	if targetExists && (op.Op != patch.OpAdd && op.Op != patch.OpMove && op.Op != patch.OpCopy || !v.isArrayParent(pathToks)) {
 		v.covered = append(v.covered, target)
 	}
 	eff, err := jsontree.Apply(v.work, k, jop)
@@ -272,7 +273,7 @@ func (v *verifier) compareLists(before, after map[*jsontree.Node]chainList, eff 
 
 // destroyed follows the unknown fields held by a subtree that op k removed
 // or overwrote.
-func (v *verifier) destroyed(k int, op Op, eff jsontree.Effect, t *schema.Type) {
+func (v *verifier) destroyed(k int, op patch.Op, eff jsontree.Effect, t *schema.Type) {
 	walkRel(eff.Removed, t, nil, func(rel schema.Path, w *jsontree.Node) {
 		u := v.carried[w]
 		if u == nil {

@@ -1,4 +1,4 @@
-package patch
+package patchtest
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/jsontree"
 	"github.com/sidecarkit/sidecarkit/internal/schema"
+	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 // ErrApply is wrapped by every [ApplyFailed] violation: an op that
@@ -118,7 +119,7 @@ func (e *VerifyError) Error() string {
 }
 
 // Unwrap returns the causes of the ApplyFailed violations, so that
-// errors.Is(err, patch.ErrApply) and errors.Is(err, jsonpatch.ErrMissing)
+// errors.Is(err, patchtest.ErrApply) and errors.Is(err, jsonpatch.ErrMissing)
 // work.
 func (e *VerifyError) Unwrap() []error {
 	var errs []error
@@ -161,19 +162,19 @@ func (e *VerifyError) Has(k ViolationKind) bool {
 // Verify returns a plain error wrapping ErrInvalidDocument or
 // ErrUnsupportedKind when original cannot be checked at all. It never
 // modifies original or ops.
-func Verify(original []byte, ops Ops) error {
+func Verify(original []byte, ops patch.Ops) error {
 	return verify(original, "", false, ops)
 }
 
 // VerifyAs is like [Verify] for a document whose kind is known beforehand,
-// for example from an admission request's kind (see [DecodeAs]): the
+// for example from an admission request's kind (see patch.DecodeAs): the
 // document's own "kind", when present, must equal kind; when absent, kind
 // is taken, where Verify would read a bare object as a Pod.
-func VerifyAs(original []byte, kind string, ops Ops) error {
+func VerifyAs(original []byte, kind string, ops patch.Ops) error {
 	return verify(original, kind, true, ops)
 }
 
-func verify(original []byte, kind string, known bool, ops Ops) error {
+func verify(original []byte, kind string, known bool, ops patch.Ops) error {
 	v, err := newVerifier(original, kind, known)
 	if err != nil {
 		return err
@@ -231,7 +232,7 @@ const copySizeLimit = 64 << 20
 // applyStrict applies ops with json-patch v5 in strict mode. A panic inside
 // json-patch (v5.5.0 to v5.9.11 panic on a "test" of an array holding
 // null) becomes an error.
-func applyStrict(doc []byte, ops Ops) (out []byte, err error) {
+func applyStrict(doc []byte, ops patch.Ops) (out []byte, err error) {
 	raw, err := ops.MarshalJSON()
 	if err != nil {
 		return nil, err
@@ -254,9 +255,9 @@ func applyStrict(doc []byte, ops Ops) (out []byte, err error) {
 }
 
 // describe renders op k as "op 3 (replace /spec/containers/0)".
-func describe(k int, op Op) string {
+func describe(k int, op patch.Op) string {
 	s := "op " + strconv.Itoa(k) + " (" + op.Op + " "
-	if op.Op == OpMove || op.Op == OpCopy {
+	if op.Op == patch.OpMove || op.Op == patch.OpCopy {
 		s += op.From + " to "
 	}
 	return s + op.Path + ")"

@@ -1,4 +1,4 @@
-package patch_test
+package patchtest_test
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/internal/jsontree"
 	"github.com/sidecarkit/sidecarkit/internal/podgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // fuzzChoices reads choices from fuzz input, 0 once it is used up.
@@ -181,7 +182,7 @@ func FuzzVerify(f *testing.F) {
 		for i := c.intn(6); i >= 0; i-- {
 			ops = append(ops, doc.randomAdd(c))
 		}
-		if err := patch.Verify(d.JSON, ops); err != nil {
+		if err := patchtest.Verify(d.JSON, ops); err != nil {
 			t.Fatalf("adds of new elements do not verify: %v\ndoc: %s\nops: %s", err, d.JSON, mustJSON(ops))
 		}
 
@@ -213,14 +214,14 @@ func FuzzVerify(f *testing.F) {
 		}
 		rebuilt, _ := json.Marshal(&typed)
 		ops = append(ops, patch.Op{Op: "replace", Path: target, Value: rebuilt})
-		err = patch.Verify(d.JSON, ops)
-		var ve *patch.VerifyError
+		err = patchtest.Verify(d.JSON, ops)
+		var ve *patchtest.VerifyError
 		if !errors.As(err, &ve) {
 			t.Fatalf("typed rebuild of %s verified: %v\ndoc: %s\nops: %s", target, err, d.JSON, mustJSON(ops))
 		}
 		var got []string
 		for _, viol := range ve.Violations {
-			if viol.Kind != patch.Dropped || viol.Op != len(ops)-1 {
+			if viol.Kind != patchtest.Dropped || viol.Op != len(ops)-1 {
 				t.Fatalf("unexpected violation %v\ndoc: %s\nops: %s", viol, d.JSON, mustJSON(ops))
 			}
 			got = append(got, viol.Path)
@@ -260,15 +261,15 @@ func FuzzVerifyOps(f *testing.F) {
 		if err := json.Unmarshal(rawOps, &ops); err != nil {
 			ops = randomOps(t, d, &fuzzChoices{b: rawOps})
 		}
-		err = patch.Verify(d.JSON, ops)
-		var ve *patch.VerifyError
+		err = patchtest.Verify(d.JSON, ops)
+		var ve *patchtest.VerifyError
 		if err != nil && !errors.As(err, &ve) {
 			t.Fatalf("Verify returned a plain error for a valid document: %v", err)
 		}
 		if ve == nil {
 			return
 		}
-		if ve.Has(patch.Inconsistent) {
+		if ve.Has(patchtest.Inconsistent) {
 			t.Fatalf("verifier disagrees with json-patch: %v\ndoc: %s\nops: %s", err, d.JSON, mustJSON(ops))
 		}
 		// Only ops change the document, so every violation names one; a
