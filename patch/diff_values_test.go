@@ -3,6 +3,7 @@ package patch_test
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -92,6 +93,9 @@ func TestDiffValueCases(t *testing.T) {
 		{"nodeSelector: a key that needs escaping removed",
 			withNodeSelector(map[string]string{"zone/x~y": "a", "disk": "ssd"}), withNodeSelector(map[string]string{"disk": "ssd"}),
 			`[{"op":"remove","path":"/spec/nodeSelector/zone~1x~0y"}]`},
+		{"nodeSelector: two keys removed, in key order",
+			withNodeSelector(map[string]string{"a": "1", "b": "2", "c": "3"}), withNodeSelector(map[string]string{"b": "2"}),
+			`[{"op":"remove","path":"/spec/nodeSelector/a"},{"op":"remove","path":"/spec/nodeSelector/c"}]`},
 		{"nodeSelector: equal maps, nothing",
 			withNodeSelector(map[string]string{"disk": "ssd", "zone": "a"}), withNodeSelector(map[string]string{"zone": "a", "disk": "ssd"}),
 			`[]`},
@@ -123,6 +127,15 @@ func TestDiffValueCases(t *testing.T) {
 		{"an int-or-string port: unchanged, nothing",
 			httpProbe(intstr.FromInt(8080)), httpProbe(intstr.FromInt(8080)),
 			`[]`},
+		{"an int-or-string port: the same name, nothing",
+			httpProbe(intstr.FromString("http")), httpProbe(intstr.FromString("http")),
+			`[]`},
+		{"a timestamp that encodes alike (same second), nothing",
+			claimTemplateAt(time.Unix(1700000000, 500)), claimTemplateAt(time.Unix(1700000000, 0)),
+			`[]`},
+		{"a timestamp a second later",
+			claimTemplateAt(time.Unix(1700000000, 0)), claimTemplateAt(time.Unix(1700000001, 0)),
+			`[{"op":"add","path":"/spec/volumes/0/ephemeral/volumeClaimTemplate/metadata/creationTimestamp","value":"2023-11-14T22:13:21Z"}]`},
 		{"a pointer written as null gets a value",
 			grpcProbe(nil), grpcProbe(str("health")),
 			`[{"op":"add","path":"/spec/containers/0/livenessProbe/grpc/service","value":"health"}]`},
@@ -295,6 +308,14 @@ func TestDiffRawCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+// claimTemplateAt is claimTemplate with the claim template's metadata
+// created at t (metav1.Time encodes whole seconds, in UTC).
+func claimTemplateAt(t time.Time) corev1.PodSpec {
+	s := claimTemplate(map[string]string{"a": "1"})
+	s.Volumes[0].Ephemeral.VolumeClaimTemplate.CreationTimestamp = metav1.NewTime(t)
+	return s
 }
 
 // claimTemplate is a Pod with an ephemeral volume whose claim template
