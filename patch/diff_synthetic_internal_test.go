@@ -103,17 +103,24 @@ func TestDiffSyntheticMaps(t *testing.T) {
 			`[{"op":"add","path":"/deep/m/b","value":3}]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ops := diffOps(t, &tc.a, &tc.b)
-			b, err := ops.MarshalJSON()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(b) != tc.ops {
-				t.Errorf("ops:\n got %s\nwant %s", b, tc.ops)
-			}
-			checkSyntheticApply(t, &tc.a, &tc.b, b)
+			checkSyntheticDiff(t, &tc.a, &tc.b, tc.ops)
 		})
 	}
+}
+
+// checkSyntheticDiff checks that the ops diffing a and b (pointers to
+// values of one struct type) are want, and that they turn a's encoding into
+// b's.
+func checkSyntheticDiff(t *testing.T, a, b interface{}, want string) {
+	t.Helper()
+	got, err := diffOps(t, a, b).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("ops:\n got %s\nwant %s", got, want)
+	}
+	checkSyntheticApply(t, a, b, got)
 }
 
 // checkSyntheticApply applies the patch to a's encoding and compares the
@@ -283,15 +290,7 @@ func TestDiffPointerEncoders(t *testing.T) {
 			`[]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ops := diffOps(t, &tc.a, &tc.b)
-			b, err := ops.MarshalJSON()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(b) != tc.ops {
-				t.Errorf("ops:\n got %s\nwant %s", b, tc.ops)
-			}
-			checkSyntheticApply(t, &tc.a, &tc.b, b)
+			checkSyntheticDiff(t, &tc.a, &tc.b, tc.ops)
 		})
 	}
 }

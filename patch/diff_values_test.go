@@ -200,20 +200,27 @@ func TestDiffValueCases(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := fuzzgen.PlantUnknown(&tc.before, &metav1.ObjectMeta{Name: "p"})
-			m, err := patch.Diff(&tc.before, &tc.after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops, err := m.JSONPatch(patch.PodRoot)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ops := podDiff(t, &tc.before, &tc.after)
 			if got := string(mustMarshal(t, ops)); got != tc.ops {
 				t.Errorf("ops:\n got %s\nwant %s", got, tc.ops)
 			}
 			checkRaw(t, raw, ops, &tc.after, nil)
 		})
 	}
+}
+
+// podDiff returns the ops of Diff(before, after) for a Pod.
+func podDiff(t *testing.T, before, after *corev1.PodSpec) patch.Ops {
+	t.Helper()
+	m, err := patch.Diff(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := m.JSONPatch(patch.PodRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
 }
 
 // numbered returns prefix0 … prefix(n-1).
@@ -291,14 +298,7 @@ func TestDiffRawCases(t *testing.T) {
 			`{"apiVersion":"v1","kind":"Pod","spec":{"containers":[{"name":"a","image":"app","x":2}]}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := patch.Diff(&tc.before, &tc.after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops, err := m.JSONPatch(patch.PodRoot)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ops := podDiff(t, &tc.before, &tc.after)
 			out, err := applyRaw([]byte(tc.raw), mustMarshal(t, ops))
 			if err != nil {
 				t.Fatalf("apply %s: %v", mustMarshal(t, ops), err)
