@@ -59,11 +59,11 @@ var containerType = schema.Of(corev1.Container{})
 // reads only as much of the document as it must, and the raw document
 // given to Decode must not have changed since.
 func (o *Object) UnknownFields(l List, i int) ([]string, error) {
-	if o.raw == nil {
-		return nil, nil
-	}
 	if _, err := l.index(); err != nil {
 		return nil, fmt.Errorf("patch: unknown fields: %w", err)
+	}
+	if o.raw == nil {
+		return nil, nil
 	}
 	tokens := append(strings.Split(strings.TrimPrefix(string(o.Root), "/"), "/"), string(l), strconv.Itoa(i))
 	elem, ok, err := jsonscan.Find(o.raw, tokens)

@@ -41,3 +41,19 @@ func TestUnknownFields(t *testing.T) {
 		t.Errorf("zero Object: %v, %v", got, err)
 	}
 }
+
+// TestUnknownFieldsBadList: a list that is not a container list is an
+// error, whether or not the Object was decoded from a document.
+func TestUnknownFieldsBadList(t *testing.T) {
+	decoded, err := patch.Decode([]byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","x":1}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, o := range map[string]*patch.Object{"decoded": decoded, "zero": {}} {
+		got, err := o.UnknownFields("ephemeralContainers", 0)
+		want := `patch: unknown fields: unknown container list "ephemeralContainers" (want "initContainers" or "containers")`
+		if got != nil || err == nil || err.Error() != want {
+			t.Errorf("%s Object: UnknownFields = %v, %v; want the error %s", name, got, err, want)
+		}
+	}
+}

@@ -186,6 +186,14 @@ func verify(original []byte, kind string, known bool, ops patch.Ops) error {
 	return &VerifyError{Violations: v.out}
 }
 
+// aKind names a JSON type with its indefinite article: "an array".
+func aKind(k jsontree.Kind) string {
+	if k == jsontree.Object || k == jsontree.Array {
+		return "an " + k.String()
+	}
+	return "a " + k.String()
+}
+
 // rootSchema decodes doc and finds the schema for its kind: want when
 // known (the document's own kind, if any, must agree), else the
 // document's.
@@ -195,12 +203,12 @@ func rootSchema(doc []byte, want string, known bool) (*jsontree.Node, *schema.Ty
 		return nil, nil, fmt.Errorf("patch: verify: %w: %v", ErrInvalidDocument, err)
 	}
 	if n.Kind() != jsontree.Object {
-		return nil, nil, fmt.Errorf("patch: verify: %w: it is a %v", ErrInvalidDocument, n.Kind())
+		return nil, nil, fmt.Errorf("patch: verify: %w: it is %s", ErrInvalidDocument, aKind(n.Kind()))
 	}
 	kind := ""
 	if k, ok := n.Member("kind"); ok {
 		if k.Kind() != jsontree.String {
-			return nil, nil, fmt.Errorf("patch: verify: kind: %w: a %v", ErrUnsupportedKind, k.Kind())
+			return nil, nil, fmt.Errorf("patch: verify: kind: %w: %s", ErrUnsupportedKind, aKind(k.Kind()))
 		}
 		kind = k.Text()
 	}
