@@ -105,7 +105,28 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 		return err
 	}
 	var out bytes.Buffer
-	for i, d := range docs {
+	written := 0 // documents printed, for YAML separators
+	var passed []string
+	for _, d := range docs {
+		if kind := kindOf(d.json); kind != "" {
+			if _, err := patch.RootFor(kind); err != nil {
+				// Another kind (a Service, a ConfigMap, a Namespace, ...):
+				// passed through unchanged with -o yaml and -o json, so that
+				// a whole manifest can go on to kubectl apply, as istioctl
+				// kube-inject and linkerd inject do; no patch for it.
+				if f.verbose {
+					fmt.Fprintf(stderr, "%s: %s passed through unchanged\n", d.source, kind)
+				}
+				passed = append(passed, kind)
+				if f.output == "yaml" || f.output == "json" {
+					if err := passThrough(&out, f.output, d, written > 0); err != nil {
+						return fmt.Errorf("%s: %w", d.source, err)
+					}
+					written++
+				}
+				continue
+			}
+		}
 		obj, err := patch.Decode(d.json)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
@@ -137,12 +158,45 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, w)
 		}
-		if err := render(&out, f.output, d, obj, res.Mutation, i > 0); err != nil {
+		if err := render(&out, f.output, d, obj, res.Mutation, written > 0); err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
+		written++
+	}
+	if len(passed) == len(docs) {
+		return fmt.Errorf("%s: no Pod or workload to inject into (found %s)", displayName(f.file), strings.Join(passed, ", "))
 	}
 	_, err = stdout.Write(out.Bytes())
 	return err
+}
+
+// kindOf returns the document's "kind", or "" when it has none or is not
+// an object.
+func kindOf(doc []byte) string {
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(doc, &head) != nil {
+		return ""
+	}
+	return head.Kind
+}
+
+// passThrough writes a document of a kind inject does not change, as it
+// is, in the output form (yaml or json).
+func passThrough(w *bytes.Buffer, output string, d document, notFirst bool) error {
+	if output == "json" {
+		return writeIndented(w, d.json)
+	}
+	y, err := yaml.JSONToYAML(d.json)
+	if err != nil {
+		return err
+	}
+	if notFirst {
+		w.WriteString("---\n")
+	}
+	w.Write(y)
+	return nil
 }
 
 // render writes one document's result in the chosen output form.

@@ -103,3 +103,67 @@ func TestInjectKeepsItsPin(t *testing.T) {
 		t.Errorf("second run changed the Pod or did not skip: %s\nfirst:\n%s\nsecond:\n%s", stderr.String(), first.String(), second.String())
 	}
 }
+
+// An all-in-one manifest: objects of other kinds pass through unchanged
+// with -o yaml and -o json, in their order, and the workload gets the
+// sidecar; -o jsonpatch prints only the workload's patch.
+func TestInjectPassesOtherKindsThrough(t *testing.T) {
+	t.Chdir("..")
+	for _, output := range []string{"yaml", "json", "jsonpatch"} {
+		t.Run(output, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := []string{"inject", "-f", "testdata/all-in-one.yaml", "--sidecar", "testdata/sidecar.yaml",
+				"--kubelet-version", "v1.33.1", "--apiserver-version", "v1.33.1", "-o", output}
+			if code := run(args, nil, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if output == "jsonpatch" {
+				var ops []map[string]interface{}
+				if err := json.Unmarshal(stdout.Bytes(), &ops); err != nil || !strings.Contains(stdout.String(), `"/spec/template/spec/initContainers"`) {
+					t.Errorf("want one patch, of the Deployment's template (%v):\n%s", err, stdout.String())
+				}
+				return
+			}
+			var docs []document
+			if output == "json" { // a stream of objects, as kubectl apply -f - reads it
+				dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
+				for dec.More() {
+					var raw json.RawMessage
+					if err := dec.Decode(&raw); err != nil {
+						t.Fatal(err)
+					}
+					docs = append(docs, document{json: raw})
+				}
+			} else {
+				var err error
+				if docs, err = readDocuments("-", bytes.NewReader(stdout.Bytes())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var kinds []string
+			for _, d := range docs {
+				kinds = append(kinds, kindOf(d.json))
+			}
+			if strings.Join(kinds, ",") != "Namespace,Service,Deployment,ConfigMap" {
+				t.Fatalf("kinds %v", kinds)
+			}
+			in, err := readDocuments("testdata/all-in-one.yaml", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range []int{0, 1, 3} {
+				var a, b interface{}
+				_ = json.Unmarshal(in[i].json, &a)
+				_ = json.Unmarshal(docs[i].json, &b)
+				if !reflect.DeepEqual(a, b) {
+					t.Errorf("%s changed:\n%s\nwant\n%s", kinds[i], docs[i].json, in[i].json)
+				}
+			}
+			var compact bytes.Buffer
+			_ = json.Compact(&compact, docs[2].json)
+			if !strings.Contains(compact.String(), `"restartPolicy":"Always"`) {
+				t.Errorf("the Deployment has no native sidecar: %s", docs[2].json)
+			}
+		})
+	}
+}
