@@ -128,8 +128,9 @@ var kinds = map[metav1.GroupKind]bool{
 // The patch travels in the response's Patch and PatchType fields, not in
 // admission.Response.Patches: that field's type,
 // gomodules.xyz/jsonpatch/v2.Operation, has only op, path and value and no
-// "from" member (see jsonpatch.go in gomodules.xyz/jsonpatch/v2 v2.4.0 and
-// v2.5.0, the versions controller-runtime v0.16 and v0.25 require), so it
+// "from" member (see type Operation in jsonpatch.go of
+// gomodules.xyz/jsonpatch/v2 v2.4.0, which both controller-runtime v0.16.0
+// and v0.25.3 require; v2.5.0 has the same three members), so it
 // cannot hold the "move" the library uses to migrate a sidecar between
 // the legacy and the native form while keeping its unknown fields; and
 // admission.Patched and admission.PatchResponseFromRaw fill Patches.
@@ -144,9 +145,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	case req.Operation != admissionv1.Create:
 		return admission.Allowed(fmt.Sprintf("operation %s is not mutated", req.Operation))
 	case req.SubResource != "":
-		return admission.Allowed(fmt.Sprintf("subresource %q is not mutated", req.SubResource))
+		return admission.Allowed(boundMessage(fmt.Sprintf("subresource %q is not mutated", req.SubResource)))
 	case !known || (workload && !h.c.Workloads):
-		return admission.Allowed(fmt.Sprintf("kind %s is not mutated", kindString(req.Kind)))
+		return admission.Allowed(boundMessage(fmt.Sprintf("kind %s is not mutated", kindString(req.Kind))))
 	}
 	raw := req.Object.Raw
 	if len(raw) == 0 || string(raw) == "null" {
@@ -197,9 +198,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	}
 	warnings = boundWarnings(append(warnings, res.Warnings...))
 	if res.Skipped != sidecar.NotSkipped {
-		return admission.Allowed(fmt.Sprintf("%s: %s", res.Skipped, res.Reason)).WithWarnings(warnings...)
+		return admission.Allowed(boundMessage(fmt.Sprintf("%s: %s", res.Skipped, res.Reason))).WithWarnings(warnings...)
 	}
-	msg := fmt.Sprintf("%s: %s", res.Mode, res.Reason)
+	msg := boundMessage(fmt.Sprintf("%s: %s", res.Mode, res.Reason))
 	if res.Mutation.Empty() {
 		return admission.Allowed(msg).WithWarnings(warnings...)
 	}
