@@ -166,8 +166,38 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 	if len(passed) == len(docs) {
 		return fmt.Errorf("%s: no Pod or workload to inject into (found %s)", displayName(f.file), strings.Join(passed, ", "))
 	}
+	if f.output == "json" && written > 1 {
+		// Several objects: one JSON document, a v1 List, as kubectl get
+		// -o json prints them (kubectl apply -f - takes it).
+		if err := asList(&out); err != nil {
+			return err
+		}
+	}
 	_, err = stdout.Write(out.Bytes())
 	return err
+}
+
+// asList replaces the JSON objects in out with one v1 List of them.
+func asList(out *bytes.Buffer) error {
+	var items []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+	for dec.More() {
+		var item json.RawMessage
+		if err := dec.Decode(&item); err != nil {
+			return err
+		}
+		items = append(items, item)
+	}
+	list, err := json.Marshal(struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}{"v1", "List", items})
+	if err != nil {
+		return err
+	}
+	out.Reset()
+	return writeIndented(out, list)
 }
 
 // kindOf returns the document's "kind", or "" when it has none or is not

@@ -45,6 +45,8 @@ func TestInjectModeOptions(t *testing.T) {
 		{"auto, a node rejects, pinning allowed", []string{rejects, api, "--allow-pinned"}, sidecar.Pinned},
 		{"auto, a node rejects, universal available: no help there", []string{rejects, api, handshake}, sidecar.Legacy},
 		{"auto, nothing known: the fallback, legacy", nil, sidecar.Legacy},
+		{"auto, --kubelet-version alone: the API server is at least as new", []string{native}, sidecar.Native},
+		{"auto, --kubelet-version 1.27 alone: an API server that may not know the field", []string{strips}, sidecar.Legacy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -105,7 +107,8 @@ func TestInjectKeepsItsPin(t *testing.T) {
 }
 
 // An all-in-one manifest: objects of other kinds pass through unchanged
-// with -o yaml and -o json, in their order, and the workload gets the
+// with -o yaml (a YAML stream) and -o json (one v1 List), in their order,
+// and the workload gets the
 // sidecar; -o jsonpatch prints only the workload's patch.
 func TestInjectPassesOtherKindsThrough(t *testing.T) {
 	t.Chdir("..")
@@ -125,14 +128,16 @@ func TestInjectPassesOtherKindsThrough(t *testing.T) {
 				return
 			}
 			var docs []document
-			if output == "json" { // a stream of objects, as kubectl apply -f - reads it
-				dec := json.NewDecoder(bytes.NewReader(stdout.Bytes()))
-				for dec.More() {
-					var raw json.RawMessage
-					if err := dec.Decode(&raw); err != nil {
-						t.Fatal(err)
-					}
-					docs = append(docs, document{json: raw})
+			if output == "json" { // several objects: one v1 List
+				var list struct {
+					Kind  string            `json:"kind"`
+					Items []json.RawMessage `json:"items"`
+				}
+				if err := json.Unmarshal(stdout.Bytes(), &list); err != nil || list.Kind != "List" {
+					t.Fatalf("-o json: %v, kind %q; want a v1 List", err, list.Kind)
+				}
+				for _, it := range list.Items {
+					docs = append(docs, document{json: it})
 				}
 			} else {
 				var err error
