@@ -24,14 +24,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	sidecaradmission "github.com/sidecarkit/sidecarkit/admission"
 	"github.com/sidecarkit/sidecarkit/compat"
-	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -93,6 +90,7 @@ type Config struct {
 // control characters replaced.
 type Handler struct {
 	c Config
+	w *sidecaradmission.Webhook
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -105,25 +103,40 @@ func NewHandler(c Config) (*Handler, error) {
 	if c.Options.Universal == nil && (c.Options.Mode == sidecar.Universal || c.Options.Fallback == sidecar.Universal) {
 		return nil, errors.New("crwebhook: the universal mode needs Options.Universal (a universal.Planner)")
 	}
-	return &Handler{c: c}, nil
+	h := &Handler{c: c}
+	ac := sidecaradmission.Config{Spec: c.Injector.Spec(), Options: c.Options, Workloads: c.Workloads}
+	if c.Capability != nil {
+		ac.Capability = h.capability
+	}
+	w, err := sidecaradmission.New(ac)
+	if err != nil {
+		return nil, fmt.Errorf("crwebhook: %w", err)
+	}
+	h.w = w
+	return h, nil
 }
 
-// kinds are the group/kinds a Handler may mutate, with whether they are
-// workloads (mutated only with Config.Workloads). The list is
-// sidecarkit/admission's, whose own is not exported.
-var kinds = map[metav1.GroupKind]bool{
-	{Group: "", Kind: "Pod"}:                   false,
-	{Group: "apps", Kind: "Deployment"}:        true,
-	{Group: "apps", Kind: "StatefulSet"}:       true,
-	{Group: "apps", Kind: "DaemonSet"}:         true,
-	{Group: "apps", Kind: "ReplicaSet"}:        true,
-	{Group: "batch", Kind: "Job"}:              true,
-	{Group: "batch", Kind: "CronJob"}:          true,
-	{Group: "", Kind: "ReplicationController"}: true,
-	{Group: "", Kind: "PodTemplate"}:           true,
+// partialKey keys the *error in which capability records, for Handle, a
+// capability error it let pass (Config.AllowPartialCapability).
+type partialKey struct{}
+
+// capability is the admission Config's capability source: Config.Capability
+// of the request's scheduling spec (sidecar.SchedulingSpec: without the
+// node requirement of an earlier pinned injection of this sidecar).
+func (h *Handler) capability(ctx context.Context, r *sidecaradmission.Request) (compat.Capability, error) {
+	c, err := h.c.Capability(ctx, r.SchedulingSpec)
+	if err != nil && h.c.AllowPartialCapability && ctx.Err() == nil {
+		if p, ok := ctx.Value(partialKey{}).(*error); ok {
+			*p = err
+		}
+		return c, nil
+	}
+	return c, err
 }
 
-// Handle implements admission.Handler.
+// Handle implements admission.Handler with the library's
+// sidecarkit/admission.Webhook.Admit, which decides the request exactly as
+// that package's own HTTP handler does.
 //
 // The patch travels in the response's Patch and PatchType fields, not in
 // admission.Response.Patches: that field's type,
@@ -137,81 +150,32 @@ var kinds = map[metav1.GroupKind]bool{
 // controller-runtime's Response.Complete leaves Patch alone when Patches
 // is empty (pkg/webhook/admission/webhook.go in both versions).
 func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if err := ctx.Err(); err != nil {
-		return errored(http.StatusInternalServerError, fmt.Errorf("crwebhook: %w", err))
-	}
-	workload, known := kinds[metav1.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind}]
-	switch {
-	case req.Operation != admissionv1.Create:
-		return admission.Allowed(fmt.Sprintf("operation %s is not mutated", req.Operation))
-	case req.SubResource != "":
-		return admission.Allowed(boundMessage(fmt.Sprintf("subresource %q is not mutated", req.SubResource)))
-	case !known || (workload && !h.c.Workloads):
-		return admission.Allowed(boundMessage(fmt.Sprintf("kind %s is not mutated", kindString(req.Kind))))
-	}
-	raw := req.Object.Raw
-	if len(raw) == 0 || string(raw) == "null" {
-		return errored(http.StatusBadRequest, errors.New("crwebhook: request.object is missing"))
-	}
-	obj, err := patch.DecodeAs(raw, req.Kind.Kind)
+	var partial error
+	resp, out, err := h.w.Admit(context.WithValue(ctx, partialKey{}, &partial), &req.AdmissionRequest)
 	if err != nil {
-		return errored(http.StatusBadRequest, fmt.Errorf("crwebhook: request.object: %w", err))
-	}
-	var c compat.Capability
-	var warnings []string
-	if h.c.Capability != nil {
-		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, h.c.Injector.Name())
-		if err != nil {
-			// A corrupt record of ours: InjectObject reports it below.
-			sched = obj.Spec
+		code := int32(http.StatusInternalServerError)
+		var e *sidecaradmission.Error
+		if errors.As(err, &e) {
+			code = int32(e.Status)
 		}
-		c, err = h.c.Capability(ctx, sched)
-		if err != nil {
-			if !h.c.AllowPartialCapability || ctx.Err() != nil {
-				return errored(http.StatusInternalServerError, fmt.Errorf("crwebhook: capability: %w", err))
-			}
-			warnings = append(warnings, "sidecarkit: capability partly unknown: "+err.Error())
-		}
+		return errored(code, err)
 	}
-	if err := ctx.Err(); err != nil {
-		return errored(http.StatusInternalServerError, fmt.Errorf("crwebhook: %w", err))
+	if partial != nil && len(resp.Warnings) < sidecaradmission.MaxWarnings {
+		resp.Warnings = append([]string{boundWarning("sidecarkit: capability partly unknown: " + partial.Error())}, resp.Warnings...)
 	}
-	res, err := h.c.Injector.InjectObject(ctx, obj, c, h.c.Options)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		// Out of time: not an answer about the object.
-		return errored(http.StatusInternalServerError, fmt.Errorf("crwebhook: %w", err))
+	if !resp.Allowed {
+		return admission.Response{AdmissionResponse: *resp}
 	}
-	if err != nil {
-		// A container of the sidecar's name that sidecarkit did not
-		// inject, or an object the injection would make invalid: its
-		// author has to change it.
-		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{
-			Allowed: false,
-			Result: &metav1.Status{
-				Status:  metav1.StatusFailure,
-				Code:    http.StatusUnprocessableEntity,
-				Reason:  metav1.StatusReasonInvalid,
-				Message: boundMessage(err.Error()),
-			},
-			Warnings: boundWarnings(warnings),
-		}}
+	what := string(out.Skipped)
+	if what == "" {
+		what = string(out.Mode)
 	}
-	warnings = boundWarnings(append(warnings, res.Warnings...))
-	if res.Skipped != sidecar.NotSkipped {
-		return admission.Allowed(boundMessage(fmt.Sprintf("%s: %s", res.Skipped, res.Reason))).WithWarnings(warnings...)
+	if what == "" {
+		what = "unchanged"
 	}
-	msg := boundMessage(fmt.Sprintf("%s: %s", res.Mode, res.Reason))
-	if res.Mutation.Empty() {
-		return admission.Allowed(msg).WithWarnings(warnings...)
-	}
-	p, err := res.Mutation.MarshalJSONPatch() // for obj's root: InjectObject's mutation knows it
-	if err != nil {
-		return errored(http.StatusInternalServerError, fmt.Errorf("crwebhook: render patch: %w", err))
-	}
-	pt := admissionv1.PatchTypeJSONPatch
-	resp := admission.Allowed(msg).WithWarnings(warnings...)
-	resp.Patch, resp.PatchType = p, &pt
-	return resp
+	r := admission.Allowed(boundMessage(what + ": " + out.Reason))
+	r.UID, r.Warnings, r.Patch, r.PatchType = resp.UID, resp.Warnings, resp.Patch, resp.PatchType
+	return r
 }
 
 // errored is admission.Errored with the message cut to
@@ -222,18 +186,10 @@ func errored(code int32, err error) admission.Response {
 	return r
 }
 
-func kindString(k metav1.GroupVersionKind) string {
-	if k.Group == "" {
-		return k.Version + "/" + k.Kind
-	}
-	return k.Group + "/" + k.Version + "/" + k.Kind
-}
-
 const truncatedMark = " [truncated]"
 
 // boundMessage cuts s to sidecarkit/admission.MaxMessageBytes on a UTF-8
-// boundary, ending with truncatedMark. (sidecarkit/admission does the same
-// with a function it does not export.)
+// boundary, ending with truncatedMark, as that package cuts its messages.
 func boundMessage(s string) string {
 	if len(s) <= sidecaradmission.MaxMessageBytes {
 		return s
@@ -245,36 +201,19 @@ func boundMessage(s string) string {
 	return s[:cut] + truncatedMark
 }
 
-// boundWarnings returns ws cut to sidecarkit/admission.MaxWarnings warnings
-// of at most MaxWarningLength runes each, with control characters and
-// invalid UTF-8 replaced by spaces (the API server drops warnings that
-// carry them). (sidecarkit/admission does the same with a function it does
-// not export.)
-func boundWarnings(ws []string) []string {
-	if len(ws) == 0 {
-		return nil
-	}
-	n := len(ws)
-	if n > sidecaradmission.MaxWarnings {
-		n = sidecaradmission.MaxWarnings
-	}
-	out := make([]string, 0, n)
-	for _, w := range ws[:n] {
-		c := len(w)
-		if c > sidecaradmission.MaxWarningLength {
-			c = sidecaradmission.MaxWarningLength
+// boundWarning cuts w to sidecarkit/admission.MaxWarningLength runes, with
+// control characters and invalid UTF-8 replaced by spaces (the API server
+// drops warnings that carry them), as that package bounds its warnings.
+func boundWarning(w string) string {
+	b := make([]rune, 0, sidecaradmission.MaxWarningLength)
+	for _, r := range w {
+		if len(b) == sidecaradmission.MaxWarningLength {
+			break
 		}
-		b := make([]rune, 0, c)
-		for _, r := range w {
-			if len(b) == sidecaradmission.MaxWarningLength {
-				break
-			}
-			if r == utf8.RuneError || unicode.IsControl(r) {
-				r = ' '
-			}
-			b = append(b, r)
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			r = ' '
 		}
-		out = append(out, string(b))
+		b = append(b, r)
 	}
-	return out
+	return string(b)
 }
