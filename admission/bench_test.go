@@ -10,7 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/admission"
-	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 // benchPod is a Pod of a typical production size (about 9 KB): three
@@ -50,7 +51,7 @@ func benchPod() string {
 // and env), so every application container is patched.
 func BenchmarkReview(b *testing.B) {
 	body := review(b, req{object: benchPod()})
-	i := newInjector(b, admission.Config{Capability: staticCap(nativeCap)})
+	i := newWebhook(b, admission.Config{Capability: staticCap(nativeCap)})
 	// Once, untimed: the response allows the Pod with a patch that touches
 	// only what it means to.
 	resp, out, err := i.Review(context.Background(), body)
@@ -61,7 +62,7 @@ func BenchmarkReview(b *testing.B) {
 	if !r.Allowed || len(ops) == 0 || len(ops) != out.Ops {
 		b.Fatalf("allowed %v with %d ops (outcome says %d)", r.Allowed, len(ops), out.Ops)
 	}
-	if err := patch.Verify([]byte(benchPod()), ops); err != nil {
+	if err := patchtest.Verify([]byte(benchPod()), ops); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(body)))
@@ -75,7 +76,7 @@ func BenchmarkReview(b *testing.B) {
 
 // BenchmarkReviewAlreadyInjected is a reinvocation: nothing to patch.
 func BenchmarkReviewAlreadyInjected(b *testing.B) {
-	i := newInjector(b, admission.Config{Capability: staticCap(nativeCap)})
+	i := newWebhook(b, admission.Config{Capability: staticCap(nativeCap)})
 	body := review(b, req{object: benchPod()})
 	resp, _, err := i.Review(context.Background(), body)
 	if err != nil {
@@ -87,7 +88,7 @@ func BenchmarkReviewAlreadyInjected(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for n := 0; n < b.N; n++ {
-		if _, out, err := i.Review(context.Background(), body); err != nil || out.Skipped != admission.SkipAlreadyInjected {
+		if _, out, err := i.Review(context.Background(), body); err != nil || out.Skipped != sidecar.SkipAlreadyInjected {
 			b.Fatal(err, out)
 		}
 	}

@@ -6,8 +6,9 @@
 //
 //   - [New] checks a [Config] once (the sidecar Spec, the injection
 //     options, a capability source, which kinds and namespaces to mutate)
-//     and returns an [Injector].
-//   - [Injector.Review] answers one AdmissionReview. It is safe for
+//     and returns a [Webhook].
+//   - [Webhook.Review] answers one AdmissionReview; [Webhook.Admit] one
+//     request a webhook framework has decoded (controller-runtime). It is safe for
 //     concurrent use, pure apart from the Config's hooks, and reports what
 //     it decided as an [Outcome] for logs and metrics.
 //   - [Handler] serves Review over HTTP with a method check, a

@@ -18,7 +18,7 @@ import (
 // arrays) and a key written with an escape.
 const envelopeBody = `{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"7c1d0e3a-5b1f-4a53-9a7e-0d9b1b2f3c44","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"requestKind":{"group":"","version":"v1","kind":"Pod"},"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"sy\"s\\tem:\u00e9","uid":"","groups":["a","b"],"extra":{"k":[]}},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},"spec":{"containers":[{"name":"app","image":"nginx","x-n":[-1.5e3,0,12,true,false,null,{}]}]}},"oldObject":null,"dryRun":false,"options":{"apiVersion":"meta.k8s.io/v1","kind":"CreateOptions","n":-0.25E+2},"\u0078-extra":[[],[{}],"]}"]}}`
 
-func envelopeInjector(t *testing.T) *admission.Injector {
+func envelopeInjector(t *testing.T) *admission.Webhook {
 	t.Helper()
 	inj, err := admission.New(admission.Config{
 		Spec: sidecar.Spec{Container: optioncases.Sidecar()},

@@ -15,7 +15,7 @@ import (
 
 // Review answers an AdmissionReview: the sidecar goes first among the init
 // containers of a Pod on a cluster whose nodes all run native sidecars.
-func ExampleInjector_Review() {
+func ExampleWebhook_Review() {
 	spec, _ := sidecar.LoadSpec([]byte(`{"name":"proxy","image":"registry.example/proxy:2"}`))
 	i, err := admission.New(admission.Config{
 		Spec: spec,
@@ -47,7 +47,7 @@ func ExampleInjector_Review() {
 	// add /metadata/annotations
 }
 
-// Handler serves the Injector over HTTPS; Observe is where logs and metrics
+// Handler serves the Webhook over HTTPS; Observe is where logs and metrics
 // go.
 func ExampleHandler() {
 	spec, _ := sidecar.LoadSpec([]byte(`{"name":"proxy","image":"registry.example/proxy:2"}`))
@@ -57,7 +57,7 @@ func ExampleHandler() {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/mutate", &admission.Handler{
-		Injector: i,
+		Webhook: i,
 		Observe: func(r *http.Request, status int, o admission.Outcome, err error) {
 			fmt.Println(status, o.UID, o.Mode, o.Skipped, err)
 		},

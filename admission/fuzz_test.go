@@ -10,7 +10,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/admission"
-	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // FuzzReview feeds arbitrary bodies to Review. Properties: no panic; an
@@ -25,7 +25,7 @@ func FuzzReview(f *testing.F) {
 	f.Add(review(f, req{object: `{"spec":{"containers":null,"initContainers":[{"name":"a"}]}}`}))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","object":{"spec":{}}}}`))
 	f.Add([]byte(`{}`))
-	i := newInjector(f, admission.Config{Capability: staticCap(nativeCap), Workloads: true})
+	i := newWebhook(f, admission.Config{Capability: staticCap(nativeCap), Workloads: true})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		resp, _, err := i.Review(context.Background(), body)
 		if err != nil {
@@ -62,8 +62,8 @@ func FuzzReview(f *testing.F) {
 			t.Fatalf("a patch for a request whose kind does not decode: %s", in.Request.Kind)
 		}
 		obj := in.Request.Object
-		if err := patch.VerifyAs(obj, kind.Kind, ops); err != nil {
-			if errors.Is(err, patch.ErrInvalidDocument) && strings.Contains(err.Error(), "duplicate object key") {
+		if err := patchtest.VerifyAs(obj, kind.Kind, ops); err != nil {
+			if errors.Is(err, patchtest.ErrInvalidDocument) && strings.Contains(err.Error(), "duplicate object key") {
 				// JSON allows duplicate keys (the API server takes the
 				// last, like Review); Verify refuses to judge such a
 				// document, whose unknown fields are ambiguous.

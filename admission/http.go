@@ -71,7 +71,7 @@ const (
 	retryAfterSeconds = "1"
 )
 
-// Handler serves [Injector.Review] over HTTP: POST with Content-Type
+// Handler serves [Webhook.Review] over HTTP: POST with Content-Type
 // application/json, a body of at most MaxBodyBytes. It answers 405, 415,
 // 413, 429, 408 and 400 with a plain-text message when the request is not
 // that or cannot be served now, and the status of an [*Error] from Review.
@@ -97,13 +97,13 @@ const (
 // A Handler must not be copied after first use: its in-flight count is
 // shared by every request it serves.
 type Handler struct {
-	// Injector answers the reviews.
-	Injector *Injector
-	// GetInjector, when set, returns the Injector for each request
-	// instead of Injector: for a webhook that rebuilds its Injector when
+	// Webhook answers the reviews.
+	Webhook *Webhook
+	// GetWebhook, when set, returns the Webhook for each request
+	// instead of Webhook: for a webhook that rebuilds its Webhook when
 	// its configuration changes. Keep one Handler, whose in-flight limit
 	// then counts every request.
-	GetInjector func() *Injector
+	GetWebhook func() *Webhook
 	// MaxTimeout bounds the review's deadline: a request's ?timeout= is
 	// honoured up to MaxTimeout, and a request that names none gets
 	// MaxTimeout. Set it to the webhook's timeoutSeconds, so that no
@@ -167,12 +167,12 @@ func (h *Handler) serve(dw *deliveryWriter, w http.ResponseWriter, r *http.Reque
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return http.StatusUnsupportedMediaType, Outcome{}, fmt.Errorf("admission: content type %q not supported; want application/json", ct)
 	}
-	inj := h.Injector
-	if h.GetInjector != nil {
-		inj = h.GetInjector()
+	inj := h.Webhook
+	if h.GetWebhook != nil {
+		inj = h.GetWebhook()
 	}
 	if inj == nil {
-		return http.StatusInternalServerError, Outcome{}, errors.New("admission: handler has no Injector")
+		return http.StatusInternalServerError, Outcome{}, errors.New("admission: handler has no Webhook")
 	}
 	limit := h.MaxBodyBytes
 	if limit <= 0 {

@@ -35,7 +35,7 @@ func postReview(target string, body io.Reader) *http.Request {
 // A request that claims a large body but sends a small one costs memory
 // for what it sends, not for what it claims.
 func TestHandlerMemoryFollowsBytesReceived(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	body := review(t, req{})
 	serve := func(claim int64) int {
 		r := postReview("/", bytes.NewReader(body))
@@ -44,7 +44,7 @@ func TestHandlerMemoryFollowsBytesReceived(t *testing.T) {
 		h.ServeHTTP(rec, r)
 		return rec.Code
 	}
-	serve(int64(len(body))) // warm up the Injector and the pool
+	serve(int64(len(body))) // warm up the Webhook and the pool
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	if code := serve(admission.DefaultMaxBodyBytes); code != 200 {
@@ -60,7 +60,7 @@ func TestHandlerMemoryFollowsBytesReceived(t *testing.T) {
 
 // Buffers that grew past 64 KiB are not kept for the next request.
 func TestHandlerPoolDropsLargeBuffers(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	big := review(t, req{object: strings.Replace(podJSON, `"x-top":"kept"`, `"x-top":"`+strings.Repeat("x", 1<<20)+`"`, 1)})
 	for i := 0; i < 3; i++ {
 		rec := httptest.NewRecorder()
@@ -97,7 +97,7 @@ func (b *heldBody) Read([]byte) (int, error) {
 func TestHandlerInFlightLimit(t *testing.T) {
 	const limit = 1 << 20
 	h := &admission.Handler{
-		Injector:         newInjector(t, admission.Config{Capability: staticCap(nativeCap)}),
+		Webhook:          newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}),
 		MaxBodyBytes:     limit,
 		MaxInFlightBytes: 4 * limit, // large reviews share 3 MiB; 1 MiB is kept for small ones
 	}
@@ -195,7 +195,7 @@ func TestHandlerDeadline(t *testing.T) {
 	var mu sync.Mutex
 	var left time.Duration
 	var hasDeadline bool
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: func(ctx context.Context, _ *admission.Request) (compat.Capability, error) {
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: func(ctx context.Context, _ *admission.Request) (compat.Capability, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		var dl time.Time
@@ -246,7 +246,7 @@ func observer() (func(*http.Request, int, admission.Outcome, error), chan observ
 // 408; the review never starts.
 func TestHandlerSlowBody(t *testing.T) {
 	observe, seen := observer()
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)}), Observe: observe}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}), Observe: observe}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	pr, pw := io.Pipe()
@@ -288,7 +288,7 @@ func TestHandlerClientGone(t *testing.T) {
 	entered := make(chan struct{})
 	observe, seen := observer()
 	h := &admission.Handler{
-		Injector: newInjector(t, admission.Config{Capability: func(ctx context.Context, _ *admission.Request) (compat.Capability, error) {
+		Webhook: newWebhook(t, admission.Config{Capability: func(ctx context.Context, _ *admission.Request) (compat.Capability, error) {
 			close(entered)
 			<-ctx.Done()
 			return compat.Capability{}, ctx.Err()
@@ -327,7 +327,7 @@ func (w *brokenWriter) Write([]byte) (int, error) { return 0, errors.New("write:
 // write error, not as the status that was meant.
 func TestHandlerObserveUndelivered(t *testing.T) {
 	observe, seen := observer()
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)}), Observe: observe}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}), Observe: observe}
 	for _, tc := range []struct {
 		name  string
 		ctype string
@@ -384,7 +384,7 @@ func TestBoundMessage(t *testing.T) {
 // at most MaxMessageBytes to the API server, which passes the message on
 // to the client and to events.
 func TestDenialMessageBounded(t *testing.T) {
-	i := newInjector(t, admission.Config{Capability: staticCap(nativeCap)})
+	i := newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})
 	eph := strings.TrimSuffix(strings.Repeat(`{"name":"proxy","image":"x"},`, 2000), ",")
 	obj := strings.Replace(podJSON, `"spec":{`, `"spec":{"ephemeralContainers":[`+eph+`],`, 1)
 	body, out, err := i.Review(context.Background(), review(t, req{object: obj}))
@@ -410,7 +410,7 @@ func TestDenialMessageBounded(t *testing.T) {
 // Handler's plain-text error answers quote the request at most
 // MaxMessageBytes long.
 func TestHandlerErrorBodyBounded(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	long := strings.Repeat("v", 10<<10)
 	for _, tc := range []struct {
 		name  string
@@ -442,7 +442,7 @@ func TestHandlerErrorBodyBounded(t *testing.T) {
 // server has either read all it was sent or closed the connection, then
 // sends the rest and reads the answer.
 func TestHandlerOversizeStillSending(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)}), MaxBodyBytes: 32 << 10}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}), MaxBodyBytes: 32 << 10}
 	srv := httptest.NewUnstartedServer(h)
 	l := &countingListener{Listener: srv.Listener, changed: make(chan struct{}, 1)}
 	srv.Listener = l

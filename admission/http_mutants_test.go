@@ -63,7 +63,7 @@ func TestHandlerDrainOversize(t *testing.T) {
 		{name: "chunked HTTP/2, far over", claim: -1, size: 4 * limit, proto: 2, read: limit + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)}), MaxBodyBytes: limit}
+			h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}), MaxBodyBytes: limit}
 			body := &countingBody{r: io.LimitReader(zeros{}, tc.size)}
 			r := postReview("/", body)
 			r.ContentLength = tc.claim
@@ -107,7 +107,7 @@ func (zeros) Read(p []byte) (int, error) {
 // the connection with the rest unread.
 func TestHandlerOversizeLargeLimitStillSending(t *testing.T) {
 	const limit = 1 << 20
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)}), MaxBodyBytes: limit}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}), MaxBodyBytes: limit}
 	srv := httptest.NewUnstartedServer(h)
 	l := &countingListener{Listener: srv.Listener, changed: make(chan struct{}, 1)}
 	srv.Listener = l
@@ -145,7 +145,7 @@ func TestHandlerOversizeLargeLimitStillSending(t *testing.T) {
 // Both kinds of answer say their type and length; the plain-text errors
 // are not to be sniffed.
 func TestHandlerAnswerHeaders(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	for _, tc := range []struct {
 		name, method, ctype string
 		status              int
@@ -165,19 +165,19 @@ func TestHandlerAnswerHeaders(t *testing.T) {
 	}
 }
 
-// GetInjector, when set, answers each request instead of Injector.
-func TestHandlerGetInjector(t *testing.T) {
-	inj := newInjector(t, admission.Config{Capability: staticCap(nativeCap)})
+// GetWebhook, when set, answers each request instead of Webhook.
+func TestHandlerGetWebhook(t *testing.T) {
+	inj := newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})
 	for _, tc := range []struct {
 		name   string
-		get    *admission.Injector
+		get    *admission.Webhook
 		status int
 	}{
 		{"rebuilt", inj, http.StatusOK},
 		{"none yet", nil, http.StatusInternalServerError},
 	} {
 		calls := 0
-		h := &admission.Handler{Injector: inj, GetInjector: func() *admission.Injector { calls++; return tc.get }}
+		h := &admission.Handler{Webhook: inj, GetWebhook: func() *admission.Webhook { calls++; return tc.get }}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, postReview("/", bytes.NewReader(review(t, req{}))))
 		if rec.Code != tc.status || calls != 1 {
@@ -260,22 +260,22 @@ func (x *holder) releaseAll() {
 // twice MaxBodyBytes; a claim of exactly 64 KiB is still a small one, when
 // it is taken and when it is returned.
 func TestHandlerInFlightWeights(t *testing.T) {
-	inj := newInjector(t, admission.Config{Capability: staticCap(nativeCap)})
+	inj := newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})
 	t.Run("at least 4 KiB", func(t *testing.T) {
-		x := &holder{t: t, h: &admission.Handler{Injector: inj, MaxBodyBytes: 64 << 10, MaxInFlightBytes: 128 << 10}}
+		x := &holder{t: t, h: &admission.Handler{Webhook: inj, MaxBodyBytes: 64 << 10, MaxInFlightBytes: 128 << 10}}
 		defer x.releaseAll()
 		x.admit(16, 0)
 		x.admit(16, 100) // 32 × 4 KiB = 128 KiB
 		x.refuse(1)
 	})
 	t.Run("raised to twice the body limit", func(t *testing.T) {
-		x := &holder{t: t, h: &admission.Handler{Injector: inj, MaxBodyBytes: 64 << 10, MaxInFlightBytes: 10 << 10}}
+		x := &holder{t: t, h: &admission.Handler{Webhook: inj, MaxBodyBytes: 64 << 10, MaxInFlightBytes: 10 << 10}}
 		defer x.releaseAll()
 		x.admit(2, 64<<10) // small: they may take it all
 		x.refuse(1)
 	})
 	t.Run("64 KiB claims come back as small ones", func(t *testing.T) {
-		x := &holder{t: t, h: &admission.Handler{Injector: inj, MaxBodyBytes: 1 << 20, MaxInFlightBytes: 4 << 20}}
+		x := &holder{t: t, h: &admission.Handler{Webhook: inj, MaxBodyBytes: 1 << 20, MaxInFlightBytes: 4 << 20}}
 		defer x.releaseAll()
 		for k := 0; k < 16; k++ {
 			x.pass(64 << 10)
@@ -284,7 +284,7 @@ func TestHandlerInFlightWeights(t *testing.T) {
 		x.refuse(1 << 20)
 	})
 	t.Run("8 MiB by default", func(t *testing.T) {
-		x := &holder{t: t, h: &admission.Handler{Injector: inj}}
+		x := &holder{t: t, h: &admission.Handler{Webhook: inj}}
 		defer x.releaseAll()
 		x.admit(2, admission.DefaultMaxBodyBytes) // 6 MiB: the large ones' share
 		x.refuse(64<<10 + 1)
@@ -306,7 +306,7 @@ func (w *deadlineWriter) SetWriteDeadline(t time.Time) error { w.write = t; retu
 // The connection's read deadline is the review's; writing may take a
 // second longer.
 func TestHandlerConnectionDeadlines(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
 	before := time.Now()
 	h.ServeHTTP(w, postReview("/?timeout=7s", bytes.NewReader(review(t, req{}))))
@@ -325,7 +325,7 @@ func TestHandlerConnectionDeadlines(t *testing.T) {
 // A request that names a timeout of zero gets the default one, not a
 // review that is over before it starts.
 func TestHandlerZeroTimeout(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, postReview("/?timeout=0s", bytes.NewReader(review(t, req{}))))
 	if rec.Code != 200 {
@@ -336,7 +336,7 @@ func TestHandlerZeroTimeout(t *testing.T) {
 // A body that fails while it is read is a bad request, even when what
 // arrived before the failure is a whole review.
 func TestHandlerBodyReadError(t *testing.T) {
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)})}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, postReview("/", io.MultiReader(bytes.NewReader(review(t, req{})), iotest.ErrReader(errors.New("connection reset by peer")))))
 	if rec.Code != http.StatusBadRequest || rec.Body.String() != "admission: read body: connection reset by peer\n" {
@@ -387,7 +387,7 @@ func (w flushingConn) FlushError() error { return w.flushErr }
 // error is the one reported.
 func TestHandlerDeliveryReport(t *testing.T) {
 	observe, seen := observer()
-	h := &admission.Handler{Injector: newInjector(t, admission.Config{Capability: staticCap(nativeCap)}), Observe: observe}
+	h := &admission.Handler{Webhook: newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}), Observe: observe}
 	for _, tc := range []struct {
 		name   string
 		w      http.ResponseWriter

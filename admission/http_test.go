@@ -21,7 +21,7 @@ func TestHandler(t *testing.T) {
 	var mu sync.Mutex
 	var seen []observed
 	h := &admission.Handler{
-		Injector:     newInjector(t, admission.Config{Capability: staticCap(nativeCap)}),
+		Webhook:      newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}),
 		MaxBodyBytes: 64 << 10,
 		Observe: func(_ *http.Request, status int, o admission.Outcome, err error) {
 			mu.Lock()
@@ -101,13 +101,13 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// A Handler without an Injector answers 500 rather than panicking.
+// A Handler without a Webhook answers 500 rather than panicking.
 func TestHandlerNoInjector(t *testing.T) {
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
 	r.Header.Set("Content-Type", "application/json")
 	(&admission.Handler{}).ServeHTTP(rec, r)
-	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "no Injector") {
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "no Webhook") {
 		t.Errorf("got %d %q", rec.Code, rec.Body)
 	}
 }

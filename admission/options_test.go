@@ -14,13 +14,14 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/optioncases"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 // TestOptionsThroughReview: every mode-choice option of Config.Options
 // (Mode, AllowPinned, Fallback, AvoidUnorderedTermination, a Universal
 // planner or none), with the capability Config.Capability reports,
-// reaches the choice of mode through Injector.Review: the Outcome's mode,
+// reaches the choice of mode through Webhook.Review: the Outcome's mode,
 // code and warnings, and the sidecar's place in the Pod once the
 // response's patch is applied to the request's object.
 func TestOptionsThroughReview(t *testing.T) {
@@ -79,7 +80,7 @@ func TestOptionsThroughReview(t *testing.T) {
 			if err := optioncases.CheckPlacement(obj.Spec, optioncases.Sidecar().Name, tc.Mode); err != nil {
 				t.Error(err)
 			}
-			if err := patch.Verify([]byte(pod), decodeOps(t, resp.Response.Patch)); err != nil {
+			if err := patchtest.Verify([]byte(pod), decodeOps(t, resp.Response.Patch)); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})

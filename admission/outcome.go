@@ -26,7 +26,7 @@ type Outcome struct {
 	Code compat.Code
 	// Skipped says why nothing was injected, and Reason explains the mode
 	// or the skip.
-	Skipped Skip
+	Skipped sidecar.Skip
 	Reason  string
 	// Warnings are the warnings of the response, as sent.
 	Warnings []string
@@ -35,28 +35,20 @@ type Outcome struct {
 	Err error
 }
 
-// Skip says why a review injected nothing.
-type Skip string
-
-// The reasons to skip.
+// The reasons a review skips, besides sidecar's (sidecar.NotSkipped,
+// sidecar.SkipDeclined, sidecar.SkipAlreadyInjected): Outcome.Skipped is a
+// sidecar.Skip, so one switch covers both.
 const (
-	// NotSkipped: the review injected the sidecar or was denied.
-	NotSkipped Skip = ""
 	// SkipOperation: not a CREATE.
-	SkipOperation Skip = "Operation"
+	SkipOperation sidecar.Skip = "Operation"
 	// SkipSubResource: a request of a subresource (such as
 	// pods/ephemeralcontainers).
-	SkipSubResource Skip = "SubResource"
+	SkipSubResource sidecar.Skip = "SubResource"
 	// SkipKind: not a Pod, or a workload without Config.Workloads.
-	SkipKind Skip = "Kind"
+	SkipKind sidecar.Skip = "Kind"
 	// SkipNamespace: a namespace in Config.ExcludeNamespaces.
-	SkipNamespace Skip = "Namespace"
-	// SkipDeclined: the Options.Decide hook declined.
-	SkipDeclined Skip = Skip(sidecar.SkipDeclined)
-	// SkipAlreadyInjected: the same sidecar is there already (for
-	// example when the webhook is reinvoked).
-	SkipAlreadyInjected Skip = Skip(sidecar.SkipAlreadyInjected)
+	SkipNamespace sidecar.Skip = "Namespace"
 	// SkipError: the injection failed and Config.AllowOnError admitted
 	// the Pod unchanged.
-	SkipError Skip = "Error"
+	SkipError sidecar.Skip = "Error"
 )

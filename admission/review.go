@@ -55,7 +55,7 @@ type requestIn struct {
 // review's JSON and the Outcome, or an *[Error] that says which HTTP status
 // to answer with instead (see the package documentation for the status
 // codes). Review does not keep body.
-func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
+func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
 	var out Outcome
 	if len(body) == 0 {
 		return nil, out, badRequest(errors.New("admission: empty body; want an AdmissionReview"))
@@ -67,10 +67,45 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if in.APIVersion != reviewAPIVersion || in.Kind != reviewKind {
 		return nil, out, badRequest(fmt.Errorf("admission: got apiVersion %q kind %q; want %s %s (set admissionReviewVersions: [v1])", in.APIVersion, in.Kind, reviewAPIVersion, reviewKind))
 	}
-	r := in.Request
-	if r == nil {
+	if in.Request == nil {
 		return nil, out, badRequest(errors.New("admission: AdmissionReview has no request"))
 	}
+	resp, out, err := i.admit(ctx, in.Request)
+	if err != nil {
+		return nil, out, err
+	}
+	b, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: reviewKind},
+		Response: resp,
+	})
+	if err != nil {
+		return nil, out, internal(fmt.Errorf("admission: encode response: %w", err))
+	}
+	return b, out, nil
+}
+
+// Admit answers one admission request that the caller has already decoded,
+// as a webhook framework does (controller-runtime's admission.Request
+// embeds an admissionv1.AdmissionRequest): the same decision as Review,
+// returned as the response (its UID set, a JSON patch with its moves when
+// the object changes) instead of the review's bytes. The object is read
+// from req.Object.Raw, never from a typed copy. An error is an *[Error]
+// whose Status says which HTTP status a webhook answers with (400 for a
+// malformed request, 500 when the capability source fails or ctx ends);
+// a Pod that cannot take the sidecar is a denial in the response, not an
+// error.
+func (i *Webhook) Admit(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, Outcome, error) {
+	if req == nil {
+		return nil, Outcome{}, badRequest(errors.New("admission: no request"))
+	}
+	r := &requestIn{UID: string(req.UID), Kind: req.Kind, SubResource: req.SubResource, Name: req.Name,
+		Namespace: req.Namespace, Operation: string(req.Operation), Object: req.Object.Raw, DryRun: req.DryRun}
+	return i.admit(ctx, r)
+}
+
+// admit decides r (see Review and Admit).
+func (i *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.AdmissionResponse, Outcome, error) {
+	var out Outcome
 	if r.UID == "" {
 		return nil, out, badRequest(errors.New("admission: request.uid is empty"))
 	}
@@ -85,7 +120,7 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	case i.exclude[r.Namespace]:
 		out.Skipped, out.Reason = SkipNamespace, fmt.Sprintf("namespace %q is excluded", r.Namespace)
 	}
-	if out.Skipped != NotSkipped {
+	if out.Skipped != sidecar.NotSkipped {
 		return i.respond(&out, nil)
 	}
 	if len(r.Object) == 0 || string(r.Object) == "null" {
@@ -126,14 +161,14 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	out.Warnings = res.Warnings
 	out.Reason = res.Reason
 	if res.Skipped != sidecar.NotSkipped {
-		out.Skipped = Skip(res.Skipped)
+		out.Skipped = res.Skipped
 		return i.respond(&out, nil)
 	}
 	out.Mode, out.Code = res.Mode, res.Code
 	if res.Mutation.Empty() {
 		return i.respond(&out, nil)
 	}
-	p, err := res.Mutation.MarshalJSONPatch(obj.Root)
+	p, err := res.Mutation.MarshalJSONPatch() // for obj.Root: InjectObject's mutation knows it
 	if err != nil {
 		return nil, out, internal(fmt.Errorf("admission: render patch: %w", err))
 	}
@@ -141,10 +176,10 @@ func (i *Injector) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	return i.respond(&out, p)
 }
 
-// respond encodes the response review for out: denied when out.Err is set
+// respond returns the response for out: denied when out.Err is set
 // without AllowOnError, allowed otherwise, with the patch p when not nil.
-func (i *Injector) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
-	resp := admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
+func (i *Webhook) respond(out *Outcome, p []byte) (*admissionv1.AdmissionResponse, Outcome, error) {
+	resp := &admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
 	if out.Err != nil && out.Skipped != SkipError {
 		resp.Allowed = false
 		// The API server passes the message on to the client and into
@@ -163,14 +198,7 @@ func (i *Injector) respond(out *Outcome, p []byte) ([]byte, Outcome, error) {
 	out.Warnings = boundWarnings(out.Warnings)
 	resp.Warnings = out.Warnings
 	out.Allowed = resp.Allowed
-	b, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: reviewKind},
-		Response: &resp,
-	})
-	if err != nil {
-		return nil, *out, internal(fmt.Errorf("admission: encode response: %w", err))
-	}
-	return b, *out, nil
+	return resp, *out, nil
 }
 
 func kindString(k metav1.GroupVersionKind) string {

@@ -39,10 +39,10 @@ func withName(t *testing.T, body []byte, name string) []byte {
 // read, that is the object's own spec (the injection then reports the
 // record).
 func TestReviewCapabilityRequest(t *testing.T) {
-	corrupt := strings.Replace(podJSON, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"`+compat.RecordAnnotationPrefix+`proxy":"{not json"}`, 1)
+	corrupt := strings.Replace(podJSON, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"`+"sidecar.sidecarkit.io/"+`proxy":"{not json"}`, 1)
 	for _, tc := range []struct{ name, object string }{{"plain", podJSON}, {"corrupt record", corrupt}} {
 		var got *admission.Request
-		i := newInjector(t, admission.Config{Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
+		i := newWebhook(t, admission.Config{Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
 			got = r
 			return nativeCap, nil
 		}})
@@ -99,7 +99,7 @@ func TestReviewContextEnds(t *testing.T) {
 			if tc.ctx != nil {
 				ctx = tc.ctx()
 			}
-			i := newInjector(t, tc.cfg(cancel))
+			i := newWebhook(t, tc.cfg(cancel))
 			body, out, err := i.Review(ctx, review(t, req{}))
 			var e *admission.Error
 			if !errors.As(err, &e) || e.Status != http.StatusInternalServerError || !errors.Is(err, admission.ErrInternal) || !errors.Is(err, tc.is) || body != nil {
@@ -118,7 +118,7 @@ func TestReviewContextEnds(t *testing.T) {
 // A reinvocation that finds the sidecar injected names no mode: nothing
 // was injected.
 func TestReviewAlreadyInjectedOutcome(t *testing.T) {
-	i := newInjector(t, admission.Config{Capability: staticCap(nativeCap)})
+	i := newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})
 	body, out, err := i.Review(context.Background(), review(t, req{}))
 	if err != nil || out.Mode != sidecar.Native {
 		t.Fatalf("first review: mode %q, %v", out.Mode, err)
@@ -129,7 +129,7 @@ func TestReviewAlreadyInjectedOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Skipped != admission.SkipAlreadyInjected || out.Mode != sidecar.Auto || out.Code != "" || out.Ops != 0 {
+	if out.Skipped != sidecar.SkipAlreadyInjected || out.Mode != sidecar.Auto || out.Code != "" || out.Ops != 0 {
 		t.Errorf("reinvocation: skipped %q, mode %q, code %q, %d ops; want AlreadyInjected with no mode, code or ops", out.Skipped, out.Mode, out.Code, out.Ops)
 	}
 }
@@ -138,7 +138,7 @@ func TestReviewAlreadyInjectedOutcome(t *testing.T) {
 // warning: the API server drops warnings that are too long or carry
 // control characters.
 func TestReviewAllowOnErrorWarningBounded(t *testing.T) {
-	i := newInjector(t, admission.Config{Capability: staticCap(nativeCap), AllowOnError: true})
+	i := newWebhook(t, admission.Config{Capability: staticCap(nativeCap), AllowOnError: true})
 	eph := strings.TrimSuffix(strings.Repeat(`{"name":"proxy","image":"x"},`, 50), ",")
 	obj := strings.Replace(podJSON, `"spec":{`, `"spec":{"ephemeralContainers":[`+eph+`],`, 1)
 	body, out, err := i.Review(context.Background(), review(t, req{object: obj}))

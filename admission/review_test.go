@@ -22,6 +22,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/golden"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -125,7 +126,7 @@ func review(t testing.TB, r req) []byte {
 	return b
 }
 
-func newInjector(t testing.TB, c admission.Config) *admission.Injector {
+func newWebhook(t testing.TB, c admission.Config) *admission.Webhook {
 	t.Helper()
 	if c.Spec.Container.Name == "" {
 		c.Spec = testSpec(t)
@@ -185,7 +186,7 @@ func TestReviewGolden(t *testing.T) {
 		req     req
 		allowed bool
 		patched bool
-		skipped admission.Skip
+		skipped sidecar.Skip
 		mode    sidecar.Mode
 	}{
 		{name: "pod-native", reason: "every node runs native sidecars: an init container, first",
@@ -209,14 +210,14 @@ func TestReviewGolden(t *testing.T) {
 		{name: "excluded-namespace", reason: "ExcludeNamespaces is a safety net behind the namespaceSelector",
 			config: admission.Config{ExcludeNamespaces: []string{"kube-system"}}, req: req{ns: "kube-system"}, allowed: true, skipped: admission.SkipNamespace},
 		{name: "declined", reason: "the Decide hook opts the Pod out",
-			config: admission.Config{Capability: staticCap(nativeCap), Options: sidecar.Options{Decide: decide}}, req: req{object: optOut}, allowed: true, skipped: admission.SkipDeclined},
+			config: admission.Config{Capability: staticCap(nativeCap), Options: sidecar.Options{Decide: decide}}, req: req{object: optOut}, allowed: true, skipped: sidecar.SkipDeclined},
 		{name: "foreign-container", reason: "a container of the sidecar's name that was not injected: denied with the field path",
 			config: admission.Config{Capability: staticCap(nativeCap)}, req: req{object: foreign}, allowed: false},
 		{name: "foreign-container-allow", reason: "AllowOnError admits the Pod unchanged, with a warning",
 			config: admission.Config{Capability: staticCap(nativeCap), AllowOnError: true}, req: req{object: foreign}, allowed: true, skipped: admission.SkipError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			i := newInjector(t, tc.config)
+			i := newWebhook(t, tc.config)
 			r := tc.req
 			r.uid = "uid-" + tc.name
 			body, out, err := i.Review(context.Background(), review(t, r))
@@ -273,11 +274,11 @@ func goldenText(t testing.TB, body []byte, ops patch.Ops) []byte {
 }
 
 // checkApplies proves that the patch changes only what it names (no
-// unknown field lost, see patch.Verify), and that the patched object,
+// unknown field lost, see patchtest.Verify), and that the patched object,
 // reviewed again as under reinvocationPolicy IfNeeded, gets no patch.
-func checkApplies(t *testing.T, i *admission.Injector, r req, obj []byte, ops patch.Ops) {
+func checkApplies(t *testing.T, i *admission.Webhook, r req, obj []byte, ops patch.Ops) {
 	t.Helper()
-	if err := patch.Verify(obj, ops); err != nil {
+	if err := patchtest.Verify(obj, ops); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	after := applyOps(t, obj, ops)
@@ -292,7 +293,7 @@ func checkApplies(t *testing.T, i *admission.Injector, r req, obj []byte, ops pa
 	if err != nil {
 		t.Fatalf("reinvocation: %v", err)
 	}
-	if _, again := decodeResponse(t, body, r.uid); len(again) > 0 || out.Skipped != admission.SkipAlreadyInjected {
+	if _, again := decodeResponse(t, body, r.uid); len(again) > 0 || out.Skipped != sidecar.SkipAlreadyInjected {
 		t.Errorf("reinvocation: skipped %q, %d ops, want AlreadyInjected and none: %s", out.Skipped, len(again), body)
 	}
 }
@@ -328,7 +329,7 @@ func TestReviewErrors(t *testing.T) {
 		{name: "context canceled", ctx: canceled, body: good, status: 500, want: "context canceled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			i := newInjector(t, tc.config)
+			i := newWebhook(t, tc.config)
 			ctx := tc.ctx
 			if ctx == nil {
 				ctx = context.Background()
@@ -378,7 +379,7 @@ func TestNewErrors(t *testing.T) {
 // server gives even when the object has none (generateName Pods).
 func TestCapabilitySeesRequest(t *testing.T) {
 	var got admission.Request
-	i := newInjector(t, admission.Config{Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
+	i := newWebhook(t, admission.Config{Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
 		got = *r
 		return nativeCap, nil
 	}})
@@ -438,7 +439,7 @@ func typesUID(s string) types.UID { return types.UID(s) }
 func TestSchedulingSpecWithoutOwnPin(t *testing.T) {
 	var got admission.Request
 	strips := compat.Capability{Kubelet: compat.KubeletStrips, OrderedTermination: compat.Unsupported, APIServer: compat.APIServerStores}
-	i := newInjector(t, admission.Config{
+	i := newWebhook(t, admission.Config{
 		Options: sidecar.Options{AllowPinned: true},
 		Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
 			got = *r
@@ -466,7 +467,7 @@ func TestSchedulingSpecWithoutOwnPin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, out, err = i.Review(context.Background(), review(t, req{uid: "u2", object: string(pinned)})); err != nil || out.Skipped != admission.SkipAlreadyInjected {
+	if _, out, err = i.Review(context.Background(), review(t, req{uid: "u2", object: string(pinned)})); err != nil || out.Skipped != sidecar.SkipAlreadyInjected {
 		t.Fatalf("reinvocation: skipped %q, %v; want already injected", out.Skipped, err)
 	}
 	if got.Object.Spec.Affinity == nil {

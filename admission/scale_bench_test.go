@@ -59,14 +59,14 @@ func scalePodJSON(n int) string {
 	return b.String()
 }
 
-// scaleInjector is an Injector of the scaling sidecar for a native cluster.
-func scaleInjector(t testing.TB) *admission.Injector {
+// scaleInjector is a Webhook of the scaling sidecar for a native cluster.
+func scaleInjector(t testing.TB) *admission.Webhook {
 	t.Helper()
 	s, err := sidecar.LoadSpec([]byte(scaleSpecYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newInjector(t, admission.Config{Spec: s, Capability: staticCap(nativeCap)})
+	return newWebhook(t, admission.Config{Spec: s, Capability: staticCap(nativeCap)})
 }
 
 // BenchmarkReviewScale measures the whole admission path, AdmissionReview
@@ -105,7 +105,7 @@ func BenchmarkReviewScale(b *testing.B) {
 
 // reviewPerContainer returns the allocations and bytes allocated per
 // application container of one review of scalePodJSON(n).
-func reviewPerContainer(t *testing.T, i *admission.Injector, n int) (allocs, bytes float64) {
+func reviewPerContainer(t *testing.T, i *admission.Webhook, n int) (allocs, bytes float64) {
 	t.Helper()
 	body := review(t, req{object: scalePodJSON(n)})
 	run := func() {

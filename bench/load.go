@@ -50,7 +50,7 @@ func Handler() (http.Handler, error) {
 		}
 	}
 	// The library's own http.Handler (body limit, content type, status codes).
-	mux.Handle("/ours", &admission.Handler{Injector: adm, MaxBodyBytes: maxReview})
+	mux.Handle("/ours", &admission.Handler{Webhook: adm, MaxBodyBytes: maxReview})
 	mux.Handle("/peer", serve(func(b []byte) ([]byte, error) { return admissionPeer(b, &s) }))
 	return mux, nil
 }

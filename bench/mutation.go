@@ -5,6 +5,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/sidecar"
@@ -81,8 +82,7 @@ func record(*corev1.PodSpec) string { return planRecord }
 // that edits the typed object does.
 func mutateTyped(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s *sidecar.Spec) {
 	c := *s.Container.DeepCopy()
-	always := corev1.ContainerRestartPolicyAlways
-	c.RestartPolicy = &always
+	c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	spec.InitContainers = append([]corev1.Container{c}, spec.InitContainers...)
 	for i := range s.Volumes {
 		spec.Volumes = append(spec.Volumes, *s.Volumes[i].DeepCopy())

@@ -37,7 +37,7 @@ type Input struct {
 	Sidecar  sidecar.Spec
 	Injector *sidecar.Injector
 	// Admission is the library's admission package, configured alike.
-	Admission *admission.Injector
+	Admission *admission.Webhook
 }
 
 // NewInput prepares raw, a Pod, for the paths.
@@ -287,7 +287,7 @@ func AdmissionOurs(in *Input) ([]byte, error) {
 
 // NewAdmission returns the admission package's Injector for the
 // benchmark's Spec and capability.
-func NewAdmission() (*admission.Injector, error) {
+func NewAdmission() (*admission.Webhook, error) {
 	c := Capability()
 	return admission.New(admission.Config{
 		Spec:       Spec(),

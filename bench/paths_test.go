@@ -5,10 +5,11 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/bench"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // TestPaths checks that every path makes the same mutation, that ours keep
-// every unknown field with the fewest ops and pass patch.Verify, and that
+// every unknown field with the fewest ops and pass patchtest.Verify, and that
 // the peers lose unknown fields (the README's table says so).
 func TestPaths(t *testing.T) {
 	ins, err := bench.Inputs()
@@ -50,7 +51,7 @@ func TestPaths(t *testing.T) {
 	}
 }
 
-// TestOursVerify runs patch.Verify over our patches: nothing but the
+// TestOursVerify runs patchtest.Verify over our patches: nothing but the
 // injected paths changes.
 func TestOursVerify(t *testing.T) {
 	ins, err := bench.Inputs()
@@ -67,7 +68,7 @@ func TestOursVerify(t *testing.T) {
 			if err := jsonUnmarshal(out, &ops); err != nil {
 				t.Fatal(err)
 			}
-			if err := patch.Verify(in.Raw, ops); err != nil {
+			if err := patchtest.Verify(in.Raw, ops); err != nil {
 				t.Errorf("%s: %v", in.Name, err)
 			}
 		}

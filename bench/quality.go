@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/sidecarkit/sidecarkit/bench/fixture"
-	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 //go:embed testdata/*.json
@@ -48,7 +48,7 @@ type Quality struct {
 	// for the record annotation.
 	MinOps int
 	// UnknownKept of UnknownTotal fields unknown to k8s.io/api are still in
-	// their own element after the patch is applied (patch.UnknownFieldsKept).
+	// their own element after the patch is applied (patchtest.UnknownFieldsKept).
 	UnknownKept, UnknownTotal int
 	// Lost names the unknown fields not kept.
 	Lost []string
@@ -98,7 +98,7 @@ func Assess(p Path, in *Input) (Quality, error) {
 		}
 	}
 	q.PatchBytes = len(out)
-	if q.UnknownKept, q.UnknownTotal, q.Lost, err = patch.UnknownFieldsKept(in.Raw, patched); err != nil {
+	if q.UnknownKept, q.UnknownTotal, q.Lost, err = patchtest.UnknownFieldsKept(in.Raw, patched); err != nil {
 		return Quality{}, fmt.Errorf("%s/%s: %w", p.Key, in.Name, err)
 	}
 	if q.SameMutation, err = sameMutation(in, patched); err != nil {

@@ -1,10 +1,10 @@
 package compat
 
-// Code is a machine-readable reason: why [Recommend] chose a strategy, or
+// Code is a machine-readable reason: why sidecar.Recommend chose a mode, or
 // what a [Finding] is about. Codes are stable; messages may change.
 type Code string
 
-// Codes of a [Recommendation].
+// Codes of a mode choice (sidecar.Recommend).
 const (
 	CodeAPIServerUnknown      Code = "apiserver-unknown"       // API server capability unknown: the caller's fallback
 	CodeAPIServerDrops        Code = "apiserver-drops"         // the API server drops restartPolicy (gate off)

@@ -28,7 +28,7 @@ type Facts struct {
 // reports:
 //   - restartPolicy dropped: an init container that the intended spec, a
 //     field manager in metadata.managedFields, or sidecarkit's record
-//     annotation (see [RecordAnnotationPrefix]; managedFields never record
+//     annotation (see [recordAnnotationPrefix]; managedFields never record
 //     what a mutating webhook adds) gave restartPolicy while the stored spec
 //     lacks it; and intended sidecars missing altogether;
 //   - the init container that blocks a Pod stuck in Init, and whether it
@@ -301,7 +301,7 @@ func capabilityFindings(c Capability, nodePath string) []Finding {
 	case c.Kubelet == KubeletRejects:
 		out = append(out, Finding{Code: CodeNodeRejects, Severity: SeverityError, Path: nodePath,
 			Message: "the node's kubelet " + KubeletRejects.Description() + evidenceNote(c, false),
-			Fix:     "Turn SidecarContainers on in the node's kubelet or upgrade it to 1.29+, or keep such Pods off the node (pinned strategy, nodes labelled " + NodeLabel + ")."})
+			Fix:     "Turn SidecarContainers on in the node's kubelet or upgrade it to 1.29+, or keep such Pods off the node (pinned mode, nodes labelled " + NodeLabel + ")."})
 	case c.Kubelet == KubeletStrips:
 		out = append(out, Finding{Code: CodeNodeStrips, Severity: SeverityError, Path: nodePath,
 			Message: "the node's kubelet " + KubeletStrips.Description() + evidenceNote(c, false),

@@ -104,26 +104,26 @@ func TestDiagnoseCases(t *testing.T) {
 			want:     []brief{{compat.CodeFieldDropped, compat.SeverityError, "spec.initContainers[0].restartPolicy"}, {compat.CodeAPIServerDrops, compat.SeverityError, ""}},
 			contains: "the sign of the SidecarContainers gate being off"},
 		{name: "default-annotation-native-sidecar", facts: compat.Facts{Pod: &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.DefaultContainerAnnotation: "side"}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"kubectl.kubernetes.io/default-container": "side"}},
 			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{sidecar}, Containers: []corev1.Container{{Name: "app"}}}}},
 			want:     []brief{{compat.CodeSidecarDefault, compat.SeverityWarning, "metadata.annotations[kubectl.kubernetes.io/default-container]"}},
 			contains: `native sidecar "side"`},
 		{name: "default-annotation-app", facts: compat.Facts{Pod: &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.DefaultContainerAnnotation: "app"}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"kubectl.kubernetes.io/default-container": "app"}},
 			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{sidecar}, Containers: []corev1.Container{{Name: "proxy"}, {Name: "app"}}}}},
 			want: nil, reason: "the annotation names the application: a sidecar-like first container does not matter"},
 		{name: "default-annotation-plain-init", facts: compat.Facts{Pod: &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.DefaultContainerAnnotation: "job"}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"kubectl.kubernetes.io/default-container": "job"}},
 			Spec:       corev1.PodSpec{InitContainers: []corev1.Container{job}, Containers: []corev1.Container{{Name: "app"}}}}},
 			want: nil, reason: "an init container that is no sidecar is the author's choice"},
 		{name: "default-first-recorded-legacy", facts: compat.Facts{Pod: &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.RecordAnnotationPrefix + "mesh": `{"v":2,"mode":"legacy","containers":{"mesh":"00"}}`}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"sidecar.sidecarkit.io/" + "mesh": `{"v":2,"mode":"legacy","containers":{"mesh":"00"}}`}},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "mesh"}, {Name: "web"}}}}},
 			want:     []brief{{compat.CodeSidecarDefault, compat.SeverityWarning, "spec.containers[0]"}},
 			contains: `sidecar "mesh" is the first regular container`},
 		{name: "default-first-recorded-legacy-annotated", facts: compat.Facts{Pod: &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{compat.RecordAnnotationPrefix + "mesh": `{"v":2,"mode":"legacy","containers":{"mesh":"00"}}`,
-				compat.DefaultContainerAnnotation: "mesh"}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"sidecar.sidecarkit.io/" + "mesh": `{"v":2,"mode":"legacy","containers":{"mesh":"00"}}`,
+				"kubectl.kubernetes.io/default-container": "mesh"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "mesh"}, {Name: "web"}}}}},
 			want:     []brief{{compat.CodeSidecarDefault, compat.SeverityWarning, "metadata.annotations[kubectl.kubernetes.io/default-container]"}},
 			contains: `the annotation makes sidecar "mesh"`},

@@ -7,10 +7,10 @@ import "fmt"
 // application.
 const CodeSidecarDefault Code = "sidecar-default-container"
 
-// DefaultContainerAnnotation is the annotation that names the container
+// defaultContainerAnnotation is the annotation that names the container
 // kubectl logs, exec and attach use when none is given; without it they
 // use the first regular container (docs/doctor.md#kubectls-default-container).
-const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 // defaultContainer reports a Pod whose kubectl default container is a
 // sidecar: the annotation names a native sidecar or an injected legacy
@@ -30,12 +30,12 @@ func (d *diagnosis) defaultContainer() {
 			break
 		}
 	}
-	fix := "Annotate the Pod (or its template) with " + DefaultContainerAnnotation + " naming the application container, so that kubectl logs and exec reach it"
+	fix := "Annotate the Pod (or its template) with " + defaultContainerAnnotation + " naming the application container, so that kubectl logs and exec reach it"
 	if app != "" {
-		fix = fmt.Sprintf("Annotate the Pod (or its template) with %s: %q, so that kubectl logs and exec reach the application", DefaultContainerAnnotation, app)
+		fix = fmt.Sprintf("Annotate the Pod (or its template) with %s: %q, so that kubectl logs and exec reach the application", defaultContainerAnnotation, app)
 	}
-	if name, ok := d.pod.Annotations[DefaultContainerAnnotation]; ok && name != "" {
-		path := "metadata.annotations[" + DefaultContainerAnnotation + "]"
+	if name, ok := d.pod.Annotations[defaultContainerAnnotation]; ok && name != "" {
+		path := "metadata.annotations[" + defaultContainerAnnotation + "]"
 		// kubectl looks the name up among the regular containers first,
 		// then the init containers (k8s.io/kubectl pkg/cmd/util/podcmd).
 		if findContainer(spec.Containers, name) != nil {
@@ -62,13 +62,13 @@ func (d *diagnosis) defaultContainer() {
 	first := &spec.Containers[0]
 	if key := legacy[first.Name]; key != "" {
 		d.add(Finding{Code: CodeSidecarDefault, Severity: SeverityWarning, Path: "spec.containers[0]",
-			Message: fmt.Sprintf("sidecar %q is the first regular container and the Pod has no %s annotation, so kubectl logs and exec use it by default (annotation %s records that sidecarkit injected it)", first.Name, DefaultContainerAnnotation, key),
+			Message: fmt.Sprintf("sidecar %q is the first regular container and the Pod has no %s annotation, so kubectl logs and exec use it by default (annotation %s records that sidecarkit injected it)", first.Name, defaultContainerAnnotation, key),
 			Fix:     fix + ", or inject the legacy sidecar after the application containers."})
 		return
 	}
 	if h := sidecarNameHint(first.Name); h != "" {
 		d.add(Finding{Code: CodeSidecarDefault, Severity: SeverityInfo, Path: "spec.containers[0]",
-			Message: fmt.Sprintf("the first regular container %q, which kubectl logs and exec use by default (no %s annotation), is named like a sidecar (%q); if it is one, the application is not the default", first.Name, DefaultContainerAnnotation, h),
+			Message: fmt.Sprintf("the first regular container %q, which kubectl logs and exec use by default (no %s annotation), is named like a sidecar (%q); if it is one, the application is not the default", first.Name, defaultContainerAnnotation, h),
 			Fix:     fix + "."})
 	}
 }

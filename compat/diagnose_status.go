@@ -19,7 +19,7 @@ func (d *diagnosis) status() {
 	if st.Reason == reasonRestartPolicyForbidden {
 		d.add(Finding{Code: CodeKubeletRejected, Severity: SeverityError, Path: "status.reason",
 			Message: fmt.Sprintf("the kubelet of node %q refused the Pod (%s): it knows restartPolicy on init containers but has SidecarContainers off (1.28–1.32); the Pod is Failed: %s", d.pod.Spec.NodeName, st.Reason, st.Message),
-			Fix:     "Turn SidecarContainers on in that kubelet or upgrade the node to 1.29+, or keep such Pods off it (pinned strategy, nodes labelled " + NodeLabel + ")."})
+			Fix:     "Turn SidecarContainers on in that kubelet or upgrade the node to 1.29+, or keep such Pods off it (pinned mode, nodes labelled " + NodeLabel + ")."})
 		return
 	}
 	if st.Phase != corev1.PodPending || d.pod.Spec.NodeName == "" || len(d.pod.Spec.InitContainers) == 0 {

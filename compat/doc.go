@@ -1,7 +1,12 @@
 // Package compat describes what a node and an API server do with native
 // sidecar containers (init containers with restartPolicy Always), detects
-// it, chooses an injection strategy from it, and diagnoses Pods whose
-// sidecars do not work.
+// it, and diagnoses Pods whose sidecars do not work.
+//
+// The flow: gather what you know about the cluster into a [Cluster] (the
+// API server's version and /metrics, the Node objects, the kubelets'
+// /metrics) and ask [Cluster.For] what it can do for a Pod; pass that
+// [Capability] to package sidecar, whose Recommend and Injector turn it
+// into an injection mode; when a Pod is stuck, [Diagnose] says why.
 //
 // Everything here is a pure function of its inputs: no I/O, no logging, no
 // globals. Unknown is a first-class answer and is never treated as yes or
@@ -12,16 +17,15 @@
 //     [APIServer] capability (stores, drops, unknown field) and the
 //     [Evidence] behind them. Peers combine with [Weakest]; a stronger
 //     source refines a weaker one with [Capability.Override].
-//   - Detectors: [ParseKubeletVersion] and [ParseAPIServerVersion] (any
-//     distribution suffix; major.minor only), [ParseNode] and [FromNode]
-//     (status.nodeInfo.kubeletVersion and our [NodeLabel]), [FromNodes] (the
-//     weakest node a Pod may land on, honouring nodeName, nodeSelector and
-//     required node affinity), [ParseFeatureMetrics] with
-//     [FromKubeletMetrics], [FromAPIServerMetrics] and [FromNodeMetrics]
-//     (the kubernetes_feature_enabled series), and [FromSkewPolicy].
-//   - Decision: [Recommend] maps a Capability and a [Preference] to a
-//     [Strategy]: [Native], [Legacy], [Pinned] or [Universal], with a
-//     machine [Code] and a human reason.
+//   - The cluster: [Cluster.For] joins the API server's capability with
+//     the weakest node a Pod may land on, honouring nodeName, nodeSelector
+//     and required node affinity.
+//   - Detectors of one component: [ParseKubeletVersion] and
+//     [ParseAPIServerVersion] (any distribution suffix; major.minor only),
+//     [ParseNode] (status.nodeInfo.kubeletVersion and our [NodeLabel]),
+//     [ParseFeatureMetrics] with [FromKubeletMetrics],
+//     [FromAPIServerMetrics] and [FromNodeMetrics] (the
+//     kubernetes_feature_enabled series), and [FromSkewPolicy].
 //   - Pinning: [NodeLabel], [NodeLabelValue] and
 //     [NativeNodeSelectorRequirement].
 //   - Diagnosis: [Diagnose] turns a stored Pod, optionally its intended

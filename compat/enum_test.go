@@ -26,9 +26,6 @@ func TestEnumText(t *testing.T) {
 		{name: "kubelet-bad", v: compat.Kubelet(-1), want: "Kubelet(-1)", bad: true},
 		{name: "apiserver", v: compat.APIServerUnknownField, want: "unknown-field"},
 		{name: "apiserver-bad", v: compat.APIServer(4), want: "APIServer(4)", bad: true},
-		{name: "strategy-zero", v: compat.Legacy, want: "legacy"},
-		{name: "strategy", v: compat.Universal, want: "universal"},
-		{name: "strategy-bad", v: compat.Strategy(9), want: "Strategy(9)", bad: true},
 		{name: "severity", v: compat.SeverityError, want: "error"},
 		{name: "severity-bad", v: compat.Severity(3), want: "Severity(3)", bad: true},
 	}

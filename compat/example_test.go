@@ -37,12 +37,13 @@ func ExampleParseAPIServerVersion() {
 
 // Our node label, set by an operator from the node's metrics, overrides the
 // version's default.
-func ExampleFromNode() {
+func ExampleParseNode() {
 	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: "pool-a-1", Labels: map[string]string{compat.NodeLabel: compat.NodeLabelNative}},
 		Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.28.15"}},
 	}
-	fmt.Println(compat.FromNode(n).Explain())
+	c, _ := compat.ParseNode(n)
+	fmt.Println(c.Explain())
 	// Output:
 	// kubelet=native orderedTermination=unsupported apiServer=unknown
 	//   node/pool-a-1 (kubelet-version): version "v1.28.15" is 1.28: SidecarContainers is alpha and off by default: the kubelet rejects the Pod unless metrics show the gate on; even then termination is unordered
@@ -50,14 +51,14 @@ func ExampleFromNode() {
 }
 
 // The weakest node a Pod may land on, honouring its node selector.
-func ExampleFromNodes() {
+func ExampleCluster_For() {
 	mk := func(name, version, pool string) corev1.Node {
 		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pool": pool}},
 			Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version}}}
 	}
 	nodes := []corev1.Node{mk("a", "v1.31.2", "main"), mk("b", "v1.27.9", "batch"), mk("c", "v1.33.1", "main")}
-	all, _ := compat.FromNodes(nodes, nil)
-	main, _ := compat.FromNodes(nodes, &corev1.PodSpec{NodeSelector: map[string]string{"pool": "main"}})
+	all, _ := compat.Cluster{Nodes: nodes}.For(nil)
+	main, _ := compat.Cluster{Nodes: nodes}.For(&corev1.PodSpec{NodeSelector: map[string]string{"pool": "main"}})
 	fmt.Println("cluster:", all.Kubelet)
 	fmt.Println("pool main:", main.Kubelet)
 	// Output:
@@ -149,19 +150,6 @@ func ExampleCapability_Override() {
 	// Output:
 	// kubelet=rejects orderedTermination=unsupported apiServer=stores
 	// kubelet=strips orderedTermination=unsupported apiServer=stores
-}
-
-// Choosing a strategy.
-func ExampleRecommend() {
-	c := compat.Capability{APIServer: compat.APIServerStores, Kubelet: compat.KubeletStrips}
-	for _, p := range []compat.Preference{{}, {AllowPinned: true}, {AllowPinned: true, AllowUniversal: true}} {
-		r := compat.Recommend(c, p)
-		fmt.Println(r.Strategy, r.Code)
-	}
-	// Output:
-	// legacy node-strips
-	// pinned node-strips
-	// universal node-strips
 }
 
 // The requirement that keeps a Pinned Pod on native-capable nodes.

@@ -15,10 +15,10 @@ const GateSidecarContainers = "SidecarContainers"
 // (docs/capability.md#feature-metrics): the
 // string form of the gate's pre-release, "" for GA.
 const (
-	StageAlpha      = "ALPHA"
-	StageBeta       = "BETA"
-	StageGA         = ""
-	StageDeprecated = "DEPRECATED"
+	stageAlpha      = "ALPHA"
+	stageBeta       = "BETA"
+	stageGA         = ""
+	stageDeprecated = "DEPRECATED"
 )
 
 // ErrNoGateSeries is wrapped by the metrics detectors when a component whose
@@ -36,8 +36,8 @@ type FeatureGates struct {
 type FeatureGate struct {
 	// Name is the gate's name (the "name" label).
 	Name string `json:"name"`
-	// Stage is the "stage" label: StageAlpha, StageBeta, StageGA ("") or
-	// StageDeprecated.
+	// Stage is the "stage" label: "ALPHA", "BETA", "" (GA) or
+	// "DEPRECATED".
 	Stage string `json:"stage"`
 	// Value is the sample value: 1 enabled, 0 disabled.
 	Value float64 `json:"value"`
@@ -175,13 +175,13 @@ func readGate(g FeatureGates, component, ver string) (gateReading, error) {
 	switch on := s.Enabled(); {
 	case on == Unknown:
 		err = fmt.Errorf("compat: %s metrics line %d: %s value %v is neither 0 nor 1", component, s.Line, GateSidecarContainers, s.Value)
-	case s.Stage == StageAlpha:
+	case s.Stage == stageAlpha:
 		r.on, r.ordered = on, Unsupported // 1.28: terminated like regular containers
-	case s.Stage == StageBeta:
+	case s.Stage == stageBeta:
 		r.on, r.ordered = on, Supported
-	case s.Stage == StageGA && on == Supported:
+	case s.Stage == stageGA && on == Supported:
 		r.on, r.ordered = on, Supported
-	case s.Stage == StageGA:
+	case s.Stage == stageGA:
 		err = fmt.Errorf("compat: %s metrics line %d: %s is GA (locked on) but reported off", component, s.Line, GateSidecarContainers)
 	default:
 		err = fmt.Errorf("compat: %s metrics line %d: %s has unexpected stage %q", component, s.Line, GateSidecarContainers, s.Stage)
@@ -199,11 +199,11 @@ func readGate(g FeatureGates, component, ver string) (gateReading, error) {
 // stageMatches reports whether a stage is the one a minor version ships.
 func stageMatches(stage string, minor uint) bool {
 	switch stage {
-	case StageAlpha:
+	case stageAlpha:
 		return minor == minorAlpha
-	case StageBeta:
+	case stageBeta:
 		return minor >= minorBeta && minor < minorGA
-	case StageGA:
+	case stageGA:
 		return minor >= minorGA && minor < minorRemoved
 	}
 	return false

@@ -9,7 +9,7 @@ import (
 
 // NodeLabel is the node label that records a node's kubelet capability. An
 // operator sets it after checking the node's /metrics (see
-// [FromNodeMetrics] and [NodeLabelValue]); [FromNode] honours it, and
+// [FromNodeMetrics] and [NodeLabelValue]); [ParseNode] honours it, and
 // [NativeNodeSelectorRequirement] pins Pods to nodes that carry
 // NodeLabel=native.
 const NodeLabel = "sidecarkit.io/native-sidecars"
@@ -59,13 +59,6 @@ func NativeNodeSelectorRequirement() corev1.NodeSelectorRequirement {
 		Operator: corev1.NodeSelectorOpIn,
 		Values:   []string{NodeLabelNative},
 	}
-}
-
-// FromNode is [ParseNode] without the error; the evidence still says what
-// could not be read.
-func FromNode(n *corev1.Node) Capability {
-	c, _ := ParseNode(n)
-	return c
 }
 
 // ParseNode infers a node's capability from status.nodeInfo.kubeletVersion

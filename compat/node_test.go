@@ -68,9 +68,6 @@ func TestParseNode(t *testing.T) {
 					t.Errorf("evidence subject %q, want node/a", e.Subject)
 				}
 			}
-			if diff := cmp.Diff(got, compat.FromNode(&tc.node)); diff != "" {
-				t.Errorf("FromNode differs from ParseNode (-ParseNode +FromNode):\n%s", diff)
-			}
 		})
 	}
 }
@@ -79,9 +76,6 @@ func TestParseNodeNil(t *testing.T) {
 	got, err := compat.ParseNode(nil)
 	if err == nil || diff(compat.Capability{}, got) != "" {
 		t.Errorf("ParseNode(nil) = %v, %v; want Unknown and an error", got, err)
-	}
-	if got := compat.FromNode(nil); diff(compat.Capability{}, got) != "" {
-		t.Errorf("FromNode(nil) = %v, want Unknown", got)
 	}
 }
 
@@ -94,7 +88,7 @@ func TestNodeLabelValue(t *testing.T) {
 			t.Errorf("NodeLabelValue(%v) = %q, %v", k, v, ok)
 		}
 		n := node("n", "", label(v))
-		if got := compat.FromNode(&n).Kubelet; got != k {
+		if got, _ := compat.ParseNode(&n); got.Kubelet != k {
 			t.Errorf("label %q read back as %v, want %v", v, got, k)
 		}
 	}
@@ -163,7 +157,7 @@ func TestFromNodes(t *testing.T) {
 	for _, tc := range tests {
 		tc := tc
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := compat.FromNodes(nodes, tc.spec)
+			got, err := compat.Cluster{Nodes: nodes}.For(tc.spec)
 			if (err != nil) != (tc.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
@@ -183,7 +177,7 @@ func TestFromNodes(t *testing.T) {
 }
 
 func TestFromNodesEmpty(t *testing.T) {
-	got, err := compat.FromNodes(nil, nil)
+	got, err := compat.Cluster{Nodes: nil}.For(nil)
 	if err != nil || got.Kubelet != compat.KubeletUnknown || len(got.Evidence) != 1 {
 		t.Errorf("FromNodes(nil) = %s, %v", got.Explain(), err)
 	}

@@ -8,21 +8,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// FromNodes returns the [Weakest] capability of the nodes that a Pod with
-// the given spec may be placed on, each node read by [ParseNode] (so the
-// [NodeLabel] counts), with the evidence of every node kept. With a nil
-// spec every node counts (a pool, a cluster). Otherwise spec.nodeName, when
-// set, selects that node alone (docs/capability.md#which-nodes-count), and
-// spec.nodeSelector and the required node affinity filter the nodes the way
-// the scheduler does; taints and tolerations are not considered, which can
-// only make the answer more cautious.
-//
-// Nodes are taken in name order, so the result does not depend on the order
-// of the list. No matching node gives Unknown (an autoscaler may add nodes
-// nobody has seen). The error joins every node that could not be read and
-// every invalid node-selector requirement; the capability is still
-// computed from what could be read.
-func FromNodes(nodes []corev1.Node, spec *corev1.PodSpec) (Capability, error) {
+// fromNodes returns the [Weakest] capability of the nodes that a Pod with
+// the given spec may be placed on (see [Cluster.For]), each node read by
+// [FromNodeMetrics] when metrics has its name, else by [ParseNode].
+func fromNodes(nodes []corev1.Node, metrics map[string]FeatureGates, spec *corev1.PodSpec) (Capability, error) {
 	p, errs := newPlacement(spec)
 	order := make([]int, len(nodes))
 	for i := range order {
@@ -36,7 +25,13 @@ func FromNodes(nodes []corev1.Node, spec *corev1.PodSpec) (Capability, error) {
 		if !p.matches(n) {
 			continue
 		}
-		c, err := ParseNode(n)
+		var c Capability
+		var err error
+		if g, ok := metrics[n.Name]; ok {
+			c, err = FromNodeMetrics(n, g)
+		} else {
+			c, err = ParseNode(n)
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}

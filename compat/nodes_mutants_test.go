@@ -42,7 +42,7 @@ func TestFromNodesSameName(t *testing.T) {
 		{[]corev1.Node{b, a}, "v1.30.0"},
 		{[]corev1.Node{a, b}, "v1.29.0"},
 	} {
-		got, err := compat.FromNodes(c.nodes, nil)
+		got, err := compat.Cluster{Nodes: c.nodes}.For(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestFromNodesIntegerOperators(t *testing.T) {
 				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "gen", Operator: c.op, Values: []string{c.value}}},
 			}}},
 		}}}
-		got, err := compat.FromNodes([]corev1.Node{n}, spec)
+		got, err := compat.Cluster{Nodes: []corev1.Node{n}}.For(spec)
 		if err != nil {
 			t.Fatal(err)
 		}

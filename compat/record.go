@@ -3,14 +3,16 @@ package compat
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
 )
 
-// RecordAnnotationPrefix prefixes the annotation in which package sidecar
-// records an injection ("sidecar.sidecarkit.io/<sidecar name>"). Diagnose
-// reads it as evidence of intent: a field that a mutating webhook adds gets
-// no metadata.managedFields entry, so without the record a restartPolicy
-// that sidecarkit injected and the API server dropped leaves no trace.
-const RecordAnnotationPrefix = "sidecar.sidecarkit.io/"
+// recordAnnotationPrefix prefixes the annotation in which package sidecar
+// records an injection (sidecar.AnnotationPrefix). Diagnose reads it as
+// evidence of intent: a field that a mutating webhook adds gets no
+// metadata.managedFields entry, so without the record a restartPolicy that
+// sidecarkit injected and the API server dropped leaves no trace.
+const recordAnnotationPrefix = annotation.RecordPrefix
 
 // nativeRecords returns, for each sidecar that a record annotation says was
 // injected as an init container with restartPolicy: Always (modes native,
@@ -20,7 +22,7 @@ const RecordAnnotationPrefix = "sidecar.sidecarkit.io/"
 func nativeRecords(annotations map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range annotations {
-		name := strings.TrimPrefix(k, RecordAnnotationPrefix)
+		name := strings.TrimPrefix(k, recordAnnotationPrefix)
 		if name == k || name == "" {
 			continue
 		}
@@ -54,7 +56,7 @@ func nativeRecords(annotations map[string]string) map[string]string {
 func legacyRecords(annotations map[string]string) map[string]string {
 	var out map[string]string
 	for k, v := range annotations {
-		name := strings.TrimPrefix(k, RecordAnnotationPrefix)
+		name := strings.TrimPrefix(k, recordAnnotationPrefix)
 		if name == k || name == "" {
 			continue
 		}

@@ -31,7 +31,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 		err = utiljson.Unmarshal(raw, &d)
 		o.APIVersion, docKind, o.Meta, spec = d.APIVersion, d.Kind, d.Metadata, d.Spec
 		if d.Metadata != nil {
-			o.Name, o.Namespace = d.Metadata.Name, d.Metadata.Namespace
+			o.Name, o.Namespace, o.ResourceVersion = d.Metadata.Name, d.Metadata.Namespace, d.Metadata.ResourceVersion
 		}
 	case TemplateRoot:
 		var d struct {
@@ -71,6 +71,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patch: decode %s: %w", kind, err)
 	}
+	o.kindless = docKind == ""
 	if docKind != "" && docKind != kind {
 		return nil, fmt.Errorf("patch: decode %s: the document's kind is %q", kind, docKind)
 	}
@@ -85,19 +86,20 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 }
 
 // objectHead is the part of a workload's top level that Object keeps; its
-// own metadata is not decoded beyond name and namespace.
+// own metadata is not decoded beyond name, namespace and resourceVersion.
 type objectHead struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Metadata   *struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
+		Name            string `json:"name"`
+		Namespace       string `json:"namespace"`
+		ResourceVersion string `json:"resourceVersion"`
 	} `json:"metadata"`
 }
 
 func (h *objectHead) fill(o *Object, kind *string) {
 	o.APIVersion, *kind = h.APIVersion, h.Kind
 	if h.Metadata != nil {
-		o.Name, o.Namespace = h.Metadata.Name, h.Metadata.Namespace
+		o.Name, o.Namespace, o.ResourceVersion = h.Metadata.Name, h.Metadata.Namespace, h.Metadata.ResourceVersion
 	}
 }

@@ -3,6 +3,7 @@ package patch
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,7 +13,7 @@ import (
 )
 
 // TestDecodeIsDecodeAsItsKind: Decode gives what DecodeAs gives for the
-// document's own kind (Pod when it has none), errors included, on every
+// document's own kind (and an error when it has none), errors included, on every
 // document of the repository's testdata and on generated documents of
 // every kind.
 func TestDecodeIsDecodeAsItsKind(t *testing.T) {
@@ -42,10 +43,19 @@ func TestDecodeIsDecodeAsItsKind(t *testing.T) {
 		var head struct {
 			Kind string `json:"kind"`
 		}
-		_ = utiljson.Unmarshal(raw, &head)
+		if utiljson.Unmarshal(raw, &head) != nil {
+			if err == nil {
+				t.Errorf("Decode of a document that is not an object: no error: %.200s", raw)
+			}
+			continue
+		}
 		kind := head.Kind
 		if kind == "" {
-			kind = "Pod"
+			// Decode never guesses a kind.
+			if err == nil || !strings.Contains(err.Error(), "has no \"kind\": use DecodeAs") {
+				t.Errorf("Decode of a document without a kind = %v, want the error naming DecodeAs: %.200s", err, raw)
+			}
+			continue
 		}
 		want, werr := DecodeAs(raw, kind)
 		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error() && kind != "Pod") {

@@ -376,14 +376,7 @@ func TestDiffListCases(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := fuzzgen.PlantUnknown(&tc.before, &metav1.ObjectMeta{Name: "p"})
-			m, err := patch.Diff(&tc.before, &tc.after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops, err := m.JSONPatch(patch.PodRoot)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ops := podDiff(t, &tc.before, &tc.after)
 			if got := string(mustMarshal(t, ops)); got != tc.ops {
 				t.Errorf("ops:\n got %s\nwant %s", got, tc.ops)
 			}

@@ -19,7 +19,7 @@
 //     of an arbitrary typed change.
 //   - [Mutation.JSONPatch] renders RFC 6902 operations for a document whose
 //     PodSpec lives at a [Root] (Pod, workload templates, CronJob,
-//     PodTemplate); [Mutation.GuardedJSONPatch] adds "test" guards for live
+//     PodTemplate); the [Guarded] and [ResourceVersion] options add "test" guards for live
 //     objects. Absent or null lists are added whole, indices account for
 //     earlier operations, and JSON Pointer tokens are escaped.
 //   - [Mutation.StrategicMerge] renders a strategic merge patch with
@@ -28,9 +28,11 @@
 //   - [Diff] turns a typed change into keyed, field-level operations: the
 //     drop-in fix for marshal-and-diff webhooks.
 //   - [Decode] reads a Pod or workload just far enough to mutate it.
-//   - [Verify] and [VerifyAs] apply a patch with json-patch in strict mode
-//     and prove that every field unknown to the compiled types is still in
-//     its own element, and that nothing outside the ops' paths changed.
+//
+// Package patchtest is its test support: Verify proves that a patch keeps
+// every field unknown to the compiled types in its own element and changes
+// nothing outside its ops' paths, Generate makes random objects carrying
+// such fields from fuzz input, and Golden compares with golden files.
 //
 // All functions are pure: no globals (beyond a cache of reflected type
 // information, like encoding/json's), no logging, no panics on any input.

@@ -2,6 +2,7 @@ package patch_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/sidecarkit/sidecarkit/patch"
@@ -35,8 +36,12 @@ func TestOpsMarshalFrom(t *testing.T) {
 }
 
 // TestDecodeDefaultsToPod: a document without a kind is a Pod.
-func TestDecodeDefaultsToPod(t *testing.T) {
-	obj, err := patch.Decode([]byte(`{"spec":{"containers":[{"name":"app","image":"a"}]}}`))
+func TestDecodeNeverGuessesTheKind(t *testing.T) {
+	doc := []byte(`{"spec":{"containers":[{"name":"app","image":"a"}]}}`)
+	if obj, err := patch.Decode(doc); err == nil || !strings.Contains(err.Error(), `patch: decode: the document has no "kind": use DecodeAs`) {
+		t.Errorf("Decode = %+v, %v; want the error naming DecodeAs", obj, err)
+	}
+	obj, err := patch.DecodeAs(doc, "Pod")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package patch_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -119,25 +118,4 @@ func ExampleMutation_StrategicMerge() {
 	fmt.Println(string(smp))
 	// Output:
 	// {"spec":{"template":{"spec":{"$setElementOrder/initContainers":[{"name":"proxy"},{"name":"setup"}],"initContainers":[{"image":"proxy:1","name":"proxy","resources":{},"restartPolicy":"Always"}]}}}}
-}
-
-// Verify proves, in a test, that a patch keeps every field the compiled API
-// types do not know in its own element. The naive patch here replaces the
-// app container with its typed form and loses "x-newer-field"; VerifyAs
-// reads the document as the kind the caller knows it to be.
-func ExampleVerifyAs() {
-	raw := []byte(`{"apiVersion":"apps/v1","spec":{"template":{"spec":{
-		"containers":[{"name":"app","image":"nginx","x-newer-field":true}]}}}}`)
-	good := patch.Ops{{Op: patch.OpAdd, Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"nginx:2"`)}}
-	naive := patch.Ops{{Op: patch.OpReplace, Path: "/spec/template/spec/containers/0", Value: json.RawMessage(`{"name":"app","image":"nginx:2"}`)}}
-	fmt.Println("field-level patch:", patch.VerifyAs(raw, "Deployment", good))
-	var verr *patch.VerifyError
-	if err := patch.VerifyAs(raw, "Deployment", naive); errors.As(err, &verr) {
-		for _, v := range verr.Violations {
-			fmt.Printf("naive patch: %s at %s\n", v.Kind, v.Path)
-		}
-	}
-	// Output:
-	// field-level patch: <nil>
-	// naive patch: dropped at spec.template.spec.containers[name=app].x-newer-field
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/fuzzgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // mutateTyped makes random changes to a copy of spec, the way user code
@@ -191,7 +192,7 @@ func checkRaw(t *testing.T, raw []byte, ops patch.Ops, want *corev1.PodSpec, wan
 	// (c) Nothing outside the edited paths changed, and the unknown
 	// fields are kept: Verify's independent check (identity paths, op by
 	// op and all at once).
-	if err := patch.Verify(raw, ops); err != nil {
+	if err := patchtest.Verify(raw, ops); err != nil {
 		t.Fatalf("Verify: %v\nops: %s\nbefore: %s", err, mustMarshal(t, ops), raw)
 	}
 }
@@ -362,14 +363,15 @@ func ptrBool(b bool) *bool { return &b }
 func checkMarshalJSONPatch(t *testing.T, m *patch.Mutation, root patch.Root) {
 	t.Helper()
 	for _, c := range []struct {
-		name   string
-		render func(patch.Root) (patch.Ops, error)
-		direct func(patch.Root) ([]byte, error)
+		name string
+		opts []patch.RenderOption
 	}{
-		{"MarshalJSONPatch", m.JSONPatch, m.MarshalJSONPatch},
-		{"MarshalGuardedJSONPatch", m.GuardedJSONPatch, m.MarshalGuardedJSONPatch},
+		{"MarshalJSONPatch", nil},
+		{"MarshalJSONPatch(Guarded)", []patch.RenderOption{patch.Guarded()}},
+		{"MarshalJSONPatch(Guarded, ResourceVersion)", []patch.RenderOption{patch.Guarded(), patch.ResourceVersion("42\u2028\"x")}},
 	} {
-		ops, err := c.render(root)
+		opts := append([]patch.RenderOption{root}, c.opts...)
+		ops, err := m.JSONPatch(opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +379,7 @@ func checkMarshalJSONPatch(t *testing.T, m *patch.Mutation, root patch.Root) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := c.direct(root)
+		got, err := m.MarshalJSONPatch(opts...)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -44,10 +44,15 @@ func (l List) index() (int, error) {
 // change nothing (an annotation that already has the value, removing a key
 // that is absent) record nothing.
 //
+// A Mutation renders for the document it was made for: the object's root
+// for [Object.Mutation] (a workload's pod template, say), the Pod's for
+// [New] and [Diff]; pass a [Root] to render for another.
+//
 // A Mutation never modifies the PodSpec or ObjectMeta it was created from;
 // they must not be modified while the Mutation is in use. The zero value is
 // not usable: create one with [New] or [Diff].
 type Mutation struct {
+	root     Root               // where the pod spec is; "" is PodRoot
 	baseSpec *corev1.PodSpec    // as given; never modified
 	baseMeta *metav1.ObjectMeta // as given; never modified; nil when absent
 	s        state
@@ -109,7 +114,7 @@ func New(meta *metav1.ObjectMeta, spec *corev1.PodSpec) *Mutation {
 func (m *Mutation) Len() int { return len(m.edits) }
 
 // NumOps returns the number of operations JSONPatch renders (without the
-// guards GuardedJSONPatch adds).
+// tests its options add).
 func (m *Mutation) NumOps() int { return len(m.ops) }
 
 // Empty reports whether the mutation changes nothing.
@@ -128,36 +133,25 @@ func (m *Mutation) do(e edit) error {
 }
 
 // JSONPatch renders the mutation as RFC 6902 operations for a document whose
-// PodSpec is at root. An empty mutation gives an empty, non-nil Ops.
-func (m *Mutation) JSONPatch(root Root) (Ops, error) {
-	return m.render(root, false)
+// PodSpec is at root, changed by opts ([Guarded], [ResourceVersion]). An
+// empty mutation gives an empty, non-nil Ops (or only the
+// ResourceVersion test).
+func (m *Mutation) JSONPatch(opts ...RenderOption) (Ops, error) {
+	return m.render(m.renderConfigOf(opts))
 }
 
-// GuardedJSONPatch is like JSONPatch but precedes every operation that
-// addresses an existing container by index with an RFC 6902 "test" that the
-// container at that index has the expected name, so that a patch computed
-// from a stale copy fails instead of editing the wrong container. Use it
-// when patching live objects; admission webhooks do not need it.
-func (m *Mutation) GuardedJSONPatch(root Root) (Ops, error) {
-	return m.render(root, true)
+// MarshalJSONPatch returns the encoding of m.JSONPatch(root, opts...), byte
+// for byte what [Ops.MarshalJSON] writes for it, in one pass: a webhook that
+// only needs the patch bytes skips the intermediate Ops and the
+// re-validation of values the mutation encoded itself.
+func (m *Mutation) MarshalJSONPatch(opts ...RenderOption) ([]byte, error) {
+	return m.appendJSONPatch(nil, m.renderConfigOf(opts))
 }
 
-// MarshalJSONPatch returns the encoding of m.JSONPatch(root), byte for byte
-// what [Ops.MarshalJSON] writes for it, in one pass: a webhook that only
-// needs the patch bytes skips the intermediate Ops and the re-validation of
-// values the mutation encoded itself.
-func (m *Mutation) MarshalJSONPatch(root Root) ([]byte, error) {
-	return m.appendJSONPatch(nil, root, false)
-}
-
-// MarshalGuardedJSONPatch is MarshalJSONPatch for m.GuardedJSONPatch(root).
-func (m *Mutation) MarshalGuardedJSONPatch(root Root) ([]byte, error) {
-	return m.appendJSONPatch(nil, root, true)
-}
-
-func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, error) {
+func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
+	root, guards := c.root, c.guards
 	metaRoot, hasMeta := root.Metadata()
-	n := 2
+	n := 2 + len(c.rv) + 60
 	for i := range m.ops {
 		r := &m.ops[i]
 		n += len(r.op) + len(root) + len(r.path) + len(r.from) + len(r.value) + 40
@@ -172,13 +166,18 @@ func (m *Mutation) appendJSONPatch(b []byte, root Root, guards bool) ([]byte, er
 		b = make([]byte, 0, n)
 	}
 	b = append(b, '[')
+	if c.hasRV {
+		b = append(b, `{"op":"test","path":"/metadata/resourceVersion","value":`...)
+		b = appendString(b, c.rv)
+		b = append(b, '}')
+	}
 	for i := range m.ops {
 		r := &m.ops[i]
 		base, err := r.base(root, metaRoot, hasMeta)
 		if err != nil {
 			return nil, err
 		}
-		if i > 0 {
+		if i > 0 || c.hasRV {
 			b = append(b, ',')
 		}
 		if guards && r.guarded {
@@ -238,8 +237,12 @@ func (r *relOp) base(root Root, metaRoot string, hasMeta bool) (string, error) {
 	return metaRoot, nil
 }
 
-func (m *Mutation) render(root Root, guards bool) (Ops, error) {
+func (m *Mutation) render(c renderConfig) (Ops, error) {
+	root, guards := c.root, c.guards
 	n := len(m.ops)
+	if c.hasRV {
+		n++
+	}
 	if guards {
 		for i := range m.ops {
 			if m.ops[i].guarded {
@@ -248,6 +251,9 @@ func (m *Mutation) render(root Root, guards bool) (Ops, error) {
 		}
 	}
 	ops := make(Ops, 0, n)
+	if c.hasRV {
+		ops = append(ops, Op{Op: OpTest, Path: "/metadata/resourceVersion", Value: quote(c.rv)})
+	}
 	metaRoot, hasMeta := root.Metadata()
 	for i := range m.ops {
 		r := &m.ops[i]

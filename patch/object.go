@@ -22,6 +22,10 @@ type Object struct {
 	APIVersion, Kind string
 	// Name and Namespace are the object's own (not its pod template's).
 	Name, Namespace string
+	// ResourceVersion is the object's own metadata.resourceVersion ("" for
+	// an object not read from the API server), the precondition of a patch
+	// of the live object (see ResourceVersion).
+	ResourceVersion string
 	// Root locates Spec in the document.
 	Root Root
 	// Meta is the pod metadata (for workloads, the template's). It is nil
@@ -39,6 +43,8 @@ type Object struct {
 	// raw is the document decoded; it must not change while the Object
 	// is in use (see UnknownFields).
 	raw []byte
+	// kindless: the document has no "kind" (DecodeAs took its argument).
+	kindless bool
 }
 
 // containerType is the schema of a container, for UnknownFields.
@@ -53,11 +59,11 @@ var containerType = schema.Of(corev1.Container{})
 // reads only as much of the document as it must, and the raw document
 // given to Decode must not have changed since.
 func (o *Object) UnknownFields(l List, i int) ([]string, error) {
-	if o.raw == nil {
-		return nil, nil
-	}
 	if _, err := l.index(); err != nil {
 		return nil, fmt.Errorf("patch: unknown fields: %w", err)
+	}
+	if o.raw == nil {
+		return nil, nil
 	}
 	tokens := append(strings.Split(strings.TrimPrefix(string(o.Root), "/"), "/"), string(l), strconv.Itoa(i))
 	elem, ok, err := jsonscan.Find(o.raw, tokens)
@@ -83,15 +89,24 @@ func (o *Object) UnknownFields(l List, i int) ([]string, error) {
 // its kind keeps one.
 var ErrNoPodSpec = errors.New("patch: no pod spec")
 
+// errNoKind is Decode's error for a document without a kind.
+var errNoKind = fmt.Errorf("patch: decode: the document has no \"kind\": use DecodeAs with the kind you know (an admission request's kind.kind, a client's GroupVersionKind)")
+
 // Decode decodes a Pod or workload (Deployment, StatefulSet, DaemonSet,
 // ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) from JSON,
-// case-sensitively like the API server. Only the parts a Mutation needs are
+// case-sensitively like the API server, by the document's "kind". It never
+// guesses: a document without a kind is an error that names DecodeAs, the
+// call for a kind known from elsewhere. Only the parts a Mutation needs are
 // decoded.
+
 func Decode(raw []byte) (*Object, error) {
 	// Most documents are Pods: one pass. Anything else (a workload, whose
 	// kind does not match, or a Pod that does not decode) reads the kind
 	// first.
 	if o, err := DecodeAs(raw, "Pod"); err == nil {
+		if o.kindless {
+			return nil, errNoKind
+		}
 		return o, nil
 	}
 	var head struct {
@@ -100,11 +115,10 @@ func Decode(raw []byte) (*Object, error) {
 	if err := utiljson.Unmarshal(raw, &head); err != nil {
 		return nil, fmt.Errorf("patch: decode: %w", err)
 	}
-	kind := head.Kind
-	if kind == "" {
-		kind = "Pod"
+	if head.Kind == "" {
+		return nil, errNoKind
 	}
-	return DecodeAs(raw, kind)
+	return DecodeAs(raw, head.Kind)
 }
 
 type template struct {
@@ -120,7 +134,10 @@ type podSpec struct {
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
-// Mutation returns an empty mutation of the object's pod.
+// Mutation returns an empty mutation of the object's pod, which renders for
+// the object's Root.
 func (o *Object) Mutation() *Mutation {
-	return New(o.Meta, o.Spec)
+	m := New(o.Meta, o.Spec)
+	m.root = o.Root
+	return m
 }

@@ -21,12 +21,22 @@ import (
 // result strategicpatch gives, in time linear in their length (its own
 // ordering of a list patch is quadratic). An empty mutation gives "{}".
 //
-// Unlike [Mutation.JSONPatch], a strategic merge patch cannot express an
-// RFC 6902 move: a container moved between lists is deleted from one and
-// added, from its typed form, to the other, which loses its fields unknown to
-// the compiled API types. Use JSONPatch for migrations when that matters.
-func (m *Mutation) StrategicMerge(root Root) ([]byte, error) {
-	if m.Empty() {
+// A strategic merge patch cannot express an RFC 6902 move between lists: a
+// container moved from containers to initContainers (or back) would be
+// deleted from one and added, from its typed form, to the other, losing its
+// fields unknown to the compiled API types. StrategicMerge refuses such a
+// mutation with an error that names the move; render it with
+// [Mutation.JSONPatch] ([Mutation.HasMoves] tells beforehand). Moves within
+// a list are kept by "$setElementOrder". Of the options, [ResourceVersion]
+// adds metadata.resourceVersion; [Guarded] does not apply (elements are
+// addressed by key).
+func (m *Mutation) StrategicMerge(opts ...RenderOption) ([]byte, error) {
+	c := m.renderConfigOf(opts)
+	root := c.root
+	if from, to, ok := m.crossListMove(); ok {
+		return nil, fmt.Errorf("patch: strategic merge: the mutation moves %s to %s, which a strategic merge patch cannot express without losing the element's unknown fields; render a JSON patch", string(root)+from, string(root)+to)
+	}
+	if m.Empty() && !c.hasRV {
 		return []byte("{}"), nil
 	}
 	tokens := strings.Split(strings.TrimPrefix(string(root), "/"), "/")
@@ -57,8 +67,17 @@ func (m *Mutation) StrategicMerge(root Root) ([]byte, error) {
 		}
 	}
 	var doc interface{} = parent
-	for i := len(tokens) - 2; i >= 0; i-- {
+	for i := len(tokens) - 2; i >= 0 && len(parent) > 0; i-- {
 		doc = map[string]interface{}{tokens[i]: doc}
+	}
+	if c.hasRV {
+		top := doc.(map[string]interface{})
+		md, _ := top["metadata"].(map[string]interface{})
+		if md == nil {
+			md = map[string]interface{}{}
+			top["metadata"] = md
+		}
+		md["resourceVersion"] = c.rv
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

@@ -98,10 +98,11 @@ func keyLists(orig, mod map[string]interface{}, s strategicpatch.LookupPatchMeta
 }
 
 // plainStrategy tells whether an object diffed with meta is diffed member by
-// member without a $retainKeys directive.
+// member without a $retainKeys directive: its strategies are merge or none
+// (a member without a patchStrategy tag has the one strategy "").
 func plainStrategy(meta strategicpatch.PatchMeta) bool {
 	for _, st := range meta.GetPatchStrategies() {
-		if st != "merge" {
+		if st != "merge" && st != "" {
 			return false // replace or retainKeys
 		}
 	}

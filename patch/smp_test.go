@@ -44,6 +44,18 @@ func checkSMP(t *testing.T, before, after *corev1.PodSpec) {
 		t.Fatalf("Diff: %v", err)
 	}
 	got, err := m.StrategicMerge(patch.PodRoot)
+	ops, oerr := m.JSONPatch(patch.PodRoot)
+	if oerr != nil {
+		t.Fatalf("JSONPatch: %v", oerr)
+	}
+	if movesBetweenLists(ops) {
+		// A strategic merge patch cannot move a container between lists
+		// without losing its unknown fields: refused, never rendered.
+		if !isMoveRefusal(err) {
+			t.Fatalf("StrategicMerge of a move between lists = %s, %v; want the refusal", got, err)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("StrategicMerge: %v", err)
 	}
@@ -149,4 +161,41 @@ func TestStrategicMergeUnkeyable(t *testing.T) {
 	after.Containers[2].Image = "4"
 	after.Containers[0].Env[1].Value = "3"
 	checkSMP(t, before, after)
+}
+
+// TestStrategicMergeCases: lists with a merge key that are empty on one
+// side (written whole or deleted element by element, with no
+// $setElementOrder) and elements of keyed lists inside paired elements
+// that gain nested objects give apimachinery's patch.
+func TestStrategicMergeCases(t *testing.T) {
+	two := []corev1.Container{{Name: "a", Image: "a"}, {Name: "b", Image: "b"}}
+	app := func(mod func(c *corev1.Container)) *corev1.PodSpec {
+		c := corev1.Container{Name: "app", Image: "app",
+			Env:   []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "1"}},
+			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 80}}}
+		mod(&c)
+		return &corev1.PodSpec{Containers: []corev1.Container{c, {Name: "side", Image: "side"}}}
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after *corev1.PodSpec
+	}{
+		{"containers: [] to two", &corev1.PodSpec{Containers: []corev1.Container{}}, &corev1.PodSpec{Containers: two}},
+		{"containers: two to []", &corev1.PodSpec{Containers: two}, &corev1.PodSpec{Containers: []corev1.Container{}}},
+		{"containers: two to null", &corev1.PodSpec{Containers: two}, &corev1.PodSpec{}},
+		{"env: a variable gains a valueFrom", app(func(*corev1.Container) {}), app(func(c *corev1.Container) {
+			c.Env[0].Value = ""
+			c.Env[0].ValueFrom = &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}
+		})},
+		{"env: reordered, one changed, a port renamed", app(func(*corev1.Container) {}), app(func(c *corev1.Container) {
+			c.Env[0], c.Env[1] = c.Env[1], c.Env[0]
+			c.Env[1].Value = "2"
+			c.Env[1].ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{Key: "k", LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}}
+			c.Ports[0].Name = "web"
+		})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkSMP(t, tc.before, tc.after)
+		})
+	}
 }

@@ -181,7 +181,8 @@ func (s *state) setVolumes(vols []corev1.Volume, owned bool) {
 }
 
 // containers materializes list i as a slice of containers. Unchanged lists
-// are returned as they are.
+// are returned as they are, and so is a nil list that is still empty
+// (loading a list for a lookup makes an empty, non-nil one).
 func (s *state) containers(i int) []corev1.Container {
 	src := s.spec.InitContainers
 	if i == 1 {
@@ -191,7 +192,7 @@ func (s *state) containers(i int) []corev1.Container {
 		return src
 	}
 	l := s.lists[i]
-	if l == nil && src == nil {
+	if len(l) == 0 && src == nil {
 		return nil
 	}
 	out := make([]corev1.Container, len(l))

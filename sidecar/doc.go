@@ -3,15 +3,23 @@
 // Kubernetes 1.28+), as a legacy regular container, natively and pinned to
 // capable nodes, or as the universal native+legacy pair (package universal).
 //
+// The flow of a webhook or an operator: [NewInjector] prepares a [Spec]
+// (what to inject) once; [Injector.Capability] asks a compat.Cluster what
+// it can do for a decoded object (patch.DecodeAs); [Injector.InjectObject]
+// returns a [Result] whose Mutation renders the change for that object
+// (Mutation.JSONPatch, Mutation.StrategicMerge), with the mode chosen and
+// why, warnings, and a resource report.
+//
 // Everything here is a pure function of its arguments:
 //
-//   - [Inject] takes the typed pod metadata and spec, a [Spec] (what to
-//     inject), a compat.Capability (what the cluster can do) and [Options],
-//     and returns a [Result] whose Mutation renders the change (see package
-//     patch), the mode chosen and why, warnings, and a resource report.
-//     It is idempotent, updates an older injection of its own sidecar field
-//     by field, never overwrites a container it did not inject, and checks
-//     the result with the API server's rules ([ValidatePod]).
+//   - Injection is idempotent, updates an older injection of its own
+//     sidecar field by field, never overwrites a container it did not
+//     inject (what it treats as its own is verified by content, whatever
+//     the Pod's annotations say), and checks the result with the API
+//     server's rules ([ValidatePod]). [Inject] is the same for typed pod
+//     metadata and spec, without a prepared Spec.
+//   - [Recommend] gives the mode Inject chooses for a capability and
+//     Options (Auto: docs/modes.md#auto), with a compat.Code and a reason.
 //   - [Uninject] removes exactly what Inject added; [Migrate] moves an
 //     existing sidecar between the legacy and native forms with an RFC 6902
 //     move, which keeps every raw field.

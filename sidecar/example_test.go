@@ -160,7 +160,7 @@ func ExampleInjector() {
 		panic(err)
 	}
 	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
-	for _, pod := range []string{examplePod, `{"metadata":{"name":"batch"},"spec":{"containers":[{"name":"job","image":"busybox"}]}}`} {
+	for _, pod := range []string{examplePod, `{"kind":"Pod","metadata":{"name":"batch"},"spec":{"containers":[{"name":"job","image":"busybox"}]}}`} {
 		obj, _ := patch.Decode([]byte(pod))
 		res, err := in.Inject(context.Background(), obj.Meta, obj.Spec, c, sidecar.Options{})
 		if err != nil {
@@ -174,4 +174,61 @@ func ExampleInjector() {
 	// Output:
 	// web: [{add /spec/initContainers/0} {add /metadata/annotations}]
 	// batch: [{add /spec/initContainers} {add /metadata/annotations}]
+}
+
+// The mode Auto chooses where some node a Pod may land on runs a kubelet
+// older than 1.28 (it ignores restartPolicy on init containers), under
+// three mode policies.
+func ExampleRecommend() {
+	api, _ := compat.ParseAPIServerVersion("v1.31.2")
+	old, _ := compat.ParseKubeletVersion("v1.27.16")
+	c := api.Override(old)
+	for _, o := range []sidecar.Options{{}, {AllowPinned: true}, {Mode: sidecar.Native}} {
+		r, err := sidecar.Recommend(c, o)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s (code %q, %d warnings)\n", r.Mode, r.Code, len(r.Warnings))
+	}
+	// Output:
+	// legacy (code "node-strips", 0 warnings)
+	// pinned (code "node-strips", 1 warnings)
+	// native (code "", 1 warnings)
+}
+
+// An operator injects into a workload's pod template and patches the live
+// object: the Result's Mutation renders for the Deployment (its pod spec
+// is at /spec/template/spec), with the resourceVersion it read as the
+// precondition.
+func ExampleInjector_InjectObject() {
+	in, err := sidecar.NewInjector(exampleSpec())
+	if err != nil {
+		panic(err)
+	}
+	deploy := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","resourceVersion":"7"},
+"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}`
+	obj, err := patch.DecodeAs([]byte(deploy), "Deployment")
+	if err != nil {
+		panic(err)
+	}
+	c, _ := in.Capability(compat.Cluster{APIServerVersion: "v1.33.1"}, obj) // no Node objects: the kubelets are Unknown
+	res, err := in.InjectObject(context.Background(), obj, c, sidecar.Options{Fallback: sidecar.Legacy})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.Mode, res.Code)
+	ops, _ := res.Mutation.JSONPatch(patch.ResourceVersion(obj.ResourceVersion))
+	for _, op := range ops {
+		if op.Op == patch.OpTest {
+			fmt.Println(op.Op, op.Path, string(op.Value))
+			continue
+		}
+		fmt.Println(op.Op, op.Path)
+	}
+	// Output:
+	// legacy kubelet-unknown
+	// test /metadata/resourceVersion "7"
+	// add /spec/template/spec/containers/0
+	// add /spec/template/metadata/annotations
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/fuzzgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -89,7 +90,7 @@ func FuzzInject(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := patch.Verify(raw, ops); err != nil {
+		if err := patchtest.Verify(raw, ops); err != nil {
 			t.Fatalf("Verify: %v\nops: %s", err, mustJSON(t, ops))
 		}
 		out := applyFuzz(t, raw, ops)
@@ -126,7 +127,7 @@ func FuzzInject(f *testing.F) {
 			t.Fatalf("uninject: %v", err)
 		}
 		uops, _ := um.JSONPatch(after.Root)
-		if err := patch.Verify(out, uops); err != nil {
+		if err := patchtest.Verify(out, uops); err != nil {
 			t.Fatalf("Verify uninject: %v\nops: %s", err, mustJSON(t, uops))
 		}
 		back, err := patch.Decode(applyFuzz(t, out, uops))

@@ -20,7 +20,7 @@ import (
 // injects the universal pair.
 type Options struct {
 	// Mode forces a mode. Auto (the zero value) decides from the
-	// capability; see [compat.Recommend].
+	// capability; see [Recommend].
 	Mode Mode
 	// AllowPinned lets Auto choose Pinned where some nodes cannot run
 	// native sidecars but others can.
@@ -30,7 +30,9 @@ type Options struct {
 	Fallback Mode
 	// AvoidUnorderedTermination makes Auto choose Legacy rather than
 	// native sidecars on nodes that terminate them together with the app
-	// (kubelet 1.28); see compat.Preference.
+	// (kubelet 1.28; docs/modes.md#unordered-termination). It keeps one
+	// termination behaviour on every node for sidecars written for the
+	// legacy mode.
 	AvoidUnorderedTermination bool
 	// Universal builds the universal pair. Universal mode needs it, and
 	// Auto chooses Universal only when it is set.
@@ -52,7 +54,9 @@ type Decision struct {
 
 // Result is the outcome of Inject.
 type Result struct {
-	// Mutation holds the edits; it is empty (not nil) when nothing changes.
+	// Mutation holds the edits; it is empty (not nil) when nothing
+	// changes. It renders for the object InjectObject was given (a Pod
+	// for Inject): Mutation.JSONPatch(), Mutation.StrategicMerge(...).
 	Mutation *patch.Mutation
 	// Mode is the concrete mode chosen (never Auto) and Reason says why;
 	// when Skipped is set, Reason says why nothing was injected.
@@ -156,27 +160,29 @@ func Inject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, s Spec, c compat.Capa
 }
 
 func (in *Injector) inject(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options) (Result, error) {
-	return in.injectWith(ctx, meta, spec, c, o, nil)
+	return in.injectWith(ctx, meta, spec, patch.New(meta, spec), c, o, nil)
 }
 
-func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, c compat.Capability, o Options, unknown func(patch.List, int) ([]string, error)) (Result, error) {
+// injectWith injects into meta and spec, recording the edits in m, an
+// empty mutation of them.
+func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spec *corev1.PodSpec, m *patch.Mutation, c compat.Capability, o Options, unknown func(patch.List, int) ([]string, error)) (Result, error) {
 	s := &in.spec
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	res := Result{Mutation: patch.New(meta, spec), before: spec, podLevel: o.PodResources}
+	res := Result{Mutation: m, before: spec, podLevel: o.PodResources}
 	if o.Decide != nil {
 		if d := o.Decide(meta, spec); !d.Inject {
 			res.Skipped, res.Reason = SkipDeclined, d.Reason
 			return res, nil
 		}
 	}
-	ch, err := chooseMode(c, &o, spec)
+	ch, err := Recommend(c, o)
 	if err != nil {
 		return Result{}, err
 	}
-	mode := ch.mode
-	res.Mode, res.Code, res.Reason, res.Warnings = ch.mode, ch.code, ch.reason, ch.warnings
+	mode := ch.Mode
+	res.Mode, res.Code, res.Reason, res.Warnings = ch.Mode, ch.Code, ch.Reason, ch.Warnings
 	cm, err := in.plan(mode, spec, &o)
 	if err != nil {
 		return Result{}, err
@@ -187,14 +193,14 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	}
 	if mode == Universal && len(plan.Warnings) > 0 {
 		// The planner reports the doubled requests itself, with numbers.
-		res.Warnings = without(res.Warnings, compat.UniversalCostWarning)
+		res.Warnings = without(res.Warnings, universalCostWarning)
 	}
 	res.Warnings = append(res.Warnings, plan.Warnings...)
 	old, has, err := ReadRecord(meta, s.Container.Name)
 	if err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	reason := string(ch.code)
+	reason := string(ch.Code)
 	if o.Mode != Auto {
 		reason = ReasonRequested
 	}

@@ -660,8 +660,8 @@ func TestUniversalCostWarning(t *testing.T) {
 		t.Fatalf("mode %s", res.Mode)
 	}
 	for _, w := range res.Warnings {
-		if w == compat.UniversalCostWarning {
-			t.Errorf("compat's generic cost warning kept beside the planner's: %q", res.Warnings)
+		if w == costWarning(t) {
+			t.Errorf("Recommend's generic cost warning kept beside the planner's: %q", res.Warnings)
 		}
 	}
 	if len(res.Warnings) == 0 {

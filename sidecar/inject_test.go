@@ -20,6 +20,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/golden"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -135,7 +136,7 @@ func TestInjectGolden(t *testing.T) {
 			if out.Error != "" {
 				return
 			}
-			if err := patch.Verify(raw, ops); err != nil {
+			if err := patchtest.Verify(raw, ops); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 			patched := apply(t, raw, ops)

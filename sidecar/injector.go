@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -114,6 +115,27 @@ func newInjector(s Spec, deep bool) (*Injector, error) {
 // Spec returns a deep copy of the injector's Spec.
 func (in *Injector) Spec() Spec { return in.spec.deepCopy() }
 
+// Capability returns what cl can do for the Pod of obj, judged as the Pod
+// would schedule without a node requirement this sidecar's pinned
+// injection added (SchedulingSpec): with its own pin a pinned Pod selects
+// only native nodes and would look all-native, so a second injection would
+// unpin it. It is the capability to pass to InjectObject. Like
+// compat.Cluster.For, it returns what could be read together with an error
+// naming what could not.
+func (in *Injector) Capability(cl compat.Cluster, obj *patch.Object) (compat.Capability, error) {
+	if obj == nil {
+		return compat.Capability{}, fmt.Errorf("sidecar: capability: nil object")
+	}
+	spec, err := SchedulingSpec(obj.Meta, obj.Spec, in.spec.Container.Name)
+	c, cerr := cl.For(spec)
+	return c, errors.Join(err, cerr)
+}
+
+// Name returns the sidecar's container name (without copying the Spec):
+// the name its record annotation is keyed by (Annotation) and the one to
+// pass to SchedulingSpec, Uninject and Migrate.
+func (in *Injector) Name() string { return in.spec.Container.Name }
+
 // Inject is [Inject] with the injector's Spec, bounded by ctx: when ctx
 // ends, Inject stops and returns an error that wraps ctx.Err(). The work
 // is linear in the size of the pod spec.
@@ -133,7 +155,8 @@ func (in *Injector) Inject(ctx context.Context, meta *metav1.ObjectMeta, spec *c
 // set), and it also sees fields of the raw document that the compiled API
 // types do not know: a container of the sidecar's that carries any is
 // replaced by the Spec's whole, since a field-by-field restore would keep
-// them. Render the Result's Mutation at obj.Root.
+// them. The Result's Mutation renders for obj (at obj.Root):
+// res.Mutation.JSONPatch().
 func (in *Injector) InjectObject(ctx context.Context, obj *patch.Object, c compat.Capability, o Options) (Result, error) {
 	if obj == nil || obj.Spec == nil {
 		return Result{}, fmt.Errorf("sidecar: inject: nil object or pod spec")
@@ -144,7 +167,7 @@ func (in *Injector) InjectObject(ctx context.Context, obj *patch.Object, c compa
 	if o.PodResources == nil {
 		o.PodResources = obj.PodResources
 	}
-	return in.injectWith(ctx, obj.Meta, obj.Spec, c, o, obj.UnknownFields)
+	return in.injectWith(ctx, obj.Meta, obj.Spec, obj.Mutation(), c, o, obj.UnknownFields)
 }
 
 // plan returns the compiled plan of mode. Universal plans depend on the

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -106,5 +108,70 @@ func TestInjectorConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// Name is the Spec's container name.
+func TestInjectorName(t *testing.T) {
+	in, err := sidecar.NewInjector(sidecar.Spec{Container: corev1.Container{Name: "proxy", Image: "p:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Name() != "proxy" || in.Spec().Container.Name != "proxy" {
+		t.Errorf("Name %q, Spec().Container.Name %q", in.Name(), in.Spec().Container.Name)
+	}
+}
+
+// Capability judges a pinned Pod without its own pin: among a native node
+// labelled for pinning and a node that strips restartPolicy, the pinned Pod
+// may land only on the first, but judged as it would schedule unpinned it
+// sees both, so a second injection keeps it pinned.
+func TestInjectorCapability(t *testing.T) {
+	in, err := sidecar.NewInjector(sidecar.Spec{Container: corev1.Container{Name: "proxy", Image: "p:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(name, version string, labels map[string]string) corev1.Node {
+		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version}}}
+	}
+	cl := compat.Cluster{APIServerVersion: "v1.31.2", Nodes: []corev1.Node{
+		node("new", "v1.31.2", map[string]string{compat.NodeLabel: compat.NodeLabelNative}),
+		node("old", "v1.27.9", nil),
+	}}
+	pod := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"a"}]}}`)
+	obj, err := patch.Decode(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := in.Capability(cl, obj)
+	if err != nil || c.Kubelet != compat.KubeletStrips {
+		t.Fatalf("Capability = %v, %v; want strips", c, err)
+	}
+	res, err := in.InjectObject(context.Background(), obj, c, sidecar.Options{AllowPinned: true})
+	if err != nil || res.Mode != sidecar.Pinned {
+		t.Fatalf("InjectObject = %v, %v; want pinned", res.Mode, err)
+	}
+	ops, err := res.Mutation.JSONPatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, err := applyOps(string(pod), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err = patch.Decode(pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own, _ := cl.For(obj.Spec); own.Kubelet != compat.KubeletNative {
+		t.Fatalf("the pinned Pod judged with its pin = %v; the test needs it native", own)
+	}
+	if c, err := in.Capability(cl, obj); err != nil || c.Kubelet != compat.KubeletStrips {
+		t.Errorf("Capability of the pinned Pod = %v, %v; want strips (judged without its own pin)", c, err)
+	}
+	again, err := in.InjectObject(context.Background(), obj, c, sidecar.Options{AllowPinned: true})
+	if err != nil || !again.Mutation.Empty() {
+		t.Errorf("second injection: %v, empty %v", err, again.Mutation.Empty())
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -28,7 +29,7 @@ func injectRaw(t *testing.T, raw []byte, s sidecar.Spec, o sidecar.Options, c co
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := patch.Verify(raw, ops); err != nil {
+	if err := patchtest.Verify(raw, ops); err != nil {
 		t.Errorf("Verify: %v", err)
 	}
 	return apply(t, raw, ops), ops, res
@@ -136,7 +137,7 @@ func TestUninjectRestores(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := patch.Verify(injected, ops); err != nil {
+			if err := patchtest.Verify(injected, ops); err != nil {
 				t.Errorf("%s/%s: Verify uninject: %v", name, mode, err)
 			}
 			back := decode(t, apply(t, injected, ops))

@@ -11,7 +11,7 @@ type Mode string
 // The modes. The zero value is Auto.
 const (
 	// Auto chooses a mode from the cluster's capability; see
-	// docs/modes.md#auto and [compat.Recommend].
+	// docs/modes.md#auto and [Recommend].
 	Auto Mode = ""
 	// Native injects an init container with restartPolicy Always.
 	Native Mode = "native"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/optioncases"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -71,7 +72,7 @@ func TestOptionsThroughInject(t *testing.T) {
 				if err := optioncases.CheckPlacement(patched.Spec, "proxy", tc.Mode); err != nil {
 					t.Errorf("patched Pod: %v", err)
 				}
-				if err := patch.Verify([]byte(raw), ops); err != nil {
+				if err := patchtest.Verify([]byte(raw), ops); err != nil {
 					t.Errorf("Verify: %v", err)
 				}
 			})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 )
@@ -56,8 +57,7 @@ func planFor(mode Mode, s *Spec, pod *corev1.PodSpec, o *Options) (Plan, error) 
 	p := Plan{Mode: mode, Volumes: s.Volumes, AppMounts: s.AppMounts, AppEnv: s.AppEnv, Placement: s.Placement}
 	switch mode {
 	case Native, Pinned:
-		always := corev1.ContainerRestartPolicyAlways
-		c.RestartPolicy = &always
+		c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 		p.InitContainers = []corev1.Container{c}
 		if mode == Pinned {
 			req := compat.NativeNodeSelectorRequirement()

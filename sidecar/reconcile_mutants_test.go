@@ -169,8 +169,8 @@ func TestCostWarningKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Mode != sidecar.Universal || !hasWarning(res, compat.UniversalCostWarning) {
-		t.Errorf("mode %s, warnings %q; want compat's cost warning", res.Mode, res.Warnings)
+	if res.Mode != sidecar.Universal || !hasWarning(res, costWarning(t)) {
+		t.Errorf("mode %s, warnings %q; want Recommend's cost warning", res.Mode, res.Warnings)
 	}
 }
 

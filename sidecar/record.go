@@ -20,7 +20,7 @@ import (
 // AnnotationPrefix prefixes the pod annotation that records an injection:
 // the annotation of a sidecar named "proxy" is
 // "sidecar.sidecarkit.io/proxy".
-const AnnotationPrefix = compat.RecordAnnotationPrefix
+const AnnotationPrefix = "sidecar.sidecarkit.io/" // compat reads it too (internal/annotation)
 
 // Annotation returns the key of the annotation that records the injection
 // of the sidecar named name.
@@ -297,7 +297,7 @@ func (r *Record) claims(n string) (string, bool) {
 }
 
 // SchedulingSpec returns the pod spec to judge the nodes' capability by
-// (compat.FromNodes) before injecting the sidecar named name: spec itself,
+// (compat.Cluster.For) before injecting the sidecar named name: spec itself,
 // or, when that sidecar was injected pinned (its record says it added the
 // node requirement), a copy without that requirement. A pinned spec selects
 // only nodes labelled native, so judged as it is it would look all-native:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/fuzzgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -77,7 +78,7 @@ func FuzzForgedRecord(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := patch.Verify(forged, ops2); err != nil {
+		if err := patchtest.Verify(forged, ops2); err != nil {
 			t.Fatalf("Verify: %v\nops: %s", err, mustJSON(t, ops2))
 		}
 		fixed := applyFuzz(t, forged, ops2)

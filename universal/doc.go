@@ -42,15 +42,18 @@
 // twin to act and passes in the same call, a probe period sooner), then
 // runs the sidecar's own startup check (httpGet, tcpSocket or exec, run by
 // the handshake from inside the container, the host defaulting to the Pod
-// IP as with the kubelet). Its liveness and readiness probes are kept (the
-// kubelet runs them only after the startup probe passed), with named
-// ports resolved. The legacy twin's probes are wrapped the same way: they
-// pass without checking while the native twin acts, so that a dormant twin
-// is neither restarted nor makes the Pod unready, even with exec checks
-// that would fail there (checks on ports would otherwise reach the native
-// twin's sidecar through the shared network namespace); while no twin
-// acts yet, liveness passes and startup and readiness fail. gRPC probes
-// cannot be wrapped (use an exec check such as grpc_health_probe).
+// IP as with the kubelet). The twins' other probes (the legacy twin's
+// startup, liveness and readiness, the native twin's liveness and
+// readiness) are wrapped the same way, keeping their timing: they check
+// while their twin acts and pass without checking while the other twin
+// acts, so that a dormant twin is neither restarted nor makes the Pod
+// unready, even with exec checks that would fail there (checks on ports
+// would otherwise reach the other twin's sidecar through the shared
+// network namespace); while no twin acts yet, liveness passes and startup
+// and readiness fail. A native twin is dormant where a native kubelet
+// took over a Pod that the legacy twin serves (see the protocol below):
+// its startup probe then passes too. gRPC probes cannot be wrapped (use
+// an exec check such as grpc_health_probe).
 //
 // Hooks. A preStop hook runs only in the acting twin: the dormant twin's
 // hook would drain the other twin's sidecar through the shared network
@@ -99,23 +102,45 @@
 //
 //   - Markers are scoped to the sandbox (its identity: boot id, the
 //     network, IPC and UTS namespace inodes and the network namespace's
-//     never-reused cookie), so a re-created sandbox starts afresh.
+//     never-reused cookie; for hostNetwork Pods, whose network namespace
+//     is the node's, also a random token that the first process of the
+//     sandbox creates in its own /dev/shm), so a re-created sandbox starts
+//     afresh. A twin that cannot read the whole identity decides nothing:
+//     two keys in one sandbox could make both twins act, or each wait
+//     for the other. After three attempts its run exits 3, with the reason
+//     in the container's termination message (the kubelet restarts it, or,
+//     under restartPolicy Never, the Pod fails, with the reason in its
+//     status); its probe or hook fails. A kernel without namespace cookies
+//     (before Linux 5.14) is no failure: the identity rests on the inodes.
 //   - A claim, created exclusively once per sandbox (a hard link, which
 //     fails if the name exists), names the twin that acts: never two.
 //   - A restarted native twin acts only once the kubelet's startup probe
 //     acknowledged it. Kubelets that strip restartPolicy never probe init
 //     containers, so an ack proves a native node; without one, after the
 //     confirmation timeout, the twin exits 0 and Init proceeds. This
-//     covers sandbox identities that collide (hostNetwork and hostIPC
-//     Pods, reused namespace inodes) and an old kubelet restarting a twin
-//     that crashed after recording its run.
-//   - The startup probe fails until the native twin acts, so a native
-//     kubelet starts no later container (and no application) before.
-//   - A legacy twin that finds an ack (of any sandbox of the Pod) waits
-//     for the native twin instead of acting: kubelets 1.29 to 1.36 start
-//     regular containers early after a sandbox re-creation
-//     (kubernetes#138514), and a legacy twin acting there would keep a Job
-//     Pod running forever.
+//     covers sandbox identities that collide (reused namespace inodes on
+//     kernels without cookies) and an old kubelet restarting a twin that
+//     crashed after recording its run.
+//   - The startup probe fails until a twin acts, so a native kubelet
+//     starts no later container (and no application) before the native
+//     twin acts.
+//   - A legacy twin started before the native twin's first run in its
+//     sandbox was recorded records an early marker: only a native kubelet
+//     starts a regular container before the init containers completed
+//     (1.28 counts a regular container's status of an earlier sandbox,
+//     1.29 to 1.36 an ordinary init container's, kubernetes#138514). An
+//     early marker, like an ack, of any sandbox of the Pod proves a native
+//     node: the legacy twin then waits for the native twin instead of
+//     acting (a legacy twin acting there would keep a Job Pod running
+//     forever), and a native twin's first run skips the exit-0 run.
+//   - A native twin that finds the legacy twin's claim of its sandbox
+//     never acts. Once the kubelet probed it there (an ack of this
+//     sandbox) it stands by until SIGTERM, and its probes pass: a native
+//     kubelet took over a Pod the legacy twin serves (an in-place upgrade
+//     from a kubelet without native sidecars, a lost handshake directory),
+//     and it would restart a twin that exits, forever. Without a probe it
+//     exits 0 after the confirmation timeout (an old kubelet, a re-created
+//     sandbox with the same identity).
 //   - The legacy twin of a Pod with restartPolicy OnFailure or Never exits
 //     0 when the native twin acts, so that the Job completes; under Always
 //     it stands by until SIGTERM (an exit would be restarted with backoff).
@@ -125,6 +150,7 @@
 //
 //	native               "sidecarkit-handshake/1 native seen <key>"    the native twin's first run
 //	ack                  "sidecarkit-handshake/1 ack probed <key>"     the native twin's startup probe
+//	early                "sidecarkit-handshake/1 early started <key>"  the legacy twin, started early
 //	claim-<key>          "sidecarkit-handshake/1 claim native|legacy <key>"   the twin that acts
 //
 // where <key> is the sandbox's identity. Content that is not a marker reads as no
@@ -134,17 +160,20 @@
 // The state machine (Phase is Starting when a run begins,
 // Confirming while it waits, TimedOut after the confirmation timeout):
 //
-//	native: legacy claim ........................ Exit0Now
+//	native: legacy claim, ack in this sandbox ... StandBy
+//	        legacy claim, TimedOut .............. Exit0Now
+//	        legacy claim ........................ Confirm
 //	        native claim ........................ Run
 //	        ack in this sandbox ................. Run, claiming
 //	        Starting, seen in this sandbox ...... Confirm
-//	        Starting, ack in an earlier sandbox . Confirm
+//	        Starting, an ack or early marker .... Confirm
 //	        Starting ............................ RecordAndExit0
 //	        Confirming .......................... Confirm
 //	        TimedOut ............................ Exit0Now
 //	legacy: native claim ........................ StandBy (Always), Exit0Now (OnFailure, Never)
 //	        legacy claim ........................ Run
-//	        an ack .............................. Confirm (no deadline)
+//	        an ack or early marker .............. Confirm (no deadline)
+//	        not seen in this sandbox ............ RecordEarlyAndWait (then observe again)
 //	        otherwise ........................... Run, claiming
 //
 // A lost claim (the other twin claimed between decision and claim) means
@@ -154,25 +183,30 @@
 // # Proof
 //
 // TestSimulation explores, with the model of universal/internal/kubesim
-// and the production state machine and marker code, every interleaving of kubelet
-// actions, handshake steps, crashes, sandbox re-creations (with fresh or
-// reused identities) and Pod deletion on every node kind (≤1.27 stripping,
-// 1.28 with the gate on, 1.28–1.32 with the gate off, ≥1.29, and 1.29–1.36
-// re-creating sandboxes with kubernetes#138514), for restartPolicy Always,
-// OnFailure and Never, with and without another init container, up to
-// -universal.depth (default 1: one crash and two re-creations per run,
-// about 1.5 million states in seconds; 0 under -short; 2: about 14
-// million states, a minute and 2.5 GB):
+// and the production state machine and marker code, every interleaving
+// of kubelet actions, handshake steps, faults (crashes, probe kills,
+// failures to read the sandbox identity), sandbox re-creations (with
+// fresh or reused identities, some emptying the handshake directory),
+// kubelet restarts with the Pod running, in-place kubelet upgrades and
+// Pod deletion on every node kind (≤1.27 stripping, 1.28 with the gate
+// on, 1.28–1.32 with the gate off, 1.29–1.36, ≥1.37), for restartPolicy
+// Always, OnFailure and Never, with and without another init container,
+// up to -protocol.depth d (kubesim.Suite): at most d faults and d+1
+// re-creations; or one kubelet restart, one lost directory or one
+// in-place upgrade with at most d-1 faults. Depth 1, the default, is
+// about 5.5 million states in half a minute; 0, under -short, about half
+// a million in two seconds; 2, the deep check, about 100 million states
+// in a quarter of an hour and 8 GB (docs/universal.md has the counts):
 //
 //	go test -v -run TestSimulation ./universal/internal/protocol
-//	go test -v -run TestSimulation ./universal/internal/protocol -universal.depth=2
+//	go test -v -run TestSimulation ./universal/internal/protocol -protocol.depth=2 -timeout=2h
 //
 // (a flag of the test binary follows the package). The check is bounded:
-// it is a proof for runs of at most that many crashes and re-creations,
-// not for every run.
+// it is a proof for runs within the bound, not for every run.
 //
 // TestCheckerCatches in kubesim shows that the tutorial's protocol, and
-// ours with any one rule removed, fail there.
+// ours with any one rule removed, fail there; TestKnownLimits, that the
+// limits below are real.
 //
 // # Limits
 //
@@ -183,14 +217,28 @@
 //     sidecar container: a Job Pod runs until the sidecar exits by itself,
 //     and termination is unordered.
 //   - A sandbox re-creation whose identity collides with the previous one,
-//     on an old node, before the legacy twin claimed it, delays Init by the
-//     confirmation timeout.
+//     on an old node, delays Init by the confirmation timeout.
 //   - A kubelet upgraded in place under a running Pod (old to native)
 //     keeps the legacy twin acting until the sandbox is re-created; the
-//     native twin restarts and exits 0 meanwhile (with backoff), and its
-//     failing startup probe may mark it unready. A kubelet downgraded in
-//     place (native to old) leaves, after a re-creation, a legacy twin
-//     waiting for a native twin that will not act.
+//     native twin stands by and the Pod stays Ready, but a Job Pod runs
+//     until the sidecar exits by itself, as on the old node. Likewise
+//     where a 1.28 kubelet (or 1.29 to 1.36, with an init container after
+//     the sidecar) re-creates a sandbox with the handshake directory
+//     emptied and starts the legacy twin after the native twin's first
+//     run but before its probe: no twin can tell that node from an old
+//     one. A kubelet downgraded in place (native to old) leaves, after a
+//     re-creation, a legacy twin waiting for a native twin that will not
+//     act.
+//   - Under restartPolicy Never a crash of the dormant legacy twin, a
+//     regular container, fails the Pod, although the native twin serves
+//     it.
+//   - A kubelet restart with the bug of kubernetes#136910 (some 1.35
+//     releases: a started sidecar is neither seeded nor probed again)
+//     leaves the native twin unstarted: the Pod is not Ready until the
+//     twin restarts.
+//   - A Pod with hostNetwork and hostIPC shares every namespace and
+//     /dev/shm with the node: the Planner refuses it, and a hostNetwork
+//     Pod whose sidecar mounts a volume over /dev/shm.
 //   - A crash of the acting twin is a sidecar outage until the kubelet
 //     restarts it, as with any sidecar; under restartPolicy Never an old
 //     node does not restart a crashed legacy twin.

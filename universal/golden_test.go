@@ -16,6 +16,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/golden"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 	"github.com/sidecarkit/sidecarkit/universal"
 	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
@@ -103,7 +104,7 @@ func TestInjectGolden(t *testing.T) {
 				if ops, err = res.Mutation.JSONPatch(obj.Root); err != nil {
 					t.Fatal(err)
 				}
-				if err := patch.Verify(raw, ops); err != nil {
+				if err := patchtest.Verify(raw, ops); err != nil {
 					t.Errorf("Verify: %v", err)
 				}
 				report := res.Resources()

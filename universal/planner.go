@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -84,6 +85,9 @@ func (p Planner) Plan(s sidecar.Spec, pod *corev1.PodSpec) (sidecar.Plan, error)
 	if err := b.check(&s); err != nil {
 		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: %w", c.Name, err)
 	}
+	if err := b.identity(pod); err != nil {
+		return sidecar.Plan{}, fmt.Errorf("universal: plan %q: %w", c.Name, err)
+	}
 	policy := corev1.RestartPolicyAlways
 	if pod != nil && pod.RestartPolicy != "" {
 		policy = pod.RestartPolicy
@@ -119,6 +123,37 @@ type builder struct {
 	c       *corev1.Container
 	mount   string
 	timeout time.Duration
+	// token is the sandbox token's directory (hostNetwork Pods), or "".
+	token string
+}
+
+// SandboxTokenDir is where the twins of a hostNetwork Pod keep the
+// sandbox token that tells the Pod's sandboxes apart: the sandbox's own
+// shared memory mount, which every container of the sandbox shares and
+// a re-created sandbox gets anew (docs/universal.md, "Sandbox identity").
+const SandboxTokenDir = "/dev/shm"
+
+// identity chooses how the twins tell the Pod's sandboxes apart. The
+// network namespace (and its cookie) of a hostNetwork Pod is the node's,
+// the same for every sandbox: such a Pod's twins add the sandbox token in
+// SandboxTokenDir to the identity. A Pod with hostIPC as well shares the
+// node's /dev/shm too: nothing the twins can read tells its sandboxes
+// apart, so the Planner refuses it.
+func (b *builder) identity(pod *corev1.PodSpec) error {
+	if pod == nil || !pod.HostNetwork {
+		return nil
+	}
+	if pod.HostIPC {
+		return fmt.Errorf("a Pod with hostNetwork and hostIPC shares the node's network and IPC namespaces and %s, so the twins cannot tell one of its sandboxes from the next (docs/universal.md); drop hostIPC, or inject a native or a legacy sidecar instead of the universal pair", SandboxTokenDir)
+	}
+	for _, m := range b.c.VolumeMounts {
+		mp := path.Clean(m.MountPath)
+		if mp == SandboxTokenDir || strings.HasPrefix(SandboxTokenDir, strings.TrimSuffix(mp, "/")+"/") {
+			return fmt.Errorf("hostNetwork Pod: volumeMount %q covers %s, where the twins of a hostNetwork Pod keep the sandbox token (docs/universal.md); remove the mount, or inject a native or a legacy sidecar instead of the universal pair", m.MountPath, SandboxTokenDir)
+		}
+	}
+	b.token = SandboxTokenDir
+	return nil
 }
 
 // check refuses what the pair cannot do, with the reason.
@@ -137,6 +172,8 @@ func (b *builder) check(s *sidecar.Spec) error {
 		return fmt.Errorf("Planner.ConfirmTimeout %v is negative", b.timeout)
 	case len(c.Command) == 0:
 		return fmt.Errorf("the sidecar has no command: the handshake execs the sidecar's command and arguments once it decides, and a webhook cannot read an image's entrypoint; set container.command")
+	case c.TerminationMessagePath != "" && !path.IsAbs(c.TerminationMessagePath):
+		return fmt.Errorf("terminationMessagePath %q: want an absolute path (a twin that cannot decide writes why there)", c.TerminationMessagePath)
 	case c.Lifecycle != nil && c.Lifecycle.PostStart != nil:
 		return fmt.Errorf("lifecycle.postStart runs before the handshake decides which twin acts (and would hold a native twin's first run); use a startupProbe")
 	}
@@ -177,7 +214,11 @@ func (b *builder) binary() string { return b.mount + "/bin/handshake" }
 
 // flags returns the flags every handshake invocation of role gets.
 func (b *builder) flags(role protocol.Role) []string {
-	return []string{"--role=" + string(role), "--dir=" + b.mount}
+	f := []string{"--role=" + string(role), "--dir=" + b.mount}
+	if b.token != "" {
+		f = append(f, "--sandbox-token="+b.token)
+	}
+	return f
 }
 
 // twin builds one twin.
@@ -186,6 +227,10 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 	cmd := append(b.handshake(), b.flags(role)...)
 	if role == protocol.Native && b.timeout != DefaultConfirmTimeout {
 		cmd = append(cmd, "--confirm-timeout="+b.timeout.String())
+	}
+	if p := b.c.TerminationMessagePath; p != "" && p != corev1.TerminationMessagePathDefault {
+		// A twin that cannot decide says why there (docs/universal.md).
+		cmd = append(cmd, "--termination-log="+p)
 	}
 	t.Command = append(append(cmd, "--"), b.c.Command...)
 	t.Env = append(t.Env,
@@ -216,8 +261,7 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 		}
 		return t, nil
 	}
-	always := corev1.ContainerRestartPolicyAlways
-	t.RestartPolicy = &always
+	t.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	// The legacy twin declares the ports: the kubelet maps hostPorts
 	// from regular containers only, Services resolve named ports in them
 	// first, and the API server warns about ports declared twice.
@@ -225,14 +269,20 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 	if t.StartupProbe, err = b.startupProbe(); err != nil {
 		return corev1.Container{}, fmt.Errorf("startupProbe: %w", err)
 	}
+	// Its liveness and readiness checks are wrapped too: they check while
+	// this twin acts and pass while the legacy twin acts, as when a native
+	// kubelet took over a Pod the legacy twin serves (an in-place upgrade,
+	// a lost handshake directory), where the native twin stands by and an
+	// exec check would fail in its container.
 	for _, pr := range []struct {
-		p    *corev1.Probe
-		name string
-	}{{t.LivenessProbe, "livenessProbe"}, {t.ReadinessProbe, "readinessProbe"}} {
-		if pr.p != nil {
-			if err := b.resolvePorts(&pr.p.ProbeHandler); err != nil {
-				return corev1.Container{}, fmt.Errorf("%s: %w", pr.name, err)
-			}
+		p   **corev1.Probe
+		typ protocol.ProbeType
+	}{{&t.LivenessProbe, protocol.LivenessProbe}, {&t.ReadinessProbe, protocol.ReadinessProbe}} {
+		if *pr.p == nil {
+			continue
+		}
+		if *pr.p, err = b.probe(*pr.p, protocol.Native, pr.typ); err != nil {
+			return corev1.Container{}, fmt.Errorf("%sProbe: %w", pr.typ, err)
 		}
 	}
 	return t, nil

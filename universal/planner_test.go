@@ -92,3 +92,72 @@ func TestPlanNilPodAndDefaults(t *testing.T) {
 		t.Errorf("warnings %q for a sidecar without resources in an Always pod", plan.Warnings)
 	}
 }
+
+// TestPlanHostNetwork: the twins of a hostNetwork Pod add the sandbox
+// token to the identity in every handshake invocation (run, probes,
+// hooks); with hostIPC as well, or a mount over the token's directory,
+// the Planner refuses with the reason.
+func TestPlanHostNetwork(t *testing.T) {
+	p := universal.Planner{Handshake: []string{"/h"}}
+	spec := func() sidecar.Spec {
+		return sidecar.Spec{Container: corev1.Container{Name: "a", Image: "a", Command: []string{"/a"},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/ready"}}}},
+			Lifecycle:      &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/stop"}}}},
+		}}
+	}
+	plan, err := p.Plan(spec(), &corev1.PodSpec{HostNetwork: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, l := plan.InitContainers[0], plan.Containers[0]
+	const flag = "--sandbox-token=" + universal.SandboxTokenDir
+	for name, cmd := range map[string][]string{
+		"native run": n.Command, "legacy run": l.Command,
+		"native startup probe": n.StartupProbe.Exec.Command, "legacy readiness probe": l.ReadinessProbe.Exec.Command,
+		"native preStop": n.Lifecycle.PreStop.Exec.Command, "legacy preStop": l.Lifecycle.PreStop.Exec.Command,
+	} {
+		if got := strings.Join(cmd, " "); !strings.Contains(got, " "+flag+" ") {
+			t.Errorf("%s: %q lacks %s", name, got, flag)
+		}
+	}
+	plain, err := p.Plan(spec(), &corev1.PodSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plain.InitContainers[0].Command, " "); strings.Contains(got, "--sandbox-token") {
+		t.Errorf("a Pod with its own network namespace got a sandbox token: %q", got)
+	}
+	if _, err := p.Plan(spec(), &corev1.PodSpec{HostNetwork: true, HostIPC: true}); err == nil || !strings.Contains(err.Error(), "hostNetwork and hostIPC") || !strings.HasPrefix(err.Error(), "universal: plan \"a\": ") {
+		t.Errorf("hostNetwork and hostIPC: %v; want a refusal", err)
+	}
+	if _, err := p.Plan(spec(), &corev1.PodSpec{HostIPC: true}); err != nil {
+		t.Errorf("hostIPC alone (the network namespace tells sandboxes apart): %v", err)
+	}
+	for _, mp := range []string{"/dev/shm", "/dev/shm/", "/dev"} {
+		s := spec()
+		s.Container.VolumeMounts = []corev1.VolumeMount{{Name: "shm", MountPath: mp}}
+		if _, err := p.Plan(s, &corev1.PodSpec{HostNetwork: true}); err == nil || !strings.Contains(err.Error(), "covers /dev/shm") {
+			t.Errorf("mount %s over the token: %v; want a refusal", mp, err)
+		}
+	}
+}
+
+// TestPlanTerminationLog: a twin that cannot decide writes why to the
+// sidecar's terminationMessagePath.
+func TestPlanTerminationLog(t *testing.T) {
+	p := universal.Planner{Handshake: []string{"/h"}}
+	s := sidecar.Spec{Container: corev1.Container{Name: "a", Image: "a", Command: []string{"/a"}, TerminationMessagePath: "/var/log/why"}}
+	plan, err := p.Plan(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []corev1.Container{plan.InitContainers[0], plan.Containers[0]} {
+		if got := strings.Join(c.Command, " "); !strings.Contains(got, " --termination-log=/var/log/why -- /a") {
+			t.Errorf("%s: %q", c.Name, got)
+		}
+	}
+	s.Container.TerminationMessagePath = "why"
+	if _, err := p.Plan(s, nil); err == nil || !strings.Contains(err.Error(), "want an absolute path") {
+		t.Errorf("relative terminationMessagePath: %v", err)
+	}
+}

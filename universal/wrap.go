@@ -62,8 +62,9 @@ func (b *builder) startupProbe() (*corev1.Probe, error) {
 	}, nil
 }
 
-// probe wraps one of the legacy twin's probes: the same timing, an exec
-// handler that passes while the twin is dormant and checks while it acts.
+// probe wraps a twin's probe (the legacy twin's, the native twin's
+// liveness and readiness): the same timing, an exec handler that passes
+// while the twin is dormant and checks while it acts.
 func (b *builder) probe(p *corev1.Probe, role protocol.Role, typ protocol.ProbeType) (*corev1.Probe, error) {
 	check, err := b.checkArgs(&p.ProbeHandler)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
 )
@@ -89,11 +90,10 @@ func TestSmoke(t *testing.T) {
 	})
 
 	t.Run("init container restartPolicy", func(t *testing.T) {
-		always := corev1.ContainerRestartPolicyAlways
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "native-sidecar", Namespace: ns},
 			Spec: corev1.PodSpec{
-				InitContainers: []corev1.Container{{Name: "sidecar", Image: "registry.invalid/sidecar:v1", RestartPolicy: &always}},
+				InitContainers: []corev1.Container{{Name: "sidecar", Image: "registry.invalid/sidecar:v1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)}},
 				Containers:     []corev1.Container{{Name: "app", Image: "registry.invalid/app:v1"}},
 			},
 		}
@@ -126,7 +126,7 @@ func TestSmoke(t *testing.T) {
 			t.Logf("SidecarContainers=false: restartPolicy dropped, managedFields still list f:restartPolicy")
 			return
 		}
-		if stored == nil || *stored != always {
+		if stored == nil || *stored != corev1.ContainerRestartPolicyAlways {
 			t.Errorf("stored init container restartPolicy %v, want Always", stored)
 		}
 		if !inManagedFields {

@@ -61,8 +61,8 @@ type report struct {
 			} `json:"capability"`
 		} `json:"nodes"`
 		Recommendation struct {
-			Strategy string `json:"strategy"`
-			Code     string `json:"code"`
+			Mode string `json:"mode"`
+			Code string `json:"code"`
 		} `json:"recommendation"`
 	} `json:"pools"`
 	Admission struct {
@@ -91,7 +91,7 @@ type report struct {
 		} `json:"pods"`
 	} `json:"pods"`
 	Recommendation struct {
-		Strategy string `json:"strategy"`
+		Mode string `json:"mode"`
 	} `json:"recommendation"`
 	Verdict struct {
 		Status   string `json:"status"`
@@ -209,7 +209,7 @@ func TestDoctorCluster(t *testing.T) {
 	gotPools := map[string]string{}
 	nodeMetrics := map[string]string{}
 	for _, p := range r.Pools {
-		gotPools[p.Name] = p.Recommendation.Strategy
+		gotPools[p.Name] = p.Recommendation.Mode
 		for _, n := range p.Nodes {
 			nodeMetrics[n.Name] = n.Metrics
 		}

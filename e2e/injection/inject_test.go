@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
@@ -29,8 +30,7 @@ type podShape struct {
 
 func nativeSidecar(name string) corev1.Container {
 	c := container(name)
-	always := corev1.ContainerRestartPolicyAlways
-	c.RestartPolicy = &always
+	c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	return c
 }
 

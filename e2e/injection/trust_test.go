@@ -200,7 +200,7 @@ func mainMode(c *cluster.Cluster) sidecar.Mode {
 // TestTrustH2CProbeProtocol into testdata/stored (for TestStoredFixtures).
 const EnvCapture = "SIDECARKIT_E2E_CAPTURE"
 
-// The library's own webhook: admission.Injector behind admission.Handler,
+// The library's own webhook: admission.Webhook behind admission.Handler,
 // wrapped so that the test sees every request and response.
 
 // hookCall is one review the library's webhook answered.
@@ -243,7 +243,7 @@ func serveLibraryWith(t *testing.T, c *cluster.Cluster, ns string, s sidecar.Spe
 	}
 	h := &libHook{}
 	create := []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
-	serve(t, c, ns, h.record(&admission.Handler{Injector: inj}), cluster.WebhookOptions{
+	serve(t, c, ns, h.record(&admission.Handler{Webhook: inj}), cluster.WebhookOptions{
 		ReinvocationPolicy: policy,
 		Rules: []admissionregistrationv1.RuleWithOperations{
 			{Operations: create, Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}},

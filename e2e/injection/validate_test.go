@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
 	"github.com/sidecarkit/sidecarkit/patch"
@@ -33,7 +34,6 @@ func TestPreflightAgreesWithAPIServer(t *testing.T) {
 		t.Skip("the API server drops restartPolicy with SidecarContainers=false, which changes its verdicts: see TestGateOff")
 	}
 	capability := serverCapability(t, c)
-	always := corev1.ContainerRestartPolicyAlways
 	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/check"}}}, PeriodSeconds: 1}
 	withProbe := func(c corev1.Container) corev1.Container { c.ReadinessProbe = probe; return c }
 
@@ -56,7 +56,7 @@ func TestPreflightAgreesWithAPIServer(t *testing.T) {
 		pod:     testPod("name-clash", nil, []corev1.Container{container("app")}),
 		sidecar: sidecar.Spec{Container: corev1.Container{Name: "app", Image: "registry.invalid/proxy:v1"}},
 		unvalidated: []patch.Op{addOp("/spec/initContainers", []corev1.Container{{
-			Name: "app", Image: "registry.invalid/proxy:v1", RestartPolicy: &always,
+			Name: "app", Image: "registry.invalid/proxy:v1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 		}})},
 		inject: []cause{{Field: "spec.containers[0].name", Type: string(field.ErrorTypeForbidden)}},
 		reason: "Inject refuses to overwrite a container it did not inject and names that container; " +
@@ -69,7 +69,7 @@ func TestPreflightAgreesWithAPIServer(t *testing.T) {
 			VolumeMounts: []corev1.VolumeMount{{Name: "certs", MountPath: "/etc/certs"}},
 		}},
 		unvalidated: []patch.Op{addOp("/spec/initContainers/0", corev1.Container{
-			Name: "proxy", Image: "registry.invalid/proxy:v1", RestartPolicy: &always,
+			Name: "proxy", Image: "registry.invalid/proxy:v1", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 			VolumeMounts: []corev1.VolumeMount{{Name: "certs", MountPath: "/etc/certs"}},
 		})},
 	}, {

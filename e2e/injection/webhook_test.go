@@ -16,6 +16,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -55,7 +56,7 @@ func admissionHandler(f admitFunc) http.Handler {
 }
 
 // injector is the in-process webhook built from the library: patch.Decode,
-// sidecar.Inject, Mutation.JSONPatch, checked with patch.Verify.
+// sidecar.Inject, Mutation.JSONPatch, checked with patchtest.Verify.
 type injector struct {
 	spec       sidecar.Spec
 	capability compat.Capability
@@ -67,7 +68,7 @@ type injector struct {
 
 func (in *injector) admit(req *admissionv1.AdmissionRequest) ([]byte, error) {
 	raw := req.Object.Raw
-	obj, err := patch.Decode(raw)
+	obj, err := patch.DecodeAs(raw, req.Kind.Kind) // the request says the kind: no guessing
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (in *injector) admit(req *admissionv1.AdmissionRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := patch.Verify(raw, ops); err != nil {
+	if err := patchtest.Verify(raw, ops); err != nil {
 		return nil, err
 	}
 	return json.Marshal(ops)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -149,7 +150,7 @@ func TestWorkloadTemplates(t *testing.T) {
 					} else {
 						var ops patch.Ops
 						if ops, err = res.Mutation.JSONPatch(decoded.Root); err == nil {
-							if err = patch.Verify(created, ops); err == nil {
+							if err = patchtest.Verify(created, ops); err == nil {
 								data, err = json.Marshal(ops)
 							}
 						}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -87,7 +88,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // response: the JSON patch, or a denial that says why.
 func (h *handler) admit(req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	raw := req.Object.Raw
-	obj, err := patch.Decode(raw)
+	obj, err := patch.DecodeAs(raw, req.Kind.Kind) // the request says the kind: no guessing
 	if err != nil {
 		return deny(http.StatusBadRequest, err)
 	}
@@ -116,13 +117,13 @@ func (h *handler) admit(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 }
 
 // guardedPatch renders the mutation as RFC 6902 ops and proves with
-// patch.Verify that they change nothing else in the raw object.
+// patchtest.Verify that they change nothing else in the raw object.
 func guardedPatch(raw []byte, root patch.Root, m *patch.Mutation) ([]byte, error) {
 	ops, err := m.JSONPatch(root)
 	if err != nil {
 		return nil, err
 	}
-	if err := patch.Verify(raw, ops); err != nil {
+	if err := patchtest.Verify(raw, ops); err != nil {
 		return nil, err
 	}
 	return json.Marshal(ops)

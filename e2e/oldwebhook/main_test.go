@@ -15,6 +15,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 // TestModuleResolvesOldAPI proves what this module exists for: MVS picked
@@ -82,7 +83,7 @@ func TestHandler(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","object":` + testPod + `}}`
+			review := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Pod"},"object":` + testPod + `}}`
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/mutate", strings.NewReader(review)))
 			if rec.Code != http.StatusOK {
@@ -99,9 +100,9 @@ func TestHandler(t *testing.T) {
 			if err := json.Unmarshal(out.Response.Patch, &ops); err != nil {
 				t.Fatalf("patch %s: %v", out.Response.Patch, err)
 			}
-			err = patch.Verify([]byte(testPod), ops)
+			err = patchtest.Verify([]byte(testPod), ops)
 			if kept := err == nil; kept != tc.wantKept {
-				t.Errorf("patch.Verify: %v; want unknown fields kept = %v\npatch: %s", err, tc.wantKept, out.Response.Patch)
+				t.Errorf("patchtest.Verify: %v; want unknown fields kept = %v\npatch: %s", err, tc.wantKept, out.Response.Patch)
 			}
 			if !bytes.Contains(out.Response.Patch, []byte(`"name":"proxy"`)) {
 				t.Errorf("patch %s does not insert the sidecar", out.Response.Patch)
@@ -121,7 +122,7 @@ func TestHandlerDeniesInvalidInjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	review := `{"request":{"uid":"u2","object":` + testPod + `}}`
+	review := `{"request":{"uid":"u2","kind":{"group":"","version":"v1","kind":"Pod"},"object":` + testPod + `}}`
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/mutate", strings.NewReader(review)))
 	var out admissionv1.AdmissionReview

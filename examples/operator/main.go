@@ -63,7 +63,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 		return err
 	}
 	byObject := map[client.Object]cache.ByObject{
-		// FromNodes needs names, labels and kubelet versions; the image
+		// Cluster.For needs names, labels and kubelet versions; the image
 		// lists are the bulk of a Node.
 		&corev1.Node{}: {Transform: trimNode},
 	}

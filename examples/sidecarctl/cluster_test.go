@@ -140,7 +140,7 @@ func TestDoctorClusterFindings(t *testing.T) {
 	}
 	pools := map[string]string{}
 	for _, p := range r.Pools {
-		pools[p.Name] = p.Recommendation.Strategy.String()
+		pools[p.Name] = p.Recommendation.Mode.String()
 	}
 	want := map[string]string{
 		"eks.amazonaws.com/nodegroup=current": "native",
@@ -150,8 +150,8 @@ func TestDoctorClusterFindings(t *testing.T) {
 	if !equalMaps(pools, want) {
 		t.Errorf("pools %v, want %v", pools, want)
 	}
-	if r.Recommendation.Strategy.String() != "universal" {
-		t.Errorf("cluster-wide %v, want universal", r.Recommendation.Strategy)
+	if r.Recommendation.Mode.String() != "universal" {
+		t.Errorf("cluster-wide %v, want universal", r.Recommendation.Mode)
 	}
 	metrics := map[string]string{}
 	for _, p := range r.Pools {

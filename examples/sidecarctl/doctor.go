@@ -12,6 +12,8 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+	"github.com/sidecarkit/sidecarkit/universal"
 )
 
 // report is what a doctor command found. -o json prints it as is.
@@ -20,8 +22,8 @@ type report struct {
 	Subjects []subject `json:"subjects,omitempty"`
 	// Capability is what holds for all of them together.
 	Capability compat.Capability `json:"capability"`
-	// Recommendation is the injection strategy for that capability.
-	Recommendation *compat.Recommendation `json:"recommendation,omitempty"`
+	// Recommendation is the injection mode for that capability.
+	Recommendation *sidecar.Recommendation `json:"recommendation,omitempty"`
 	// Findings are the problems found, with their fixes.
 	Findings []compat.Finding `json:"findings"`
 }
@@ -104,7 +106,7 @@ func newDoctorNodes(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	var file, apiserverVersion, metricsFile, output string
 	cmd := &cobra.Command{
 		Use:     "nodes [-f FILE|-]",
-		Short:   "Read each Node's kubelet version and capability label; recommend a strategy",
+		Short:   "Read each Node's kubelet version and capability label; recommend a mode",
 		Example: `  kubectl get nodes -o json | sidecarctl doctor nodes --apiserver-version v1.31.4`,
 		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
@@ -139,7 +141,10 @@ func newDoctorNodes(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			}
 			// The API server's capability joined with the weakest node.
 			r.Capability = api.apiServer().Override(compat.Weakest(caps...))
-			rec := compat.Recommend(r.Capability, compat.Preference{AllowPinned: true, AllowUniversal: true})
+			rec, err := sidecar.Recommend(r.Capability, sidecar.Options{AllowPinned: true, Universal: universal.Planner{}})
+			if err != nil {
+				return err
+			}
 			r.Recommendation = &rec
 			r.Findings = findings(r.Capability)
 			return write(stdout, output, &r)
@@ -318,7 +323,7 @@ func write(w io.Writer, output string, r *report) error {
 		}
 	}
 	if rec := r.Recommendation; rec != nil {
-		fmt.Fprintf(&b, "recommended mode: %s (%s): %s\n", rec.Strategy, rec.Code, rec.Reason)
+		fmt.Fprintf(&b, "recommended mode: %s (%s): %s\n", rec.Mode, rec.Code, rec.Reason)
 		for _, w := range rec.Warnings {
 			fmt.Fprintf(&b, "  warning: %s\n", w)
 		}

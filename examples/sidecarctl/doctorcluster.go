@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 // The exit codes of doctor cluster. 1 stays "the command failed" (bad
@@ -37,10 +38,10 @@ type clusterReport struct {
 	Pods       podsReport       `json:"pods"`
 	// Capability and Recommendation are for a Pod that may land on any
 	// node.
-	Capability     compat.Capability     `json:"capability"`
-	Recommendation compat.Recommendation `json:"recommendation"`
-	Findings       []compat.Finding      `json:"findings"`
-	Verdict        verdict               `json:"verdict"`
+	Capability     compat.Capability      `json:"capability"`
+	Recommendation sidecar.Recommendation `json:"recommendation"`
+	Findings       []compat.Finding       `json:"findings"`
+	Verdict        verdict                `json:"verdict"`
 }
 
 // verdict is the answer for a CI job.
@@ -85,7 +86,7 @@ func newDoctorCluster(stdout io.Writer) *cobra.Command {
     lost restartPolicy, refused by a kubelet, or whose kubectl default
     container is a sidecar.
 
-It recommends a strategy (native, pinned, universal, legacy) per pool and
+It recommends a mode (native, pinned, universal, legacy) per pool and
 for the whole cluster.
 
 Exit codes: 0 ready (every node runs native sidecars, the API server
@@ -199,11 +200,11 @@ func decide(r *clusterReport) verdict {
 	}
 	for _, p := range r.Pools {
 		switch {
-		case p.Recommendation.Strategy == compat.Native:
+		case p.Recommendation.Mode == sidecar.Native:
 		case p.Capability.Kubelet == compat.KubeletUnknown && p.Capability.APIServer == compat.APIServerStores:
 			unknown = append(unknown, fmt.Sprintf("pool %s: the kubelet capability is unknown", p.Name))
 		case p.Capability.APIServer == compat.APIServerStores:
-			against = append(against, fmt.Sprintf("pool %s: %s (%s), not native", p.Name, p.Recommendation.Strategy, p.Recommendation.Code))
+			against = append(against, fmt.Sprintf("pool %s: %s (%s), not native", p.Name, p.Recommendation.Mode, p.Recommendation.Code))
 		}
 	}
 	switch pr := r.Probe; pr.Result {
@@ -279,7 +280,7 @@ func writeCluster(w io.Writer, output string, r *clusterReport) error {
 	}
 	for _, pool := range r.Pools {
 		rec := pool.Recommendation
-		p("  pool %s: %s (%s): %s\n", pool.Name, rec.Strategy, rec.Code, rec.Reason)
+		p("  pool %s: %s (%s): %s\n", pool.Name, rec.Mode, rec.Code, rec.Reason)
 		for _, w := range rec.Warnings {
 			p("    warning: %s\n", w)
 		}
@@ -387,7 +388,7 @@ func writeCluster(w io.Writer, output string, r *clusterReport) error {
 	}
 
 	rec := r.Recommendation
-	p("\ncluster-wide: %s (%s): %s\n", rec.Strategy, rec.Code, rec.Reason)
+	p("\ncluster-wide: %s (%s): %s\n", rec.Mode, rec.Code, rec.Reason)
 	for _, w := range rec.Warnings {
 		p("  warning: %s\n", w)
 	}

@@ -67,11 +67,11 @@ func doctorPodLive(kf *kubeFlags, name, intended, output string, stdin io.Reader
 		s := subject{Name: "nodes the Pod may land on"}
 		if err != nil {
 			s.Error = "the nodes cannot be listed: " + describe(err)
-		} else if c, err := compat.FromNodes(nodes, &pod.Spec); err != nil {
-			s.Error = oneLine(err.Error())
-			s.Capability = c
-			facts.Capability = facts.Capability.Override(c)
 		} else {
+			c, err := compat.Cluster{Nodes: nodes}.For(&pod.Spec)
+			if err != nil {
+				s.Error = oneLine(err.Error())
+			}
 			s.Capability = c
 			facts.Capability = facts.Capability.Override(c)
 		}

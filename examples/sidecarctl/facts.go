@@ -19,7 +19,7 @@ type clusterFlags struct {
 
 func (f *clusterFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet version the Pod may run on, e.g. v1.29.3-eks-ae9a62a")
+	fl.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet version the Pod may run on, e.g. v1.29.3-eks-ae9a62a; alone, it implies an API server at least as new")
 	fl.StringVar(&f.apiserverVersion, "apiserver-version", "", "the API server's version; without kubelet facts the version-skew policy gives the oldest kubelet")
 	fl.StringVar(&f.nodeFile, "node", "", "a Node or a NodeList (kubectl get nodes -o json): the weakest node the Pod may land on decides")
 	fl.StringVar(&f.metricsFile, "metrics", "", "the API server's metrics text (kubectl get --raw /metrics)")
@@ -78,6 +78,17 @@ func loadFacts(apiserverVersion, kubeletVersion, nodeFile, metricsFile string, s
 		if err != nil {
 			return nil, fmt.Errorf("--kubelet-version: %w", err)
 		}
+		if apiserverVersion == "" && metricsFile == "" {
+			// The version-skew policy never lets a kubelet be newer than
+			// its API server (docs/capability.md#version-skew), so the API
+			// server is at least this new; judged at exactly this version
+			// (with its default gates) it is judged at its weakest.
+			if api, err := compat.ParseAPIServerVersion(kubeletVersion); err == nil {
+				api.Evidence = append(api.Evidence, compat.Evidence{Source: compat.SourceSkewPolicy, Subject: "kube-apiserver",
+					Detail: "no --apiserver-version: at least as new as --kubelet-version " + kubeletVersion + ", since no kubelet is newer than its API server"})
+				f.base = api
+			}
+		}
 		f.kubelet = &k
 	}
 	if nodeFile != "" {
@@ -104,7 +115,7 @@ func (f *facts) capability(spec *corev1.PodSpec) (compat.Capability, error) {
 		c = c.Override(*f.kubelet)
 	}
 	if f.nodes != nil {
-		n, err := compat.FromNodes(f.nodes, spec)
+		n, err := compat.Cluster{Nodes: f.nodes}.For(spec)
 		if err != nil {
 			return compat.Capability{}, fmt.Errorf("--node: %w", err)
 		}

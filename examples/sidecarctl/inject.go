@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,18 +100,51 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 		return fmt.Errorf("inject: --mode universal needs --handshake (the runner is in the sidecar image) or --handshake-image (an init container copies it)")
 	}
 	opts := sidecar.Options{Mode: mode, AllowPinned: f.allowPinned, Universal: planner}
+	injector, err := sidecar.NewInjector(spec)
+	if err != nil {
+		return err
+	}
 	var out bytes.Buffer
-	for i, d := range docs {
+	written := 0 // documents printed, for YAML separators
+	var passed []string
+	for _, d := range docs {
+		if kind := kindOf(d.json); kind != "" {
+			if _, err := patch.RootFor(kind); err != nil {
+				// Another kind (a Service, a ConfigMap, a Namespace, ...):
+				// passed through unchanged with -o yaml and -o json, so that
+				// a whole manifest can go on to kubectl apply, as istioctl
+				// kube-inject and linkerd inject do; no patch for it.
+				if f.verbose {
+					fmt.Fprintf(stderr, "%s: %s passed through unchanged\n", d.source, kind)
+				}
+				passed = append(passed, kind)
+				if f.output == "yaml" || f.output == "json" {
+					if err := passThrough(&out, f.output, d, written > 0); err != nil {
+						return fmt.Errorf("%s: %w", d.source, err)
+					}
+					written++
+				}
+				continue
+			}
+		}
 		obj, err := patch.Decode(d.json)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
-		c, err := facts.capability(obj.Spec)
+		// Judge the nodes as the Pod would schedule without a pin of
+		// ours: judged with it, a pinned Pod looks all-native and a
+		// second run would unpin it.
+		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, spec.Container.Name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
-		opts.PodResources = obj.PodResources
-		res, err := sidecar.Inject(obj.Meta, obj.Spec, spec, c, opts)
+		c, err := facts.capability(sched)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.source, err)
+		}
+		// InjectObject sees the raw fields the compiled types lack, and
+		// takes the pod-level resources from the object.
+		res, err := injector.InjectObject(context.Background(), obj, c, opts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
@@ -124,12 +158,75 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, w)
 		}
-		if err := render(&out, f.output, d, obj, res.Mutation, i > 0); err != nil {
+		if err := render(&out, f.output, d, obj, res.Mutation, written > 0); err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
+		}
+		written++
+	}
+	if len(passed) == len(docs) {
+		return fmt.Errorf("%s: no Pod or workload to inject into (found %s)", displayName(f.file), strings.Join(passed, ", "))
+	}
+	if f.output == "json" && written > 1 {
+		// Several objects: one JSON document, a v1 List, as kubectl get
+		// -o json prints them (kubectl apply -f - takes it).
+		if err := asList(&out); err != nil {
+			return err
 		}
 	}
 	_, err = stdout.Write(out.Bytes())
 	return err
+}
+
+// asList replaces the JSON objects in out with one v1 List of them.
+func asList(out *bytes.Buffer) error {
+	var items []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+	for dec.More() {
+		var item json.RawMessage
+		if err := dec.Decode(&item); err != nil {
+			return err
+		}
+		items = append(items, item)
+	}
+	list, err := json.Marshal(struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}{"v1", "List", items})
+	if err != nil {
+		return err
+	}
+	out.Reset()
+	return writeIndented(out, list)
+}
+
+// kindOf returns the document's "kind", or "" when it has none or is not
+// an object.
+func kindOf(doc []byte) string {
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if json.Unmarshal(doc, &head) != nil {
+		return ""
+	}
+	return head.Kind
+}
+
+// passThrough writes a document of a kind inject does not change, as it
+// is, in the output form (yaml or json).
+func passThrough(w *bytes.Buffer, output string, d document, notFirst bool) error {
+	if output == "json" {
+		return writeIndented(w, d.json)
+	}
+	y, err := yaml.JSONToYAML(d.json)
+	if err != nil {
+		return err
+	}
+	if notFirst {
+		w.WriteString("---\n")
+	}
+	w.Write(y)
+	return nil
 }
 
 // render writes one document's result in the chosen output form.

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+	"github.com/sidecarkit/sidecarkit/universal"
 )
 
 // wellKnownPoolLabels are the node labels that name a node pool on the
@@ -39,15 +41,15 @@ type nodeReport struct {
 	labelledNative bool
 }
 
-// poolReport is one node pool and the strategy for Pods that run on it.
+// poolReport is one node pool and the mode for Pods that run on it.
 type poolReport struct {
 	// Name is "LABEL=VALUE", or "kubelet VERSION" for nodes grouped by
 	// version.
 	Name  string       `json:"name"`
 	Nodes []nodeReport `json:"nodes"`
 	// Capability is the API server's joined with the pool's weakest node.
-	Capability     compat.Capability     `json:"capability"`
-	Recommendation compat.Recommendation `json:"recommendation"`
+	Capability     compat.Capability      `json:"capability"`
+	Recommendation sidecar.Recommendation `json:"recommendation"`
 }
 
 // choosePoolLabel returns the label to group by: the flag's when given,
@@ -106,8 +108,8 @@ func groupPools(label string, nodes []nodeReport, byName map[string]*corev1.Node
 }
 
 // recommendFor joins the API server's capability with the weakest of the
-// nodes and recommends a strategy for Pods that may land on any of them.
-func recommendFor(nodes []nodeReport, api compat.Capability, allowUniversal bool) (compat.Capability, compat.Recommendation) {
+// nodes and recommends a mode for Pods that may land on any of them.
+func recommendFor(nodes []nodeReport, api compat.Capability, allowUniversal bool) (compat.Capability, sidecar.Recommendation) {
 	caps := make([]compat.Capability, len(nodes))
 	pinnable := false
 	for i, n := range nodes {
@@ -121,7 +123,11 @@ func recommendFor(nodes []nodeReport, api compat.Capability, allowUniversal bool
 		c = api
 		c.Kubelet, c.OrderedTermination = compat.KubeletUnknown, compat.Unknown
 	}
-	rec := compat.Recommend(c, compat.Preference{AllowPinned: pinnable, AllowUniversal: allowUniversal})
+	o := sidecar.Options{AllowPinned: pinnable}
+	if allowUniversal {
+		o.Universal = universal.Planner{}
+	}
+	rec, _ := sidecar.Recommend(c, o) // Auto with no Fallback: no error
 	if len(nodes) == 0 {
 		rec.Reason = fmt.Sprintf("no nodes are registered: %s", rec.Reason)
 	}

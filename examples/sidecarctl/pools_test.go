@@ -63,7 +63,7 @@ func TestPools(t *testing.T) {
 		got := map[string]string{}
 		var names []string
 		for _, p := range pools {
-			got[p.Name] = p.Recommendation.Strategy.String()
+			got[p.Name] = p.Recommendation.Mode.String()
 			names = append(names, p.Name)
 		}
 		if !equalMaps(got, tc.want) {

@@ -44,7 +44,7 @@ func staticCapability(apiserverVersion, kubeletVersion string) (compat.Capabilit
 }
 
 // nodeSource answers the capability of a Pod from a Node informer: the
-// weakest node the Pod may be scheduled to (compat.FromNodes), joined with
+// weakest node the Pod may be scheduled to (compat.Cluster.For), joined with
 // the API server's capability from discovery. Flags given explicitly
 // (base) are overridden by what the cluster shows.
 type nodeSource struct {
@@ -114,7 +114,7 @@ func (s *nodeSource) capability(_ context.Context, r *admission.Request) (compat
 	if spec == nil && r.Object != nil {
 		spec = r.Object.Spec
 	}
-	c, err := compat.FromNodes(*nodes, spec)
+	c, err := compat.Cluster{Nodes: *nodes}.For(spec)
 	if err != nil {
 		s.log.Warn("reading nodes", "uid", r.UID, "err", err)
 	}

@@ -62,7 +62,7 @@ func TestLoadConfig(t *testing.T) {
 			c, err := loadConfig(filepath.Join(dir, "config.yaml"))
 			if err == nil && tc.want == "" {
 				// New validates the spec; run it as main does.
-				_, err = newInjectorForTest(c)
+				_, err = newWebhookForTest(c)
 			}
 			if tc.want == "" {
 				if err != nil {
@@ -72,7 +72,7 @@ func TestLoadConfig(t *testing.T) {
 				return
 			}
 			if err == nil {
-				_, err = newInjectorForTest(c)
+				_, err = newWebhookForTest(c)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want it to contain %q", err, tc.want)
@@ -160,4 +160,4 @@ func TestRun(t *testing.T) {
 
 type fileConfigResult = admission.Config
 
-func newInjectorForTest(c admission.Config) (*admission.Injector, error) { return admission.New(c) }
+func newWebhookForTest(c admission.Config) (*admission.Webhook, error) { return admission.New(c) }

@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("static capability", "capability", base.String())
 		capability = func(context.Context, *admission.Request) (compat.Capability, error) { return base, nil }
 	}
-	configs, err := newConfigReloader(f.config, func(cfg admission.Config) (*admission.Injector, error) {
+	configs, err := newConfigReloader(f.config, func(cfg admission.Config) (*admission.Webhook, error) {
 		cfg.Capability = capability
 		inj, err := admission.New(cfg)
 		if err == nil {
@@ -162,7 +162,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("serving", "addr", l.Addr().String())
-	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: f.maxBodyBytes, maxInFlightBytes: f.maxInFlightBytes,
+	s := newServer(serverOptions{webhook: configs.Webhook, certs: certs, maxBodyBytes: f.maxBodyBytes, maxInFlightBytes: f.maxInFlightBytes,
 		webhookTimeout: f.webhookTimeout, ready: ready, log: log})
 	err = s.serve(ctx, l, f.shutdownGrace)
 	log.Info("stopped", "err", err)

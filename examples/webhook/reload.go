@@ -12,22 +12,22 @@ import (
 	"github.com/sidecarkit/sidecarkit/admission"
 )
 
-// configReloader serves the admission.Injector built from the
+// configReloader serves the admission.Webhook built from the
 // configuration file and rebuilds it when the file, or the sidecarFile it
 // names, changes (a ConfigMap mounted as a directory is updated in place by
 // the kubelet; a subPath mount never is). The files are checked by check,
 // which watch calls every interval: reading (regular files of at most
-// maxFileBytes), parsing and building happen there, and the new Injector
-// replaces the old one atomically. Reviews only load the current Injector:
+// maxFileBytes), parsing and building happen there, and the new Webhook
+// replaces the old one atomically. Reviews only load the current Webhook:
 // they never wait for a check. A configuration that fails to load or build
 // keeps the last good one in use, so a bad edit never takes the webhook
 // down.
 type configReloader struct {
 	path     string
-	build    func(admission.Config) (*admission.Injector, error)
+	build    func(admission.Config) (*admission.Webhook, error)
 	onReload func(err error)
 
-	cur atomic.Pointer[admission.Injector]
+	cur atomic.Pointer[admission.Webhook]
 
 	mu    sync.Mutex // serialises checks; reviews never take it
 	files []string
@@ -35,9 +35,9 @@ type configReloader struct {
 }
 
 // newConfigReloader loads the configuration at path and builds its first
-// Injector with build (which adds what the file does not hold, such as the
+// Webhook with build (which adds what the file does not hold, such as the
 // capability source).
-func newConfigReloader(path string, build func(admission.Config) (*admission.Injector, error), onReload func(error)) (*configReloader, error) {
+func newConfigReloader(path string, build func(admission.Config) (*admission.Webhook, error), onReload func(error)) (*configReloader, error) {
 	r := &configReloader{path: path, build: build, onReload: onReload}
 	if err := r.load(); err != nil {
 		return nil, err
@@ -45,10 +45,10 @@ func newConfigReloader(path string, build func(admission.Config) (*admission.Inj
 	return r, nil
 }
 
-// Injector returns the current Injector.
-func (r *configReloader) Injector() *admission.Injector { return r.cur.Load() }
+// Webhook returns the current Webhook.
+func (r *configReloader) Webhook() *admission.Webhook { return r.cur.Load() }
 
-// check rebuilds the Injector when the files changed since the last load,
+// check rebuilds the Webhook when the files changed since the last load,
 // and reports a reload, or its failure, to onReload.
 func (r *configReloader) check() { checkFiles(&r.mu, &r.stamp, r.load, r.onReload) }
 
@@ -64,7 +64,7 @@ func checkFiles(mu *sync.Mutex, stamp *string, load func() error, onReload func(
 	}
 }
 
-// load rebuilds the Injector when the files changed since the last load.
+// load rebuilds the Webhook when the files changed since the last load.
 // Callers hold mu, or own r.
 func (r *configReloader) load() error {
 	if r.cur.Load() != nil {

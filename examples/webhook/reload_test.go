@@ -100,8 +100,8 @@ func TestConfigReloadRefusesHostileFiles(t *testing.T) {
 	}
 }
 
-// A check that takes long (here: building the Injector waits) holds up
-// no review: reviews take the current Injector, and the new one replaces
+// A check that takes long (here: building the Webhook waits) holds up
+// no review: reviews take the current Webhook, and the new one replaces
 // it once built.
 func TestReviewsDoNotWaitForReload(t *testing.T) {
 	building := make(chan struct{})

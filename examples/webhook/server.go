@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 // server is the webhook's HTTPS server: /mutate, /healthz and /readyz.
@@ -20,9 +21,9 @@ type server struct {
 }
 
 type serverOptions struct {
-	// injector returns the Injector that answers a review (the
+	// webhook returns the Webhook that answers a review (the
 	// configReloader's current one).
-	injector         func() *admission.Injector
+	webhook          func() *admission.Webhook
 	certs            *certReloader
 	maxBodyBytes     int64
 	maxInFlightBytes int64
@@ -68,7 +69,7 @@ func newServer(o serverOptions) *server {
 	// One Handler for all requests: its in-flight limit counts them all,
 	// whichever Injector answers.
 	mux.Handle("/mutate", &admission.Handler{
-		GetInjector:      o.injector,
+		GetWebhook:       o.webhook,
 		MaxBodyBytes:     o.maxBodyBytes,
 		MaxInFlightBytes: o.maxInFlightBytes,
 		MaxTimeout:       o.webhookTimeout,
@@ -161,7 +162,7 @@ func observe(log *slog.Logger) func(*http.Request, int, admission.Outcome, error
 			log.Warn("review failed", append(attrs, "err", short(err))...)
 		case o.Err != nil:
 			log.Warn("review denied", append(attrs, "err", short(o.Err))...)
-		case o.Skipped != "" && o.Skipped != admission.SkipAlreadyInjected:
+		case o.Skipped != "" && o.Skipped != sidecar.SkipAlreadyInjected:
 			log.Debug("review skipped", attrs...)
 		default:
 			log.Info("review", attrs...)

@@ -165,7 +165,7 @@ func startServerWith(t *testing.T, o testOptions) *testServer {
 		c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
 		capability = func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil }
 	}
-	configs, err := newConfigReloader(filepath.Join(dir, "config.yaml"), func(cfg admission.Config) (*admission.Injector, error) {
+	configs, err := newConfigReloader(filepath.Join(dir, "config.yaml"), func(cfg admission.Config) (*admission.Webhook, error) {
 		if o.build != nil {
 			o.build()
 		}
@@ -198,7 +198,7 @@ func startServerWith(t *testing.T, o testOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(serverOptions{injector: configs.Injector, certs: certs, maxBodyBytes: 32 << 10, maxInFlightBytes: o.maxInFlightBytes,
+	s := newServer(serverOptions{webhook: configs.Webhook, certs: certs, maxBodyBytes: 32 << 10, maxInFlightBytes: o.maxInFlightBytes,
 		webhookTimeout: 10 * time.Second, ready: o.ready, log: log})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -506,7 +506,7 @@ func TestLogUndelivered(t *testing.T) {
 func TestServerTimeouts(t *testing.T) {
 	ts := startServer(t, testConfig, nil)
 	for _, wt := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second} {
-		s := newServer(serverOptions{injector: ts.configs.Injector, certs: ts.certs, webhookTimeout: wt, log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		s := newServer(serverOptions{webhook: ts.configs.Webhook, certs: ts.certs, webhookTimeout: wt, log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 		h := s.http
 		if h.ReadHeaderTimeout <= 0 || h.ReadHeaderTimeout > wt || h.ReadTimeout != wt || h.WriteTimeout != wt+time.Second ||
 			h.IdleTimeout <= 0 || h.MaxHeaderBytes != 16<<10 {

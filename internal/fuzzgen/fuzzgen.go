@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 // Source turns fuzz input into choices; it returns zeros once the input
@@ -61,8 +62,7 @@ func Spec(s *Source) *corev1.PodSpec {
 	for i := 0; i < nInit; i++ {
 		c := Container(s, "init"+strconv.Itoa(i), spec.Volumes)
 		if s.Bool() {
-			always := corev1.ContainerRestartPolicyAlways
-			c.RestartPolicy = &always
+			c.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 		} else {
 			c.ReadinessProbe, c.LivenessProbe, c.StartupProbe, c.Lifecycle = nil, nil, nil, nil
 		}

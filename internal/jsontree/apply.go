@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
 )
 
 // ErrPointer is wrapped by errors about malformed JSON Pointers.
@@ -14,46 +15,18 @@ var ErrPointer = errors.New("invalid JSON pointer")
 var ErrNotFound = errors.New("path not found")
 
 // Split parses an RFC 6901 pointer into unescaped reference tokens ("~1"
-// becomes "/", then "~0" becomes "~"). "" is the whole document and has no
-// tokens. Any other pointer must start with "/".
+// becomes "/", then "~0" becomes "~"; see internal/jsonptr). "" is the
+// whole document and has no tokens. Any other pointer must start with "/".
 func Split(ptr string) ([]string, error) {
-	if ptr == "" {
-		return nil, nil
-	}
-	if ptr[0] != '/' {
+	toks, ok := jsonptr.Split(ptr)
+	if !ok {
 		return nil, fmt.Errorf("jsontree: %w %q: must start with \"/\"", ErrPointer, ptr)
-	}
-	toks := strings.Split(ptr[1:], "/")
-	for i, t := range toks {
-		if strings.IndexByte(t, '~') >= 0 {
-			toks[i] = unescaper.Replace(t)
-		}
 	}
 	return toks, nil
 }
 
-// The replacers are immutable and safe for concurrent use.
-var (
-	unescaper = strings.NewReplacer("~1", "/", "~0", "~")
-	escaper   = strings.NewReplacer("~", "~0", "/", "~1")
-)
-
-func escape(tok string) string {
-	if strings.IndexByte(tok, '~') < 0 && strings.IndexByte(tok, '/') < 0 {
-		return tok
-	}
-	return escaper.Replace(tok)
-}
-
 // Join builds a pointer from unescaped tokens.
-func Join(tokens []string) string {
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(escape(t))
-	}
-	return b.String()
-}
+func Join(tokens []string) string { return jsonptr.Join(tokens...) }
 
 // Op is one RFC 6902 operation with its value decoded. The zero Op has no
 // operation name and does not apply.

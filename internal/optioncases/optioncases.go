@@ -2,9 +2,9 @@
 // AllowPinned, Fallback, AvoidUnorderedTermination, the presence of a
 // Universal planner) against capabilities, with the mode, compat code and
 // placement each must produce. The tests of every injection entry point
-// (sidecar.Inject, sidecar.Injector.Inject, admission.Injector.Review) run
+// (sidecar.Inject, sidecar.Injector.Inject, admission.Webhook.Review) run
 // it, so that an option dropped on the way from an entry point to
-// compat.Recommend fails a test. Only tests use it.
+// sidecar.Recommend fails a test. Only tests use it.
 package optioncases
 
 import (

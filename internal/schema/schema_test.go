@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/sidecarkit/sidecarkit/internal/schema"
 )
@@ -234,9 +235,8 @@ func TestUnknownsMismatchedShapes(t *testing.T) {
 // encoding/json has no unknown fields: every member the types write, the
 // schema knows.
 func TestUnknownsTypedRoundTrip(t *testing.T) {
-	always := corev1.ContainerRestartPolicyAlways
 	pod := corev1.Pod{Spec: corev1.PodSpec{
-		InitContainers:      []corev1.Container{{Name: "s", RestartPolicy: &always, SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}}},
+		InitContainers:      []corev1.Container{{Name: "s", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), SecurityContext: &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}}},
 		Containers:          []corev1.Container{{Name: "app", Ports: []corev1.ContainerPort{{ContainerPort: 80}}, Env: []corev1.EnvVar{{Name: "A", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "x"}}}}}},
 		EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "dbg"}, TargetContainerName: "app"}},
 		Volumes:             []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{ConfigMap: &corev1.ConfigMapProjection{Items: []corev1.KeyToPath{{Key: "k", Path: "p"}}}}}}}}},

@@ -1,7 +1,7 @@
 // Package applyv4 applies JSON patches the way kube-apiserver applies the
 // patches of mutating admission webhooks: with gopkg.in/evanphx/json-patch.v4
 // v4.13.0 (the version kube-apiserver 1.37.2 uses), which, unlike the
-// strict v5 mode of patch.Verify, accepts negative array indices.
+// strict v5 mode of patchtest.Verify, accepts negative array indices.
 //
 // It is a test oracle: the library itself depends on v5 only.
 package applyv4

@@ -12,6 +12,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/internal/podgen"
 	"github.com/sidecarkit/sidecarkit/oracle/applyv4"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 func applyV5(doc []byte, ops patch.Ops) ([]byte, error) {
@@ -102,7 +103,7 @@ func TestSameResultAsV5(t *testing.T) {
 		}
 		addOnly, withMoves := correctPatches(t, d)
 		for _, ops := range []patch.Ops{addOnly, withMoves} {
-			if err := patch.Verify(d.JSON, ops); err != nil {
+			if err := patchtest.Verify(d.JSON, ops); err != nil {
 				t.Fatalf("seed %d: correct patch does not verify: %v", i, err)
 			}
 			v5, err := applyV5(d.JSON, ops)
@@ -120,7 +121,7 @@ func TestSameResultAsV5(t *testing.T) {
 			}
 		}
 		v4, _ := applyv4.Apply(d.JSON, addOnly)
-		kept, total, lost, err := patch.UnknownFieldsKept(d.JSON, v4)
+		kept, total, lost, err := patchtest.UnknownFieldsKept(d.JSON, v4)
 		if err != nil || kept != total {
 			t.Fatalf("seed %d: %d of %d unknown fields kept under v4, lost %v (%v)", i, kept, total, lost, err)
 		}
@@ -137,7 +138,7 @@ func TestNegativeIndexOnlyV4(t *testing.T) {
 	if err != nil || string(out) != `{"spec":{"containers":[{"name":"a"}]}}` {
 		t.Errorf("v4 Apply = %s, %v", out, err)
 	}
-	if err := patch.Verify(doc, ops); err == nil {
+	if err := patchtest.Verify(doc, ops); err == nil {
 		t.Error("Verify accepted a negative index")
 	}
 }
@@ -162,7 +163,7 @@ func FuzzSameResultAsV5(f *testing.F) {
 			t.Fatal(err)
 		}
 		_, ops := correctPatches(t, d)
-		if err := patch.Verify(d.JSON, ops); err != nil {
+		if err := patchtest.Verify(d.JSON, ops); err != nil {
 			t.Fatalf("correct patch does not verify: %v", err)
 		}
 		v5, _ := applyV5(d.JSON, ops)

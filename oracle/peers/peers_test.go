@@ -12,6 +12,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/internal/podgen"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 )
 
 func toOps(t *testing.T, ops []gomodules.Operation) patch.Ops {
@@ -40,7 +41,7 @@ func apply(doc []byte, ops patch.Ops) ([]byte, error) {
 }
 
 // TestPeersLoseUnknownFields injects a sidecar as the first container of
-// generated Pods in three ways and counts, with patch.UnknownFieldsKept,
+// generated Pods in three ways and counts, with patchtest.UnknownFieldsKept,
 // the unknown fields that survive in their own element:
 //   - raw-vs-typed: gomodules CreatePatch(raw request, marshal(typed pod)),
 //     what controller-runtime's PatchResponseFromRaw, OpenTelemetry and Kuma
@@ -89,14 +90,14 @@ func TestPeersLoseUnknownFields(t *testing.T) {
 				c.tally.failed++
 				out = d.JSON
 			}
-			kept, total, _, err := patch.UnknownFieldsKept(d.JSON, out)
+			kept, total, _, err := patchtest.UnknownFieldsKept(d.JSON, out)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.tally.kept += kept
 			c.tally.total += total
-			verr := patch.Verify(d.JSON, c.ops)
-			var ve *patch.VerifyError
+			verr := patchtest.Verify(d.JSON, c.ops)
+			var ve *patchtest.VerifyError
 			if verr != nil && !errors.As(verr, &ve) {
 				t.Fatal(verr)
 			}

@@ -21,13 +21,21 @@ import (
 // Usage describes the command line Main takes.
 const Usage = impl.Usage
 
+// ExitIdentity (3) is the exit code of a run that could not read its
+// sandbox identity: it neither acts nor waits, and writes why to the
+// container's termination message (--termination-log), so that the
+// kubelet restarts it or, under restartPolicy Never, the Pod fails with
+// the reason (docs/universal.md, "Sandbox identity").
+const ExitIdentity = impl.ExitIdentity
+
 // Main runs one handshake invocation on this machine and returns the exit
 // code for the process: args follow [Usage] (run, probe, hook or install),
 // env is the environment as os.Environ returns it (the runner reads its
 // defaults from it and passes it on to the sidecar), and stderr receives
 // one line per decision and the warnings (nil discards them). It exits 2
-// on a usage error; for run, 0 or the failure's code (on success run does
-// not return: it execs the sidecar); for probe and hook, the check's code.
+// on a usage error; for run, 0 or the failure's code ([ExitIdentity] when
+// the sandbox identity cannot be read; on success run does not return: it
+// execs the sidecar); for probe and hook, the check's code.
 func Main(args, env []string, stderr io.Writer) int {
 	r := impl.Runner{System: impl.OS(), Env: env, Stderr: stderr}
 	return r.Main(args)

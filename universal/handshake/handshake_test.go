@@ -18,3 +18,11 @@ func TestMainUsageError(t *testing.T) {
 		t.Errorf("stderr %q does not name the bad command and the usage", stderr.String())
 	}
 }
+
+// ExitIdentity is documented as 3 (docs/universal.md), and Jobs' Pod
+// failure policies may name it: it must not change.
+func TestExitIdentityIsStable(t *testing.T) {
+	if handshake.ExitIdentity != 3 {
+		t.Errorf("ExitIdentity = %d, want the documented 3", handshake.ExitIdentity)
+	}
+}

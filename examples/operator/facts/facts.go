@@ -29,7 +29,7 @@ type Source interface {
 
 // Cluster is the Source of a live cluster: the API server's capability joined
 // (compat.Capability.Override) with the weakest node that a pod with the
-// spec may be scheduled on (compat.FromNodes, which honours nodeName,
+// spec may be scheduled on (compat.Cluster.For, which honours nodeName,
 // nodeSelector, required node affinity and the capability label).
 type Cluster struct {
 	// Nodes lists the cluster's Nodes, normally the manager's cache.
@@ -78,7 +78,7 @@ func (c *Cluster) Capability(ctx context.Context, spec *corev1.PodSpec) (compat.
 			errs = append(errs, fmt.Errorf("nodes without %s count as unknown: %s", compat.NodeLabel, strings.Join(unlabelled, ", ")))
 		}
 	}
-	n, err := compat.FromNodes(items, spec)
+	n, err := compat.Cluster{Nodes: items}.For(spec)
 	out = out.Override(n)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("nodes: %w", err))

@@ -11,10 +11,10 @@ package injector
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -57,9 +57,10 @@ const (
 	// strategic merge patch cannot move, and would rebuild the container
 	// from its typed form, losing the fields the compiled types do not know.
 	StrategicMerge PatchType = "strategic"
-	// JSONPatch sends Mutation.GuardedJSONPatch (every op that addresses a
-	// container by index is guarded by a "test" of its name) preceded by a
-	// "test" of the workload's resourceVersion.
+	// JSONPatch sends Mutation.MarshalJSONPatch with patch.Guarded (every
+	// op that addresses a container by index is guarded by a "test" of its
+	// name) and patch.ResourceVersion (a "test" of the workload's
+	// resourceVersion first).
 	JSONPatch PatchType = "json"
 )
 
@@ -135,6 +136,10 @@ type Reconciler struct {
 	// requirement and record it added, nothing else) once a workload opts
 	// out, so that removing the label undoes the injection.
 	KeepOnOptOut bool
+
+	prepare  sync.Once
+	injector *sidecar.Injector // Spec, prepared once
+	prepErr  error
 }
 
 func (r *Reconciler) newObject() *unstructured.Unstructured {
@@ -266,13 +271,19 @@ func (r *Reconciler) capability(ctx context.Context, obj *patch.Object) (compat.
 
 func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) error {
 	opts := r.Options
-	opts.PodResources = obj.PodResources
 	if opts.Mode == sidecar.Auto {
 		if rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name); err == nil && has && unknown(c) {
 			opts.Mode = rec.Mode
 		}
 	}
-	res, err := sidecar.Inject(obj.Meta, obj.Spec, r.Spec, c, opts)
+	r.prepare.Do(func() { r.injector, r.prepErr = sidecar.NewInjector(r.Spec) })
+	if r.prepErr != nil {
+		return reconcile.TerminalError(r.prepErr)
+	}
+	// InjectObject sees the raw fields the compiled types lack (a sidecar
+	// container carrying any is replaced whole) and the pod-level
+	// resources.
+	res, err := r.injector.InjectObject(ctx, obj, c, opts)
 	if err != nil {
 		// A foreign container of the sidecar's name, an invalid result: the
 		// workload must change first, and that change triggers a reconcile.
@@ -339,7 +350,8 @@ func (r *Reconciler) carriesRecord(o client.Object) bool {
 
 // unknown reports whether Auto would decide from the caller's fallback.
 func unknown(c compat.Capability) bool {
-	switch compat.Recommend(c, compat.Preference{}).Code {
+	rec, _ := sidecar.Recommend(c, sidecar.Options{}) // the zero Options are valid
+	switch rec.Code {
 	case compat.CodeAPIServerUnknown, compat.CodeKubeletUnknown:
 		return true
 	}
@@ -355,8 +367,8 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 	if len(names) == 0 {
 		return obj, nil
 	}
-	pref := compat.Preference{AvoidUnorderedTermination: r.Options.AvoidUnorderedTermination}
-	if rec := compat.Recommend(c, pref); rec.Strategy != compat.Native {
+	o := sidecar.Options{AvoidUnorderedTermination: r.Options.AvoidUnorderedTermination}
+	if rec, err := sidecar.Recommend(c, o); err != nil || rec.Mode != sidecar.Native {
 		return obj, nil // not yet: the annotation stays and waits for the nodes
 	}
 	for _, name := range names {
@@ -374,7 +386,7 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 		if m.Empty() {
 			continue
 		}
-		if _, err := r.sendJSON(ctx, u, obj, m); err != nil {
+		if _, err := r.send(ctx, u, obj, m); err != nil { // a move: sent as a JSON patch
 			return nil, err
 		}
 		r.event(u, corev1.EventTypeNormal, ReasonMigrated, "Migrate", "container %q moved to initContainers with restartPolicy Always (%s)", name, c.String())
@@ -386,25 +398,24 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 }
 
 // send patches the workload with the mutation and returns the patch type
-// used. u is updated from the API server's answer.
+// used. u is updated from the API server's answer. Both patch types carry
+// the workload's resourceVersion as a precondition.
 func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
-	if r.PatchType == JSONPatch {
-		return r.sendJSON(ctx, u, obj, m)
-	}
-	ops, err := m.JSONPatch(obj.Root)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	for _, op := range ops {
-		if op.Op == patch.OpMove {
-			return r.sendJSON(ctx, u, obj, m)
+	rv := patch.ResourceVersion(u.GetResourceVersion())
+	if r.PatchType == JSONPatch || m.HasMoves() {
+		// A move between lists cannot be a strategic merge patch without
+		// losing the container's unknown fields (StrategicMerge refuses
+		// it); a JSON patch moves the raw element.
+		body, err := m.MarshalJSONPatch(obj.Root, patch.Guarded(), rv)
+		if err != nil {
+			return "", terminal(u, err)
 		}
+		if err := r.Client.Patch(ctx, u, client.RawPatch(types.JSONPatchType, body)); err != nil {
+			return "", patchErr(u, err)
+		}
+		return "JSON patch", nil
 	}
-	smp, err := m.StrategicMerge(obj.Root)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	body, err := withResourceVersion(smp, u.GetResourceVersion())
+	body, err := m.StrategicMerge(obj.Root, rv)
 	if err != nil {
 		return "", terminal(u, err)
 	}
@@ -412,51 +423,6 @@ func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj
 		return "", patchErr(u, err)
 	}
 	return "strategic merge patch", nil
-}
-
-func (r *Reconciler) sendJSON(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
-	ops, err := m.GuardedJSONPatch(obj.Root)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	rv, err := json.Marshal(u.GetResourceVersion())
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	guarded := append(patch.Ops{{Op: patch.OpTest, Path: "/metadata/resourceVersion", Value: rv}}, ops...)
-	body, err := json.Marshal(guarded)
-	if err != nil {
-		return "", terminal(u, err)
-	}
-	if err := r.Client.Patch(ctx, u, client.RawPatch(types.JSONPatchType, body)); err != nil {
-		return "", patchErr(u, err)
-	}
-	return "JSON patch", nil
-}
-
-// withResourceVersion adds metadata.resourceVersion to a strategic merge
-// patch: the API server then refuses it (409) if the workload changed since
-// it was read, and the reconcile is retried on the new version.
-func withResourceVersion(smp []byte, rv string) ([]byte, error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(smp, &doc); err != nil {
-		return nil, err
-	}
-	meta := map[string]json.RawMessage{}
-	if raw, ok := doc["metadata"]; ok {
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return nil, err
-		}
-	}
-	v, err := json.Marshal(rv)
-	if err != nil {
-		return nil, err
-	}
-	meta["resourceVersion"] = v
-	if doc["metadata"], err = json.Marshal(meta); err != nil {
-		return nil, err
-	}
-	return json.Marshal(doc)
 }
 
 func decode(u *unstructured.Unstructured) (*patch.Object, error) {

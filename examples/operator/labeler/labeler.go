@@ -2,7 +2,7 @@
 // capability (compat.NodeLabel = native | strips | rejects), read from
 // status.nodeInfo.kubeletVersion and, optionally, from the kubelet's own
 // /metrics through the API server's node proxy. The label is what
-// compat.FromNode and compat.FromNodes honour over the version, and what
+// compat.ParseNode and compat.Cluster.For honour over the version, and what
 // pinned injections select nodes by.
 package labeler
 

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	jsonpatch "gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -39,6 +40,10 @@ type Handler struct {
 	// Facts says what the cluster can do for the object's pod spec. Nil
 	// means nothing is known: Auto then uses Options.Fallback.
 	Facts facts.Source
+
+	prepare  sync.Once
+	injector *sidecar.Injector // Spec, prepared once
+	prepErr  error
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -73,9 +78,14 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 			warnings = append(warnings, "sidecarkit: capability partly unknown: "+err.Error())
 		}
 	}
-	opts := h.Options
-	opts.PodResources = obj.PodResources
-	res, err := sidecar.Inject(obj.Meta, obj.Spec, h.Spec, c, opts)
+	h.prepare.Do(func() { h.injector, h.prepErr = sidecar.NewInjector(h.Spec) })
+	if h.prepErr != nil {
+		return admission.Errored(http.StatusInternalServerError, h.prepErr)
+	}
+	// InjectObject sees the raw fields the compiled types lack (a sidecar
+	// container carrying any is replaced whole) and the pod-level
+	// resources.
+	res, err := h.injector.InjectObject(ctx, obj, c, h.Options)
 	if err != nil {
 		// A container of the sidecar's name that sidecarkit did not
 		// inject, or a pod the injection would make invalid: the author
@@ -86,7 +96,7 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	if res.Mutation.Empty() {
 		return admission.Allowed(fmt.Sprintf("%s: %s", res.Skipped, res.Reason)).WithWarnings(warnings...)
 	}
-	ops, err := res.Mutation.JSONPatch(obj.Root)
+	ops, err := res.Mutation.JSONPatch()
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}

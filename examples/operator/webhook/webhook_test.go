@@ -23,6 +23,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/examples/operator/webhook"
 	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -165,7 +166,7 @@ func TestUnknownFieldsKept(t *testing.T) {
 		}
 	}
 
-	kept, total, lost, err := patch.UnknownFieldsKept(raw, ourPod)
+	kept, total, lost, err := patchtest.UnknownFieldsKept(raw, ourPod)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +177,11 @@ func TestUnknownFieldsKept(t *testing.T) {
 	if err := json.Unmarshal(ourPatch, &ops); err != nil {
 		t.Fatal(err)
 	}
-	if err := patch.Verify(raw, ops); err != nil {
+	if err := patchtest.Verify(raw, ops); err != nil {
 		t.Errorf("ours: %v", err)
 	}
 
-	tkept, ttotal, tlost, err := patch.UnknownFieldsKept(raw, theirPod)
+	tkept, ttotal, tlost, err := patchtest.UnknownFieldsKept(raw, theirPod)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,18 @@ type Config struct {
 	TCPSocket *TCPSocket
 	// To is the destination of install (--to).
 	To string
+	// SandboxToken is the directory of the sandbox token, part of the
+	// sandbox identity (--sandbox-token; run, probe and hook). The
+	// Planner sets /dev/shm for hostNetwork Pods; empty means none.
+	SandboxToken string
+	// TerminationLog is the container's termination message file, where
+	// a failing run writes why (--termination-log, run only; default
+	// DefaultTerminationLog).
+	TerminationLog string
 }
+
+// DefaultTerminationLog is the kubelet's default terminationMessagePath.
+const DefaultTerminationLog = "/dev/termination-log"
 
 // HTTPGet is an httpGet check, as the kubelet runs it: success is a
 // status from 200 to 399; redirects are not followed; the TLS certificate
@@ -108,9 +120,11 @@ func (h *headers) Set(s string) error {
 // Usage describes the command line.
 const Usage = `usage:
   handshake [run] --role native|legacy --dir DIR [--restart-policy Always|OnFailure|Never]
-            [--confirm-timeout 30s] [--poll-interval 250ms] -- CMD [ARG...]
-  handshake probe --role R --dir DIR --type startup|liveness|readiness [--timeout 1s] [CHECK]
-  handshake hook  --role R --dir DIR [--timeout D] [CHECK]
+            [--confirm-timeout 30s] [--poll-interval 250ms] [--sandbox-token DIR]
+            [--termination-log /dev/termination-log] -- CMD [ARG...]
+  handshake probe --role R --dir DIR --type startup|liveness|readiness [--timeout 1s]
+            [--sandbox-token DIR] [CHECK]
+  handshake hook  --role R --dir DIR [--timeout D] [--sandbox-token DIR] [CHECK]
   handshake install --to PATH
 CHECK is one of
   --http-get PATH --port N [--scheme HTTP|HTTPS] [--host H] [--header "Name: value"]...
@@ -153,6 +167,8 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	var hdrs headers
 	fs.Var(&hdrs, "header", "")
 	fs.StringVar(&c.To, "to", "", "")
+	fs.StringVar(&c.SandboxToken, "sandbox-token", "", "")
+	fs.StringVar(&c.TerminationLog, "termination-log", DefaultTerminationLog, "")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("handshake: %s: %v", c.Command, strings.TrimSpace(firstLine(out.String(), err)))
 	}
@@ -160,7 +176,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		c.Argv = fs.Args()
 	}
 	if c.Command != CommandRun {
-		c.ConfirmTimeout, c.PollInterval = 0, 0
+		c.ConfirmTimeout, c.PollInterval, c.TerminationLog = 0, 0, ""
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -181,7 +197,8 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 	checks := []Command{CommandProbe, CommandHook}
 	if err := errors.Join(
-		only([]Command{CommandRun}, "restart-policy", "confirm-timeout", "poll-interval"),
+		only([]Command{CommandRun}, "restart-policy", "confirm-timeout", "poll-interval", "termination-log"),
+		only([]Command{CommandRun, CommandProbe, CommandHook}, "sandbox-token"),
 		only([]Command{CommandProbe}, "type"),
 		only(checks, "timeout", "http-get", "tcp-socket", "port", "scheme", "host", "header"),
 		only([]Command{CommandRun, CommandProbe, CommandHook}, "role", "dir"),
@@ -216,12 +233,21 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		if len(c.Argv) == 0 {
 			return Config{}, fmt.Errorf("handshake: run: no sidecar command after --")
 		}
+		if !path.IsAbs(c.TerminationLog) {
+			return Config{}, fmt.Errorf("handshake: run: --termination-log %q: want an absolute path", c.TerminationLog)
+		}
+		if err := checkTokenDir(c.SandboxToken); err != nil {
+			return Config{}, err
+		}
 		return c, nil
 	case CommandProbe:
 		if c.ProbeType, err = protocol.ParseProbeType(*typ); err != nil {
 			return Config{}, fmt.Errorf("handshake: probe: --type: %w", err)
 		}
 		c.Timeout = DefaultProbeTimeout
+	}
+	if err := checkTokenDir(c.SandboxToken); err != nil {
+		return Config{}, err
 	}
 	if *timeout != "" {
 		if c.Timeout, err = time.ParseDuration(*timeout); err != nil || c.Timeout <= 0 {
@@ -257,6 +283,14 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
+// checkTokenDir accepts an empty --sandbox-token or an absolute one.
+func checkTokenDir(dir string) error {
+	if dir != "" && !path.IsAbs(dir) {
+		return fmt.Errorf("handshake: --sandbox-token %q: want an absolute directory", dir)
+	}
+	return nil
+}
+
 func firstLine(out string, err error) string {
 	if i := strings.IndexByte(out, '\n'); i > 0 {
 		return out[:i]
@@ -276,6 +310,9 @@ func (c Config) Args() []string {
 		return append(a, "--to="+c.To)
 	}
 	a = append(a, "--role="+string(c.Role), "--dir="+c.Dir)
+	if c.SandboxToken != "" {
+		a = append(a, "--sandbox-token="+c.SandboxToken)
+	}
 	switch c.Command {
 	case CommandRun, "":
 		if c.RestartPolicy != "" {
@@ -286,6 +323,9 @@ func (c Config) Args() []string {
 		}
 		if c.PollInterval != 0 && c.PollInterval != DefaultPollInterval {
 			a = append(a, "--poll-interval="+c.PollInterval.String())
+		}
+		if c.TerminationLog != "" && c.TerminationLog != DefaultTerminationLog {
+			a = append(a, "--termination-log="+c.TerminationLog)
 		}
 	case CommandProbe:
 		a = append(a, "--type="+string(c.ProbeType))

@@ -33,19 +33,19 @@ func TestParse(t *testing.T) {
 		{
 			name: "run",
 			args: []string{"--role=native", "--dir=/h", "--", "proxy", "--x"},
-			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, Argv: []string{"proxy", "--x"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"proxy", "--x"}},
 		},
 		{
 			name: "run-from-env",
 			args: []string{"run", "--", "proxy"},
 			env:  env(protocol.EnvRole, "legacy", protocol.EnvDir, "/e", protocol.EnvRestartPolicy, "Never"),
-			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/e", RestartPolicy: "Never", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, Argv: []string{"proxy"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/e", RestartPolicy: "Never", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"proxy"}},
 		},
 		{
 			name: "flags-override-env",
 			args: []string{"--role", "native", "--dir", "/f", "--restart-policy", "OnFailure", "--confirm-timeout", "1m", "--poll-interval", "1s", "--", "p"},
 			env:  env(protocol.EnvRole, "legacy", protocol.EnvDir, "/e", protocol.EnvRestartPolicy, "Never"),
-			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/f", RestartPolicy: "OnFailure", ConfirmTimeout: time.Minute, PollInterval: time.Second, Argv: []string{"p"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/f", RestartPolicy: "OnFailure", ConfirmTimeout: time.Minute, PollInterval: time.Second, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"p"}},
 		},
 		{
 			name: "probe-http",

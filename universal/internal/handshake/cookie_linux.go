@@ -27,8 +27,11 @@ func netnsCookie() (uint64, error) {
 	size := uint32(unsafe.Sizeof(cookie))
 	_, _, errno := syscall.Syscall6(syscall.SYS_GETSOCKOPT, uintptr(fd), syscall.SOL_SOCKET, soNetnsCookie,
 		uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
+	if errno == syscall.ENOPROTOOPT {
+		return 0, fmt.Errorf("%w: getsockopt SO_NETNS_COOKIE: %v (Linux 5.14+)", errNoCookie, errno)
+	}
 	if errno != 0 {
-		return 0, fmt.Errorf("network namespace cookie: getsockopt SO_NETNS_COOKIE (Linux 5.14+): %w", errno)
+		return 0, fmt.Errorf("network namespace cookie: getsockopt SO_NETNS_COOKIE: %w", errno)
 	}
 	if size != uint32(unsafe.Sizeof(cookie)) || cookie == 0 {
 		return 0, fmt.Errorf("network namespace cookie: unexpected answer (%d bytes, value %d)", size, cookie)

@@ -2,10 +2,6 @@
 
 package handshake
 
-import "errors"
-
 // netnsCookie is unavailable here: SO_NETNS_COOKIE is Linux's, and this
 // build has no direct getsockopt system call for it.
-func netnsCookie() (uint64, error) {
-	return 0, errors.New("network namespace cookie: not supported on this platform")
-}
+func netnsCookie() (uint64, error) { return 0, errNoCookie }

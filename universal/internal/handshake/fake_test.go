@@ -23,6 +23,11 @@ type fakeSys struct {
 	mu      sync.Mutex
 	sandbox protocol.Sandbox
 	sbErr   error
+	// sbErrs, when set, are the errors of the first identity reads, in
+	// order; tokens records the token directories asked for.
+	sbErrs  []error
+	tokens  []string
+	termMsg map[string]string
 	files   map[string]string
 	// claimRace, when set, is what another twin claims just before this
 	// one's first claim.
@@ -52,10 +57,30 @@ func newFake() *fakeSys {
 
 func (f *fakeSys) key() string { return f.sandbox.Key() }
 
-func (f *fakeSys) Sandbox() (protocol.Sandbox, error) { return f.sandbox, f.sbErr }
-func (f *fakeSys) Dir(path string) protocol.Dir       { return fakeDir{f} }
-func (f *fakeSys) Now() time.Time                     { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
-func (f *fakeSys) Signals() <-chan os.Signal          { return f.sigs }
+func (f *fakeSys) Sandbox(token string) (protocol.Sandbox, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokens = append(f.tokens, token)
+	if len(f.sbErrs) > 0 {
+		err := f.sbErrs[0]
+		f.sbErrs = f.sbErrs[1:]
+		return f.sandbox, err
+	}
+	return f.sandbox, f.sbErr
+}
+
+func (f *fakeSys) TerminationMessage(path, msg string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.termMsg == nil {
+		f.termMsg = map[string]string{}
+	}
+	f.termMsg[path] = msg
+	return nil
+}
+func (f *fakeSys) Dir(path string) protocol.Dir { return fakeDir{f} }
+func (f *fakeSys) Now() time.Time               { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+func (f *fakeSys) Signals() <-chan os.Signal    { return f.sigs }
 
 func (f *fakeSys) After(d time.Duration) <-chan time.Time {
 	f.mu.Lock()

@@ -2,6 +2,8 @@ package handshake
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +33,103 @@ type osSystem struct {
 	sigs chan os.Signal
 }
 
-func (s *osSystem) Sandbox() (protocol.Sandbox, error) { return readSandbox(s.proc, netnsCookie) }
+func (s *osSystem) Sandbox(token string) (protocol.Sandbox, error) {
+	return readSandbox(s.proc, netnsCookie, token)
+}
+
+// errNoCookie: the kernel (before Linux 5.14) or platform has no network
+// namespace cookie. It is the same for every process of a node, so the
+// identity does without it.
+var errNoCookie = errors.New("network namespace cookie: not supported here")
+
+// maxTerminationMessage is what the kubelet keeps of a termination
+// message (4096 bytes).
+const maxTerminationMessage = 4096
+
+func (s *osSystem) TerminationMessage(path, msg string) error {
+	if len(msg) > maxTerminationMessage {
+		msg = msg[:maxTerminationMessage]
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(msg)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// tokenFile is the sandbox token's name in its directory.
+const tokenFile = ".sidecarkit-sandbox-token"
+
+// sandboxToken returns the sandbox token in dir (the sandbox's shared
+// memory mount), creating it if absent: 16 random bytes in hex, written
+// to a temporary file hard-linked to the name, so that concurrent
+// creators agree on the first one and no reader sees a part.
+func sandboxToken(dir string) (string, error) {
+	p := filepath.Join(dir, tokenFile)
+	for attempt := 0; attempt < 2; attempt++ {
+		b, err := readSmall(p)
+		if err == nil {
+			t := strings.TrimSuffix(string(b), "\n")
+			if !isToken(t) {
+				return "", fmt.Errorf("%s: want 32 lowercase hex digits, got %q", p, b)
+			}
+			return t, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		var raw [16]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", err
+		}
+		t := hex.EncodeToString(raw[:])
+		tmp, err := temp(dir, tokenFile, 0o644, func(w io.Writer) error {
+			_, err := io.WriteString(w, t+"\n")
+			return err
+		})
+		if err != nil {
+			return "", err
+		}
+		err = os.Link(tmp, p)
+		os.Remove(tmp)
+		if err == nil {
+			return t, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("%s: created and removed concurrently", p)
+}
+
+func isToken(t string) bool {
+	if len(t) != 32 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// readSmall reads at most maxRead bytes of a file.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxRead))
+}
 
 func (s *osSystem) Dir(path string) protocol.Dir { return osDir(path) }
 
@@ -122,12 +220,7 @@ func (d osDir) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxRead))
+	return readSmall(p)
 }
 
 // WriteFile writes a temporary file and renames it over name.

@@ -12,6 +12,6 @@ var errUnsupported = errors.New("handshake: needs a Unix system (Linux for the s
 
 func execve(string, []string, []string) error { return errUnsupported }
 
-func readSandbox(string, func() (uint64, error)) (protocol.Sandbox, error) {
+func readSandbox(string, func() (uint64, error), string) (protocol.Sandbox, error) {
 	return protocol.Sandbox{}, errUnsupported
 }

@@ -128,7 +128,7 @@ func TestReadSandboxFake(t *testing.T) {
 	write("sys/kernel/random/boot_id", "5ee0c1a4-6e7d-4b5c-9b57-4a0f3e1c2b7d\n")
 	write("self/ns/net", "")
 	write("self/ns/ipc", "")
-	s, err := readSandbox(proc, func() (uint64, error) { return 0, errors.New("no cookie here") })
+	s, err := readSandbox(proc, func() (uint64, error) { return 0, fmt.Errorf("%w: old kernel", errNoCookie) }, "")
 	if err == nil || !strings.Contains(err.Error(), "uts namespace") || strings.Contains(err.Error(), "cookie") {
 		t.Errorf("missing uts: err %v", err)
 	}
@@ -143,8 +143,89 @@ func TestReadSandboxFake(t *testing.T) {
 		t.Errorf("namespaces %v / %v / %v", s.Net, s.IPC, s.UTS)
 	}
 	write("sys/kernel/random/boot_id", "two words")
-	if s, err := readSandbox(proc, func() (uint64, error) { return 77, nil }); err == nil || s.BootID != "" || s.NetCookie != 77 {
+	if s, err := readSandbox(proc, func() (uint64, error) { return 77, nil }, ""); err == nil || s.BootID != "" || s.NetCookie != 77 {
 		t.Errorf("odd boot id: %q, %v (cookie %d)", s.BootID, err, s.NetCookie)
+	}
+	// A cookie the kernel has but could not give is an error: another
+	// process of the sandbox may read it and compute another key.
+	write("sys/kernel/random/boot_id", "5ee0c1a4-6e7d-4b5c-9b57-4a0f3e1c2b7d\n")
+	write("self/ns/uts", "")
+	if _, err := readSandbox(proc, func() (uint64, error) { return 0, errors.New("network namespace cookie: socket: too many open files") }, ""); err == nil || !strings.Contains(err.Error(), "too many open files") {
+		t.Errorf("cookie failure: err %v, want it reported", err)
+	}
+	if s, err := readSandbox(proc, func() (uint64, error) { return 0, errNoCookie }, ""); err != nil || s.NetCookie != 0 {
+		t.Errorf("no cookie on this kernel: %v, %v; want no error", s, err)
+	}
+}
+
+// TestSandboxToken: the first reader creates the token, every later one
+// (and concurrent ones) reads the same; a re-created sandbox (an empty
+// directory) gets another; a foreign file is an error.
+func TestSandboxToken(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		i := i
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := sandboxToken(dir)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = tok
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		if got[i] != got[0] || !isToken(got[i]) {
+			t.Fatalf("tokens %q", got)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("files left: %v", entries)
+	}
+	if fi, _ := entries[0].Info(); fi.Mode().Perm() != 0o644 {
+		t.Errorf("token mode %v, want 0644 (the other twin may run as another user)", fi.Mode().Perm())
+	}
+	other, err := sandboxToken(t.TempDir())
+	if err != nil || other == got[0] {
+		t.Errorf("a new sandbox: %q, %v; want another token", other, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tokenFile), []byte("not a token\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sandboxToken(dir); err == nil {
+		t.Errorf("foreign content: want an error")
+	}
+	if _, err := sandboxToken(filepath.Join(dir, "absent")); err == nil {
+		t.Errorf("no such directory: want an error")
+	}
+	sb, err := readSandbox("/proc", nil, t.TempDir())
+	if runtime.GOOS == "linux" && (err != nil || sb.Token == "") {
+		t.Errorf("readSandbox with a token directory: %v, %v", sb, err)
+	}
+}
+
+func TestTerminationMessage(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "termination-log")
+	if err := OS().TerminationMessage(p, "absent"); err != nil {
+		t.Fatalf("absent file: %v", err)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("created a termination log: %v", err)
+	}
+	if err := os.WriteFile(p, []byte("an older, longer message"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := OS().TerminationMessage(p, strings.Repeat("x", 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); len(b) != maxTerminationMessage || strings.Trim(string(b), "x") != "" {
+		t.Errorf("termination log holds %d bytes %.20q…", len(b), b)
 	}
 }
 
@@ -163,11 +244,11 @@ func TestReadSandboxLinux(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		skipf(t, "needs /proc")
 	}
-	a, err := readSandbox("/proc", netnsCookie)
+	a, err := readSandbox("/proc", netnsCookie, "")
 	if err != nil {
 		skipf(t, "this system hides part of /proc: %v", err)
 	}
-	b, _ := readSandbox("/proc", netnsCookie)
+	b, _ := readSandbox("/proc", netnsCookie, "")
 	if a != b || a.BootID == "" || a.Net.Ino == 0 || a.IPC.Ino == 0 || a.UTS.Ino == 0 {
 		t.Errorf("sandbox %v then %v", a, b)
 	}

@@ -16,16 +16,32 @@ import (
 func execve(path string, argv, env []string) error { return syscall.Exec(path, argv, env) }
 
 // readSandbox reads the sandbox identity under proc (/proc): the boot id
-// and the inodes of the network, IPC and UTS namespaces; and, from cookie,
-// the network namespace's cookie. What it cannot read stays zero, and is
-// described in the error, except a missing cookie (older kernels have
-// none: the identity then rests on the inodes alone, as documented on
-// protocol.Sandbox).
-func readSandbox(proc string, cookie func() (uint64, error)) (protocol.Sandbox, error) {
+// and the inodes of the network, IPC and UTS namespaces; from cookie, the
+// network namespace's cookie; and, with token set, the sandbox token in
+// that directory. What it cannot read stays zero, and is described in the
+// error, except a cookie the kernel does not have (errNoCookie: before
+// Linux 5.14 the identity rests on the inodes, as documented on
+// protocol.Sandbox). The caller must not carry on after an error: two
+// processes of a sandbox could compute different keys (protocol.Identify).
+func readSandbox(proc string, cookie func() (uint64, error), token string) (protocol.Sandbox, error) {
 	var s protocol.Sandbox
 	var errs []error
 	if cookie != nil {
-		s.NetCookie, _ = cookie()
+		c, err := cookie()
+		switch {
+		case errors.Is(err, errNoCookie):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			s.NetCookie = c
+		}
+	}
+	if token != "" {
+		t, err := sandboxToken(token)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sandbox token: %w", err))
+		}
+		s.Token = t
 	}
 	b, err := os.ReadFile(filepath.Join(proc, "sys", "kernel", "random", "boot_id"))
 	switch id := strings.TrimSpace(string(b)); {

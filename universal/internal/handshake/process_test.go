@@ -46,7 +46,9 @@ type sandboxAs struct {
 	id string
 }
 
-func (s sandboxAs) Sandbox() (protocol.Sandbox, error) { return protocol.Sandbox{BootID: s.id}, nil }
+func (s sandboxAs) Sandbox(string) (protocol.Sandbox, error) {
+	return protocol.Sandbox{BootID: s.id}, nil
+}
 
 // fakeSidecar records its PID in DIR/NAME.pid, and when SIGTERM comes,
 // records it in DIR/NAME.term and exits 0.
@@ -209,9 +211,11 @@ func TestProcessNativeNode(t *testing.T) {
 // TestProcessOldNode replays an old kubelet: the native twin records its
 // run and exits 0, the legacy twin claims and runs the sidecar. Then the
 // sandbox is re-created: with a new identity, the native twin exits 0 at
-// once again; with the old identity (hostNetwork and hostIPC), the legacy
-// claim makes it exit 0 at once; with the old identity and no claim yet
-// (a crash after the record), it exits 0 after the confirmation timeout.
+// once again; with the old identity (reused namespace inodes on a kernel
+// without cookies), the legacy claim makes it wait for a startup probe
+// (which would make it stand by on a native kubelet that took over) and
+// exit 0 after the confirmation timeout; likewise with the old identity
+// and no claim yet (a crash after the record).
 func TestProcessOldNode(t *testing.T) {
 	dir := t.TempDir()
 	if code := run(t, "s1", twin(t, dir, "native")...); code != 0 {
@@ -235,7 +239,7 @@ func TestProcessOldNode(t *testing.T) {
 		min           time.Duration
 	}{
 		{name: "new identity", sandbox: "s2"},
-		{name: "old identity, legacy claim", sandbox: "s1"},
+		{name: "old identity, legacy claim", sandbox: "s1", extra: []string{"--confirm-timeout=500ms"}, min: 500 * time.Millisecond},
 		{name: "old identity, no claim", sandbox: "s2", extra: []string{"--confirm-timeout=500ms"}, min: 500 * time.Millisecond},
 	} {
 		begin := time.Now()
@@ -270,7 +274,8 @@ func TestProcessSignals(t *testing.T) {
 
 // TestProcessCorruptMarkers: garbage in the native marker reads as no
 // marker (first run); garbage in the claim reads as a legacy claim, so the
-// legacy twin acts and the native twin steps aside.
+// legacy twin acts and the native twin steps aside (after the confirmation
+// timeout, no startup probe coming).
 func TestProcessCorruptMarkers(t *testing.T) {
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "native"), []byte("\x00garbage\xff"), 0o644))
@@ -280,8 +285,8 @@ func TestProcessCorruptMarkers(t *testing.T) {
 	}
 	key := protocol.Sandbox{BootID: "s"}.Key()
 	must(t, os.WriteFile(filepath.Join(dir, protocol.ClaimFile(key)), []byte("half-writ"), 0o644))
-	if code := run(t, "s", twin(t, dir, "native")...); code != 0 {
-		t.Errorf("native twin with a corrupt claim: exit %d, want 0", code)
+	if code := run(t, "s", twin(t, dir, "native", "--confirm-timeout=500ms")...); code != 0 {
+		t.Errorf("native twin with a corrupt claim: exit %d, want 0 after the confirmation timeout", code)
 	}
 	l := start(t, "s", twin(t, dir, "legacy")...)
 	waitFile(t, filepath.Join(dir, "legacy.pid"))

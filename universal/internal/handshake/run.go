@@ -31,6 +31,20 @@ type Runner struct {
 // between its decision and its claim (at most once, in theory).
 const maxLostClaims = 3
 
+// ExitIdentity is the exit code of a twin that could not establish the
+// sandbox identity: distinct, so that a Job's podFailurePolicy can name
+// it (docs/universal.md).
+const ExitIdentity = 3
+
+// identityAttempts and identityRetry: a failing identity read is tried
+// again after identityRetry, identityAttempts times in all, before the
+// process gives up (a transient failure, such as no free file
+// descriptor for the cookie's socket, passes).
+const (
+	identityAttempts = 3
+	identityRetry    = 100 * time.Millisecond
+)
+
 // Main parses args (see Usage), runs the invocation and returns the exit
 // code: 2 for a usage error; for run, 0 or the failure's; for probe and
 // hook, the check's.
@@ -43,6 +57,13 @@ func (r Runner) Main(args []string) int {
 	code, err := r.Run(context.Background(), c)
 	if err != nil {
 		r.logf("%v", err)
+		if code != 0 && (c.Command == CommandRun || c.Command == "") {
+			// The kubelet shows it in the twin's status (lastState,
+			// kubectl describe): the twin that cannot decide says why.
+			if terr := r.System.TerminationMessage(c.TerminationLog, err.Error()); terr != nil {
+				r.logf("warning: termination message %s: %v", c.TerminationLog, terr)
+			}
+		}
 	}
 	return code
 }
@@ -85,19 +106,34 @@ func (r Runner) Run(ctx context.Context, c Config) (int, error) {
 	return 2, fmt.Errorf("handshake: unknown command %q", c.Command)
 }
 
-// sandbox returns the current sandbox's key, warning about what it could
-// not read.
-func (r Runner) sandbox() (string, protocol.Sandbox) {
-	sb, err := r.System.Sandbox()
-	if err != nil {
-		r.logf("warning: sandbox identity: %v (using %s)", err, sb)
+// identify reads the sandbox identity, again after a failure up to
+// identityAttempts times, and returns its key; an error (wrapping
+// protocol.ErrIdentity) means the process must not decide.
+func (r Runner) identify(ctx context.Context, c Config) (string, protocol.Sandbox, error) {
+	var sb protocol.Sandbox
+	var err error
+	for attempt := 1; ; attempt++ {
+		sb, err = r.System.Sandbox(c.SandboxToken)
+		if err == nil || attempt == identityAttempts {
+			break
+		}
+		r.logf("warning: sandbox identity: %v (attempt %d of %d)", err, attempt, identityAttempts)
+		select {
+		case <-ctx.Done():
+			return "", sb, ctx.Err()
+		case <-r.System.After(identityRetry):
+		}
 	}
-	return sb.Key(), sb
+	key, err := protocol.Identify(sb, err)
+	return key, sb, err
 }
 
 func (r Runner) run(ctx context.Context, c Config) (int, error) {
 	sigs := r.System.Signals()
-	key, sb := r.sandbox()
+	key, sb, err := r.identify(ctx, c)
+	if err != nil {
+		return ExitIdentity, fmt.Errorf("handshake: %s twin: %w; this twin neither acts nor waits: exiting %d, so that the kubelet restarts it (or, under restartPolicy Never, the Pod fails) instead of the twins deciding on different keys (docs/universal.md)", c.Role, err, ExitIdentity)
+	}
 	dir := r.System.Dir(c.Dir)
 	deadline := r.System.Now().Add(c.ConfirmTimeout)
 	in := protocol.Input{Role: c.Role, RestartPolicy: c.RestartPolicy, Sandbox: key, Phase: protocol.Starting}
@@ -145,6 +181,10 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
 			}
 			return 0, nil
+		case protocol.RecordEarlyAndWait:
+			if err := protocol.RecordEarly(dir, key); err != nil {
+				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+			}
 		case protocol.Exit0Now:
 			return 0, nil
 		case protocol.StandBy:
@@ -211,7 +251,10 @@ func (r Runner) lookPath(file string) (string, error) {
 
 // probe answers a wrapped probe: exit 0 passes, anything else fails.
 func (r Runner) probe(ctx context.Context, c Config) (int, error) {
-	key, _ := r.sandbox()
+	key, _, err := r.identify(ctx, c)
+	if err != nil {
+		return 1, fmt.Errorf("handshake: %s probe of the %s twin fails: %w", c.ProbeType, c.Role, err)
+	}
 	v, m, err := protocol.Probe(r.System.Dir(c.Dir), c.Role, c.ProbeType, key)
 	if err != nil {
 		return 1, fmt.Errorf("handshake: probe: %w", err)
@@ -284,7 +327,10 @@ func notActing(key string, m protocol.Markers) string {
 // hook runs a wrapped hook when the twin acts, and succeeds at once when
 // it does not.
 func (r Runner) hook(ctx context.Context, c Config) (int, error) {
-	key, _ := r.sandbox()
+	key, _, err := r.identify(ctx, c)
+	if err != nil {
+		return 1, fmt.Errorf("handshake: hook of the %s twin fails: %w", c.Role, err)
+	}
 	m, err := protocol.Observe(r.System.Dir(c.Dir), key)
 	if err != nil {
 		return 1, fmt.Errorf("handshake: hook: %w", err)

@@ -74,8 +74,17 @@ func TestRun(t *testing.T) {
 			code: 126, exec: true, err: "fake exec",
 		},
 		{
-			name: "native/legacy-acts", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
-			code: 0, log: "Exit0Now: the legacy twin acts",
+			name: "native/legacy-acts", args: "--role=native --dir=/h --confirm-timeout=1s --poll-interval=500ms -- proxy", setup: []setup{seen, claim("legacy")},
+			code: 0, waits: 2, log: "Exit0Now: the legacy twin acts in this sandbox and no startup probe came",
+		},
+		{
+			name: "native/legacy-acts-native-kubelet", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
+			onWait: func(n int, f *fakeSys) {
+				if n == 1 {
+					ack(f)
+				}
+			},
+			signalOn: "StandBy", code: 0, waits: 1, log: "StandBy: the legacy twin acts in this sandbox and the kubelet probed this twin",
 		},
 		{
 			name: "native/sigterm-before-exec", args: "--role=native --dir=/h -- proxy", setup: []setup{ack}, signal: true,
@@ -111,14 +120,24 @@ func TestRun(t *testing.T) {
 			code: 0, log: "warning: native: universal: not a handshake marker", files: "native: sidecarkit-handshake/1 native seen <sb>\n",
 		},
 		{
-			name: "legacy/lost-race", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.claimRace = "native" }}, signal: true,
+			name: "legacy/lost-race", args: "--role=legacy --dir=/h -- proxy", setup: []setup{seen, func(f *fakeSys) { f.claimRace = "native" }}, signal: true,
 			code: 0, log: "StandBy",
 		},
 		{
-			name: "legacy/not-found", args: "--role=legacy --dir=/h -- missing", code: 127, err: "exec missing: file does not exist in $PATH",
+			name: "legacy/early", args: "--role=legacy --dir=/h --restart-policy=Never -- proxy",
+			onWait: func(n int, f *fakeSys) {
+				if n == 2 {
+					claim("native")(f)
+				}
+			},
+			code: 0, waits: 2, log: "RecordEarlyAndWait: the native twin has not run in this sandbox yet",
+			files: "claim-<sb>: sidecarkit-handshake/1 claim native <sb>\nearly: sidecarkit-handshake/1 early started <sb>\n",
 		},
 		{
-			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", code: 126, exec: true, err: "exec /opt/proxy",
+			name: "legacy/not-found", args: "--role=legacy --dir=/h -- missing", setup: []setup{seen}, code: 127, err: "exec missing: file does not exist in $PATH",
+		},
+		{
+			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", setup: []setup{seen}, code: 126, exec: true, err: "exec /opt/proxy",
 		},
 	}
 	for _, tc := range cases {
@@ -175,15 +194,68 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestRunSandboxWarning(t *testing.T) {
+// TestRunIdentityFailure: a twin that cannot read the sandbox identity
+// neither acts nor waits: it tries again, then exits ExitIdentity with
+// the reason in its termination message, and writes no marker.
+func TestRunIdentityFailure(t *testing.T) {
+	for _, role := range []string{"native", "legacy"} {
+		t.Run(role, func(t *testing.T) {
+			f := newFake()
+			f.sbErr = errors.New("network namespace cookie: getsockopt SO_NETNS_COOKIE: no buffer space available")
+			var log logBuf
+			r := handshake.Runner{System: f, Stderr: &log}
+			code := r.Main([]string{"--role=" + role, "--dir=/h", "--termination-log=/tl", "--", "proxy"})
+			if code != handshake.ExitIdentity {
+				t.Fatalf("exit %d, want %d; log %q", code, handshake.ExitIdentity, log.String())
+			}
+			if len(f.execs) > 0 || len(f.files) > 0 {
+				t.Errorf("acted without an identity: execs %v, files %v", f.execs, f.dump())
+			}
+			msg := f.termMsg["/tl"]
+			for _, want := range []string{"cannot establish the sandbox identity", "no buffer space available", "exiting 3"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("termination message %q lacks %q", msg, want)
+				}
+			}
+			if n := strings.Count(log.String(), "attempt"); n != 2 {
+				t.Errorf("%d retries logged, want 2: %q", n, log.String())
+			}
+		})
+	}
+}
+
+// TestRunIdentityTransient: a read that fails once and then works is
+// not a failure.
+func TestRunIdentityTransient(t *testing.T) {
 	f := newFake()
-	f.sbErr = errors.New("boot id: permission denied")
+	f.sbErrs = []error{errors.New("boot id: interrupted system call")}
 	var log logBuf
 	r := handshake.Runner{System: f, Stderr: &log}
-	if code := r.Main([]string{"--role=native", "--dir=/h", "--", "proxy"}); code != 0 {
+	if code := r.Main([]string{"--role=native", "--dir=/h", "--sandbox-token=/dev/shm", "--", "proxy"}); code != 0 {
+		t.Fatalf("exit %d; log %q", code, log.String())
+	}
+	if len(f.tokens) != 2 || f.tokens[0] != "/dev/shm" {
+		t.Errorf("token directories asked for: %q, want /dev/shm twice", f.tokens)
+	}
+	if !strings.Contains(log.String(), "attempt 1 of 3") {
+		t.Errorf("log %q", log.String())
+	}
+}
+
+// TestProbeIdentityFailure: a probe that cannot read the identity fails
+// and records no ack.
+func TestProbeIdentityFailure(t *testing.T) {
+	f := newFake()
+	f.sbErr = errors.New("uts namespace: permission denied")
+	var log logBuf
+	r := handshake.Runner{System: f, Stderr: &log}
+	if code := r.Main([]string{"probe", "--role=native", "--dir=/h", "--type=startup"}); code != 1 {
 		t.Fatalf("exit %d", code)
 	}
-	if !strings.Contains(log.String(), "warning: sandbox identity: boot id: permission denied (using boot=boot-1") {
+	if len(f.files) > 0 || len(f.termMsg) > 0 {
+		t.Errorf("probe wrote %v / termination message %v", f.dump(), f.termMsg)
+	}
+	if !strings.Contains(log.String(), "cannot establish the sandbox identity") {
 		t.Errorf("log %q", log.String())
 	}
 }
@@ -254,8 +326,11 @@ func TestProbeAndHook(t *testing.T) {
 		// same call.
 		{name: "native-startup-waits-for-the-twin", args: "probe --role=native --dir=/h --type=startup", setup: nativeActsAfter(3), code: 0, ackFile: true, waits: 3},
 		{name: "native-startup-gives-up-after-ProbeWait", args: "probe --role=native --dir=/h --type=startup", code: 1, ackFile: true, waits: int(handshake.ProbeWait / (50 * time.Millisecond))},
-		{name: "native-startup-stops-waiting-on-a-legacy-claim", args: "probe --role=native --dir=/h --type=startup", setup: legacyClaimsAtFirstWait, code: 1, ackFile: true, waits: 1},
-		{name: "native-startup-legacy-claimed-no-wait", args: "probe --role=native --dir=/h --type=startup", setup: claim("legacy"), code: 1, ackFile: true, waits: 0},
+		// When the legacy twin acts, the native twin stands by on a native
+		// kubelet (an in-place upgrade, a lost directory): its startup
+		// probe passes, so that Init proceeds and the Pod gets Ready.
+		{name: "native-startup-passes-once-the-legacy-twin-claims", args: "probe --role=native --dir=/h --type=startup", setup: legacyClaimsAtFirstWait, code: 0, ackFile: true, waits: 1},
+		{name: "native-startup-passes-when-the-legacy-twin-acts", args: "probe --role=native --dir=/h --type=startup", setup: claim("legacy"), code: 0, ackFile: true, waits: 0},
 		{name: "native-startup-with-own-check-no-wait", args: "probe --role=native --dir=/h --type=startup -- /bin/true", code: 1, ackFile: true, waits: 0},
 
 		{name: "native-startup-acting-no-check", args: "probe --role=native --dir=/h --type=startup", setup: claim("native"), code: 0, ackFile: true, waits: -1},
@@ -306,6 +381,7 @@ func TestInstall(t *testing.T) {
 
 func TestLookPathSkipsNonExecutables(t *testing.T) {
 	f := newFake()
+	f.put("native", marker(protocol.KindNative, "seen", f.key())) // an old node: the legacy twin acts
 	f.exes = map[string]bool{"/b/proxy": true}
 	r := handshake.Runner{System: f, Env: []string{"PATH=/a:/b"}}
 	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, Argv: []string{"proxy"}})

@@ -13,10 +13,12 @@ import (
 // System is what the runner needs from the operating system. OS returns
 // the real one; tests drive the runner with their own.
 type System interface {
-	// Sandbox identifies the Pod sandbox the process runs in. A partly
-	// unreadable identity comes with an error describing what is missing;
-	// the runner warns and uses what it has (see protocol.Sandbox).
-	Sandbox() (protocol.Sandbox, error)
+	// Sandbox identifies the Pod sandbox the process runs in; with token
+	// set, the sandbox token in that directory (created if absent) is part
+	// of it. An error says what could not be read: the runner then
+	// refuses to decide (protocol.Identify). A network namespace cookie
+	// the kernel does not have is no error.
+	Sandbox(token string) (protocol.Sandbox, error)
 	// Dir is the handshake directory at path.
 	Dir(path string) protocol.Dir
 	// Now and After are the clock.
@@ -37,4 +39,8 @@ type System interface {
 	// Install copies the running executable to path, executable by
 	// everyone, atomically.
 	Install(path string) error
+	// TerminationMessage writes msg to the container's termination
+	// message file at path, which the kubelet shows in the container's
+	// status; it does nothing when there is no such file.
+	TerminationMessage(path, msg string) error
 }

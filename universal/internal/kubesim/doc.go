@@ -23,7 +23,11 @@
 //     restarted unless the Pod's restartPolicy is Never, which fails the
 //     Pod.
 //   - Native128 (1.28 with the SidecarContainers gate on): as Native for
-//     startup; termination is unordered.
+//     startup, except that v1.28.15 counts a regular container's status
+//     of an earlier sandbox as "created" (hasAnyRegularContainerCreated),
+//     so after a sandbox re-creation it starts the legacy twin and the
+//     application without waiting for the native twin; termination is
+//     unordered.
 //   - Reject (1.28 to 1.32 with the gate off): kubelet admission rejects
 //     the Pod; it fails at once, nothing runs.
 //   - Native (1.29 and newer), after computeInitContainerActions and
@@ -36,9 +40,10 @@
 //     once no regular container runs or will be restarted; termination is
 //     ordered (regular containers first, N after them).
 //   - NativeStaleInit (1.29 to 1.36 before the fix of kubernetes#138514):
-//     as Native, except that after a sandbox re-creation the Pod counts
-//     as initialized because a regular container ran in an earlier
-//     sandbox, so I is skipped and L and A start without waiting for N.
+//     as Native, except that the kubelet reads I's status of an earlier
+//     sandbox as its current one (FindContainerStatusByName), so after a
+//     sandbox re-creation I is skipped and L and A start without waiting
+//     for N.
 //
 // # Events
 //
@@ -46,24 +51,44 @@
 // are interleavings), run N's startup probe, complete a Job Pod, fail a
 // Pod, kill containers during termination. Processes: a twin's handshake
 // observes and decides, then acts (claim and exec, record and exit 0,
-// exit 0, stand by, wait); a waiting native twin polls or times out; I and
-// (for Job Pods) A exit 0. Faults, bounded by Config: a running container
-// crashes (or is killed by a failing liveness or startup probe), the
-// sandbox is re-created with a fresh identity or with any identity used
-// before (hostNetwork and hostIPC Pods, reused namespace inodes), the Pod
-// is deleted.
+// record an early start, exit 0, stand by, wait); a waiting twin polls,
+// and a waiting native twin times out; I and (for Job Pods) A exit 0.
+// Operations, bounded by Config: the kubelet restarts with the Pod
+// running (probe results lost, v1.34 and earlier; a started sidecar's
+// result kept, v1.35.4 and later; optionally the bug of
+// kubernetes#136910); the kubelet is replaced in place by a newer kind
+// (Upgrades: 1.27 to 1.28 with the gate on or off, to 1.29-1.36, to
+// 1.37; the gate of 1.28 flipped), which re-admits the Pod, probes again
+// and restarts the containers whose hash changed. Faults, bounded by
+// Config: a running container crashes (or is killed by a failing
+// liveness or startup probe), a twin or N's startup probe cannot read
+// the sandbox identity, the sandbox is re-created with a fresh identity
+// or with any identity used before (reused namespace inodes), optionally
+// with the handshake directory emptied (its content lost), the Pod is
+// deleted. Suite lists the explorations of the model check.
 //
 // # Properties
 //
 // Checked in every reachable state: never two twins run the sidecar; the
 // twin that first ran it in a sandbox is the only one that ever does
 // there; once one ran it, until termination, one runs it unless the one
-// that acts is recovering from a fault; on native kinds (but
-// NativeStaleInit) the application never runs unless the native twin
-// acts; a Pod fails only after a fault. Checked from every reachable
-// state, following only non-fault events (which, the state space being
-// finite, means they happen under fair scheduling): the Pod can leave Init
-// (Strip and native kinds); a twin that acts and faulted can act again; a
-// Job Pod can complete (native kinds); a deleted Pod can finish
-// terminating.
+// that acts is recovering from a fault; on Native and Native128 nodes the
+// application never runs unless the native twin acts (except in a
+// sandbox that a kubelet started early, whose identity collided, or
+// whose legacy claim is excused, below); on native kinds the native twin
+// never exits while the legacy twin acts in its sandbox unless its
+// confirmation timed out (else the kubelet would restart it in a loop); a
+// Pod fails only after a fault.
+// Checked from every reachable state, following only non-fault events
+// (which, the state space being finite, means they happen under fair
+// scheduling): the Pod can leave Init (Strip and native kinds); a twin
+// that acts and faulted can act again; a Job Pod can complete, and a
+// restartPolicy Always Pod can become Ready with one twin acting (native
+// kinds); a deleted Pod can finish terminating.
+//
+// A legacy claim is excused when no twin could tell the node from an old
+// one: an old kubelet made it (an in-place upgrade came later), or the
+// handshake directory was emptied and the native twin's first run in the
+// sandbox was over before any startup probe (docs/universal.md lists what
+// that costs).
 package kubesim

@@ -10,7 +10,9 @@ import (
 
 // Config is one exploration: a node kind, a Pod and a bound.
 type Config struct {
-	Kind Kind
+	// Family is the Suite family the exploration belongs to (a label).
+	Family Family
+	Kind   Kind
 	// RestartPolicy is the Pod's; empty means Always.
 	RestartPolicy corev1.RestartPolicy
 	// ExtraInit adds an ordinary init container after the native twin.
@@ -25,6 +27,27 @@ type Config struct {
 	// NoStartupProbe leaves the native twin without its startup probe,
 	// to show what the probe is for.
 	NoStartupProbe bool
+	// KubeletRestarts bounds the restarts of the kubelet (same binary)
+	// in one run.
+	KubeletRestarts int
+	// Upgrade explores, once per run at any point, the replacement of
+	// the kubelet in place by one of kind To (see Upgrades).
+	Upgrade bool
+	To      Kind
+	// Losses bounds the sandbox re-creations (within Recreations) that
+	// also empty the handshake directory.
+	Losses int
+	// IdentityFaults adds, within the Faults bound, a twin's or the
+	// native twin's startup probe's failure to read the sandbox
+	// identity.
+	IdentityFaults bool
+	// Bug136910 adds the kubelet restart of v1.35 releases before the
+	// fix of kubernetes#136910: a started sidecar is neither seeded nor
+	// probed again.
+	Bug136910 bool
+	// CheckDormant checks PropDormantFailed, which no protocol can keep
+	// (see there).
+	CheckDormant bool
 }
 
 func (c Config) String() string {
@@ -41,6 +64,21 @@ func (c Config) String() string {
 	}
 	if c.NoStartupProbe {
 		s += " -startupProbe"
+	}
+	if c.KubeletRestarts > 0 {
+		s += fmt.Sprintf(" kubelet-restarts=%d", c.KubeletRestarts)
+	}
+	if c.Upgrade {
+		s += " upgrade-to=" + c.To.String()
+	}
+	if c.Losses > 0 {
+		s += fmt.Sprintf(" losses=%d", c.Losses)
+	}
+	if c.IdentityFaults {
+		s += " +identity-faults"
+	}
+	if c.Bug136910 {
+		s += " +kubernetes#136910"
 	}
 	return s
 }
@@ -82,6 +120,20 @@ const (
 	PropNoRecovery = "the acting twin cannot run the sidecar again after a fault"
 	PropJobStuck   = "the Job Pod cannot complete"
 	PropNoStop     = "the deleted Pod cannot finish terminating"
+	PropNotReady   = "the Pod cannot become Ready (native node, restartPolicy Always)"
+	// PropLoop: a native kubelet restarts a native twin after any exit,
+	// with backoff, and the Pod is not Ready meanwhile: a native twin
+	// that exits 0 on a native node while the legacy twin acts, without
+	// waiting for the probe that would make it stand by, loops. (The
+	// liveness properties cannot see it: the race with the probe can
+	// always end well.)
+	PropLoop = "the native twin exits on a native node while the legacy twin acts, without waiting for its startup probe (a restart loop)"
+	// PropDormantFailed: a Pod failed whose only faults hit the legacy
+	// twin before it acted, while the native twin acts or would. Checked
+	// with Config.CheckDormant only: under restartPolicy Never a crash of
+	// any regular container fails the Pod, and no protocol can keep a
+	// twin from crashing (see docs/universal.md).
+	PropDormantFailed = "the Pod failed because the legacy twin crashed before it acted, on a native node"
 )
 
 // maxStates bounds an exploration's memory.
@@ -91,20 +143,39 @@ type model struct {
 	cfg   Config
 	proto Protocol
 	tab   *table
+	// stale: a kubelet of the run reads statuses of earlier sandboxes
+	// and the Pod has I, so state.iPrev is kept; early: PropAppFirst may
+	// be checked in a sandbox such a kubelet started, so state.early is
+	// kept. track: the directory may lack any proof of
+	// a native node on a native kubelet (it may be emptied, or the Pod
+	// started on an old kubelet), so state.probed and nExited are kept.
+	stale, early, track bool
+	memo                map[memoKey]memoVal
 }
 
 // Explore explores every interleaving of cfg's Pod on cfg's node kind, up
 // to cfg's fault bounds, breadth first, and checks the properties.
 func Explore(cfg Config) (Result, error) {
-	if cfg.Faults < 0 || cfg.Recreations < 0 || cfg.Recreations > maxFiles-3 {
-		return Result{}, fmt.Errorf("kubesim: bounds out of range: faults=%d recreations=%d (0..%d)", cfg.Faults, cfg.Recreations, maxFiles-3)
+	if cfg.Faults < 0 || cfg.Recreations < 0 || cfg.Recreations > maxFiles-4 || cfg.KubeletRestarts < 0 || cfg.KubeletRestarts > 255 || cfg.Losses < 0 || cfg.Losses > cfg.Recreations {
+		return Result{}, fmt.Errorf("kubesim: bounds out of range: faults=%d recreations=%d (0..%d) losses=%d (0..recreations) kubelet restarts=%d", cfg.Faults, cfg.Recreations, maxFiles-4, cfg.Losses, cfg.KubeletRestarts)
 	}
-	m := &model{cfg: cfg, proto: cfg.Protocol, tab: newTable()}
+	if cfg.Upgrade {
+		ok := false
+		for _, k := range Upgrades(cfg.Kind) {
+			ok = ok || k == cfg.To
+		}
+		if !ok {
+			return Result{}, fmt.Errorf("kubesim: no in-place upgrade from %s to %s (see Upgrades)", cfg.Kind, cfg.To)
+		}
+	}
+	m := &model{cfg: cfg, proto: cfg.Protocol, tab: newTable(), memo: map[memoKey]memoVal{}, stale: cfg.ExtraInit && (cfg.Kind.staleStatus() || cfg.Upgrade && cfg.To.staleStatus()),
+		early: cfg.Kind == Native128 || cfg.Upgrade && (cfg.Kind.staleStatus() || cfg.To == Native128),
+		track: cfg.Losses > 0 || cfg.Upgrade && !cfg.Kind.native()}
 	if m.proto == nil {
 		m.proto = Production()
 	}
 	res := Result{Config: cfg}
-	init := state{ids: 1}
+	init := state{ids: 1, kind: uint8(cfg.Kind), sbOld: !cfg.Kind.native()}
 	if cfg.Kind == Reject {
 		// Kubelet admission: InitContainerRestartPolicyForbidden.
 		init.phase = pRejected
@@ -165,17 +236,30 @@ func (m *model) violations(s *state) []string {
 	if !s.deleting && !s.phase.terminal() && s.designated != nobody && s.running() == 0 && !s.twin(s.designated).faulted {
 		v = append(v, PropNoneRuns)
 	}
-	if (m.cfg.Kind == Native || m.cfg.Kind == Native128) && s.a.st == cRunning && s.designated != native {
+	if k := Kind(s.kind); (k == Native || k == Native128) && s.a.st == cRunning && s.designated != native && !s.sbOld && !s.early && !s.collided && !s.excusedLegacy() {
 		v = append(v, PropAppFirst)
 	}
-	if m.cfg.Kind == Strip && s.n.st == cRunning && s.n.step == sConfirming && s.faults == 0 && !s.collided {
+	if Kind(s.kind) == Strip && s.n.st == cRunning && s.n.step == sConfirming && s.faults == 0 && !s.collided {
 		v = append(v, PropOldWait)
+	}
+	if s.loops {
+		v = append(v, PropLoop)
 	}
 	if s.phase == pFailed && s.faults == 0 && s.recreations == 0 {
 		v = append(v, PropFailed)
 	}
+	if m.cfg.CheckDormant && s.phase == pFailed && s.dormantFault && !s.otherFault {
+		v = append(v, PropDormantFailed)
+	}
 	return v
 }
+
+// excusedLegacy reports whether the current sandbox's claim is a legacy
+// claim made where no twin could know that the node runs native sidecars
+// (Config and docs/universal.md): an old kubelet made the claim (and an
+// in-place upgrade came later), or the directory held no proof of a
+// native node once the native twin's first run in the sandbox was over.
+func (s *state) excusedLegacy() bool { return s.excused&(1<<s.sandbox) != 0 }
 
 type liveness struct {
 	prop          string
@@ -202,8 +286,14 @@ func (m *model) liveness() []liveness {
 			},
 			func(s *state) bool { return s.running() == 1 || s.phase.terminal() }})
 	}
-	if m.cfg.Kind.native() && m.policy() != corev1.RestartPolicyAlways {
-		l = append(l, liveness{PropJobStuck, live, func(s *state) bool { return s.phase.terminal() }})
+	native := func(s *state) bool { return live(s) && Kind(s.kind).native() }
+	if m.policy() != corev1.RestartPolicyAlways {
+		l = append(l, liveness{PropJobStuck, func(s *state) bool { return native(s) && !s.excusedLegacy() },
+			func(s *state) bool { return s.phase.terminal() }})
+	} else {
+		l = append(l, liveness{PropNotReady, native, func(s *state) bool {
+			return s.phase.terminal() || s.n.st == cRunning && s.n.started && s.l.st == cRunning && s.a.st == cRunning && s.running() == 1
+		}})
 	}
 	l = append(l, liveness{PropNoStop, func(s *state) bool { return s.deleting && !s.phase.terminal() },
 		func(s *state) bool { return s.phase.terminal() }})

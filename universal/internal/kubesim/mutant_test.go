@@ -46,6 +46,10 @@ func (naive) RecordSeen(d protocol.Dir, _ string) error {
 	return d.WriteFile(naiveFile, []byte("first-run"))
 }
 
+func (naive) RecordEarly(protocol.Dir, string) error { return nil }
+
+func (naive) Identify(sb protocol.Sandbox, _ error) (string, error) { return sb.Key(), nil }
+
 func (n naive) Probe(d protocol.Dir, _ string) (protocol.Verdict, error) {
 	if n.read(d) == "running" {
 		return protocol.Check, nil
@@ -56,8 +60,13 @@ func (n naive) Probe(d protocol.Dir, _ string) (protocol.Verdict, error) {
 // mutant is the production protocol with one rule changed.
 type mutant struct {
 	Protocol
-	next    func(in protocol.Input, d protocol.Decision) protocol.Decision
-	sandbox string // when set, replaces every sandbox key
+	// next changes a decision; in.Markers holds what the twin observed.
+	next func(in protocol.Input, d protocol.Decision) protocol.Decision
+	// probe changes a startup probe's verdict, given what it observed.
+	probe func(m protocol.Markers, sandbox string, v protocol.Verdict) protocol.Verdict
+	// identify, when set, replaces Identify.
+	identify func(sb protocol.Sandbox, err error) (string, error)
+	sandbox  string // when set, replaces every sandbox key
 }
 
 func (m mutant) key(s string) string {
@@ -71,6 +80,9 @@ func (m mutant) Next(d protocol.Dir, in protocol.Input) (protocol.Decision, erro
 	in.Sandbox = m.key(in.Sandbox)
 	dec, err := m.Protocol.Next(d, in)
 	if err == nil && m.next != nil {
+		if in.Markers, err = protocol.Observe(d, in.Sandbox); err != nil {
+			return dec, err
+		}
 		dec = m.next(in, dec)
 	}
 	return dec, err
@@ -85,7 +97,25 @@ func (m mutant) RecordSeen(d protocol.Dir, sb string) error {
 }
 
 func (m mutant) Probe(d protocol.Dir, sb string) (protocol.Verdict, error) {
-	return m.Protocol.Probe(d, m.key(sb))
+	v, err := m.Protocol.Probe(d, m.key(sb))
+	if err == nil && m.probe != nil {
+		var mk protocol.Markers
+		if mk, err = protocol.Observe(d, m.key(sb)); err == nil {
+			v = m.probe(mk, m.key(sb), v)
+		}
+	}
+	return v, err
+}
+
+func (m mutant) Identify(sb protocol.Sandbox, err error) (string, error) {
+	if m.identify != nil {
+		return m.identify(sb, err)
+	}
+	return m.Protocol.Identify(sb, err)
+}
+
+func (m mutant) RecordEarly(d protocol.Dir, sb string) error {
+	return m.Protocol.RecordEarly(d, m.key(sb))
 }
 
 // noConfirmation makes a restarted native twin act without waiting for
@@ -95,6 +125,30 @@ func noConfirmation(in protocol.Input, d protocol.Decision) protocol.Decision {
 		return protocol.Decision{Action: protocol.Run, Claim: true}
 	}
 	return d
+}
+
+// legacyClaimed reports whether the twin observed a legacy claim of its
+// sandbox.
+func legacyClaimed(in protocol.Input) bool {
+	return in.Markers.Claim.In(in.Sandbox) && in.Markers.Claim.Value == string(protocol.Legacy)
+}
+
+// stepAside is the native twin's rule before the upgrade family: exit 0
+// at once on a legacy claim.
+func stepAside(in protocol.Input, d protocol.Decision) protocol.Decision {
+	if in.Role == protocol.Native && legacyClaimed(in) {
+		return protocol.Decision{Action: protocol.Exit0Now}
+	}
+	return d
+}
+
+// failOnLegacyClaim is the startup probe's rule before the upgrade
+// family: fail while the legacy twin acts.
+func failOnLegacyClaim(m protocol.Markers, sb string, v protocol.Verdict) protocol.Verdict {
+	if m.Claim.In(sb) && m.Claim.Value == string(protocol.Legacy) {
+		return protocol.Fail
+	}
+	return v
 }
 
 // TestCheckerCatches shows that the exploration finds the hazards each rule
@@ -162,12 +216,66 @@ func TestCheckerCatches(t *testing.T) {
 		},
 		{
 			name:   "legacy-does-not-wait",
-			reason: "on kubelets 1.29 to 1.36 a re-created sandbox starts the legacy twin early; if it acts instead of waiting for the native twin, a Job Pod never completes",
-			cfg: Config{Kind: NativeStaleInit, RestartPolicy: onFailure, Recreations: 1, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+			reason: "on kubelets 1.29 to 1.36 a re-created sandbox starts the legacy twin early (the ordinary init container's status of the old sandbox counts); if it acts instead of waiting for the native twin, a Job Pod never completes",
+			cfg: Config{Kind: NativeStaleInit, RestartPolicy: onFailure, Recreations: 1, ExtraInit: true, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
 				if d.Action == protocol.Confirm && in.Role == protocol.Legacy {
 					return protocol.Decision{Action: protocol.Run, Claim: true}
 				}
 				return d
+			}}},
+			want: PropJobStuck,
+		},
+		{
+			name:   "native-steps-aside-on-legacy-claim",
+			reason: "the protocol before the upgrade family: a native twin exits 0 on a legacy claim and its startup probe fails; after an in-place upgrade from an old kubelet (the legacy twin acts), the new kubelet restarts it forever and the Pod never gets Ready",
+			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside, probe: failOnLegacyClaim}},
+			want:   PropNotReady,
+		},
+		{
+			name:   "native-exits-on-legacy-claim",
+			reason: "a native twin that exits 0 at once on a legacy claim loops through the restarts of the native kubelet that took over after an in-place upgrade (its probe passing or not)",
+			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside}},
+			want:   PropLoop,
+		},
+		{
+			name:   "native-does-not-wait-on-legacy-claim",
+			reason: "…and one that exits 0 on a legacy claim before the probe came, instead of waiting for it or the confirmation timeout",
+			cfg: Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if in.Role == protocol.Native && legacyClaimed(in) && d.Action == protocol.Confirm {
+					return protocol.Decision{Action: protocol.Exit0Now}
+				}
+				return d
+			}}},
+			want: PropLoop,
+		},
+		{
+			name:   "startup-probe-fails-on-legacy-claim",
+			reason: "a native twin that stands by while the legacy twin acts needs its startup probe to pass, else the Pod never gets Ready after an in-place upgrade",
+			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},
+			want:   PropNotReady,
+		},
+		{
+			name:   "startup-probe-fails-on-legacy-claim/lost-directory",
+			reason: "…and after a 1.28 kubelet starts the legacy twin early in a sandbox whose handshake directory was emptied",
+			cfg:    Config{Kind: Native128, Recreations: 1, Losses: 1, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},
+			want:   PropNotReady,
+		},
+		{
+			name:   "legacy-does-not-record-early",
+			reason: "a 1.28 kubelet starts the legacy twin before the native twin in a re-created sandbox (its earlier status counts); with the directory emptied there is no ack to prove a native node, so a legacy twin that does not record its early start acts, and a Job Pod never completes",
+			cfg: Config{Kind: Native128, RestartPolicy: onFailure, Recreations: 1, Losses: 1, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if d.Action == protocol.RecordEarlyAndWait {
+					return protocol.Decision{Action: protocol.Run, Claim: true}
+				}
+				return d
+			}}},
+			want: PropJobStuck,
+		},
+		{
+			name:   "identity-carries-on",
+			reason: "a twin that carries on with a partly read identity (the cookie unreadable) computes another key than its twin: the legacy twin of a Job Pod waits for a native twin that acts under the other key, forever",
+			cfg: Config{Kind: Native, RestartPolicy: onFailure, Faults: 1, IdentityFaults: true, Protocol: mutant{Protocol: Production(), identify: func(sb protocol.Sandbox, _ error) (string, error) {
+				return sb.Key(), nil
 			}}},
 			want: PropJobStuck,
 		},
@@ -184,6 +292,47 @@ func TestCheckerCatches(t *testing.T) {
 			}
 			for _, v := range res.Violations {
 				if strings.HasPrefix(v.Property, tc.want) {
+					t.Logf("%d states; found as expected: %s", res.States, v)
+					return
+				}
+			}
+			t.Errorf("%s: want a violation of %q (%s); got %v", tc.cfg, tc.want, tc.reason, res.Violations)
+		})
+	}
+}
+
+// TestKnownLimits shows what no protocol of the pair can prevent, so that
+// the documented limits (docs/universal.md) stay true: a change of the
+// model that made one of them disappear fails here.
+func TestKnownLimits(t *testing.T) {
+	never := corev1.RestartPolicyNever
+	cases := []struct {
+		name, reason string
+		cfg          Config
+		want         string
+	}{
+		{
+			name:   "idle-legacy-crash-fails-a-never-pod",
+			reason: "under restartPolicy Never a crash of the idle legacy twin, a regular container, fails the Pod although the native twin serves it",
+			cfg:    Config{Kind: Native, RestartPolicy: never, Faults: 1, CheckDormant: true},
+			want:   PropDormantFailed,
+		},
+		{
+			name:   "kubernetes#136910",
+			reason: "a kubelet restart that neither seeds nor probes a started sidecar again leaves it unstarted for good",
+			cfg:    Config{Kind: Native, KubeletRestarts: 1, Bug136910: true},
+			want:   PropNotReady,
+		},
+	}
+	for _, tc := range cases {
+		tc := tc
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Explore(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range res.Violations {
+				if v.Property == tc.want {
 					t.Logf("%d states; found as expected: %s", res.States, v)
 					return
 				}

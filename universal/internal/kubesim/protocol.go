@@ -17,6 +17,13 @@ type Protocol interface {
 	// Probe is the native twin's wrapped startup probe, like
 	// protocol.Probe.
 	Probe(d protocol.Dir, sandbox string) (protocol.Verdict, error)
+	// RecordEarly records the legacy twin's early start, like
+	// protocol.RecordEarly.
+	RecordEarly(d protocol.Dir, sandbox string) error
+	// Identify is what a process does with the identity it read and the
+	// error of reading it, like protocol.Identify: the key to use, or an
+	// error (the process fails).
+	Identify(sb protocol.Sandbox, err error) (string, error)
 }
 
 // Production returns the handshake logic of package universal, the one
@@ -36,6 +43,14 @@ func (production) Claim(d protocol.Dir, sandbox string, role protocol.Role) (boo
 
 func (production) RecordSeen(d protocol.Dir, sandbox string) error {
 	return protocol.RecordSeen(d, sandbox)
+}
+
+func (production) RecordEarly(d protocol.Dir, sandbox string) error {
+	return protocol.RecordEarly(d, sandbox)
+}
+
+func (production) Identify(sb protocol.Sandbox, err error) (string, error) {
+	return protocol.Identify(sb, err)
 }
 
 func (production) Probe(d protocol.Dir, sandbox string) (protocol.Verdict, error) {

@@ -56,6 +56,17 @@ type twin struct {
 	// faulted: it crashed or was killed since it last started running
 	// the sidecar.
 	faulted bool
+	// keyed: this run has read the sandbox identity (at its first step).
+	keyed bool
+	// degraded: this run carries on with a partly read identity, and so
+	// another key (only a protocol that does not refuse does).
+	degraded bool
+	// noProbe: the kubelet will not probe this run (N only; the restart
+	// of a kubelet with kubernetes#136910).
+	noProbe bool
+	// blind: this run decided to claim where no twin could know that the
+	// node runs native sidecars (L only; see state.excused).
+	blind bool
 }
 
 func (t twin) runsSidecar() bool { return t.st == cRunning && t.step == sRunning }
@@ -94,9 +105,9 @@ const (
 
 func (w who) String() string { return [...]string{"nobody", "native", "legacy"}[w] }
 
-// maxFiles bounds the handshake directory: native, ack and one claim per
-// sandbox.
-const maxFiles = 8
+// maxFiles bounds the handshake directory: native, ack, early and one
+// claim per sandbox.
+const maxFiles = 9
 
 // file is a file of the handshake directory: its name and content as
 // indexes into the exploration's table of strings (0 is "").
@@ -120,15 +131,64 @@ type state struct {
 	// handoff is set when the other one ran it later.
 	designated who
 	handoff    bool
+	// kind is the running kubelet's (Config.Kind until an upgrade);
+	// upgraded: the in-place upgrade happened; restarts counts kubelet
+	// restarts.
+	kind     uint8
+	upgraded bool
+	restarts uint8
+	losses   uint8 // re-creations that emptied the directory
+	// iPrev is I's last status in an earlier sandbox, which kubelets
+	// before 1.37 read as I's status until I runs in this one.
+	iPrev cstat
+	// sbOld: the current sandbox was created by a kubelet without native
+	// sidecars (or the Pod started on one).
+	sbOld bool
+	// early: a kubelet that reads statuses of an earlier sandbox (1.28,
+	// 1.29-1.36) started a container after N in this one before N
+	// started.
+	early bool
+	// probed: N's startup probe ran (and could record an ack) since the
+	// handshake directory was last emptied; nExited: a run of N in this
+	// sandbox is over (it recorded its run and exits, or exited 0).
+	probed, nExited bool
+	// excused has bit id set when the legacy claim of identity id was
+	// made where no twin could know the node runs native sidecars: on a
+	// kubelet without them, or with no probe since the directory was
+	// emptied and N's first run in the sandbox over (see the package
+	// documentation).
+	excused uint16
+	// dormantFault: the legacy twin failed before it acted, while the
+	// native twin acts or will; otherFault: any other fault.
+	dormantFault, otherFault bool
+	// loops: the native twin exited on a native kubelet while the legacy
+	// twin acts in the sandbox, without waiting for its confirmation
+	// (PropLoop).
+	loops bool
 }
 
-// keys are the sandbox keys of the identities.
+// identity returns identity id as a protocol.Sandbox: what a process
+// reads in sandbox id, in full, or, when degraded, with the network
+// namespace's cookie unreadable (the same for every sandbox then, as on
+// hosts where namespace inodes are reused).
+func identity(id uint8, degraded bool) protocol.Sandbox {
+	sb := protocol.Sandbox{BootID: "kubesim", Net: protocol.Namespace{Dev: 4, Ino: 4026531840}, NetCookie: uint64(id) + 1}
+	if degraded {
+		sb.NetCookie = 0
+	}
+	return sb
+}
+
+// keys are the sandbox keys of the identities, in full.
 var keys = func() (k [maxFiles]string) {
 	for i := range k {
-		k[i] = fmt.Sprintf("%032x", i+1)
+		k[i] = identity(uint8(i), false).Key()
 	}
 	return k
 }()
+
+// degradedKey is the key of a degraded identity.
+var degradedKey = identity(0, true).Key()
 
 // key returns the sandbox key of identity id.
 func key(id uint8) string { return keys[id] }
@@ -176,9 +236,12 @@ func (s *state) running() int {
 // describe describes the state on one line, for traces.
 func (s *state) describe(tab *table) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "sandbox=%d N=%s", s.sandbox, s.n.st)
+	fmt.Fprintf(&b, "kubelet=%s sandbox=%d N=%s", Kind(s.kind), s.sandbox, s.n.st)
 	if s.n.st == cRunning {
 		fmt.Fprintf(&b, "/%s", s.describeStep(&s.n))
+		if s.n.started {
+			b.WriteString("/started")
+		}
 	}
 	fmt.Fprintf(&b, " I=%s L=%s", s.i.st, s.l.st)
 	if s.l.st == cRunning {
@@ -190,16 +253,29 @@ func (s *state) describe(tab *table) string {
 	}
 	for _, f := range s.files {
 		if f.name != 0 {
-			fmt.Fprintf(&b, " [%s: %s]", tab.strs[f.name], strings.TrimSpace(tab.strs[f.data]))
+			fmt.Fprintf(&b, " [%s: %s]", short(tab.strs[f.name]), short(strings.TrimSpace(tab.strs[f.data])))
 		}
 	}
 	return b.String()
 }
 
+// short abbreviates the sandbox keys in a file's name or content to the
+// identity they stand for ("#1"), "#?" for the degraded one.
+func short(s string) string {
+	for i, k := range keys {
+		s = strings.ReplaceAll(s, k, fmt.Sprintf("#%d", i))
+	}
+	return strings.ReplaceAll(s, degradedKey, "#?")
+}
+
 func (s *state) describeStep(t *twin) string {
 	switch t.step {
 	case sFresh:
-		return "fresh(" + protocol.Phase(t.phase).String() + ")"
+		s := "fresh(" + protocol.Phase(t.phase).String() + ")"
+		if t.degraded {
+			s += "/degraded"
+		}
+		return s
 	case sDecided:
 		d := protocol.Action(t.act).String()
 		if t.claim {

@@ -77,6 +77,11 @@ const (
 	// decide again, in phase Confirming, or TimedOut once the
 	// confirmation timeout has passed.
 	Confirm
+	// RecordEarlyAndWait: record that the kubelet started the legacy
+	// twin before the native twin's first run in this sandbox ended
+	// (RecordEarly), then observe and decide again at once (the record
+	// makes it Confirm).
+	RecordEarlyAndWait
 )
 
 func (a Action) String() string {
@@ -91,6 +96,8 @@ func (a Action) String() string {
 		return "Exit0Now"
 	case Confirm:
 		return "Confirm"
+	case RecordEarlyAndWait:
+		return "RecordEarlyAndWait"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
@@ -119,18 +126,26 @@ type Decision struct {
 // the role, the Pod's restartPolicy, the sandbox and the phase. See the
 // package documentation for the protocol and why each rule is there.
 //
+// Proof of a native node is an ack (the kubelet probed the native twin)
+// or an early marker (the kubelet started the legacy twin before the
+// native twin's first run in a sandbox ended), of any sandbox: kubelets
+// that strip restartPolicy do neither.
+//
 // The native twin, in order:
-//  1. the legacy twin claimed this sandbox → Exit0Now (it acts: an old
-//     node, or a native node whose kubelet started it too early);
+//  1. the legacy twin claimed this sandbox, and the kubelet probed this
+//     twin here → StandBy (a native kubelet took over a Pod the legacy
+//     twin serves: an in-place upgrade, a lost directory; the startup
+//     probe passes, so the Pod gets Ready and Init proceeds); TimedOut →
+//     Exit0Now (an old kubelet: a re-created sandbox with the same
+//     identity); else → Confirm;
 //  2. the native twin claimed it → Run (the kubelet restarted the acting
 //     native twin);
 //  3. the kubelet probed the native twin in this sandbox → Run, claiming;
 //  4. Starting, and the native twin ran in this sandbox → Confirm (a
 //     restart: only a native kubelet restarts a container that exited 0,
 //     but so does an old one after a crash, and a re-created sandbox may
-//     look the same, hence the wait for the probe); Starting, and the
-//     kubelet probed the native twin in an earlier sandbox → Confirm too
-//     (a native node: no need for the exit-0 run);
+//     look the same, hence the wait for the probe); Starting, and a proof
+//     of a native node → Confirm too (no need for the exit-0 run);
 //  5. Starting → RecordAndExit0 (the first run in this sandbox);
 //     Confirming → Confirm; TimedOut → Exit0Now (no probe came: an old
 //     kubelet; exit 0 so that Init proceeds and the legacy twin acts).
@@ -139,13 +154,15 @@ type Decision struct {
 //  1. the native twin claimed this sandbox → StandBy under restartPolicy
 //     Always, Exit0Now under OnFailure or Never;
 //  2. the legacy twin claimed it → Run (a restart);
-//  3. the kubelet probed the native twin in some sandbox of this Pod (so
-//     the node runs native sidecars, yet the kubelet started this twin
-//     before the native twin acts: kubelets 1.29 to 1.36 do so after a
-//     sandbox re-creation, kubernetes#138514) → Confirm, in every phase:
-//     the native twin will act, and a legacy twin that acted instead
-//     would keep a Job Pod running;
-//  4. → Run, claiming (an old node).
+//  3. a proof of a native node (so the kubelet started this twin before
+//     the native twin acts: kubelets 1.28 to 1.36 do so after a sandbox
+//     re-creation, kubernetes#138514) → Confirm, in every phase: the
+//     native twin will act, and a legacy twin that acted instead would
+//     keep a Job Pod running;
+//  4. the native twin's first run in this sandbox is not recorded → the
+//     kubelet started this twin before the init containers completed,
+//     which only a native kubelet does: RecordEarlyAndWait;
+//  5. → Run, claiming (an old node).
 //
 // A Role other than the two never acts: Exit0Now.
 func Decide(in Input) Decision {
@@ -154,11 +171,16 @@ func Decide(in Input) Decision {
 	if m.Claim.In(sb) {
 		claimed = Role(m.Claim.Value)
 	}
+	proof := !m.Ack.IsZero() || !m.Early.IsZero()
 	switch in.Role {
 	case Native:
 		switch {
+		case claimed == Legacy && m.Ack.In(sb):
+			return Decision{Action: StandBy, Reason: "the legacy twin acts in this sandbox and the kubelet probed this twin: a native kubelet took over (an in-place upgrade, or a lost handshake directory); standing by until SIGTERM"}
+		case claimed == Legacy && in.Phase == TimedOut:
+			return Decision{Action: Exit0Now, Reason: "the legacy twin acts in this sandbox and no startup probe came: an old kubelet; exiting 0 so that Init proceeds"}
 		case claimed == Legacy:
-			return Decision{Action: Exit0Now, Reason: "the legacy twin acts in this sandbox"}
+			return Decision{Action: Confirm, Reason: "the legacy twin acts in this sandbox: waiting for the kubelet's startup probe (a native kubelet: stand by) or the confirmation timeout (an old one: exit 0)"}
 		case claimed == Native:
 			return Decision{Action: Run, Reason: "the native twin acts in this sandbox (a restart)"}
 		case m.Ack.In(sb):
@@ -169,8 +191,8 @@ func Decide(in Input) Decision {
 			if m.Native.In(sb) {
 				return Decision{Action: Confirm, Reason: "restarted in this sandbox: waiting for the kubelet's startup probe to confirm a native node"}
 			}
-			if !m.Ack.IsZero() {
-				return Decision{Action: Confirm, Reason: "the kubelet probed the native twin in an earlier sandbox: waiting for its startup probe in this one"}
+			if proof {
+				return Decision{Action: Confirm, Reason: "the node runs native sidecars (an earlier probe, or the legacy twin started early): waiting for the startup probe in this sandbox"}
 			}
 			return Decision{Action: RecordAndExit0, Reason: "first run in this sandbox: recording it and exiting 0"}
 		case Confirming:
@@ -188,8 +210,11 @@ func Decide(in Input) Decision {
 		case Legacy:
 			return Decision{Action: Run, Reason: "the legacy twin acts in this sandbox (a restart)"}
 		}
-		if !m.Ack.IsZero() {
-			return Decision{Action: Confirm, Reason: "the kubelet probed the native twin (a native node that started this twin early): waiting for the native twin to act"}
+		if proof {
+			return Decision{Action: Confirm, Reason: "the node runs native sidecars (the kubelet probed the native twin, or started this twin early): waiting for the native twin to act"}
+		}
+		if !m.Native.In(sb) {
+			return Decision{Action: RecordEarlyAndWait, Reason: "the native twin has not run in this sandbox yet, so the kubelet started this twin before the init containers completed, which only a native kubelet does: recording it and waiting for the native twin"}
 		}
 		return Decision{Action: Run, Claim: true, Reason: "the native twin does not act in this sandbox"}
 	}
@@ -250,25 +275,32 @@ func ParseProbeType(s string) (ProbeType, error) {
 
 // ProbeVerdict decides a wrapped probe of type typ of the twin of role:
 //   - a twin that acts checks (runs the sidecar's own check);
-//   - the native twin's startup probe fails until the native twin acts
-//     (so that a native kubelet starts no later container before); the
-//     caller records the ack (Acknowledge) before observing; the native
-//     twin's other probes are not wrapped (the kubelet runs them only
-//     once the startup probe passed);
-//   - the legacy twin's probes pass while the native twin acts (it is
-//     dormant, and must neither be restarted nor make the Pod unready);
-//   - while neither acts, the legacy twin is alive but neither started
-//     nor ready.
+//   - a twin whose other twin acts passes (it is dormant, and must
+//     neither be restarted nor make the Pod unready; for the native twin
+//     this is a native kubelet that took over a Pod the legacy twin
+//     serves, see Decide);
+//   - while neither acts, a twin is alive but neither started nor ready:
+//     so the native twin's startup probe fails until a twin acts (a
+//     native kubelet starts no later container before), and the caller
+//     records the ack (Acknowledge) before observing.
 func ProbeVerdict(role Role, typ ProbeType, sandbox string, m Markers) Verdict {
 	switch {
 	case role != Native && role != Legacy:
 		return Fail
 	case Acts(role, sandbox, m):
 		return Check
-	case role == Legacy && Acts(Native, sandbox, m):
+	case Acts(other(role), sandbox, m):
 		return Pass
-	case role == Legacy && typ == LivenessProbe && !Acts(Legacy, sandbox, m):
+	case typ == LivenessProbe:
 		return Pass
 	}
 	return Fail
+}
+
+// other returns the other twin's role.
+func other(r Role) Role {
+	if r == Native {
+		return Legacy
+	}
+	return Native
 }

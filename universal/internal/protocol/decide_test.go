@@ -20,6 +20,8 @@ var (
 	ackB         = mk(protocol.KindAck, protocol.ValueProbed, sbB)
 	claimNativeA = mk(protocol.KindClaim, "native", sbA)
 	claimLegacyA = mk(protocol.KindClaim, "legacy", sbA)
+	earlyA       = mk(protocol.KindEarly, protocol.ValueStarted, sbA)
+	earlyB       = mk(protocol.KindEarly, protocol.ValueStarted, sbB)
 )
 
 // TestDecide covers every rule of Decide; the current sandbox is sbA.
@@ -50,10 +52,19 @@ func TestDecide(t *testing.T) {
 		{name: "native/timed-out", reason: "no probe: an old kubelet; exit 0", role: protocol.Native, phase: protocol.TimedOut, markers: m{Native: seenA}, want: protocol.Exit0Now},
 		{name: "native/timed-out-ack", reason: "an ack that comes at the deadline still counts", role: protocol.Native, phase: protocol.TimedOut, markers: m{Native: seenA, Ack: ackA}, want: protocol.Run, claim: true},
 		{name: "native/acting-restart", reason: "the kubelet restarted the acting native twin", role: protocol.Native, markers: m{Native: seenA, Ack: ackA, Claim: claimNativeA}, want: protocol.Run},
-		{name: "native/legacy-acts", reason: "the legacy twin claimed this sandbox: never a second actor", role: protocol.Native, markers: m{Native: seenA, Ack: ackA, Claim: claimLegacyA}, want: protocol.Exit0Now},
-		{name: "native/legacy-acts-confirming", role: protocol.Native, phase: protocol.Confirming, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Exit0Now},
-		{name: "legacy/old-node", reason: "no claim, no ack: an old node, act", role: protocol.Legacy, markers: m{Native: seenA}, want: protocol.Run, claim: true},
-		{name: "legacy/nothing", role: protocol.Legacy, want: protocol.Run, claim: true},
+		{name: "native/early-earlier-sandbox", reason: "an early marker of an earlier sandbox proves a native node too", role: protocol.Native, markers: m{Native: seenB, Early: earlyB}, want: protocol.Confirm},
+		{name: "native/early-first-run", reason: "the legacy twin started before this twin's first run ended: a native node", role: protocol.Native, markers: m{Early: earlyA}, want: protocol.Confirm},
+		{name: "native/legacy-acts-probed", reason: "the legacy twin acts and the kubelet probed this twin here: a native kubelet took over (an upgrade, a lost directory): stand by, never a second actor", role: protocol.Native, markers: m{Native: seenA, Ack: ackA, Claim: claimLegacyA}, want: protocol.StandBy},
+		{name: "native/legacy-acts-probed-confirming", role: protocol.Native, phase: protocol.Confirming, markers: m{Ack: ackA, Claim: claimLegacyA}, want: protocol.StandBy},
+		{name: "native/legacy-acts", reason: "the legacy twin acts, no probe yet: wait for one (native kubelet) or the timeout (old one)", role: protocol.Native, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Confirm},
+		{name: "native/legacy-acts-confirming", role: protocol.Native, phase: protocol.Confirming, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Confirm},
+		{name: "native/legacy-acts-earlier-ack", reason: "an ack of an earlier sandbox does not show that this sandbox's kubelet probes", role: protocol.Native, markers: m{Native: seenA, Ack: ackB, Claim: claimLegacyA}, want: protocol.Confirm},
+		{name: "native/legacy-acts-timed-out", reason: "no probe came: an old kubelet, the legacy twin acts: exit 0 so that Init proceeds", role: protocol.Native, phase: protocol.TimedOut, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Exit0Now},
+		{name: "legacy/old-node", reason: "no claim, no proof of a native node, the native twin ran here: an old node, act", role: protocol.Legacy, markers: m{Native: seenA}, want: protocol.Run, claim: true},
+		{name: "legacy/nothing", reason: "the native twin has not run in this sandbox: only a native kubelet starts this twin then; record it and wait", role: protocol.Legacy, want: protocol.RecordEarlyAndWait},
+		{name: "legacy/stale-native", reason: "a native marker of another sandbox does not count", role: protocol.Legacy, markers: m{Native: seenB}, want: protocol.RecordEarlyAndWait},
+		{name: "legacy/early-waits", reason: "its own early record makes it wait for the native twin", role: protocol.Legacy, markers: m{Early: earlyA}, want: protocol.Confirm},
+		{name: "legacy/early-earlier-sandbox-waits", role: protocol.Legacy, phase: protocol.TimedOut, markers: m{Native: seenA, Early: earlyB}, want: protocol.Confirm},
 		{name: "legacy/restart", role: protocol.Legacy, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Run},
 		{name: "legacy/native-acts-always", role: protocol.Legacy, policy: always, markers: m{Claim: claimNativeA}, want: protocol.StandBy},
 		{name: "legacy/native-acts-default", reason: "an empty restartPolicy is Always", role: protocol.Legacy, markers: m{Claim: claimNativeA}, want: protocol.StandBy},
@@ -88,7 +99,9 @@ func TestProbeVerdict(t *testing.T) {
 	}{
 		{"native/startup/not-acting", protocol.Native, protocol.StartupProbe, m{Native: seenA, Ack: ackA}, protocol.Fail},
 		{"native/startup/acting", protocol.Native, protocol.StartupProbe, m{Claim: claimNativeA}, protocol.Check},
-		{"native/startup/legacy-acts", protocol.Native, protocol.StartupProbe, m{Claim: claimLegacyA}, protocol.Fail},
+		{"native/startup/legacy-acts", protocol.Native, protocol.StartupProbe, m{Claim: claimLegacyA}, protocol.Pass},
+		{"native/liveness/legacy-acts", protocol.Native, protocol.LivenessProbe, m{Claim: claimLegacyA}, protocol.Pass},
+		{"native/startup/undecided-early", protocol.Native, protocol.StartupProbe, m{Early: earlyA}, protocol.Fail},
 		{"legacy/liveness/dormant", protocol.Legacy, protocol.LivenessProbe, m{Claim: claimNativeA}, protocol.Pass},
 		{"legacy/readiness/dormant", protocol.Legacy, protocol.ReadinessProbe, m{Claim: claimNativeA}, protocol.Pass},
 		{"legacy/startup/dormant", protocol.Legacy, protocol.StartupProbe, m{Claim: claimNativeA}, protocol.Pass},
@@ -183,7 +196,7 @@ func TestParse(t *testing.T) {
 	if _, err := protocol.ParseProbeType(""); err == nil {
 		t.Errorf("ParseProbeType(\"\"): want an error")
 	}
-	for _, s := range []interface{ String() string }{protocol.Starting, protocol.Phase(9), protocol.Run, protocol.Action(9), protocol.Check, protocol.Verdict(9)} {
+	for _, s := range []interface{ String() string }{protocol.Starting, protocol.Phase(9), protocol.Run, protocol.RecordEarlyAndWait, protocol.Action(9), protocol.Check, protocol.Verdict(9)} {
 		if s.String() == "" {
 			t.Errorf("empty String()")
 		}

@@ -26,6 +26,7 @@ type Dir interface {
 const (
 	nativeFile = "native"
 	ackFile    = "ack"
+	earlyFile  = "early"
 	claimFile  = "claim-" // + sandbox key
 )
 
@@ -33,11 +34,11 @@ const (
 // sandbox.
 func ClaimFile(sandbox string) string { return claimFile + sandbox }
 
-// Markers is what a twin reads from the Dir: the native and ack markers
-// (of any sandbox: Decide compares them with the current one) and the
-// claim of the current sandbox.
+// Markers is what a twin reads from the Dir: the native, ack and early
+// markers (of any sandbox: Decide compares them with the current one) and
+// the claim of the current sandbox.
 type Markers struct {
-	Native, Ack, Claim Marker
+	Native, Ack, Early, Claim Marker
 	// Problems describe files whose content is not a valid marker. A
 	// corrupt native or ack file reads as absent; a corrupt claim reads as
 	// a legacy claim, so that both twins agree on which of them acts (the
@@ -78,6 +79,9 @@ func Observe(d Dir, sandbox string) (Markers, error) {
 	if m.Ack, _, err = read(ackFile, KindAck); err != nil {
 		return Markers{}, err
 	}
+	if m.Early, _, err = read(earlyFile, KindEarly); err != nil {
+		return Markers{}, err
+	}
 	claim, ok, err := read(ClaimFile(sandbox), KindClaim)
 	if err != nil {
 		return Markers{}, err
@@ -103,6 +107,13 @@ func RecordSeen(d Dir, sandbox string) error {
 // sandbox. Only the native twin's startup probe calls it.
 func Acknowledge(d Dir, sandbox string) error {
 	return write(d, ackFile, Marker{Kind: KindAck, Value: ValueProbed, Sandbox: sandbox})
+}
+
+// RecordEarly records that the kubelet started the legacy twin in the
+// sandbox before the native twin's first run there ended. Only the legacy
+// twin calls it.
+func RecordEarly(d Dir, sandbox string) error {
+	return write(d, earlyFile, Marker{Kind: KindEarly, Value: ValueStarted, Sandbox: sandbox})
 }
 
 func write(d Dir, name string, m Marker) error {

@@ -26,12 +26,19 @@ const (
 	// "legacy"). Created exclusively, once per sandbox, by the twin that
 	// starts acting. File "claim-<sandbox key>".
 	KindClaim Kind = "claim"
+	// KindEarly records that the kubelet started the legacy twin in a
+	// sandbox before the native twin's first run there ended (value
+	// "started"): proof that the node runs native sidecars, because a
+	// kubelet that strips restartPolicy runs every init container to
+	// completion first. Written by the legacy twin. File "early".
+	KindEarly Kind = "early"
 )
 
 // The values a marker of each kind may hold.
 const (
-	ValueSeen   = "seen"
-	ValueProbed = "probed"
+	ValueSeen    = "seen"
+	ValueProbed  = "probed"
+	ValueStarted = "started"
 )
 
 // markerMagic starts every marker; the "/1" is the format version.
@@ -108,6 +115,8 @@ func (m Marker) validate() error {
 		want = []string{ValueProbed}
 	case KindClaim:
 		want = []string{string(Native), string(Legacy)}
+	case KindEarly:
+		want = []string{ValueStarted}
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadMarker, m.Kind)
 	}

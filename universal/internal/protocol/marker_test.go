@@ -28,6 +28,8 @@ func TestParseMarker(t *testing.T) {
 		{name: "no-newline", in: "sidecarkit-handshake/1 ack probed " + sbA, want: protocol.Marker{Kind: protocol.KindAck, Value: "probed", Sandbox: sbA}},
 		{name: "claim-native", in: "sidecarkit-handshake/1 claim native " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "native", Sandbox: sbB}},
 		{name: "claim-legacy", in: "sidecarkit-handshake/1 claim legacy " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "legacy", Sandbox: sbB}},
+		{name: "early", in: "sidecarkit-handshake/1 early started " + sbA + "\n", want: protocol.Marker{Kind: protocol.KindEarly, Value: "started", Sandbox: sbA}},
+		{name: "early-wrong-value", in: "sidecarkit-handshake/1 early seen " + sbA, err: `kind early has no value "seen"`},
 		{name: "empty", in: "", err: "want 4 space-separated fields, got 1"},
 		{name: "two-newlines", in: "sidecarkit-handshake/1 native seen " + sbA + "\n\n", err: "is not 32 lowercase hex"},
 		{name: "crlf", in: "sidecarkit-handshake/1 native seen " + sbA + "\r\n", err: "is not 32 lowercase hex"},
@@ -78,8 +80,13 @@ func TestSandboxKey(t *testing.T) {
 	}
 	otherCookie := a
 	otherCookie.NetCookie = 4098 // reused inodes, a new namespace
+	withToken := withCookie
+	withToken.Token = "0123456789abcdef0123456789abcdef" // a hostNetwork Pod's sandbox token
+	if got, want := withToken.String(), "boot=b1 net=4:4026532281 ipc=4:4026532208 uts=4:4026532207 netcookie=4097 token=0123456789abcdef0123456789abcdef"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
 	keys := map[string]protocol.Sandbox{}
-	for _, s := range []protocol.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: protocol.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie} {
+	for _, s := range []protocol.Sandbox{a, {BootID: "b2", Net: a.Net, IPC: a.IPC, UTS: a.UTS}, {BootID: "b1", Net: protocol.Namespace{Dev: 4, Ino: 1}, IPC: a.IPC, UTS: a.UTS}, {}, withCookie, otherCookie, withToken} {
 		k := s.Key()
 		if len(k) != 32 || strings.Trim(k, "0123456789abcdef") != "" {
 			t.Errorf("Key() = %q: want 32 lowercase hex digits", k)
@@ -94,6 +101,19 @@ func TestSandboxKey(t *testing.T) {
 	}
 	if got, want := a.Key(), "060847c135545a6a67ea8a9d3faf93f5"; got != want {
 		t.Errorf("Key() = %s, want %s: the key of a sandbox must not change between versions of the handshake binary", got, want)
+	}
+}
+
+// TestIdentify: a process that could not read its identity gets no key
+// (it must not decide on a partial one), and one that could gets Key.
+func TestIdentify(t *testing.T) {
+	sb := protocol.Sandbox{BootID: "b1", NetCookie: 7}
+	if k, err := protocol.Identify(sb, nil); err != nil || k != sb.Key() {
+		t.Errorf("Identify(ok) = %q, %v; want %q", k, err, sb.Key())
+	}
+	k, err := protocol.Identify(sb, errors.New("network namespace cookie: socket: too many open files"))
+	if k != "" || !errors.Is(err, protocol.ErrIdentity) || !strings.Contains(err.Error(), "too many open files") {
+		t.Errorf("Identify(failed read) = %q, %v; want no key and an ErrIdentity saying why", k, err)
 	}
 }
 
@@ -154,8 +174,13 @@ func TestObserve(t *testing.T) {
 		{name: "empty", dir: mapDir{}},
 		{
 			name: "all",
-			dir:  mapDir{"native": line("native", "seen", sbB), "ack": line("ack", "probed", sbA), "claim-" + sbA: line("claim", "native", sbA), "claim-" + sbB: line("claim", "legacy", sbB)},
-			want: protocol.Markers{Native: protocol.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: protocol.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Claim: protocol.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
+			dir:  mapDir{"native": line("native", "seen", sbB), "ack": line("ack", "probed", sbA), "early": line("early", "started", sbB), "claim-" + sbA: line("claim", "native", sbA), "claim-" + sbB: line("claim", "legacy", sbB)},
+			want: protocol.Markers{Native: protocol.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: protocol.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Early: protocol.Marker{Kind: "early", Value: "started", Sandbox: sbB}, Claim: protocol.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
+		},
+		{
+			name:     "corrupt-early",
+			dir:      mapDir{"early": line("ack", "probed", sbA)},
+			problems: 1,
 		},
 		{
 			name:     "corrupt-native-and-ack",
@@ -206,6 +231,9 @@ func TestRecordAndClaim(t *testing.T) {
 	if err := protocol.Acknowledge(d, sbA); err != nil {
 		t.Fatal(err)
 	}
+	if err := protocol.RecordEarly(d, sbA); err != nil {
+		t.Fatal(err)
+	}
 	ok, err := protocol.Claim(d, sbA, protocol.Legacy)
 	if !ok || err != nil {
 		t.Fatalf("first claim: %v, %v", ok, err)
@@ -217,6 +245,7 @@ func TestRecordAndClaim(t *testing.T) {
 	want := mapDir{
 		"native":       "sidecarkit-handshake/1 native seen " + sbA + "\n",
 		"ack":          "sidecarkit-handshake/1 ack probed " + sbA + "\n",
+		"early":        "sidecarkit-handshake/1 early started " + sbA + "\n",
 		"claim-" + sbA: "sidecarkit-handshake/1 claim legacy " + sbA + "\n",
 	}
 	if diff := cmp.Diff(want.String(), d.String()); diff != "" {
@@ -233,5 +262,8 @@ func TestRecordAndClaim(t *testing.T) {
 	}
 	if err := protocol.Acknowledge(errDir{}, sbA); err == nil {
 		t.Errorf("Acknowledge on a failing dir: want an error")
+	}
+	if err := protocol.RecordEarly(errDir{}, sbA); err == nil {
+		t.Errorf("RecordEarly on a failing dir: want an error")
 	}
 }

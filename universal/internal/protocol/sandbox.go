@@ -3,6 +3,7 @@ package protocol
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -22,10 +23,12 @@ const keyLen = 32
 //
 //   - BootID, /proc/sys/kernel/random/boot_id: changes on reboot (and is
 //     per VM for VM-isolated runtimes such as Kata);
+//
 //   - Net, IPC and UTS, the inodes of /proc/self/ns/{net,ipc,uts}: the
 //     pause container holds them for the sandbox's lifetime, so they are
 //     per sandbox, except that hostNetwork Pods share the node's network
 //     and UTS namespaces and hostIPC Pods its IPC namespace;
+//
 //   - NetCookie, the network namespace's cookie (SO_NETNS_COOKIE, Linux
 //     5.14+): the kernel numbers namespaces from a counter and never reuses
 //     a cookie before reboot, whereas it does reuse freed inode numbers
@@ -33,9 +36,13 @@ const keyLen = 32
 //     inodes). With it, two sandboxes of one boot that do not share the
 //     node's network always differ.
 //
-// Limits: a hostNetwork and hostIPC Pod re-created without a reboot keeps
-// its identity, and on kernels without the cookie the kernel may reuse a
-// freed namespace inode number for the next sandbox. Such a collision
+//   - Token, for hostNetwork Pods, whose network namespace (and cookie)
+//     is the node's: see the field.
+//
+// Limits: on kernels without the cookie the kernel may reuse a freed
+// namespace inode number for the next sandbox (the Planner refuses Pods
+// with both hostNetwork and hostIPC, which share every namespace and the
+// shared memory mount with the node). Such a collision
 // never makes both twins act (a claim is
 // exclusive) and never hangs an old node's Init (a legacy claim proves an
 // old node, and the native twin's confirmation times out, see [Decide]);
@@ -50,8 +57,14 @@ type Sandbox struct {
 	// Net, IPC and UTS are namespace inodes; zero when unreadable.
 	Net, IPC, UTS Namespace
 	// NetCookie is the network namespace's cookie; zero when the kernel
-	// has none (before Linux 5.14) or it could not be read.
+	// has none (before Linux 5.14).
 	NetCookie uint64
+	// Token is the sandbox token, when the Planner asks for one
+	// (hostNetwork Pods): random hex that the first process of the
+	// sandbox creates in the sandbox's shared memory mount (/dev/shm),
+	// which every container of a sandbox shares and a re-created sandbox
+	// gets anew (see docs/universal.md).
+	Token string
 }
 
 // Namespace identifies a Linux namespace by the device and inode of its
@@ -81,7 +94,25 @@ func (s Sandbox) String() string {
 	if s.NetCookie != 0 {
 		str += " netcookie=" + strconv.FormatUint(s.NetCookie, 10)
 	}
+	if s.Token != "" {
+		str += " token=" + s.Token
+	}
 	return str
+}
+
+// ErrIdentity is wrapped by Identify's errors.
+var ErrIdentity = errors.New("universal: cannot establish the sandbox identity")
+
+// Identify returns the key of the sandbox identity sb that a process
+// read, or, when reading it failed (err), an error wrapping ErrIdentity.
+// A process must not carry on with a partly read identity: its key could
+// differ from the one its twin computed, and the twins would then both
+// act, or wait for each other forever (docs/universal.md).
+func Identify(sb Sandbox, err error) (string, error) {
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrIdentity, err)
+	}
+	return sb.Key(), nil
 }
 
 // Key is the sandbox's key in marker files: the first 32 hex digits of the

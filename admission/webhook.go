@@ -1,0 +1,123 @@
+package admission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/patch"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// Config is what a [Webhook] injects, and where.
+type Config struct {
+	// Spec is the sidecar to inject. New validates it.
+	Spec sidecar.Spec
+	// Options tune the injection: the mode policy (Mode, AllowPinned,
+	// Fallback, AvoidUnorderedTermination), the universal planner and the
+	// Decide hook that opts Pods in or out. PodResources is ignored: each
+	// request supplies its own.
+	Options sidecar.Options
+	// Capability says what the cluster can do for a request, for example
+	// the weakest node's capability from a Node informer
+	// (compat.Cluster.For) and the API server's. It is called once per
+	// request that may be mutated, and must be safe for concurrent use.
+	// An error fails the request with HTTP 500 (see the package
+	// documentation); to degrade to Options.Fallback instead, return a
+	// compat.Capability with Unknown parts and no error. Nil means an
+	// Unknown capability, so Auto takes the fallback.
+	Capability func(ctx context.Context, r *Request) (compat.Capability, error)
+	// Workloads makes CREATE requests of Deployments, StatefulSets,
+	// DaemonSets, ReplicaSets, Jobs, CronJobs, ReplicationControllers and
+	// PodTemplates mutate their pod template too (the Pods they create are
+	// then already injected, and reviews of them give no patch). The
+	// default mutates Pods only.
+	Workloads bool
+	// ExcludeNamespaces lists namespaces whose requests are allowed
+	// unchanged (a safety net behind the webhook's namespaceSelector, for
+	// example kube-system and the webhook's own namespace).
+	ExcludeNamespaces []string
+	// AllowOnError admits a Pod that cannot take the sidecar unchanged,
+	// with a warning, instead of denying it.
+	AllowOnError bool
+}
+
+// Request is the part of an admission request that a capability source
+// may need. Object is the decoded object; it must not be modified.
+// SchedulingSpec is the pod spec to judge the nodes by (pass it to
+// compat.Cluster.For): Object.Spec without the node requirement of an
+// earlier pinned injection of this sidecar (see sidecar.SchedulingSpec),
+// so that a reinvocation does not unpin the Pod.
+type Request struct {
+	UID             string
+	Kind            metav1.GroupVersionKind
+	Namespace, Name string
+	Operation       string
+	DryRun          bool
+	Object          *patch.Object
+	SchedulingSpec  *corev1.PodSpec
+}
+
+// Webhook answers AdmissionReviews by injecting one sidecar. It is safe
+// for concurrent use.
+type Webhook struct {
+	spec       sidecar.Spec
+	injector   *sidecar.Injector // spec, validated and prepared once
+	opts       sidecar.Options
+	capability func(context.Context, *Request) (compat.Capability, error)
+	workloads  bool
+	exclude    map[string]bool
+	allowOnErr bool
+}
+
+// New checks c and returns a Webhook for it. The Spec must be valid, and
+// the universal mode (forced, or as the fallback) needs
+// Options.Universal.
+func New(c Config) (*Webhook, error) {
+	prepared, err := sidecar.NewInjector(c.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("admission: %w", err)
+	}
+	if c.Options.Universal == nil && (c.Options.Mode == sidecar.Universal || c.Options.Fallback == sidecar.Universal) {
+		return nil, errors.New("admission: the universal mode needs Options.Universal (a universal.Planner)")
+	}
+	i := &Webhook{
+		spec:       prepared.Spec(),
+		injector:   prepared,
+		opts:       c.Options,
+		capability: c.Capability,
+		workloads:  c.Workloads,
+		allowOnErr: c.AllowOnError,
+	}
+	i.opts.PodResources = nil
+	if len(c.ExcludeNamespaces) > 0 {
+		i.exclude = make(map[string]bool, len(c.ExcludeNamespaces))
+		for _, ns := range c.ExcludeNamespaces {
+			i.exclude[ns] = true
+		}
+	}
+	return i, nil
+}
+
+// kinds are the group/kinds a Webhook may mutate, with whether they are
+// workloads (mutated only with Config.Workloads).
+var kinds = map[metav1.GroupKind]bool{
+	{Group: "", Kind: "Pod"}:                   false,
+	{Group: "apps", Kind: "Deployment"}:        true,
+	{Group: "apps", Kind: "StatefulSet"}:       true,
+	{Group: "apps", Kind: "DaemonSet"}:         true,
+	{Group: "apps", Kind: "ReplicaSet"}:        true,
+	{Group: "batch", Kind: "Job"}:              true,
+	{Group: "batch", Kind: "CronJob"}:          true,
+	{Group: "", Kind: "ReplicationController"}: true,
+	{Group: "", Kind: "PodTemplate"}:           true,
+}
+
+func (i *Webhook) handles(k metav1.GroupVersionKind) bool {
+	workload, ok := kinds[metav1.GroupKind{Group: k.Group, Kind: k.Kind}]
+	return ok && (!workload || i.workloads)
+}
