@@ -615,3 +615,18 @@ func TestDuplicateOfOneKindOfName(t *testing.T) {
 		})
 	}
 }
+
+// Uninject refuses what it cannot remove from a second application
+// container of one name (an invalid pod): here an env var, the only
+// thing the injection gave application containers.
+func TestUninjectEnvOfDuplicateApp(t *testing.T) {
+	envOnly := fullWith(t, func(s *sidecar.Spec) { s.AppMounts = nil })
+	raw, _, _ := injectRaw(t, pod(t, "no-init"), envOnly, sidecar.Options{Mode: sidecar.Native}, native)
+	app := decode(t, raw).Spec.Containers[0]
+	app.Image = "other:1"
+	obj := decode(t, apply(t, raw, patch.Ops{op("add", "/spec/containers/-", string(mustJSON(t, app)))}))
+	const want = "sidecar: uninject: patch: remove from env: "
+	if _, err := sidecar.Uninject(obj.Meta, obj.Spec, "proxy"); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Uninject: %v, want %q...", err, want)
+	}
+}
