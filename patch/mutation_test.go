@@ -122,6 +122,16 @@ func TestEditErrors(t *testing.T) {
 			edit: func(m *patch.Mutation) error {
 				return m.MoveContainer(patch.Containers, "app", patch.InitContainers, 5)
 			},
+			want:      `patch: move container "app": spec.initContainers[5]: Invalid value: "app": index out of range: the list has 2 containers`,
+			fieldType: field.ErrorTypeInvalid,
+		},
+		{
+			// Within its list, the container's own place does not count.
+			name: "move within a list past its end",
+			edit: func(m *patch.Mutation) error {
+				return m.MoveContainer(patch.InitContainers, "setup", patch.InitContainers, 2)
+			},
+			want:      `patch: move container "setup": spec.initContainers[2]: Invalid value: "setup": index out of range: the list has 1 containers`,
 			fieldType: field.ErrorTypeInvalid,
 		},
 		{
@@ -336,7 +346,8 @@ func TestRootFor(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
-		{"not json", `{`, "patch: decode:"},
+		{"not json", `{`, "patch: decode: unexpected end of JSON input"},
+		{"a kind that is not a string", `{"kind":1,"spec":{}}`, "patch: decode: json: cannot unmarshal number"},
 		{"wrong kind", `{"kind":"Service","spec":{}}`, `kind "Service" has no pod spec`},
 		{"no template", `{"kind":"Deployment","metadata":{"name":"d"},"spec":{}}`, `patch: no pod spec at spec.template.spec of Deployment "d"`},
 		{"wrong type", `{"kind":"Pod","spec":{"containers":{}}}`, "patch: decode Pod:"},
