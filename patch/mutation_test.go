@@ -135,6 +135,48 @@ func TestEditErrors(t *testing.T) {
 			fieldType: field.ErrorTypeInvalid,
 		},
 		{
+			name: "move a missing container",
+			edit: func(m *patch.Mutation) error {
+				return m.MoveContainer(patch.Containers, "nope", patch.InitContainers, 0)
+			},
+			want:      `patch: move container: spec.containers: Not found: "nope"`,
+			fieldType: field.ErrorTypeNotFound,
+		},
+		{
+			name: "move to an unknown list",
+			edit: func(m *patch.Mutation) error { return m.MoveContainer(patch.Containers, "app", "sidecars", 0) },
+			want: `patch: move container: unknown container list "sidecars" (want "initContainers" or "containers")`,
+		},
+		{
+			name:      "nameless volume",
+			edit:      func(m *patch.Mutation) error { return m.AddVolume(corev1.Volume{}) },
+			want:      `patch: add volume: spec.volumes[1].name: Required value: a volume needs a name`,
+			fieldType: field.ErrorTypeRequired,
+		},
+		{
+			name:      "remove a missing volume",
+			edit:      func(m *patch.Mutation) error { return m.RemoveVolume("nope") },
+			want:      `patch: remove volume: spec.volumes: Not found: "nope"`,
+			fieldType: field.ErrorTypeNotFound,
+		},
+		{
+			name: "node requirement without a key",
+			edit: func(m *patch.Mutation) error {
+				return m.RequireNode(corev1.NodeSelectorRequirement{Operator: corev1.NodeSelectorOpExists})
+			},
+			want: `patch: node requirement: empty key`,
+		},
+		{
+			name: "apply to a nil spec",
+			edit: func(m *patch.Mutation) error { return m.Apply(nil, nil) },
+			want: `patch: apply: nil spec`,
+		},
+		{
+			name: "diff against a nil spec",
+			edit: func(m *patch.Mutation) error { return m.Diff(nil) },
+			want: `patch: diff: nil spec`,
+		},
+		{
 			name: "empty annotation key",
 			edit: func(m *patch.Mutation) error { return m.SetAnnotation("", "v") },
 			want: `patch: metadata.annotations: empty key`,
