@@ -122,7 +122,59 @@ func TestEditErrors(t *testing.T) {
 			edit: func(m *patch.Mutation) error {
 				return m.MoveContainer(patch.Containers, "app", patch.InitContainers, 5)
 			},
+			want:      `patch: move container "app": spec.initContainers[5]: Invalid value: "app": index out of range: the list has 2 containers`,
 			fieldType: field.ErrorTypeInvalid,
+		},
+		{
+			// Within its list, the container's own place does not count.
+			name: "move within a list past its end",
+			edit: func(m *patch.Mutation) error {
+				return m.MoveContainer(patch.InitContainers, "setup", patch.InitContainers, 2)
+			},
+			want:      `patch: move container "setup": spec.initContainers[2]: Invalid value: "setup": index out of range: the list has 1 containers`,
+			fieldType: field.ErrorTypeInvalid,
+		},
+		{
+			name: "move a missing container",
+			edit: func(m *patch.Mutation) error {
+				return m.MoveContainer(patch.Containers, "nope", patch.InitContainers, 0)
+			},
+			want:      `patch: move container: spec.containers: Not found: "nope"`,
+			fieldType: field.ErrorTypeNotFound,
+		},
+		{
+			name: "move to an unknown list",
+			edit: func(m *patch.Mutation) error { return m.MoveContainer(patch.Containers, "app", "sidecars", 0) },
+			want: `patch: move container: unknown container list "sidecars" (want "initContainers" or "containers")`,
+		},
+		{
+			name:      "nameless volume",
+			edit:      func(m *patch.Mutation) error { return m.AddVolume(corev1.Volume{}) },
+			want:      `patch: add volume: spec.volumes[1].name: Required value: a volume needs a name`,
+			fieldType: field.ErrorTypeRequired,
+		},
+		{
+			name:      "remove a missing volume",
+			edit:      func(m *patch.Mutation) error { return m.RemoveVolume("nope") },
+			want:      `patch: remove volume: spec.volumes: Not found: "nope"`,
+			fieldType: field.ErrorTypeNotFound,
+		},
+		{
+			name: "node requirement without a key",
+			edit: func(m *patch.Mutation) error {
+				return m.RequireNode(corev1.NodeSelectorRequirement{Operator: corev1.NodeSelectorOpExists})
+			},
+			want: `patch: node requirement: empty key`,
+		},
+		{
+			name: "apply to a nil spec",
+			edit: func(m *patch.Mutation) error { return m.Apply(nil, nil) },
+			want: `patch: apply: nil spec`,
+		},
+		{
+			name: "diff against a nil spec",
+			edit: func(m *patch.Mutation) error { return m.Diff(nil) },
+			want: `patch: diff: nil spec`,
 		},
 		{
 			name: "empty annotation key",
@@ -336,7 +388,8 @@ func TestRootFor(t *testing.T) {
 
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
-		{"not json", `{`, "patch: decode:"},
+		{"not json", `{`, "patch: decode: unexpected end of JSON input"},
+		{"a kind that is not a string", `{"kind":1,"spec":{}}`, "patch: decode: json: cannot unmarshal number"},
 		{"wrong kind", `{"kind":"Service","spec":{}}`, `kind "Service" has no pod spec`},
 		{"no template", `{"kind":"Deployment","metadata":{"name":"d"},"spec":{}}`, `patch: no pod spec at spec.template.spec of Deployment "d"`},
 		{"wrong type", `{"kind":"Pod","spec":{"containers":{}}}`, "patch: decode Pod:"},

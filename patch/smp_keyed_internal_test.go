@@ -232,6 +232,10 @@ func TestKeyListsSynthetic(t *testing.T) {
 			d.Items = nil
 			d.Kept = d.Kept[:1]
 		}, []string{"obj.items", "obj.items[b].sub", "kept"}},
+		{"only a top-level list changes: the nested object gets no patch", func(d *smpDoc) {
+			d.Items[0].V = 7
+		}, []string{"obj.items", "obj.items[a].sub", "obj.items[b].sub", "obj.inner.items", "obj.inner.items[c].sub",
+			"items", "items[i].sub", "items[j].sub", "kept"}},
 		{"an element without its key", func(d *smpDoc) {
 			d.Items = append(d.Items, smpItem{V: 9})
 			d.Obj.Items[1].Sub = append(d.Obj.Items[1].Sub, smpItem{Name: "$x"})
