@@ -283,6 +283,13 @@ func TestHandlerInFlightWeights(t *testing.T) {
 		x.admit(3, 1<<20) // the large ones' share: 3 MiB
 		x.refuse(1 << 20)
 	})
+	t.Run("64 KiB claims are taken as small ones", func(t *testing.T) {
+		x := &holder{t: t, h: &admission.Handler{Webhook: inj, MaxBodyBytes: 1 << 20, MaxInFlightBytes: 4 << 20}}
+		defer x.releaseAll()
+		x.admit(3, 1<<20)    // the large ones' share, 3 MiB, is full
+		x.refuse(64<<10 + 1) // a large one more does not fit
+		x.admit(1, 64<<10)   // a small one does
+	})
 	t.Run("8 MiB by default", func(t *testing.T) {
 		x := &holder{t: t, h: &admission.Handler{Webhook: inj}}
 		defer x.releaseAll()
