@@ -289,18 +289,23 @@ func checkOutput(o string) error {
 	return nil
 }
 
+// printJSON prints v as indented JSON, the -o json of the doctor commands.
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
 // write prints r as text or JSON.
 func write(w io.Writer, output string, r *report) error {
 	if r.Findings == nil {
 		r.Findings = []compat.Finding{}
 	}
 	if output == "json" {
-		b, err := json.MarshalIndent(r, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(b, '\n'))
-		return err
+		return printJSON(w, r)
 	}
 	var b strings.Builder
 	for _, s := range r.Subjects {
