@@ -1,0 +1,409 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// compiler holds what every shape's policy shares.
+type compiler struct {
+	spec sidecar.Spec
+	opts Options
+	// container is the sidecar as injected (restartPolicy Always when
+	// native), the rest of the values the Spec's, each as CEL.
+	container *corev1.Container
+	// record is the CEL expression of the record annotation's value.
+	record string
+}
+
+func newCompiler(s sidecar.Spec, o Options) (*compiler, error) {
+	c := &compiler{spec: s, opts: o}
+	ct := *s.Container.DeepCopy()
+	ct.RestartPolicy = nil
+	if o.Mode != sidecar.Legacy {
+		ct.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+	}
+	c.container = &ct
+	rec, err := c.recordExpr()
+	if err != nil {
+		return nil, err
+	}
+	c.record = rec
+	return c, nil
+}
+
+// probePod is a Pod without the sidecar, to have the library compute its
+// record. hostNetwork changes the defaults the digests are taken under
+// (hostPort follows containerPort); nothing else of the Pod the policy
+// injects into does, except volumes of the Spec's names already present,
+// which the record does not claim (recordExpr).
+func probePod(hostNetwork bool) (*metav1.ObjectMeta, *corev1.PodSpec) {
+	return &metav1.ObjectMeta{Name: "probe"}, &corev1.PodSpec{
+		HostNetwork: hostNetwork,
+		Containers:  []corev1.Container{{Name: "app", Image: "app"}},
+	}
+}
+
+// libraryRecord returns the record annotation sidecar.Inject writes into
+// the probe Pod.
+func (c *compiler) libraryRecord(hostNetwork bool) (string, error) {
+	meta, spec := probePod(hostNetwork)
+	if c.spec.Container.Name == "app" {
+		spec.Containers[0].Name = "main"
+	}
+	res, err := sidecar.Inject(meta, spec, c.spec, compat.Capability{}, sidecar.Options{Mode: c.opts.Mode})
+	if err != nil {
+		return "", fmt.Errorf("policy: the library refuses the spec for a plain pod: %w", err)
+	}
+	m, _ := res.Mutation.Result()
+	v, ok := m.Annotations[sidecar.Annotation(c.spec.Container.Name)]
+	if !ok {
+		return "", fmt.Errorf("policy: the library wrote no record for sidecar %q", c.spec.Container.Name)
+	}
+	return v, nil
+}
+
+// recordExpr returns a CEL expression of the record the library would
+// write into the Pod being admitted. The library's record is taken from
+// sidecar.Inject on probe Pods; its "volumes" member lists the volumes the
+// injection added, so the expression leaves out those the Pod already had
+// (the policy does not add them, and the library claims no volume it did
+// not add).
+func (c *compiler) recordExpr() (string, error) {
+	plain, err := c.libraryRecord(false)
+	if err != nil {
+		return "", err
+	}
+	host, err := c.libraryRecord(true)
+	if err != nil {
+		return "", err
+	}
+	p, err := c.recordPieces(plain)
+	if err != nil {
+		return "", err
+	}
+	if host == plain {
+		return p, nil
+	}
+	h, err := c.recordPieces(host)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("((has(%[1]s.hostNetwork) && %[1]s.hostNetwork) ? %[2]s : %[3]s)", specPlaceholder, h, p), nil
+}
+
+// specPlaceholder stands for the pod spec's CEL expression in the record
+// expression, which every shape shares.
+const specPlaceholder = "\x00spec\x00"
+
+// recordPieces splits the record rec around its volumes member and returns
+// a CEL expression (with specPlaceholder for the pod spec) that joins the pieces,
+// keeping the entry of each volume only when the Pod has no volume of
+// that name.
+func (c *compiler) recordPieces(rec string) (string, error) {
+	r, ok, err := sidecar.ReadRecord(&metav1.ObjectMeta{Annotations: map[string]string{sidecar.Annotation(c.spec.Container.Name): rec}}, c.spec.Container.Name)
+	if err != nil || !ok {
+		return "", fmt.Errorf("policy: the library's record does not read back: %v", err)
+	}
+	if len(r.Volumes) == 0 {
+		return celString(rec), nil
+	}
+	names := make([]string, 0, len(r.Volumes))
+	for n := range r.Volumes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	entries := make([]string, len(names))
+	for i, n := range names {
+		// Volume names are DNS labels and digests hex: nothing to escape
+		// in JSON.
+		entries[i] = fmt.Sprintf(`"%s":"%s"`, n, r.Volumes[n])
+	}
+	member := `,"volumes":{` + strings.Join(entries, ",") + `}`
+	i := strings.Index(rec, member)
+	if i < 0 || strings.Index(rec[i+1:], member) >= 0 {
+		return "", fmt.Errorf("policy: the library's record %s has no single volumes member %s", rec, member)
+	}
+	var opt []string
+	for k, n := range names {
+		opt = append(opt, fmt.Sprintf("(has(%[1]s.volumes) && %[1]s.volumes.exists(v, v.name == %[2]s) ? [] : [%[3]s])", specPlaceholder, celString(n), celString(entries[k])))
+	}
+	list := strings.Join(opt, " + ")
+	return fmt.Sprintf(`%s + ((%s).size() == 0 ? "" : %s + (%s).join(",") + "}") + %s`,
+		celString(rec[:i]), list, celString(`,"volumes":{`), list, celString(rec[i+len(member):])), nil
+}
+
+// jsonPatch formats a JSONPatch initializer.
+func jsonPatch(op, path, value string) string {
+	if value == "" {
+		return fmt.Sprintf("JSONPatch{op: %q, path: %s}", op, path)
+	}
+	return fmt.Sprintf("JSONPatch{op: %q, path: %s, value: %s}", op, path, value)
+}
+
+// mutating compiles the mutating policy of one shape.
+func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissionPolicy, error) {
+	expr, err := c.patchExpr(sh)
+	if err != nil {
+		return nil, err
+	}
+	name := c.opts.Name + sh.suffix
+	return &admissionregistrationv1.MutatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicy"},
+		ObjectMeta: c.objectMeta(name),
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: sh.rules},
+			MatchConditions:  c.matchConditions(sh),
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
+				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: expr},
+			}},
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			// IfNeeded: a later mutation (a webhook, another policy) that
+			// adds an application container gets the sidecar's mounts
+			// and env from a second pass; the guard makes a pass over a
+			// Pod that has the sidecar a no-op.
+			ReinvocationPolicy: admissionregistrationv1.IfNeededReinvocationPolicy,
+		},
+	}, nil
+}
+
+// matchConditions decide whether the policy runs: the object has a pod
+// spec, the pod did not opt out, and no container has the sidecar's name
+// (the sidecar is injected, or a look-alike is there, which the
+// validating policy refuses).
+func (c *compiler) matchConditions(sh shape) []admissionregistrationv1.MatchCondition {
+	name := celString(c.spec.Container.Name)
+	key := celString(c.opts.SelectionKey)
+	no := `["false", "disabled"]`
+	optOut := fmt.Sprintf(`!((has(%[1]s.labels) && %[2]s in %[1]s.labels) ? %[1]s.labels[%[2]s].lowerAscii() in %[3]s : `+
+		`(has(%[1]s.annotations) && %[2]s in %[1]s.annotations && %[1]s.annotations[%[2]s].lowerAscii() in %[3]s))`,
+		sh.meta, key, no)
+	if sh.meta != "object.metadata" {
+		optOut = fmt.Sprintf("!has(%s) || %s", sh.meta, optOut)
+	}
+	return []admissionregistrationv1.MatchCondition{
+		{Name: "has-pod-spec", Expression: sh.present},
+		{Name: "not-opted-out", Expression: optOut},
+		{Name: "not-injected", Expression: fmt.Sprintf(
+			`!((has(%[1]s.initContainers) && %[1]s.initContainers.exists(c, c.name == %[2]s)) || (has(%[1]s.containers) && %[1]s.containers.exists(c, c.name == %[2]s)))`,
+			sh.spec, name)},
+	}
+}
+
+// patchExpr builds the JSON patch expression of one shape: one list of
+// operations, all computed against the object as admitted (so that indices
+// stay valid: the application containers' edits come before the legacy
+// sidecar's insertion shifts them).
+func (c *compiler) patchExpr(sh shape) (string, error) {
+	var parts []string
+	apps, err := c.appEdits(sh)
+	if err != nil {
+		return "", err
+	}
+	parts = append(parts, apps...)
+	vols, err := c.volumeEdits(sh)
+	if err != nil {
+		return "", err
+	}
+	parts = append(parts, vols...)
+	ins, err := c.insertSidecar(sh)
+	if err != nil {
+		return "", err
+	}
+	parts = append(parts, ins)
+	if c.opts.Mode == sidecar.Pinned {
+		aff, err := c.affinityEdits(sh)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, aff)
+	}
+	parts = append(parts, c.recordEdit(sh))
+	return strings.Join(parts, " +\n"), nil
+}
+
+// appEdits give every regular container the Spec's AppMounts (unless it
+// mounts something at the mountPath) and AppEnv (unless it sets the
+// variable), appended in the Spec's order as sidecar.Inject does.
+func (c *compiler) appEdits(sh shape) ([]string, error) {
+	var parts []string
+	cs := sh.spec + ".containers"
+	item := func(i string) string { return fmt.Sprintf(`%q + "/containers/" + string(%s)`, sh.specPath, i) }
+	if len(c.spec.AppMounts) > 0 {
+		parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.volumeMounts), %s)", cs,
+			jsonPatch("add", item("i")+` + "/volumeMounts"`, "[]")))
+		for _, m := range c.spec.AppMounts {
+			v, err := celValue(m, "Object.spec.containers.volumeMounts")
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.volumeMounts) || !c.volumeMounts.exists(m, m.mountPath == %s), %s)",
+				cs, celString(m.MountPath), jsonPatch("add", item("i")+` + "/volumeMounts/-"`, v)))
+		}
+	}
+	if len(c.spec.AppEnv) > 0 {
+		parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.env), %s)", cs,
+			jsonPatch("add", item("i")+` + "/env"`, "[]")))
+		for _, e := range c.spec.AppEnv {
+			v, err := celValue(e, "Object.spec.containers.env")
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.env) || !c.env.exists(e, e.name == %s), %s)",
+				cs, celString(e.Name), jsonPatch("add", item("i")+` + "/env/-"`, v)))
+		}
+	}
+	if len(parts) > 0 {
+		// Only with the containers list present (the API server refuses
+		// a Pod without one anyway).
+		return []string{fmt.Sprintf("(has(%s) ? (%s) : [])", cs, strings.Join(parts, " + "))}, nil
+	}
+	return nil, nil
+}
+
+// volumeEdits add the Spec's volumes the Pod lacks by name, at the end. A
+// volume of the same name is left in place; the validating policy refuses
+// it when it differs from the Spec's.
+func (c *compiler) volumeEdits(sh shape) ([]string, error) {
+	if len(c.spec.Volumes) == 0 {
+		return nil, nil
+	}
+	vs := sh.spec + ".volumes"
+	all := make([]string, len(c.spec.Volumes))
+	var each []string
+	for i, v := range c.spec.Volumes {
+		lit, err := celValue(v, "Object.spec.volumes")
+		if err != nil {
+			return nil, err
+		}
+		all[i] = lit
+		each = append(each, fmt.Sprintf("(%s.exists(v, v.name == %s) ? [] : [%s])", vs, celString(v.Name),
+			jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/volumes/-"), lit)))
+	}
+	return []string{fmt.Sprintf("(!has(%s) ? [%s] : %s)", vs,
+		jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/volumes"), "["+strings.Join(all, ", ")+"]"),
+		strings.Join(each, " + "))}, nil
+}
+
+// insertSidecar inserts the sidecar where the Spec's placement puts it: in
+// the init containers (native, pinned), or the containers (legacy, where
+// Before and After an init container, or a missing one, mean first, as
+// sidecar.LegacyPlacement says).
+func (c *compiler) insertSidecar(sh shape) (string, error) {
+	list, typ := "initContainers", "Object.spec.initContainers"
+	if c.opts.Mode == sidecar.Legacy {
+		list, typ = "containers", "Object.spec.containers"
+	}
+	lit, err := celValue(c.container, typ)
+	if err != nil {
+		return "", err
+	}
+	l := sh.spec + "." + list
+	var idx string
+	switch p := c.spec.Placement; p.Position {
+	case sidecar.Last:
+		idx = `"-"`
+	case sidecar.Before, sidecar.After:
+		off := ""
+		if p.Position == sidecar.After {
+			off = " + 1"
+		}
+		n := celString(p.Name)
+		idx = fmt.Sprintf("string(%[1]s.exists(c, c.name == %[2]s) ? %[1]s.transformList(i, c, c.name == %[2]s, i)[0]%[3]s : 0)", l, n, off)
+	default:
+		idx = `"0"`
+	}
+	return fmt.Sprintf("(!has(%s) ? [%s] : [%s])", l,
+		jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/"+list), "["+lit+"]"),
+		jsonPatch("add", fmt.Sprintf(`%q + %s`, sh.specPath+"/"+list+"/", idx), lit)), nil
+}
+
+// affinityEdits AND the native-node requirement
+// (compat.NativeNodeSelectorRequirement) into every required node
+// selector term that lacks it, creating the affinity where there is none,
+// as the library's pinned mode does (patch.Mutation.RequireNode).
+func (c *compiler) affinityEdits(sh shape) (string, error) {
+	req := compat.NativeNodeSelectorRequirement()
+	const t = "Object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+	reqLit, err := celValue(req, t+".nodeSelectorTerms.matchExpressions")
+	if err != nil {
+		return "", err
+	}
+	term := corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{req}}
+	termLit, err := celValue(term, t+".nodeSelectorTerms")
+	if err != nil {
+		return "", err
+	}
+	sel := &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{term}}
+	selLit, err := celValue(sel, t)
+	if err != nil {
+		return "", err
+	}
+	na := &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: sel}
+	naLit, err := celValue(na, "Object.spec.affinity.nodeAffinity")
+	if err != nil {
+		return "", err
+	}
+	aff := &corev1.Affinity{NodeAffinity: na}
+	affLit, err := celValue(aff, "Object.spec.affinity")
+	if err != nil {
+		return "", err
+	}
+	a := sh.spec + ".affinity"
+	r := a + ".nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+	p := sh.specPath + "/affinity"
+	rp := p + "/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"
+	has := fmt.Sprintf(`t.matchExpressions.exists(e, e.key == %s && e.operator == %s && has(e.values) && e.values == %s)`,
+		celString(req.Key), celString(string(req.Operator)), celList(req.Values))
+	return fmt.Sprintf(`(!has(%[1]s) ? [%[2]s] : !has(%[1]s.nodeAffinity) ? [%[3]s] : !has(%[4]s) ? [%[5]s] : `+
+		`(!has(%[4]s.nodeSelectorTerms) || size(%[4]s.nodeSelectorTerms) == 0) ? [%[6]s] : `+
+		`%[4]s.nodeSelectorTerms.transformList(i, t, !(has(t.matchExpressions) && %[7]s), `+
+		`has(t.matchExpressions) ? %[8]s : %[9]s))`,
+		a,
+		jsonPatch("add", fmt.Sprintf("%q", p), affLit),
+		jsonPatch("add", fmt.Sprintf("%q", p+"/nodeAffinity"), naLit),
+		r,
+		jsonPatch("add", fmt.Sprintf("%q", rp), selLit),
+		jsonPatch("add", fmt.Sprintf("%q", rp+"/nodeSelectorTerms"), "["+termLit+"]"),
+		has,
+		jsonPatch("add", fmt.Sprintf(`%q + string(i) + "/matchExpressions/-"`, rp+"/nodeSelectorTerms/"), reqLit),
+		jsonPatch("add", fmt.Sprintf(`%q + string(i) + "/matchExpressions"`, rp+"/nodeSelectorTerms/"), "["+reqLit+"]"),
+	), nil
+}
+
+// recordEdit writes the library's record annotation, so that the library
+// (Inject, Uninject, Migrate, sidecarctl doctor) recognises the injection
+// as its own.
+func (c *compiler) recordEdit(sh shape) string {
+	key := sidecar.Annotation(c.spec.Container.Name)
+	rec := strings.ReplaceAll(c.record, specPlaceholder, sh.spec)
+	ann := sh.meta + ".annotations"
+	annP := fmt.Sprintf("%q", sh.metaPath+"/annotations")
+	create := jsonPatch("add", annP, fmt.Sprintf("{%s: %s}", celString(key), rec))
+	set := jsonPatch("add", fmt.Sprintf(`%q + jsonpatch.escapeKey(%s)`, sh.metaPath+"/annotations/", celString(key)), rec)
+	expr := fmt.Sprintf("(!has(%s) ? [%s] : [%s])", ann, create, set)
+	if sh.meta != "object.metadata" {
+		expr = fmt.Sprintf("(!has(%s) ? [%s] : %s)", sh.meta,
+			jsonPatch("add", fmt.Sprintf("%q", sh.metaPath), fmt.Sprintf("%s{annotations: {%s: %s}}", sh.metaType, celString(key), rec)), expr)
+	}
+	return expr
+}
+
+// celList renders a list of strings.
+func celList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = celString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
