@@ -163,6 +163,12 @@ func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissio
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
 			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: sh.rules},
 			MatchConditions:  c.matchConditions(sh),
+			// The library's record of the injection (the annotation's
+			// value). (Object types, for the sidecar's literal, exist only
+			// in mutations, not in variables.)
+			Variables: []admissionregistrationv1.Variable{
+				{Name: "record", Expression: strings.ReplaceAll(c.record, specPlaceholder, sh.spec)},
+			},
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
 				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: expr},
@@ -279,20 +285,16 @@ func (c *compiler) volumeEdits(sh shape) ([]string, error) {
 		return nil, nil
 	}
 	vs := sh.spec + ".volumes"
-	all := make([]string, len(c.spec.Volumes))
-	var each []string
-	for i, v := range c.spec.Volumes {
+	out := []string{fmt.Sprintf("(!has(%s) ? [%s] : [])", vs, jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/volumes"), "[]"))}
+	for _, v := range c.spec.Volumes {
 		lit, err := celValue(v, "Object.spec.volumes")
 		if err != nil {
 			return nil, err
 		}
-		all[i] = lit
-		each = append(each, fmt.Sprintf("(%s.exists(v, v.name == %s) ? [] : [%s])", vs, celString(v.Name),
+		out = append(out, fmt.Sprintf("(has(%s) && %s.exists(v, v.name == %s) ? [] : [%s])", vs, vs, celString(v.Name),
 			jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/volumes/-"), lit)))
 	}
-	return []string{fmt.Sprintf("(!has(%s) ? [%s] : %s)", vs,
-		jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/volumes"), "["+strings.Join(all, ", ")+"]"),
-		strings.Join(each, " + "))}, nil
+	return out, nil
 }
 
 // insertSidecar inserts the sidecar where the Spec's placement puts it: in
@@ -300,9 +302,13 @@ func (c *compiler) volumeEdits(sh shape) ([]string, error) {
 // Before and After an init container, or a missing one, mean first, as
 // sidecar.LegacyPlacement says).
 func (c *compiler) insertSidecar(sh shape) (string, error) {
-	list, typ := "initContainers", "Object.spec.initContainers"
+	list := "initContainers"
 	if c.opts.Mode == sidecar.Legacy {
-		list, typ = "containers", "Object.spec.containers"
+		list = "containers"
+	}
+	typ := "Object.spec.initContainers"
+	if c.opts.Mode == sidecar.Legacy {
+		typ = "Object.spec.containers"
 	}
 	lit, err := celValue(c.container, typ)
 	if err != nil {
@@ -319,12 +325,14 @@ func (c *compiler) insertSidecar(sh shape) (string, error) {
 			off = " + 1"
 		}
 		n := celString(p.Name)
-		idx = fmt.Sprintf("string(%[1]s.exists(c, c.name == %[2]s) ? %[1]s.transformList(i, c, c.name == %[2]s, i)[0]%[3]s : 0)", l, n, off)
+		idx = fmt.Sprintf("string(has(%[1]s) && %[1]s.exists(c, c.name == %[2]s) ? %[1]s.transformList(i, c, c.name == %[2]s, i)[0]%[3]s : 0)", l, n, off)
 	default:
 		idx = `"0"`
 	}
-	return fmt.Sprintf("(!has(%s) ? [%s] : [%s])", l,
-		jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/"+list), "["+lit+"]"),
+	// A missing list is created empty first, so that the sidecar's
+	// literal appears once.
+	return fmt.Sprintf("(!has(%s) ? [%s] : []) + [%s]", l,
+		jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/"+list), "[]"),
 		jsonPatch("add", fmt.Sprintf(`%q + %s`, sh.specPath+"/"+list+"/", idx), lit)), nil
 }
 
@@ -386,7 +394,7 @@ func (c *compiler) affinityEdits(sh shape) (string, error) {
 // as its own.
 func (c *compiler) recordEdit(sh shape) string {
 	key := sidecar.Annotation(c.spec.Container.Name)
-	rec := strings.ReplaceAll(c.record, specPlaceholder, sh.spec)
+	rec := "variables.record"
 	ann := sh.meta + ".annotations"
 	annP := fmt.Sprintf("%q", sh.metaPath+"/annotations")
 	create := jsonPatch("add", annP, fmt.Sprintf("{%s: %s}", celString(key), rec))
