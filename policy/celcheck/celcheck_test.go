@@ -21,9 +21,9 @@ import (
 // variable is a policy variable for the compiler.
 type variable struct{ name, expr string }
 
-func (v variable) GetExpression() string       { return v.expr }
-func (v variable) ReturnTypes() []*celgo.Type  { return []*celgo.Type{celgo.AnyType} }
-func (v variable) GetName() string             { return v.name }
+func (v variable) GetExpression() string      { return v.expr }
+func (v variable) ReturnTypes() []*celgo.Type { return []*celgo.Type{celgo.AnyType} }
+func (v variable) GetName() string            { return v.name }
 
 // versions are the CEL compatibility versions the policies must compile
 // at: an API server n validates new expressions against n-1
@@ -142,7 +142,7 @@ func TestCheckerCatches(t *testing.T) {
 	opts := plugincel.OptionalVariableDeclarations{HasAuthorizer: true, HasPatchTypes: true}
 	for _, expr := range []string{
 		`[JSONPatch{op: "add", path: "/spec/x", value: quantity("1").isEqualTo(quantity("1"))}]`, // no such function
-		`object.spec.containers.transformList(i, c, i)`,                                         // not a list of JSONPatch
+		`object.spec.containers.transformList(i, c, i)`,                                          // not a list of JSONPatch
 		`[JSONPatch{op: "add", path: 1}]`,                                                        // path is a string
 	} {
 		e := c.CompileMutatingEvaluator(&patch.JSONPatchCondition{Expression: expr}, opts, environment.NewExpressions)
