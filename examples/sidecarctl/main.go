@@ -11,6 +11,7 @@
 //	sidecarctl doctor nodes   [-f FILE|-]
 //	sidecarctl doctor pod NAME [-n NS] [--intended FILE]
 //	sidecarctl doctor pod -f STORED [--intended FILE]
+//	sidecarctl policy --sidecar FILE --mode native|legacy|pinned [--workloads] [--api-version v1|v1beta1] [-o yaml|json]
 //	sidecarctl handshake run --role native|legacy --dir DIR [--restart-policy P] -- CMD ARGS...
 package main
 
@@ -60,6 +61,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(newInject(stdin, stdout, stderr), newDoctor(stdin, stdout), newHandshake(stdin, stdout, stderr))
+	root.AddCommand(newPolicy(stdin, stdout))
 	return root
 }
 
