@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 // admissionregistration.k8s.io/v1 MutatingAdmissionPolicy (before 1.36:
 // the v1.32 leg, where it is alpha and off), since the test does not
 // apply to that leg (e2e/run.sh fails a test that no leg runs).
-func env(t *testing.T) *cluster.Cluster {
+func env(t testing.TB) *cluster.Cluster {
 	t.Helper()
 	if shared == nil {
 		if os.Getenv(cluster.EnvRequire) == "1" {

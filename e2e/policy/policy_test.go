@@ -187,7 +187,7 @@ func createRaw(ctx context.Context, c *cluster.Cluster, ns string, body []byte, 
 // install creates the set's objects with every binding restricted to the
 // namespaces labelled sel (and, when it has one, keeping the compiled
 // namespace selector's expressions), and removes them when t ends.
-func install(t *testing.T, c *cluster.Cluster, set *policy.Set, sel map[string]string) {
+func install(t testing.TB, c *cluster.Cluster, set *policy.Set, sel map[string]string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -238,7 +238,7 @@ func install(t *testing.T, c *cluster.Cluster, set *policy.Set, sel map[string]s
 // injects the sidecar named name (the API server picks up new policies
 // and bindings through informers) and a look-alike is refused (the
 // validating policy is active).
-func waitActive(t *testing.T, c *cluster.Cluster, ns, name string) {
+func waitActive(t testing.TB, c *cluster.Cluster, ns, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
