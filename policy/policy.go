@@ -64,7 +64,7 @@ type Options struct {
 var ErrUniversal = errors.New("policy: the universal pair cannot be compiled into an admission policy: " +
 	"its twins run a handshake binary that must be delivered into the pod " +
 	"(an init container copying it from an image, or the sidecar image's own path) and wrapped around the sidecar's command, " +
-	"and the planner decides per pod from the resolved spec; use the webhook or the operator for universal mode (docs/policy.md#universal)")
+	"and the planner decides per pod from the resolved spec; use the webhook or the operator for universal mode (docs/policy.md#the-universal-pair)")
 
 // Set is a compiled sidecar: for each kind of object (Pods, and with
 // Options.Workloads pod templates and CronJobs' job templates), a mutating
@@ -162,7 +162,7 @@ func Compile(s sidecar.Spec, o Options) (*Set, error) {
 	case sidecar.Universal:
 		return nil, ErrUniversal
 	case sidecar.Auto:
-		return nil, errors.New("policy: mode auto decides from the nodes' capability, which an admission policy cannot see; choose native, legacy or pinned (docs/policy.md#when)")
+		return nil, errors.New("policy: mode auto decides from the nodes' capability, which an admission policy cannot see; choose native, legacy or pinned (docs/policy.md#when-to-choose-the-policy)")
 	default:
 		return nil, fmt.Errorf("policy: unknown mode %q (want native, legacy or pinned)", o.Mode)
 	}
