@@ -105,6 +105,9 @@ func (c *compiler) recordExpr() (string, error) {
 // expression, which every shape shares.
 const specPlaceholder = "\x00spec\x00"
 
+// metaPlaceholder stands for the pod metadata's CEL expression there.
+const metaPlaceholder = "\x00meta\x00"
+
 // recordPieces splits the record rec around its volumes member and returns
 // a CEL expression (with specPlaceholder for the pod spec) that joins the pieces,
 // keeping the entry of each volume only when the Pod has no volume of
@@ -135,7 +138,15 @@ func (c *compiler) recordPieces(rec string) (string, error) {
 	}
 	var opt []string
 	for k, n := range names {
-		opt = append(opt, fmt.Sprintf("(has(%[1]s.volumes) && %[1]s.volumes.exists(v, v.name == %[2]s) ? [] : [%[3]s])", specPlaceholder, celString(n), celString(entries[k])))
+		// The Pod had the volume (identical, or the validating policy
+		// refuses it) and no earlier record of this sidecar claims it:
+		// the author's, left out, as the library leaves it out. A
+		// volume the previous record claims stays claimed (a
+		// reinvocation, an update of the sidecar).
+		claimed := fmt.Sprintf(`(has(%[1]s.annotations) && %[2]s in %[1]s.annotations && %[1]s.annotations[%[2]s].split(%[3]s).size() > 1 && `+
+			`%[1]s.annotations[%[2]s].split(%[3]s)[1].split("}")[0].contains(%[4]s))`,
+			metaPlaceholder, celString(sidecar.Annotation(c.spec.Container.Name)), celString(`"volumes":{`), celString(`"`+n+`":`))
+		opt = append(opt, fmt.Sprintf("(has(%[1]s.volumes) && %[1]s.volumes.exists(v, v.name == %[2]s) && !%[4]s ? [] : [%[3]s])", specPlaceholder, celString(n), celString(entries[k]), claimed))
 	}
 	list := strings.Join(opt, " + ")
 	return fmt.Sprintf(`%s + ((%s).size() == 0 ? "" : %s + (%s).join(",") + "}") + %s`,
@@ -156,6 +167,10 @@ func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissio
 	if err != nil {
 		return nil, err
 	}
+	vars, err := c.sidecarVariables(sh)
+	if err != nil {
+		return nil, err
+	}
 	name := c.opts.Name + sh.suffix
 	return &admissionregistrationv1.MutatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "MutatingAdmissionPolicy"},
@@ -166,9 +181,8 @@ func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissio
 			// The library's record of the injection (the annotation's
 			// value). (Object types, for the sidecar's literal, exist only
 			// in mutations, not in variables.)
-			Variables: []admissionregistrationv1.Variable{
-				{Name: "record", Expression: strings.ReplaceAll(c.record, specPlaceholder, sh.spec)},
-			},
+			Variables: append(vars,
+				admissionregistrationv1.Variable{Name: "record", Expression: strings.NewReplacer(specPlaceholder, sh.spec, metaPlaceholder, sh.meta).Replace(c.record)}),
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
 				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: expr},
@@ -183,10 +197,40 @@ func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissio
 	}, nil
 }
 
+// sidecarVariables are the containers of the sidecar's name in each list
+// (initSidecars, sidecars), whether there is none (absent), and whether
+// the one there, in the mode's list, is not the Spec's (stale): every
+// field the validating policy checks.
+func (c *compiler) sidecarVariables(sh shape) ([]admissionregistrationv1.Variable, error) {
+	name := celString(c.spec.Container.Name)
+	mine, other := "variables.initSidecars", "variables.sidecars"
+	restart := `has(c.restartPolicy) && c.restartPolicy == "Always"`
+	if c.opts.Mode == sidecar.Legacy {
+		mine, other = other, mine
+		restart = "!has(c.restartPolicy)"
+	}
+	checks, err := c.containerChecks()
+	if err != nil {
+		return nil, err
+	}
+	preds := []string{restart}
+	for _, ch := range checks {
+		preds = append(preds, ch.pred)
+	}
+	return []admissionregistrationv1.Variable{
+		{Name: "initSidecars", Expression: fmt.Sprintf("has(%[1]s.initContainers) ? %[1]s.initContainers.filter(c, c.name == %[2]s) : []", sh.spec, name)},
+		{Name: "sidecars", Expression: fmt.Sprintf("has(%[1]s.containers) ? %[1]s.containers.filter(c, c.name == %[2]s) : []", sh.spec, name)},
+		{Name: "absent", Expression: "size(variables.initSidecars) + size(variables.sidecars) == 0"},
+		{Name: "stale", Expression: fmt.Sprintf("size(%s) == 1 && size(%s) == 0 && !%s.all(c, %s)", mine, other, mine, strings.Join(preds, " && "))},
+	}, nil
+}
+
 // matchConditions decide whether the policy runs: the object has a pod
 // spec, the pod did not opt out, and no container has the sidecar's name
-// (the sidecar is injected, or a look-alike is there, which the
-// validating policy refuses).
+// or the record annotation claims it (a container of the sidecar's name
+// that no record claims is the author's: the policy leaves it, and the
+// validating policy refuses the Pod unless it is the sidecar exactly, as
+// the library refuses to overwrite it).
 func (c *compiler) matchConditions(sh shape) []admissionregistrationv1.MatchCondition {
 	name := celString(c.spec.Container.Name)
 	key := celString(c.opts.SelectionKey)
@@ -200,9 +244,10 @@ func (c *compiler) matchConditions(sh shape) []admissionregistrationv1.MatchCond
 	return []admissionregistrationv1.MatchCondition{
 		{Name: "has-pod-spec", Expression: sh.present},
 		{Name: "not-opted-out", Expression: optOut},
-		{Name: "not-injected", Expression: fmt.Sprintf(
-			`!((has(%[1]s.initContainers) && %[1]s.initContainers.exists(c, c.name == %[2]s)) || (has(%[1]s.containers) && %[1]s.containers.exists(c, c.name == %[2]s)))`,
-			sh.spec, name)},
+		{Name: "absent-or-claimed", Expression: fmt.Sprintf(
+			`!((has(%[1]s.initContainers) && %[1]s.initContainers.exists(c, c.name == %[2]s)) || (has(%[1]s.containers) && %[1]s.containers.exists(c, c.name == %[2]s))) || `+
+				`(has(%[3]s.annotations) && %[4]s in %[3]s.annotations)`,
+			sh.spec, name, sh.meta, celString(sidecar.Annotation(c.spec.Container.Name)))},
 	}
 }
 
@@ -244,29 +289,30 @@ func (c *compiler) patchExpr(sh shape) (string, error) {
 func (c *compiler) appEdits(sh shape) ([]string, error) {
 	var parts []string
 	cs := sh.spec + ".containers"
+	name := celString(c.spec.Container.Name)
 	item := func(i string) string { return fmt.Sprintf(`%q + "/containers/" + string(%s)`, sh.specPath, i) }
 	if len(c.spec.AppMounts) > 0 {
-		parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.volumeMounts), %s)", cs,
+		parts = append(parts, fmt.Sprintf("%s.transformList(i, c, c.name != %s && !has(c.volumeMounts), %s)", cs, name,
 			jsonPatch("add", item("i")+` + "/volumeMounts"`, "[]")))
 		for _, m := range c.spec.AppMounts {
 			v, err := celValue(m, "Object.spec.containers.volumeMounts")
 			if err != nil {
 				return nil, err
 			}
-			parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.volumeMounts) || !c.volumeMounts.exists(m, m.mountPath == %s), %s)",
-				cs, celString(m.MountPath), jsonPatch("add", item("i")+` + "/volumeMounts/-"`, v)))
+			parts = append(parts, fmt.Sprintf("%s.transformList(i, c, c.name != %s && (!has(c.volumeMounts) || !c.volumeMounts.exists(m, m.mountPath == %s)), %s)",
+				cs, name, celString(m.MountPath), jsonPatch("add", item("i")+` + "/volumeMounts/-"`, v)))
 		}
 	}
 	if len(c.spec.AppEnv) > 0 {
-		parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.env), %s)", cs,
+		parts = append(parts, fmt.Sprintf("%s.transformList(i, c, c.name != %s && !has(c.env), %s)", cs, name,
 			jsonPatch("add", item("i")+` + "/env"`, "[]")))
 		for _, e := range c.spec.AppEnv {
 			v, err := celValue(e, "Object.spec.containers.env")
 			if err != nil {
 				return nil, err
 			}
-			parts = append(parts, fmt.Sprintf("%s.transformList(i, c, !has(c.env) || !c.env.exists(e, e.name == %s), %s)",
-				cs, celString(e.Name), jsonPatch("add", item("i")+` + "/env/-"`, v)))
+			parts = append(parts, fmt.Sprintf("%s.transformList(i, c, c.name != %s && (!has(c.env) || !c.env.exists(e, e.name == %s)), %s)",
+				cs, name, celString(e.Name), jsonPatch("add", item("i")+` + "/env/-"`, v)))
 		}
 	}
 	if len(parts) > 0 {
@@ -329,11 +375,17 @@ func (c *compiler) insertSidecar(sh shape) (string, error) {
 	default:
 		idx = `"0"`
 	}
-	// A missing list is created empty first, so that the sidecar's
-	// literal appears once.
-	return fmt.Sprintf("(!has(%s) ? [%s] : []) + [%s]", l,
-		jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/"+list), "[]"),
-		jsonPatch("add", fmt.Sprintf(`%q + %s`, sh.specPath+"/"+list+"/", idx), lit)), nil
+	// The sidecar is inserted when the Pod has no container of its name,
+	// and replaces the container the record claims when that one is not
+	// the Spec's (an older version, or one changed by the Pod's author or
+	// another mutation), in its list; one in the other list (a mode
+	// change) is left to the validating policy. A missing list is created
+	// empty first, so that the sidecar's literal appears once.
+	at := fmt.Sprintf("string(%[1]s.transformList(i, c, c.name == %[2]s, i)[0])", l, celString(c.spec.Container.Name))
+	return fmt.Sprintf("(!has(%[1]s) ? [%[2]s] : []) + "+
+		"(variables.absent || variables.stale ? [JSONPatch{op: variables.absent ? \"add\" : \"replace\", path: %[3]q + (variables.absent ? %[4]s : %[5]s), value: %[6]s}] : [])",
+		l, jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/"+list), "[]"),
+		sh.specPath+"/"+list+"/", idx, at, lit), nil
 }
 
 // affinityEdits AND the native-node requirement
@@ -399,7 +451,7 @@ func (c *compiler) recordEdit(sh shape) string {
 	annP := fmt.Sprintf("%q", sh.metaPath+"/annotations")
 	create := jsonPatch("add", annP, fmt.Sprintf("{%s: %s}", celString(key), rec))
 	set := jsonPatch("add", fmt.Sprintf(`%q + jsonpatch.escapeKey(%s)`, sh.metaPath+"/annotations/", celString(key)), rec)
-	expr := fmt.Sprintf("(!has(%s) ? [%s] : [%s])", ann, create, set)
+	expr := fmt.Sprintf("(!has(%[1]s) ? [%[2]s] : %[4]s in %[1]s && %[1]s[%[4]s] == %[5]s ? [] : [%[3]s])", ann, create, set, celString(key), rec)
 	if sh.meta != "object.metadata" {
 		expr = fmt.Sprintf("(!has(%s) ? [%s] : %s)", sh.meta,
 			jsonPatch("add", fmt.Sprintf("%q", sh.metaPath), fmt.Sprintf("%s{annotations: {%s: %s}}", sh.metaType, celString(key), rec)), expr)

@@ -77,10 +77,11 @@ var serverSet = map[string]bool{
 func (c *compiler) validating(sh shape) (*admissionregistrationv1.ValidatingAdmissionPolicy, error) {
 	name := celString(c.spec.Container.Name)
 	s := sh.spec
-	vars := []admissionregistrationv1.Variable{
-		{Name: "initSidecars", Expression: fmt.Sprintf("has(%[1]s.initContainers) ? %[1]s.initContainers.filter(c, c.name == %[2]s) : []", s, name)},
-		{Name: "sidecars", Expression: fmt.Sprintf("has(%[1]s.containers) ? %[1]s.containers.filter(c, c.name == %[2]s) : []", s, name)},
+	all, err := c.sidecarVariables(sh)
+	if err != nil {
+		return nil, err
 	}
+	vars := all[:2] // initSidecars, sidecars
 	var vs []admissionregistrationv1.Validation
 	add := func(expr, msg string) {
 		vs = append(vs, admissionregistrationv1.Validation{Expression: expr, Message: msg})
@@ -97,6 +98,53 @@ func (c *compiler) validating(sh shape) (*admissionregistrationv1.ValidatingAdmi
 	add(fmt.Sprintf("size(%s) == 0", other), fmt.Sprintf("container %q must be %s: it is the sidecar's name, which a pod cannot use for a container of its own", sn, where))
 	add(fmt.Sprintf("%s.all(c, %s)", mine, restart), fmt.Sprintf("container %q must be %s", sn, where))
 	// Field by field, so that the message names the field.
+	checks, err := c.containerChecks()
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range checks {
+		add(fmt.Sprintf("%s.all(c, %s)", mine, ch.pred), fmt.Sprintf("container %q differs from sidecar %q's spec in %s: a pod cannot bring its own version of the sidecar", sn, sn, ch.field))
+	}
+	for _, v := range c.spec.Volumes {
+		p, err := match("v", v, reflect.TypeOf(v), "Volume")
+		if err != nil {
+			return nil, err
+		}
+		add(fmt.Sprintf("!has(%[1]s.volumes) || %[1]s.volumes.all(v, v.name != %[2]s || (%[3]s))", s, celString(v.Name), p),
+			fmt.Sprintf("volume %q differs from sidecar %q's: a pod cannot bring its own version of the sidecar's volume", v.Name, sn))
+	}
+	for _, m := range c.spec.AppMounts {
+		add(fmt.Sprintf("!has(%[1]s.containers) || %[1]s.containers.all(c, c.name == %[2]s || !has(c.volumeMounts) || c.volumeMounts.all(m, m.mountPath != %[3]s || m.name == %[4]s))",
+			s, name, celString(m.MountPath), celString(m.Name)),
+			fmt.Sprintf("an application container mounts another volume at %s, where sidecar %q mounts volume %q into every application container", m.MountPath, sn, m.Name))
+	}
+	pol := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
+		ObjectMeta: c.objectMeta(c.opts.Name + sh.suffix + "-guard"),
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: sh.rules},
+			// The same selection as the mutating policy's, without its
+			// "not injected" condition.
+			MatchConditions: c.matchConditions(sh)[:2],
+			Variables:       vars,
+			Validations:     vs,
+			FailurePolicy:   ptr.To(admissionregistrationv1.Fail),
+		},
+	}
+	return pol, nil
+}
+
+// fieldCheck is a CEL predicate on a container c for one of its fields.
+type fieldCheck struct {
+	field, pred string
+}
+
+// containerChecks returns, for every field of the Container type but name
+// and restartPolicy, a predicate that the container c (a CEL variable) has
+// the sidecar's value there: the Spec's value where it sets one, absent
+// where it does not (unless the API server sets the field: serverSet),
+// and the Spec's volume mounts plus at most the ServiceAccount token.
+func (c *compiler) containerChecks() ([]fieldCheck, error) {
 	var js map[string]json.RawMessage
 	b, err := json.Marshal(c.container)
 	if err != nil {
@@ -105,6 +153,7 @@ func (c *compiler) validating(sh shape) (*admissionregistrationv1.ValidatingAdmi
 	if err := json.Unmarshal(b, &js); err != nil {
 		return nil, fmt.Errorf("policy: decode the sidecar: %w", err)
 	}
+	var out []fieldCheck
 	for _, f := range jsonFields(reflect.TypeOf(corev1.Container{})) {
 		if f.name == "name" || f.name == "restartPolicy" {
 			continue
@@ -145,35 +194,9 @@ func (c *compiler) validating(sh shape) (*admissionregistrationv1.ValidatingAdmi
 			}
 			pred = fmt.Sprintf("!has(c.%s)", f.name)
 		}
-		add(fmt.Sprintf("%s.all(c, %s)", mine, pred), fmt.Sprintf("container %q differs from sidecar %q's spec in %s: a pod cannot bring its own version of the sidecar", sn, sn, f.name))
+		out = append(out, fieldCheck{f.name, pred})
 	}
-	for _, v := range c.spec.Volumes {
-		p, err := match("v", v, reflect.TypeOf(v), "Volume")
-		if err != nil {
-			return nil, err
-		}
-		add(fmt.Sprintf("!has(%[1]s.volumes) || %[1]s.volumes.all(v, v.name != %[2]s || (%[3]s))", s, celString(v.Name), p),
-			fmt.Sprintf("volume %q differs from sidecar %q's: a pod cannot bring its own version of the sidecar's volume", v.Name, sn))
-	}
-	for _, m := range c.spec.AppMounts {
-		add(fmt.Sprintf("!has(%[1]s.containers) || %[1]s.containers.all(c, c.name == %[2]s || !has(c.volumeMounts) || c.volumeMounts.all(m, m.mountPath != %[3]s || m.name == %[4]s))",
-			s, name, celString(m.MountPath), celString(m.Name)),
-			fmt.Sprintf("an application container mounts another volume at %s, where sidecar %q mounts volume %q into every application container", m.MountPath, sn, m.Name))
-	}
-	pol := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: admissionregistrationv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
-		ObjectMeta: c.objectMeta(c.opts.Name + sh.suffix + "-guard"),
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: sh.rules},
-			// The same selection as the mutating policy's, without its
-			// "not injected" condition.
-			MatchConditions: c.matchConditions(sh)[:2],
-			Variables:       vars,
-			Validations:     vs,
-			FailurePolicy:   ptr.To(admissionregistrationv1.Fail),
-		},
-	}
-	return pol, nil
+	return out, nil
 }
 
 func decode(raw json.RawMessage) (any, error) {

@@ -186,8 +186,17 @@ func createRaw(ctx context.Context, c *cluster.Cluster, ns string, body []byte, 
 
 // install creates the set's objects with every binding restricted to the
 // namespaces labelled sel (and, when it has one, keeping the compiled
-// namespace selector's expressions), and removes them when t ends.
-func install(t testing.TB, c *cluster.Cluster, set *policy.Set, sel map[string]string) {
+// namespace selector's expressions), and removes them when t ends. It
+// returns a function that removes them earlier.
+func install(t testing.TB, c *cluster.Cluster, set *policy.Set, sel map[string]string) func() {
+	var removers []func()
+	remove := func() {
+		for _, r := range removers {
+			r()
+		}
+		removers = nil
+	}
+	t.Cleanup(remove)
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -211,7 +220,7 @@ func install(t testing.TB, c *cluster.Cluster, set *policy.Set, sel map[string]s
 		if _, err := ar.MutatingAdmissionPolicyBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("create %s: %v", b.Name, err)
 		}
-		t.Cleanup(func() {
+		removers = append(removers, func() {
 			ctx := context.Background()
 			_ = ar.MutatingAdmissionPolicyBindings().Delete(ctx, b.Name, metav1.DeleteOptions{})
 			_ = ar.MutatingAdmissionPolicies().Delete(ctx, m.Name, metav1.DeleteOptions{})
@@ -226,12 +235,13 @@ func install(t testing.TB, c *cluster.Cluster, set *policy.Set, sel map[string]s
 		if _, err := ar.ValidatingAdmissionPolicyBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("create %s: %v", b.Name, err)
 		}
-		t.Cleanup(func() {
+		removers = append(removers, func() {
 			ctx := context.Background()
 			_ = ar.ValidatingAdmissionPolicyBindings().Delete(ctx, b.Name, metav1.DeleteOptions{})
 			_ = ar.ValidatingAdmissionPolicies().Delete(ctx, v.Name, metav1.DeleteOptions{})
 		})
 	}
+	return remove
 }
 
 // waitActive polls dry-run creates of a plain Pod in ns until the policy
@@ -278,23 +288,27 @@ func hasContainer(p *corev1.Pod, name string) bool {
 }
 
 var (
-	plainOnce sync.Once
-	plainNS   string
-	plainErr  error
+	plainMu sync.Mutex
+	plainNS = map[*cluster.Cluster]string{}
 )
 
-// plainNamespace returns a namespace no policy binds, for dry runs.
+// plainNamespace returns a namespace of c that no policy binds, for dry
+// runs (one per cluster: TestPolicyV1beta1 has a cluster of its own).
 func plainNamespace(t *testing.T, c *cluster.Cluster) string {
 	t.Helper()
-	plainOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		plainNS, plainErr = c.CreateNamespace(ctx, "policy-plain", nil)
-	})
-	if plainErr != nil {
-		t.Fatalf("plain namespace: %v", plainErr)
+	plainMu.Lock()
+	defer plainMu.Unlock()
+	if ns, ok := plainNS[c]; ok {
+		return ns
 	}
-	return plainNS
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	ns, err := c.CreateNamespace(ctx, "policy-plain", nil)
+	if err != nil {
+		t.Fatalf("plain namespace: %v", err)
+	}
+	plainNS[c] = ns
+	return ns
 }
 
 // predict is what the library's webhook path stores: the API server
@@ -664,4 +678,71 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestPolicyUpgrade: a Deployment injected under the policy of sidecar
+// v1; the policies replaced by those of v2 (another image, an argument, a
+// second app env var); a Pod made from the stored v1 template is stored
+// with the v2 sidecar, exactly as the library's webhook restores a sidecar
+// its record claims (stored = library), and the library recognises it.
+func TestPolicyUpgrade(t *testing.T) {
+	c := env(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	v1 := loadSpec(t, sidecar.Placement{})
+	v2 := loadSpec(t, sidecar.Placement{})
+	v2.Container.Image = "registry.invalid/mesh/proxy:2.0"
+	v2.Container.Args = append(v2.Container.Args, "--v2")
+	v2.AppEnv = append(v2.AppEnv, corev1.EnvVar{Name: "PROXY_VERSION", Value: "2"})
+	ns, sel := policyNamespace(t, c, "upgrade")
+	remove := install(t, c, compile(t, v1, policy.Options{Mode: sidecar.Native, Name: "upgrade-v1", Workloads: true}), sel)
+	waitActive(t, c, ns, v1.Container.Name)
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+				Spec: corev1.PodSpec{AutomountServiceAccountToken: ptr.To(false),
+					Containers: []corev1.Container{container("app"), container("worker")}},
+			},
+		},
+	}
+	stored, err := c.Client().AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create deployment: %v", err)
+	}
+	remove()
+	install(t, c, compile(t, v2, policy.Options{Mode: sidecar.Native, Name: "upgrade-v2", Workloads: true}), sel)
+	// Until the v1 policies are gone and v2's are active, a plain Pod gets
+	// either; wait for v2's image.
+	probe := mustJSON(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
+		Spec: corev1.PodSpec{AutomountServiceAccountToken: ptr.To(false), Containers: []corev1.Container{container("app")}}})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		p, err := createRaw(ctx, c, ns, probe, true)
+		if err == nil && len(p.Spec.InitContainers) == 1 && p.Spec.InitContainers[0].Image == v2.Container.Image {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("v2 policies not active after 30s (last: %v)", err)
+		}
+	}
+	pod := &corev1.Pod{ObjectMeta: *stored.Spec.Template.ObjectMeta.DeepCopy(), Spec: *stored.Spec.Template.Spec.DeepCopy()}
+	pod.Name = "web-v1-template"
+	body := mustJSON(pod)
+	got, err := createRaw(ctx, c, ns, body, false)
+	if err != nil {
+		t.Fatalf("create a pod of the v1 template under the v2 policies: %v", err)
+	}
+	if d := diffPods(predict(ctx, t, c, body, v2, sidecar.Native), got); d != "" {
+		t.Errorf("stored pod differs from the library's update (-library +policy):\n%s", d)
+	}
+	res, err := sidecar.Inject(&got.ObjectMeta, &got.Spec, v2, compat.Capability{}, sidecar.Options{Mode: sidecar.Native})
+	if err != nil {
+		t.Fatalf("Inject v2 on the stored pod: %v", err)
+	}
+	if res.Skipped != sidecar.SkipAlreadyInjected {
+		p, _ := res.Mutation.JSONPatch()
+		t.Errorf("the library does not recognise the updated pod: %s; its patch: %s", res.Reason, p)
+	}
 }
