@@ -142,11 +142,15 @@ func (s *Set) JSON() ([]byte, error) {
 		Kind       string           `json:"kind"`
 		Items      []runtime.Object `json:"items"`
 	}{"v1", "List", items}
-	b, err := json.MarshalIndent(list, "", "  ")
-	if err != nil {
+	// Without HTML escaping: CEL's && stays readable.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(list); err != nil {
 		return nil, fmt.Errorf("policy: json: %w", err)
 	}
-	return append(b, '\n'), nil
+	return b.Bytes(), nil
 }
 
 // Compile compiles the sidecar s, injected in mode o.Mode, into admission

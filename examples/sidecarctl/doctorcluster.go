@@ -323,6 +323,9 @@ func writeCluster(w io.Writer, output string, r *clusterReport) error {
 	}
 	for _, pm := range adm.Policies {
 		p("  %s (bindings: %s): selects the probe: %s\n", pm.Name, orNone(pm.Bindings), pm.Match)
+		if pm.Sidecarkit != "" {
+			p("    - %s\n", pm.Sidecarkit)
+		}
 		for _, why := range pm.Reasons {
 			p("    - %s\n", why)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"sort"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -16,6 +17,23 @@ type policyMatch struct {
 	// Match is "yes", "no" or "maybe" for the probe.
 	Match   string   `json:"match"`
 	Reasons []string `json:"reasons"`
+	// Sidecarkit, for a policy `sidecarctl policy` (package policy)
+	// compiled, says which sidecar it injects and how.
+	Sidecarkit string `json:"sidecarkit,omitempty"`
+}
+
+// sidecarkitPolicy describes a policy compiled by package policy, from
+// the labels it sets (policy.Compile): "" for any other policy. Labels
+// are the policy author's word: this names what the policy claims to be.
+func sidecarkitPolicy(labels map[string]string) string {
+	if labels["app.kubernetes.io/managed-by"] != "sidecarkit" || labels["sidecar.sidecarkit.io/sidecar"] == "" {
+		return ""
+	}
+	mode := labels["sidecar.sidecarkit.io/mode"]
+	if mode == "" {
+		mode = "unknown"
+	}
+	return fmt.Sprintf("sidecarkit injection without a webhook (sidecarctl policy): sidecar %q, %s mode", labels["sidecar.sidecarkit.io/sidecar"], mode)
 }
 
 // namedRulesCover reports whether rules cover Pod CREATE; named says
@@ -54,7 +72,7 @@ func matchPolicies(policies []admissionregistrationv1.MutatingAdmissionPolicy, b
 		if !covers {
 			continue
 		}
-		pm := policyMatch{Name: p.Name, Bindings: []string{}}
+		pm := policyMatch{Name: p.Name, Bindings: []string{}, Sidecarkit: sidecarkitPolicy(p.Labels)}
 		var v verdictOf
 		if named {
 			v.maybe = true
