@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/sidecarkit/sidecarkit/admission"
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/e2e/cluster"
 	"github.com/sidecarkit/sidecarkit/policy"
@@ -426,6 +427,13 @@ func TestPolicyPods(t *testing.T) {
 				if d := diffPods(want, stored); d != "" {
 					t.Errorf("stored pod differs from the library's injection (-library +policy):\n%s", d)
 				}
+				// The webhook path itself: the library's admission.Handler
+				// (forced mode, reinvocation IfNeeded) for a namespace of its
+				// own, the same Pod sent there.
+				viaWebhook := webhookStore(ctx, t, c, s, mode, body)
+				if d := diffPods(viaWebhook, stored); d != "" {
+					t.Errorf("stored pod differs from what the library's webhook stores (-webhook +policy):\n%s", d)
+				}
 				res, err := sidecar.Inject(&stored.ObjectMeta, &stored.Spec, s, compat.Capability{}, sidecar.Options{Mode: mode})
 				if err != nil {
 					t.Fatalf("Inject on the stored pod: %v", err)
@@ -745,4 +753,30 @@ func TestPolicyUpgrade(t *testing.T) {
 		p, _ := res.Mutation.JSONPatch()
 		t.Errorf("the library does not recognise the updated pod: %s; its patch: %s", res.Reason, p)
 	}
+}
+
+// webhookStore serves the library's webhook (admission.Handler over
+// admission.Webhook, mode forced) for a namespace of its own, creates the
+// Pod body there and returns the stored Pod.
+func webhookStore(ctx context.Context, t *testing.T, c *cluster.Cluster, s sidecar.Spec, mode sidecar.Mode, body []byte) *corev1.Pod {
+	t.Helper()
+	ns := c.TestNamespace(t, map[string]string{"e2e.sidecarkit.io/policy-test": "webhook"})
+	hook, err := admission.New(admission.Config{Spec: s, Options: sidecar.Options{Mode: mode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.ServeWebhook(ctx, &admission.Handler{Webhook: hook}, cluster.WebhookOptions{
+		NamespaceSelector:  &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+		ProbeNamespace:     ns,
+		ReinvocationPolicy: admissionregistrationv1.IfNeededReinvocationPolicy,
+	})
+	if err != nil {
+		t.Fatalf("serve webhook: %v", err)
+	}
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	stored, err := createRaw(ctx, c, ns, body, false)
+	if err != nil {
+		t.Fatalf("create pod through the webhook: %v", err)
+	}
+	return stored
 }
