@@ -180,9 +180,9 @@ func Compile(s sidecar.Spec, o Options) (*Set, error) {
 	if o.Name == "" {
 		o.Name = "sidecarkit-" + s.Container.Name
 	}
-	// The longest name made is o.Name + "-cronjobs" (and its binding's
-	// "-binding"), a DNS subdomain.
-	if msgs := validation.IsDNS1123Subdomain(o.Name + "-cronjobs-binding"); len(msgs) > 0 {
+	// The longest name made is the CronJob guard's binding, a DNS
+	// subdomain.
+	if msgs := validation.IsDNS1123Subdomain(o.Name + "-cronjobs-guard-binding"); len(msgs) > 0 {
 		return nil, fmt.Errorf("policy: name %q: %s", o.Name, strings.Join(msgs, "; "))
 	}
 	if o.SelectionKey == "" {
