@@ -168,12 +168,15 @@ func (c *compiler) containerChecks() ([]fieldCheck, error) {
 					return nil, fmt.Errorf("policy: decode the sidecar's volumeMounts: %w", err)
 				}
 			}
-			p, err := match(fmt.Sprintf("(has(c.volumeMounts) ? c.volumeMounts : []).filter(m, !(m.mountPath == %s && has(m.readOnly) && m.readOnly))", celString(serviceAccountMountPath)),
-				mounts, reflect.TypeOf(mounts), "VolumeMount")
+			p, err := match("ms", mounts, reflect.TypeOf(mounts), "VolumeMount")
 			if err != nil {
 				return nil, err
 			}
-			pred = p
+			// The mounts but the token's, bound to ms once (a
+			// one-element list's all() binds it: the API server's CEL
+			// has no cel.bind).
+			pred = fmt.Sprintf("[(has(c.volumeMounts) ? c.volumeMounts : []).filter(m, !(m.mountPath == %s && has(m.readOnly) && m.readOnly))].all(ms, %s)",
+				celString(serviceAccountMountPath), p)
 		case set && emptyStruct(raw, f.typ):
 			continue // encoded although unset (a struct, not a pointer)
 		case set:
