@@ -114,8 +114,11 @@ const metaPlaceholder = "\x00meta\x00"
 // that name.
 func (c *compiler) recordPieces(rec string) (string, error) {
 	r, ok, err := sidecar.ReadRecord(&metav1.ObjectMeta{Annotations: map[string]string{sidecar.Annotation(c.spec.Container.Name): rec}}, c.spec.Container.Name)
-	if err != nil || !ok {
-		return "", fmt.Errorf("policy: the library's record does not read back: %v", err)
+	if err != nil {
+		return "", fmt.Errorf("policy: the library's record does not read back: %w", err)
+	}
+	if !ok {
+		return "", fmt.Errorf("policy: the library's record for sidecar %q is missing", c.spec.Container.Name)
 	}
 	if len(r.Volumes) == 0 {
 		return celString(rec), nil
