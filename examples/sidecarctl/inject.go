@@ -50,7 +50,7 @@ and the API server's metrics (kubectl get --raw /metrics).`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "filename", "f", "", "the Pod or workload, YAML or JSON; - reads stdin")
 	fl.StringVar(&f.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON")
-	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+strings.Join(sidecar.Modes(), "|"))
+	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+"auto|native|legacy|pinned|universal")
 	f.cluster.register(cmd)
 	fl.StringVarP(&f.output, "output", "o", "jsonpatch", "output: "+strings.Join(outputs, "|"))
 	fl.BoolVar(&f.allowPinned, "allow-pinned", false, "let auto pin Pods to native-capable nodes when some nodes cannot run native sidecars")
@@ -156,7 +156,7 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 			}
 		}
 		for _, w := range res.Warnings {
-			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, w)
+			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, warningText(w))
 		}
 		if err := render(&out, f.output, d, obj, res.Mutation, written > 0); err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
