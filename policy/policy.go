@@ -118,6 +118,7 @@ func (s *Set) YAML() ([]byte, error) {
 		return nil, err
 	}
 	var b bytes.Buffer
+	b.WriteString(s.header())
 	for i, o := range objs {
 		y, err := yaml.Marshal(o)
 		if err != nil {
@@ -129,6 +130,17 @@ func (s *Set) YAML() ([]byte, error) {
 		b.Write(y)
 	}
 	return b.Bytes(), nil
+}
+
+// header is the comment that opens the YAML stream: what the API server
+// needs for the mutating policy's version (docs/policy.md).
+func (s *Set) header() string {
+	need := "admissionregistration.k8s.io/v1 MutatingAdmissionPolicy: Kubernetes 1.36 or later"
+	if s.Version == V1beta1 {
+		need = "admissionregistration.k8s.io/v1beta1 MutatingAdmissionPolicy: Kubernetes 1.34 or 1.35 with kube-apiserver " +
+			"--feature-gates=MutatingAdmissionPolicy=true --runtime-config=admissionregistration.k8s.io/v1beta1=true"
+	}
+	return "# Compiled by sidecarkit (package policy, docs/policy.md). Needs " + need + ".\n"
 }
 
 // JSON renders the objects as a v1 List for kubectl apply -f.
