@@ -22,14 +22,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/sidecarkit/sidecarkit/crwebhook"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
 	"github.com/sidecarkit/sidecarkit/examples/operator/labeler"
-	"github.com/sidecarkit/sidecarkit/examples/operator/webhook"
+	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 const name = "sidecarkit-operator"
@@ -103,8 +105,14 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 		ReadMetrics: c.apiserverMetrics,
 		TTL:         c.factsTTL,
 	}
-	source := &facts.Cluster{Nodes: mgr.GetCache(), APIServer: api.Capability, RequireLabel: c.requireNodeLabel}
+	source := &facts.Cluster{Nodes: mgr.GetCache(), APIServer: api.Read, RequireLabel: c.requireNodeLabel}
 	recorder := mgr.GetEventRecorder(name)
+	// The counters are served with controller-runtime's own on the
+	// manager's metrics endpoint.
+	counters, err := metrics.New(ctrlmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	if s.labeler {
 		r := &labeler.Reconciler{Client: mgr.GetClient(), Recorder: recorder}
@@ -121,7 +129,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 			r := &injector.Reconciler{
 				Client: mgr.GetClient(), Kind: gvk, Selector: s.selector,
 				Spec: s.spec, Options: s.options, Facts: source, PatchType: s.patch, Recorder: recorder,
-				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(),
+				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(), Metrics: counters,
 			}
 			if err := r.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("injector: %w", err)
@@ -133,8 +141,24 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 	}
 	ready := healthz.Ping
 	if s.webhook {
+		in, err := sidecar.NewInjector(s.spec)
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		h, err := crwebhook.NewHandler(crwebhook.Config{
+			Injector: in, Options: s.options, Capability: source.Capability,
+			// A node or the API server that cannot be read: inject in the
+			// fallback mode with a warning rather than reject the Pod.
+			AllowPartialCapability: true,
+			Workloads:              true,
+		})
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
 		srv := mgr.GetWebhookServer()
-		srv.Register(c.webhookPath, &admission.Webhook{Handler: &webhook.Handler{Spec: s.spec, Options: s.options, Facts: source}})
+		if err := crwebhook.Register(srv, c.webhookPath, h); err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
 		ready = srv.StartedChecker()
 	}
 	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {

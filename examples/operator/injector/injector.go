@@ -34,7 +34,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/crwebhook"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
+	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -136,6 +138,8 @@ type Reconciler struct {
 	// requirement and record it added, nothing else) once a workload opts
 	// out, so that removing the label undoes the injection.
 	KeepOnOptOut bool
+	// Metrics, when set, counts each reconcile's outcome by kind and mode.
+	Metrics *metrics.Metrics
 
 	prepare  sync.Once
 	injector *sidecar.Injector // Spec, prepared once
@@ -288,15 +292,25 @@ func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, o
 		// A foreign container of the sidecar's name, an invalid result: the
 		// workload must change first, and that change triggers a reconcile.
 		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Inject", "%v", err)
+		r.Metrics.Injection(r.Kind.Kind, opts.Mode.String(), metrics.Failed)
 		return reconcile.TerminalError(err)
 	}
 	if res.Mutation.Empty() {
+		outcome := metrics.Unchanged
+		if res.Skipped == sidecar.SkipDeclined {
+			outcome = metrics.Skipped
+		}
+		r.Metrics.Injection(r.Kind.Kind, recordedMode(obj, r.Spec.Container.Name, res.Mode), outcome)
 		return nil
 	}
 	how, err := r.send(ctx, u, obj, res.Mutation)
 	if err != nil {
+		if !apierrors.IsConflict(err) {
+			r.Metrics.Injection(r.Kind.Kind, res.Mode.String(), metrics.Failed)
+		}
 		return err
 	}
+	r.Metrics.Injection(r.Kind.Kind, res.Mode.String(), metrics.Injected)
 	r.event(u, corev1.EventTypeNormal, ReasonInjected, "Inject", "%s %s (%s): %s", how, res.Mode, c.String(), res.Reason)
 	for _, w := range res.Warnings {
 		r.event(u, corev1.EventTypeWarning, ReasonWarning, "Inject", "%s", w)
@@ -307,11 +321,13 @@ func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, o
 
 // uninject removes what the injector added to a workload that opted out.
 func (r *Reconciler) uninject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object) error {
+	mode := recordedMode(obj, r.Spec.Container.Name, sidecar.Auto)
 	m, err := sidecar.Uninject(obj.Meta, obj.Spec, r.Spec.Container.Name)
 	if err != nil {
 		// A record that does not decode, a foreign container of the
 		// sidecar's name: leave the workload as it is.
 		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Uninject", "%v", err)
+		r.Metrics.Injection(r.Kind.Kind, mode, metrics.Failed)
 		return reconcile.TerminalError(err)
 	}
 	if m.Empty() {
@@ -319,8 +335,12 @@ func (r *Reconciler) uninject(ctx context.Context, u *unstructured.Unstructured,
 	}
 	how, err := r.send(ctx, u, obj, m)
 	if err != nil {
+		if !apierrors.IsConflict(err) {
+			r.Metrics.Injection(r.Kind.Kind, mode, metrics.Failed)
+		}
 		return err
 	}
+	r.Metrics.Injection(r.Kind.Kind, mode, metrics.Removed)
 	r.event(u, corev1.EventTypeNormal, ReasonUninjected, "Uninject", "%s: the workload no longer matches %s", how, r.Selector)
 	log.FromContext(ctx).Info("sidecar removed", "patch", how)
 	return nil
@@ -346,6 +366,18 @@ func (r *Reconciler) carriesRecord(o client.Object) bool {
 	ann, _, _ := unstructured.NestedStringMap(u.Object, path...)
 	_, has := ann[sidecar.Annotation(r.Spec.Container.Name)]
 	return has
+}
+
+// recordedMode is the mode of the sidecar's injection record on the
+// object, or def's name when there is none.
+func recordedMode(obj *patch.Object, name string, def sidecar.Mode) string {
+	if rec, has, err := sidecar.ReadRecord(obj.Meta, name); err == nil && has {
+		return rec.Mode.String()
+	}
+	if def == sidecar.Auto {
+		return ""
+	}
+	return def.String()
 }
 
 // unknown reports whether Auto would decide from the caller's fallback.
@@ -389,6 +421,7 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 		if _, err := r.send(ctx, u, obj, m); err != nil { // a move: sent as a JSON patch
 			return nil, err
 		}
+		r.Metrics.Injection(r.Kind.Kind, sidecar.Native.String(), metrics.Migrated)
 		r.event(u, corev1.EventTypeNormal, ReasonMigrated, "Migrate", "container %q moved to initContainers with restartPolicy Always (%s)", name, c.String())
 		if obj, err = decode(u); err != nil {
 			return nil, err
@@ -401,12 +434,8 @@ func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, 
 // used. u is updated from the API server's answer. Both patch types carry
 // the workload's resourceVersion as a precondition.
 func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, m *patch.Mutation) (string, error) {
-	rv := patch.ResourceVersion(u.GetResourceVersion())
-	if r.PatchType == JSONPatch || m.HasMoves() {
-		// A move between lists cannot be a strategic merge patch without
-		// losing the container's unknown fields (StrategicMerge refuses
-		// it); a JSON patch moves the raw element.
-		body, err := m.MarshalJSONPatch(obj.Root, patch.Guarded(), rv)
+	if r.PatchType == JSONPatch {
+		body, err := m.MarshalJSONPatch(obj.Root, patch.Guarded(), patch.ResourceVersion(u.GetResourceVersion()))
 		if err != nil {
 			return "", terminal(u, err)
 		}
@@ -415,26 +444,21 @@ func (r *Reconciler) send(ctx context.Context, u *unstructured.Unstructured, obj
 		}
 		return "JSON patch", nil
 	}
-	body, err := m.StrategicMerge(obj.Root, rv)
+	// A strategic merge patch, or, for a move between lists (which a
+	// strategic merge patch cannot express without losing the container's
+	// unknown fields), a guarded JSON patch; both with the resourceVersion.
+	pt, err := crwebhook.PatchWorkload(ctx, r.Client, u, m)
 	if err != nil {
-		return "", terminal(u, err)
-	}
-	if err := r.Client.Patch(ctx, u, client.RawPatch(types.StrategicMergePatchType, body)); err != nil {
 		return "", patchErr(u, err)
+	}
+	if pt == types.JSONPatchType {
+		return "JSON patch", nil
 	}
 	return "strategic merge patch", nil
 }
 
 func decode(u *unstructured.Unstructured) (*patch.Object, error) {
-	raw, err := u.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
-	}
-	obj, err := patch.Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
-	}
-	return obj, nil
+	return crwebhook.DecodeWorkload(u)
 }
 
 func terminal(u *unstructured.Unstructured, err error) error {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +29,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -103,15 +106,11 @@ func newEnvAPI(t *testing.T, apiVersion string, pt injector.PatchType, objs ...c
 	p := &patches{}
 	c := fake.NewClientBuilder().WithObjects(objs...).WithInterceptorFuncs(p.funcs()).Build()
 	ev := events.NewFakeRecorder(100)
-	apiFacts := func(context.Context) (compat.Capability, error) {
-		return compat.Capability{}, errors.New("unreachable")
+	apiFacts := func(context.Context) (facts.APIServer, error) {
+		return facts.APIServer{}, errors.New("unreachable")
 	}
 	if apiVersion != "" {
-		api, err := facts.APIServerVersion(apiVersion)
-		if err != nil {
-			t.Fatal(err)
-		}
-		apiFacts = func(context.Context) (compat.Capability, error) { return api, nil }
+		apiFacts = func(context.Context) (facts.APIServer, error) { return facts.APIServer{Version: apiVersion}, nil }
 	}
 	r := &injector.Reconciler{
 		Client:    c,
@@ -308,8 +307,8 @@ func TestKeepModeWhileUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Now the API server's version cannot be read and the node is gone.
-	e.r.Facts = &facts.Cluster{Nodes: e.c, APIServer: func(context.Context) (compat.Capability, error) {
-		return compat.Capability{}, errors.New("unreachable")
+	e.r.Facts = &facts.Cluster{Nodes: e.c, APIServer: func(context.Context) (facts.APIServer, error) {
+		return facts.APIServer{}, errors.New("unreachable")
 	}}
 	if err := e.c.Delete(context.Background(), node("a", "", nil)); err != nil {
 		t.Fatal(err)
@@ -607,5 +606,44 @@ func TestKindNames(t *testing.T) {
 	}
 	if _, ok := injector.Kind("Job"); ok {
 		t.Error("Job is not handled (its template is immutable)")
+	}
+}
+
+// TestMetrics: each reconcile is counted by kind, mode and outcome in the
+// registry the counters were registered with.
+func TestMetrics(t *testing.T) {
+	foreign := podSpec(corev1.Container{Name: "app", Image: "a"}, corev1.Container{Name: "proxy", Image: "someone-elses"})
+	e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, podSpec()), deployment("taken", optIn, foreign), node("a", "v1.31.2", nil))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.r.Metrics = m
+	for _, name := range []string{"web", "web", "taken"} {
+		_ = e.reconcile(t, name)
+	}
+	d := e.deployment(t, "web")
+	d.Labels = nil
+	if err := e.c.Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP sidecarkit_operator_injections_total Workload reconciles of the sidecar injector, by workload kind, injection mode and outcome (injected, migrated, removed, unchanged, skipped, failed).
+# TYPE sidecarkit_operator_injections_total counter
+sidecarkit_operator_injections_total{kind="Deployment",mode="auto",outcome="failed"} 1
+sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="injected"} 1
+sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="removed"} 1
+sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="unchanged"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sidecarkit_operator_injections_total"); err != nil {
+		t.Error(err)
+	}
+	// A second operator in the process shares the counters.
+	if _, err := metrics.New(reg); err != nil {
+		t.Errorf("second registration: %v", err)
 	}
 }
