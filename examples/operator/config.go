@@ -86,7 +86,7 @@ func bindFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.handshakeDir, "handshake-dir", "", "universal pair: where the twins mount the handshake volume (default "+universal.DefaultMountPath+")")
 
 	fs.StringVar(&c.optIn, "opt-in", "sidecarkit.io/inject=true", "label selector of the workloads the injector patches")
-	fs.StringVar(&c.kinds, "kinds", "Deployment,StatefulSet,DaemonSet,CronJob", "workload kinds the injector watches, comma-separated")
+	fs.StringVar(&c.kinds, "kinds", "Deployment,StatefulSet,DaemonSet,CronJob,ReplicaSet,Job", "workload kinds the injector watches, comma-separated")
 	fs.StringVar(&c.patchType, "patch-type", string(injector.StrategicMerge), "how the injector patches workloads: strategic|json (moves are always JSON patches)")
 
 	fs.BoolVar(&c.nodeMetrics, "node-metrics", false, "label nodes from their kubelet's /metrics via the API server's node proxy (RBAC: nodes/proxy get)")

@@ -50,7 +50,7 @@ func TestSettings(t *testing.T) {
 			if s.selector.String() != "sidecarkit.io/inject=true" || s.patch != injector.StrategicMerge {
 				t.Errorf("selector %q, patch %q", s.selector, s.patch)
 			}
-			if strings.Join(s.kinds, ",") != "Deployment,StatefulSet,DaemonSet,CronJob" {
+			if strings.Join(s.kinds, ",") != "Deployment,StatefulSet,DaemonSet,CronJob,ReplicaSet,Job" {
 				t.Errorf("kinds = %v", s.kinds)
 			}
 			if s.keepOnOptOut {
@@ -84,7 +84,7 @@ func TestSettings(t *testing.T) {
 		{name: "auto fallback", args: []string{"--sidecar=sidecar.yaml", "--fallback=auto"}, wantErr: "--fallback"},
 		{name: "empty selector", args: []string{"--sidecar=sidecar.yaml", "--opt-in="}, wantErr: "empty selector"},
 		{name: "bad selector", args: []string{"--sidecar=sidecar.yaml", "--opt-in=a in b"}, wantErr: "--opt-in"},
-		{name: "unknown kind", args: []string{"--sidecar=sidecar.yaml", "--kinds=Job"}, wantErr: `unknown kind "Job"`},
+		{name: "unknown kind", args: []string{"--sidecar=sidecar.yaml", "--kinds=Job,Pod"}, wantErr: `unknown kind "Pod"`},
 		{name: "bad patch type", args: []string{"--sidecar=sidecar.yaml", "--patch-type=merge"}, wantErr: "--patch-type"},
 		{name: "webhook only ignores injector flags", args: []string{"--controllers=webhook", "--sidecar=sidecar.yaml", "--kinds=Job"}},
 	}

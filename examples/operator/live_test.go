@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,14 +15,19 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
 )
 
 // The live test follows the e2e suite's rules (e2e/README.md): it runs only
@@ -132,11 +138,13 @@ func TestE2EBinaries(t *testing.T) {
 	}
 }
 
+type injectorStatus = injector.Status
+
 // TestLive runs the labeler and the injector in the binary's own manager
 // setup (run) against a real kube-apiserver: nodes get labelled, an
 // opted-in Deployment gets a legacy sidecar while an old node exists, the
 // sidecar moves to the native form when the node is upgraded, nothing is
-// patched after that (the Deployment's generation stays put), and the
+// patched after that (the Deployment's resourceVersion stays put), and the
 // sidecar goes when the Deployment opts out.
 func TestLive(t *testing.T) {
 	apiserver, etcd := liveBinaries(t)
@@ -228,7 +236,7 @@ func TestLive(t *testing.T) {
 			}
 			labels += fmt.Sprintf(" %s=%s", n, node.Labels[compat.NodeLabel])
 		}
-		return fmt.Sprintf("generation=%d init=%s containers=%s nodes:%s", d.Generation, strings.Join(ic, ","), strings.Join(cc, ","), labels)
+		return fmt.Sprintf("init=%s containers=%s nodes:%s", strings.Join(ic, ","), strings.Join(cc, ","), labels)
 	}
 	wait := func(what, want string) {
 		t.Helper()
@@ -242,7 +250,7 @@ func TestLive(t *testing.T) {
 		}
 		t.Fatalf("%s: want %q, have %s", what, want, state())
 	}
-	wait("legacy while an old node exists", "generation=2 init= containers=proxy,app nodes: new-1=native old-1=strips")
+	wait("legacy while an old node exists", "init= containers=proxy,app nodes: new-1=native old-1=strips")
 
 	n, err := cs.CoreV1().Nodes().Get(ctx, "old-1", metav1.GetOptions{})
 	if err != nil {
@@ -252,16 +260,168 @@ func TestLive(t *testing.T) {
 	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wait("migrated when the node was upgraded", "generation=3 init=proxy(Always) containers=app nodes: new-1=native old-1=native")
+	wait("migrated when the node was upgraded", "init=proxy(Always) containers=app nodes: new-1=native old-1=native")
+	// Settled (the status annotation says native), nothing is patched any
+	// more. (The status annotation's own write bumps a Deployment's
+	// metadata.generation, as every annotation change does, but rolls
+	// nothing out: the template is unchanged.)
+	settled := func() string {
+		d, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return d.ResourceVersion + " " + d.Annotations[injector.StatusAnnotation]
+	}
+	start := time.Now()
+	for !strings.Contains(settled(), `"mode":"native"`) && time.Since(start) < 30*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := settled()
 	time.Sleep(2 * time.Second)
-	if s := state(); !strings.Contains(s, "generation=3 ") {
-		t.Errorf("patched again: %s", s)
+	if after := settled(); after != before {
+		t.Errorf("patched again: %s, then %s", before, after)
+	}
+
+	// What was injected and why: the Deployment's own annotation (not its
+	// template's), and an Event.
+	liveStatus := func(obj metav1.Object) injectorStatus {
+		t.Helper()
+		var st injectorStatus
+		if v, ok := obj.GetAnnotations()[injector.StatusAnnotation]; ok {
+			if err := json.Unmarshal([]byte(v), &st); err != nil {
+				t.Fatalf("%s: %v", v, err)
+			}
+		}
+		return st
+	}
+	web, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := liveStatus(web); st.State != injector.StateInjected || st.Mode != "native" || st.Reason != "all-native" {
+		t.Errorf("web's status: %+v", st)
+	}
+	waitFor := func(what string, cond func() (bool, string)) {
+		t.Helper()
+		start := time.Now()
+		var last string
+		for time.Since(start) < 30*time.Second {
+			var ok bool
+			if ok, last = cond(); ok {
+				t.Logf("%s after %v: %s", what, time.Since(start).Round(time.Millisecond), last)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: %s", what, last)
+	}
+	events := func(name string) string {
+		l, err := cs.EventsV1().Events("shop").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		var out []string
+		for _, e := range l.Items {
+			if e.Regarding.Name == name {
+				out = append(out, e.Reason+": "+e.Note)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	waitFor("events on web", func() (bool, string) {
+		ev := events("web")
+		return strings.Count(ev, injector.ReasonInjected+":") >= 1 && strings.Contains(ev, injector.ReasonMigrated+":") ||
+			strings.Count(ev, injector.ReasonInjected+":") >= 2, ev
+	})
+
+	// A Job: its template cannot change after creation (the API server
+	// refuses it), so the injector reports it and sends no patch. A bare
+	// ReplicaSet is injected; a Deployment's ReplicaSet is left to it.
+	tmpl := func(app string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}
+	}
+	optIn := map[string]string{"sidecarkit.io/inject": "true"}
+	jt := tmpl("batch")
+	jt.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if _, err := cs.BatchV1().Jobs("shop").Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "batch", Labels: optIn},
+		Spec: batchv1.JobSpec{Template: jt}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AppsV1().ReplicaSets("shop").Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "bare", Labels: optIn},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bare"}}, Template: tmpl("bare")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	isController := true
+	if _, err := cs.AppsV1().ReplicaSets("shop").Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-owned", Labels: optIn,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: web.UID, Controller: &isController}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "owned"}}, Template: tmpl("owned")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the Job reported, not patched", func() (bool, string) {
+		j, err := cs.BatchV1().Jobs("shop").Get(ctx, "batch", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		st := liveStatus(j)
+		return st.State == injector.StateSkipped && len(j.Spec.Template.Spec.InitContainers) == 0 && strings.Contains(events("batch"), injector.ReasonSkipped),
+			fmt.Sprintf("%+v, events %q", st, events("batch"))
+	})
+	_, err = cs.BatchV1().Jobs("shop").Patch(ctx, "batch", types.StrategicMergePatchType,
+		[]byte(`{"spec":{"template":{"spec":{"initContainers":[{"name":"proxy","image":"p","restartPolicy":"Always"}]}}}}`), metav1.PatchOptions{})
+	if !apierrors.IsInvalid(err) {
+		t.Errorf("patching a Job's containers: %v, want the API server to refuse it", err)
+	} else {
+		msg := err.Error()
+		if i := strings.Index(msg, "Invalid value"); i > 0 {
+			msg = msg[:i] + "... field is immutable"
+		}
+		t.Logf("the API server refuses a Job's template change: %s", msg)
+	}
+	waitFor("the bare ReplicaSet injected", func() (bool, string) {
+		rs, err := cs.AppsV1().ReplicaSets("shop").Get(ctx, "bare", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		ic := rs.Spec.Template.Spec.InitContainers
+		return len(ic) == 1 && ic[0].Name == "proxy" && liveStatus(rs).State == injector.StateInjected, fmt.Sprintf("%d init containers, %+v", len(ic), liveStatus(rs))
+	})
+	owned, err := cs.AppsV1().ReplicaSets("shop").Get(ctx, "web-owned", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owned.Generation != 1 || len(owned.Spec.Template.Spec.InitContainers) != 0 || owned.Annotations[injector.StatusAnnotation] != "" {
+		t.Errorf("a Deployment's ReplicaSet was changed: generation %d, %+v", owned.Generation, owned.Annotations)
+	}
+
+	// The counters, in controller-runtime's registry.
+	mfs, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "sidecarkit_operator_injections_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var key []string
+			for _, l := range m.GetLabel() {
+				key = append(key, l.GetValue())
+			}
+			counts[strings.Join(key, "/")] = m.GetCounter().GetValue()
+		}
+	}
+	for _, k := range []string{"Deployment/legacy/injected", "Deployment/native/injected", "Job/native/skipped", "ReplicaSet/native/injected"} {
+		if counts[k] < 1 {
+			t.Errorf("sidecarkit_operator_injections_total{%s} = %v; all: %v", k, counts[k], counts)
+		}
 	}
 
 	// Opting out: the label goes, the informer (restricted to opted-in
 	// workloads) sees a deletion, and the injector reads the Deployment
 	// from the API server and removes exactly what it injected.
-	web, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
+	web, err = cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +429,7 @@ func TestLive(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments("shop").Update(ctx, web, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wait("uninjected when the label was removed", "generation=4 init= containers=app nodes:")
+	wait("uninjected when the label was removed", "init= containers=app nodes:")
 	web, err = cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

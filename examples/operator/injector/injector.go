@@ -11,14 +11,18 @@ package injector
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -70,8 +74,10 @@ const (
 var kinds = []schema.GroupVersionKind{
 	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
 	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
 	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
 	{Group: "batch", Version: "v1", Kind: "CronJob"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
 }
 
 // Kind returns the group, version and kind of a workload kind the injector
@@ -103,6 +109,7 @@ const (
 	ReasonFailed       = "SidecarInjectionFailed"
 	ReasonWarning      = "SidecarWarning"
 	ReasonFactsPartial = "SidecarCapabilityPartial"
+	ReasonSkipped      = "SidecarSkipped"
 )
 
 // Reconciler injects the sidecar into the workloads of one kind.
@@ -162,7 +169,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	// Opted-in workloads, and those that still carry the sidecar (opted
 	// out since, or while the operator was down).
+	// A ReplicaSet or Job that a controller owns is its owner's.
 	relevant := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		if metav1.GetControllerOf(o) != nil {
+			return false
+		}
 		return r.Selector.Matches(labels.Set(o.GetLabels())) || (!r.KeepOnOptOut && r.carriesRecord(o))
 	})
 	return ctrl.NewControllerManagedBy(mgr).
@@ -213,7 +224,15 @@ func (r *Reconciler) OptedIn(ctx context.Context, _ client.Object) []reconcile.R
 // migrations MigrateAnnotation asks for (when the nodes allow), then
 // sidecar.Inject, each sent as one patch when it changes anything; for a
 // workload that opted out, sidecar.Uninject (unless KeepOnOptOut). A
-// second reconcile of the same workload sends nothing.
+// second reconcile of the same workload sends nothing. The outcome is
+// written to the workload's StatusAnnotation when it changed.
+//
+// A ReplicaSet or Job that a controller owns (a Deployment's ReplicaSet, a
+// CronJob's Job) is left to its owner: patching it would fight the owner (a
+// Deployment creates a new ReplicaSet for a template that no longer matches
+// its own). A Job's pod template cannot change after creation, so a Job
+// without the sidecar is reported (StatusAnnotation, an Event), not
+// patched.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	u := r.newObject()
 	err := r.Client.Get(ctx, req.NamespacedName, u)
@@ -226,6 +245,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if r.Selector == nil || u.GetDeletionTimestamp() != nil {
 		return ctrl.Result{}, nil
 	}
+	if owner := metav1.GetControllerOf(u); owner != nil {
+		log.FromContext(ctx).V(1).Info("left to its controller", "owner", owner.Kind+"/"+owner.Name)
+		r.Metrics.Injection(r.Kind.Kind, "", metrics.Skipped)
+		return ctrl.Result{}, nil
+	}
 	optedIn := r.Selector.Matches(labels.Set(u.GetLabels()))
 	if !optedIn && (r.KeepOnOptOut || !r.carriesRecord(u)) {
 		return ctrl.Result{}, nil
@@ -233,22 +257,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	obj, err := decode(u)
 	if err != nil {
 		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Decode", "%v", err)
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		r.Metrics.Injection(r.Kind.Kind, "", metrics.Failed)
+		return ctrl.Result{}, r.finish(ctx, u, Status{State: StateFailed, Reason: err.Error()}, reconcile.TerminalError(err))
 	}
+	var st Status
 	if !optedIn {
-		err = r.uninject(ctx, u, obj)
-		if apierrors.IsConflict(err) {
-			return ctrl.Result{RequeueAfter: ConflictRetry}, nil
+		st, err = r.uninject(ctx, u, obj)
+	} else {
+		c, cerr := r.capability(ctx, obj)
+		if cerr != nil {
+			// Decide from what is known: compat treats Unknown as unknown.
+			r.event(u, corev1.EventTypeWarning, ReasonFactsPartial, "Inject", "capability partly unknown: %v", cerr)
 		}
-		return ctrl.Result{}, err
-	}
-	c, err := r.capability(ctx, obj)
-	if err != nil {
-		// Decide from what is known: compat treats Unknown as unknown.
-		r.event(u, corev1.EventTypeWarning, ReasonFactsPartial, "Inject", "capability partly unknown: %v", err)
-	}
-	if obj, err = r.migrate(ctx, u, obj, c); err == nil {
-		err = r.inject(ctx, u, obj, c)
+		if obj, err = r.migrate(ctx, u, obj, c); err == nil {
+			st, err = r.inject(ctx, u, obj, c)
+		}
 	}
 	if apierrors.IsConflict(err) {
 		// The cache was behind (often our own last patch): not an error,
@@ -256,7 +279,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.FromContext(ctx).V(1).Info("conflict, retrying", "error", err.Error())
 		return ctrl.Result{RequeueAfter: ConflictRetry}, nil
 	}
-	return ctrl.Result{}, err
+	if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
+		return ctrl.Result{}, err // retried; the status stays as it was
+	}
+	return ctrl.Result{}, r.finish(ctx, u, st, err)
+}
+
+// finish writes st to the workload's StatusAnnotation and returns err (or
+// the status patch's error when err is nil).
+func (r *Reconciler) finish(ctx context.Context, u *unstructured.Unstructured, st Status, err error) error {
+	if st.State == "" {
+		return err
+	}
+	if perr := r.setStatus(ctx, u, st); perr != nil && err == nil && !apierrors.IsNotFound(perr) {
+		return perr
+	}
+	return err
 }
 
 // ConflictRetry is how soon a workload is read again after its patch met a
@@ -273,7 +311,7 @@ func (r *Reconciler) capability(ctx context.Context, obj *patch.Object) (compat.
 	return r.Facts.Capability(ctx, spec)
 }
 
-func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) error {
+func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) (Status, error) {
 	opts := r.Options
 	if opts.Mode == sidecar.Auto {
 		if rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name); err == nil && has && unknown(c) {
@@ -282,7 +320,7 @@ func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, o
 	}
 	r.prepare.Do(func() { r.injector, r.prepErr = sidecar.NewInjector(r.Spec) })
 	if r.prepErr != nil {
-		return reconcile.TerminalError(r.prepErr)
+		return Status{}, reconcile.TerminalError(r.prepErr)
 	}
 	// InjectObject sees the raw fields the compiled types lack (a sidecar
 	// container carrying any is replaced whole) and the pod-level
@@ -293,22 +331,27 @@ func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, o
 		// workload must change first, and that change triggers a reconcile.
 		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Inject", "%v", err)
 		r.Metrics.Injection(r.Kind.Kind, opts.Mode.String(), metrics.Failed)
-		return reconcile.TerminalError(err)
+		return Status{State: StateFailed, Mode: opts.Mode.String(), Reason: err.Error(), Capability: c.String()}, reconcile.TerminalError(err)
 	}
 	if res.Mutation.Empty() {
-		outcome := metrics.Unchanged
 		if res.Skipped == sidecar.SkipDeclined {
-			outcome = metrics.Skipped
+			r.Metrics.Injection(r.Kind.Kind, res.Mode.String(), metrics.Skipped)
+			return Status{State: StateSkipped, Reason: res.Reason, Capability: c.String()}, nil
 		}
-		r.Metrics.Injection(r.Kind.Kind, recordedMode(obj, r.Spec.Container.Name, res.Mode), outcome)
-		return nil
+		st := r.injected(obj, c)
+		r.Metrics.Injection(r.Kind.Kind, st.Mode, metrics.Unchanged)
+		return st, nil
+	}
+	if r.Kind.Kind == "Job" {
+		r.Metrics.Injection(r.Kind.Kind, res.Mode.String(), metrics.Skipped)
+		return Status{State: StateSkipped, Mode: res.Mode.String(), Reason: jobImmutable + "; inject it when the Job is created (the webhook)", Capability: c.String()}, nil
 	}
 	how, err := r.send(ctx, u, obj, res.Mutation)
 	if err != nil {
 		if !apierrors.IsConflict(err) {
 			r.Metrics.Injection(r.Kind.Kind, res.Mode.String(), metrics.Failed)
 		}
-		return err
+		return Status{}, err
 	}
 	r.Metrics.Injection(r.Kind.Kind, res.Mode.String(), metrics.Injected)
 	r.event(u, corev1.EventTypeNormal, ReasonInjected, "Inject", "%s %s (%s): %s", how, res.Mode, c.String(), res.Reason)
@@ -316,11 +359,35 @@ func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, o
 		r.event(u, corev1.EventTypeWarning, ReasonWarning, "Inject", "%s", w)
 	}
 	log.FromContext(ctx).Info("sidecar injected", "mode", res.Mode, "code", res.Code, "patch", how, "capability", c.String())
-	return nil
+	after, err := decode(u)
+	if err != nil {
+		return Status{}, err
+	}
+	return r.injected(after, c), nil
+}
+
+// jobImmutable says why the injector never patches a Job: the API server
+// refuses any change of a Job's pod template but its scheduling directives
+// (validatePodTemplateUpdate in
+// https://github.com/kubernetes/kubernetes/blob/v1.37.2/pkg/apis/batch/validation/validation.go).
+const jobImmutable = "a Job's pod template cannot change after creation"
+
+// injected is the status of a workload whose template carries the sidecar
+// as wanted: its record's mode, reason and spec hash.
+func (r *Reconciler) injected(obj *patch.Object, c compat.Capability) Status {
+	st := Status{State: StateInjected, Image: r.Spec.Container.Image, Capability: c.String()}
+	rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name)
+	switch {
+	case err != nil:
+		st.Reason = err.Error()
+	case has:
+		st.Mode, st.Reason, st.Spec = rec.Mode.String(), rec.Reason, rec.Spec
+	}
+	return st
 }
 
 // uninject removes what the injector added to a workload that opted out.
-func (r *Reconciler) uninject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object) error {
+func (r *Reconciler) uninject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object) (Status, error) {
 	mode := recordedMode(obj, r.Spec.Container.Name, sidecar.Auto)
 	m, err := sidecar.Uninject(obj.Meta, obj.Spec, r.Spec.Container.Name)
 	if err != nil {
@@ -328,21 +395,105 @@ func (r *Reconciler) uninject(ctx context.Context, u *unstructured.Unstructured,
 		// sidecar's name: leave the workload as it is.
 		r.event(u, corev1.EventTypeWarning, ReasonFailed, "Uninject", "%v", err)
 		r.Metrics.Injection(r.Kind.Kind, mode, metrics.Failed)
-		return reconcile.TerminalError(err)
+		return Status{State: StateFailed, Mode: mode, Reason: err.Error()}, reconcile.TerminalError(err)
 	}
+	reason := fmt.Sprintf("the workload no longer matches %s", r.Selector)
 	if m.Empty() {
-		return nil
+		return Status{}, nil
+	}
+	if r.Kind.Kind == "Job" {
+		r.Metrics.Injection(r.Kind.Kind, mode, metrics.Skipped)
+		return Status{State: StateSkipped, Mode: mode, Reason: reason + ", but " + jobImmutable}, nil
 	}
 	how, err := r.send(ctx, u, obj, m)
 	if err != nil {
 		if !apierrors.IsConflict(err) {
 			r.Metrics.Injection(r.Kind.Kind, mode, metrics.Failed)
 		}
-		return err
+		return Status{}, err
 	}
 	r.Metrics.Injection(r.Kind.Kind, mode, metrics.Removed)
-	r.event(u, corev1.EventTypeNormal, ReasonUninjected, "Uninject", "%s: the workload no longer matches %s", how, r.Selector)
+	r.event(u, corev1.EventTypeNormal, ReasonUninjected, "Uninject", "%s: %s", how, reason)
 	log.FromContext(ctx).Info("sidecar removed", "patch", how)
+	return Status{State: StateRemoved, Reason: reason}, nil
+}
+
+// StatusAnnotation, on a workload's own metadata (not its pod template:
+// writing it rolls nothing out), holds the injector's last outcome for it
+// as the JSON of a Status. It is rewritten only when the outcome changes;
+// an Event is recorded then for a skip.
+const StatusAnnotation = "sidecarkit.io/sidecar-status"
+
+// The states of a Status.
+const (
+	// StateInjected: the pod template carries the sidecar as wanted.
+	StateInjected = "Injected"
+	// StateRemoved: the sidecar was removed (the workload opted out).
+	StateRemoved = "Removed"
+	// StateSkipped: nothing was injected, and Reason says why (declined,
+	// a Job's immutable template).
+	StateSkipped = "Skipped"
+	// StateFailed: the injection failed, and Reason says why; the
+	// workload has to change first.
+	StateFailed = "Failed"
+)
+
+// Status is what StatusAnnotation says: what the injector did to a
+// workload, and why.
+type Status struct {
+	// Sidecar is the sidecar container's name.
+	Sidecar string `json:"sidecar"`
+	// State is StateInjected, StateRemoved, StateSkipped or StateFailed.
+	State string `json:"state"`
+	// Mode is the injection mode (native, legacy, pinned, universal).
+	Mode string `json:"mode,omitempty"`
+	// Image is the sidecar image injected.
+	Image string `json:"image,omitempty"`
+	// Spec is the injection record's hash of the sidecar spec and mode.
+	Spec string `json:"spec,omitempty"`
+	// Reason says why: compat's code for the mode auto chose ("all-native"),
+	// "requested" for a forced mode, or the skip's or failure's reason.
+	Reason string `json:"reason"`
+	// Capability is what the cluster could do for the pod template.
+	Capability string `json:"capability,omitempty"`
+}
+
+// maxStatusReason bounds a Status's Reason (an error message may quote
+// the object).
+const maxStatusReason = 1024
+
+// setStatus writes st to u's StatusAnnotation with a JSON merge patch of
+// that one annotation, when it differs, and records an Event for a skip.
+func (r *Reconciler) setStatus(ctx context.Context, u *unstructured.Unstructured, st Status) error {
+	st.Sidecar = r.Spec.Container.Name
+	if len(st.Reason) > maxStatusReason {
+		cut := maxStatusReason
+		for cut > 0 && !utf8.RuneStart(st.Reason[cut]) {
+			cut--
+		}
+		st.Reason = st.Reason[:cut] + "…"
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if u.GetAnnotations()[StatusAnnotation] == string(b) {
+		return nil
+	}
+	body, err := json.Marshal(map[string]interface{}{"metadata": map[string]interface{}{"annotations": map[string]string{StatusAnnotation: string(b)}}})
+	if err != nil {
+		return err
+	}
+	if err := r.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return fmt.Errorf("patch %s %s/%s: %s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), StatusAnnotation, err)
+	}
+	if st.State == StateSkipped {
+		typ := corev1.EventTypeNormal
+		if r.Kind.Kind == "Job" {
+			typ = corev1.EventTypeWarning
+		}
+		r.event(u, typ, ReasonSkipped, "Inject", "%s", st.Reason)
+	}
 	return nil
 }
 
@@ -396,7 +547,7 @@ func unknown(c compat.Capability) bool {
 // patch left it.
 func (r *Reconciler) migrate(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) (*patch.Object, error) {
 	names := splitList(u.GetAnnotations()[MigrateAnnotation])
-	if len(names) == 0 {
+	if len(names) == 0 || r.Kind.Kind == "Job" {
 		return obj, nil
 	}
 	o := sidecar.Options{AvoidUnorderedTermination: r.Options.AvoidUnorderedTermination}

@@ -2,6 +2,7 @@ package injector_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -77,12 +78,24 @@ func deployment(name string, lbls map[string]string, tmpl corev1.PodTemplateSpec
 	}
 }
 
-// patches records the patches sent, by type.
-type patches struct{ types []string }
+// patches records the patches of pod templates sent, by type, and the
+// JSON merge patches of the status annotation apart.
+type patches struct {
+	types  []string
+	status []string
+}
 
 func (p *patches) funcs() interceptor.Funcs {
 	return interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, pt client.Patch, opts ...client.PatchOption) error {
-		p.types = append(p.types, string(pt.Type()))
+		if pt.Type() == types.MergePatchType {
+			b, err := pt.Data(obj)
+			if err != nil {
+				return err
+			}
+			p.status = append(p.status, string(b))
+		} else {
+			p.types = append(p.types, string(pt.Type()))
+		}
 		return c.Patch(ctx, obj, pt, opts...)
 	}}
 }
@@ -468,6 +481,8 @@ func TestOtherKinds(t *testing.T) {
 		Spec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
 	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns, Labels: optIn},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: ns, Labels: optIn},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
 	tests := []struct {
 		kind string
 		obj  client.Object
@@ -478,6 +493,7 @@ func TestOtherKinds(t *testing.T) {
 		}},
 		{"StatefulSet", sts, func(o client.Object) corev1.PodSpec { return o.(*appsv1.StatefulSet).Spec.Template.Spec }},
 		{"DaemonSet", ds, func(o client.Object) corev1.PodSpec { return o.(*appsv1.DaemonSet).Spec.Template.Spec }},
+		{"ReplicaSet", rs, func(o client.Object) corev1.PodSpec { return o.(*appsv1.ReplicaSet).Spec.Template.Spec }},
 	}
 	for _, tt := range tests {
 		for _, pt := range []injector.PatchType{injector.StrategicMerge, injector.JSONPatch} {
@@ -601,11 +617,11 @@ func mustKind(name string) schema.GroupVersionKind {
 }
 
 func TestKindNames(t *testing.T) {
-	if got := strings.Join(injector.KindNames(), ","); got != "CronJob,DaemonSet,Deployment,StatefulSet" {
+	if got := strings.Join(injector.KindNames(), ","); got != "CronJob,DaemonSet,Deployment,Job,ReplicaSet,StatefulSet" {
 		t.Errorf("KindNames = %s", got)
 	}
-	if _, ok := injector.Kind("Job"); ok {
-		t.Error("Job is not handled (its template is immutable)")
+	if _, ok := injector.Kind("Pod"); ok {
+		t.Error("Pods are the webhook's")
 	}
 }
 
@@ -645,5 +661,161 @@ sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="un
 	// A second operator in the process shares the counters.
 	if _, err := metrics.New(reg); err != nil {
 		t.Errorf("second registration: %v", err)
+	}
+}
+
+func status(t *testing.T, o client.Object) injector.Status {
+	t.Helper()
+	var st injector.Status
+	v, ok := o.GetAnnotations()[injector.StatusAnnotation]
+	if !ok {
+		return st
+	}
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		t.Fatalf("%s: %v", v, err)
+	}
+	return st
+}
+
+// TestStatus: the workload's own annotation says what was injected and
+// why; it is written once per change of the outcome, and a skip records
+// an Event.
+func TestStatus(t *testing.T) {
+	e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, podSpec()), node("a", "v1.31.2", nil), node("b", "v1.27.3", nil))
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	d := e.deployment(t, "web")
+	want := injector.Status{Sidecar: "proxy", State: injector.StateInjected, Mode: "legacy", Image: "registry.example/mesh/proxy:1.9",
+		Reason: "node-strips", Capability: "kubelet=strips orderedTermination=unsupported apiServer=stores"}
+	got := status(t, d)
+	got.Spec = "" // a hash
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+	if _, ok := d.Spec.Template.Annotations[injector.StatusAnnotation]; ok {
+		t.Error("status written into the pod template (it would roll the workload out)")
+	}
+	if !drained(e.events, injector.ReasonInjected) {
+		t.Error("no injection event")
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.reconcile(t, "web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.patches.status) != 1 {
+		t.Errorf("status patches %q, want one", e.patches.status)
+	}
+
+	// The old node goes: migrated to native, and the status says so.
+	if err := e.c.Delete(context.Background(), node("b", "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, e.deployment(t, "web")); st.State != injector.StateInjected || st.Mode != "native" || st.Reason != "all-native" {
+		t.Errorf("after the upgrade: %+v", st)
+	}
+
+	// A foreign container: the status says why it failed.
+	taken := deployment("taken", optIn, podSpec(corev1.Container{Name: "app", Image: "a"}, corev1.Container{Name: "proxy", Image: "x"}))
+	if err := e.c.Create(context.Background(), taken); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reconcile(t, "taken"); !errors.Is(err, reconcile.TerminalError(nil)) {
+		t.Fatalf("err = %v", err)
+	}
+	if st := status(t, e.deployment(t, "taken")); st.State != injector.StateFailed || !strings.Contains(st.Reason, `"proxy"`) {
+		t.Errorf("foreign container: %+v", st)
+	}
+}
+
+func job(name string, lbls map[string]string, tmpl corev1.PodTemplateSpec, owner *metav1.OwnerReference) *batchv1.Job {
+	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbls}, Spec: batchv1.JobSpec{Template: tmpl}}
+	if owner != nil {
+		j.OwnerReferences = []metav1.OwnerReference{*owner}
+	}
+	return j
+}
+
+// TestJob: a Job's pod template cannot change, so a Job without the
+// sidecar is reported (status, a Warning Event), never patched; a Job
+// created with it (by the webhook) is reported injected; a Job of a
+// CronJob is its CronJob's.
+func TestJob(t *testing.T) {
+	injected := podSpec(corev1.Container{Name: "app", Image: "a"})
+	{
+		// Inject into a copy the way the webhook would have.
+		var tmp corev1.PodTemplateSpec
+		injected.DeepCopyInto(&tmp)
+		in, err := sidecar.NewInjector(loadSpec(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := compat.Cluster{APIServerVersion: "v1.33.2", Nodes: []corev1.Node{*node("a", "v1.31.2", nil)}}.For(nil)
+		res, err := in.Inject(context.Background(), &tmp.ObjectMeta, &tmp.Spec, c, sidecar.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Mutation.Apply(&tmp.ObjectMeta, &tmp.Spec); err != nil {
+			t.Fatal(err)
+		}
+		injected = tmp
+	}
+	isController := true
+	owner := &metav1.OwnerReference{APIVersion: "batch/v1", Kind: "CronJob", Name: "nightly", UID: "u1", Controller: &isController}
+	e := newEnv(t, injector.StrategicMerge,
+		job("plain", optIn, podSpec(), nil), job("webhooked", optIn, injected, nil), job("nightly-1", optIn, podSpec(), owner),
+		node("a", "v1.31.2", nil))
+	e.r.Kind = mustKind("Job")
+	get := func(name string) *batchv1.Job {
+		var j batchv1.Job
+		if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &j); err != nil {
+			t.Fatal(err)
+		}
+		return &j
+	}
+	for _, name := range []string{"plain", "webhooked", "nightly-1", "plain"} {
+		if err := e.reconcile(t, name); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if len(e.patches.types) != 0 {
+		t.Errorf("a Job's template was patched: %q", e.patches.types)
+	}
+	if st := status(t, get("plain")); st.State != injector.StateSkipped || !strings.Contains(st.Reason, "cannot change after creation") {
+		t.Errorf("plain Job: %+v", st)
+	}
+	if !drained(e.events, injector.ReasonSkipped) {
+		t.Error("no skip event")
+	}
+	if st := status(t, get("webhooked")); st.State != injector.StateInjected || st.Mode != "native" {
+		t.Errorf("Job injected at creation: %+v", st)
+	}
+	if _, ok := get("nightly-1").Annotations[injector.StatusAnnotation]; ok {
+		t.Error("a CronJob's Job was annotated")
+	}
+	if len(e.patches.status) != 2 {
+		t.Errorf("status patches: %q, want one per Job not owned", e.patches.status)
+	}
+}
+
+// TestOwnedReplicaSet: a Deployment's ReplicaSet is left to its
+// Deployment (patching it would make the Deployment create another).
+func TestOwnedReplicaSet(t *testing.T) {
+	isController := true
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-5d4f", Namespace: ns, Labels: optIn,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "u", Controller: &isController}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: podSpec()}}
+	e := newEnv(t, injector.StrategicMerge, rs, node("a", "v1.31.2", nil))
+	e.r.Kind = mustKind("ReplicaSet")
+	if err := e.reconcile(t, "web-5d4f"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.patches.types)+len(e.patches.status) != 0 {
+		t.Errorf("an owned ReplicaSet was patched: %q %q", e.patches.types, e.patches.status)
 	}
 }
