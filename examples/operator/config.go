@@ -39,6 +39,7 @@ type config struct {
 	optIn     string
 	kinds     string
 	patchType string
+	resync    time.Duration
 
 	nodeMetrics         bool
 	nodeMetricsInterval time.Duration
@@ -51,6 +52,10 @@ type config struct {
 	leaderElectionNamespace string
 	metricsAddr             string
 	probeAddr               string
+
+	// restartable lets run start a second manager in the process (tests):
+	// controller names then need not be unique process-wide.
+	restartable bool
 
 	webhookPort    int
 	webhookCertDir string
@@ -87,6 +92,7 @@ func bindFlags(fs *flag.FlagSet) *config {
 
 	fs.StringVar(&c.optIn, "opt-in", "sidecarkit.io/inject=true", "label selector of the workloads the injector patches")
 	fs.StringVar(&c.kinds, "kinds", "Deployment,StatefulSet,DaemonSet,CronJob,ReplicaSet,Job", "workload kinds the injector watches, comma-separated")
+	fs.DurationVar(&c.resync, "resync", 10*time.Minute, "injector: how often every workload of each kind is listed from the API server (paged), to find those that opted out while the operator was down; 0 disables")
 	fs.StringVar(&c.patchType, "patch-type", string(injector.StrategicMerge), "how the injector patches workloads: strategic|json (moves are always JSON patches)")
 
 	fs.BoolVar(&c.nodeMetrics, "node-metrics", false, "label nodes from their kubelet's /metrics via the API server's node proxy (RBAC: nodes/proxy get)")
@@ -129,7 +135,7 @@ func (c *config) settings(readFile func(string) ([]byte, error)) (*settings, err
 	if c.nodeMetrics && !s.labeler {
 		errs = append(errs, errors.New("--node-metrics needs the labeler"))
 	}
-	if c.nodeMetricsInterval < 0 || c.factsTTL < 0 {
+	if c.nodeMetricsInterval < 0 || c.factsTTL < 0 || c.resync < 0 {
 		errs = append(errs, errors.New("intervals must not be negative"))
 	}
 	if !s.injector && !s.webhook {

@@ -202,15 +202,26 @@ func TestLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(runCtx, cfg, c, set) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
+	c.restartable = true
+	// start runs the operator until the returned function stops it.
+	start := func() func() {
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- run(runCtx, cfg, c, set) }()
+		stopped := false
+		return func() {
+			if stopped {
+				return
+			}
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
 		}
-	}()
+	}
+	stop := start()
+	defer func() { stop() }()
 
 	state := func() string {
 		d, err := cs.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
@@ -272,8 +283,8 @@ func TestLive(t *testing.T) {
 		}
 		return d.ResourceVersion + " " + d.Annotations[injector.StatusAnnotation]
 	}
-	start := time.Now()
-	for !strings.Contains(settled(), `"mode":"native"`) && time.Since(start) < 30*time.Second {
+	t0 := time.Now()
+	for !strings.Contains(settled(), `"mode":"native"`) && time.Since(t0) < 30*time.Second {
 		time.Sleep(50 * time.Millisecond)
 	}
 	before := settled()
@@ -445,4 +456,31 @@ func TestLive(t *testing.T) {
 	if other.Generation != 1 || len(other.Spec.Template.Spec.Containers) != 1 {
 		t.Errorf("a Deployment not opted in was patched: generation %d", other.Generation)
 	}
+
+	// The operator stops; the bare ReplicaSet opts out meanwhile. The
+	// informer of the restarted operator holds only opted-in workloads and
+	// never sees it: the full scan at start finds it by its record and the
+	// injector removes the sidecar.
+	stop()
+	rs, err := cs.AppsV1().ReplicaSets("shop").Get(ctx, "bare", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(rs.Labels, "sidecarkit.io/inject")
+	if _, err := cs.AppsV1().ReplicaSets("shop").Update(ctx, rs, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if rs, err := cs.AppsV1().ReplicaSets("shop").Get(ctx, "bare", metav1.GetOptions{}); err != nil || len(rs.Spec.Template.Spec.InitContainers) != 1 {
+		t.Fatalf("changed while the operator was down: %v", err)
+	}
+	stop = start()
+	waitFor("opted out while the operator was down: uninjected by the full scan", func() (bool, string) {
+		rs, err := cs.AppsV1().ReplicaSets("shop").Get(ctx, "bare", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(rs.Spec.Template.Spec.InitContainers) == 0 && liveStatus(rs).State == injector.StateRemoved,
+			fmt.Sprintf("%d init containers, %+v", len(rs.Spec.Template.Spec.InitContainers), liveStatus(rs))
+	})
 }

@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -79,6 +80,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
+		Controller:              ctrlconfig.Controller{SkipNameValidation: &c.restartable},
 		Metrics:                 metricsserver.Options{BindAddress: c.metricsAddr},
 		HealthProbeBindAddress:  c.probeAddr,
 		LeaderElection:          c.leaderElect,
@@ -129,7 +131,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 			r := &injector.Reconciler{
 				Client: mgr.GetClient(), Kind: gvk, Selector: s.selector,
 				Spec: s.spec, Options: s.options, Facts: source, PatchType: s.patch, Recorder: recorder,
-				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(), Metrics: counters,
+				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(), Metrics: counters, Resync: c.resync,
 			}
 			if err := r.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("injector: %w", err)

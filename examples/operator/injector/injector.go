@@ -28,14 +28,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/crwebhook"
@@ -139,6 +142,9 @@ type Reconciler struct {
 	PatchType PatchType
 	// Recorder, when set, records Events on the workloads.
 	Recorder events.EventRecorder
+	// Resync, when positive (and Reader is set), runs Scan when the
+	// manager starts and every Resync after.
+	Resync time.Duration
 	// KeepOnOptOut leaves the sidecar in a workload that no longer matches
 	// Selector. By default the injector removes what it injected
 	// (sidecar.Uninject: the containers, volumes, mounts, env, node
@@ -161,27 +167,111 @@ func (r *Reconciler) newObject() *unstructured.Unstructured {
 
 // SetupWithManager registers a controller for r.Kind that watches the
 // opted-in workloads (changes of their spec, labels or annotations) and
-// every Node (a change of the cluster's capability re-evaluates every
-// opted-in workload of the kind).
+// every Node (a change of a node's capability or pool re-evaluates the
+// opted-in workloads that may land on it, see Affected), and, with Resync,
+// a periodic full scan (see Scan).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Selector == nil {
 		return fmt.Errorf("injector: %s: no opt-in selector", r.Kind.Kind)
 	}
 	// Opted-in workloads, and those that still carry the sidecar (opted
-	// out since, or while the operator was down).
-	// A ReplicaSet or Job that a controller owns is its owner's.
+	// out since, or while the operator was down). A ReplicaSet or Job that
+	// a controller owns is its owner's.
 	relevant := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		if metav1.GetControllerOf(o) != nil {
 			return false
 		}
 		return r.Selector.Matches(labels.Set(o.GetLabels())) || (!r.KeepOnOptOut && r.carriesRecord(o))
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("sidecar-injector-"+strings.ToLower(r.Kind.Kind)).
 		For(r.newObject(), builder.WithPredicates(relevant, predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.OptedIn), builder.WithPredicates(NodeChanged())).
-		Complete(r)
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.Affected), builder.WithPredicates(NodeChanged()))
+	if r.Resync > 0 && r.Reader != nil {
+		scanned := make(chan event.GenericEvent)
+		b = b.WatchesRawSource(source.Channel(scanned, &handler.EnqueueRequestForObject{}))
+		// A plain Runnable runs on the leader only.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			return r.scanEvery(ctx, scanned)
+		})); err != nil {
+			return err
+		}
+	}
+	return b.Complete(r)
+}
+
+// scanEvery runs Scan at once and every Resync until ctx ends, sending
+// what it finds to out.
+func (r *Reconciler) scanEvery(ctx context.Context, out chan<- event.GenericEvent) error {
+	t := time.NewTicker(r.Resync)
+	defer t.Stop()
+	for {
+		n, err := r.Scan(ctx, func(o client.Object) bool {
+			select {
+			case out <- event.GenericEvent{Object: o}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			log.FromContext(ctx).Error(err, "full scan", "kind", r.Kind.Kind)
+		} else if err == nil {
+			log.FromContext(ctx).V(1).Info("full scan", "kind", r.Kind.Kind, "enqueued", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ScanPageSize is how many workloads a page of Scan's list holds.
+const ScanPageSize = 100
+
+// Scan lists every workload of r.Kind from the API server (Reader, in
+// pages of ScanPageSize, so that memory is bounded by a page) and calls
+// enqueue with each one that is opted in, or that carries the sidecar's
+// record (unless KeepOnOptOut), and that no controller owns; it stops
+// when enqueue returns false. It returns how many it enqueued.
+//
+// The informer holds only the opted-in workloads, so a workload whose
+// label was removed while the operator was down is never seen by it: the
+// scan finds it and the reconcile removes the sidecar.
+func (r *Reconciler) Scan(ctx context.Context, enqueue func(client.Object) bool) (int, error) {
+	if r.Reader == nil || r.Selector == nil {
+		return 0, errors.New("injector: scan: no Reader or Selector")
+	}
+	n := 0
+	cont := ""
+	for {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(r.Kind.GroupVersion().WithKind(r.Kind.Kind + "List"))
+		if err := r.Reader.List(ctx, l, client.Limit(ScanPageSize), client.Continue(cont)); err != nil {
+			return n, fmt.Errorf("injector: scan %s: %w", r.Kind.Kind, err)
+		}
+		for i := range l.Items {
+			o := &l.Items[i]
+			if o.GetDeletionTimestamp() != nil || metav1.GetControllerOf(o) != nil {
+				continue
+			}
+			if !r.Selector.Matches(labels.Set(o.GetLabels())) && (r.KeepOnOptOut || !r.carriesRecord(o)) {
+				continue
+			}
+			key := r.newObject()
+			key.SetNamespace(o.GetNamespace())
+			key.SetName(o.GetName())
+			if !enqueue(key) {
+				return n, ctx.Err()
+			}
+			n++
+		}
+		if cont = l.GetContinue(); cont == "" {
+			return n, nil
+		}
+	}
 }
 
 // NodeChanged is the predicate of the Node watch: what can change a node's
@@ -204,20 +294,50 @@ func NodeChanged() predicate.Predicate {
 	}
 }
 
-// OptedIn lists the opted-in workloads of r.Kind as reconcile requests; the
-// Node watch maps every node event to them.
-func (r *Reconciler) OptedIn(ctx context.Context, _ client.Object) []reconcile.Request {
+// Affected maps a Node event to the opted-in workloads of r.Kind whose pod
+// template may be scheduled on the node (its nodeName, nodeSelector and
+// required node affinity, judged without the sidecar's own pin): only
+// those can see their capability change. controller-runtime maps both the
+// old and the new Node of an update, so a node that moves between pools
+// re-evaluates the workloads of both. A workload that cannot be decoded
+// is enqueued (its reconcile reports why).
+func (r *Reconciler) Affected(ctx context.Context, o client.Object) []reconcile.Request {
+	n, ok := o.(*corev1.Node)
+	if !ok {
+		return nil
+	}
 	l := &unstructured.UnstructuredList{}
 	l.SetGroupVersionKind(r.Kind.GroupVersion().WithKind(r.Kind.Kind + "List"))
 	if err := r.Client.List(ctx, l, client.MatchingLabelsSelector{Selector: r.Selector}); err != nil {
 		log.FromContext(ctx).Error(err, "list opted-in workloads", "kind", r.Kind.Kind)
 		return nil
 	}
-	out := make([]reconcile.Request, 0, len(l.Items))
+	var out []reconcile.Request
 	for i := range l.Items {
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: l.Items[i].GetNamespace(), Name: l.Items[i].GetName()}})
+		u := &l.Items[i]
+		if metav1.GetControllerOf(u) != nil || !r.mayLand(u, n) {
+			continue
+		}
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: u.GetNamespace(), Name: u.GetName()}})
 	}
 	return out
+}
+
+// mayLand reports whether a Pod of u's template may be placed on n.
+func (r *Reconciler) mayLand(u *unstructured.Unstructured, n *corev1.Node) bool {
+	obj, err := decode(u)
+	if err != nil {
+		return true
+	}
+	spec, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, r.Spec.Container.Name)
+	if err != nil {
+		return true
+	}
+	if spec.NodeName != "" {
+		return spec.NodeName == n.Name
+	}
+	ok, err := nodeaffinity.NewRequiredNodeAffinity(spec.NodeSelector, spec.Affinity).Match(n)
+	return ok || err != nil
 }
 
 // Reconcile brings one workload's pod template up to the sidecar: first the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -289,7 +291,7 @@ func TestMigrateWhenNodesAllow(t *testing.T) {
 			if err := e.c.Status().Update(context.Background(), old); err != nil {
 				t.Fatal(err)
 			}
-			reqs := e.r.OptedIn(context.Background(), old)
+			reqs := e.r.Affected(context.Background(), old)
 			if len(reqs) != 1 || reqs[0].Name != "web" {
 				t.Fatalf("node event maps to %v, want the opted-in deployment", reqs)
 			}
@@ -596,15 +598,146 @@ func TestOptOut(t *testing.T) {
 	}
 }
 
-func TestOptedIn(t *testing.T) {
-	e := newEnv(t, injector.StrategicMerge,
-		deployment("a", optIn, podSpec()), deployment("b", nil, podSpec()), deployment("c", optIn, podSpec()))
+// TestAffected: a Node event enqueues only the opted-in workloads whose
+// template may land on the node (by nodeSelector, required affinity or
+// nodeName, ignoring the sidecar's own pin).
+func TestAffected(t *testing.T) {
+	pool := func(name, p string) *appsv1.Deployment {
+		tmpl := podSpec()
+		if p != "" {
+			tmpl.Spec.NodeSelector = map[string]string{"pool": p}
+		}
+		return deployment(name, optIn, tmpl)
+	}
+	affine := pool("affine", "")
+	affine.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+		NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "pool", Operator: corev1.NodeSelectorOpIn, Values: []string{"gpu", "batch"}}}}}}}}
+	pinnedName := pool("on-n1", "")
+	pinnedName.Spec.Template.Spec.NodeName = "n1"
+	e := newEnv(t, injector.StrategicMerge, pool("anywhere", ""), pool("gpu-a", "gpu"), pool("web-a", "web"), affine, pinnedName,
+		deployment("not-opted-in", nil, podSpec()))
+	for _, tt := range []struct {
+		node *corev1.Node
+		want string
+	}{
+		{node("n1", "v1.30.0", map[string]string{"pool": "gpu"}), "affine,anywhere,gpu-a,on-n1"},
+		{node("n2", "v1.30.0", map[string]string{"pool": "web"}), "anywhere,web-a"},
+		{node("n3", "v1.30.0", map[string]string{"pool": "batch"}), "affine,anywhere"},
+		{node("n4", "v1.30.0", nil), "anywhere"},
+	} {
+		var got []string
+		for _, r := range e.r.Affected(context.Background(), tt.node) {
+			got = append(got, r.Name)
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != tt.want {
+			t.Errorf("%s %v: Affected = %v, want %s", tt.node.Name, tt.node.Labels, got, tt.want)
+		}
+	}
+
+	// A template pinned by the sidecar itself (mode pinned) counts for
+	// every node its own selection allows, not just native ones.
+	e.r.Options.Mode = sidecar.Pinned
+	if err := e.reconcile(t, "web-a"); err != nil {
+		t.Fatal(err)
+	}
+	if aff := e.deployment(t, "web-a").Spec.Template.Spec.Affinity; aff == nil {
+		t.Fatal("not pinned")
+	}
 	var got []string
-	for _, r := range e.r.OptedIn(context.Background(), node("n", "v1.30.0", nil)) {
+	for _, r := range e.r.Affected(context.Background(), node("old", "v1.27.0", map[string]string{"pool": "web"})) {
 		got = append(got, r.Name)
 	}
-	if strings.Join(got, ",") != "a,c" {
-		t.Errorf("OptedIn = %v, want a,c", got)
+	sort.Strings(got)
+	if strings.Join(got, ",") != "anywhere,web-a" {
+		t.Errorf("old web node: Affected = %v", got)
+	}
+}
+
+// paged serves List in pages of the requested Limit with a continue
+// token, as the API server does (the fake client ignores both), and counts
+// the calls.
+func paged(calls *int) interceptor.Funcs {
+	return interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+		*calls++
+		o := &client.ListOptions{}
+		o.ApplyOptions(opts)
+		if err := c.List(ctx, list); err != nil {
+			return err
+		}
+		ul, ok := list.(*unstructured.UnstructuredList)
+		if !ok || o.Limit == 0 {
+			return nil
+		}
+		start := 0
+		if o.Continue != "" {
+			fmt.Sscan(o.Continue, &start)
+		}
+		end := start + int(o.Limit)
+		if end >= len(ul.Items) {
+			end = len(ul.Items)
+			ul.SetContinue("")
+		} else {
+			ul.SetContinue(fmt.Sprint(end))
+		}
+		ul.Items = ul.Items[start:end]
+		return nil
+	}}
+}
+
+// TestScan: the full scan pages through every workload of the kind and
+// enqueues those opted in and those that still carry the sidecar (opted
+// out while the operator was down), not others nor owned ones; the
+// reconcile then removes the sidecar of the latter.
+func TestScan(t *testing.T) {
+	var objs []client.Object
+	for i := 0; i < 2*injector.ScanPageSize+5; i++ {
+		var l map[string]string
+		if i%50 == 0 {
+			l = optIn
+		}
+		objs = append(objs, deployment(fmt.Sprintf("d%03d", i), l, podSpec()))
+	}
+	calls := 0
+	c := fake.NewClientBuilder().WithObjects(append(objs, node("a", "v1.31.2", nil))...).WithInterceptorFuncs(paged(&calls)).Build()
+	e := newEnv(t, injector.StrategicMerge)
+	e.c = c
+	e.r.Client, e.r.Reader = c, c
+	e.r.Facts = &facts.Cluster{Nodes: c, APIServer: func(context.Context) (facts.APIServer, error) { return facts.APIServer{Version: "v1.33.2"}, nil }}
+	// d050 is injected, then loses its label "while the operator is down".
+	if err := e.reconcile(t, "d050"); err != nil {
+		t.Fatal(err)
+	}
+	d := e.deployment(t, "d050")
+	d.Labels = nil
+	if err := c.Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	calls = 0
+	var got []string
+	n, err := e.r.Scan(context.Background(), func(o client.Object) bool {
+		got = append(got, o.GetName())
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "d000,d050,d100,d150,d200"; strings.Join(got, ",") != want || n != 5 {
+		t.Errorf("Scan enqueued %d: %v, want %s", n, got, want)
+	}
+	if calls != 3 {
+		t.Errorf("%d list calls for %d workloads in pages of %d", calls, len(objs), injector.ScanPageSize)
+	}
+	if err := e.reconcile(t, "d050"); err != nil {
+		t.Fatal(err)
+	}
+	if ic := e.deployment(t, "d050").Spec.Template.Spec.InitContainers; len(ic) != 0 {
+		t.Errorf("the sidecar of a workload that opted out while the operator was down stayed: %v", names(ic))
+	}
+	// Stopping early.
+	n, _ = e.r.Scan(context.Background(), func(client.Object) bool { return false })
+	if n != 0 {
+		t.Errorf("enqueued %d after a refusal", n)
 	}
 }
 
