@@ -17,9 +17,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/examples/operator/repair"
 )
 
 // The live test follows the e2e suite's rules (e2e/README.md): it runs only
@@ -195,7 +198,7 @@ func TestLive(t *testing.T) {
 
 	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
 	c := bindFlags(fs)
-	if err := fs.Parse([]string{"--sidecar=../testdata/sidecar.yaml", "--metrics-bind-address=0", "--health-probe-bind-address=0"}); err != nil {
+	if err := fs.Parse([]string{"--sidecar=../testdata/sidecar.yaml", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--repair=restart"}); err != nil {
 		t.Fatal(err)
 	}
 	set, err := c.settings(os.ReadFile)
@@ -405,6 +408,85 @@ func TestLive(t *testing.T) {
 		t.Errorf("a Deployment's ReplicaSet was changed: generation %d, %+v", owned.Generation, owned.Annotations)
 	}
 
+	// Repair: in a namespace the webhook serves, Pods created without the
+	// sidecar (the webhook was down) are reported and replaced through a
+	// rollout restart of their Deployment, unless a PodDisruptionBudget
+	// allows no disruption. (No controllers run here: the Pods and
+	// ReplicaSets are created by the test, and the restart shows as the
+	// template's restartedAt.)
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "served",
+		Labels: map[string]string{"sidecarkit.io/inject": "enabled"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	missed := func(app string) *appsv1.Deployment {
+		t.Helper()
+		d, err := cs.AppsV1().Deployments("served").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: app},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}, Template: tmpl(app)}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := cs.AppsV1().ReplicaSets("served").Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: app + "-1",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: app, UID: d.UID, Controller: &isController}}},
+			Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}, Template: tmpl(app)}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: app + "-1-a", Labels: map[string]string{"app": app},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &isController}}},
+			Spec: tmpl(app).Spec}
+		if _, err := cs.CoreV1().Pods("served").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	one := intstr.FromInt32(1)
+	pdb, err := cs.PolicyV1().PodDisruptionBudgets("served").Create(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "held"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "held"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: 0, CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 1}
+	if _, err := cs.PolicyV1().PodDisruptionBudgets("served").UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	missed("api")
+	missed("held")
+	restartedAt := func(name string) string {
+		d, err := cs.AppsV1().Deployments("served").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return d.Spec.Template.Annotations[repair.RestartedAtAnnotation]
+	}
+	servedEvents := func(name string) string {
+		l, err := cs.EventsV1().Events("served").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		var out []string
+		for _, e := range l.Items {
+			if e.Regarding.Name == name {
+				out = append(out, e.Reason)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	waitFor("a Pod without the sidecar: reported, its Deployment restarted", func() (bool, string) {
+		at, ev := restartedAt("api"), servedEvents("api-1-a")
+		return at != "" && strings.Contains(ev, repair.ReasonMissing) && strings.Contains(servedEvents("api"), repair.ReasonRestarted),
+			fmt.Sprintf("restartedAt %q, Pod events %s", at, ev)
+	})
+	waitFor("a restart the PodDisruptionBudget holds back", func() (bool, string) {
+		ev := servedEvents("held-1-a")
+		return strings.Contains(ev, repair.ReasonBlocked), "Pod events " + ev
+	})
+	if at := restartedAt("held"); at != "" {
+		t.Errorf("restarted against its PodDisruptionBudget: %s", at)
+	}
+	if p, err := cs.CoreV1().Pods("served").Get(ctx, "api-1-a", metav1.GetOptions{}); err != nil || len(p.Spec.InitContainers)+len(p.Spec.Containers) != 1 {
+		t.Errorf("the Pod was edited: %v", err)
+	}
+
 	// The counters, in controller-runtime's registry.
 	mfs, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
@@ -412,7 +494,7 @@ func TestLive(t *testing.T) {
 	}
 	counts := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "sidecarkit_operator_injections_total" {
+		if mf.GetName() != "sidecarkit_operator_injections_total" && mf.GetName() != "sidecarkit_operator_repairs_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -421,6 +503,11 @@ func TestLive(t *testing.T) {
 				key = append(key, l.GetValue())
 			}
 			counts[strings.Join(key, "/")] = m.GetCounter().GetValue()
+		}
+	}
+	for _, k := range []string{"Deployment/missing", "Deployment/restarted", "Deployment/blocked"} {
+		if counts[k] < 1 {
+			t.Errorf("sidecarkit_operator_repairs_total{%s} = %v; all: %v", k, counts[k], counts)
 		}
 	}
 	for _, k := range []string{"Deployment/legacy/injected", "Deployment/native/injected", "Job/native/skipped", "ReplicaSet/native/injected"} {

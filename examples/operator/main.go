@@ -32,6 +32,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
 	"github.com/sidecarkit/sidecarkit/examples/operator/labeler"
 	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
+	"github.com/sidecarkit/sidecarkit/examples/operator/repair"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -138,6 +139,15 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 			}
 		}
 	}
+	if s.repair {
+		r := &repair.Reconciler{
+			Client: mgr.GetClient(), Owners: mgr.GetAPIReader(), Sidecar: s.spec.Container.Name, Namespaces: s.repairNamespaces, Pods: s.repairPods,
+			Restart: s.repairRestart, Cooldown: c.repairCooldown, Recorder: recorder, Metrics: counters,
+		}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("repair: %w", err)
+		}
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
@@ -167,7 +177,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 		return err
 	}
 	log.Info("starting", "labeler", s.labeler, "nodeMetrics", c.nodeMetrics, "injector", s.injector, "kinds", s.kinds,
-		"optIn", s.selector, "patchType", s.patch, "webhook", s.webhook, "mode", s.options.Mode.String())
+		"optIn", s.selector, "patchType", s.patch, "webhook", s.webhook, "repair", c.repair, "mode", s.options.Mode.String())
 	return mgr.Start(ctx)
 }
 

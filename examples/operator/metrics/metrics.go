@@ -1,5 +1,5 @@
 // Package metrics holds the operator's Prometheus counters: what the
-// injector did to each workload. main registers them with
+// injector did to each workload, and what the repair found and did. main registers them with
 // controller-runtime's registry (sigs.k8s.io/controller-runtime/pkg/metrics
 // Registry), so they are served on the manager's metrics endpoint next to
 // controller-runtime's own.
@@ -29,9 +29,23 @@ const (
 	Failed = "failed"
 )
 
+// Outcomes of the repair of Pods that missed injection (the outcome label
+// of sidecarkit_operator_repairs_total).
+const (
+	// Missing: a Pod that should carry the sidecar was found without it.
+	Missing = "missing"
+	// Restarted: its owner was restarted (a rollout restart).
+	Restarted = "restarted"
+	// Blocked: a PodDisruptionBudget allowed no disruption; retried.
+	Blocked = "blocked"
+	// Unrepairable: no owner the operator can restart.
+	Unrepairable = "unrepairable"
+)
+
 // Metrics are the operator's counters. A nil *Metrics counts nothing.
 type Metrics struct {
 	injections *prometheus.CounterVec
+	repairs    *prometheus.CounterVec
 }
 
 // New creates the counters and registers them with reg (controller-runtime's
@@ -42,8 +56,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sidecarkit_operator_injections_total",
 			Help: "Workload reconciles of the sidecar injector, by workload kind, injection mode and outcome (injected, migrated, removed, unchanged, skipped, failed).",
 		}, []string{"kind", "mode", "outcome"}),
+		repairs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecarkit_operator_repairs_total",
+			Help: "Pods found without the sidecar they should carry and what was done, by owner kind and outcome (missing, restarted, blocked, unrepairable).",
+		}, []string{"kind", "outcome"}),
 	}
-	for _, c := range []**prometheus.CounterVec{&m.injections} {
+	for _, c := range []**prometheus.CounterVec{&m.injections, &m.repairs} {
 		if err := reg.Register(*c); err != nil {
 			// A second operator in one process (tests) shares the
 			// first one's counters.
@@ -65,5 +83,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 func (m *Metrics) Injection(kind, mode, outcome string) {
 	if m != nil {
 		m.injections.WithLabelValues(kind, mode, outcome).Inc()
+	}
+}
+
+// Repair counts one Pod of the repair.
+func (m *Metrics) Repair(kind, outcome string) {
+	if m != nil {
+		m.repairs.WithLabelValues(kind, outcome).Inc()
 	}
 }
