@@ -81,9 +81,9 @@ type settings struct {
 
 	// repair runs the repair controller; repairRestart lets it restart
 	// owners (see repair.Reconciler).
-	repair, repairRestart   bool
-	repairNamespaces        labels.Selector
-	repairPods              labels.Selector
+	repair, repairRestart bool
+	repairNamespaces      labels.Selector
+	repairPods            labels.Selector
 }
 
 func bindFlags(fs *flag.FlagSet) *config {
