@@ -86,6 +86,20 @@ func TestSettings(t *testing.T) {
 		{name: "bad selector", args: []string{"--sidecar=sidecar.yaml", "--opt-in=a in b"}, wantErr: "--opt-in"},
 		{name: "unknown kind", args: []string{"--sidecar=sidecar.yaml", "--kinds=Job,Pod"}, wantErr: `unknown kind "Pod"`},
 		{name: "bad patch type", args: []string{"--sidecar=sidecar.yaml", "--patch-type=merge"}, wantErr: "--patch-type"},
+		{name: "repair alone", args: []string{"--controllers=labeler", "--repair=restart", "--sidecar=sidecar.yaml", "--repair-pods=tier=web"}, check: func(t *testing.T, s *settings) {
+			if !s.repair || !s.repairRestart || s.repairNamespaces.String() != "sidecarkit.io/inject=enabled" || s.repairPods.String() != "tier=web" || s.spec.Container.Name != "proxy" {
+				t.Errorf("repair settings: %+v", s)
+			}
+		}},
+		{name: "repair report", args: []string{"--sidecar=sidecar.yaml", "--repair=report"}, check: func(t *testing.T, s *settings) {
+			if !s.repair || s.repairRestart {
+				t.Errorf("repair %v restart %v", s.repair, s.repairRestart)
+			}
+		}},
+		{name: "repair needs the sidecar", args: []string{"--controllers=labeler", "--repair=report"}, wantErr: "--sidecar is required"},
+		{name: "bad repair", args: []string{"--sidecar=sidecar.yaml", "--repair=sometimes"}, wantErr: "--repair \"sometimes\""},
+		{name: "repair in every namespace", args: []string{"--sidecar=sidecar.yaml", "--repair=report", "--repair-namespaces="}, wantErr: "--repair-namespaces: an empty selector"},
+		{name: "negative cooldown", args: []string{"--sidecar=sidecar.yaml", "--repair-cooldown=-1s"}, wantErr: "must not be negative"},
 		{name: "webhook only ignores injector flags", args: []string{"--controllers=webhook", "--sidecar=sidecar.yaml", "--kinds=Job"}},
 	}
 	for _, tt := range tests {
