@@ -46,6 +46,11 @@ type config struct {
 	repairPods       string
 	repairCooldown   time.Duration
 
+	inplace             bool
+	inplaceMax          int
+	inplaceInterval     time.Duration
+	inplaceReadyTimeout time.Duration
+
 	nodeMetrics         bool
 	nodeMetricsInterval time.Duration
 	apiserverMetrics    bool
@@ -110,6 +115,10 @@ func bindFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.repairNamespaces, "repair-namespaces", "sidecarkit.io/inject=enabled", "repair: label selector of the namespaces whose Pods must carry the sidecar (the webhook's namespaceSelector)")
 	fs.StringVar(&c.repairPods, "repair-pods", "", "repair: label selector narrowing the Pods (the webhook's objectSelector); empty is every Pod of those namespaces")
 	fs.DurationVar(&c.repairCooldown, "repair-cooldown", 10*time.Minute, "repair: the least time between two restarts of one owner")
+	fs.BoolVar(&c.inplace, "inplace-upgrade", false, "upgrade the sidecar image of running Pods in place when the sidecar spec changes only its image (native or legacy sidecars; RBAC: pods patch)")
+	fs.IntVar(&c.inplaceMax, "inplace-max-unavailable", 1, "in-place upgrade: how many Pods may be upgrading (not ready with the new sidecar) at once")
+	fs.DurationVar(&c.inplaceInterval, "inplace-interval", 10*time.Second, "in-place upgrade: the least time between two Pod patches")
+	fs.DurationVar(&c.inplaceReadyTimeout, "inplace-ready-timeout", 2*time.Minute, "in-place upgrade: how long a Pod has to be ready with the new sidecar before the rollout halts")
 	fs.BoolVar(&c.nodeMetrics, "node-metrics", false, "label nodes from their kubelet's /metrics via the API server's node proxy (RBAC: nodes/proxy get)")
 	fs.DurationVar(&c.nodeMetricsInterval, "node-metrics-interval", 10*time.Minute, "with --node-metrics, how often each node's metrics are read again")
 	fs.BoolVar(&c.requireNodeLabel, "require-node-label", false, "injector and webhook: a node without the labeler's label counts as unknown, not judged by its version (use with a labeler running --node-metrics)")
@@ -164,7 +173,10 @@ func (c *config) settings(readFile func(string) ([]byte, error)) (*settings, err
 			errs = append(errs, fmt.Errorf("--repair-pods: %w", err))
 		}
 	}
-	if !s.labeler && !s.injector && !s.webhook && !s.repair {
+	if c.inplaceMax < 1 || c.inplaceInterval <= 0 || c.inplaceReadyTimeout <= 0 {
+		errs = append(errs, errors.New("--inplace-max-unavailable must be at least 1, --inplace-interval and --inplace-ready-timeout positive"))
+	}
+	if !s.labeler && !s.injector && !s.webhook && !s.repair && !c.inplace {
 		errs = append(errs, errors.New("--controllers: nothing to run"))
 	}
 	if c.nodeMetrics && !s.labeler {
@@ -173,12 +185,12 @@ func (c *config) settings(readFile func(string) ([]byte, error)) (*settings, err
 	if c.nodeMetricsInterval < 0 || c.factsTTL < 0 || c.resync < 0 || c.repairCooldown < 0 {
 		errs = append(errs, errors.New("intervals must not be negative"))
 	}
-	if !s.injector && !s.webhook && !s.repair {
+	if !s.injector && !s.webhook && !s.repair && !c.inplace {
 		return s, errors.Join(errs...)
 	}
 
 	if c.sidecarFile == "" {
-		errs = append(errs, errors.New("--sidecar is required by the injector, the webhook and the repair"))
+		errs = append(errs, errors.New("--sidecar is required by the injector, the webhook, the repair and the in-place upgrade"))
 	} else if b, err := readFile(c.sidecarFile); err != nil {
 		errs = append(errs, fmt.Errorf("--sidecar: %w", err))
 	} else if s.spec, err = sidecar.LoadSpec(b); err != nil {

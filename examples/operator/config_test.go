@@ -100,6 +100,8 @@ func TestSettings(t *testing.T) {
 		{name: "bad repair", args: []string{"--sidecar=sidecar.yaml", "--repair=sometimes"}, wantErr: "--repair \"sometimes\""},
 		{name: "repair in every namespace", args: []string{"--sidecar=sidecar.yaml", "--repair=report", "--repair-namespaces="}, wantErr: "--repair-namespaces: an empty selector"},
 		{name: "negative cooldown", args: []string{"--sidecar=sidecar.yaml", "--repair-cooldown=-1s"}, wantErr: "must not be negative"},
+		{name: "in-place upgrade needs the sidecar", args: []string{"--controllers=labeler", "--inplace-upgrade"}, wantErr: "--sidecar is required"},
+		{name: "in-place budget", args: []string{"--sidecar=sidecar.yaml", "--inplace-upgrade", "--inplace-max-unavailable=0"}, wantErr: "--inplace-max-unavailable must be at least 1"},
 		{name: "webhook only ignores injector flags", args: []string{"--controllers=webhook", "--sidecar=sidecar.yaml", "--kinds=Job"}},
 	}
 	for _, tt := range tests {

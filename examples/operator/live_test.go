@@ -30,7 +30,9 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/examples/operator/inplace"
 	"github.com/sidecarkit/sidecarkit/examples/operator/repair"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 // The live test follows the e2e suite's rules (e2e/README.md): it runs only
@@ -198,7 +200,8 @@ func TestLive(t *testing.T) {
 
 	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
 	c := bindFlags(fs)
-	if err := fs.Parse([]string{"--sidecar=../testdata/sidecar.yaml", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--repair=restart"}); err != nil {
+	if err := fs.Parse([]string{"--sidecar=../testdata/sidecar.yaml", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--repair=restart",
+		"--inplace-upgrade", "--inplace-interval=100ms", "--inplace-ready-timeout=20s"}); err != nil {
 		t.Fatal(err)
 	}
 	set, err := c.settings(os.ReadFile)
@@ -487,6 +490,70 @@ func TestLive(t *testing.T) {
 		t.Errorf("the Pod was edited: %v", err)
 	}
 
+	// In-place upgrade: a running Pod whose native sidecar was injected
+	// with the previous image (the spec is otherwise the same) gets the new
+	// image by a patch the API server accepts on a live Pod; the test plays
+	// the kubelet (no kubelet runs here: e2e/node does that) and reports
+	// the new sidecar ready, and the operator records the upgrade.
+	spec, err := sidecar.LoadSpec(mustRead(t, "../testdata/sidecar.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newImage := spec.Container.Image
+	prev := spec
+	prevC := spec.Container
+	prevC.Image = strings.TrimSuffix(newImage, ":1.9") + ":1.8"
+	prev.Container = prevC
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "live", Namespace: "shop"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}
+	nativeCap, _ := compat.Cluster{APIServerVersion: "v1.37.2"}.For(nil)
+	res, err := sidecar.Inject(&live.ObjectMeta, &live.Spec, prev, nativeCap, sidecar.Options{Mode: sidecar.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Mutation.Apply(&live.ObjectMeta, &live.Spec); err != nil {
+		t.Fatal(err)
+	}
+	live, err = cs.CoreV1().Pods("shop").Create(ctx, live, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runningStatus := func(n, id string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: n, ContainerID: "containerd://" + id, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
+	}
+	live.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		InitContainerStatuses: []corev1.ContainerStatus{runningStatus("proxy", "old")}, ContainerStatuses: []corev1.ContainerStatus{runningStatus("app", "app")}}
+	for i := range live.Status.InitContainerStatuses {
+		live.Status.InitContainerStatuses[i].Image = prevC.Image
+	}
+	live.Status.ContainerStatuses[0].Image = "registry.example/app:1"
+	if _, err := cs.CoreV1().Pods("shop").UpdateStatus(ctx, live, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a native sidecar's image patched on the live Pod", func() (bool, string) {
+		p, err := cs.CoreV1().Pods("shop").Get(ctx, "live", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return p.Spec.InitContainers[0].Image == newImage, p.Spec.InitContainers[0].Image
+	})
+	p, err := cs.CoreV1().Pods("shop").Get(ctx, "live", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Annotations[sidecar.Annotation("proxy")], `"mode":"native"`) || len(p.Spec.Containers) != 1 {
+		t.Errorf("after the in-place patch: %v", p.Annotations)
+	}
+	p.Status.InitContainerStatuses[0] = runningStatus("proxy", "new")
+	p.Status.InitContainerStatuses[0].Image = newImage
+	if _, err := cs.CoreV1().Pods("shop").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the in-place upgrade recorded", func() (bool, string) {
+		ev := events("live")
+		return strings.Contains(ev, inplace.ReasonUpgraded), ev
+	})
+
 	// The counters, in controller-runtime's registry.
 	mfs, err := ctrlmetrics.Registry.Gather()
 	if err != nil {
@@ -494,7 +561,7 @@ func TestLive(t *testing.T) {
 	}
 	counts := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "sidecarkit_operator_injections_total" && mf.GetName() != "sidecarkit_operator_repairs_total" {
+		if !strings.HasPrefix(mf.GetName(), "sidecarkit_operator_") {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -505,7 +572,7 @@ func TestLive(t *testing.T) {
 			counts[strings.Join(key, "/")] = m.GetCounter().GetValue()
 		}
 	}
-	for _, k := range []string{"Deployment/missing", "Deployment/restarted", "Deployment/blocked"} {
+	for _, k := range []string{"Deployment/missing", "Deployment/restarted", "Deployment/blocked", "native/upgraded"} {
 		if counts[k] < 1 {
 			t.Errorf("sidecarkit_operator_repairs_total{%s} = %v; all: %v", k, counts[k], counts)
 		}
@@ -570,4 +637,13 @@ func TestLive(t *testing.T) {
 		return len(rs.Spec.Template.Spec.InitContainers) == 0 && liveStatus(rs).State == injector.StateRemoved,
 			fmt.Sprintf("%d init containers, %+v", len(rs.Spec.Template.Spec.InitContainers), liveStatus(rs))
 	})
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

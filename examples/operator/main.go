@@ -23,6 +23,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -30,6 +31,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/crwebhook"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/examples/operator/inplace"
 	"github.com/sidecarkit/sidecarkit/examples/operator/labeler"
 	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
 	"github.com/sidecarkit/sidecarkit/examples/operator/repair"
@@ -148,6 +150,16 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 			return fmt.Errorf("repair: %w", err)
 		}
 	}
+	if c.inplace {
+		u := &inplace.Upgrader{
+			Client: mgr.GetClient(), Spec: s.spec, MaxUnavailable: c.inplaceMax, Interval: c.inplaceInterval,
+			ReadyTimeout: c.inplaceReadyTimeout, Recorder: recorder, Metrics: counters,
+		}
+		// A plain Runnable runs on the leader only.
+		if err := mgr.Add(manager.RunnableFunc(u.Run)); err != nil {
+			return fmt.Errorf("in-place upgrade: %w", err)
+		}
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
@@ -177,7 +189,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 		return err
 	}
 	log.Info("starting", "labeler", s.labeler, "nodeMetrics", c.nodeMetrics, "injector", s.injector, "kinds", s.kinds,
-		"optIn", s.selector, "patchType", s.patch, "webhook", s.webhook, "repair", c.repair, "mode", s.options.Mode.String())
+		"optIn", s.selector, "patchType", s.patch, "webhook", s.webhook, "repair", c.repair, "inplaceUpgrade", c.inplace, "mode", s.options.Mode.String())
 	return mgr.Start(ctx)
 }
 

@@ -1,5 +1,6 @@
 // Package metrics holds the operator's Prometheus counters: what the
-// injector did to each workload, and what the repair found and did. main registers them with
+// injector did to each workload, what the repair found and did, and how the
+// in-place sidecar upgrades went. main registers them with
 // controller-runtime's registry (sigs.k8s.io/controller-runtime/pkg/metrics
 // Registry), so they are served on the manager's metrics endpoint next to
 // controller-runtime's own.
@@ -42,10 +43,21 @@ const (
 	Unrepairable = "unrepairable"
 )
 
+// Outcomes of an in-place sidecar upgrade of a Pod (the outcome label of
+// sidecarkit_operator_inplace_upgrades_total).
+const (
+	// Upgraded: the new sidecar is ready, the app containers did not
+	// restart.
+	Upgraded = "upgraded"
+	// UpgradeFailed: it was not (the rollout halts).
+	UpgradeFailed = "failed"
+)
+
 // Metrics are the operator's counters. A nil *Metrics counts nothing.
 type Metrics struct {
 	injections *prometheus.CounterVec
 	repairs    *prometheus.CounterVec
+	upgrades   *prometheus.CounterVec
 }
 
 // New creates the counters and registers them with reg (controller-runtime's
@@ -60,8 +72,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sidecarkit_operator_repairs_total",
 			Help: "Pods found without the sidecar they should carry and what was done, by owner kind and outcome (missing, restarted, blocked, unrepairable).",
 		}, []string{"kind", "outcome"}),
+		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecarkit_operator_inplace_upgrades_total",
+			Help: "In-place sidecar image upgrades of running Pods, by injection mode and outcome (upgraded, failed).",
+		}, []string{"mode", "outcome"}),
 	}
-	for _, c := range []**prometheus.CounterVec{&m.injections, &m.repairs} {
+	for _, c := range []**prometheus.CounterVec{&m.injections, &m.repairs, &m.upgrades} {
 		if err := reg.Register(*c); err != nil {
 			// A second operator in one process (tests) shares the
 			// first one's counters.
@@ -90,5 +106,12 @@ func (m *Metrics) Injection(kind, mode, outcome string) {
 func (m *Metrics) Repair(kind, outcome string) {
 	if m != nil {
 		m.repairs.WithLabelValues(kind, outcome).Inc()
+	}
+}
+
+// Upgrade counts one in-place upgrade of a Pod's sidecar.
+func (m *Metrics) Upgrade(mode, outcome string) {
+	if m != nil {
+		m.upgrades.WithLabelValues(mode, outcome).Inc()
 	}
 }
