@@ -275,7 +275,7 @@ func podReady(pod *corev1.Pod) bool {
 // status returns the status of the sidecar container.
 func status(pod *corev1.Pod, mode sidecar.Mode, name string) *corev1.ContainerStatus {
 	l := pod.Status.ContainerStatuses
-	if mode == sidecar.Native {
+	if mode == sidecar.Native || mode == sidecar.Pinned {
 		l = pod.Status.InitContainerStatuses
 	}
 	for i := range l {
@@ -304,7 +304,7 @@ type Upgrade struct {
 
 // Plan returns the in-place upgrade of pod's sidecar to spec, or nil when
 // there is none to make: the Pod carries no record of the sidecar, it is
-// of another mode than native or legacy, its image is already spec's, or
+// of another mode than native, pinned or legacy, its image is already spec's, or
 // spec differs from what was injected in more than the image (then only a
 // new Pod can have it). The image-only test: spec with the Pod's image
 // must be exactly what the Pod's record says was injected
@@ -317,11 +317,11 @@ func Plan(pod *corev1.Pod, spec sidecar.Spec) (*Upgrade, error) {
 	}
 	list, path := pod.Spec.Containers, "containers"
 	switch rec.Mode {
-	case sidecar.Native:
+	case sidecar.Native, sidecar.Pinned: // pinned: a native sidecar with a node requirement
 		list, path = pod.Spec.InitContainers, "initContainers"
 	case sidecar.Legacy:
 	default:
-		return nil, nil
+		return nil, nil // the universal pair: two twins, left to a new Pod
 	}
 	idx := -1
 	for i := range list {

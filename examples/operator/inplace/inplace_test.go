@@ -61,7 +61,7 @@ func pod(t *testing.T, name string, s sidecar.Spec, mode sidecar.Mode) *corev1.P
 	}
 	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 		ContainerStatuses: []corev1.ContainerStatus{st("app", "registry.example/app:1")}}
-	if mode == sidecar.Native {
+	if mode != sidecar.Legacy {
 		p.Status.InitContainerStatuses = []corev1.ContainerStatus{st("proxy", s.Container.Image)}
 	} else {
 		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, st("proxy", s.Container.Image))
@@ -101,6 +101,10 @@ func TestPlan(t *testing.T) {
 		t.Errorf("record %s, want %s", ops[3]["value"], fresh.Annotations[sidecar.Annotation("proxy")])
 	}
 
+	pinned, err := inplace.Plan(pod(t, "p", v1, sidecar.Pinned), v2)
+	if err != nil || pinned == nil || !strings.Contains(string(pinned.Body), "/spec/initContainers/0/image") || pinned.ContainerID == "" {
+		t.Errorf("pinned: %+v, %v", pinned, err)
+	}
 	legacy, err := inplace.Plan(pod(t, "l", v1, sidecar.Legacy), v2)
 	if err != nil || legacy == nil || !strings.Contains(string(legacy.Body), "/spec/containers/") {
 		t.Errorf("legacy: %+v, %v", legacy, err)
