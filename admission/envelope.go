@@ -70,6 +70,12 @@ func readReview(body []byte) (reviewIn, error) {
 }
 
 func decodeField(name string, v []byte, into interface{}) error {
+	if p, ok := into.(*string); ok {
+		if s, ok := jsonscan.PlainString(v); ok { // most are: no decoder
+			*p = s
+			return nil
+		}
+	}
 	if err := utiljson.Unmarshal(v, into); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
