@@ -3,9 +3,11 @@ package patch
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
@@ -82,13 +84,12 @@ func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
 		return nil, false
 	}
 	o.kindless = docKind == ""
-	if meta != nil {
-		if utiljson.Unmarshal(meta, &o.Meta) != nil {
+	if meta != nil && string(meta) != "null" {
+		o.Meta = &metav1.ObjectMeta{}
+		if decodeLeanMeta(meta, o.Meta) != nil {
 			return nil, false
 		}
-		if o.Meta != nil {
-			o.Name, o.Namespace, o.ResourceVersion = o.Meta.Name, o.Meta.Namespace, o.Meta.ResourceVersion
-		}
+		o.Name, o.Namespace, o.ResourceVersion = o.Meta.Name, o.Meta.Namespace, o.Meta.ResourceVersion
 	}
 	ps := &podSpec{}
 	if !decodeLeanSpec(spec, ps, r) {
@@ -98,9 +99,89 @@ func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
 	return o, true
 }
 
-// podSpecFields maps the JSON names of PodSpec's fields to their indices,
-// without "resources", which podSpec decodes itself (see podSpec).
-var podSpecFields = jsonFields(reflect.TypeOf(corev1.PodSpec{}))
+// decodeLeanMeta decodes of the metadata object v what the injection and
+// Object read: name, namespace, resourceVersion, labels and annotations.
+func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
+	var seen [5]bool
+	return jsonscan.Object(v, func(k, v []byte) error {
+		i := -1
+		switch string(k) {
+		case "name":
+			i = 0
+		case "namespace":
+			i = 1
+		case "resourceVersion":
+			i = 2
+		case "labels":
+			i = 3
+		case "annotations":
+			i = 4
+		default:
+			return nil
+		}
+		if seen[i] {
+			return errLean
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			return decodeString(v, &m.Name)
+		case 1:
+			return decodeString(v, &m.Namespace)
+		case 2:
+			return decodeString(v, &m.ResourceVersion)
+		case 3:
+			return decodeStringMap(v, &m.Labels)
+		default:
+			return decodeStringMap(v, &m.Annotations)
+		}
+	})
+}
+
+// decodeStringMap decodes the JSON object v into *m as encoding/json
+// does: directly when every value is a plain string (jsonscan.PlainString),
+// else with utiljson.
+func decodeStringMap(v []byte, m *map[string]string) error {
+	if string(v) == "null" {
+		*m = nil
+		return nil
+	}
+	out := map[string]string{}
+	plain := true
+	err := jsonscan.Object(v, func(k, v []byte) error {
+		s, ok := jsonscan.PlainString(v)
+		if !ok {
+			plain = false
+			return errLean
+		}
+		out[string(k)] = s
+		return nil
+	})
+	if plain {
+		if err != nil {
+			return err
+		}
+		*m = out
+		return nil
+	}
+	return utiljson.Unmarshal(v, m)
+}
+
+// podSpecFields maps the JSON names of the PodSpec fields that the
+// injection reads, other than the container lists and "resources" (which
+// podSpec decodes itself, see podSpec), to their indices: the scheduling
+// fields a pinned injection edits (affinity, nodeSelector), what the
+// defaults and validation depend on (hostNetwork, restartPolicy,
+// volumes, ephemeralContainers) and the overhead of the resource report.
+// The others (tolerations, securityContext, dnsPolicy, ...) stay raw.
+var podSpecFields = func() map[string]int {
+	all := jsonFields(reflect.TypeOf(corev1.PodSpec{}))
+	m := map[string]int{}
+	for _, n := range []string{"affinity", "nodeSelector", "hostNetwork", "restartPolicy", "volumes", "ephemeralContainers", "overhead"} {
+		m[n] = all[n]
+	}
+	return m
+}()
 
 // leanContainerFields are the members of a container that the injection
 // reads, by their index in the lean decode: the name, what validation
@@ -244,7 +325,7 @@ func decodeLeanContainer(e []byte, c *corev1.Container, init bool, r *leanpod.Re
 		}
 	}
 	if v := vals[leanPorts]; v != nil {
-		if err := utiljson.Unmarshal(v, &c.Ports); err != nil {
+		if err := decodePorts(v, &c.Ports); err != nil {
 			return err
 		}
 	}
@@ -372,4 +453,73 @@ func decodeString(v []byte, s *string) error {
 		return nil
 	}
 	return utiljson.Unmarshal(v, s)
+}
+
+// decodePorts decodes the JSON array v into *l as encoding/json does:
+// directly when every member it knows is a plain string or an int32
+// without fraction or exponent, else with utiljson.
+func decodePorts(v []byte, l *[]corev1.ContainerPort) error {
+	if string(v) == "null" {
+		*l = nil
+		return nil
+	}
+	out := make([]corev1.ContainerPort, 0, 2)
+	plain := true
+	err := jsonscan.Array(v, func(_ int, e []byte) error {
+		out = append(out, corev1.ContainerPort{})
+		p := &out[len(out)-1]
+		var seen [5]bool
+		return jsonscan.Object(e, func(k, v []byte) error {
+			var str *string
+			var num *int32
+			i := 0
+			switch string(k) {
+			case "name":
+				str = &p.Name
+			case "hostPort":
+				num, i = &p.HostPort, 1
+			case "containerPort":
+				num, i = &p.ContainerPort, 2
+			case "protocol":
+				i = 3
+			case "hostIP":
+				str, i = &p.HostIP, 4
+			default:
+				return nil
+			}
+			if seen[i] {
+				plain = false
+				return errLean
+			}
+			seen[i] = true
+			if num != nil {
+				n, err := strconv.ParseInt(string(v), 10, 32)
+				if err != nil {
+					plain = false
+					return errLean
+				}
+				*num = int32(n)
+				return nil
+			}
+			s, ok := jsonscan.PlainString(v)
+			if !ok {
+				plain = false
+				return errLean
+			}
+			if str != nil {
+				*str = s
+			} else {
+				p.Protocol = corev1.Protocol(s)
+			}
+			return nil
+		})
+	})
+	if plain {
+		if err != nil {
+			return err
+		}
+		*l = out
+		return nil
+	}
+	return utiljson.Unmarshal(v, l)
 }

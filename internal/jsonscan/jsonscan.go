@@ -9,6 +9,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -303,6 +304,18 @@ func (s *scanner) str() error {
 	}
 	b := s.b
 	i := s.i + 1
+	// Eight bytes at a time while none of them is special (SWAR: a byte
+	// below 0x20 or equal to a quote or backslash sets its high bit in
+	// the mask; bytes of 0x80 and above are excluded by "&^ x").
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		if ((x-ones*0x20)|(q-ones)&^q|(bs-ones)&^bs)&^x&highs != 0 {
+			break
+		}
+		i += 8
+	}
 	for i < len(b) {
 		c := b[i]
 		if !strSpecial[c] {

@@ -223,3 +223,29 @@ func TestPlainString(t *testing.T) {
 		}
 	}
 }
+
+// TestStringLanes puts a quote, an escape, a control character and a
+// non-ASCII byte at every position of a long string, so that the
+// eight-bytes-at-a-time skip sees each in every lane: the scan accepts
+// exactly what encoding/json accepts, and ends the string where it does.
+func TestStringLanes(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, "\x01", "\x1f", "\u00e9", "\x7f", `"`} {
+		for at := 0; at < 24; at++ {
+			s := strings.Repeat("a", at) + special + strings.Repeat("b", 24-at)
+			doc := `["` + s + `",1]`
+			var want []interface{}
+			wantErr := json.Unmarshal([]byte(doc), &want)
+			var got [][]byte
+			err := Array([]byte(doc), func(_ int, v []byte) error {
+				got = append(got, v)
+				return nil
+			})
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("%q: scan error %v, encoding/json %v", doc, err, wantErr)
+			}
+			if err == nil && (len(got) != len(want) || string(got[1]) != "1") {
+				t.Fatalf("%q: elements %q", doc, got)
+			}
+		}
+	}
+}
