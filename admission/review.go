@@ -2,6 +2,7 @@ package admission
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
@@ -74,6 +76,9 @@ func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, err
 	resp, out, err := i.admit(ctx, in.Request)
 	if err != nil {
 		return nil, out, err
+	}
+	if b, ok := appendReview(nil, resp); ok {
+		return b, out, nil
 	}
 	b, err := json.Marshal(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: reviewKind},
@@ -175,6 +180,50 @@ func (i *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.Admissi
 	}
 	out.Ops = res.Mutation.NumOps()
 	return i.respond(&out, p)
+}
+
+// appendReview appends the AdmissionReview of resp to b as json.Marshal
+// encodes it (TestAppendReview), without reflection, and reports whether
+// it did: a response with a status (a denial) or audit annotations is
+// left to json.Marshal.
+func appendReview(b []byte, resp *admissionv1.AdmissionResponse) ([]byte, bool) {
+	if resp.Result != nil || len(resp.AuditAnnotations) > 0 {
+		return nil, false
+	}
+	n := 128 + len(resp.UID) + base64.StdEncoding.EncodedLen(len(resp.Patch))
+	for _, w := range resp.Warnings {
+		n += len(w) + 3
+	}
+	if cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
+	}
+	b = append(b, `{"kind":"`+reviewKind+`","apiVersion":"`+reviewAPIVersion+`","response":{"uid":`...)
+	b = jsonstr.Append(b, string(resp.UID))
+	if resp.Allowed {
+		b = append(b, `,"allowed":true`...)
+	} else {
+		b = append(b, `,"allowed":false`...)
+	}
+	if len(resp.Patch) > 0 {
+		b = append(b, `,"patch":"`...)
+		b = base64.StdEncoding.AppendEncode(b, resp.Patch)
+		b = append(b, '"')
+	}
+	if resp.PatchType != nil {
+		b = append(b, `,"patchType":`...)
+		b = jsonstr.Append(b, string(*resp.PatchType))
+	}
+	if len(resp.Warnings) > 0 {
+		b = append(b, `,"warnings":[`...)
+		for i, w := range resp.Warnings {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, w)
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}}"...), true
 }
 
 // decode decodes the request's object as patch.DecodeAs does. When only
