@@ -32,21 +32,23 @@ var leanModes = []sidecar.Mode{sidecar.Auto, sidecar.Native, sidecar.Legacy, sid
 // may answer instead (the documented difference, see decodeLean); any
 // other difference fails.
 func FuzzLeanReview(f *testing.F) {
-	f.Add([]byte("pod"), uint16(0), []byte(nil))
-	f.Add([]byte("another pod"), uint16(1|1<<10), []byte(nil))
-	f.Add([]byte{0xa5, 0x3c, 0x00, 0xff, 0x10}, uint16(2|4|1<<10|1<<13), []byte(nil))
-	f.Add([]byte("x"), uint16(8|16|32|2<<10), []byte(nil))
-	f.Add([]byte("y"), uint16(64|128|3<<10|1<<12), []byte(nil))
-	f.Add([]byte("w"), uint16(16|32|1<<10|2<<12), []byte(nil))
-	f.Add([]byte("v"), uint16(1|16|2<<10|1<<12), []byte(nil))
-	f.Add([]byte("u"), uint16(1<<14|1<<10), []byte(nil))
-	f.Add([]byte("t"), uint16(1<<15|2<<10), []byte(nil))
-	f.Add([]byte("z"), uint16(256|512), []byte(nil))
-	f.Add([]byte(nil), uint16(0), []byte(podJSON))
-	f.Add([]byte(nil), uint16(1<<10), []byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","name":"proxy"}]}}`))
-	f.Add([]byte(nil), uint16(0), []byte(`{"spec":{"containers":[null,{"name":"a","image":1}]}}`))
-	f.Add([]byte(nil), uint16(0), []byte(`{"spec":{"containers":[{"name":"a","ports":[{"containerPort":"x"}]}]}}`))
-	f.Add([]byte(nil), uint16(0), []byte(`{"spec":{"containers":[{"name":"a\u0041","volumeMounts":null}],"containers":[]}}`))
+	f.Add([]byte("pod"), uint32(0), []byte(nil))
+	f.Add([]byte("another pod"), uint32(1|1<<10), []byte(nil))
+	f.Add([]byte{0xa5, 0x3c, 0x00, 0xff, 0x10}, uint32(2|4|1<<10|1<<13), []byte(nil))
+	f.Add([]byte("x"), uint32(8|16|32|2<<10), []byte(nil))
+	f.Add([]byte("y"), uint32(64|128|3<<10|1<<12), []byte(nil))
+	f.Add([]byte("w"), uint32(16|32|1<<10|2<<12), []byte(nil))
+	f.Add([]byte("v"), uint32(1|16|2<<10|1<<12), []byte(nil))
+	f.Add([]byte("u"), uint32(1<<14|1<<10), []byte(nil))
+	f.Add([]byte("t"), uint32(1<<15|2<<10), []byte(nil))
+	f.Add([]byte("s"), uint32(1<<16|1<<17|1<<10), []byte(nil))
+	f.Add([]byte("r"), uint32(1<<16|2<<10|1<<12), []byte(nil))
+	f.Add([]byte("z"), uint32(256|512), []byte(nil))
+	f.Add([]byte(nil), uint32(0), []byte(podJSON))
+	f.Add([]byte(nil), uint32(1<<10), []byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","name":"proxy"}]}}`))
+	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[null,{"name":"a","image":1}]}}`))
+	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[{"name":"a","ports":[{"containerPort":"x"}]}]}}`))
+	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[{"name":"a\u0041","volumeMounts":null}],"containers":[]}}`))
 	// The Spec with app mounts and env, with mounts only, with neither:
 	// the lean decode reads what each needs.
 	spec := testSpec(f)
@@ -64,7 +66,7 @@ func FuzzLeanReview(f *testing.F) {
 			hooks[s][m] = [2]*admission.Webhook{w, typed}
 		}
 	}
-	f.Fuzz(func(t *testing.T, data []byte, knobs uint16, object []byte) {
+	f.Fuzz(func(t *testing.T, data []byte, knobs uint32, object []byte) {
 		obj := object
 		if len(obj) == 0 {
 			pod, err := patchtest.Generate(data, "Pod")
@@ -138,9 +140,11 @@ func malformedSkipped(obj []byte) bool {
 // hostNetwork; 256 an empty container list; 512 a null container; 1<<14
 // a probe on an init container (forbidden without restartPolicy Always),
 // and another init container of restartPolicy Always with one; 1<<15 an
-// init container under the sidecar's name.
-func editPod(pod []byte, knobs uint16, name string) ([]byte, error) {
-	if knobs&0xc3ff == 0 {
+// init container under the sidecar's name; 1<<16 a volume under the name
+// of the Spec's volume; 1<<17 a ServiceAccount token volume mounted at the
+// token path by the first container.
+func editPod(pod []byte, knobs uint32, name string) ([]byte, error) {
+	if knobs&0x3c3ff == 0 {
 		return pod, nil
 	}
 	var doc map[string]interface{}
@@ -205,6 +209,16 @@ func editPod(pod []byte, knobs uint16, name string) ([]byte, error) {
 	}
 	if knobs&(1<<15) != 0 {
 		spec["initContainers"] = append(ics, map[string]interface{}{"name": name, "image": "x"})
+	}
+	vols, _ := spec["volumes"].([]interface{})
+	if knobs&(1<<16) != 0 {
+		vols = append(vols, map[string]interface{}{"name": "proxy-socket", "emptyDir": map[string]interface{}{"medium": "Memory"}})
+		spec["volumes"] = vols
+	}
+	if knobs&(1<<17) != 0 {
+		spec["volumes"] = append(vols, map[string]interface{}{"name": "kube-api-access-x1y2z", "projected": map[string]interface{}{
+			"sources": []interface{}{map[string]interface{}{"serviceAccountToken": map[string]interface{}{"path": "token", "expirationSeconds": 3607}}}}})
+		add(c(0), "volumeMounts", map[string]interface{}{"name": "kube-api-access-x1y2z", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true})
 	}
 	if knobs&128 != 0 {
 		spec["hostNetwork"] = true

@@ -111,6 +111,10 @@ func New(c Config) (*Webhook, error) {
 	for _, e := range i.spec.AppEnv {
 		i.reads.EnvNames[e.Name] = true
 	}
+	i.reads.VolumeNames = make(map[string]bool, len(i.spec.Volumes))
+	for _, v := range i.spec.Volumes {
+		i.reads.VolumeNames[v.Name] = true
+	}
 	i.lean = c.Capability == nil && c.Options.Decide == nil && c.Options.Universal == nil
 	if len(c.ExcludeNamespaces) > 0 {
 		i.exclude = make(map[string]bool, len(c.ExcludeNamespaces))

@@ -100,9 +100,10 @@ func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
 }
 
 // decodeLeanMeta decodes of the metadata object v what the injection and
-// Object read: name, namespace, resourceVersion, labels and annotations.
+// Object read: name, namespace, resourceVersion and annotations (the
+// injection sets no label).
 func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
-	var seen [5]bool
+	var seen [4]bool
 	return jsonscan.Object(v, func(k, v []byte) error {
 		i := -1
 		switch string(k) {
@@ -112,10 +113,8 @@ func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
 			i = 1
 		case "resourceVersion":
 			i = 2
-		case "labels":
-			i = 3
 		case "annotations":
-			i = 4
+			i = 3
 		default:
 			return nil
 		}
@@ -130,8 +129,6 @@ func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
 			return decodeString(v, &m.Namespace)
 		case 2:
 			return decodeString(v, &m.ResourceVersion)
-		case 3:
-			return decodeStringMap(v, &m.Labels)
 		default:
 			return decodeStringMap(v, &m.Annotations)
 		}
@@ -172,12 +169,13 @@ func decodeStringMap(v []byte, m *map[string]string) error {
 // podSpec decodes itself, see podSpec), to their indices: the scheduling
 // fields a pinned injection edits (affinity, nodeSelector), what the
 // defaults and validation depend on (hostNetwork, restartPolicy,
-// volumes, ephemeralContainers) and the overhead of the resource report.
+// ephemeralContainers; volumes, see decodeVolumes) and the overhead of the
+// resource report.
 // The others (tolerations, securityContext, dnsPolicy, ...) stay raw.
 var podSpecFields = func() map[string]int {
 	all := jsonFields(reflect.TypeOf(corev1.PodSpec{}))
 	m := map[string]int{}
-	for _, n := range []string{"affinity", "nodeSelector", "hostNetwork", "restartPolicy", "volumes", "ephemeralContainers", "overhead"} {
+	for _, n := range []string{"affinity", "nodeSelector", "hostNetwork", "restartPolicy", "ephemeralContainers", "overhead"} {
 		m[n] = all[n]
 	}
 	return m
@@ -230,7 +228,7 @@ func decodeLeanSpec(spec []byte, ps *podSpec, r *leanpod.Reads) bool {
 	sv := reflect.ValueOf(&ps.PodSpec).Elem()
 	var seen [2]uint64 // PodSpec fields seen, by index
 	var containers, initContainers []byte
-	resources := false
+	resources, volumes := false, false
 	err := jsonscan.Object(spec, func(k, v []byte) error {
 		switch string(k) {
 		case "containers":
@@ -245,6 +243,12 @@ func decodeLeanSpec(spec []byte, ps *podSpec, r *leanpod.Reads) bool {
 			}
 			initContainers = v
 			return nil
+		case "volumes":
+			if volumes {
+				return errLean
+			}
+			volumes = true
+			return decodeVolumes(v, &ps.Volumes, r.VolumeNames)
 		case "resources":
 			if resources {
 				return errLean
@@ -522,4 +526,55 @@ func decodePorts(v []byte, l *[]corev1.ContainerPort) error {
 		return nil
 	}
 	return utiljson.Unmarshal(v, l)
+}
+
+// decodeVolumes decodes the JSON array v into *l as encoding/json does for
+// the volumes named in full and the projected ones; of the others only the
+// name, which is all the injection reads of them (validation of mounts,
+// clashes with the Spec's volumes).
+func decodeVolumes(v []byte, l *[]corev1.Volume, full map[string]bool) error {
+	if string(v) == "null" {
+		*l = nil
+		return nil
+	}
+	out := make([]corev1.Volume, 0, 4)
+	err := jsonscan.Array(v, func(_ int, e []byte) error {
+		out = append(out, corev1.Volume{})
+		vol := &out[len(out)-1]
+		if string(e) == "null" {
+			return nil
+		}
+		var name []byte
+		projected := false
+		err := jsonscan.Object(e, func(k, v []byte) error {
+			switch string(k) {
+			case "name":
+				if name != nil {
+					return errLean
+				}
+				name = v
+			case "projected":
+				projected = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if name != nil {
+			if err := decodeString(name, &vol.Name); err != nil {
+				return err
+			}
+		}
+		if projected || full[vol.Name] {
+			*vol = corev1.Volume{}
+			return utiljson.Unmarshal(e, vol)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*l = out
+	return nil
 }

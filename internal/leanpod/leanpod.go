@@ -18,6 +18,11 @@ type Reads struct {
 	// decoded in full; of the others, the name. When it is empty no
 	// variable is decoded: the injection reads none.
 	EnvNames map[string]bool
+	// VolumeNames: the pod's volumes of these names (the Spec's volumes)
+	// are decoded in full, and so is every projected volume (the
+	// ServiceAccount token volumes change the defaults compared with);
+	// of the others, the name.
+	VolumeNames map[string]bool
 }
 
 // Decode decodes a Pod document as patch.DecodeAs(raw, "Pod") does, except
