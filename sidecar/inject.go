@@ -529,7 +529,7 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 	for i := range want {
 		c := &want[i]
 		digests[c.Name] = r.cm.containerDigest(c, &r.added)
-		if keys := resourceKeys(c); keys != nil {
+		if keys := r.cm.resourceKeys(c); keys != nil {
 			if r.rec.Resources == nil {
 				r.rec.Resources = map[string][]string{}
 			}
