@@ -196,7 +196,7 @@ spec:
 metadata:
   namespace: shop
   name: web
-  annotations: {z: "on", a: "null"}
+  annotations: {z: "on", a: "null", "y": "n"}
 `
 	for _, tc := range []struct{ name, in string }{
 		{"yaml", pod},
@@ -214,7 +214,7 @@ metadata:
 				{[]string{"spec", "containers", "0"}, []string{"image", "name", "env", "volumeMounts"}},
 				{[]string{"spec", "containers", "0", "env", "0"}, []string{"value", "name"}},
 				{[]string{"metadata"}, []string{"namespace", "name", "annotations"}},
-				{[]string{"metadata", "annotations"}, []string{"z", "a", "sidecar.sidecarkit.io/proxy"}},
+				{[]string{"metadata", "annotations"}, []string{"z", "a", "y", "sidecar.sidecarkit.io/proxy"}},
 			} {
 				if got := keysOf(t, y, c.path...); !reflect.DeepEqual(got, c.want) {
 					t.Errorf("keys of %s: %v, want %v\n%s", strings.Join(c.path, "."), got, c.want, y)
@@ -231,7 +231,8 @@ metadata:
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("-o yaml reads back as\n%s\nnot -o json's\n%s", back, js)
 			}
-			for _, s := range []string{`"yes"`, `"0755"`, `"1.10"`, `"on"`, `"null"`} {
+			// Keys too: "y" is true to YAML 1.1.
+			for _, s := range []string{`"yes"`, `"0755"`, `"1.10"`, `"on"`, `"null"`, `"y":"n"`} {
 				if !bytes.Contains(back, []byte(s)) {
 					t.Errorf("the string %s did not stay a string:\n%s", s, y)
 				}

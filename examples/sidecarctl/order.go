@@ -232,6 +232,16 @@ func reorderJSON(js []byte, ref *yamlv3.Node) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// strNode is the YAML node of a string, a value or a mapping key: quoted
+// when kubectl would read it plain as something else.
+func strNode(s string) *yamlv3.Node {
+	n := &yamlv3.Node{Kind: yamlv3.ScalarNode, Tag: "!!str", Value: s}
+	if misreadPlain(s) {
+		n.Style = yamlv3.DoubleQuotedStyle
+	}
+	return n
+}
+
 // misreadPlain reports whether s, which yaml.v3 would write unquoted
 // (it reads the plain scalar back as s), reads as something else the way
 // kubectl reads YAML (sigs.k8s.io/yaml, YAML 1.1): "on", "yes", "y",
@@ -282,7 +292,7 @@ func (n *node) yamlNode() *yamlv3.Node {
 			m.Style = yamlv3.FlowStyle
 		}
 		for i, k := range n.keys {
-			m.Content = append(m.Content, &yamlv3.Node{Kind: yamlv3.ScalarNode, Tag: "!!str", Value: k}, n.vals[i].yamlNode())
+			m.Content = append(m.Content, strNode(k), n.vals[i].yamlNode())
 		}
 		return m
 	case n.arr:
@@ -297,11 +307,7 @@ func (n *node) yamlNode() *yamlv3.Node {
 	}
 	switch v := n.scalar.(type) {
 	case string:
-		n := &yamlv3.Node{Kind: yamlv3.ScalarNode, Tag: "!!str", Value: v}
-		if misreadPlain(v) {
-			n.Style = yamlv3.DoubleQuotedStyle
-		}
-		return n
+		return strNode(v)
 	case json.Number:
 		tag := "!!int"
 		if strings.ContainsAny(string(v), ".eE") {
