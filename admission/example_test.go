@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
 
@@ -47,21 +50,47 @@ func ExampleWebhook_Review() {
 	// add /metadata/annotations
 }
 
-// Handler serves the Webhook over HTTPS; Observe is where logs and metrics
-// go.
+// Handler serves the Webhook over HTTPS (here an httptest server stands
+// in for the API server's call); Observe is where logs and metrics go. With
+// no Capability hook, the capability is unknown and Auto falls back to
+// legacy; kube-system is excluded.
 func ExampleHandler() {
 	spec, _ := sidecar.LoadSpec([]byte(`{"name":"proxy","image":"registry.example/proxy:2"}`))
-	i, err := admission.New(admission.Config{Spec: spec, ExcludeNamespaces: []string{"kube-system"}})
+	wh, err := admission.New(admission.Config{Spec: spec, ExcludeNamespaces: []string{"kube-system"}})
 	if err != nil {
 		panic(err)
 	}
+	var mu sync.Mutex
+	var observed []string
 	mux := http.NewServeMux()
 	mux.Handle("/mutate", &admission.Handler{
-		Webhook: i,
+		Webhook: wh,
+		// Called once the response is written, for every request.
 		Observe: func(r *http.Request, status int, o admission.Outcome, err error) {
-			fmt.Println(status, o.UID, o.Mode, o.Skipped, err)
+			mu.Lock()
+			defer mu.Unlock()
+			observed = append(observed, fmt.Sprintf("observed: %d %s mode=%s skipped=%q ops=%d err=%v", status, o.UID, o.Mode, o.Skipped, o.Ops, err))
 		},
 	})
-	srv := &http.Server{Addr: ":8443", Handler: mux}
-	_ = srv // srv.ListenAndServeTLS("tls.crt", "tls.key")
+	srv := httptest.NewServer(mux) // in production: http.Server{...}.ListenAndServeTLS
+	for _, ns := range []string{"shop", "kube-system"} {
+		body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+			"uid":"uid-` + ns + `","kind":{"group":"","version":"v1","kind":"Pod"},"namespace":"` + ns + `","operation":"CREATE",
+			"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}`
+		resp, err := http.Post(srv.URL+"/mutate?timeout=10s", "application/json", strings.NewReader(body))
+		if err != nil {
+			panic(err)
+		}
+		var ar admissionv1.AdmissionReview
+		_ = json.NewDecoder(resp.Body).Decode(&ar)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, ar.Response.UID, "allowed:", ar.Response.Allowed, "patch:", len(ar.Response.Patch) > 0)
+	}
+	srv.Close() // waits for the handlers, and so for Observe
+	fmt.Println(strings.Join(observed, "\n"))
+	// Output:
+	// 200 uid-shop allowed: true patch: true
+	// 200 uid-kube-system allowed: true patch: false
+	// observed: 200 uid-shop mode=legacy skipped="" ops=2 err=<nil>
+	// observed: 200 uid-kube-system mode=auto skipped="Namespace" ops=0 err=<nil>
 }

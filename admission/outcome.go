@@ -28,14 +28,18 @@ type Outcome struct {
 	// or the skip.
 	Skipped sidecar.Skip
 	Reason  string
-	// Warnings are the warnings of the response, as sent.
-	Warnings []string
+	// Warnings are the warnings of the response: the injection's (at most
+	// MaxWarnings), or CodeSidecarMissing's when AllowOnError let a Pod
+	// through without its sidecar. The response carries each as text,
+	// "path: message" (or the message when there is no path), cut to
+	// MaxWarningLength runes.
+	Warnings []compat.Finding
 	// Err is the injection error of a denied request (or of an allowed
 	// one under Config.AllowOnError).
 	Err error
 }
 
-// The reasons a review skips, besides sidecar's (sidecar.NotSkipped,
+// The reasons a review skips, besides sidecar's ("",
 // sidecar.SkipDeclined, sidecar.SkipAlreadyInjected): Outcome.Skipped is a
 // sidecar.Skip, so one switch covers both.
 const (

@@ -55,7 +55,7 @@ type requestIn struct {
 // review's JSON and the Outcome, or an *[Error] that says which HTTP status
 // to answer with instead (see the package documentation for the status
 // codes). Review does not keep body.
-func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
+func (wh *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, error) {
 	var out Outcome
 	if len(body) == 0 {
 		return nil, out, badRequest(errors.New("admission: empty body; want an AdmissionReview"))
@@ -70,7 +70,7 @@ func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, err
 	if in.Request == nil {
 		return nil, out, badRequest(errors.New("admission: AdmissionReview has no request"))
 	}
-	resp, out, err := i.admit(ctx, in.Request)
+	resp, out, err := wh.admit(ctx, in.Request)
 	if err != nil {
 		return nil, out, err
 	}
@@ -94,17 +94,17 @@ func (i *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, err
 // malformed request, 500 when the capability source fails or ctx ends);
 // a Pod that cannot take the sidecar is a denial in the response, not an
 // error.
-func (i *Webhook) Admit(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, Outcome, error) {
+func (wh *Webhook) Admit(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, Outcome, error) {
 	if req == nil {
 		return nil, Outcome{}, badRequest(errors.New("admission: no request"))
 	}
 	r := &requestIn{UID: string(req.UID), Kind: req.Kind, SubResource: req.SubResource, Name: req.Name,
 		Namespace: req.Namespace, Operation: string(req.Operation), Object: req.Object.Raw, DryRun: req.DryRun}
-	return i.admit(ctx, r)
+	return wh.admit(ctx, r)
 }
 
 // admit decides r (see Review and Admit).
-func (i *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.AdmissionResponse, Outcome, error) {
+func (wh *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.AdmissionResponse, Outcome, error) {
 	var out Outcome
 	if r.UID == "" {
 		return nil, out, badRequest(errors.New("admission: request.uid is empty"))
@@ -115,13 +115,13 @@ func (i *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.Admissi
 		out.Skipped, out.Reason = SkipOperation, fmt.Sprintf("operation %s is not mutated", r.Operation)
 	case r.SubResource != "":
 		out.Skipped, out.Reason = SkipSubResource, fmt.Sprintf("subresource %q is not mutated", r.SubResource)
-	case !i.handles(r.Kind):
+	case !wh.handles(r.Kind):
 		out.Skipped, out.Reason = SkipKind, fmt.Sprintf("kind %s is not mutated", kindString(r.Kind))
-	case i.exclude[r.Namespace]:
+	case wh.exclude[r.Namespace]:
 		out.Skipped, out.Reason = SkipNamespace, fmt.Sprintf("namespace %q is excluded", r.Namespace)
 	}
-	if out.Skipped != sidecar.NotSkipped {
-		return i.respond(&out, nil)
+	if out.Skipped != "" {
+		return wh.respond(&out, nil)
 	}
 	if len(r.Object) == 0 || string(r.Object) == "null" {
 		return nil, out, badRequest(errors.New("admission: request.object is missing"))
@@ -131,54 +131,55 @@ func (i *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.Admissi
 		return nil, out, badRequest(fmt.Errorf("admission: request.object: %w", err))
 	}
 	var c compat.Capability
-	if i.capability != nil {
-		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, i.spec.Container.Name)
+	if wh.capability != nil {
+		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, wh.spec.Container.Name)
 		if err != nil {
 			// A corrupt record of ours: Inject reports it below.
 			sched = obj.Spec
 		}
 		req := Request{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: out.DryRun, Object: obj, SchedulingSpec: sched}
-		if c, err = i.capability(ctx, &req); err != nil {
+		if c, err = wh.capability(ctx, &req); err != nil {
 			return nil, out, internal(fmt.Errorf("admission: capability: %w", err))
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, out, internal(fmt.Errorf("admission: %w", err))
 	}
-	res, err := i.injector.InjectObject(ctx, obj, c, i.opts)
+	res, err := wh.injector.InjectObject(ctx, obj, c, wh.opts)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		// Out of time: not an answer about the Pod.
 		return nil, out, internal(fmt.Errorf("admission: %w", err))
 	}
 	if err != nil {
-		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", i.spec.Container.Name)
-		if i.allowOnErr {
+		out.Err, out.Reason = err, fmt.Sprintf("sidecar %q cannot be injected", wh.spec.Container.Name)
+		if wh.allowOnErr {
 			out.Skipped = SkipError
-			out.Warnings = []string{fmt.Sprintf("sidecar %q not injected: %v", i.spec.Container.Name, err)}
+			out.Warnings = []compat.Finding{{Code: compat.CodeSidecarMissing, Severity: compat.SeverityWarning,
+				Message: fmt.Sprintf("sidecar %q not injected: %v", wh.spec.Container.Name, err)}}
 		}
-		return i.respond(&out, nil)
+		return wh.respond(&out, nil)
 	}
 	out.Warnings = res.Warnings
 	out.Reason = res.Reason
-	if res.Skipped != sidecar.NotSkipped {
+	if res.Skipped != "" {
 		out.Skipped = res.Skipped
-		return i.respond(&out, nil)
+		return wh.respond(&out, nil)
 	}
 	out.Mode, out.Code = res.Mode, res.Code
 	if res.Mutation.Empty() {
-		return i.respond(&out, nil)
+		return wh.respond(&out, nil)
 	}
 	p, err := res.Mutation.MarshalJSONPatch() // for obj.Root: InjectObject's mutation knows it
 	if err != nil {
 		return nil, out, internal(fmt.Errorf("admission: render patch: %w", err))
 	}
 	out.Ops = res.Mutation.NumOps()
-	return i.respond(&out, p)
+	return wh.respond(&out, p)
 }
 
 // respond returns the response for out: denied when out.Err is set
 // without AllowOnError, allowed otherwise, with the patch p when not nil.
-func (i *Webhook) respond(out *Outcome, p []byte) (*admissionv1.AdmissionResponse, Outcome, error) {
+func (wh *Webhook) respond(out *Outcome, p []byte) (*admissionv1.AdmissionResponse, Outcome, error) {
 	resp := &admissionv1.AdmissionResponse{UID: types.UID(out.UID), Allowed: true}
 	if out.Err != nil && out.Skipped != SkipError {
 		resp.Allowed = false
@@ -195,8 +196,10 @@ func (i *Webhook) respond(out *Outcome, p []byte) (*admissionv1.AdmissionRespons
 		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = p, &pt
 	}
-	out.Warnings = boundWarnings(out.Warnings)
-	resp.Warnings = out.Warnings
+	if len(out.Warnings) > MaxWarnings {
+		out.Warnings = out.Warnings[:MaxWarnings:MaxWarnings]
+	}
+	resp.Warnings = warningTexts(out.Warnings)
 	out.Allowed = resp.Allowed
 	return resp, *out, nil
 }
@@ -206,6 +209,22 @@ func kindString(k metav1.GroupVersionKind) string {
 		return k.Version + "/" + k.Kind
 	}
 	return k.Group + "/" + k.Version + "/" + k.Kind
+}
+
+// warningTexts returns the response's warnings for ws: "path: message", or
+// the message when a warning has no path, bounded by boundWarnings.
+func warningTexts(ws []compat.Finding) []string {
+	if len(ws) == 0 {
+		return nil
+	}
+	texts := make([]string, len(ws))
+	for k, w := range ws {
+		texts[k] = w.Message
+		if w.Path != "" {
+			texts[k] = w.Path + ": " + w.Message
+		}
+	}
+	return boundWarnings(texts)
 }
 
 // boundWarnings returns ws cut to MaxWarnings warnings of at most

@@ -149,8 +149,9 @@ func TestReviewAllowOnErrorWarningBounded(t *testing.T) {
 	if !resp.Allowed || len(ops) != 0 || out.Skipped != admission.SkipError || out.Err == nil || utf8.RuneCountInString(out.Err.Error()) <= admission.MaxWarningLength {
 		t.Fatalf("allowed %v, %d ops, skipped %q, err %v; want a Pod admitted unchanged after an error longer than a warning", resp.Allowed, len(ops), out.Skipped, out.Err)
 	}
-	if len(resp.Warnings) != 1 || len(out.Warnings) != 1 || resp.Warnings[0] != out.Warnings[0] {
-		t.Fatalf("warnings %q, outcome %q: want one, the same", resp.Warnings, out.Warnings)
+	if len(resp.Warnings) != 1 || len(out.Warnings) != 1 || !strings.HasPrefix(out.Warnings[0].Message, resp.Warnings[0]) ||
+		out.Warnings[0].Code != compat.CodeSidecarMissing || out.Warnings[0].Severity != compat.SeverityWarning {
+		t.Fatalf("warnings %q, outcome %+v: want one, the same, coded sidecar-missing", resp.Warnings, out.Warnings)
 	}
 	w := resp.Warnings[0]
 	if utf8.RuneCountInString(w) != admission.MaxWarningLength || !strings.HasPrefix(w, `sidecar "proxy" not injected: sidecar: inject: `) {

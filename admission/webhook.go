@@ -85,7 +85,7 @@ func New(c Config) (*Webhook, error) {
 	if c.Options.Universal == nil && (c.Options.Mode == sidecar.Universal || c.Options.Fallback == sidecar.Universal) {
 		return nil, errors.New("admission: the universal mode needs Options.Universal (a universal.Planner)")
 	}
-	i := &Webhook{
+	wh := &Webhook{
 		spec:       prepared.Spec(),
 		injector:   prepared,
 		opts:       c.Options,
@@ -93,14 +93,14 @@ func New(c Config) (*Webhook, error) {
 		workloads:  c.Workloads,
 		allowOnErr: c.AllowOnError,
 	}
-	i.opts.PodResources = nil
+	wh.opts.PodResources = nil
 	if len(c.ExcludeNamespaces) > 0 {
-		i.exclude = make(map[string]bool, len(c.ExcludeNamespaces))
+		wh.exclude = make(map[string]bool, len(c.ExcludeNamespaces))
 		for _, ns := range c.ExcludeNamespaces {
-			i.exclude[ns] = true
+			wh.exclude[ns] = true
 		}
 	}
-	return i, nil
+	return wh, nil
 }
 
 // kinds are the group/kinds a Webhook may mutate, with whether they are
@@ -117,7 +117,7 @@ var kinds = map[metav1.GroupKind]bool{
 	{Group: "", Kind: "PodTemplate"}:           true,
 }
 
-func (i *Webhook) handles(k metav1.GroupVersionKind) bool {
+func (wh *Webhook) handles(k metav1.GroupVersionKind) bool {
 	workload, ok := kinds[metav1.GroupKind{Group: k.Group, Kind: k.Kind}]
-	return ok && (!workload || i.workloads)
+	return ok && (!workload || wh.workloads)
 }

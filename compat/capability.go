@@ -26,23 +26,25 @@ type Capability struct {
 	Evidence []Evidence `json:"evidence,omitempty"`
 }
 
-// Source names the kind of evidence behind a Capability.
-type Source string
-
-// The evidence sources.
+// The evidence sources, the values of Evidence.Source.
 const (
-	SourceKubeletVersion   Source = "kubelet-version"   // status.nodeInfo.kubeletVersion or a kubelet version string
-	SourceAPIServerVersion Source = "apiserver-version" // the API server's /version gitVersion
-	SourceMetrics          Source = "metrics"           // kubernetes_feature_enabled in a component's /metrics
-	SourceNodeLabel        Source = "node-label"        // our node label, see [NodeLabel]
-	SourceSkewPolicy       Source = "skew-policy"       // the version-skew policy (docs/capability.md#version-skew)
-	SourceNodeSelection    Source = "node-selection"    // which nodes a Pod may land on
+	sourceKubeletVersion   = "kubelet-version"   // status.nodeInfo.kubeletVersion or a kubelet version string
+	sourceAPIServerVersion = "apiserver-version" // the API server's /version gitVersion
+	sourceMetrics          = "metrics"           // kubernetes_feature_enabled in a component's /metrics
+	sourceNodeLabel        = "node-label"        // our node label, see [NodeLabel]
+	sourceSkewPolicy       = "skew-policy"       // the version-skew policy (docs/capability.md#version-skew)
+	sourceNodeSelection    = "node-selection"    // which nodes a Pod may land on
 )
 
 // Evidence records one source's statement.
 type Evidence struct {
-	// Source is the kind of evidence.
-	Source Source `json:"source"`
+	// Source is the kind of evidence: "kubelet-version" (a kubelet's
+	// version), "apiserver-version" (the API server's /version),
+	// "metrics" (kubernetes_feature_enabled in a component's /metrics),
+	// "node-label" (the [NodeLabel] label), "skew-policy" (the
+	// version-skew policy, docs/capability.md#version-skew) or
+	// "node-selection" (which nodes a Pod may land on).
+	Source string `json:"source"`
 	// Subject is who the evidence is about: "node/<name>", "kubelet" or
 	// "kube-apiserver".
 	Subject string `json:"subject"`

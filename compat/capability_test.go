@@ -10,7 +10,7 @@ import (
 )
 
 func ev(subject string) compat.Evidence {
-	return compat.Evidence{Source: compat.SourceKubeletVersion, Subject: subject, Detail: "d"}
+	return compat.Evidence{Source: "kubelet-version", Subject: subject, Detail: "d"}
 }
 
 func TestWeakest(t *testing.T) {

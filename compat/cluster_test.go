@@ -47,7 +47,7 @@ func TestClusterFor(t *testing.T) {
 			spec: onMain, api: compat.APIServerUnknown, kubelet: compat.KubeletUnknown},
 		{name: "node metrics override its version", cl: compat.Cluster{Nodes: []corev1.Node{node("a", "v1.31.2", nil)}, NodeMetrics: map[string]compat.FeatureGates{"a": gates("BETA", 0)}},
 			api: compat.APIServerUnknown, kubelet: compat.KubeletRejects},
-		{name: "node label overrides its version", cl: compat.Cluster{Nodes: []corev1.Node{node("a", "v1.28.4", label(compat.NodeLabelNative))}},
+		{name: "node label overrides its version", cl: compat.Cluster{Nodes: []corev1.Node{node("a", "v1.28.4", label("native"))}},
 			api: compat.APIServerUnknown, kubelet: compat.KubeletNative},
 		{name: "an unreadable node", cl: compat.Cluster{Nodes: []corev1.Node{node("a", "v1.31.2", nil), node("b", "", nil)}},
 			api: compat.APIServerUnknown, kubelet: compat.KubeletUnknown, errText: `node "b"`},

@@ -1,7 +1,8 @@
 package compat
 
 // Code is a machine-readable reason: why sidecar.Recommend chose a mode, or
-// what a [Finding] is about. Codes are stable; messages may change.
+// what a [Finding] is about (a diagnosis, or a warning of an injection).
+// Codes are stable; messages may change.
 type Code string
 
 // Codes of a mode choice (sidecar.Recommend).
@@ -28,4 +29,15 @@ const (
 	CodeProbeRejectionRisk   Code = "probe-rejection-risk"    // a sidecar's probes get the Pod rejected if the field is dropped
 	CodeSidecarAfterInit     Code = "sidecar-after-init"      // a sidecar starts after blocking init containers
 	CodeManagedFieldsInvalid Code = "managed-fields-invalid"  // metadata.managedFields could not be read
+)
+
+// Codes of the warnings an injection returns (sidecar.Result.Warnings,
+// admission.Outcome.Warnings), besides the capability codes above for a
+// forced mode that will fail (CodeAPIServerDrops, CodeNodeStrips, ...) and
+// for native sidecars whose termination order is unordered or unknown
+// (CodeUnorderedTermination, CodeKubeletUnknown).
+const (
+	CodeModeCaveat     Code = "mode-caveat"      // what the chosen mode costs: doubled requests, pinned scheduling, a Job kept running
+	CodeRestored       Code = "restored"         // content under the sidecar's names differed from its spec and was overwritten
+	CodeSpecNotApplied Code = "spec-not-applied" // part of the spec was not applied: the Pod's own content is kept, or a placement target is missing
 )

@@ -319,7 +319,7 @@ func capabilityFindings(c Capability, nodePath string) []Finding {
 func evidenceNote(c Capability, api bool) string {
 	var parts []string
 	for _, e := range c.Evidence {
-		if (e.Subject == subjectAPIServer) == api && e.Source != SourceNodeSelection {
+		if (e.Subject == subjectAPIServer) == api && e.Source != sourceNodeSelection {
 			parts = append(parts, e.String())
 		}
 	}

@@ -286,10 +286,10 @@ func TestDiagnoseCapabilityEvidenceNote(t *testing.T) {
 	api := func(n int) compat.Capability {
 		c := compat.Capability{APIServer: compat.APIServerDrops}
 		for i := 0; i < n; i++ {
-			c.Evidence = append(c.Evidence, compat.Evidence{Source: compat.SourceMetrics, Subject: "kube-apiserver", Detail: string(rune('a' + i))})
+			c.Evidence = append(c.Evidence, compat.Evidence{Source: "metrics", Subject: "kube-apiserver", Detail: string(rune('a' + i))})
 		}
 		// Evidence about the kubelet is not quoted for the API server.
-		c.Evidence = append(c.Evidence, compat.Evidence{Source: compat.SourceKubeletVersion, Subject: "kubelet", Detail: "k"})
+		c.Evidence = append(c.Evidence, compat.Evidence{Source: "kubelet-version", Subject: "kubelet", Detail: "k"})
 		return c
 	}
 	base := "the API server " + compat.APIServerDrops.Description()

@@ -39,7 +39,7 @@ func ExampleParseAPIServerVersion() {
 // version's default.
 func ExampleParseNode() {
 	n := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "pool-a-1", Labels: map[string]string{compat.NodeLabel: compat.NodeLabelNative}},
+		ObjectMeta: metav1.ObjectMeta{Name: "pool-a-1", Labels: map[string]string{compat.NodeLabel: "native"}},
 		Status:     corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v1.28.15"}},
 	}
 	c, _ := compat.ParseNode(n)
@@ -129,13 +129,12 @@ func ExampleFromNodeMetrics() {
 func ExampleFromSkewPolicy() {
 	for _, v := range []string{"v1.29.0", "v1.31.5", "v1.32.0"} {
 		c, _ := compat.FromSkewPolicy(v)
-		oldest, _ := compat.OldestKubelet(v)
-		fmt.Printf("%s: kubelets from %s, weakest %s\n", v, oldest, c.Kubelet)
+		fmt.Printf("%s: weakest kubelet %s\n", v, c.Kubelet)
 	}
 	// Output:
-	// v1.29.0: kubelets from 1.26, weakest rejects
-	// v1.31.5: kubelets from 1.28, weakest rejects
-	// v1.32.0: kubelets from 1.29, weakest native
+	// v1.29.0: weakest kubelet rejects
+	// v1.31.5: weakest kubelet rejects
+	// v1.32.0: weakest kubelet native
 }
 
 // Joining what is known about the API server and the nodes.

@@ -98,7 +98,7 @@ func FromAPIServerMetrics(g FeatureGates, apiserverVersion string) (Capability, 
 			c.APIServer = APIServerUnknownField
 		}
 	}
-	return c.withEvidence(Evidence{SourceMetrics, subjectAPIServer, r.detail + ": API server " + c.APIServer.String()}), err
+	return c.withEvidence(Evidence{sourceMetrics, subjectAPIServer, r.detail + ": API server " + c.APIServer.String()}), err
 }
 
 // FromNodeMetrics reads a node with [ParseNode] and lets its kubelet's
@@ -130,7 +130,7 @@ func kubeletMetrics(subject string, g FeatureGates, ver string) (Capability, err
 			c.Kubelet = KubeletStrips
 		}
 	}
-	return c.withEvidence(Evidence{SourceMetrics, subject, r.detail + ": kubelet " + c.Kubelet.String()}), err
+	return c.withEvidence(Evidence{sourceMetrics, subject, r.detail + ": kubelet " + c.Kubelet.String()}), err
 }
 
 // gateReading is what the SidecarContainers series (or its absence) says.

@@ -82,7 +82,7 @@ func TestFromMetrics(t *testing.T) {
 			if diff := cmp.Diff(want, withoutEvidence(got)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
-			if len(got.Evidence) != 1 || got.Evidence[0].Source != compat.SourceMetrics {
+			if len(got.Evidence) != 1 || got.Evidence[0].Source != "metrics" {
 				t.Errorf("evidence %v, want one metrics entry", got.Evidence)
 			}
 		}
@@ -138,7 +138,7 @@ func TestFromNodeMetrics(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			last := got.Evidence[len(got.Evidence)-1]
-			if last.Source != compat.SourceMetrics || last.Subject != "node/w" {
+			if last.Source != "metrics" || last.Subject != "node/w" {
 				t.Errorf("last evidence %+v, want metrics about node/w", last)
 			}
 		})

@@ -11,11 +11,11 @@ import (
 	"strings"
 )
 
-// MaxMetricsLine is the longest line, in bytes with its line end, that
+// maxMetricsLine is the longest line, in bytes with its line end, that
 // [ParseFeatureMetrics] reads. Longer comment lines, and longer sample lines whose metric name
 // can be read and is not kubernetes_feature_enabled, are skipped; any other
-// longer line is an error wrapping [ErrLineTooLong].
-const MaxMetricsLine = 64 << 10
+// longer line is a [MetricsError] that says so.
+const maxMetricsLine = 64 << 10
 
 // maxFeatureGates bounds the memory ParseFeatureMetrics uses; Kubernetes
 // components have a few hundred gates.
@@ -23,9 +23,9 @@ const maxFeatureGates = 4096
 
 const featureMetric = "kubernetes_feature_enabled"
 
-// ErrLineTooLong is wrapped by [ParseFeatureMetrics] errors for a line
-// longer than [MaxMetricsLine] that may hold a feature gate.
-var ErrLineTooLong = errors.New("line too long")
+// errLineTooLong is wrapped by [ParseFeatureMetrics] errors for a line
+// longer than [maxMetricsLine] that may hold a feature gate.
+var errLineTooLong = errors.New("line too long")
 
 // MetricsError is a syntax error in metrics text, at a line (1-based).
 type MetricsError struct {
@@ -60,13 +60,13 @@ func (e *MetricsError) Unwrap() error { return e.Err }
 //
 // On error the result is empty: nothing is known.
 func ParseFeatureMetrics(r io.Reader) (FeatureGates, error) {
-	br := bufio.NewReaderSize(r, MaxMetricsLine)
+	br := bufio.NewReaderSize(r, maxMetricsLine)
 	gates := make(map[string]FeatureGate)
 	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			if !skippableLongLine(line) {
-				return FeatureGates{}, &MetricsError{n, fmt.Errorf("%w: longer than %d bytes: %s", ErrLineTooLong, MaxMetricsLine, snippet(line))}
+				return FeatureGates{}, &MetricsError{n, fmt.Errorf("%w: longer than %d bytes: %s", errLineTooLong, maxMetricsLine, snippet(line))}
 			}
 			if err = discardLine(br); err == nil {
 				continue

@@ -11,7 +11,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 )
 
-// TestMetricsOverlongLines: which lines longer than MaxMetricsLine are
+// TestMetricsOverlongLines: which lines longer than maxMetricsLine are
 // skipped (comments, blank runs, samples of another metric whose name,
 // bare or quoted, can be read) and which are an error.
 func TestMetricsOverlongLines(t *testing.T) {

@@ -16,33 +16,33 @@ const NodeLabel = "sidecarkit.io/native-sidecars"
 
 // The values of [NodeLabel], one per known [Kubelet] capability.
 const (
-	NodeLabelNative  = "native"
-	NodeLabelStrips  = "strips"
-	NodeLabelRejects = "rejects"
+	nodeLabelNative  = "native"
+	nodeLabelStrips  = "strips"
+	nodeLabelRejects = "rejects"
 )
 
-// NodeLabelValue returns the [NodeLabel] value for a kubelet capability.
-// For KubeletUnknown it returns "", false: the label should be removed
-// rather than set.
+// NodeLabelValue returns the [NodeLabel] value for a kubelet capability:
+// "native", "strips" or "rejects". For KubeletUnknown it returns "",
+// false: the label should be removed rather than set.
 func NodeLabelValue(k Kubelet) (string, bool) {
 	switch k {
 	case KubeletNative:
-		return NodeLabelNative, true
+		return nodeLabelNative, true
 	case KubeletStrips:
-		return NodeLabelStrips, true
+		return nodeLabelStrips, true
 	case KubeletRejects:
-		return NodeLabelRejects, true
+		return nodeLabelRejects, true
 	}
 	return "", false
 }
 
 func kubeletFromLabel(v string) (Kubelet, bool) {
 	switch v {
-	case NodeLabelNative:
+	case nodeLabelNative:
 		return KubeletNative, true
-	case NodeLabelStrips:
+	case nodeLabelStrips:
 		return KubeletStrips, true
-	case NodeLabelRejects:
+	case nodeLabelRejects:
 		return KubeletRejects, true
 	}
 	return KubeletUnknown, false
@@ -57,7 +57,7 @@ func NativeNodeSelectorRequirement() corev1.NodeSelectorRequirement {
 	return corev1.NodeSelectorRequirement{
 		Key:      NodeLabel,
 		Operator: corev1.NodeSelectorOpIn,
-		Values:   []string{NodeLabelNative},
+		Values:   []string{nodeLabelNative},
 	}
 }
 
@@ -83,14 +83,14 @@ func ParseNode(n *corev1.Node) (Capability, error) {
 		switch {
 		case !known:
 			errs = append(errs, fmt.Errorf("compat: node %q: label %s=%q: want %q, %q or %q",
-				n.Name, NodeLabel, lv, NodeLabelNative, NodeLabelStrips, NodeLabelRejects))
-			c = c.withEvidence(Evidence{SourceNodeLabel, subject, fmt.Sprintf("label %s=%q is not a known value: ignored", NodeLabel, lv)})
+				n.Name, NodeLabel, lv, nodeLabelNative, nodeLabelStrips, nodeLabelRejects))
+			c = c.withEvidence(Evidence{sourceNodeLabel, subject, fmt.Sprintf("label %s=%q is not a known value: ignored", NodeLabel, lv)})
 		case k == KubeletNative && c.Kubelet == KubeletStrips:
 			errs = append(errs, fmt.Errorf("compat: node %q: label %s=%q contradicts kubelet version %q, which cannot run native sidecars",
 				n.Name, NodeLabel, lv, v))
-			c = c.withEvidence(Evidence{SourceNodeLabel, subject, fmt.Sprintf("label %s=%q contradicts the version: ignored", NodeLabel, lv)})
+			c = c.withEvidence(Evidence{sourceNodeLabel, subject, fmt.Sprintf("label %s=%q contradicts the version: ignored", NodeLabel, lv)})
 		default:
-			c = labelled(c, k).withEvidence(Evidence{SourceNodeLabel, subject,
+			c = labelled(c, k).withEvidence(Evidence{sourceNodeLabel, subject,
 				fmt.Sprintf("label %s=%q: kubelet %s", NodeLabel, lv, k)})
 		}
 	}

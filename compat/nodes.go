@@ -39,11 +39,11 @@ func fromNodes(nodes []corev1.Node, metrics map[string]FeatureGates, spec *corev
 	}
 	out := Weakest(caps...)
 	if spec != nil {
-		out = out.withEvidence(Evidence{SourceNodeSelection, "pod", fmt.Sprintf(
+		out = out.withEvidence(Evidence{sourceNodeSelection, "pod", fmt.Sprintf(
 			"%d of %d nodes match the Pod's nodeName, nodeSelector and required node affinity", len(caps), len(nodes))})
 	}
 	if len(caps) == 0 {
-		out = out.withEvidence(Evidence{SourceNodeSelection, "pod", "no node to judge: capability unknown"})
+		out = out.withEvidence(Evidence{sourceNodeSelection, "pod", "no node to judge: capability unknown"})
 	}
 	return out, errors.Join(errs...)
 }

@@ -23,7 +23,7 @@ func TestParseNodeIgnoredLabelEvidence(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: no error", c.want)
 		}
-		if ev := got.Evidence; len(ev) != 2 || ev[1].Source != compat.SourceNodeLabel || ev[1].Subject != "node/a" || ev[1].Detail != c.want {
+		if ev := got.Evidence; len(ev) != 2 || ev[1].Source != "node-label" || ev[1].Subject != "node/a" || ev[1].Detail != c.want {
 			t.Errorf("evidence %+v, want the version's, then %q", ev, c.want)
 		}
 	}

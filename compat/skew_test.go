@@ -56,7 +56,7 @@ func TestFromSkewPolicy(t *testing.T) {
 			if diff := cmp.Diff(want, withoutEvidence(got)); diff != "" {
 				t.Errorf("FromSkewPolicy(%q) (-want +got):\n%s", tc.api, diff)
 			}
-			if n := len(got.Evidence); n != 2 || got.Evidence[1].Source != compat.SourceSkewPolicy {
+			if n := len(got.Evidence); n != 2 || got.Evidence[1].Source != "skew-policy" {
 				t.Errorf("evidence %v, want the API server version and the skew policy", got.Evidence)
 			}
 		})

@@ -48,10 +48,10 @@ func ParseAPIServerVersion(s string) (Capability, error) {
 func apiServerFromVersion(s string) (Capability, uint, error) {
 	minor, err := parseMinor("API server", s)
 	if err != nil {
-		return Capability{}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer, unparsable(s)}), 0, fmt.Errorf("compat: %w", err)
+		return Capability{}.withEvidence(Evidence{sourceAPIServerVersion, subjectAPIServer, unparsable(s)}), 0, fmt.Errorf("compat: %w", err)
 	}
 	a, why := apiServerByMinor(minor)
-	return Capability{APIServer: a}.withEvidence(Evidence{SourceAPIServerVersion, subjectAPIServer,
+	return Capability{APIServer: a}.withEvidence(Evidence{sourceAPIServerVersion, subjectAPIServer,
 		fmt.Sprintf("version %q is 1.%d: %s", s, minor, why)}), minor, nil
 }
 
@@ -60,10 +60,10 @@ const subjectAPIServer = "kube-apiserver"
 func kubeletFromVersion(subject, s string) (Capability, error) {
 	minor, err := parseMinor("kubelet", s)
 	if err != nil {
-		return Capability{}.withEvidence(Evidence{SourceKubeletVersion, subject, unparsable(s)}), err
+		return Capability{}.withEvidence(Evidence{sourceKubeletVersion, subject, unparsable(s)}), err
 	}
 	k, t, why := kubeletByMinor(minor)
-	return Capability{Kubelet: k, OrderedTermination: t}.withEvidence(Evidence{SourceKubeletVersion, subject,
+	return Capability{Kubelet: k, OrderedTermination: t}.withEvidence(Evidence{sourceKubeletVersion, subject,
 		fmt.Sprintf("version %q is 1.%d: %s", s, minor, why)}), nil
 }
 
@@ -117,10 +117,10 @@ func apiServerByMinor(minor uint) (APIServer, string) {
 	return APIServerStores, "the SidecarContainers gate is removed: always on"
 }
 
-// OldestKubelet returns the oldest kubelet version (major.minor) that the
+// oldestKubelet returns the oldest kubelet version (major.minor) that the
 // version-skew policy allows next to an API server of the given version:
 // n-3 from API server 1.28 on, n-2 before (docs/capability.md#version-skew).
-func OldestKubelet(apiserverVersion string) (*version.Version, error) {
+func oldestKubelet(apiserverVersion string) (*version.Version, error) {
 	minor, err := parseMinor("API server", apiserverVersion)
 	if err != nil {
 		return nil, fmt.Errorf("compat: %w", err)
@@ -160,7 +160,7 @@ func FromSkewPolicy(apiserverVersion string) (Capability, error) {
 	}
 	w := Weakest(peers...)
 	c.Kubelet, c.OrderedTermination = w.Kubelet, w.OrderedTermination
-	return c.withEvidence(Evidence{SourceSkewPolicy, "kubelet", fmt.Sprintf(
+	return c.withEvidence(Evidence{sourceSkewPolicy, "kubelet", fmt.Sprintf(
 		"API server 1.%d allows kubelets 1.%d to 1.%d (n-%d): the weakest %s",
 		apiMinor, oldest, apiMinor, apiMinor-oldest, w.Kubelet)}), nil
 }

@@ -74,7 +74,7 @@ func TestParseKubeletVersion(t *testing.T) {
 			if diff := cmp.Diff(want, withoutEvidence(got)); diff != "" {
 				t.Errorf("ParseKubeletVersion(%q) (-want +got):\n%s", tc.in, diff)
 			}
-			checkEvidence(t, got, compat.SourceKubeletVersion, "kubelet", tc.in)
+			checkEvidence(t, got, "kubelet-version", "kubelet", tc.in)
 		})
 	}
 }
@@ -89,7 +89,7 @@ func TestParseAPIServerVersion(t *testing.T) {
 			if diff := cmp.Diff(want, withoutEvidence(got)); diff != "" {
 				t.Errorf("ParseAPIServerVersion(%q) (-want +got):\n%s", tc.in, diff)
 			}
-			checkEvidence(t, got, compat.SourceAPIServerVersion, "kube-apiserver", tc.in)
+			checkEvidence(t, got, "apiserver-version", "kube-apiserver", tc.in)
 		})
 	}
 }
@@ -108,7 +108,7 @@ func checkVersionErr(t *testing.T, in string, err error, wantErr bool) {
 }
 
 // checkEvidence checks that a detector always says why, even on failure.
-func checkEvidence(t *testing.T, c compat.Capability, src compat.Source, subject, in string) {
+func checkEvidence(t *testing.T, c compat.Capability, src string, subject, in string) {
 	t.Helper()
 	if len(c.Evidence) != 1 {
 		t.Fatalf("evidence %v, want exactly one entry", c.Evidence)

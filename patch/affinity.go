@@ -122,18 +122,18 @@ func (e *nodeRequirement) removeReq(s *state, out *[]relOp) error {
 		case kept > 0:
 			for k := len(t.MatchExpressions) - 1; k >= 0; k-- {
 				if reflect.DeepEqual(t.MatchExpressions[k], e.req) {
-					emit(out, relOp{op: OpRemove, path: fmt.Sprintf("%s/matchExpressions/%d", tp, k)})
+					emit(out, relOp{op: opRemove, path: fmt.Sprintf("%s/matchExpressions/%d", tp, k)})
 				}
 			}
 		case len(t.MatchFields) > 0:
-			emit(out, relOp{op: OpRemove, path: tp + "/matchExpressions"})
+			emit(out, relOp{op: opRemove, path: tp + "/matchExpressions"})
 		default:
 			left--
 			if left == 0 {
-				emit(out, relOp{op: OpRemove, path: requiredPath})
+				emit(out, relOp{op: opRemove, path: requiredPath})
 				break
 			}
-			emit(out, relOp{op: OpRemove, path: tp})
+			emit(out, relOp{op: opRemove, path: tp})
 		}
 	}
 	sel := s.ownSelector()
@@ -198,6 +198,6 @@ func emitValue(out *[]relOp, path string, v interface{}) error {
 	if err != nil {
 		return err
 	}
-	emit(out, relOp{op: OpAdd, path: path, value: b})
+	emit(out, relOp{op: opAdd, path: path, value: b})
 	return nil
 }

@@ -17,7 +17,7 @@ func TestCheckerCatchesRebuiltContainer(t *testing.T) {
 	spec := fuzzgen.Spec(fuzzgen.New([]byte{1, 1, 1, 1, 1, 1, 1, 1}))
 	raw := fuzzgen.PlantUnknown(spec, &metav1.ObjectMeta{Name: "x"})
 	c, _ := json.Marshal(&spec.Containers[0])
-	ops := patch.Ops{{Op: patch.OpReplace, Path: "/spec/containers/0", Value: c}}
+	ops := patch.Ops{{Op: "replace", Path: "/spec/containers/0", Value: c}}
 	ft := &testing.T{}
 	done := make(chan bool)
 	go func() {

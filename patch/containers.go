@@ -110,11 +110,11 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 		}
 		switch {
 		case len(l) == 0:
-			emit(out, relOp{op: OpAdd, path: ptr(string(e.list)), value: wrapArray(v)})
+			emit(out, relOp{op: opAdd, path: ptr(string(e.list)), value: wrapArray(v)})
 		case idx == len(l):
-			emit(out, relOp{op: OpAdd, path: ptr(string(e.list), "-"), value: v, shared: e.enc != nil})
+			emit(out, relOp{op: opAdd, path: ptr(string(e.list), "-"), value: v, shared: e.enc != nil})
 		default:
-			emit(out, relOp{op: OpAdd, path: containerPath(e.list, idx), value: v, shared: e.enc != nil})
+			emit(out, relOp{op: opAdd, path: containerPath(e.list, idx), value: v, shared: e.enc != nil})
 		}
 	}
 	// The state owns the copy; its slices are capped so that later edits
@@ -143,7 +143,7 @@ func (e *removeContainer) run(s *state, out *[]relOp) error {
 	if err != nil {
 		return fmt.Errorf("patch: remove container: %w", err)
 	}
-	emit(out, guarded(relOp{op: OpRemove, path: containerPath(e.list, j)}, e.list, j, e.name))
+	emit(out, guarded(relOp{op: opRemove, path: containerPath(e.list, j)}, e.list, j, e.name))
 	s.setList(li, removeElem(s.list(li), j))
 	return nil
 }
@@ -176,11 +176,11 @@ func (e *moveContainer) run(s *state, out *[]relOp) error {
 	if ti == fi && e.index == j {
 		return nil
 	}
-	mv := relOp{op: OpMove, from: containerPath(e.from, j), path: ptr(string(e.to), strconv.Itoa(e.index))}
+	mv := relOp{op: opMove, from: containerPath(e.from, j), path: ptr(string(e.to), strconv.Itoa(e.index))}
 	if dstLen == 0 && ti != fi {
 		// The target may be absent or null: create it first (after the
 		// guard). An empty list holds nothing that could be lost.
-		emit(out, guarded(relOp{op: OpAdd, path: ptr(string(e.to)), value: []byte("[]")}, e.from, j, e.name))
+		emit(out, guarded(relOp{op: opAdd, path: ptr(string(e.to)), value: []byte("[]")}, e.from, j, e.name))
 		emit(out, mv)
 	} else {
 		emit(out, guarded(mv, e.from, j, e.name))

@@ -43,7 +43,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 		err = utiljson.Unmarshal(raw, &d)
 		d.objectHead.fill(o, &docKind)
 		tmpl = d.Spec.Template
-	case CronJobRoot:
+	case cronJobRoot:
 		var d struct {
 			objectHead
 			Spec struct {
@@ -59,7 +59,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 		if d.Spec.JobTemplate != nil {
 			tmpl = d.Spec.JobTemplate.Spec.Template
 		}
-	case PodTemplateRoot:
+	case podTemplateRoot:
 		var d struct {
 			objectHead
 			Template *template `json:"template"`
@@ -79,7 +79,7 @@ func DecodeAs(raw []byte, kind string) (*Object, error) {
 		o.Meta, spec = tmpl.Metadata, tmpl.Spec
 	}
 	if spec == nil {
-		return nil, fmt.Errorf("%w at %s of %s %q", ErrNoPodSpec, o.Root.FieldPath(), kind, o.Name)
+		return nil, fmt.Errorf("%w at %s of %s %q", ErrNoPodSpec, o.Root.fieldPath(), kind, o.Name)
 	}
 	o.Spec, o.PodResources = &spec.PodSpec, spec.Resources
 	return o, nil

@@ -171,7 +171,7 @@ func (d *differ) add(path string, v reflect.Value) {
 		d.err = fmt.Errorf("patch: diff: encode %s: %w", path, err)
 		return
 	}
-	emit(d.out, relOp{op: OpAdd, path: path, value: b})
+	emit(d.out, relOp{op: opAdd, path: path, value: b})
 }
 
 func (d *differ) emitOp(op, path, from string) {
@@ -200,7 +200,7 @@ func (d *differ) structs(a, b reflect.Value, n *typeNode) {
 		switch {
 		case !pa && !pb:
 		case pa && !pb:
-			d.emitOp(OpRemove, d.at(f.tok), "")
+			d.emitOp(opRemove, d.at(f.tok), "")
 		case !pa && pb:
 			d.add(d.at(f.tok), fb)
 		default:
@@ -304,7 +304,7 @@ func (d *differ) maps(a, b reflect.Value, n *typeNode) {
 	ka, kb := sortedKeys(a), sortedKeys(b)
 	for _, k := range ka {
 		if !b.MapIndex(k).IsValid() {
-			d.emitOp(OpRemove, d.at(jsonptr.Escape(k.String())), "")
+			d.emitOp(opRemove, d.at(jsonptr.Escape(k.String())), "")
 		}
 	}
 	vt := a.Type().Elem()
@@ -413,7 +413,7 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 			d.add(d.at(), b) // the list may be absent or null: add it whole
 		default:
 			for i := la - 1; i >= 0; i-- {
-				d.emitOp(OpRemove, d.at(strconv.Itoa(i)), "")
+				d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
 			}
 		}
 		return
@@ -548,7 +548,7 @@ func (d *differ) indexed(a, b reflect.Value, n *typeNode) {
 	}
 	d.pairs(a, b, n, common)
 	for i := la - 1; i >= lb; i-- {
-		d.emitOp(OpRemove, d.at(strconv.Itoa(i)), "")
+		d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
 	}
 	for i := la; i < lb; i++ {
 		d.add(d.at(strconv.Itoa(i)), b.Index(i))
@@ -584,7 +584,7 @@ func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
 	}
 	for i := len(ka) - 1; i >= 0; i-- {
 		if _, ok := inB[ka[i]]; !ok {
-			d.emitOp(OpRemove, d.at(strconv.Itoa(i)), "")
+			d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
 		}
 	}
 	// The kept elements, in their order, by their index in b.
@@ -595,7 +595,7 @@ func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
 		}
 	}
 	for _, mv := range sortingMoves(seq, len(kb)) {
-		d.emitOp(OpMove, d.at(strconv.Itoa(mv.to)), d.at(strconv.Itoa(mv.from)))
+		d.emitOp(opMove, d.at(strconv.Itoa(mv.to)), d.at(strconv.Itoa(mv.from)))
 	}
 	for j, k := range kb {
 		if !inA[k] {

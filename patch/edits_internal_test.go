@@ -156,7 +156,7 @@ func TestItemEncodingsNotMixed(t *testing.T) {
 type failingEdit struct{}
 
 func (failingEdit) run(s *state, out *[]relOp) error {
-	emit(out, relOp{op: OpRemove, path: "/volumes/0"})
+	emit(out, relOp{op: opRemove, path: "/volumes/0"})
 	return errNoMeta
 }
 

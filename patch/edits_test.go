@@ -311,8 +311,8 @@ func TestDecodeObjectHead(t *testing.T) {
 	}{
 		{"Pod", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"obj","namespace":"ns","labels":{"app":"a"}},"spec":{"containers":[{"name":"app"}]}}`, "v1", patch.PodRoot},
 		{"Deployment", `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"obj","namespace":"ns"},"spec":{"template":` + tmpl + `}}`, "apps/v1", patch.TemplateRoot},
-		{"CronJob", `{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"obj","namespace":"ns"},"spec":{"jobTemplate":{"spec":{"template":` + tmpl + `}}}}`, "batch/v1", patch.CronJobRoot},
-		{"PodTemplate", `{"apiVersion":"v1","kind":"PodTemplate","metadata":{"name":"obj","namespace":"ns"},"template":` + tmpl + `}`, "v1", patch.PodTemplateRoot},
+		{"CronJob", `{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"obj","namespace":"ns"},"spec":{"jobTemplate":{"spec":{"template":` + tmpl + `}}}}`, "batch/v1", patch.Root("/spec/jobTemplate/spec/template/spec")},
+		{"PodTemplate", `{"apiVersion":"v1","kind":"PodTemplate","metadata":{"name":"obj","namespace":"ns"},"template":` + tmpl + `}`, "v1", patch.Root("/template/spec")},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			for _, decode := range []func([]byte) (*patch.Object, error){
@@ -398,7 +398,7 @@ func TestObjectErrors(t *testing.T) {
 	if !errors.Is(err, patch.ErrNoPodSpec) || !strings.Contains(err.Error(), `of Pod "p"`) {
 		t.Errorf("DecodeAs(Pod) of a document without spec = %v, want ErrNoPodSpec for the Pod", err)
 	}
-	_, err = (patch.Ops{{Op: patch.OpAdd, Path: "/a"}}).MarshalJSON()
+	_, err = (patch.Ops{{Op: "add", Path: "/a"}}).MarshalJSON()
 	if want := "patch: op 0 (add /a): missing value"; err == nil || err.Error() != want {
 		t.Errorf("an add without a value: %v, want %s", err, want)
 	}

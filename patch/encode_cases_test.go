@@ -16,19 +16,19 @@ func TestOpsMarshalFrom(t *testing.T) {
 		op   patch.Op
 		want string
 	}{
-		{patch.Op{Op: patch.OpMove, Path: "/a"}, `[{"op":"move","from":"","path":"/a"}]`},
-		{patch.Op{Op: patch.OpCopy, Path: "/a"}, `[{"op":"copy","from":"","path":"/a"}]`},
-		{patch.Op{Op: patch.OpCopy, From: "/b", Path: "/a"}, `[{"op":"copy","from":"/b","path":"/a"}]`},
-		{patch.Op{Op: patch.OpRemove, From: "/b", Path: "/a"}, `[{"op":"remove","from":"/b","path":"/a"}]`},
-		{patch.Op{Op: patch.OpRemove, Path: "/a"}, `[{"op":"remove","path":"/a"}]`},
-		{patch.Op{Op: patch.OpTest, Path: "/a", Value: json.RawMessage(` { "x" : 1 } `)}, `[{"op":"test","path":"/a","value":{"x":1}}]`},
+		{patch.Op{Op: "move", Path: "/a"}, `[{"op":"move","from":"","path":"/a"}]`},
+		{patch.Op{Op: "copy", Path: "/a"}, `[{"op":"copy","from":"","path":"/a"}]`},
+		{patch.Op{Op: "copy", From: "/b", Path: "/a"}, `[{"op":"copy","from":"/b","path":"/a"}]`},
+		{patch.Op{Op: "remove", From: "/b", Path: "/a"}, `[{"op":"remove","from":"/b","path":"/a"}]`},
+		{patch.Op{Op: "remove", Path: "/a"}, `[{"op":"remove","path":"/a"}]`},
+		{patch.Op{Op: "test", Path: "/a", Value: json.RawMessage(` { "x" : 1 } `)}, `[{"op":"test","path":"/a","value":{"x":1}}]`},
 	} {
 		got, err := patch.Ops{c.op}.MarshalJSON()
 		if err != nil || string(got) != c.want {
 			t.Errorf("%+v: %s, %v; want %s", c.op, got, err, c.want)
 		}
 	}
-	for _, bad := range []patch.Op{{Op: patch.OpAdd, Path: "/a"}, {Op: patch.OpReplace, Path: "/a", Value: json.RawMessage(`{`)}} {
+	for _, bad := range []patch.Op{{Op: "add", Path: "/a"}, {Op: "replace", Path: "/a", Value: json.RawMessage(`{`)}} {
 		if _, err := (patch.Ops{bad}).MarshalJSON(); err == nil {
 			t.Errorf("%+v: encoded", bad)
 		}

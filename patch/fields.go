@@ -71,11 +71,11 @@ func (e *setField) run(s *state, out *[]relOp) error {
 	f := reflect.ValueOf(c).Elem().Field(idx)
 	path := containerPath(e.list, j) + ptr(e.field)
 	if e.value == nil {
-		emit(out, guarded(relOp{op: OpRemove, path: path}, e.list, j, e.name))
+		emit(out, guarded(relOp{op: opRemove, path: path}, e.list, j, e.name))
 		f.Set(reflect.Zero(f.Type()))
 		return nil
 	}
-	emit(out, guarded(relOp{op: OpAdd, path: path, value: e.value}, e.list, j, e.name))
+	emit(out, guarded(relOp{op: opAdd, path: path, value: e.value}, e.list, j, e.name))
 	nv := reflect.New(f.Type())
 	_ = json.Unmarshal(e.value, nv.Interface()) // decoded above
 	f.Set(nv.Elem())
@@ -155,7 +155,7 @@ func (e *removeVolume) run(s *state, out *[]relOp) error {
 	if i < 0 {
 		return fmt.Errorf("patch: remove volume: %w", field.NotFound(field.NewPath("spec", "volumes"), e.name))
 	}
-	emit(out, guarded(relOp{op: OpRemove, path: ptr("volumes", itoa(i))}, "volumes", i, e.name))
+	emit(out, guarded(relOp{op: opRemove, path: ptr("volumes", itoa(i))}, "volumes", i, e.name))
 	nv := make([]corev1.Volume, 0, len(vols)-1)
 	s.setVolumes(append(append(nv, vols[:i]...), vols[i+1:]...), true)
 	return nil
@@ -166,10 +166,10 @@ func (e *removeVolume) run(s *state, out *[]relOp) error {
 // "path/-" otherwise.
 func appendOp(out *[]relOp, path string, n int, v []byte) {
 	if n == 0 {
-		emit(out, relOp{op: OpAdd, path: path, value: wrapArray(v)})
+		emit(out, relOp{op: opAdd, path: path, value: wrapArray(v)})
 		return
 	}
-	emit(out, relOp{op: OpAdd, path: path + "/-", value: v})
+	emit(out, relOp{op: opAdd, path: path + "/-", value: v})
 }
 
 // AddVolumeMount appends vm to the volumeMounts of the container named
@@ -241,7 +241,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		if at < 0 {
 			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp(), key))
 		}
-		emit(out, guarded(relOp{op: OpRemove, path: itemPath(e.list, j, jsonName, "/"+itoa(at))}, e.list, j, e.name))
+		emit(out, guarded(relOp{op: opRemove, path: itemPath(e.list, j, jsonName, "/"+itoa(at))}, e.list, j, e.name))
 		c = s.own(li, j)
 		switch e.kind {
 		case itemMount:
@@ -266,7 +266,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		if n == 0 {
 			path = path[:len(path)-2]
 		}
-		emit(out, guarded(relOp{op: OpAdd, path: path, value: v, shared: true}, e.list, j, e.name)) // shared: see encodeItem
+		emit(out, guarded(relOp{op: opAdd, path: path, value: v, shared: true}, e.list, j, e.name)) // shared: see encodeItem
 	}
 	c = s.own(li, j)
 	switch e.kind {

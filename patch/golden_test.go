@@ -225,7 +225,7 @@ func movesBetweenLists(ops patch.Ops) bool {
 		return p
 	}
 	for _, op := range ops {
-		if op.Op == patch.OpMove && first(op.From) != first(op.Path) {
+		if op.Op == "move" && first(op.From) != first(op.Path) {
 			return true
 		}
 	}

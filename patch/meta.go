@@ -56,7 +56,7 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 		if !had {
 			return nil
 		}
-		emit(out, relOp{meta: true, op: OpRemove, path: ptr(e.member(), e.key)})
+		emit(out, relOp{meta: true, op: opRemove, path: ptr(e.member(), e.key)})
 		s.setMeta(e.labels, copyWithout(cur, e.key))
 		return nil
 	}
@@ -65,12 +65,12 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 	}
 	switch {
 	case !s.metaPresent:
-		emit(out, relOp{meta: true, op: OpAdd, path: "", value: []byte(`{` + strconv.Quote(e.member()) + `:{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}}`)})
+		emit(out, relOp{meta: true, op: opAdd, path: "", value: []byte(`{` + strconv.Quote(e.member()) + `:{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}}`)})
 		s.metaPresent = true
 	case cur == nil:
-		emit(out, relOp{meta: true, op: OpAdd, path: ptr(e.member()), value: []byte(`{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}`)})
+		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member()), value: []byte(`{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}`)})
 	default:
-		emit(out, relOp{meta: true, op: OpAdd, path: ptr(e.member(), e.key), value: quote(e.value)})
+		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member(), e.key), value: quote(e.value)})
 	}
 	next := copyWithout(cur, "")
 	next[e.key] = e.value

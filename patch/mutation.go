@@ -110,9 +110,6 @@ func New(meta *metav1.ObjectMeta, spec *corev1.PodSpec) *Mutation {
 	return m
 }
 
-// Len returns the number of edits recorded.
-func (m *Mutation) Len() int { return len(m.edits) }
-
 // NumOps returns the number of operations JSONPatch renders (without the
 // tests its options add).
 func (m *Mutation) NumOps() int { return len(m.ops) }
@@ -189,7 +186,7 @@ func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
 		}
 		b = append(b, `{"op":`...)
 		b = appendString(b, r.op)
-		if r.from != "" || r.op == OpMove || r.op == OpCopy {
+		if r.from != "" || r.op == opMove || r.op == opCopy {
 			b = append(b, `,"from":`...)
 			if r.from != "" {
 				b = appendPath(b, base, r.from)
@@ -199,7 +196,7 @@ func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
 		}
 		b = append(b, `,"path":`...)
 		b = appendPath(b, base, r.path)
-		if r.op == OpAdd || r.op == OpReplace || r.op == OpTest {
+		if r.op == opAdd || r.op == opReplace || r.op == opTest {
 			if len(r.value) == 0 {
 				return nil, fmt.Errorf("patch: op %s %s: missing value", r.op, base+r.path)
 			}
@@ -252,7 +249,7 @@ func (m *Mutation) render(c renderConfig) (Ops, error) {
 	}
 	ops := make(Ops, 0, n)
 	if c.hasRV {
-		ops = append(ops, Op{Op: OpTest, Path: "/metadata/resourceVersion", Value: quote(c.rv)})
+		ops = append(ops, Op{Op: opTest, Path: "/metadata/resourceVersion", Value: quote(c.rv)})
 	}
 	metaRoot, hasMeta := root.Metadata()
 	for i := range m.ops {
@@ -262,7 +259,7 @@ func (m *Mutation) render(c renderConfig) (Ops, error) {
 			return nil, err
 		}
 		if guards && r.guarded {
-			ops = append(ops, Op{Op: OpTest, Path: base + r.guardPath(), Value: quote(r.guardName)})
+			ops = append(ops, Op{Op: opTest, Path: base + r.guardPath(), Value: quote(r.guardName)})
 		}
 		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
 		if r.shared {

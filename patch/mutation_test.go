@@ -247,7 +247,7 @@ func TestInsertIsOneOp(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(ops) != 1 || ops[0].Op != patch.OpAdd {
+				if len(ops) != 1 || ops[0].Op != "add" {
 					t.Errorf("%s n=%d i=%d: ops = %s, want one add", list, n, i, mustMarshal(t, ops))
 				}
 			}
@@ -368,7 +368,7 @@ func TestDiffMutationRefusesMetadata(t *testing.T) {
 
 func TestRootFor(t *testing.T) {
 	for kind, want := range map[string]patch.Root{
-		"Pod": patch.PodRoot, "Deployment": patch.TemplateRoot, "CronJob": patch.CronJobRoot, "PodTemplate": patch.PodTemplateRoot,
+		"Pod": patch.PodRoot, "Deployment": patch.TemplateRoot, "CronJob": patch.Root("/spec/jobTemplate/spec/template/spec"), "PodTemplate": patch.Root("/template/spec"),
 	} {
 		got, err := patch.RootFor(kind)
 		if err != nil || got != want {
@@ -378,10 +378,10 @@ func TestRootFor(t *testing.T) {
 	if _, err := patch.RootFor("Service"); err == nil || !strings.Contains(err.Error(), `"Service"`) {
 		t.Errorf("RootFor(Service) err = %v", err)
 	}
-	if m, ok := patch.CronJobRoot.Metadata(); !ok || m != "/spec/jobTemplate/spec/template/metadata" {
-		t.Errorf("CronJobRoot.Metadata() = %q, %v", m, ok)
+	if m, ok := patch.Root("/spec/jobTemplate/spec/template/spec").Metadata(); !ok || m != "/spec/jobTemplate/spec/template/metadata" {
+		t.Errorf("cronJobRoot.Metadata() = %q, %v", m, ok)
 	}
-	if got := patch.CronJobRoot.FieldPath(); got != "spec.jobTemplate.spec.template.spec" {
+	if got := patch.Root("/spec/jobTemplate/spec/template/spec").FieldPath(); got != "spec.jobTemplate.spec.template.spec" {
 		t.Errorf("FieldPath = %q", got)
 	}
 }
@@ -462,8 +462,8 @@ func TestDiffMovesAcrossLists(t *testing.T) {
 			}
 			moved := false
 			for _, op := range ops {
-				moved = moved || op.Op == patch.OpMove
-				if op.Op == patch.OpAdd && strings.HasSuffix(op.Path, "/0") && strings.Contains(string(op.Value), `"proxy"`) {
+				moved = moved || op.Op == "move"
+				if op.Op == "add" && strings.HasSuffix(op.Path, "/0") && strings.Contains(string(op.Value), `"proxy"`) {
 					t.Errorf("proxy re-added from its typed value: %s", mustMarshal(t, ops))
 				}
 			}

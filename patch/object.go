@@ -77,7 +77,7 @@ func (o *Object) UnknownFields(l List, i int) ([]string, error) {
 	if err := utiljson.Unmarshal(elem, &doc); err != nil {
 		return nil, fmt.Errorf("patch: unknown fields of %s: %w", listPath(l).Index(i), err)
 	}
-	base := o.Root.FieldPath() + "." + string(l) + "[" + strconv.Itoa(i) + "]"
+	base := o.Root.fieldPath() + "." + string(l) + "[" + strconv.Itoa(i) + "]"
 	var out []string
 	for _, u := range containerType.Unknowns(doc) {
 		out = append(out, base+"."+u.Path.String())

@@ -21,12 +21,12 @@ type Op struct {
 
 // The RFC 6902 operation names.
 const (
-	OpAdd     = "add"
-	OpRemove  = "remove"
-	OpReplace = "replace"
-	OpMove    = "move"
-	OpCopy    = "copy"
-	OpTest    = "test"
+	opAdd     = "add"
+	opRemove  = "remove"
+	opReplace = "replace"
+	opMove    = "move"
+	opCopy    = "copy"
+	opTest    = "test"
 )
 
 // Ops is an RFC 6902 JSON patch. Its JSON form is always an array, "[]"
@@ -58,13 +58,13 @@ func (ops Ops) MarshalJSON() ([]byte, error) {
 func (op Op) appendJSON(b *bytes.Buffer) error {
 	b.WriteString(`{"op":`)
 	writeString(b, op.Op)
-	if op.From != "" || op.Op == OpMove || op.Op == OpCopy {
+	if op.From != "" || op.Op == opMove || op.Op == opCopy {
 		b.WriteString(`,"from":`)
 		writeString(b, op.From)
 	}
 	b.WriteString(`,"path":`)
 	writeString(b, op.Path)
-	if op.Op == OpAdd || op.Op == OpReplace || op.Op == OpTest {
+	if op.Op == opAdd || op.Op == opReplace || op.Op == opTest {
 		b.WriteString(`,"value":`)
 		if len(op.Value) == 0 {
 			return fmt.Errorf("missing value")

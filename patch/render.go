@@ -73,7 +73,7 @@ func ResourceVersion(rv string) RenderOption { return resourceVersion(rv) }
 // StrategicMerge refuses one.
 func (m *Mutation) HasMoves() bool {
 	for i := range m.ops {
-		if m.ops[i].op == OpMove {
+		if m.ops[i].op == opMove {
 			return true
 		}
 	}
@@ -85,7 +85,7 @@ func (m *Mutation) HasMoves() bool {
 func (m *Mutation) crossListMove() (from, path string, ok bool) {
 	for i := range m.ops {
 		r := &m.ops[i]
-		if r.op == OpMove && firstToken(r.from) != firstToken(r.path) {
+		if r.op == opMove && firstToken(r.from) != firstToken(r.path) {
 			return r.from, r.path, true
 		}
 	}

@@ -30,7 +30,7 @@ func TestRenderRoot(t *testing.T) {
 		{"a Deployment, no option", deployment.Mutation, nil, patch.TemplateRoot},
 		{"a Deployment, nil options", deployment.Mutation, []patch.RenderOption{nil, nil}, patch.TemplateRoot},
 		{"a Deployment rendered for a Pod", deployment.Mutation, []patch.RenderOption{patch.PodRoot}, patch.PodRoot},
-		{"two roots: the last counts", deployment.Mutation, []patch.RenderOption{patch.PodRoot, patch.CronJobRoot}, patch.CronJobRoot},
+		{"two roots: the last counts", deployment.Mutation, []patch.RenderOption{patch.PodRoot, patch.Root("/spec/jobTemplate/spec/template/spec")}, patch.Root("/spec/jobTemplate/spec/template/spec")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.m()

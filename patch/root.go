@@ -18,10 +18,10 @@ const (
 	// TemplateRoot is the pod template's PodSpec of a Deployment,
 	// StatefulSet, DaemonSet, ReplicaSet, Job or ReplicationController.
 	TemplateRoot Root = "/spec/template/spec"
-	// CronJobRoot is the pod template's PodSpec of a CronJob.
-	CronJobRoot Root = "/spec/jobTemplate/spec/template/spec"
-	// PodTemplateRoot is the PodSpec of a PodTemplate object.
-	PodTemplateRoot Root = "/template/spec"
+	// cronJobRoot is the pod template's PodSpec of a CronJob.
+	cronJobRoot Root = "/spec/jobTemplate/spec/template/spec"
+	// podTemplateRoot is the PodSpec of a PodTemplate object.
+	podTemplateRoot Root = "/template/spec"
 )
 
 var kindRoots = map[string]Root{
@@ -32,12 +32,12 @@ var kindRoots = map[string]Root{
 	"ReplicaSet":            TemplateRoot,
 	"Job":                   TemplateRoot,
 	"ReplicationController": TemplateRoot,
-	"CronJob":               CronJobRoot,
-	"PodTemplate":           PodTemplateRoot,
+	"CronJob":               cronJobRoot,
+	"PodTemplate":           podTemplateRoot,
 }
 
-// Kinds returns the object kinds whose PodSpec location is known, sorted.
-func Kinds() []string {
+// kinds returns the object kinds whose PodSpec location is known, sorted.
+func kinds() []string {
 	kinds := make([]string, 0, len(kindRoots))
 	for k := range kindRoots {
 		kinds = append(kinds, k)
@@ -51,7 +51,7 @@ func Kinds() []string {
 func RootFor(kind string) (Root, error) {
 	r, ok := kindRoots[kind]
 	if !ok {
-		return "", fmt.Errorf("patch: kind %q has no pod spec; supported kinds: %s", kind, strings.Join(Kinds(), ", "))
+		return "", fmt.Errorf("patch: kind %q has no pod spec; supported kinds: %s", kind, strings.Join(kinds(), ", "))
 	}
 	return r, nil
 }
@@ -67,8 +67,8 @@ func (r Root) Metadata() (string, bool) {
 	return strings.TrimSuffix(s, "/spec") + "/metadata", true
 }
 
-// FieldPath returns r as a dotted field path ("spec.template.spec"), the
+// fieldPath returns r as a dotted field path ("spec.template.spec"), the
 // form Kubernetes uses in validation errors.
-func (r Root) FieldPath() string {
+func (r Root) fieldPath() string {
 	return strings.ReplaceAll(strings.TrimPrefix(string(r), "/"), "/", ".")
 }

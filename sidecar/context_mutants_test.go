@@ -54,7 +54,7 @@ func TestInjectLooksAtItsContext(t *testing.T) {
 	for i := 0; i < 2500; i++ {
 		claims["proxy-"+strconv.Itoa(i)] = "0123456789abcdef"
 	}
-	forged := sidecar.Record{Version: sidecar.RecordVersion, Mode: sidecar.Legacy, Containers: claims}
+	forged := sidecar.Record{Version: 2, Mode: sidecar.Legacy, Containers: claims}
 	for _, tc := range []struct {
 		name  string
 		meta  *metav1.ObjectMeta

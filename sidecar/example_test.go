@@ -220,7 +220,7 @@ func ExampleInjector_InjectObject() {
 	fmt.Println(res.Mode, res.Code)
 	ops, _ := res.Mutation.JSONPatch(patch.ResourceVersion(obj.ResourceVersion))
 	for _, op := range ops {
-		if op.Op == patch.OpTest {
+		if op.Op == "test" {
 			fmt.Println(op.Op, op.Path, string(op.Value))
 			continue
 		}

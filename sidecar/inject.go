@@ -68,8 +68,11 @@ type Result struct {
 	// Skipped is set when nothing was injected.
 	Skipped Skip
 	// Warnings are things the caller should know or log, for example a
-	// legacy sidecar in a Job Pod.
-	Warnings []string
+	// legacy sidecar in a Job Pod: findings of severity Warning whose Code
+	// tells them apart (compat.CodeModeCaveat, CodeRestored,
+	// CodeSpecNotApplied, or the capability's code for a forced mode that
+	// will fail) and whose Path, when set, names the field.
+	Warnings []compat.Finding
 
 	before   *corev1.PodSpec
 	podLevel *corev1.ResourceRequirements
@@ -89,13 +92,11 @@ func (r *Result) Resources() ResourceReport {
 	}
 }
 
-// Skip says why Inject injected nothing.
+// Skip says why Inject injected nothing; "" means it did not skip.
 type Skip string
 
 // The reasons to skip.
 const (
-	// NotSkipped is the zero value: the Result holds an injection.
-	NotSkipped Skip = ""
 	// SkipDeclined: the Options.Decide hook declined.
 	SkipDeclined Skip = "Declined"
 	// SkipAlreadyInjected: the same sidecar, in the same mode, is there.
@@ -193,7 +194,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	}
 	if mode == Universal && len(plan.Warnings) > 0 {
 		// The planner reports the doubled requests itself, with numbers.
-		res.Warnings = without(res.Warnings, universalCostWarning)
+		res.Warnings = without(res.Warnings, universalCost())
 	}
 	res.Warnings = append(res.Warnings, plan.Warnings...)
 	old, has, err := ReadRecord(meta, s.Container.Name)
@@ -202,12 +203,12 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	}
 	reason := string(ch.Code)
 	if o.Mode != Auto {
-		reason = ReasonRequested
+		reason = reasonRequested
 	}
 	r := reconciler{
 		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
-		rec:     Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
+		rec:     Record{Version: recordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
 	}
 	if err := r.run(); err != nil {
@@ -230,12 +231,25 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	return res, nil
 }
 
-func jobWarning(spec *corev1.PodSpec, p *Plan) []string {
+// volumesPath is spec.volumes.
+var volumesPath = field.NewPath("spec", "volumes")
+
+// warning returns a Finding of severity Warning.
+func warning(code compat.Code, path, msg string) compat.Finding {
+	return compat.Finding{Code: code, Severity: compat.SeverityWarning, Path: path, Message: msg}
+}
+
+// warn adds a warning about the field at p.
+func (r *reconciler) warn(code compat.Code, p *field.Path, msg string) {
+	r.warnings = append(r.warnings, warning(code, p.String(), msg))
+}
+
+func jobWarning(spec *corev1.PodSpec, p *Plan) []compat.Finding {
 	if len(p.Containers) == 0 || p.Mode == Universal {
 		return nil
 	}
 	if spec.RestartPolicy == corev1.RestartPolicyNever || spec.RestartPolicy == corev1.RestartPolicyOnFailure {
-		return []string{fmt.Sprintf("the pod's restartPolicy is %s: a legacy sidecar keeps the pod (and its Job) running until the sidecar exits by itself", spec.RestartPolicy)}
+		return []compat.Finding{warning(compat.CodeModeCaveat, "", fmt.Sprintf("the pod's restartPolicy is %s: a legacy sidecar keeps the pod (and its Job) running until the sidecar exits by itself", spec.RestartPolicy))}
 	}
 	return nil
 }
@@ -290,7 +304,7 @@ type reconciler struct {
 
 	touched  map[string]bool     // containers whose content the injection sets
 	mounted  map[string][]string // application container → mountPaths managed
-	warnings []string
+	warnings []compat.Finding
 
 	// unknown, when set, returns the fields of a container of the raw
 	// document that the compiled API types do not know (see
@@ -433,7 +447,7 @@ func (r *reconciler) replaceUnknown(where map[string]loc) error {
 			if len(fields) > 3 {
 				fields = append(fields[:3:3], "...")
 			}
-			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q carried fields this injector's API types do not know (%s) and was replaced by sidecar %q's spec", listPath(at.list).Index(at.index), n, strings.Join(fields, ", "), r.name))
+			r.warn(compat.CodeRestored, listPath(at.list).Index(at.index), fmt.Sprintf("container %q carried fields this injector's API types do not know (%s) and was replaced by sidecar %q's spec", n, strings.Join(fields, ", "), r.name))
 			if err := r.m.RemoveContainer(at.list, n); err != nil {
 				return fmt.Errorf("sidecar: inject: %w", err)
 			}
@@ -461,7 +475,7 @@ func (r *reconciler) removeStale(where map[string]loc) (map[string]bool, error) 
 			}
 			c := r.container(at)
 			if containerDigest(c, &r.facts) != l[n] {
-				r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q is left in place: its content differs from what the record of sidecar %q says was injected", listPath(at.list).Index(at.index), n, r.name))
+				r.warn(compat.CodeSpecNotApplied, listPath(at.list).Index(at.index), fmt.Sprintf("container %q is left in place: its content differs from what the record of sidecar %q says was injected", n, r.name))
 				continue
 			}
 			if err := r.m.RemoveContainer(at.list, n); err != nil {
@@ -503,7 +517,7 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 	}
 	idx, warn := placeIndex(withoutNames(target, r.cm.names), placement, list)
 	if warn != "" {
-		r.warnings = append(r.warnings, warn)
+		r.warnings = append(r.warnings, warning(compat.CodeSpecNotApplied, "", warn))
 	}
 	idx = translateIndex(target, r.cm.names, idx)
 	digests := make(map[string]string, len(want))
@@ -562,8 +576,8 @@ func (r *reconciler) update(at loc, want *corev1.Container) {
 	if d, _ := r.old.claims(want.Name); d != containerDigest(c, &r.facts) {
 		n := normalContainer(c, want, &r.facts, owned)
 		w := normalContainer(want, want, &r.facts, owned)
-		r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q differed from sidecar %q's spec (%s) and was restored to it",
-			listPath(at.list).Index(at.index), want.Name, r.name, strings.Join(differingFields(&n, &w), ", ")))
+		r.warn(compat.CodeRestored, listPath(at.list).Index(at.index), fmt.Sprintf("container %q differed from sidecar %q's spec (%s) and was restored to it",
+			want.Name, r.name, strings.Join(differingFields(&n, &w), ", ")))
 	}
 	t := containerTarget(c, want, &r.facts, owned)
 	r.updates = append(r.updates, func(after *corev1.PodSpec, idx map[string]int) error {
@@ -642,7 +656,7 @@ func (r *reconciler) volumes() error {
 			}
 		case claimed:
 			if old != volumeDigest(&r.pod.Volumes[i]) {
-				r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q differed from sidecar %q's spec and was restored to it", i, v.Name, r.name))
+				r.warn(compat.CodeRestored, volumesPath.Index(i), fmt.Sprintf("volume %q differed from sidecar %q's spec and was restored to it", v.Name, r.name))
 			}
 			t := volumeTarget(v)
 			r.updates = append(r.updates, func(after *corev1.PodSpec, _ map[string]int) error {
@@ -689,7 +703,7 @@ func (r *reconciler) removeStaleVolumes() error {
 			continue
 		}
 		if volumeDigest(&r.pod.Volumes[i]) != r.old.Volumes[n] {
-			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: its content differs from what the record of sidecar %q says was injected", i, n, r.name))
+			r.warn(compat.CodeSpecNotApplied, volumesPath.Index(i), fmt.Sprintf("volume %q is left in place: its content differs from what the record of sidecar %q says was injected", n, r.name))
 			continue
 		}
 		if users == nil {
@@ -701,7 +715,7 @@ func (r *reconciler) removeStaleVolumes() error {
 			users = volumeUsers(&s)
 		}
 		if p := users[n]; p != nil {
-			r.warnings = append(r.warnings, fmt.Sprintf("spec.volumes[%d]: volume %q is left in place: %s mounts it", i, n, p))
+			r.warn(compat.CodeSpecNotApplied, volumesPath.Index(i), fmt.Sprintf("volume %q is left in place: %s mounts it", n, p))
 			continue
 		}
 		if err := r.m.RemoveVolume(n); err != nil {
@@ -787,7 +801,7 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 			return fmt.Errorf("sidecar: inject: %w", field.Invalid(path().Child("volumeMounts").Index(k).Child("mountPath"), vm.MountPath,
 				fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", excerpt(c.VolumeMounts[k].Name), vm.Name)))
 		default:
-			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q mounts volume %q at %s itself; its mount is kept", path().Child("volumeMounts").Index(k), c.Name, vm.Name, vm.MountPath))
+			r.warn(compat.CodeSpecNotApplied, path().Child("volumeMounts").Index(k), fmt.Sprintf("container %q mounts volume %q at %s itself; its mount is kept", c.Name, vm.Name, vm.MountPath))
 		}
 	}
 	if err := removeStaleItems(r.m, c, staleMounts, staleEnv); err != nil {
@@ -805,7 +819,7 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 		case r.old.AppEnv[e.Name] != "" && r.old.AppEnv[e.Name] == envDigest(&c.Env[k]):
 			r.updateEnv(c.Name, envTarget(e))
 		default:
-			r.warnings = append(r.warnings, fmt.Sprintf("%s: container %q sets %s itself; its value is kept", path().Child("env").Index(k), c.Name, e.Name))
+			r.warn(compat.CodeSpecNotApplied, path().Child("env").Index(k), fmt.Sprintf("container %q sets %s itself; its value is kept", c.Name, e.Name))
 		}
 	}
 	if len(managed) > 0 {
@@ -973,8 +987,8 @@ func (r *reconciler) applyUpdates() error {
 }
 
 // without returns ws minus every occurrence of w, reusing nothing of ws.
-func without(ws []string, w string) []string {
-	var out []string
+func without(ws []compat.Finding, w compat.Finding) []compat.Finding {
+	var out []compat.Finding
 	for _, x := range ws {
 		if x != w {
 			out = append(out, x)

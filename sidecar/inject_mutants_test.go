@@ -54,7 +54,7 @@ func converged(t *testing.T, raw []byte, s sidecar.Spec, mode sidecar.Mode) {
 		t.Errorf("Inject again: reason %q, want %q", res.Reason, want)
 	}
 	for _, w := range res.Warnings {
-		if !strings.HasPrefix(w, "placement ") { // a placement by a missing name warns on every call
+		if w.Code != compat.CodeSpecNotApplied || !strings.HasPrefix(w.Message, "placement ") { // a placement by a missing name warns on every call
 			t.Errorf("Inject again warns: %q", w)
 		}
 	}
@@ -735,7 +735,7 @@ func TestForcedUniversalWarnings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Warnings) < 2 || !strings.Contains(res.Warnings[0], "does not know restartPolicy") {
+	if len(res.Warnings) < 2 || res.Warnings[0].Code != compat.CodeAPIServerUnknownField || !strings.Contains(res.Warnings[0].Message, "does not know restartPolicy") {
 		t.Errorf("warnings %q; want the API server's first, then the planner's", res.Warnings)
 	}
 }

@@ -87,7 +87,7 @@ type output struct {
 	Code      string                  `json:"code,omitempty"`
 	Reason    string                  `json:"reason,omitempty"`
 	Skipped   string                  `json:"skipped,omitempty"`
-	Warnings  []string                `json:"warnings,omitempty"`
+	Warnings  []compat.Finding        `json:"warnings,omitempty"`
 	Resources *sidecar.ResourceReport `json:"resources,omitempty"`
 	Patch     json.RawMessage         `json:"patch,omitempty"`
 }

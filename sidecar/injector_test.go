@@ -136,7 +136,7 @@ func TestInjectorCapability(t *testing.T) {
 			Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KubeletVersion: version}}}
 	}
 	cl := compat.Cluster{APIServerVersion: "v1.31.2", Nodes: []corev1.Node{
-		node("new", "v1.31.2", map[string]string{compat.NodeLabel: compat.NodeLabelNative}),
+		node("new", "v1.31.2", map[string]string{compat.NodeLabel: "native"}),
 		node("old", "v1.27.9", nil),
 	}}
 	pod := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"a"}]}}`)

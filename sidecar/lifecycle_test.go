@@ -96,7 +96,7 @@ func TestInjectChangesMode(t *testing.T) {
 	if res.Mode != sidecar.Legacy {
 		t.Fatalf("mode = %s", res.Mode)
 	}
-	if ops[0].Op != patch.OpMove {
+	if ops[0].Op != "move" {
 		t.Errorf("first op = %s %s, want a move", ops[0].Op, ops[0].Path)
 	}
 	after := decode(t, v2)

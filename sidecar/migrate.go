@@ -86,7 +86,7 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		} else {
 			rec.Containers = addKey(rec.Containers, name, d)
 		}
-		rec.Mode, rec.Reason = to, ReasonRequested
+		rec.Mode, rec.Reason = to, reasonRequested
 		rec.Spec = "" // the next Inject brings the sidecar up to its spec
 		if err := m.SetAnnotation(Annotation(name), rec.encode()); err != nil {
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)

@@ -73,8 +73,8 @@ func TestMigrateRecordFollows(t *testing.T) {
 			}
 			moved, _ := migrateRaw(t, raw, "proxy", tc.to, tc.placement)
 			rec := readRecord(t, moved)
-			if rec.Mode != tc.to || rec.Reason != sidecar.ReasonRequested || rec.Spec != "" {
-				t.Errorf("record mode %q, reason %q, spec %q; want %q, %q, none", rec.Mode, rec.Reason, rec.Spec, tc.to, sidecar.ReasonRequested)
+			if rec.Mode != tc.to || rec.Reason != "requested" || rec.Spec != "" {
+				t.Errorf("record mode %q, reason %q, spec %q; want %q, %q, none", rec.Mode, rec.Reason, rec.Spec, tc.to, "requested")
 			}
 			newList, oldList := rec.Containers, rec.InitContainers
 			if tc.to == sidecar.Native {

@@ -25,11 +25,6 @@ const (
 	Universal Mode = "universal"
 )
 
-// Modes lists the modes a user can ask for, in their text form.
-func Modes() []string {
-	return []string{"auto", string(Native), string(Legacy), string(Pinned), string(Universal)}
-}
-
 // String returns the mode's text form; Auto is "auto".
 func (m Mode) String() string {
 	if m == Auto {
@@ -52,5 +47,5 @@ func ParseMode(s string) (Mode, error) {
 	case string(Universal):
 		return Universal, nil
 	}
-	return Auto, fmt.Errorf("sidecar: unknown mode %q (want one of %s)", s, strings.Join(Modes(), ", "))
+	return Auto, fmt.Errorf("sidecar: unknown mode %q (want one of auto, native, legacy, pinned, universal)", s)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -75,8 +76,8 @@ func TestOrderOfPlacementAndReplacement(t *testing.T) {
 	}
 	var got []string
 	for _, w := range res.Warnings {
-		if strings.Contains(w, "was replaced") {
-			got = append(got, w[:strings.Index(w, ":")])
+		if w.Code == compat.CodeRestored && strings.Contains(w.Message, "was replaced") {
+			got = append(got, w.Path)
 		}
 	}
 	if want := []string{"spec.initContainers[0]", "spec.initContainers[1]", "spec.containers[0]"}; !cmp.Equal(got, want) {
@@ -101,8 +102,8 @@ func TestOrderOfPlacementAndReplacement(t *testing.T) {
 	_, _, res = injectRaw(t, tampered, loadSpec(t, "plain"), sidecar.Options{Mode: sidecar.Native}, native)
 	got = nil
 	for _, w := range res.Warnings {
-		if strings.Contains(w, "is left in place") {
-			got = append(got, w[:strings.Index(w, ":")])
+		if w.Code == compat.CodeSpecNotApplied && strings.Contains(w.Message, "is left in place") {
+			got = append(got, w.Path)
 		}
 	}
 	if want := []string{"spec.initContainers[0]", "spec.containers[0]"}; !cmp.Equal(got, want) {

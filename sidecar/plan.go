@@ -31,7 +31,7 @@ type Plan struct {
 	Placement          Placement
 	ContainerPlacement Placement
 	// Warnings are passed on to the Result.
-	Warnings []string
+	Warnings []compat.Finding
 }
 
 // Planner builds the Plan of a mode that package sidecar does not build

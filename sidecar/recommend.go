@@ -17,7 +17,7 @@ type Recommendation struct {
 	// Reason explains the choice in a sentence.
 	Reason string `json:"reason"`
 	// Warnings are caveats of the choice, for the caller to surface.
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []compat.Finding `json:"warnings,omitempty"`
 }
 
 // Recommend returns the mode Inject chooses with o where the API server and
@@ -54,13 +54,16 @@ func Recommend(c compat.Capability, o Options) (Recommendation, error) {
 	return recommend(c, &o), nil
 }
 
-const (
-	// universalCostWarning is the warning a Universal recommendation
-	// carries; Inject replaces it with the planner's own, which has the
-	// numbers.
-	universalCostWarning = "the universal pair runs the sidecar twice: both twins' resource requests count (docs/universal.md#resources)"
-	pinnedCaveat         = "the Pod only schedules on nodes labelled " + compat.NodeLabel + "=" + compat.NodeLabelNative + ": label capable nodes, or it stays Pending"
-)
+// universalCostText is the warning a Universal recommendation carries;
+// Inject replaces it with the planner's own, which have the numbers.
+const universalCostText = "the universal pair runs the sidecar twice: both twins' resource requests count (docs/universal.md#resources)"
+
+func universalCost() compat.Finding { return warning(compat.CodeModeCaveat, "", universalCostText) }
+
+// pinnedCaveat is the warning a Pinned recommendation carries.
+func pinnedCaveat() compat.Finding {
+	return warning(compat.CodeModeCaveat, "", "the Pod only schedules on nodes labelled "+compat.NodeLabel+"=native: label capable nodes, or it stays Pending")
+}
 
 // recommend is Auto's choice; o.Fallback is a mode (Auto meaning Legacy).
 func recommend(c compat.Capability, o *Options) Recommendation {
@@ -85,7 +88,7 @@ func recommend(c compat.Capability, o *Options) Recommendation {
 		if o.Universal != nil {
 			return Recommendation{Mode: Universal, Code: compat.CodeNodeStrips,
 				Reason:   why + "; the universal pair's legacy twin takes over there",
-				Warnings: []string{universalCostWarning}}
+				Warnings: []compat.Finding{universalCost()}}
 		}
 		return pinnedOr(o, compat.CodeNodeStrips, why, "neither the universal pair nor pinning is allowed")
 	}
@@ -103,9 +106,9 @@ func native(c compat.Capability, o *Options) Recommendation {
 				Reason: why + "; AvoidUnorderedTermination is set, so legacy keeps one termination behaviour everywhere"}
 		}
 		r.Code = compat.CodeUnorderedTermination
-		r.Warnings = []string{why}
+		r.Warnings = []compat.Finding{warning(compat.CodeUnorderedTermination, "", why)}
 	case compat.Unknown:
-		r.Warnings = []string{"whether native sidecars are terminated in order (1.29+) is unknown"}
+		r.Warnings = []compat.Finding{warning(compat.CodeKubeletUnknown, "", "whether native sidecars are terminated in order (1.29+) is unknown")}
 	}
 	return r
 }
@@ -114,7 +117,7 @@ func pinnedOr(o *Options, code compat.Code, why, notAllowed string) Recommendati
 	if o.AllowPinned {
 		return Recommendation{Mode: Pinned, Code: code,
 			Reason:   why + "; the Pod is pinned to native-capable nodes",
-			Warnings: []string{pinnedCaveat}}
+			Warnings: []compat.Finding{pinnedCaveat()}}
 	}
 	return Recommendation{Mode: Legacy, Code: code, Reason: why + "; " + notAllowed + ", and legacy works on every node"}
 }
@@ -124,35 +127,35 @@ func fallback(o *Options, code compat.Code, why string) Recommendation {
 	if m == Auto {
 		m = Legacy
 	}
-	var warn []string
+	var warn []compat.Finding
 	switch m {
 	case Pinned:
-		warn = append(warn, pinnedCaveat)
+		warn = append(warn, pinnedCaveat())
 	case Universal:
-		warn = append(warn, universalCostWarning)
+		warn = append(warn, universalCost())
 	}
 	return Recommendation{Mode: m, Code: code, Reason: why + ": using the caller's fallback, " + m.String(), Warnings: warn}
 }
 
 // forcedWarnings are the warnings of a mode Options.Mode forces where c
 // says it will fail.
-func forcedWarnings(c compat.Capability, m Mode) []string {
+func forcedWarnings(c compat.Capability, m Mode) []compat.Finding {
 	if m == Legacy {
 		return nil
 	}
-	var w []string
+	var w []compat.Finding
 	switch c.APIServer {
 	case compat.APIServerDrops:
-		w = append(w, "the API server drops restartPolicy on init containers (SidecarContainers gate off): the sidecar becomes a blocking init container, and the pod is rejected if it has probes or lifecycle hooks")
+		w = append(w, warning(compat.CodeAPIServerDrops, "", "the API server drops restartPolicy on init containers (SidecarContainers gate off): the sidecar becomes a blocking init container, and the pod is rejected if it has probes or lifecycle hooks"))
 	case compat.APIServerUnknownField:
-		w = append(w, "the API server (1.27 or older) does not know restartPolicy on init containers")
+		w = append(w, warning(compat.CodeAPIServerUnknownField, "", "the API server (1.27 or older) does not know restartPolicy on init containers"))
 	}
 	if m == Native {
 		switch c.Kubelet {
 		case compat.KubeletStrips:
-			w = append(w, "some nodes (kubelet 1.27 or older) ignore restartPolicy: there the sidecar blocks the pod in Init")
+			w = append(w, warning(compat.CodeNodeStrips, "", "some nodes (kubelet 1.27 or older) ignore restartPolicy: there the sidecar blocks the pod in Init"))
 		case compat.KubeletRejects:
-			w = append(w, "some nodes (SidecarContainers gate off) reject pods with native sidecars")
+			w = append(w, warning(compat.CodeNodeRejects, "", "some nodes (SidecarContainers gate off) reject pods with native sidecars"))
 		}
 	}
 	return w

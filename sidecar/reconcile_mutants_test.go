@@ -75,8 +75,8 @@ func TestOrderOfElements(t *testing.T) {
 	_, _, res := injectRaw(t, tampered, loadSpec(t, "plain"), sidecar.Options{Mode: sidecar.Native}, native)
 	var left []string
 	for _, w := range res.Warnings {
-		if strings.Contains(w, "is left in place") {
-			left = append(left, w[:strings.Index(w, ":")])
+		if strings.Contains(text(w), "is left in place") {
+			left = append(left, w.Path)
 		}
 	}
 	if !cmp.Equal(left, []string{"spec.volumes[1]", "spec.volumes[2]"}) {
@@ -169,7 +169,7 @@ func TestCostWarningKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Mode != sidecar.Universal || !hasWarning(res, costWarning(t)) {
+	if res.Mode != sidecar.Universal || !hasWarning(res, costWarning(t).Message) {
 		t.Errorf("mode %s, warnings %q; want Recommend's cost warning", res.Mode, res.Warnings)
 	}
 }

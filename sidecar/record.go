@@ -26,13 +26,13 @@ const AnnotationPrefix = "sidecar.sidecarkit.io/" // compat reads it too (intern
 // of the sidecar named name.
 func Annotation(name string) string { return AnnotationPrefix + name }
 
-// RecordVersion is the version of the record format this package writes
+// recordVersion is the version of the record format this package writes
 // and reads.
-const RecordVersion = 2
+const recordVersion = 2
 
-// ReasonRequested is a Record's Reason when Options.Mode forced the mode
+// reasonRequested is a Record's Reason when Options.Mode forced the mode
 // (Auto records compat's code for its choice).
-const ReasonRequested = "requested"
+const reasonRequested = "requested"
 
 // Record is what the injection annotation holds: the mode, why it was
 // chosen, and a digest of every element the injection added, so that a
@@ -42,12 +42,12 @@ const ReasonRequested = "requested"
 // element as its own only when the element's content matches what it
 // would inject or the digest recorded for it; see docs/injection-record.md.
 type Record struct {
-	// Version of the record format: RecordVersion.
+	// Version of the record format: 2.
 	Version int `json:"v"`
 	// Mode is the concrete mode injected (never Auto).
 	Mode Mode `json:"mode"`
 	// Reason says why the mode was chosen: compat's code when Auto chose
-	// (for example "all-native"), ReasonRequested when it was forced.
+	// (for example "all-native"), "requested" when it was forced.
 	Reason string `json:"reason,omitempty"`
 	// Spec identifies the sidecar Spec and mode injected (a hash), so
 	// that a reader can tell which version of the sidecar a Pod has.
@@ -96,8 +96,8 @@ func ReadRecord(meta *metav1.ObjectMeta, name string) (Record, bool, error) {
 	if err := utiljson.Unmarshal([]byte(v), &head); err != nil {
 		return Record{}, false, invalid("not a sidecarkit record: " + excerpt(err.Error()))
 	}
-	if head.Version != RecordVersion {
-		return Record{}, false, invalid(fmt.Sprintf("record version %d is not supported (want %d)", head.Version, RecordVersion))
+	if head.Version != recordVersion {
+		return Record{}, false, invalid(fmt.Sprintf("record version %d is not supported (want %d)", head.Version, recordVersion))
 	}
 	var r Record
 	if err := utiljson.Unmarshal([]byte(v), &r); err != nil {

@@ -27,7 +27,7 @@ func TestRecordEqual(t *testing.T) {
 		equal bool
 	}{
 		{"same", func(*Record) {}, true},
-		{"another reason", func(r *Record) { r.Reason = ReasonRequested }, true},
+		{"another reason", func(r *Record) { r.Reason = reasonRequested }, true},
 		{"version", func(r *Record) { r.Version = 3 }, false},
 		{"mode", func(r *Record) { r.Mode = Pinned }, false},
 		{"spec", func(r *Record) { r.Spec = "g" }, false},

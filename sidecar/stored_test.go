@@ -131,7 +131,7 @@ func TestStoredPod(t *testing.T) {
 	t.Run("update keeps defaults", func(t *testing.T) {
 		res, ops, patched := storedInject(t, raw, v2)
 		for _, op := range ops {
-			if op.Op == patch.OpRemove {
+			if op.Op == "remove" {
 				t.Errorf("the update from v1 to v2 removes %s: %s", op.Path, storedJSON(t, ops))
 			}
 		}
@@ -159,7 +159,7 @@ func TestStoredPod(t *testing.T) {
 		c.SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "mesh-logs", MountPath: "/host"})
 		res, ops, patched := storedInject(t, storedJSON(t, forged), v1)
-		if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "restored") {
+		if len(res.Warnings) != 1 || !strings.Contains(text(res.Warnings[0]), "restored") {
 			t.Errorf("warnings %q: want one saying the sidecar was restored", res.Warnings)
 		}
 		if d := cmp.Diff(storedSidecar(t, stored), storedSidecar(t, storedDecode(t, patched))); d != "" {

@@ -53,8 +53,8 @@ func TestAuthorsDefaultedVolume(t *testing.T) {
 // injection; a change of reason alone leaves the record as it is.
 func TestRecordReasonRewritten(t *testing.T) {
 	raw, _ := injected(t, "no-init", sidecar.Native) // forced: reason "requested"
-	if got := readRecord(t, raw).Reason; got != sidecar.ReasonRequested {
-		t.Fatalf("first injection: reason %q, want %q", got, sidecar.ReasonRequested)
+	if got := readRecord(t, raw).Reason; got != "requested" {
+		t.Fatalf("first injection: reason %q, want %q", got, "requested")
 	}
 	// Auto chooses native too, for another reason.
 	obj := decode(t, raw)
@@ -63,7 +63,7 @@ func TestRecordReasonRewritten(t *testing.T) {
 		t.Fatalf("Auto on the injected pod: mode %s, err %v, empty %v; want native, nothing to do", res.Mode, err, res.Mutation.Empty())
 	}
 	auto := string(res.Code)
-	if auto == "" || auto == sidecar.ReasonRequested {
+	if auto == "" || auto == "requested" {
 		t.Fatalf("Auto's code %q", auto)
 	}
 	// A new application container: it gets the mounts and the env, and
@@ -103,7 +103,7 @@ func TestUnknownFieldsAndTampered(t *testing.T) {
 		if mode == sidecar.Legacy {
 			want = "spec.containers[0]"
 		}
-		if len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], want+`: container "proxy" carried fields`) {
+		if len(res.Warnings) != 1 || !strings.HasPrefix(text(res.Warnings[0]), want+`: container "proxy" carried fields`) {
 			t.Errorf("%s: warnings %q, want only %s's replacement", mode, res.Warnings, want)
 		}
 		ops, _ := res.Mutation.JSONPatch(obj.Root)
@@ -220,8 +220,8 @@ func TestAppEnvDefinedTwice(t *testing.T) {
 			out, ops, res := injectRaw(t, raw, loadSpec(t, "full"), sidecar.Options{Mode: sidecar.Native}, native)
 			var warned []string
 			for _, w := range res.Warnings {
-				if strings.Contains(w, "PROXY_SOCKET") {
-					warned = append(warned, w)
+				if strings.Contains(text(w), "PROXY_SOCKET") {
+					warned = append(warned, text(w))
 				}
 			}
 			if tc.warn == "" && len(warned) > 0 || tc.warn != "" && (len(warned) != 1 || warned[0] != tc.warn) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -92,7 +94,7 @@ func wantSidecar(t *testing.T, raw []byte, mode sidecar.Mode) {
 
 func hasWarning(res sidecar.Result, sub string) bool {
 	for _, w := range res.Warnings {
-		if strings.Contains(w, sub) {
+		if strings.Contains(text(w), sub) {
 			return true
 		}
 	}
@@ -150,7 +152,7 @@ func TestForgedRecordRestoresTheSidecar(t *testing.T) {
 				raw, rec := injected(t, "no-init", mode)
 				forged := apply(t, raw, tc.tamper(t, raw, rec))
 				fixed, ops, res := injectRaw(t, forged, loadSpec(t, "full"), sidecar.Options{Mode: mode}, capabilities["native"])
-				if res.Skipped != sidecar.NotSkipped || len(ops) == 0 {
+				if res.Skipped != "" || len(ops) == 0 {
 					t.Fatalf("the forged Pod was waved through: skipped %q, %d ops", res.Skipped, len(ops))
 				}
 				if !hasWarning(res, tc.warn) {
@@ -174,7 +176,7 @@ func TestRecordWithoutSidecar(t *testing.T) {
 		raw, _ := injected(t, "several-init", mode)
 		stripped := apply(t, raw, patch.Ops{op("remove", sidecarPath(mode), "")})
 		fixed, _, res := injectRaw(t, stripped, loadSpec(t, "full"), sidecar.Options{Mode: mode}, capabilities["native"])
-		if res.Skipped != sidecar.NotSkipped {
+		if res.Skipped != "" {
 			t.Fatalf("%s: skipped %q: %s", mode, res.Skipped, res.Reason)
 		}
 		wantSidecar(t, fixed, mode)
@@ -243,7 +245,7 @@ func TestForgedRecordRemovesNothingUnverified(t *testing.T) {
 	}
 	ops, _ := res.Mutation.JSONPatch(obj.Root)
 	for _, o := range ops {
-		if o.Op == patch.OpRemove || o.Op == patch.OpReplace && !strings.HasPrefix(o.Path, "/metadata/annotations") {
+		if o.Op == "remove" || o.Op == "replace" && !strings.HasPrefix(o.Path, "/metadata/annotations") {
 			t.Errorf("Inject with a forged record: %s %s", o.Op, o.Path)
 		}
 	}
@@ -392,7 +394,7 @@ func TestServerDefaultsAreNotDifferences(t *testing.T) {
 			t.Errorf("%s: an update of our own sidecar warns: %q", mode, res.Warnings)
 		}
 		for _, o := range ops {
-			if o.Op == patch.OpRemove {
+			if o.Op == "remove" {
 				t.Errorf("%s: the update removes %s", mode, o.Path)
 			}
 		}
@@ -472,4 +474,16 @@ func TestUnknownFieldOnTheSidecar(t *testing.T) {
 			t.Errorf("%s: init containers %v, want %v (the sidecar keeps its place)", mode, got, want)
 		}
 	}
+}
+
+// text is a warning as admission sends it: "path: message", or the message
+// when it has no path. Every warning is of severity Warning and has a code.
+func text(w compat.Finding) string {
+	if w.Severity != compat.SeverityWarning || w.Code == "" {
+		return fmt.Sprintf("malformed warning %+v", w)
+	}
+	if w.Path == "" {
+		return w.Message
+	}
+	return w.Path + ": " + w.Message
 }

@@ -76,7 +76,7 @@
 //     program calling handshake.Main) and names its path. Nothing else
 //     runs; the versions of sidecar and handshake move together; but
 //     every sidecar image must be rebuilt.
-//   - Copied (Planner.Copier): an extra init container, placed just
+//   - Copied (Planner.Copier): an extra init container, "<name>-install", placed just
 //     before the native twin, runs "handshake install" from a small image,
 //     which copies the binary into the handshake volume, where the twins
 //     run it. Sidecar images stay as they are (their command must still be

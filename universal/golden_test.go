@@ -78,7 +78,7 @@ type output struct {
 	Error     string                  `json:"error,omitempty"`
 	Mode      string                  `json:"mode,omitempty"`
 	Reason    string                  `json:"reason,omitempty"`
-	Warnings  []string                `json:"warnings,omitempty"`
+	Warnings  []compat.Finding        `json:"warnings,omitempty"`
 	Resources *sidecar.ResourceReport `json:"resources,omitempty"`
 	Patch     json.RawMessage         `json:"patch,omitempty"`
 }
@@ -118,7 +118,7 @@ func TestInjectGolden(t *testing.T) {
 			if res.Mode != sidecar.Universal {
 				t.Fatalf("mode %s, want universal", res.Mode)
 			}
-			if len(spec.Container.Resources.Requests) > 0 && !strings.Contains(strings.Join(res.Warnings, "\n"), "the Pod asks for the sidecar's twice") {
+			if len(spec.Container.Resources.Requests) > 0 && !hasCaveat(res.Warnings, "the Pod asks for the sidecar's twice") {
 				t.Errorf("no warning that requests count twice: %q", res.Warnings)
 			}
 			after := decode(t, apply(t, raw, ops))
@@ -250,3 +250,14 @@ func indent(t *testing.T, b []byte) []byte {
 }
 
 func mustQ(s string) resource.Quantity { return resource.MustParse(s) }
+
+// hasCaveat reports whether one of ws is a mode caveat whose message
+// contains sub.
+func hasCaveat(ws []compat.Finding, sub string) bool {
+	for _, w := range ws {
+		if w.Code == compat.CodeModeCaveat && w.Severity == compat.SeverityWarning && strings.Contains(w.Message, sub) {
+			return true
+		}
+	}
+	return false
+}

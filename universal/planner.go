@@ -1,6 +1,7 @@
 package universal
 
 import (
+	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 
 	"fmt"
@@ -64,11 +65,11 @@ var _ sidecar.Planner = Planner{}
 // twin keeps the sidecar's own name (see the package documentation).
 func LegacyName(name string) string { return name + "-legacy" }
 
-// VolumeName returns the handshake volume's name: "<name>-handshake".
-func VolumeName(name string) string { return name + "-handshake" }
+// volumeName returns the handshake volume's name: "<name>-handshake".
+func volumeName(name string) string { return name + "-handshake" }
 
-// CopierName returns the copier init container's name: "<name>-install".
-func CopierName(name string) string { return name + "-install" }
+// copierName returns the copier init container's name: "<name>-install".
+func copierName(name string) string { return name + "-install" }
 
 // Plan builds the pair; see the package documentation for what each twin
 // gets and why. Errors start with "universal: plan" and say what to
@@ -103,7 +104,7 @@ func (p Planner) Plan(s sidecar.Spec, pod *corev1.PodSpec) (sidecar.Plan, error)
 	plan := sidecar.Plan{
 		InitContainers: []corev1.Container{native},
 		Containers:     []corev1.Container{legacy},
-		Volumes:        append(append([]corev1.Volume(nil), s.Volumes...), corev1.Volume{Name: VolumeName(c.Name), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}),
+		Volumes:        append(append([]corev1.Volume(nil), s.Volumes...), corev1.Volume{Name: volumeName(c.Name), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}),
 		AppMounts:      s.AppMounts,
 		AppEnv:         s.AppEnv,
 		Placement:      s.Placement,
@@ -127,16 +128,16 @@ type builder struct {
 	token string
 }
 
-// SandboxTokenDir is where the twins of a hostNetwork Pod keep the
+// sandboxTokenDir is where the twins of a hostNetwork Pod keep the
 // sandbox token that tells the Pod's sandboxes apart: the sandbox's own
 // shared memory mount, which every container of the sandbox shares and
 // a re-created sandbox gets anew (docs/universal.md, "Sandbox identity").
-const SandboxTokenDir = "/dev/shm"
+const sandboxTokenDir = "/dev/shm"
 
 // identity chooses how the twins tell the Pod's sandboxes apart. The
 // network namespace (and its cookie) of a hostNetwork Pod is the node's,
 // the same for every sandbox: such a Pod's twins add the sandbox token in
-// SandboxTokenDir to the identity. A Pod with hostIPC as well shares the
+// sandboxTokenDir to the identity. A Pod with hostIPC as well shares the
 // node's /dev/shm too: nothing the twins can read tells its sandboxes
 // apart, so the Planner refuses it.
 func (b *builder) identity(pod *corev1.PodSpec) error {
@@ -144,15 +145,15 @@ func (b *builder) identity(pod *corev1.PodSpec) error {
 		return nil
 	}
 	if pod.HostIPC {
-		return fmt.Errorf("a Pod with hostNetwork and hostIPC shares the node's network and IPC namespaces and %s, so the twins cannot tell one of its sandboxes from the next (docs/universal.md); drop hostIPC, or inject a native or a legacy sidecar instead of the universal pair", SandboxTokenDir)
+		return fmt.Errorf("a Pod with hostNetwork and hostIPC shares the node's network and IPC namespaces and %s, so the twins cannot tell one of its sandboxes from the next (docs/universal.md); drop hostIPC, or inject a native or a legacy sidecar instead of the universal pair", sandboxTokenDir)
 	}
 	for _, m := range b.c.VolumeMounts {
 		mp := path.Clean(m.MountPath)
-		if mp == SandboxTokenDir || strings.HasPrefix(SandboxTokenDir, strings.TrimSuffix(mp, "/")+"/") {
-			return fmt.Errorf("hostNetwork Pod: volumeMount %q covers %s, where the twins of a hostNetwork Pod keep the sandbox token (docs/universal.md); remove the mount, or inject a native or a legacy sidecar instead of the universal pair", m.MountPath, SandboxTokenDir)
+		if mp == sandboxTokenDir || strings.HasPrefix(sandboxTokenDir, strings.TrimSuffix(mp, "/")+"/") {
+			return fmt.Errorf("hostNetwork Pod: volumeMount %q covers %s, where the twins of a hostNetwork Pod keep the sandbox token (docs/universal.md); remove the mount, or inject a native or a legacy sidecar instead of the universal pair", m.MountPath, sandboxTokenDir)
 		}
 	}
-	b.token = SandboxTokenDir
+	b.token = sandboxTokenDir
 	return nil
 }
 
@@ -177,7 +178,7 @@ func (b *builder) check(s *sidecar.Spec) error {
 	case c.Lifecycle != nil && c.Lifecycle.PostStart != nil:
 		return fmt.Errorf("lifecycle.postStart runs before the handshake decides which twin acts (and would hold a native twin's first run); use a startupProbe")
 	}
-	for _, n := range []string{LegacyName(c.Name), VolumeName(c.Name), CopierName(c.Name)} {
+	for _, n := range []string{LegacyName(c.Name), volumeName(c.Name), copierName(c.Name)} {
 		if msgs := validation.IsDNS1123Label(n); len(msgs) > 0 {
 			return fmt.Errorf("derived name %q: %s; shorten the sidecar's name", n, msgs[0])
 		}
@@ -194,7 +195,7 @@ func (b *builder) check(s *sidecar.Spec) error {
 		}
 	}
 	for _, v := range s.Volumes {
-		if v.Name == VolumeName(c.Name) {
+		if v.Name == volumeName(c.Name) {
 			return fmt.Errorf("volume %q is the handshake volume's name", v.Name)
 		}
 	}
@@ -239,7 +240,7 @@ func (b *builder) twin(role protocol.Role, policy corev1.RestartPolicy) (corev1.
 		corev1.EnvVar{Name: protocol.EnvRestartPolicy, Value: string(policy)},
 		corev1.EnvVar{Name: protocol.EnvPodIP, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
 	)
-	t.VolumeMounts = append(t.VolumeMounts, corev1.VolumeMount{Name: VolumeName(b.c.Name), MountPath: b.mount})
+	t.VolumeMounts = append(t.VolumeMounts, corev1.VolumeMount{Name: volumeName(b.c.Name), MountPath: b.mount})
 	var err error
 	if t.Lifecycle != nil && t.Lifecycle.PreStop != nil {
 		if t.Lifecycle.PreStop, err = b.hook(t.Lifecycle.PreStop, role); err != nil {
@@ -295,27 +296,32 @@ func (b *builder) copier() corev1.Container {
 		sc = b.c.SecurityContext
 	}
 	return corev1.Container{
-		Name:            CopierName(b.c.Name),
+		Name:            copierName(b.c.Name),
 		Image:           cp.Image,
 		ImagePullPolicy: cp.ImagePullPolicy,
 		Command:         append(append([]string(nil), cp.Handshake...), "install", "--to="+b.binary()),
 		Resources:       *cp.Resources.DeepCopy(),
 		SecurityContext: sc.DeepCopy(),
-		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName(b.c.Name), MountPath: b.mount}},
+		VolumeMounts:    []corev1.VolumeMount{{Name: volumeName(b.c.Name), MountPath: b.mount}},
 	}
 }
 
 // warnings says what the pair costs.
-func warnings(c *corev1.Container, policy corev1.RestartPolicy) []string {
-	var w []string
+func warnings(c *corev1.Container, policy corev1.RestartPolicy) []compat.Finding {
+	var w []compat.Finding
 	if len(c.Resources.Requests)+len(c.Resources.Limits) > 0 {
-		w = append(w, fmt.Sprintf("universal pair: both twins' resources count, so the Pod asks for the sidecar's twice (requests %s, limits %s once more than a single sidecar); the dormant twin uses almost none of it",
-			list(c.Resources.Requests), list(c.Resources.Limits)))
+		w = append(w, caveat(fmt.Sprintf("universal pair: both twins' resources count, so the Pod asks for the sidecar's twice (requests %s, limits %s once more than a single sidecar); the dormant twin uses almost none of it",
+			list(c.Resources.Requests), list(c.Resources.Limits))))
 	}
 	if policy == corev1.RestartPolicyNever || policy == corev1.RestartPolicyOnFailure {
-		w = append(w, fmt.Sprintf("universal pair: restartPolicy %s: on nodes without native sidecars (kubelet 1.27 or older) the legacy twin acts as a regular container, and the Pod (and its Job) runs until the sidecar exits by itself", policy))
+		w = append(w, caveat(fmt.Sprintf("universal pair: restartPolicy %s: on nodes without native sidecars (kubelet 1.27 or older) the legacy twin acts as a regular container, and the Pod (and its Job) runs until the sidecar exits by itself", policy)))
 	}
 	return w
+}
+
+// caveat is a warning about what the pair costs.
+func caveat(msg string) compat.Finding {
+	return compat.Finding{Code: compat.CodeModeCaveat, Severity: compat.SeverityWarning, Message: msg}
 }
 
 // list renders a ResourceList deterministically.

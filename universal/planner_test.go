@@ -110,7 +110,7 @@ func TestPlanHostNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, l := plan.InitContainers[0], plan.Containers[0]
-	const flag = "--sandbox-token=" + universal.SandboxTokenDir
+	const flag = "--sandbox-token=/dev/shm"
 	for name, cmd := range map[string][]string{
 		"native run": n.Command, "legacy run": l.Command,
 		"native startup probe": n.StartupProbe.Exec.Command, "legacy readiness probe": l.ReadinessProbe.Exec.Command,

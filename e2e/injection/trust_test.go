@@ -499,7 +499,18 @@ func checkDefaulted(t *testing.T, what string, spec *corev1.PodSpec, pod, token 
 
 // restoreWarnings returns the warnings that say the library restored or
 // left something it does not recognise as its own.
-func restoreWarnings(ws []string) []string {
+func restoreWarnings(ws []compat.Finding) []compat.Finding {
+	var out []compat.Finding
+	for _, w := range ws {
+		if w.Code == compat.CodeRestored || w.Code == compat.CodeSpecNotApplied {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// restoreTexts is restoreWarnings for the warnings of a response, as text.
+func restoreTexts(ws []string) []string {
 	var out []string
 	for _, w := range ws {
 		if strings.Contains(w, "restored") || strings.Contains(w, "left in place") || strings.Contains(w, "itself") {
@@ -558,7 +569,7 @@ var defaultedFields = map[string]bool{
 func checkNoRemoves(t *testing.T, what string, ops patch.Ops) {
 	t.Helper()
 	for _, op := range ops {
-		if op.Op != patch.OpRemove {
+		if op.Op != "remove" {
 			continue
 		}
 		last := op.Path[strings.LastIndexByte(op.Path, '/')+1:]
@@ -874,7 +885,7 @@ func TestTrustWorkloadTemplate(t *testing.T) {
 
 			pod := createPod(ctx, t, c.Client(), ns, podFromTemplate("from-template", tmpl))
 			call := hook.only(t, "Pod", pod.Name)
-			if len(call.Patch) > 0 || len(restoreWarnings(call.Warnings)) > 0 {
+			if len(call.Patch) > 0 || len(restoreTexts(call.Warnings)) > 0 {
 				t.Errorf("the webhook changed a Pod of the injected template: patch %s, warnings %q", mustJSON(call.Patch), call.Warnings)
 			}
 			checkDefaulted(t, "pod from the template", &pod.Spec, true, true)
@@ -975,7 +986,7 @@ func TestTrustUpdateKeepsDefaults(t *testing.T) {
 			if len(call.Patch) == 0 {
 				t.Errorf("the v2 webhook did not update the v1 sidecar")
 			}
-			if w := restoreWarnings(call.Warnings); len(w) > 0 {
+			if w := restoreTexts(call.Warnings); len(w) > 0 {
 				t.Errorf("the v2 webhook warns about the library's own v1 sidecar: %q", w)
 			}
 			checkNoRemoves(t, "v2 webhook's patch of a v1 pod", call.Patch)
@@ -1126,7 +1137,7 @@ func TestTrustLimitRange(t *testing.T) {
 				if injected := len(call.Patch) > 0; injected != p.injected {
 					t.Errorf("%s: the webhook patched %s, want a patch: %v", p.name, mustJSON(call.Patch), p.injected)
 				}
-				if w := restoreWarnings(call.Warnings); len(w) > 0 {
+				if w := restoreTexts(call.Warnings); len(w) > 0 {
 					t.Errorf("%s: the webhook warns: %q", p.name, w)
 				}
 				sc := findContainer(&stored.Spec, "mesh")
@@ -1155,7 +1166,7 @@ func TestTrustLimitRange(t *testing.T) {
 			call := hook2.only(t, "Pod", "old-template")
 			var removes []string
 			for _, op := range call.Patch {
-				if op.Op == patch.OpRemove {
+				if op.Op == "remove" {
 					removes = append(removes, op.Path)
 				}
 			}

@@ -223,5 +223,5 @@ func addOp(path string, value any) patch.Op {
 	if err != nil {
 		panic(err) // test data
 	}
-	return patch.Op{Op: patch.OpAdd, Path: path, Value: b}
+	return patch.Op{Op: "add", Path: path, Value: b}
 }

@@ -147,8 +147,8 @@ func naivePatch(obj *patch.Object, m *patch.Mutation) ([]byte, error) {
 		return nil, fmt.Errorf("no metadata path for root %s", obj.Root)
 	}
 	ops := patch.Ops{
-		{Op: patch.OpReplace, Path: string(obj.Root), Value: specJSON},
-		{Op: patch.OpAdd, Path: metaPath + "/annotations", Value: annJSON},
+		{Op: "replace", Path: string(obj.Root), Value: specJSON},
+		{Op: "add", Path: metaPath + "/annotations", Value: annJSON},
 	}
 	return json.Marshal(ops)
 }

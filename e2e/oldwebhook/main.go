@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"github.com/sidecarkit/sidecarkit/compat"
-	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 func main() {
@@ -49,7 +48,7 @@ func run(args []string, stdout io.Writer) error {
 	cert := fs.String("cert", "", "TLS serving certificate (PEM)")
 	key := fs.String("key", "", "TLS serving key (PEM)")
 	specFile := fs.String("sidecar", "", "sidecar spec (YAML or JSON, see sidecar.LoadSpec)")
-	mode := fs.String("mode", "native", "injection mode: "+strings.Join(sidecar.Modes(), ", "))
+	mode := fs.String("mode", "native", "injection mode: "+"auto, native, legacy, pinned, universal")
 	apiserverVersion := fs.String("apiserver-version", "", "the API server's version, for the capability (empty: unknown)")
 	naive := fs.Bool("naive", false, "replace the whole spec with the re-encoded typed spec (drops unknown fields; a control for tests)")
 	if err := fs.Parse(args); err != nil {

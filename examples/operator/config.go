@@ -75,7 +75,7 @@ func bindFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.controllers, "controllers", ctlLabeler+","+ctlInjector, "controllers to run, comma-separated: "+ctlLabeler+", "+ctlInjector+", "+ctlWebhook)
 
 	fs.StringVar(&c.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON (injector, webhook)")
-	fs.StringVar(&c.mode, "mode", "auto", "injection mode: "+strings.Join(sidecar.Modes(), "|"))
+	fs.StringVar(&c.mode, "mode", "auto", "injection mode: "+"auto|native|legacy|pinned|universal")
 	fs.StringVar(&c.fallback, "fallback", "legacy", "the mode auto chooses when the capability is unknown: legacy|native|pinned|universal")
 	fs.BoolVar(&c.keepOnOptOut, "keep-on-opt-out", false, "injector: leave the sidecar in workloads that stop matching --opt-in (by default it is removed: exactly what was injected, nothing else)")
 	fs.BoolVar(&c.allowPinned, "allow-pinned", false, "let auto pin pod templates to nodes labelled native where other nodes cannot run native sidecars (run the labeler)")

@@ -329,7 +329,7 @@ func write(w io.Writer, output string, r *report) error {
 	if rec := r.Recommendation; rec != nil {
 		fmt.Fprintf(&b, "recommended mode: %s (%s): %s\n", rec.Mode, rec.Code, rec.Reason)
 		for _, w := range rec.Warnings {
-			fmt.Fprintf(&b, "  warning: %s\n", w)
+			fmt.Fprintf(&b, "  warning: %s\n", warningText(w))
 		}
 	}
 	if len(r.Findings) == 0 {
@@ -345,4 +345,13 @@ func write(w io.Writer, output string, r *report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// warningText formats a warning of an injection or a recommendation as
+// "[code] path: message", or "[code] message" when it has no path.
+func warningText(w compat.Finding) string {
+	if w.Path == "" {
+		return fmt.Sprintf("[%s] %s", w.Code, w.Message)
+	}
+	return fmt.Sprintf("[%s] %s: %s", w.Code, w.Path, w.Message)
 }

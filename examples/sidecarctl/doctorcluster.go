@@ -276,7 +276,7 @@ func writeCluster(w io.Writer, output string, r *clusterReport) error {
 		rec := pool.Recommendation
 		p("  pool %s: %s (%s): %s\n", pool.Name, rec.Mode, rec.Code, rec.Reason)
 		for _, w := range rec.Warnings {
-			p("    warning: %s\n", w)
+			p("    warning: %s\n", warningText(w))
 		}
 		for _, n := range pool.Nodes {
 			p("    node/%s %s: kubelet=%s orderedTermination=%s; metrics: %s\n", n.Name, n.KubeletVersion, n.Capability.Kubelet, n.Capability.OrderedTermination, n.Metrics)
@@ -384,7 +384,7 @@ func writeCluster(w io.Writer, output string, r *clusterReport) error {
 	rec := r.Recommendation
 	p("\ncluster-wide: %s (%s): %s\n", rec.Mode, rec.Code, rec.Reason)
 	for _, w := range rec.Warnings {
-		p("  warning: %s\n", w)
+		p("  warning: %s\n", warningText(w))
 	}
 	if len(r.Findings) == 0 {
 		p("findings: none\n")

@@ -83,7 +83,7 @@ func loadFacts(apiserverVersion, kubeletVersion, nodeFile, metricsFile string, s
 			// server is at least this new; judged at exactly this version
 			// (with its default gates) it is judged at its weakest.
 			if api, err := compat.ParseAPIServerVersion(kubeletVersion); err == nil {
-				api.Evidence = append(api.Evidence, compat.Evidence{Source: compat.SourceSkewPolicy, Subject: "kube-apiserver",
+				api.Evidence = append(api.Evidence, compat.Evidence{Source: "skew-policy", Subject: "kube-apiserver",
 					Detail: "no --apiserver-version: at least as new as --kubelet-version " + kubeletVersion + ", since no kubelet is newer than its API server"})
 				f.base = api
 			}

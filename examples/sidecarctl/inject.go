@@ -28,6 +28,10 @@ type injectFlags struct {
 
 var outputs = []string{"jsonpatch", "strategic", "json", "yaml"}
 
+// modeNames are the values of --mode (sidecar.ParseMode's), for its help
+// and its shell completion.
+var modeNames = []string{"auto", string(sidecar.Native), string(sidecar.Legacy), string(sidecar.Pinned), string(sidecar.Universal)}
+
 func newInject(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f := &injectFlags{}
 	cmd := &cobra.Command{
@@ -56,7 +60,7 @@ and the API server's metrics (kubectl get --raw /metrics).`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "filename", "f", "", "the Pod or workload, YAML or JSON; - reads stdin")
 	fl.StringVar(&f.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON")
-	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+strings.Join(sidecar.Modes(), "|"))
+	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+strings.Join(modeNames, "|"))
 	f.cluster.register(cmd)
 	fl.StringVarP(&f.output, "output", "o", "jsonpatch", "output: "+strings.Join(outputs, "|"))
 	fl.BoolVar(&f.allowPinned, "allow-pinned", false, "let auto pin Pods to native-capable nodes when some nodes cannot run native sidecars")
@@ -66,7 +70,7 @@ and the API server's metrics (kubectl get --raw /metrics).`,
 	fl.StringVar(&f.universal.imageHandshake, "handshake-image-command", "/sidecarctl handshake", "universal pair: the handshake runner's command in --handshake-image")
 	fl.StringVar(&f.universal.mountPath, "handshake-dir", "", "universal pair: where the twins mount the handshake volume (default "+universal.DefaultMountPath+")")
 	// Shell completion of the flags with a fixed set of values.
-	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(sidecar.Modes(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(modeNames, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputs, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -166,7 +170,7 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 			}
 		}
 		for _, w := range res.Warnings {
-			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, w)
+			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, warningText(w))
 		}
 		if f.output == "jsonpatch" || f.output == "strategic" {
 			p, err := patchOf(f.output, obj, res.Mutation)

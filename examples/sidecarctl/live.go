@@ -151,7 +151,7 @@ func readNodeReports(ctx context.Context, k *kube, nodes []corev1.Node, withMetr
 	for i := range nodes {
 		n := &nodes[i]
 		out[i] = nodeReport{Name: n.Name, KubeletVersion: n.Status.NodeInfo.KubeletVersion, Metrics: "not requested",
-			labelledNative: n.Labels[compat.NodeLabel] == compat.NodeLabelNative}
+			labelledNative: n.Labels[compat.NodeLabel] == "native"}
 		if !withMetrics {
 			c, err := compat.ParseNode(n)
 			out[i].Capability = c

@@ -21,7 +21,7 @@ func TestPools(t *testing.T) {
 		fakeNode("b-new", "v1.33.1-gke.100", gke("new")),
 		fakeNode("a-new", "v1.33.1-gke.100", gke("new")),
 		fakeNode("mixed-old", "v1.27.9-gke.1", gke("mixed")),
-		fakeNode("mixed-new", "v1.33.1-gke.100", map[string]string{"cloud.google.com/gke-nodepool": "mixed", compat.NodeLabel: compat.NodeLabelNative}),
+		fakeNode("mixed-new", "v1.33.1-gke.100", map[string]string{"cloud.google.com/gke-nodepool": "mixed", compat.NodeLabel: "native"}),
 		fakeNode("rejecting", "v1.28.4-gke.1", gke("alpha")),
 		fakeNode("stray", "v1.27.9", nil),
 		fakeNode("stray-2", "v1.27.9", nil),
@@ -39,7 +39,7 @@ func TestPools(t *testing.T) {
 	byName := map[string]*corev1.Node{}
 	for i := range nodes {
 		c, _ := compat.ParseNode(&nodes[i])
-		reports[i] = nodeReport{Name: nodes[i].Name, Capability: c, labelledNative: nodes[i].Labels[compat.NodeLabel] == compat.NodeLabelNative}
+		reports[i] = nodeReport{Name: nodes[i].Name, Capability: c, labelledNative: nodes[i].Labels[compat.NodeLabel] == "native"}
 		byName[nodes[i].Name] = &nodes[i]
 	}
 	for _, tc := range []struct {

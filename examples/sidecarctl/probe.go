@@ -123,7 +123,7 @@ func newAPIServerFacts(c compat.Capability, gitVersion string, metricsRead bool)
 	}
 	if metricsRead {
 		for _, e := range c.Evidence {
-			if e.Source == compat.SourceMetrics && e.Subject == "kube-apiserver" {
+			if e.Source == "metrics" && e.Subject == "kube-apiserver" {
 				f.storesProven, f.why = true, "its /metrics: "+e.Detail
 				return f
 			}

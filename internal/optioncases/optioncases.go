@@ -164,7 +164,7 @@ func hasNativeRequirement(spec *corev1.PodSpec) bool {
 
 // CheckWarnings reports whether warnings are what tc wants: one that
 // contains tc.Warning, none when tc.Quiet.
-func CheckWarnings(tc Case, warnings []string) error {
+func CheckWarnings(tc Case, warnings []compat.Finding) error {
 	if tc.Quiet && len(warnings) > 0 {
 		return fmt.Errorf("warnings %q, want none", warnings)
 	}
@@ -176,12 +176,15 @@ func CheckWarnings(tc Case, warnings []string) error {
 
 // HasWarning reports whether one of warnings contains sub (always true
 // for an empty sub).
-func HasWarning(warnings []string, sub string) bool {
+func HasWarning(warnings []compat.Finding, sub string) bool {
 	if sub == "" {
 		return true
 	}
 	for _, w := range warnings {
-		if strings.Contains(w, sub) {
+		if w.Severity != compat.SeverityWarning || w.Code == "" {
+			return false
+		}
+		if strings.Contains(w.Message, sub) {
 			return true
 		}
 	}

@@ -19,8 +19,8 @@ import (
 func ExampleVerifyAs() {
 	raw := []byte(`{"apiVersion":"apps/v1","spec":{"template":{"spec":{
 		"containers":[{"name":"app","image":"nginx","x-newer-field":true}]}}}}`)
-	good := patch.Ops{{Op: patch.OpAdd, Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"nginx:2"`)}}
-	naive := patch.Ops{{Op: patch.OpReplace, Path: "/spec/template/spec/containers/0", Value: json.RawMessage(`{"name":"app","image":"nginx:2"}`)}}
+	good := patch.Ops{{Op: "add", Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"nginx:2"`)}}
+	naive := patch.Ops{{Op: "replace", Path: "/spec/template/spec/containers/0", Value: json.RawMessage(`{"name":"app","image":"nginx:2"}`)}}
 	fmt.Println("field-level patch:", patchtest.VerifyAs(raw, "Deployment", good))
 	var verr *patchtest.VerifyError
 	if err := patchtest.VerifyAs(raw, "Deployment", naive); errors.As(err, &verr) {

@@ -13,19 +13,19 @@ import (
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
-// ErrApply is wrapped by every [ApplyFailed] violation: an op that
+// errApply is wrapped by every [ApplyFailed] violation: an op that
 // json-patch rejects (the applier's own error, such as
 // jsonpatch.ErrMissing, is wrapped too), a malformed op, or a value that is
 // not valid JSON.
-var ErrApply = errors.New("patch: op does not apply")
+var errApply = errors.New("patch: op does not apply")
 
 // ErrInvalidDocument is wrapped by the error Verify returns when the
 // original document is not a JSON object (or repeats a member name).
 var ErrInvalidDocument = errors.New("patch: document is not a valid JSON object")
 
-// ErrUnsupportedKind is wrapped by the error Verify returns when the
+// errUnsupportedKind is wrapped by the error Verify returns when the
 // document's "kind" has no pod spec that the library knows.
-var ErrUnsupportedKind = errors.New("patch: unsupported kind")
+var errUnsupportedKind = errors.New("patch: unsupported kind")
 
 // ViolationKind classifies a [Violation].
 type ViolationKind uint8
@@ -47,7 +47,7 @@ const (
 	// element (for example a container with another name) and no move op
 	// carried it there.
 	Moved
-	// ApplyFailed: an op does not apply (see [ErrApply]). Verification
+	// ApplyFailed: an op does not apply. Verification
 	// stops at the first such op.
 	ApplyFailed
 	// Inconsistent: applying the ops one by one and all at once gave
@@ -80,7 +80,7 @@ type Violation struct {
 	Op int
 	// Detail is a sentence saying what happened, naming the op.
 	Detail string
-	// Err is the cause of an ApplyFailed violation, wrapping ErrApply;
+	// Err is the cause of an ApplyFailed violation;
 	// nil otherwise.
 	Err error
 }
@@ -119,8 +119,7 @@ func (e *VerifyError) Error() string {
 }
 
 // Unwrap returns the causes of the ApplyFailed violations, so that
-// errors.Is(err, patchtest.ErrApply) and errors.Is(err, jsonpatch.ErrMissing)
-// work.
+// errors.Is(err, jsonpatch.ErrMissing) works.
 func (e *VerifyError) Unwrap() []error {
 	var errs []error
 	for _, v := range e.Violations {
@@ -160,7 +159,7 @@ func (e *VerifyError) Has(k ViolationKind) bool {
 //     applying one by one and all at once.
 //
 // Verify returns a plain error wrapping ErrInvalidDocument or
-// ErrUnsupportedKind when original cannot be checked at all. It never
+// errUnsupportedKind when original cannot be checked at all. It never
 // modifies original or ops.
 func Verify(original []byte, ops patch.Ops) error {
 	return verify(original, "", false, ops)
@@ -208,19 +207,19 @@ func rootSchema(doc []byte, want string, known bool) (*jsontree.Node, *schema.Ty
 	kind := ""
 	if k, ok := n.Member("kind"); ok {
 		if k.Kind() != jsontree.String {
-			return nil, nil, fmt.Errorf("patch: verify: kind: %w: %s", ErrUnsupportedKind, aKind(k.Kind()))
+			return nil, nil, fmt.Errorf("patch: verify: kind: %w: %s", errUnsupportedKind, aKind(k.Kind()))
 		}
 		kind = k.Text()
 	}
 	if known {
 		if kind != "" && kind != want {
-			return nil, nil, fmt.Errorf("patch: verify: kind %q: %w: the document is a %q", want, ErrUnsupportedKind, kind)
+			return nil, nil, fmt.Errorf("patch: verify: kind %q: %w: the document is a %q", want, errUnsupportedKind, kind)
 		}
 		kind = want
 	}
 	t, ok := schema.ForKind(kind)
 	if !ok {
-		return nil, nil, fmt.Errorf("patch: verify: kind %q: %w; supported: %s", kind, ErrUnsupportedKind, strings.Join(schema.Kinds(), ", "))
+		return nil, nil, fmt.Errorf("patch: verify: kind %q: %w; supported: %s", kind, errUnsupportedKind, strings.Join(schema.Kinds(), ", "))
 	}
 	return n, t, nil
 }
@@ -257,7 +256,7 @@ func applyStrict(doc []byte, ops patch.Ops) (out []byte, err error) {
 // describe renders op k as "op 3 (replace /spec/containers/0)".
 func describe(k int, op patch.Op) string {
 	s := "op " + strconv.Itoa(k) + " (" + op.Op + " "
-	if op.Op == patch.OpMove || op.Op == patch.OpCopy {
+	if op.Op == "move" || op.Op == "copy" {
 		s += op.From + " to "
 	}
 	return s + op.Path + ")"

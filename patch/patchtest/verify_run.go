@@ -147,19 +147,19 @@ func (v *verifier) run(original []byte, ops patch.Ops) {
 func checkOp(op patch.Op) (jsontree.Op, error) {
 	jop := jsontree.Op{Op: op.Op, Path: op.Path, From: op.From}
 	switch op.Op {
-	case patch.OpAdd, patch.OpRemove, patch.OpReplace, patch.OpMove, patch.OpCopy, patch.OpTest:
+	case "add", "remove", "replace", "move", "copy", "test":
 	default:
 		return jop, fmt.Errorf("unknown op %q", op.Op)
 	}
 	if _, err := jsontree.Split(op.Path); err != nil {
 		return jop, fmt.Errorf("path: %w", err)
 	}
-	if op.Op == patch.OpMove || op.Op == patch.OpCopy {
+	if op.Op == "move" || op.Op == "copy" {
 		if _, err := jsontree.Split(op.From); err != nil {
 			return jop, fmt.Errorf("from: %w", err)
 		}
 	}
-	if op.Op == patch.OpAdd || op.Op == patch.OpReplace || op.Op == patch.OpTest {
+	if op.Op == "add" || op.Op == "replace" || op.Op == "test" {
 		if len(op.Value) == 0 {
 			return jop, fmt.Errorf("missing value")
 		}
@@ -178,7 +178,7 @@ func (v *verifier) applyFailed(k int, op patch.Op, err error) {
 		Path:   op.Path,
 		Op:     k,
 		Detail: describe(k, op) + " does not apply: " + err.Error(),
-		Err:    fmt.Errorf("%w: %s: %w", ErrApply, describe(k, op), err),
+		Err:    fmt.Errorf("%w: %s: %w", errApply, describe(k, op), err),
 	})
 }
 
@@ -191,10 +191,10 @@ func (v *verifier) inconsistent(k int, detail string) {
 func (v *verifier) simulate(k int, op patch.Op, jop jsontree.Op) error {
 	pathToks, _ := jsontree.Split(op.Path)
 	var fromToks []string
-	if op.Op == patch.OpMove || op.Op == patch.OpCopy {
+	if op.Op == "move" || op.Op == "copy" {
 		fromToks, _ = jsontree.Split(op.From)
 	}
-	if op.Op == patch.OpTest {
+	if op.Op == "test" {
 		_, err := jsontree.Apply(v.work, k, jop)
 		return err
 	}
@@ -202,12 +202,12 @@ func (v *verifier) simulate(k int, op patch.Op, jop jsontree.Op) error {
 	v.chainLists(pathToks, before)
 	v.chainLists(fromToks, before)
 	target, targetType, _, targetExists := v.resolve(pathToks)
-	if op.Op == patch.OpMove {
+	if op.Op == "move" {
 		if from, _, _, ok := v.resolve(fromToks); ok {
 			v.covered = append(v.covered, from)
 		}
 	}
-	if targetExists && (op.Op != patch.OpAdd && op.Op != patch.OpMove && op.Op != patch.OpCopy || !v.isArrayParent(pathToks)) {
+	if targetExists && (op.Op != "add" && op.Op != "move" && op.Op != "copy" || !v.isArrayParent(pathToks)) {
 		v.covered = append(v.covered, target)
 	}
 	eff, err := jsontree.Apply(v.work, k, jop)

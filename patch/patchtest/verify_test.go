@@ -448,8 +448,8 @@ func TestVerify(t *testing.T) {
 func TestVerifyAs(t *testing.T) {
 	bare := []byte(`{"apiVersion":"apps/v1","metadata":{"name":"web"},"spec":{"replicas":2,"template":{"spec":{"containers":[{"name":"app","image":"app:1","x-future":{"a":1}}]}}}}`)
 	ops := patch.Ops{
-		{Op: patch.OpAdd, Path: "/spec/template/spec/initContainers", Value: json.RawMessage(`[{"name":"proxy","image":"proxy:1","restartPolicy":"Always"}]`)},
-		{Op: patch.OpAdd, Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"app:2"`)},
+		{Op: "add", Path: "/spec/template/spec/initContainers", Value: json.RawMessage(`[{"name":"proxy","image":"proxy:1","restartPolicy":"Always"}]`)},
+		{Op: "add", Path: "/spec/template/spec/containers/0/image", Value: json.RawMessage(`"app:2"`)},
 	}
 	if err := patchtest.VerifyAs(bare, "Deployment", ops); err != nil {
 		t.Errorf("VerifyAs(Deployment) of a bare Deployment: %v", err)

@@ -92,7 +92,12 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 		// has to change it, so deny with the reason.
 		return admission.Denied(err.Error())
 	}
-	warnings = append(warnings, res.Warnings...)
+	for _, w := range res.Warnings {
+		if w.Path != "" {
+			w.Message = w.Path + ": " + w.Message
+		}
+		warnings = append(warnings, w.Message)
+	}
 	if res.Mutation.Empty() {
 		return admission.Allowed(fmt.Sprintf("%s: %s", res.Skipped, res.Reason)).WithWarnings(warnings...)
 	}
@@ -119,7 +124,7 @@ var ErrNotRepresentable = errors.New("webhook: op has no gomodules.xyz/jsonpatch
 func Operations(ops patch.Ops) ([]jsonpatch.JsonPatchOperation, error) {
 	out := make([]jsonpatch.JsonPatchOperation, 0, len(ops))
 	for i, op := range ops {
-		if op.From != "" || op.Op == patch.OpMove || op.Op == patch.OpCopy {
+		if op.From != "" || op.Op == "move" || op.Op == "copy" {
 			return nil, fmt.Errorf("op %d (%s %s from %s): %w", i, op.Op, op.Path, op.From, ErrNotRepresentable)
 		}
 		o := jsonpatch.JsonPatchOperation{Operation: op.Op, Path: op.Path}

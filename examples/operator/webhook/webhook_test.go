@@ -310,10 +310,10 @@ func TestServeHTTPMove(t *testing.T) {
 
 func TestOperations(t *testing.T) {
 	ops := patch.Ops{
-		{Op: patch.OpTest, Path: "/spec/containers/0/name", Value: json.RawMessage(`"app"`)},
-		{Op: patch.OpAdd, Path: "/metadata/annotations/a~1b", Value: json.RawMessage(`null`)},
-		{Op: patch.OpRemove, Path: "/spec/volumes/1"},
-		{Op: patch.OpReplace, Path: "/spec/x", Value: json.RawMessage(`{"b":1,"a":[1.50,2]}`)},
+		{Op: "test", Path: "/spec/containers/0/name", Value: json.RawMessage(`"app"`)},
+		{Op: "add", Path: "/metadata/annotations/a~1b", Value: json.RawMessage(`null`)},
+		{Op: "remove", Path: "/spec/volumes/1"},
+		{Op: "replace", Path: "/spec/x", Value: json.RawMessage(`{"b":1,"a":[1.50,2]}`)},
 	}
 	got, err := webhook.Operations(ops)
 	if err != nil {
@@ -330,7 +330,7 @@ func TestOperations(t *testing.T) {
 	if !bytes.Equal(enc, want) {
 		t.Errorf("converted ops encode as\n%s\nwant\n%s", enc, want)
 	}
-	_, err = webhook.Operations(patch.Ops{{Op: patch.OpMove, From: "/spec/containers/0", Path: "/spec/initContainers/0"}})
+	_, err = webhook.Operations(patch.Ops{{Op: "move", From: "/spec/containers/0", Path: "/spec/initContainers/0"}})
 	if !errors.Is(err, webhook.ErrNotRepresentable) {
 		t.Errorf("move: err = %v, want ErrNotRepresentable", err)
 	}

@@ -52,7 +52,7 @@ func TestPlannerSpeaksRunner(t *testing.T) {
 					return c
 				}
 				for _, c := range plan.InitContainers {
-					if c.Name == universal.CopierName(spec.Container.Name) {
+					if c.Name == spec.Container.Name+"-install" {
 						cfg := parse("copier", c.Command)
 						if cfg.Command != handshake.CommandInstall || cfg.To != mount+"/bin/handshake" {
 							t.Errorf("copier: %+v", cfg)

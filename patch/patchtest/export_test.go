@@ -1,0 +1,7 @@
+package patchtest
+
+// The sentinel errors the tests look for.
+var (
+	ErrApply           = errApply
+	ErrUnsupportedKind = errUnsupportedKind
+)
