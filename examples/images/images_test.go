@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -31,14 +32,23 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/sidecarkit/sidecarkit/compat"
 )
 
 // TestImages builds both images as OCI layouts, reads each back from its
 // layout, checks its config (entrypoint, non-root user, linux on this
 // architecture) and files (a static binary, passwd, CA bundle), unpacks it
 // and runs the entrypoint: the webhook serves an AdmissionReview over TLS
-// and its /metrics, the operator prints its usage. As root, the binaries
-// run as the image's user, 65532.
+// and its /metrics; the operator prints its usage, then labels a Node of a
+// real kube-apiserver (runOperator). As root, the binaries run as the
+// image's user, 65532.
 //
 // It builds two static binaries (CGO_ENABLED=0: a build cache of its own,
 // minutes cold), so it runs only with SIDECARKIT_IMAGES=1, as .ci/run's
@@ -94,6 +104,7 @@ func TestImages(t *testing.T) {
 				if err != nil || !strings.Contains(string(out), "-kubeconfig") {
 					t.Errorf("operator -help: %v\n%s", err, out)
 				}
+				runOperator(t, bin)
 			}
 		})
 	}
@@ -350,4 +361,106 @@ func writeServingCert(t *testing.T, dir string) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return pool
+}
+
+// runOperator runs the image's operator binary (its labeler) against a
+// real kube-apiserver, the e2e suite's (envtest with e2e/build.sh's
+// binaries), and waits until it labels a v1.33 Node native. Without the
+// binaries it fails under SIDECARKIT_E2E_REQUIRE=1 (CI's images step, after
+// the e2e step built them) and is skipped otherwise.
+func runOperator(t *testing.T, bin string) {
+	apiserver, etcd, err := e2eBinaries()
+	if err != nil {
+		if os.Getenv("SIDECARKIT_E2E_REQUIRE") == "1" {
+			t.Fatalf("the operator against a kube-apiserver: %v", err)
+		}
+		t.Skipf("the operator against a kube-apiserver: %v (e2e/build.sh builds them)", err)
+	}
+	env := &envtest.Environment{}
+	env.ControlPlane.GetAPIServer().Path = apiserver
+	env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["e2e"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "admin"}
+	kc.CurrentContext = "e2e"
+	kubeconfig := filepath.Join(filepath.Dir(bin), "tmp", "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getuid() == 0 {
+		if err := os.Chown(kubeconfig, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs := kubernetes.NewForConfigOrDie(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "new-1"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Status.NodeInfo.KubeletVersion = "v1.33.4"
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd := asImageUser(exec.Command(bin, "--kubeconfig", kubeconfig, "--controllers=labeler",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	for {
+		got, err := cs.CoreV1().Nodes().Get(ctx, "new-1", metav1.GetOptions{})
+		if err == nil && got.Labels[compat.NodeLabel] == "native" {
+			return
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("operator exited: %v\n%s", err, logs.String())
+		case <-ctx.Done():
+			t.Fatalf("node new-1 not labelled %s=native: %v\n%s", compat.NodeLabel, got.GetLabels(), logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// e2eBinaries returns the kube-apiserver and etcd the e2e suite runs:
+// $SIDECARKIT_E2E_KUBE_APISERVER and $SIDECARKIT_E2E_ETCD when both are
+// set, otherwise the paths `e2e/build.sh --print` names, which must exist.
+func e2eBinaries() (apiserver, etcd string, err error) {
+	apiserver, etcd = os.Getenv("SIDECARKIT_E2E_KUBE_APISERVER"), os.Getenv("SIDECARKIT_E2E_ETCD")
+	if apiserver == "" || etcd == "" {
+		out, _ := exec.Command("bash", filepath.Join("..", "..", "e2e", "build.sh"), "--print").Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "KUBE_APISERVER="); ok {
+				apiserver = v
+			} else if v, ok := strings.CutPrefix(line, "ETCD="); ok {
+				etcd = v
+			}
+		}
+	}
+	for _, p := range []string{apiserver, etcd} {
+		if st, err := os.Stat(p); p == "" || err != nil || st.IsDir() {
+			return "", "", fmt.Errorf("kube-apiserver %q and etcd %q: not built", apiserver, etcd)
+		}
+	}
+	return apiserver, etcd, nil
 }
