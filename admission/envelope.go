@@ -1,8 +1,10 @@
 package admission
 
 import (
+	"errors"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
@@ -44,6 +46,9 @@ func readReview(body []byte) (reviewIn, error) {
 				case "uid":
 					return decodeField("request.uid", v, &r.UID)
 				case "kind":
+					if plainKind(v, &r.Kind) {
+						return nil
+					}
 					return decodeField("request.kind", v, &r.Kind)
 				case "subResource":
 					return decodeField("request.subResource", v, &r.SubResource)
@@ -54,6 +59,11 @@ func readReview(body []byte) (reviewIn, error) {
 				case "operation":
 					return decodeField("request.operation", v, &r.Operation)
 				case "dryRun":
+					if b := string(v); b == "true" || b == "false" { // most are: no decoder
+						dry := b == "true"
+						r.DryRun = &dry
+						return nil
+					}
 					return decodeField("request.dryRun", v, &r.DryRun)
 				case "object":
 					r.Object = v
@@ -69,7 +79,47 @@ func readReview(body []byte) (reviewIn, error) {
 	return in, nil
 }
 
+// plainKind sets into the members of the group/version/kind object v, as
+// encoding/json does, when every member is a plain string
+// (jsonscan.PlainString), and reports whether it did; it changes nothing
+// otherwise.
+func plainKind(v []byte, into *metav1.GroupVersionKind) bool {
+	k := *into
+	err := jsonscan.Object(v, func(key, v []byte) error {
+		var at *string
+		switch string(key) {
+		case "group":
+			at = &k.Group
+		case "version":
+			at = &k.Version
+		case "kind":
+			at = &k.Kind
+		default:
+			return errNotPlain
+		}
+		s, ok := jsonscan.PlainString(v)
+		if !ok {
+			return errNotPlain
+		}
+		*at = s
+		return nil
+	})
+	if err != nil || isNull(v) {
+		return false
+	}
+	*into = k
+	return true
+}
+
+var errNotPlain = errors.New("not plain")
+
 func decodeField(name string, v []byte, into interface{}) error {
+	if p, ok := into.(*string); ok {
+		if s, ok := jsonscan.PlainString(v); ok { // most are: no decoder
+			*p = s
+			return nil
+		}
+	}
 	if err := utiljson.Unmarshal(v, into); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -91,6 +91,6 @@ func ExampleHandler() {
 	// Output:
 	// 200 uid-shop allowed: true patch: true
 	// 200 uid-kube-system allowed: true patch: false
-	// observed: 200 uid-shop mode=legacy skipped="" ops=2 err=<nil>
+	// observed: 200 uid-shop mode=legacy skipped="" ops=3 err=<nil>
 	// observed: 200 uid-kube-system mode=auto skipped="Namespace" ops=0 err=<nil>
 }

@@ -15,3 +15,12 @@ func PooledBufferCap() int {
 	defer bufPool.Put(b)
 	return b.Cap()
 }
+
+// Typed returns a copy of w that always decodes the object in full
+// (patch.DecodeAs), the path the lean decode must agree with, and whether
+// w itself decodes leanly.
+func Typed(w *Webhook) (*Webhook, bool) {
+	c := *w
+	c.lean = false
+	return &c, w.lean
+}

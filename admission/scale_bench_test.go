@@ -69,12 +69,32 @@ func scaleInjector(t testing.TB) *admission.Webhook {
 	return newWebhook(t, admission.Config{Spec: s, Capability: staticCap(nativeCap)})
 }
 
+// scaleLeanInjector is scaleInjector without hooks (native mode forced):
+// it decodes Pods leanly.
+func scaleLeanInjector(t testing.TB) *admission.Webhook {
+	t.Helper()
+	s, err := sidecar.LoadSpec([]byte(scaleSpecYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newWebhook(t, admission.Config{Spec: s, Options: sidecar.Options{Mode: sidecar.Native}})
+}
+
 // BenchmarkReviewScale measures the whole admission path, AdmissionReview
 // bytes in to response bytes out, on Pods of 10 to 50,000 application
 // containers. ns/container is the time per application container: flat
 // when the cost is linear in the Pod.
 func BenchmarkReviewScale(b *testing.B) {
-	i := scaleInjector(b)
+	benchmarkScale(b, scaleInjector(b))
+}
+
+// BenchmarkReviewScaleLean is BenchmarkReviewScale for a Webhook without
+// hooks, which decodes the Pods leanly.
+func BenchmarkReviewScaleLean(b *testing.B) {
+	benchmarkScale(b, scaleLeanInjector(b))
+}
+
+func benchmarkScale(b *testing.B, i *admission.Webhook) {
 	for _, n := range scaleSizes {
 		b.Run(fmt.Sprintf("containers=%d", n), func(b *testing.B) {
 			body := review(b, req{object: scalePodJSON(n)})
@@ -100,6 +120,70 @@ func BenchmarkReviewScale(b *testing.B) {
 				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/container")
 			}
 		})
+	}
+}
+
+// bytesContainer is a realistic application container of about 1 KB:
+// image, args, ports, env, resources, mounts, probes and security context.
+func bytesContainer(i int) string {
+	n := strconv.Itoa(i)
+	return `{"name":"app-` + n + `","image":"registry.example/team/app-` + n + `:1.2.3","args":["--port=8080","--verbose"],` +
+		`"ports":[{"name":"http","containerPort":8080,"protocol":"TCP"}],` +
+		`"env":[{"name":"A","value":"value-a-` + n + `"},{"name":"B","value":"value-b"},{"name":"C","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}],` +
+		`"resources":{"requests":{"cpu":"100m","memory":"128Mi"},"limits":{"memory":"256Mi"}},` +
+		`"volumeMounts":[{"name":"data","mountPath":"/data"}],` +
+		`"livenessProbe":{"httpGet":{"path":"/healthz","port":8080},"periodSeconds":10},` +
+		`"readinessProbe":{"httpGet":{"path":"/ready","port":8080},"periodSeconds":5},` +
+		`"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent",` +
+		`"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},"runAsNonRoot":true},"x-vendor":{"trace":true}}`
+}
+
+// bytesPodJSON is a Pod of n bytesContainers (about n KB).
+func bytesPodJSON(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"web"}},"spec":{"volumes":[{"name":"data","emptyDir":{}}],"containers":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(bytesContainer(i))
+	}
+	b.WriteString(`],"restartPolicy":"Always","tolerations":[{"key":"k","operator":"Exists"}]}}`)
+	return b.String()
+}
+
+// BenchmarkReviewBytes measures the whole admission path on Pods of about
+// 1 KB to 1 MB (1 to 1,000 containers of 1 KB each): ns/byte (and
+// cpu-ns/byte, the process's CPU time) is flat when the cost is linear in
+// the bytes received. typed: a Webhook with a Capability hook (the full
+// decode); lean: without hooks.
+func BenchmarkReviewBytes(b *testing.B) {
+	for _, w := range []struct {
+		name string
+		i    *admission.Webhook
+	}{{"typed", scaleInjector(b)}, {"lean", scaleLeanInjector(b)}} {
+		for _, n := range []int{1, 10, 100, 1000} {
+			b.Run(fmt.Sprintf("%s/containers=%d", w.name, n), func(b *testing.B) {
+				body := review(b, req{object: bytesPodJSON(n)})
+				if _, out, err := w.i.Review(context.Background(), body); err != nil || out.Ops != 3*n+3 {
+					b.Fatalf("%d ops, error %v; want %d ops", out.Ops, err, 3*n+3)
+				}
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu0, cpuOK := cputime.Process()
+				for k := 0; k < b.N; k++ {
+					if _, _, err := w.i.Review(context.Background(), body); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu1, _ := cputime.Process()
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(body)), "ns/byte")
+				if cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N)/float64(len(body)), "cpu-ns/byte")
+				}
+			})
+		}
 	}
 }
 

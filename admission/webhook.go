@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -72,6 +73,14 @@ type Webhook struct {
 	workloads  bool
 	exclude    map[string]bool
 	allowOnErr bool
+	// lean: nothing but the injection reads the object (no Capability or
+	// Decide hook, no universal planner), so a Pod may be decoded leanly
+	// (see decode).
+	lean bool
+	// record is the key of the sidecar's record annotation.
+	record string
+	// reads is what the lean decode decodes in full.
+	reads leanpod.Reads
 }
 
 // New checks c and returns a Webhook for it. The Spec must be valid, and
@@ -94,6 +103,19 @@ func New(c Config) (*Webhook, error) {
 		allowOnErr: c.AllowOnError,
 	}
 	wh.opts.PodResources = nil
+	wh.record = sidecar.Annotation(wh.spec.Container.Name)
+	wh.reads = leanpod.Reads{Containers: map[string]bool{wh.spec.Container.Name: true}, MountPaths: map[string]bool{}, EnvNames: map[string]bool{}}
+	for _, m := range wh.spec.AppMounts {
+		wh.reads.MountPaths[m.MountPath] = true
+	}
+	for _, e := range wh.spec.AppEnv {
+		wh.reads.EnvNames[e.Name] = true
+	}
+	wh.reads.VolumeNames = make(map[string]bool, len(wh.spec.Volumes))
+	for _, v := range wh.spec.Volumes {
+		wh.reads.VolumeNames[v.Name] = true
+	}
+	wh.lean = c.Capability == nil && c.Options.Decide == nil && c.Options.Universal == nil
 	if len(c.ExcludeNamespaces) > 0 {
 		wh.exclude = make(map[string]bool, len(c.ExcludeNamespaces))
 		for _, ns := range c.ExcludeNamespaces {

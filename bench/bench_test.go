@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sidecarkit/sidecarkit/bench"
+	"github.com/sidecarkit/sidecarkit/internal/cputime"
 )
 
 func jsonUnmarshal(b []byte, v interface{}) error { return json.Unmarshal(b, v) }
@@ -66,11 +67,16 @@ func BenchmarkPaired(b *testing.B) {
 		for _, in := range ins {
 			b.Run(p.Key+"/"+in.Name, func(b *testing.B) {
 				assertPath(b, p, in)
-				var f1, path time.Duration
-				timed := func(run func(*bench.Input) ([]byte, error), total *time.Duration) {
+				var f1, path, f1CPU, pathCPU time.Duration
+				cpuOK := true
+				timed := func(run func(*bench.Input) ([]byte, error), total, cpu *time.Duration) {
+					c0, ok0 := cputime.Process()
 					t0 := time.Now()
 					_, err := run(in)
 					*total += time.Since(t0)
+					c1, ok1 := cputime.Process()
+					*cpu += c1 - c0
+					cpuOK = cpuOK && ok0 && ok1
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -78,14 +84,20 @@ func BenchmarkPaired(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					if i%2 == 0 {
-						timed(bench.F1, &f1)
-						timed(p.Run, &path)
+						timed(bench.F1, &f1, &f1CPU)
+						timed(p.Run, &path, &pathCPU)
 					} else {
-						timed(p.Run, &path)
-						timed(bench.F1, &f1)
+						timed(p.Run, &path, &pathCPU)
+						timed(bench.F1, &f1, &f1CPU)
 					}
 				}
 				b.ReportMetric(float64(path)/float64(f1), "xF1")
+				if cpuOK && f1CPU > 0 {
+					// The same ratio in CPU time of the process: time spent
+					// waiting for a CPU on a loaded machine counts in
+					// neither.
+					b.ReportMetric(float64(pathCPU)/float64(f1CPU), "cpu-xF1")
+				}
 			})
 		}
 	}

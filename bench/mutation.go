@@ -74,6 +74,18 @@ var planRecord = func() string {
 	return after.Annotations[sidecar.Annotation(SidecarName)]
 }()
 
+// requestedRecord is planRecord for the mode set in Options instead of
+// chosen from the capability (AdmissionLean): only its reason differs.
+var requestedRecord = func() string {
+	meta := &metav1.ObjectMeta{}
+	res, err := sidecar.Inject(meta, &corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "a"}}}, Spec(), compat.Capability{}, sidecar.Options{Mode: sidecar.Native})
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	after, _ := res.Mutation.Result()
+	return after.Annotations[sidecar.Annotation(SidecarName)]
+}()
+
 // record returns the annotation value Inject writes for spec, built the way
 // a peer webhook builds its status annotation.
 func record(*corev1.PodSpec) string { return planRecord }

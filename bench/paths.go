@@ -38,6 +38,9 @@ type Input struct {
 	Injector *sidecar.Injector
 	// Admission is the library's admission package, configured alike.
 	Admission *admission.Webhook
+	// AdmissionLean is the same with the mode set and no hooks, so that
+	// it decodes Pods leanly.
+	AdmissionLean *admission.Webhook
 }
 
 // NewInput prepares raw, a Pod, for the paths.
@@ -58,7 +61,11 @@ func NewInput(name string, raw []byte) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in, Admission: adm}, nil
+	lean, err := NewAdmissionLean()
+	if err != nil {
+		return nil, err
+	}
+	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in, Admission: adm, AdmissionLean: lean}, nil
 }
 
 // Output says what a path produces.
@@ -100,6 +107,7 @@ func Paths() []Path {
 		{"OursDiff", "ours: DeepCopy, mutate, Mutation.Diff + SetAnnotation + JSONPatch + MarshalJSON from a decoded PodSpec", JSONPatch, OursDiff},
 		{"AdmissionPeer", "admission, peer: AdmissionReview bytes in, decode, mutate, marshal, gomodules CreatePatch, response bytes out", ReviewResponse, AdmissionPeer},
 		{"AdmissionOurs", "admission, ours: AdmissionReview bytes in, package admission (patch.DecodeAs, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionOurs},
+		{"AdmissionLean", "admission, ours without hooks (mode native, no Capability or Decide): AdmissionReview bytes in, package admission (lean decode of the Pod, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionLean},
 	}
 }
 
@@ -293,6 +301,20 @@ func NewAdmission() (*admission.Webhook, error) {
 		Spec:       Spec(),
 		Capability: func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil },
 	})
+}
+
+// AdmissionLean is AdmissionOurs for a webhook whose mode is set and that
+// has no hooks (no Capability, no Decide): nothing but the injection reads
+// the Pod, so package admission decodes it leanly.
+func AdmissionLean(in *Input) ([]byte, error) {
+	out, _, err := in.AdmissionLean.Review(context.Background(), in.Review)
+	return out, err
+}
+
+// NewAdmissionLean returns the admission package's Injector for the
+// benchmark's Spec in native mode, without hooks.
+func NewAdmissionLean() (*admission.Webhook, error) {
+	return admission.New(admission.Config{Spec: Spec(), Options: sidecar.Options{Mode: sidecar.Native}})
 }
 
 func runtimeRaw(s string) runtime.RawExtension { return runtime.RawExtension{Raw: []byte(s)} }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/bench/fixture"
 	"github.com/sidecarkit/sidecarkit/patch/patchtest"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 //go:embed testdata/*.json
@@ -101,20 +102,24 @@ func Assess(p Path, in *Input) (Quality, error) {
 	if q.UnknownKept, q.UnknownTotal, q.Lost, err = patchtest.UnknownFieldsKept(in.Raw, patched); err != nil {
 		return Quality{}, fmt.Errorf("%s/%s: %w", p.Key, in.Name, err)
 	}
-	if q.SameMutation, err = sameMutation(in, patched); err != nil {
+	if q.SameMutation, err = sameMutation(in, patched, p.Key == "AdmissionLean"); err != nil {
 		return Quality{}, fmt.Errorf("%s/%s: %w", p.Key, in.Name, err)
 	}
 	return q, nil
 }
 
 // sameMutation compares the typed forms of patched and of the Pod mutated
-// in memory.
-func sameMutation(in *Input, patched []byte) (bool, error) {
+// in memory; requested: the record says the mode was requested, not
+// chosen from the capability (AdmissionLean).
+func sameMutation(in *Input, patched []byte, requested bool) (bool, error) {
 	var want, got corev1.Pod
 	if err := json.Unmarshal(in.Raw, &want); err != nil {
 		return false, err
 	}
 	mutateTyped(&want.ObjectMeta, &want.Spec, &in.Sidecar)
+	if requested {
+		want.Annotations[sidecar.Annotation(SidecarName)] = requestedRecord
+	}
 	if err := json.Unmarshal(patched, &got); err != nil {
 		return false, err
 	}

@@ -1,6 +1,10 @@
 package compat
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
+)
 
 // CodeSidecarDefault is the [Finding] code of a Pod whose kubectl default
 // container is a sidecar: kubectl logs and exec reach the sidecar, not the
@@ -10,7 +14,7 @@ const CodeSidecarDefault Code = "sidecar-default-container"
 // defaultContainerAnnotation is the annotation that names the container
 // kubectl logs, exec and attach use when none is given; without it they
 // use the first regular container (docs/doctor.md#kubectls-default-container).
-const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+const defaultContainerAnnotation = annotation.DefaultContainer
 
 // defaultContainer reports a Pod whose kubectl default container is a
 // sidecar: the annotation names a native sidecar or an injected legacy

@@ -39,6 +39,11 @@ func DecodeWorkload(u *unstructured.Unstructured) (*patch.Object, error) {
 // instead of applying to an object that changed meanwhile; read the
 // workload again and retry.
 //
+// m renders at the pod template of u's kind (patch.RootFor), so a mutation
+// made from DecodeWorkload(u)'s Meta and Spec by sidecar.Uninject or
+// sidecar.Migrate (which render for a Pod by default) patches the template
+// as well as one of InjectObject.
+//
 // It sends a strategic merge patch (Mutation.StrategicMerge), or, when m
 // moves a container between lists (m.HasMoves: a migration between the
 // legacy and the native form), an RFC 6902 JSON patch with patch.Guarded
@@ -61,14 +66,17 @@ func PatchWorkload(ctx context.Context, c client.Client, u *unstructured.Unstruc
 	if rv == "" {
 		return "", fmt.Errorf("crwebhook: patch %s: metadata.resourceVersion is empty; patch an object read from the API server", workloadName(u))
 	}
+	root, err := patch.RootFor(u.GetKind())
+	if err != nil {
+		return "", fmt.Errorf("crwebhook: patch %s: %w", workloadName(u), err)
+	}
 	pt := types.StrategicMergePatchType
 	var body []byte
-	var err error
 	if m.HasMoves() {
 		pt = types.JSONPatchType
-		body, err = m.MarshalJSONPatch(patch.Guarded(), patch.ResourceVersion(rv))
+		body, err = m.MarshalJSONPatch(root, patch.Guarded(), patch.ResourceVersion(rv))
 	} else {
-		body, err = m.StrategicMerge(patch.ResourceVersion(rv))
+		body, err = m.StrategicMerge(root, patch.ResourceVersion(rv))
 	}
 	if err != nil {
 		return "", fmt.Errorf("crwebhook: patch %s: render: %w", workloadName(u), err)

@@ -233,3 +233,57 @@ func TestPatchWorkloadErrors(t *testing.T) {
 		t.Error("DecodeWorkload of a ConfigMap: no error")
 	}
 }
+
+// TestPatchWorkloadUninject: a mutation sidecar.Uninject made from the
+// decoded workload's Meta and Spec (which renders for a Pod by default) is
+// sent at the workload's pod template and removes the sidecar there.
+func TestPatchWorkloadUninject(t *testing.T) {
+	raw := readFile(t, "testdata/deployment.json")
+	req := request(admissionv1.Create, "apps", "Deployment", raw)
+	injected := apply(t, raw, patchOf(t, newHandler(t, crwebhook.Config{
+		Capability: fixed(capability(t, "v1.33.1", "v1.33.1")),
+		Workloads:  true,
+	}).Handle(context.Background(), req), req))
+	u := unstructuredOf(t, injected)
+	u.SetResourceVersion("9")
+	obj, err := crwebhook.DecodeWorkload(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sidecar.Uninject(obj.Meta, obj.Spec, newInjector(t).Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body []byte
+	c := interceptor.NewClient(fake.NewClientBuilder().Build(), interceptor.Funcs{
+		Patch: func(_ context.Context, _ client.WithWatch, obj client.Object, p client.Patch, _ ...client.PatchOption) error {
+			var err error
+			body, err = p.Data(obj)
+			return err
+		},
+	})
+	if pt, err := crwebhook.PatchWorkload(context.Background(), c, u, m); err != nil || pt != types.StrategicMergePatchType {
+		t.Fatalf("PatchWorkload: %q, %v", pt, err)
+	}
+	u.SetResourceVersion("")
+	orig, err := u.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := strategicpatch.StrategicMergePatch(orig, body, &appsv1.Deployment{})
+	if err != nil {
+		t.Fatalf("apply %s: %v", body, err)
+	}
+	if v, ok := lookup(t, out, "/spec/containers"); ok {
+		t.Errorf("patch %s wrote /spec/containers = %s (a Pod's path)", body, v)
+	}
+	if v, _ := lookup(t, out, "/spec/template/spec/initContainers"); strings.Contains(v, `"proxy"`) {
+		t.Errorf("sidecar still in the template after the uninjection: %s", v)
+	}
+	for _, ptr := range deploymentKept {
+		want, _ := lookup(t, raw, ptr)
+		if got, _ := lookup(t, out, ptr); got != want {
+			t.Errorf("%s = %s after the uninjection, want %s", ptr, got, want)
+		}
+	}
+}

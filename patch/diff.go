@@ -179,11 +179,25 @@ func (d *differ) emitOp(op, path, from string) {
 }
 
 func encode(v reflect.Value) ([]byte, error) {
+	var b []byte
+	var err error
 	if v.CanAddr() {
-		return json.Marshal(v.Addr().Interface())
+		b, err = json.Marshal(v.Addr().Interface())
+	} else {
+		b, err = json.Marshal(v.Interface())
 	}
-	return json.Marshal(v.Interface())
+	if err == nil && (v.Type() == containerValueType || v.Type() == containersValueType) {
+		b = dropEmptyResources(b)
+	}
+	return b, err
 }
+
+// The types whose encoding drops an empty resources member
+// (dropEmptyResources).
+var (
+	containerValueType  = reflect.TypeOf(corev1.Container{})
+	containersValueType = reflect.TypeOf([]corev1.Container(nil))
+)
 
 // structs diffs two structs of type n whose JSON objects both exist.
 func (d *differ) structs(a, b reflect.Value, n *typeNode) {

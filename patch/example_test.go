@@ -44,7 +44,6 @@ func ExampleMutation_JSONPatch() {
 	//     "value": {
 	//       "name": "proxy",
 	//       "image": "proxy:1",
-	//       "resources": {},
 	//       "restartPolicy": "Always"
 	//     }
 	//   },
@@ -117,5 +116,5 @@ func ExampleMutation_StrategicMerge() {
 	}
 	fmt.Println(string(smp))
 	// Output:
-	// {"spec":{"template":{"spec":{"$setElementOrder/initContainers":[{"name":"proxy"},{"name":"setup"}],"initContainers":[{"image":"proxy:1","name":"proxy","resources":{},"restartPolicy":"Always"}]}}}}
+	// {"spec":{"template":{"spec":{"$setElementOrder/initContainers":[{"name":"proxy"},{"name":"setup"}],"initContainers":[{"image":"proxy:1","name":"proxy","restartPolicy":"Always"}]}}}}
 }

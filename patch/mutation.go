@@ -1,6 +1,7 @@
 package patch
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -296,7 +297,26 @@ func marshal(what string, v interface{}) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("patch: encode %s: %w", what, err)
 	}
+	if _, ok := v.(*corev1.Container); ok {
+		b = dropEmptyResources(b)
+	}
 	return b, nil
+}
+
+// emptyResources is the member encoding/json writes for a container's
+// ResourceRequirements when it is empty (the field has no omitempty).
+const emptyResources = `,"resources":{}`
+
+// dropEmptyResources removes the empty resources member from the JSON of
+// containers: it means what its absence means, and a patch is easier to
+// read without it. The sequence cannot occur inside a JSON string (its
+// quotes would be escaped), and in the Kubernetes types an empty
+// "resources" object means no requirements wherever it appears.
+func dropEmptyResources(b []byte) []byte {
+	if !bytes.Contains(b, []byte(emptyResources)) {
+		return b
+	}
+	return bytes.ReplaceAll(b, []byte(emptyResources), nil)
 }
 
 // ptr joins escaped reference tokens for relative paths.

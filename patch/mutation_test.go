@@ -271,7 +271,7 @@ func TestJSONPatchGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(mustMarshal(t, ops))
-	want := `[{"op":"add","path":"/spec/template/spec/initContainers/0","value":{"name":"proxy","resources":{}}},` +
+	want := `[{"op":"add","path":"/spec/template/spec/initContainers/0","value":{"name":"proxy"}},` +
 		`{"op":"test","path":"/spec/template/spec/initContainers/2/name","value":"migrate"},` +
 		`{"op":"add","path":"/spec/template/spec/initContainers/2/env","value":[{"name":"X","value":"1"}]},` +
 		`{"op":"test","path":"/spec/template/spec/initContainers/1/name","value":"setup"},` +

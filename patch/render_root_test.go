@@ -55,7 +55,7 @@ func TestRenderRoot(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := `{"spec":{"$setElementOrder/containers":[{"name":"app"},{"name":"proxy"}],"containers":[{"image":"p","name":"proxy","resources":{}}]}}`
+			want := `{"spec":{"$setElementOrder/containers":[{"name":"app"},{"name":"proxy"}],"containers":[{"image":"p","name":"proxy"}]}}`
 			// The tokens of the root above its final "spec", innermost first.
 			toks := strings.Split(strings.TrimPrefix(string(tc.want), "/"), "/")
 			for i := len(toks) - 2; i >= 0; i-- {

@@ -104,6 +104,10 @@ func twoWay(before, after interface{}, schema interface{}) (map[string]interface
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := after.(*corev1.PodSpec); ok {
+		dropEmptyContainerResources(orig)
+		dropEmptyContainerResources(mod)
+	}
 	var lookup strategicpatch.LookupPatchMeta = meta
 	lv := keyLists(orig, mod, meta)
 	if lv != nil {
@@ -129,4 +133,20 @@ func decodeMap(v interface{}) (map[string]interface{}, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// dropEmptyContainerResources removes the empty resources member from the
+// containers of a decoded PodSpec, as the JSON patch does
+// (dropEmptyResources), from both documents a strategic merge patch
+// compares, so that it neither adds nor removes one.
+func dropEmptyContainerResources(spec map[string]interface{}) {
+	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		l, _ := spec[list].([]interface{})
+		for _, e := range l {
+			c, _ := e.(map[string]interface{})
+			if r, ok := c["resources"].(map[string]interface{}); ok && len(r) == 0 {
+				delete(c, "resources")
+			}
+		}
+	}
 }

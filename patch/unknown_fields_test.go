@@ -2,10 +2,38 @@ package patch_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sidecarkit/sidecarkit/patch"
+	corev1 "k8s.io/api/core/v1"
 )
+
+// compiledKnows reports whether the compiled Go type of v has a field
+// whose JSON name is member. The library is tested against several
+// k8s.io/api releases (.ci/run's version matrix): a field newer than
+// v0.28, the minimum, is unknown there and known from its release on.
+func compiledKnows(v interface{}, member string) bool {
+	t := reflect.TypeOf(v)
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name == member {
+			return true
+		}
+	}
+	return false
+}
+
+// unlessKnown is paths without those whose member the compiled type
+// knows: known[i] says whether paths[i] is known.
+func unlessKnown(paths []string, known ...bool) []string {
+	var out []string
+	for i, p := range paths {
+		if i >= len(known) || !known[i] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 func TestUnknownFields(t *testing.T) {
 	for _, tc := range []struct {
@@ -15,7 +43,11 @@ func TestUnknownFields(t *testing.T) {
 		want      []string
 	}{
 		{"pod", `{"kind":"Pod","spec":{"initContainers":[{"name":"a"},{"name":"proxy","image":"i","securityContext":{"privileged":false,"appArmorProfile":{"type":"Unconfined"}},"x-new":1,"volumeMounts":[{"name":"v","mountPath":"/m","recursiveReadOnly":"Enabled"}]}]}}`,
-			patch.InitContainers, 1, []string{"spec.initContainers[1].securityContext.appArmorProfile", "spec.initContainers[1].volumeMounts[mountPath=/m].recursiveReadOnly", "spec.initContainers[1].x-new"}},
+			// appArmorProfile and recursiveReadOnly came with
+			// Kubernetes 1.30 (k8s.io/api v0.30): unknown to v0.28.
+			patch.InitContainers, 1, unlessKnown(
+				[]string{"spec.initContainers[1].securityContext.appArmorProfile", "spec.initContainers[1].volumeMounts[mountPath=/m].recursiveReadOnly", "spec.initContainers[1].x-new"},
+				compiledKnows(corev1.SecurityContext{}, "appArmorProfile"), compiledKnows(corev1.VolumeMount{}, "recursiveReadOnly"))},
 		{"known only", `{"kind":"Pod","spec":{"containers":[{"name":"a","image":"b","env":[{"name":"E","value":"v"}]}]}}`, patch.Containers, 0, nil},
 		{"deployment", `{"kind":"Deployment","spec":{"template":{"spec":{"containers":[{"name":"a","stopSignal":"SIGUSR1"}]}}}}`,
 			patch.Containers, 0, []string{"spec.template.spec.containers[0].stopSignal"}},

@@ -61,7 +61,9 @@ func ExampleInject() {
 }
 
 // When the API server drops restartPolicy on init containers (the
-// SidecarContainers gate is off), Auto injects a regular container.
+// SidecarContainers gate is off), Auto injects a regular container. Placed
+// first, it would become what kubectl logs and exec pick, so the Pod gets
+// kubectl.kubernetes.io/default-container naming its application.
 func ExampleInject_legacy() {
 	obj, _ := patch.Decode([]byte(examplePod))
 	c := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerDrops}
@@ -71,7 +73,8 @@ func ExampleInject_legacy() {
 	// Output:
 	// mode: legacy
 	// add /spec/containers/0 {"name":"proxy","image":"registry.example/proxy:2","ports...
-	// add /metadata/annotations {"sidecar.sidecarkit.io/proxy":"{\"v\":2,\"mode\":\"legac...
+	// add /metadata/annotations {"kubectl.kubernetes.io/default-container":"app"}
+	// add /metadata/annotations/sidecar.sidecarkit.io~1proxy "{\"v\":2,\"mode\":\"legacy\",\"reason\":\"apiserver-drop...
 }
 
 // Where some nodes reject native sidecars, Pinned injects natively and keeps
@@ -231,4 +234,5 @@ func ExampleInjector_InjectObject() {
 	// test /metadata/resourceVersion "7"
 	// add /spec/template/spec/containers/0
 	// add /spec/template/metadata/annotations
+	// add /spec/template/metadata/annotations/sidecar.sidecarkit.io~1proxy
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -206,7 +207,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 		reason = reasonRequested
 	}
 	r := reconciler{
-		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
+		ctx: ctx, name: s.Container.Name, m: res.Mutation, meta: meta, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
 		rec:     Record{Version: recordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
@@ -292,6 +293,7 @@ type reconciler struct {
 	ctx   context.Context
 	name  string // the sidecar's
 	m     *patch.Mutation
+	meta  *metav1.ObjectMeta // the pod's, as it was; nil when unknown
 	pod   *corev1.PodSpec
 	facts podFacts
 	added podFacts // the facts of the pod with the plan's volumes (for digests, see factsAfter)
@@ -379,6 +381,9 @@ func (r *reconciler) run() error {
 		return err
 	}
 	r.rec.NodeRequirement = r.plan.NodeRequirement != nil
+	if err := r.defaultContainer(); err != nil {
+		return err
+	}
 	if err := r.applyUpdates(); err != nil {
 		return err
 	}
@@ -524,7 +529,7 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 	for i := range want {
 		c := &want[i]
 		digests[c.Name] = r.cm.containerDigest(c, &r.added)
-		if keys := resourceKeys(c); keys != nil {
+		if keys := r.cm.resourceKeys(c); keys != nil {
 			if r.rec.Resources == nil {
 				r.rec.Resources = map[string][]string{}
 			}
@@ -944,6 +949,50 @@ func envIndex(l []corev1.EnvVar, name string) int {
 		}
 	}
 	return -1
+}
+
+// defaultContainer keeps kubectl's default container an application
+// container: when a sidecar of the plan is the first regular container,
+// the Pod gets kubectl.kubernetes.io/default-container naming the first
+// application container, unless it names one itself
+// (docs/injection-record.md#kubectls-default-container). The record keeps
+// the value set, so that a later injection that no longer puts a sidecar
+// first, Migrate and Uninject remove it, and only while it still holds
+// that value.
+func (r *reconciler) defaultContainer() error {
+	names := r.m.Names(patch.Containers)
+	app := ""
+	for _, n := range names {
+		if !r.cm.names[n] {
+			app = n
+			break
+		}
+	}
+	// kubectl takes an empty value for none.
+	cur := ""
+	if r.meta != nil {
+		cur = r.meta.Annotations[annotation.DefaultContainer]
+	}
+	has := cur != ""
+	ours := has && r.hasOld && r.old.DefaultContainer != "" && cur == r.old.DefaultContainer
+	if len(names) > 0 && r.cm.names[names[0]] && app != "" {
+		switch {
+		case !has || ours && cur != app:
+			if err := r.m.SetAnnotation(annotation.DefaultContainer, app); err != nil {
+				return fmt.Errorf("sidecar: inject: %w", err)
+			}
+			r.rec.DefaultContainer = app
+		case ours:
+			r.rec.DefaultContainer = app
+		}
+		return nil
+	}
+	if ours {
+		if err := r.m.RemoveAnnotation(annotation.DefaultContainer); err != nil {
+			return fmt.Errorf("sidecar: inject: %w", err)
+		}
+	}
+	return nil
 }
 
 func (r *reconciler) nodeRequirement() error {

@@ -39,6 +39,18 @@ type compiledMode struct {
 	// Nil for the universal plan, which is built for each pod.
 	containers            map[string]string
 	volumes, mounts, envs []string
+	// keys are resourceKeys of the plan's containers by name (nil for the
+	// universal plan); the record shares the slices and never changes them.
+	keys map[string][]string
+}
+
+// resourceKeys returns resourceKeys(c), computed once for the plan's own
+// containers.
+func (cm *compiledMode) resourceKeys(c *corev1.Container) []string {
+	if k, ok := cm.keys[c.Name]; ok {
+		return k
+	}
+	return resourceKeys(c)
 }
 
 func (cm *compiledMode) containerDigest(c *corev1.Container, f *podFacts) string {
@@ -73,9 +85,11 @@ func (cm *compiledMode) envDigest(j int, e *corev1.EnvVar) string {
 func (cm *compiledMode) digests() {
 	var f podFacts
 	cm.containers = make(map[string]string, len(cm.names))
+	cm.keys = make(map[string][]string, len(cm.names))
 	for _, l := range [][]corev1.Container{cm.plan.InitContainers, cm.plan.Containers} {
 		for i := range l {
 			cm.containers[l[i].Name] = containerDigest(&l[i], &f)
+			cm.keys[l[i].Name] = resourceKeys(&l[i])
 		}
 	}
 	for i := range cm.plan.Volumes {

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -88,11 +89,48 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		}
 		rec.Mode, rec.Reason = to, reasonRequested
 		rec.Spec = "" // the next Inject brings the sidecar up to its spec
+		if err := migrateDefault(m, meta, &after, name, &rec); err != nil {
+			return nil, err
+		}
 		if err := m.SetAnnotation(Annotation(name), rec.encode()); err != nil {
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// migrateDefault keeps kubectl's default container an application
+// container after a migration, as Inject does: it names the first
+// application container when the sidecar became the first regular
+// container and the Pod names none, and removes the value rec says an
+// injection set once the sidecar is no longer first.
+func migrateDefault(m *patch.Mutation, meta *metav1.ObjectMeta, after *corev1.PodSpec, name string, rec *Record) error {
+	cur := meta.Annotations[annotation.DefaultContainer]
+	ours := cur != "" && rec.DefaultContainer != "" && cur == rec.DefaultContainer
+	app := ""
+	for i := range after.Containers {
+		if after.Containers[i].Name != name {
+			app = after.Containers[i].Name
+			break
+		}
+	}
+	switch first := len(after.Containers) > 0 && after.Containers[0].Name == name; {
+	case first && app != "" && (cur == "" || ours):
+		if cur != app {
+			if err := m.SetAnnotation(annotation.DefaultContainer, app); err != nil {
+				return fmt.Errorf("sidecar: migrate: %w", err)
+			}
+		}
+		rec.DefaultContainer = app
+	case ours:
+		if err := m.RemoveAnnotation(annotation.DefaultContainer); err != nil {
+			return fmt.Errorf("sidecar: migrate: %w", err)
+		}
+		rec.DefaultContainer = ""
+	default:
+		rec.DefaultContainer = ""
+	}
+	return nil
 }
 
 func containerNames(l []corev1.Container) []string {

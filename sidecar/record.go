@@ -72,6 +72,11 @@ type Record struct {
 	// NodeRequirement is set when a node-affinity requirement was added
 	// (Pinned mode).
 	NodeRequirement bool `json:"nodeRequirement,omitempty"`
+	// DefaultContainer is the value the injection gave the Pod's
+	// kubectl.kubernetes.io/default-container annotation, which it sets
+	// when it puts a sidecar first among the regular containers and the
+	// Pod names no default container of its own; "" when it set none.
+	DefaultContainer string `json:"defaultContainer,omitempty"`
 }
 
 // ReadRecord returns the record of the sidecar named name from pod
@@ -188,6 +193,10 @@ func (r Record) encode() string {
 	if r.NodeRequirement {
 		b = append(b, `,"nodeRequirement":true`...)
 	}
+	if r.DefaultContainer != "" {
+		b = append(b, `,"defaultContainer":`...)
+		b = jsonstr.Append(b, r.DefaultContainer)
+	}
 	return string(append(b, '}'))
 }
 
@@ -237,6 +246,7 @@ func appendStrings(b []byte, l []string) []byte {
 // workload's template that would roll the workload out).
 func (r *Record) equal(o *Record) bool {
 	return r.Version == o.Version && r.Mode == o.Mode && r.Spec == o.Spec && r.NodeRequirement == o.NodeRequirement &&
+		r.DefaultContainer == o.DefaultContainer &&
 		equalMaps(r.InitContainers, o.InitContainers) && equalMaps(r.Containers, o.Containers) &&
 		equalMaps(r.Volumes, o.Volumes) && equalMaps(r.AppMounts, o.AppMounts) && equalMaps(r.AppEnv, o.AppEnv) &&
 		equalLists(r.Resources, o.Resources)

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -92,6 +93,11 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 	}
 	if rec.NodeRequirement {
 		if err := m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement()); err != nil {
+			return nil, fmt.Errorf("sidecar: uninject: %w", err)
+		}
+	}
+	if rec.DefaultContainer != "" && meta.Annotations[annotation.DefaultContainer] == rec.DefaultContainer {
+		if err := m.RemoveAnnotation(annotation.DefaultContainer); err != nil {
 			return nil, fmt.Errorf("sidecar: uninject: %w", err)
 		}
 	}

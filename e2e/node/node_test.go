@@ -209,12 +209,7 @@ func (e *env) pod(t *testing.T, name string, mode sidecar.Mode, job bool) *corev
 	if mode == "" {
 		return p
 	}
-	spec := sidecar.Spec{Container: corev1.Container{
-		Name: sidecarName, Image: NodetestImage, ImagePullPolicy: corev1.PullNever,
-		Command:      []string{"/nodetest", "serve", "-name", sidecarName, "-port", strconv.Itoa(sidecarPort), "-events", "/events/log"},
-		VolumeMounts: []corev1.VolumeMount{mount},
-	}}
-	res, err := sidecar.Inject(&p.ObjectMeta, &p.Spec, spec, compat.Capability{}, sidecar.Options{
+	res, err := sidecar.Inject(&p.ObjectMeta, &p.Spec, sidecarSpec(NodetestImage), compat.Capability{}, sidecar.Options{
 		Mode: mode, Universal: universal.Planner{Handshake: []string{handshake, "handshake"}},
 	})
 	if err != nil {
@@ -224,6 +219,16 @@ func (e *env) pod(t *testing.T, name string, mode sidecar.Mode, job bool) *corev
 		t.Fatalf("apply %s: %v", mode, err)
 	}
 	return p
+}
+
+// sidecarSpec is the test sidecar: nodetest serving on sidecarPort from
+// image, recording its events in the Pod's events file.
+func sidecarSpec(image string) sidecar.Spec {
+	return sidecar.Spec{Container: corev1.Container{
+		Name: sidecarName, Image: image, ImagePullPolicy: corev1.PullNever,
+		Command:      []string{"/nodetest", "serve", "-name", sidecarName, "-port", strconv.Itoa(sidecarPort), "-events", "/events/log"},
+		VolumeMounts: []corev1.VolumeMount{{Name: "events", MountPath: "/events"}},
+	}}
 }
 
 func (e *env) create(t *testing.T, p *corev1.Pod) *corev1.Pod {

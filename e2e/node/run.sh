@@ -47,7 +47,7 @@ if [[ ${#test_args[@]} -eq 0 ]]; then
 	# The kinds of node (subtests named KIND-VERSION) whose kubelet is built.
 	kinds=
 	for v in $versions; do kinds+=${kinds:+|}${v//./\\.}; done
-	test_args=(-run "^TestUniversalPairOnRealKubelets\$/-(${kinds})\$" ./node)
+	test_args=(-run "^(TestUniversalPairOnRealKubelets|TestInPlaceSidecarUpgrade)\$/-(${kinds})\$" ./node)
 	log "running the node kinds of kubelets $versions"
 fi
 

@@ -98,7 +98,13 @@ func (h *handler) admit(req *admissionv1.AdmissionRequest) *admissionv1.Admissio
 	if err != nil {
 		return deny(http.StatusUnprocessableEntity, err)
 	}
-	resp := &admissionv1.AdmissionResponse{Allowed: true, Warnings: res.Warnings}
+	resp := &admissionv1.AdmissionResponse{Allowed: true}
+	for _, w := range res.Warnings {
+		if w.Path != "" {
+			w.Message = w.Path + ": " + w.Message
+		}
+		resp.Warnings = append(resp.Warnings, w.Message)
+	}
 	if res.Mutation.Empty() {
 		return resp
 	}

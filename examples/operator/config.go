@@ -39,6 +39,17 @@ type config struct {
 	optIn     string
 	kinds     string
 	patchType string
+	resync    time.Duration
+
+	repair           string
+	repairNamespaces string
+	repairPods       string
+	repairCooldown   time.Duration
+
+	inplace             bool
+	inplaceMax          int
+	inplaceInterval     time.Duration
+	inplaceReadyTimeout time.Duration
 
 	nodeMetrics         bool
 	nodeMetricsInterval time.Duration
@@ -51,6 +62,10 @@ type config struct {
 	leaderElectionNamespace string
 	metricsAddr             string
 	probeAddr               string
+
+	// restartable lets run start a second manager in the process (tests):
+	// controller names then need not be unique process-wide.
+	restartable bool
 
 	webhookPort    int
 	webhookCertDir string
@@ -68,6 +83,12 @@ type settings struct {
 	patch    injector.PatchType
 	// keepOnOptOut: see injector.Reconciler.KeepOnOptOut.
 	keepOnOptOut bool
+
+	// repair runs the repair controller; repairRestart lets it restart
+	// owners (see repair.Reconciler).
+	repair, repairRestart bool
+	repairNamespaces      labels.Selector
+	repairPods            labels.Selector
 }
 
 func bindFlags(fs *flag.FlagSet) *config {
@@ -86,9 +107,18 @@ func bindFlags(fs *flag.FlagSet) *config {
 	fs.StringVar(&c.handshakeDir, "handshake-dir", "", "universal pair: where the twins mount the handshake volume (default "+universal.DefaultMountPath+")")
 
 	fs.StringVar(&c.optIn, "opt-in", "sidecarkit.io/inject=true", "label selector of the workloads the injector patches")
-	fs.StringVar(&c.kinds, "kinds", "Deployment,StatefulSet,DaemonSet,CronJob", "workload kinds the injector watches, comma-separated")
+	fs.StringVar(&c.kinds, "kinds", "Deployment,StatefulSet,DaemonSet,CronJob,ReplicaSet,Job", "workload kinds the injector watches, comma-separated")
+	fs.DurationVar(&c.resync, "resync", 10*time.Minute, "injector: how often every workload of each kind is listed from the API server (paged), to find those that opted out while the operator was down; 0 disables")
 	fs.StringVar(&c.patchType, "patch-type", string(injector.StrategicMerge), "how the injector patches workloads: strategic|json (moves are always JSON patches)")
 
+	fs.StringVar(&c.repair, "repair", "off", "Pods that should carry the sidecar and do not (created while the webhook was down): off, report (Events, metrics), or restart (also a rollout restart of their Deployment, StatefulSet or DaemonSet, checked against PodDisruptionBudgets)")
+	fs.StringVar(&c.repairNamespaces, "repair-namespaces", "sidecarkit.io/inject=enabled", "repair: label selector of the namespaces whose Pods must carry the sidecar (the webhook's namespaceSelector)")
+	fs.StringVar(&c.repairPods, "repair-pods", "", "repair: label selector narrowing the Pods (the webhook's objectSelector); empty is every Pod of those namespaces")
+	fs.DurationVar(&c.repairCooldown, "repair-cooldown", 10*time.Minute, "repair: the least time between two restarts of one owner")
+	fs.BoolVar(&c.inplace, "inplace-upgrade", false, "upgrade the sidecar image of running Pods in place when the sidecar spec changes only its image (native or legacy sidecars; RBAC: pods patch)")
+	fs.IntVar(&c.inplaceMax, "inplace-max-unavailable", 1, "in-place upgrade: how many Pods may be upgrading (not ready with the new sidecar) at once")
+	fs.DurationVar(&c.inplaceInterval, "inplace-interval", 10*time.Second, "in-place upgrade: the least time between two Pod patches")
+	fs.DurationVar(&c.inplaceReadyTimeout, "inplace-ready-timeout", 2*time.Minute, "in-place upgrade: how long a Pod has to be ready with the new sidecar before the rollout halts")
 	fs.BoolVar(&c.nodeMetrics, "node-metrics", false, "label nodes from their kubelet's /metrics via the API server's node proxy (RBAC: nodes/proxy get)")
 	fs.DurationVar(&c.nodeMetricsInterval, "node-metrics-interval", 10*time.Minute, "with --node-metrics, how often each node's metrics are read again")
 	fs.BoolVar(&c.requireNodeLabel, "require-node-label", false, "injector and webhook: a node without the labeler's label counts as unknown, not judged by its version (use with a labeler running --node-metrics)")
@@ -123,21 +153,44 @@ func (c *config) settings(readFile func(string) ([]byte, error)) (*settings, err
 			errs = append(errs, fmt.Errorf("--controllers: unknown controller %q (want %s, %s or %s)", name, ctlLabeler, ctlInjector, ctlWebhook))
 		}
 	}
-	if !s.labeler && !s.injector && !s.webhook {
+	switch c.repair {
+	case "off":
+	case "report":
+		s.repair = true
+	case "restart":
+		s.repair, s.repairRestart = true, true
+	default:
+		errs = append(errs, fmt.Errorf("--repair %q: want off, report or restart", c.repair))
+	}
+	if s.repair {
+		var err error
+		if s.repairNamespaces, err = labels.Parse(c.repairNamespaces); err != nil {
+			errs = append(errs, fmt.Errorf("--repair-namespaces: %w", err))
+		} else if s.repairNamespaces.Empty() {
+			errs = append(errs, errors.New("--repair-namespaces: an empty selector would demand the sidecar in every namespace"))
+		}
+		if s.repairPods, err = labels.Parse(c.repairPods); err != nil {
+			errs = append(errs, fmt.Errorf("--repair-pods: %w", err))
+		}
+	}
+	if c.inplaceMax < 1 || c.inplaceInterval <= 0 || c.inplaceReadyTimeout <= 0 {
+		errs = append(errs, errors.New("--inplace-max-unavailable must be at least 1, --inplace-interval and --inplace-ready-timeout positive"))
+	}
+	if !s.labeler && !s.injector && !s.webhook && !s.repair && !c.inplace {
 		errs = append(errs, errors.New("--controllers: nothing to run"))
 	}
 	if c.nodeMetrics && !s.labeler {
 		errs = append(errs, errors.New("--node-metrics needs the labeler"))
 	}
-	if c.nodeMetricsInterval < 0 || c.factsTTL < 0 {
+	if c.nodeMetricsInterval < 0 || c.factsTTL < 0 || c.resync < 0 || c.repairCooldown < 0 {
 		errs = append(errs, errors.New("intervals must not be negative"))
 	}
-	if !s.injector && !s.webhook {
+	if !s.injector && !s.webhook && !s.repair && !c.inplace {
 		return s, errors.Join(errs...)
 	}
 
 	if c.sidecarFile == "" {
-		errs = append(errs, errors.New("--sidecar is required by the injector and the webhook"))
+		errs = append(errs, errors.New("--sidecar is required by the injector, the webhook, the repair and the in-place upgrade"))
 	} else if b, err := readFile(c.sidecarFile); err != nil {
 		errs = append(errs, fmt.Errorf("--sidecar: %w", err))
 	} else if s.spec, err = sidecar.LoadSpec(b); err != nil {

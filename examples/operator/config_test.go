@@ -50,7 +50,7 @@ func TestSettings(t *testing.T) {
 			if s.selector.String() != "sidecarkit.io/inject=true" || s.patch != injector.StrategicMerge {
 				t.Errorf("selector %q, patch %q", s.selector, s.patch)
 			}
-			if strings.Join(s.kinds, ",") != "Deployment,StatefulSet,DaemonSet,CronJob" {
+			if strings.Join(s.kinds, ",") != "Deployment,StatefulSet,DaemonSet,CronJob,ReplicaSet,Job" {
 				t.Errorf("kinds = %v", s.kinds)
 			}
 			if s.keepOnOptOut {
@@ -84,8 +84,24 @@ func TestSettings(t *testing.T) {
 		{name: "auto fallback", args: []string{"--sidecar=sidecar.yaml", "--fallback=auto"}, wantErr: "--fallback"},
 		{name: "empty selector", args: []string{"--sidecar=sidecar.yaml", "--opt-in="}, wantErr: "empty selector"},
 		{name: "bad selector", args: []string{"--sidecar=sidecar.yaml", "--opt-in=a in b"}, wantErr: "--opt-in"},
-		{name: "unknown kind", args: []string{"--sidecar=sidecar.yaml", "--kinds=Job"}, wantErr: `unknown kind "Job"`},
+		{name: "unknown kind", args: []string{"--sidecar=sidecar.yaml", "--kinds=Job,Pod"}, wantErr: `unknown kind "Pod"`},
 		{name: "bad patch type", args: []string{"--sidecar=sidecar.yaml", "--patch-type=merge"}, wantErr: "--patch-type"},
+		{name: "repair alone", args: []string{"--controllers=labeler", "--repair=restart", "--sidecar=sidecar.yaml", "--repair-pods=tier=web"}, check: func(t *testing.T, s *settings) {
+			if !s.repair || !s.repairRestart || s.repairNamespaces.String() != "sidecarkit.io/inject=enabled" || s.repairPods.String() != "tier=web" || s.spec.Container.Name != "proxy" {
+				t.Errorf("repair settings: %+v", s)
+			}
+		}},
+		{name: "repair report", args: []string{"--sidecar=sidecar.yaml", "--repair=report"}, check: func(t *testing.T, s *settings) {
+			if !s.repair || s.repairRestart {
+				t.Errorf("repair %v restart %v", s.repair, s.repairRestart)
+			}
+		}},
+		{name: "repair needs the sidecar", args: []string{"--controllers=labeler", "--repair=report"}, wantErr: "--sidecar is required"},
+		{name: "bad repair", args: []string{"--sidecar=sidecar.yaml", "--repair=sometimes"}, wantErr: "--repair \"sometimes\""},
+		{name: "repair in every namespace", args: []string{"--sidecar=sidecar.yaml", "--repair=report", "--repair-namespaces="}, wantErr: "--repair-namespaces: an empty selector"},
+		{name: "negative cooldown", args: []string{"--sidecar=sidecar.yaml", "--repair-cooldown=-1s"}, wantErr: "must not be negative"},
+		{name: "in-place upgrade needs the sidecar", args: []string{"--controllers=labeler", "--inplace-upgrade"}, wantErr: "--sidecar is required"},
+		{name: "in-place budget", args: []string{"--sidecar=sidecar.yaml", "--inplace-upgrade", "--inplace-max-unavailable=0"}, wantErr: "--inplace-max-unavailable must be at least 1"},
 		{name: "webhook only ignores injector flags", args: []string{"--controllers=webhook", "--sidecar=sidecar.yaml", "--kinds=Job"}},
 	}
 	for _, tt := range tests {

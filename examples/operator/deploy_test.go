@@ -27,6 +27,7 @@ func TestDeployManifests(t *testing.T) {
 	}
 	codecs := serializer.NewCodecFactory(clientgoscheme.Scheme, serializer.EnableStrict)
 	var deployments []*appsv1.Deployment
+	needs := map[string]bool{"nodes": true}
 	configMaps := map[string]*corev1.ConfigMap{}
 	var rules []rbacv1.PolicyRule
 	for _, f := range files {
@@ -90,6 +91,9 @@ func TestDeployManifests(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", d.Name, err)
 		}
+		for _, k := range s.kinds {
+			needs[strings.ToLower(k)+"s"] = true
+		}
 		if s.injector || s.webhook {
 			if s.spec.Container.Name == "" {
 				t.Errorf("%s: no sidecar", d.Name)
@@ -97,7 +101,10 @@ func TestDeployManifests(t *testing.T) {
 		}
 	}
 	// The injector needs patch on every kind it watches.
-	for _, k := range []string{"deployments", "statefulsets", "daemonsets", "cronjobs", "nodes"} {
+	if len(needs) != 7 {
+		t.Errorf("the manifests' operator watches %d kinds of object, want the 6 workload kinds and nodes", len(needs))
+	}
+	for k := range needs {
 		if !allows(rules, k, "patch") || !allows(rules, k, "watch") {
 			t.Errorf("ClusterRoles do not allow patch and watch on %s", k)
 		}

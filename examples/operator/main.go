@@ -20,16 +20,22 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/sidecarkit/sidecarkit/crwebhook"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/examples/operator/inplace"
 	"github.com/sidecarkit/sidecarkit/examples/operator/labeler"
-	"github.com/sidecarkit/sidecarkit/examples/operator/webhook"
+	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
+	"github.com/sidecarkit/sidecarkit/examples/operator/repair"
+	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
 const name = "sidecarkit-operator"
@@ -77,6 +83,7 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  scheme,
+		Controller:              ctrlconfig.Controller{SkipNameValidation: &c.restartable},
 		Metrics:                 metricsserver.Options{BindAddress: c.metricsAddr},
 		HealthProbeBindAddress:  c.probeAddr,
 		LeaderElection:          c.leaderElect,
@@ -103,8 +110,14 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 		ReadMetrics: c.apiserverMetrics,
 		TTL:         c.factsTTL,
 	}
-	source := &facts.Cluster{Nodes: mgr.GetCache(), APIServer: api.Capability, RequireLabel: c.requireNodeLabel}
+	source := &facts.Cluster{Nodes: mgr.GetCache(), APIServer: api.Read, RequireLabel: c.requireNodeLabel}
 	recorder := mgr.GetEventRecorder(name)
+	// The counters are served with controller-runtime's own on the
+	// manager's metrics endpoint.
+	counters, err := metrics.New(ctrlmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 
 	if s.labeler {
 		r := &labeler.Reconciler{Client: mgr.GetClient(), Recorder: recorder}
@@ -121,11 +134,30 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 			r := &injector.Reconciler{
 				Client: mgr.GetClient(), Kind: gvk, Selector: s.selector,
 				Spec: s.spec, Options: s.options, Facts: source, PatchType: s.patch, Recorder: recorder,
-				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(),
+				KeepOnOptOut: s.keepOnOptOut, Reader: mgr.GetAPIReader(), Metrics: counters, Resync: c.resync,
 			}
 			if err := r.SetupWithManager(mgr); err != nil {
 				return fmt.Errorf("injector: %w", err)
 			}
+		}
+	}
+	if s.repair {
+		r := &repair.Reconciler{
+			Client: mgr.GetClient(), Owners: mgr.GetAPIReader(), Sidecar: s.spec.Container.Name, Namespaces: s.repairNamespaces, Pods: s.repairPods,
+			Restart: s.repairRestart, Cooldown: c.repairCooldown, Recorder: recorder, Metrics: counters,
+		}
+		if err := r.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("repair: %w", err)
+		}
+	}
+	if c.inplace {
+		u := &inplace.Upgrader{
+			Client: mgr.GetClient(), Spec: s.spec, MaxUnavailable: c.inplaceMax, Interval: c.inplaceInterval,
+			ReadyTimeout: c.inplaceReadyTimeout, Recorder: recorder, Metrics: counters,
+		}
+		// A plain Runnable runs on the leader only.
+		if err := mgr.Add(manager.RunnableFunc(u.Run)); err != nil {
+			return fmt.Errorf("in-place upgrade: %w", err)
 		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -133,15 +165,31 @@ func run(ctx context.Context, restCfg *rest.Config, c *config, s *settings) erro
 	}
 	ready := healthz.Ping
 	if s.webhook {
+		in, err := sidecar.NewInjector(s.spec)
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		h, err := crwebhook.NewHandler(crwebhook.Config{
+			Injector: in, Options: s.options, Capability: source.Capability,
+			// A node or the API server that cannot be read: inject in the
+			// fallback mode with a warning rather than reject the Pod.
+			AllowPartialCapability: true,
+			Workloads:              true,
+		})
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
 		srv := mgr.GetWebhookServer()
-		srv.Register(c.webhookPath, &admission.Webhook{Handler: &webhook.Handler{Spec: s.spec, Options: s.options, Facts: source}})
+		if err := crwebhook.Register(srv, c.webhookPath, h); err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
 		ready = srv.StartedChecker()
 	}
 	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return err
 	}
 	log.Info("starting", "labeler", s.labeler, "nodeMetrics", c.nodeMetrics, "injector", s.injector, "kinds", s.kinds,
-		"optIn", s.selector, "patchType", s.patch, "webhook", s.webhook, "mode", s.options.Mode.String())
+		"optIn", s.selector, "patchType", s.patch, "webhook", s.webhook, "repair", c.repair, "inplaceUpgrade", c.inplace, "mode", s.options.Mode.String())
 	return mgr.Start(ctx)
 }
 

@@ -123,7 +123,8 @@ func TestOutputs(t *testing.T) {
 }
 
 // TestMultiDocument: a multi-document YAML input gives one result per
-// document, in order, separated as each output form separates documents.
+// document, in order: items of one JSON document for -o jsonpatch, a
+// YAML stream for -o yaml.
 func TestMultiDocument(t *testing.T) {
 	t.Chdir("..")
 	pod, err := os.ReadFile("testdata/pod.yaml")
@@ -140,14 +141,18 @@ func TestMultiDocument(t *testing.T) {
 	if code := run(append(base, "-o", "jsonpatch"), strings.NewReader(in), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	dec := json.NewDecoder(&stdout)
-	var paths []string
-	for dec.More() {
-		var ops []struct{ Path string }
-		if err := dec.Decode(&ops); err != nil {
-			t.Fatal(err)
+	// Several objects: one document of items (TestSeveralObjectsPatches).
+	var doc struct {
+		Items []struct {
+			Patch []struct{ Path string }
 		}
-		paths = append(paths, ops[0].Path)
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, it := range doc.Items {
+		paths = append(paths, it.Patch[0].Path)
 	}
 	if len(paths) != 2 || paths[0] != "/spec/initContainers/0" || !strings.HasPrefix(paths[1], "/spec/template/spec/") {
 		t.Errorf("first op paths %q: want the Pod's, then the Deployment template's", paths)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -74,7 +73,7 @@ func newDoctorMetrics(stdin io.Reader, stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			g, err := compat.ParseFeatureMetrics(bytes.NewReader(b))
+			g, err := parseFeatureMetrics(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", displayName(file), err)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,7 +62,7 @@ func loadFacts(apiserverVersion, kubeletVersion, nodeFile, metricsFile string, s
 		if err != nil {
 			return nil, err
 		}
-		g, err := compat.ParseFeatureMetrics(bytes.NewReader(b))
+		g, err := parseFeatureMetrics(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", metricsFile, err)
 		}

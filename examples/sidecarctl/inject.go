@@ -10,7 +10,6 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
@@ -29,6 +28,10 @@ type injectFlags struct {
 
 var outputs = []string{"jsonpatch", "strategic", "json", "yaml"}
 
+// modeNames are the values of --mode (sidecar.ParseMode's), for its help
+// and its shell completion.
+var modeNames = []string{"auto", string(sidecar.Native), string(sidecar.Legacy), string(sidecar.Pinned), string(sidecar.Universal)}
+
 func newInject(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	f := &injectFlags{}
 	cmd := &cobra.Command{
@@ -38,6 +41,13 @@ func newInject(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 ReplicaSet, Job, CronJob, ReplicationController, PodTemplate) of a YAML or JSON
 input, and print an RFC 6902 JSON patch (the default), a strategic merge patch,
 or the mutated object. Nothing to do prints [] (or {} for -o strategic).
+
+Several objects: -o yaml prints a YAML stream and -o json one v1 List, objects
+of other kinds passed through unchanged; -o jsonpatch and -o strategic print
+one JSON document {"patchType": "json"|"strategic", "items": [{"source",
+"apiVersion", "kind", "namespace", "name", "patch"}, ...]}, one item per Pod or
+workload in the input's order. -o yaml and -o json keep the input's field
+order.
 
 The mode (auto by default) is chosen from what the cluster can do: give the API
 server's version, the kubelets' version or the nodes (kubectl get nodes -o json),
@@ -50,7 +60,7 @@ and the API server's metrics (kubectl get --raw /metrics).`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.file, "filename", "f", "", "the Pod or workload, YAML or JSON; - reads stdin")
 	fl.StringVar(&f.sidecarFile, "sidecar", "", "the sidecar: a plain container or a full sidecar spec, YAML or JSON")
-	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+"auto|native|legacy|pinned|universal")
+	fl.StringVar(&f.mode, "mode", "auto", "injection mode: "+strings.Join(modeNames, "|"))
 	f.cluster.register(cmd)
 	fl.StringVarP(&f.output, "output", "o", "jsonpatch", "output: "+strings.Join(outputs, "|"))
 	fl.BoolVar(&f.allowPinned, "allow-pinned", false, "let auto pin Pods to native-capable nodes when some nodes cannot run native sidecars")
@@ -59,6 +69,9 @@ and the API server's metrics (kubectl get --raw /metrics).`,
 	fl.StringVar(&f.universal.handshakeImage, "handshake-image", "", "universal pair: an image an init container copies the handshake runner from")
 	fl.StringVar(&f.universal.imageHandshake, "handshake-image-command", "/sidecarctl handshake", "universal pair: the handshake runner's command in --handshake-image")
 	fl.StringVar(&f.universal.mountPath, "handshake-dir", "", "universal pair: where the twins mount the handshake volume (default "+universal.DefaultMountPath+")")
+	// Shell completion of the flags with a fixed set of values.
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(modeNames, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(outputs, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -107,6 +120,7 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 	var out bytes.Buffer
 	written := 0 // documents printed, for YAML separators
 	var passed []string
+	var patches []patchItem // -o jsonpatch and -o strategic
 	for _, d := range docs {
 		if kind := kindOf(d.json); kind != "" {
 			if _, err := patch.RootFor(kind); err != nil {
@@ -158,6 +172,14 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "sidecarctl: warning: %s: %s\n", d.source, warningText(w))
 		}
+		if f.output == "jsonpatch" || f.output == "strategic" {
+			p, err := patchOf(f.output, obj, res.Mutation)
+			if err != nil {
+				return fmt.Errorf("%s: %w", d.source, err)
+			}
+			patches = append(patches, newPatchItem(d, p))
+			continue
+		}
 		if err := render(&out, f.output, d, obj, res.Mutation, written > 0); err != nil {
 			return fmt.Errorf("%s: %w", d.source, err)
 		}
@@ -165,6 +187,9 @@ func runInject(f *injectFlags, stdin io.Reader, stdout, stderr io.Writer) error 
 	}
 	if len(passed) == len(docs) {
 		return fmt.Errorf("%s: no Pod or workload to inject into (found %s)", displayName(f.file), strings.Join(passed, ", "))
+	}
+	if err := writePatches(&out, f.output, patches); err != nil {
+		return err
 	}
 	if f.output == "json" && written > 1 {
 		// Several objects: one JSON document, a v1 List, as kubectl get
@@ -218,7 +243,7 @@ func passThrough(w *bytes.Buffer, output string, d document, notFirst bool) erro
 	if output == "json" {
 		return writeIndented(w, d.json)
 	}
-	y, err := yaml.JSONToYAML(d.json)
+	y, err := yamlFromJSON(d.json)
 	if err != nil {
 		return err
 	}
@@ -229,26 +254,77 @@ func passThrough(w *bytes.Buffer, output string, d document, notFirst bool) erro
 	return nil
 }
 
-// render writes one document's result in the chosen output form.
-func render(w *bytes.Buffer, output string, d document, obj *patch.Object, m *patch.Mutation, notFirst bool) error {
-	switch output {
-	case "strategic":
-		smp, err := m.StrategicMerge(obj.Root)
-		if err != nil {
-			return err
-		}
-		return writeIndented(w, smp)
+// patchOf returns the document's patch as JSON: an RFC 6902 JSON patch
+// (output "jsonpatch") or a strategic merge patch ("strategic").
+func patchOf(output string, obj *patch.Object, m *patch.Mutation) (json.RawMessage, error) {
+	if output == "strategic" {
+		return m.StrategicMerge(obj.Root)
 	}
 	ops, err := m.JSONPatch(obj.Root)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opsJSON, err := json.Marshal(ops)
+	return json.Marshal(ops)
+}
+
+// patchItem is one object's patch in the form -o jsonpatch and -o
+// strategic print for several objects (examples/README.md#several-objects):
+// which object, by the fields kubectl patch needs, and its patch.
+type patchItem struct {
+	// Source is the input and the document's position, as messages
+	// name it: "all.yaml (document 3)".
+	Source     string          `json:"source"`
+	APIVersion string          `json:"apiVersion,omitempty"`
+	Kind       string          `json:"kind,omitempty"`
+	Namespace  string          `json:"namespace,omitempty"`
+	Name       string          `json:"name,omitempty"`
+	Patch      json.RawMessage `json:"patch"`
+}
+
+func newPatchItem(d document, p json.RawMessage) patchItem {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Namespace string `json:"namespace"`
+			Name      string `json:"name"`
+		} `json:"metadata"`
+	}
+	_ = json.Unmarshal(d.json, &head) // decoded before: patch.Decode took it
+	return patchItem{Source: d.source, APIVersion: head.APIVersion, Kind: head.Kind,
+		Namespace: head.Metadata.Namespace, Name: head.Metadata.Name, Patch: p}
+}
+
+// writePatches writes the patches of -o jsonpatch and -o strategic: one
+// object's patch as it is (for kubectl patch -p), several as one JSON
+// document {"patchType": "json"|"strategic", "items": [patchItem...]} in
+// the input's order, patchType being kubectl patch's --type.
+func writePatches(w *bytes.Buffer, output string, items []patchItem) error {
+	switch len(items) {
+	case 0:
+		return nil
+	case 1:
+		return writeIndented(w, items[0].Patch)
+	}
+	patchType := "json"
+	if output == "strategic" {
+		patchType = "strategic"
+	}
+	b, err := json.Marshal(struct {
+		PatchType string      `json:"patchType"`
+		Items     []patchItem `json:"items"`
+	}{patchType, items})
 	if err != nil {
 		return err
 	}
-	if output == "jsonpatch" {
-		return writeIndented(w, opsJSON)
+	return writeIndented(w, b)
+}
+
+// render writes one document's mutated object, -o json or -o yaml.
+func render(w *bytes.Buffer, output string, d document, obj *patch.Object, m *patch.Mutation, notFirst bool) error {
+	opsJSON, err := patchOf("jsonpatch", obj, m)
+	if err != nil {
+		return err
 	}
 	p, err := jsonpatch.DecodePatch(opsJSON)
 	if err != nil {
@@ -261,7 +337,7 @@ func render(w *bytes.Buffer, output string, d document, obj *patch.Object, m *pa
 	if output == "json" {
 		return writeIndented(w, mutated)
 	}
-	y, err := yaml.JSONToYAML(mutated)
+	y, err := yamlFromJSON(mutated)
 	if err != nil {
 		return err
 	}

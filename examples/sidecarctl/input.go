@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	yamlv3 "go.yaml.in/yaml/v3"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -79,12 +80,29 @@ func readDocuments(name string, stdin io.Reader) ([]document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s (document %d): %w", disp, n, err)
 		}
+		// The input's field order (order.go).
+		ref := inputOrder(chunk)
 		if !isList {
+			if js, err = reorderJSON(js, ref); err != nil {
+				return nil, fmt.Errorf("%s (document %d): %w", disp, n, err)
+			}
 			docs = append(docs, document{json: js})
 			continue
 		}
-		for _, it := range items {
-			docs = append(docs, document{json: it})
+		var refItems []*yamlv3.Node
+		if r := deref(member(ref, "items")); r != nil && r.Kind == yamlv3.SequenceNode {
+			refItems = r.Content
+		}
+		for i, it := range items {
+			var itemRef *yamlv3.Node
+			if i < len(refItems) {
+				itemRef = refItems[i]
+			}
+			js, err := reorderJSON(it, itemRef)
+			if err != nil {
+				return nil, fmt.Errorf("%s (document %d): %w", disp, n, err)
+			}
+			docs = append(docs, document{json: js})
 		}
 	}
 	if len(docs) == 0 {

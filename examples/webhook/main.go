@@ -29,6 +29,7 @@ import (
 
 type flags struct {
 	config, certFile, keyFile, addr  string
+	metricsAddr                      string
 	clientCAFile                     string
 	kubeconfig                       string
 	nodes                            bool
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.keyFile, "tls-key-file", "/etc/webhook/tls/tls.key", "the serving key (PEM); reloaded when it changes")
 	fs.StringVar(&f.clientCAFile, "client-ca-file", "", "require client certificates signed by a CA in this file (PEM), e.g. the API server's (see README.md); reloaded when it changes")
 	fs.StringVar(&f.addr, "addr", ":8443", "the HTTPS listen address")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics over plain HTTP at this address, e.g. :9090; empty: no metrics listener")
 	fs.BoolVar(&f.nodes, "watch-nodes", false, "read the capability from a Node informer and the API server's version (needs RBAC: nodes list/watch)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "a kubeconfig for --watch-nodes; in-cluster configuration when empty")
 	fs.StringVar(&f.kubeletVersion, "kubelet-version", "", "the oldest kubelet's version, e.g. v1.29.3 (static capability)")
@@ -162,8 +164,27 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("serving", "addr", l.Addr().String())
+	m := newMetrics()
+	if f.metricsAddr != "" {
+		ml, err := net.Listen("tcp", f.metricsAddr)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		log.Info("serving metrics", "addr", ml.Addr().String())
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		watches.Add(1)
+		go func() {
+			defer watches.Done()
+			if err := m.serve(mctx, ml); err != nil {
+				log.Error("metrics server", "err", err)
+			}
+		}()
+		// Served until run returns, after the webhook's own shutdown.
+		defer stopMetrics()
+	}
 	s := newServer(serverOptions{webhook: configs.Webhook, certs: certs, maxBodyBytes: f.maxBodyBytes, maxInFlightBytes: f.maxInFlightBytes,
-		webhookTimeout: f.webhookTimeout, ready: ready, log: log})
+		webhookTimeout: f.webhookTimeout, ready: ready, log: log, metrics: m})
 	err = s.serve(ctx, l, f.shutdownGrace)
 	log.Info("stopped", "err", err)
 	return err

@@ -34,6 +34,8 @@ type serverOptions struct {
 	// nil means always ready.
 	ready func() error
 	log   *slog.Logger
+	// metrics, when set, count the reviews (metrics.go).
+	metrics *metrics
 }
 
 // serverTimeouts are the http.Server's timeouts for a webhook whose
@@ -68,13 +70,18 @@ func newServer(o serverOptions) *server {
 	mux := http.NewServeMux()
 	// One Handler for all requests: its in-flight limit counts them all,
 	// whichever Injector answers.
-	mux.Handle("/mutate", &admission.Handler{
+	h := &admission.Handler{
 		GetWebhook:       o.webhook,
 		MaxBodyBytes:     o.maxBodyBytes,
 		MaxInFlightBytes: o.maxInFlightBytes,
 		MaxTimeout:       o.webhookTimeout,
 		Observe:          observe(o.log),
-	})
+	}
+	if o.metrics != nil {
+		mux.Handle("/mutate", o.metrics.instrument(h))
+	} else {
+		mux.Handle("/mutate", h)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})

@@ -143,6 +143,8 @@ type testOptions struct {
 	clientCA *testCA
 	// maxInFlightBytes is the server's in-flight limit (0: the default).
 	maxInFlightBytes int64
+	// metrics, when set, count the server's reviews.
+	metrics *metrics
 }
 
 func startServer(t *testing.T, config string, ready func() error) *testServer {
@@ -199,7 +201,7 @@ func startServerWith(t *testing.T, o testOptions) *testServer {
 		t.Fatal(err)
 	}
 	s := newServer(serverOptions{webhook: configs.Webhook, certs: certs, maxBodyBytes: 32 << 10, maxInFlightBytes: o.maxInFlightBytes,
-		webhookTimeout: 10 * time.Second, ready: o.ready, log: log})
+		webhookTimeout: 10 * time.Second, ready: o.ready, log: log, metrics: o.metrics})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

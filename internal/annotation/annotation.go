@@ -7,3 +7,9 @@ package annotation
 // docs/injection-record.md). Package compat's Diagnose reads it as evidence
 // of intent.
 const RecordPrefix = "sidecar.sidecarkit.io/"
+
+// DefaultContainer names the container that kubectl logs, exec and attach
+// use when none is given (docs/doctor.md#kubectls-default-container).
+// Package sidecar sets it when it puts a sidecar first among the regular
+// containers; package compat's Diagnose reads it.
+const DefaultContainer = "kubectl.kubernetes.io/default-container"

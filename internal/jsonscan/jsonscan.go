@@ -9,6 +9,7 @@ package jsonscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -274,7 +275,7 @@ func (s *scanner) value() error {
 		for s.i < len(s.b) && isNumberByte(s.b[s.i]) {
 			s.i++
 		}
-		if !json.Valid(s.b[start:s.i]) {
+		if !validNumber(s.b[start:s.i]) {
 			return s.errorf("invalid number %q", s.b[start:s.i])
 		}
 		return nil
@@ -295,32 +296,107 @@ func (s *scanner) literal(lit string) error {
 	return nil
 }
 
-// str skips a string; s.b[s.i] is its opening quote.
+// str skips a string; s.b[s.i] is its opening quote. Runs of plain bytes
+// are skipped by a table lookup: strings are most of a Pod's bytes.
 func (s *scanner) str() error {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return s.errorf("want a string")
 	}
-	s.i++
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
+	b := s.b
+	i := s.i + 1
+	// Eight bytes at a time while none of them is special (SWAR: a byte
+	// below 0x20 or equal to a quote or backslash sets its high bit in
+	// the mask; bytes of 0x80 and above are excluded by "&^ x").
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		if ((x-ones*0x20)|(q-ones)&^q|(bs-ones)&^bs)&^x&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) {
+		c := b[i]
+		if !strSpecial[c] {
+			i++
+			continue
+		}
+		switch {
 		case c == '"':
-			s.i++
+			s.i = i + 1
 			return nil
 		case c == '\\':
-			s.i += 2
-		case c < 0x20:
-			return s.errorf("control character in a string")
+			i += 2
 		default:
-			s.i++
+			s.i = i
+			return s.errorf("control character in a string")
 		}
 	}
+	s.i = len(b)
 	return errTruncated
+}
+
+// strSpecial marks the bytes that end a run of plain string content: the
+// quote, the backslash and the control characters.
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+// validNumber reports whether b is one JSON number (RFC 8259 section 6),
+// as json.Valid would, without its per-call setup.
+func validNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		if i+1 >= len(b) || !isDigit(b[i+1]) {
+			return false
+		}
+		i = digits(b, i+1)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return false
+		}
+		i = digits(b, i)
+	}
+	return i == len(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// digits returns the index of the first byte at or after i that is not a
+// digit.
+func digits(b []byte, i int) int {
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
 }
 
 // nested skips an object or array, tracking the brackets on a stack so
 // that a mismatched closer is an error.
 func (s *scanner) nested() error {
-	var stack []byte
+	var inline [64]byte // most documents nest less deeply: no allocation
+	stack := inline[:0]
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; c {
 		case '{', '[':
@@ -354,4 +430,22 @@ func (s *scanner) nested() error {
 		}
 	}
 	return errTruncated
+}
+
+// PlainString returns the string that the JSON value v (as Object or Array
+// hands it out) holds when it is a string of printable ASCII without
+// escapes, which encoding/json decodes to exactly its bytes, and whether it
+// is one. Any other value (an escape, other bytes, not a string) is for a
+// full decoder.
+func PlainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	for _, c := range in {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(in), true
 }

@@ -181,3 +181,71 @@ func hasRepeatedKeys(doc []byte) bool {
 		}
 	}
 }
+
+// TestValidNumber compares validNumber with json.Valid on every string of
+// up to five number bytes (and a few others): the scanner's number check
+// must accept exactly the numbers encoding/json accepts.
+func TestValidNumber(t *testing.T) {
+	const alphabet = "019-+.eEx"
+	var walk func(prefix []byte, n int)
+	checked := 0
+	walk = func(prefix []byte, n int) {
+		if len(prefix) > 0 {
+			checked++
+			if got, want := validNumber(prefix), json.Valid(prefix); got != want {
+				t.Fatalf("validNumber(%q) = %v, json.Valid %v", prefix, got, want)
+			}
+		}
+		if n == 0 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			walk(append(prefix, alphabet[i]), n-1)
+		}
+	}
+	walk(nil, 5)
+	if checked < 60000 {
+		t.Fatalf("checked %d strings", checked)
+	}
+}
+
+func TestPlainString(t *testing.T) {
+	for _, v := range []string{`"abc"`, `""`, `"a b/c:d"`, `"a\"b"`, `"a\\nb"`, `"é"`, "\"a\tb\"", `"a"b"`, `1`, `"`, `null`, `"~"`} {
+		got, ok := PlainString([]byte(v))
+		var want string
+		err := json.Unmarshal([]byte(v), &want)
+		if ok && (err != nil || got != want) {
+			t.Errorf("PlainString(%s) = %q; encoding/json gives %q, %v", v, got, want, err)
+		}
+		plain := err == nil && len(v) >= 2 && v[0] == '"' && !strings.ContainsAny(v[1:len(v)-1], "\\\"\t") && v != `"é"`
+		if ok != plain {
+			t.Errorf("PlainString(%s) ok = %v, want %v", v, ok, plain)
+		}
+	}
+}
+
+// TestStringLanes puts a quote, an escape, a control character and a
+// non-ASCII byte at every position of a long string, so that the
+// eight-bytes-at-a-time skip sees each in every lane: the scan accepts
+// exactly what encoding/json accepts, and ends the string where it does.
+func TestStringLanes(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, "\x01", "\x1f", "\u00e9", "\x7f", `"`} {
+		for at := 0; at < 24; at++ {
+			s := strings.Repeat("a", at) + special + strings.Repeat("b", 24-at)
+			doc := `["` + s + `",1]`
+			var want []interface{}
+			wantErr := json.Unmarshal([]byte(doc), &want)
+			var got [][]byte
+			err := Array([]byte(doc), func(_ int, v []byte) error {
+				got = append(got, v)
+				return nil
+			})
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("%q: scan error %v, encoding/json %v", doc, err, wantErr)
+			}
+			if err == nil && (len(got) != len(want) || string(got[1]) != "1") {
+				t.Fatalf("%q: elements %q", doc, got)
+			}
+		}
+	}
+}

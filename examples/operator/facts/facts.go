@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/crwebhook"
 )
 
 // Source answers what the cluster can do for a pod template with the given
@@ -27,15 +26,25 @@ type Source interface {
 	Capability(ctx context.Context, spec *corev1.PodSpec) (compat.Capability, error)
 }
 
-// Cluster is the Source of a live cluster: the API server's capability joined
-// (compat.Capability.Override) with the weakest node that a pod with the
-// spec may be scheduled on (compat.Cluster.For, which honours nodeName,
-// nodeSelector, required node affinity and the capability label).
+// APIServer is what the API server says about itself.
+type APIServer struct {
+	// Version is the gitVersion of /version, "" when unknown.
+	Version string
+	// Gates are the feature gates of its /metrics, nil when not read.
+	Gates *compat.FeatureGates
+}
+
+// Cluster is the Source of a live cluster: crwebhook.Cluster (the API
+// server's facts and the weakest node that a pod with the spec may be
+// scheduled on, by compat.Cluster.For, which honours nodeName,
+// nodeSelector, required node affinity and the capability label) over the
+// kubelet that the version-skew policy allows next to the API server.
 type Cluster struct {
 	// Nodes lists the cluster's Nodes, normally the manager's cache.
 	Nodes client.Reader
-	// APIServer returns the API server's capability; nil means unknown.
-	APIServer func(ctx context.Context) (compat.Capability, error)
+	// APIServer returns the API server's facts (an APIServerCache's
+	// Facts); nil means unknown.
+	APIServer func(ctx context.Context) (APIServer, error)
 	// RequireLabel makes a node without compat.NodeLabel count as Unknown
 	// instead of being judged by its kubelet version: use it when the
 	// labeler reads the kubelets' metrics, so that a node the labeler has
@@ -46,67 +55,68 @@ type Cluster struct {
 
 var _ Source = (*Cluster)(nil)
 
-// Capability implements Source. Nodes override the API server's skew policy
-// field by field; no matching node at all leaves the skew policy's kubelet
-// standing (an autoscaler's new nodes obey it too). When some node cannot be
-// read, or the API
-// server's capability cannot be had, the error says so and the capability
-// is still returned from what is known (Unknown where nothing is known), so
-// that the caller can decide with compat's rules, which never treat
-// Unknown as yes or no.
+// Capability implements Source. When no node matches the spec, the
+// kubelet side is the oldest the version-skew policy allows next to the
+// API server (an autoscaler's new nodes obey it too). When some node
+// cannot be judged or the nodes cannot be listed, the kubelet side is
+// Unknown (the skew policy must not paper over it); when the API server's
+// facts cannot be had, its side is Unknown. The error says what could not
+// be read, and the capability is still returned from what is known, so
+// that the caller decides with compat's rules, which never treat Unknown
+// as yes or no.
 func (c *Cluster) Capability(ctx context.Context, spec *corev1.PodSpec) (compat.Capability, error) {
-	var out compat.Capability
+	var api APIServer
 	var errs []error
 	if c.APIServer != nil {
-		api, err := c.APIServer(ctx)
-		if err != nil {
+		var err error
+		if api, err = c.APIServer(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("api server: %w", err))
 		}
-		out = api
 	}
-	var nodes corev1.NodeList
-	if err := c.Nodes.List(ctx, &nodes); err != nil {
-		// Without nodes the kubelet side stays as the API server's skew
-		// policy left it (see APIServerVersion).
-		return out, errors.Join(append(errs, fmt.Errorf("list nodes: %w", err))...)
-	}
-	items := nodes.Items
+	var nodes client.Reader = c.Nodes
 	if c.RequireLabel {
-		var unlabelled []string
-		items, unlabelled = withoutVersionUnlabelled(items)
-		if len(unlabelled) > 0 {
-			errs = append(errs, fmt.Errorf("nodes without %s count as unknown: %s", compat.NodeLabel, strings.Join(unlabelled, ", ")))
+		nodes = unlabelledUnknown{c.Nodes}
+	}
+	cl := crwebhook.Cluster{Nodes: nodes, APIServerVersion: api.Version, APIServerMetrics: api.Gates}
+	got, err := cl.Capability(ctx, spec)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	out := got
+	if api.Version != "" {
+		if skew, serr := compat.FromSkewPolicy(api.Version); serr == nil {
+			out = skew.Override(got)
 		}
 	}
-	n, err := compat.Cluster{Nodes: items}.For(spec)
-	out = out.Override(n)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("nodes: %w", err))
-		if n.Kubelet == compat.KubeletUnknown {
-			// A node the pod may land on could not be judged (or the
-			// pod's node selection is invalid): Override keeps the skew
-			// policy's answer for Unknown, which must not paper over it.
-			out.Kubelet, out.OrderedTermination = compat.KubeletUnknown, compat.Unknown
-		}
+	if err != nil && got.Kubelet == compat.KubeletUnknown {
+		// A node the pod may land on could not be judged, the list
+		// failed, or the pod's node selection is invalid: Override kept
+		// the skew policy's answer for Unknown, which must not stand.
+		out.Kubelet, out.OrderedTermination = compat.KubeletUnknown, compat.Unknown
 	}
 	return out, errors.Join(errs...)
 }
 
-// withoutVersionUnlabelled returns copies of the nodes in which the nodes
-// without NodeLabel have no kubelet version, which compat reads as Unknown,
-// and the names of those nodes.
-func withoutVersionUnlabelled(nodes []corev1.Node) ([]corev1.Node, []string) {
-	out := make([]corev1.Node, len(nodes))
-	var names []string
-	for i := range nodes {
-		out[i] = nodes[i] // a shallow copy: only a status string changes
-		if _, ok := nodes[i].Labels[compat.NodeLabel]; !ok {
-			out[i].Status.NodeInfo.KubeletVersion = ""
-			names = append(names, nodes[i].Name)
+// unlabelledUnknown lists Nodes through Reader and blanks the kubelet
+// version of each node without compat.NodeLabel, which compat then judges
+// Unknown (and names in its error).
+type unlabelledUnknown struct{ client.Reader }
+
+func (u unlabelledUnknown) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if u.Reader == nil {
+		return errors.New("no node reader")
+	}
+	if err := u.Reader.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	if l, ok := list.(*corev1.NodeList); ok {
+		for i := range l.Items { // the reader's copies
+			if _, ok := l.Items[i].Labels[compat.NodeLabel]; !ok {
+				l.Items[i].Status.NodeInfo.KubeletVersion = ""
+			}
 		}
 	}
-	sort.Strings(names)
-	return out, names
+	return nil
 }
 
 // APIServerVersion returns the capability that an API server's version
@@ -125,21 +135,6 @@ func APIServerVersion(gitVersion string) (compat.Capability, error) {
 	return skew.Override(api), nil
 }
 
-// APIServerMetrics refines base (from APIServerVersion) with the API
-// server's /metrics text: the SidecarContainers gate's series says whether
-// the field is stored, where the version alone assumes the default.
-func APIServerMetrics(base compat.Capability, metrics io.Reader, gitVersion string) (compat.Capability, error) {
-	g, err := compat.ParseFeatureMetrics(metrics)
-	if err != nil {
-		return base, fmt.Errorf("api server /metrics: %w", err)
-	}
-	m, err := compat.FromAPIServerMetrics(g, gitVersion)
-	if err != nil {
-		return base.Override(m), fmt.Errorf("api server /metrics: %w", err)
-	}
-	return base.Override(m), nil
-}
-
 // APIServerFacts reads what the API server says about itself.
 type APIServerFacts interface {
 	// Version returns the gitVersion of /version.
@@ -154,16 +149,16 @@ const (
 	DefaultRetryAfter = 30 * time.Second
 )
 
-// APIServerCache computes the API server's capability from APIServerFacts
-// and keeps it, so that a reconcile or an admission request does not ask
-// the API server for its version each time. It is safe for concurrent use.
+// APIServerCache reads APIServerFacts and keeps them, so that a reconcile
+// or an admission request does not ask the API server for its version
+// each time. It is safe for concurrent use.
 type APIServerCache struct {
-	// Facts is where the capability comes from.
+	// Facts is where the facts come from.
 	Facts APIServerFacts
-	// ReadMetrics makes the capability come from /metrics as well as
+	// ReadMetrics reads /metrics (the SidecarContainers gate) as well as
 	// /version.
 	ReadMetrics bool
-	// TTL is how long a capability is kept. Zero means DefaultTTL.
+	// TTL is how long facts are kept. Zero means DefaultTTL.
 	TTL time.Duration
 	// RetryAfter is how long a failure is kept before the next attempt.
 	// Zero means DefaultRetryAfter.
@@ -172,19 +167,19 @@ type APIServerCache struct {
 	Now func() time.Time
 
 	mu       sync.Mutex
-	c        compat.Capability
+	f        APIServer
 	err      error
 	fetched  time.Time
 	tried    bool
-	lastGood *compat.Capability
+	lastGood *APIServer
 }
 
-// Capability returns the cached capability, refreshing it when it is older
-// than TTL (or RetryAfter, after a failure). A failed refresh returns the
-// last good value with the error rather than forgetting what was known;
-// before any success it returns what could be read (Unknown where nothing
-// could) with the error.
-func (a *APIServerCache) Capability(ctx context.Context) (compat.Capability, error) {
+// Read returns the cached facts, refreshing them when they are older than
+// TTL (or RetryAfter, after a failure). A failed refresh returns the last
+// good facts with the error rather than forgetting what was known; before
+// any success it returns what could be read with the error. It is a
+// Cluster.APIServer.
+func (a *APIServerCache) Read(ctx context.Context) (APIServer, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now
@@ -200,33 +195,38 @@ func (a *APIServerCache) Capability(ctx context.Context) (compat.Capability, err
 	}
 	age := now().Sub(a.fetched)
 	if a.tried && ((a.err == nil && age < ttl) || (a.err != nil && age < retry)) {
-		return a.c, a.err
+		return a.f, a.err
 	}
-	c, err := a.fetch(ctx)
+	f, err := a.fetch(ctx)
 	a.tried, a.fetched = true, now()
 	switch {
 	case err == nil:
-		a.lastGood = &c
+		a.lastGood = &f
 	case a.lastGood != nil:
-		c = *a.lastGood
+		f = *a.lastGood
 	}
-	a.c, a.err = c, err
-	return c, err
+	a.f, a.err = f, err
+	return f, err
 }
 
-func (a *APIServerCache) fetch(ctx context.Context) (compat.Capability, error) {
+func (a *APIServerCache) fetch(ctx context.Context) (APIServer, error) {
 	v, err := a.Facts.Version(ctx)
 	if err != nil {
-		return compat.Capability{}, fmt.Errorf("read /version: %w", err)
+		return APIServer{}, fmt.Errorf("read /version: %w", err)
 	}
-	c, err := APIServerVersion(v)
-	if err != nil || !a.ReadMetrics {
-		return c, err
+	f := APIServer{Version: v}
+	if _, err := compat.ParseAPIServerVersion(v); err != nil || !a.ReadMetrics {
+		return f, err
 	}
 	text, err := a.Facts.Metrics(ctx)
 	if err != nil {
-		return c, fmt.Errorf("read /metrics: %w", err)
+		return f, fmt.Errorf("read /metrics: %w", err)
 	}
 	defer text.Close()
-	return APIServerMetrics(c, text, v)
+	g, err := compat.ParseFeatureMetrics(text)
+	if err != nil {
+		return f, fmt.Errorf("api server /metrics: %w", err)
+	}
+	f.Gates = &g
+	return f, nil
 }

@@ -24,13 +24,13 @@ func node(name, kubelet string, labels map[string]string) *corev1.Node {
 }
 
 func TestCluster(t *testing.T) {
-	api := func(v string) func(context.Context) (compat.Capability, error) {
-		return func(context.Context) (compat.Capability, error) { return facts.APIServerVersion(v) }
+	api := func(v string) func(context.Context) (facts.APIServer, error) {
+		return func(context.Context) (facts.APIServer, error) { return facts.APIServer{Version: v}, nil }
 	}
 	tests := []struct {
 		name         string
 		requireLabel bool
-		api          func(context.Context) (compat.Capability, error)
+		api          func(context.Context) (facts.APIServer, error)
 		nodes        []client.Object
 		spec         *corev1.PodSpec
 		want         string
@@ -42,20 +42,26 @@ func TestCluster(t *testing.T) {
 			spec: &corev1.PodSpec{NodeSelector: map[string]string{"pool": "x"}}, want: "kubelet=native orderedTermination=supported apiServer=stores"},
 		{name: "no nodes: skew policy", api: api("v1.29.0"), spec: &corev1.PodSpec{},
 			want: "kubelet=rejects orderedTermination=unsupported apiServer=stores"},
-		{name: "api unknown", api: func(context.Context) (compat.Capability, error) { return compat.Capability{}, errors.New("down") },
+		{name: "api unknown", api: func(context.Context) (facts.APIServer, error) { return facts.APIServer{}, errors.New("down") },
 			nodes: []client.Object{node("a", "v1.31.0", nil)}, spec: &corev1.PodSpec{},
 			want: "kubelet=native orderedTermination=supported apiServer=unknown", wantErr: "api server: down"},
 		{name: "require label: unlabelled node unknown", api: api("v1.33.0"), requireLabel: true,
 			nodes: []client.Object{node("a", "v1.31.0", map[string]string{compat.NodeLabel: "native"}), node("b", "v1.31.0", nil)},
-			spec:  &corev1.PodSpec{}, want: "kubelet=unknown orderedTermination=unknown apiServer=stores", wantErr: "count as unknown: b"},
+			spec:  &corev1.PodSpec{}, want: "kubelet=unknown orderedTermination=unknown apiServer=stores", wantErr: `node "b"`},
 		{name: "require label: all labelled", api: api("v1.33.0"), requireLabel: true,
 			nodes: []client.Object{node("a", "v1.30.0", map[string]string{compat.NodeLabel: "rejects"})},
 			spec:  &corev1.PodSpec{}, want: "kubelet=rejects orderedTermination=unsupported apiServer=stores"},
 		{name: "require label: a known failure still wins", api: api("v1.33.0"), requireLabel: true,
 			nodes: []client.Object{node("a", "v1.30.0", map[string]string{compat.NodeLabel: "rejects"}), node("b", "v1.31.0", nil)},
-			spec:  &corev1.PodSpec{}, want: "kubelet=rejects orderedTermination=unsupported apiServer=stores", wantErr: "count as unknown: b"},
+			spec:  &corev1.PodSpec{}, want: "kubelet=rejects orderedTermination=unsupported apiServer=stores", wantErr: `node "b"`},
+		{name: "no node matches: skew policy", api: api("v1.33.0"), nodes: []client.Object{node("a", "v1.27.0", nil)},
+			spec: &corev1.PodSpec{NodeSelector: map[string]string{"pool": "x"}}, want: "kubelet=native orderedTermination=supported apiServer=stores"},
+		{name: "api metrics: gate off", api: func(context.Context) (facts.APIServer, error) {
+			return facts.APIServer{Version: "v1.30.1", Gates: &compat.FeatureGates{Gates: []compat.FeatureGate{{Name: "SidecarContainers", Stage: "BETA", Value: 0}}}}, nil
+		}, nodes: []client.Object{node("a", "v1.31.0", nil)}, spec: &corev1.PodSpec{},
+			want: "kubelet=native orderedTermination=supported apiServer=drops"},
 		{name: "unreadable node", api: api("v1.33.0"), nodes: []client.Object{node("a", "garbage", nil), node("b", "v1.31.0", nil)},
-			spec: &corev1.PodSpec{}, want: "kubelet=unknown orderedTermination=unknown apiServer=stores", wantErr: "nodes:"},
+			spec: &corev1.PodSpec{}, want: "kubelet=unknown orderedTermination=unknown apiServer=stores", wantErr: `node "a": status.nodeInfo.kubeletVersion`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,13 +81,13 @@ func TestClusterListError(t *testing.T) {
 	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
 		return errors.New("cache not synced")
 	}}).Build()
-	got, err := (&facts.Cluster{Nodes: c, APIServer: func(context.Context) (compat.Capability, error) { return facts.APIServerVersion("v1.33.0") }}).
+	got, err := (&facts.Cluster{Nodes: c, APIServer: func(context.Context) (facts.APIServer, error) { return facts.APIServer{Version: "v1.33.0"}, nil }}).
 		Capability(context.Background(), &corev1.PodSpec{})
 	if err == nil || !strings.Contains(err.Error(), "list nodes: cache not synced") {
 		t.Errorf("err = %v", err)
 	}
-	if got.Kubelet != compat.KubeletNative {
-		t.Errorf("without nodes the skew policy stands: %s", got)
+	if got.Kubelet != compat.KubeletUnknown || got.APIServer != compat.APIServerStores {
+		t.Errorf("nodes that cannot be listed are unknown, not the skew policy's: %s", got)
 	}
 }
 
@@ -109,7 +115,11 @@ func TestAPIServerCache(t *testing.T) {
 	step := func(d time.Duration, wantAPI compat.APIServer, wantErr bool, wantReads int) {
 		t.Helper()
 		now = now.Add(d)
-		c, err := a.Capability(context.Background())
+		got, err := a.Read(context.Background())
+		var c compat.Capability
+		if got.Version != "" {
+			c, _ = compat.Cluster{APIServerVersion: got.Version, APIServerMetrics: got.Gates}.For(nil)
+		}
 		if c.APIServer != wantAPI || (err != nil) != wantErr || f.reads != wantReads {
 			t.Errorf("at %v: %s, err %v, %d reads; want %s, err %v, %d reads", now.Unix(), c, err, f.reads, wantAPI, wantErr, wantReads)
 		}
@@ -124,7 +134,7 @@ func TestAPIServerCache(t *testing.T) {
 	step(6*time.Second, compat.APIServerStores, false, 3)
 
 	fresh := &facts.APIServerCache{Facts: &apiFacts{versionErr: errors.New("refused")}}
-	if c, err := fresh.Capability(context.Background()); err == nil || c.APIServer != compat.APIServerUnknown {
-		t.Errorf("first read failing: %s, %v; want unknown and an error", c, err)
+	if f, err := fresh.Read(context.Background()); err == nil || f.Version != "" || f.Gates != nil {
+		t.Errorf("first read failing: %+v, %v; want nothing and an error", f, err)
 	}
 }

@@ -2,18 +2,23 @@ package injector_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +32,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/examples/operator/facts"
 	"github.com/sidecarkit/sidecarkit/examples/operator/injector"
+	"github.com/sidecarkit/sidecarkit/examples/operator/metrics"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -74,12 +80,24 @@ func deployment(name string, lbls map[string]string, tmpl corev1.PodTemplateSpec
 	}
 }
 
-// patches records the patches sent, by type.
-type patches struct{ types []string }
+// patches records the patches of pod templates sent, by type, and the
+// JSON merge patches of the status annotation apart.
+type patches struct {
+	types  []string
+	status []string
+}
 
 func (p *patches) funcs() interceptor.Funcs {
 	return interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, pt client.Patch, opts ...client.PatchOption) error {
-		p.types = append(p.types, string(pt.Type()))
+		if pt.Type() == types.MergePatchType {
+			b, err := pt.Data(obj)
+			if err != nil {
+				return err
+			}
+			p.status = append(p.status, string(b))
+		} else {
+			p.types = append(p.types, string(pt.Type()))
+		}
 		return c.Patch(ctx, obj, pt, opts...)
 	}}
 }
@@ -103,15 +121,11 @@ func newEnvAPI(t *testing.T, apiVersion string, pt injector.PatchType, objs ...c
 	p := &patches{}
 	c := fake.NewClientBuilder().WithObjects(objs...).WithInterceptorFuncs(p.funcs()).Build()
 	ev := events.NewFakeRecorder(100)
-	apiFacts := func(context.Context) (compat.Capability, error) {
-		return compat.Capability{}, errors.New("unreachable")
+	apiFacts := func(context.Context) (facts.APIServer, error) {
+		return facts.APIServer{}, errors.New("unreachable")
 	}
 	if apiVersion != "" {
-		api, err := facts.APIServerVersion(apiVersion)
-		if err != nil {
-			t.Fatal(err)
-		}
-		apiFacts = func(context.Context) (compat.Capability, error) { return api, nil }
+		apiFacts = func(context.Context) (facts.APIServer, error) { return facts.APIServer{Version: apiVersion}, nil }
 	}
 	r := &injector.Reconciler{
 		Client:    c,
@@ -277,7 +291,7 @@ func TestMigrateWhenNodesAllow(t *testing.T) {
 			if err := e.c.Status().Update(context.Background(), old); err != nil {
 				t.Fatal(err)
 			}
-			reqs := e.r.OptedIn(context.Background(), old)
+			reqs := e.r.Affected(context.Background(), old)
 			if len(reqs) != 1 || reqs[0].Name != "web" {
 				t.Fatalf("node event maps to %v, want the opted-in deployment", reqs)
 			}
@@ -308,8 +322,8 @@ func TestKeepModeWhileUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Now the API server's version cannot be read and the node is gone.
-	e.r.Facts = &facts.Cluster{Nodes: e.c, APIServer: func(context.Context) (compat.Capability, error) {
-		return compat.Capability{}, errors.New("unreachable")
+	e.r.Facts = &facts.Cluster{Nodes: e.c, APIServer: func(context.Context) (facts.APIServer, error) {
+		return facts.APIServer{}, errors.New("unreachable")
 	}}
 	if err := e.c.Delete(context.Background(), node("a", "", nil)); err != nil {
 		t.Fatal(err)
@@ -469,6 +483,8 @@ func TestOtherKinds(t *testing.T) {
 		Spec: appsv1.StatefulSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
 	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns, Labels: optIn},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "bare", Namespace: ns, Labels: optIn},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: tmpl}}
 	tests := []struct {
 		kind string
 		obj  client.Object
@@ -479,6 +495,7 @@ func TestOtherKinds(t *testing.T) {
 		}},
 		{"StatefulSet", sts, func(o client.Object) corev1.PodSpec { return o.(*appsv1.StatefulSet).Spec.Template.Spec }},
 		{"DaemonSet", ds, func(o client.Object) corev1.PodSpec { return o.(*appsv1.DaemonSet).Spec.Template.Spec }},
+		{"ReplicaSet", rs, func(o client.Object) corev1.PodSpec { return o.(*appsv1.ReplicaSet).Spec.Template.Spec }},
 	}
 	for _, tt := range tests {
 		for _, pt := range []injector.PatchType{injector.StrategicMerge, injector.JSONPatch} {
@@ -581,15 +598,146 @@ func TestOptOut(t *testing.T) {
 	}
 }
 
-func TestOptedIn(t *testing.T) {
-	e := newEnv(t, injector.StrategicMerge,
-		deployment("a", optIn, podSpec()), deployment("b", nil, podSpec()), deployment("c", optIn, podSpec()))
+// TestAffected: a Node event enqueues only the opted-in workloads whose
+// template may land on the node (by nodeSelector, required affinity or
+// nodeName, ignoring the sidecar's own pin).
+func TestAffected(t *testing.T) {
+	pool := func(name, p string) *appsv1.Deployment {
+		tmpl := podSpec()
+		if p != "" {
+			tmpl.Spec.NodeSelector = map[string]string{"pool": p}
+		}
+		return deployment(name, optIn, tmpl)
+	}
+	affine := pool("affine", "")
+	affine.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+		NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "pool", Operator: corev1.NodeSelectorOpIn, Values: []string{"gpu", "batch"}}}}}}}}
+	pinnedName := pool("on-n1", "")
+	pinnedName.Spec.Template.Spec.NodeName = "n1"
+	e := newEnv(t, injector.StrategicMerge, pool("anywhere", ""), pool("gpu-a", "gpu"), pool("web-a", "web"), affine, pinnedName,
+		deployment("not-opted-in", nil, podSpec()))
+	for _, tt := range []struct {
+		node *corev1.Node
+		want string
+	}{
+		{node("n1", "v1.30.0", map[string]string{"pool": "gpu"}), "affine,anywhere,gpu-a,on-n1"},
+		{node("n2", "v1.30.0", map[string]string{"pool": "web"}), "anywhere,web-a"},
+		{node("n3", "v1.30.0", map[string]string{"pool": "batch"}), "affine,anywhere"},
+		{node("n4", "v1.30.0", nil), "anywhere"},
+	} {
+		var got []string
+		for _, r := range e.r.Affected(context.Background(), tt.node) {
+			got = append(got, r.Name)
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != tt.want {
+			t.Errorf("%s %v: Affected = %v, want %s", tt.node.Name, tt.node.Labels, got, tt.want)
+		}
+	}
+
+	// A template pinned by the sidecar itself (mode pinned) counts for
+	// every node its own selection allows, not just native ones.
+	e.r.Options.Mode = sidecar.Pinned
+	if err := e.reconcile(t, "web-a"); err != nil {
+		t.Fatal(err)
+	}
+	if aff := e.deployment(t, "web-a").Spec.Template.Spec.Affinity; aff == nil {
+		t.Fatal("not pinned")
+	}
 	var got []string
-	for _, r := range e.r.OptedIn(context.Background(), node("n", "v1.30.0", nil)) {
+	for _, r := range e.r.Affected(context.Background(), node("old", "v1.27.0", map[string]string{"pool": "web"})) {
 		got = append(got, r.Name)
 	}
-	if strings.Join(got, ",") != "a,c" {
-		t.Errorf("OptedIn = %v, want a,c", got)
+	sort.Strings(got)
+	if strings.Join(got, ",") != "anywhere,web-a" {
+		t.Errorf("old web node: Affected = %v", got)
+	}
+}
+
+// paged serves List in pages of the requested Limit with a continue
+// token, as the API server does (the fake client ignores both), and counts
+// the calls.
+func paged(calls *int) interceptor.Funcs {
+	return interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+		*calls++
+		o := &client.ListOptions{}
+		o.ApplyOptions(opts)
+		if err := c.List(ctx, list); err != nil {
+			return err
+		}
+		ul, ok := list.(*unstructured.UnstructuredList)
+		if !ok || o.Limit == 0 {
+			return nil
+		}
+		start := 0
+		if o.Continue != "" {
+			fmt.Sscan(o.Continue, &start)
+		}
+		end := start + int(o.Limit)
+		if end >= len(ul.Items) {
+			end = len(ul.Items)
+			ul.SetContinue("")
+		} else {
+			ul.SetContinue(fmt.Sprint(end))
+		}
+		ul.Items = ul.Items[start:end]
+		return nil
+	}}
+}
+
+// TestScan: the full scan pages through every workload of the kind and
+// enqueues those opted in and those that still carry the sidecar (opted
+// out while the operator was down), not others nor owned ones; the
+// reconcile then removes the sidecar of the latter.
+func TestScan(t *testing.T) {
+	var objs []client.Object
+	for i := 0; i < 2*injector.ScanPageSize+5; i++ {
+		var l map[string]string
+		if i%50 == 0 {
+			l = optIn
+		}
+		objs = append(objs, deployment(fmt.Sprintf("d%03d", i), l, podSpec()))
+	}
+	calls := 0
+	c := fake.NewClientBuilder().WithObjects(append(objs, node("a", "v1.31.2", nil))...).WithInterceptorFuncs(paged(&calls)).Build()
+	e := newEnv(t, injector.StrategicMerge)
+	e.c = c
+	e.r.Client, e.r.Reader = c, c
+	e.r.Facts = &facts.Cluster{Nodes: c, APIServer: func(context.Context) (facts.APIServer, error) { return facts.APIServer{Version: "v1.33.2"}, nil }}
+	// d050 is injected, then loses its label "while the operator is down".
+	if err := e.reconcile(t, "d050"); err != nil {
+		t.Fatal(err)
+	}
+	d := e.deployment(t, "d050")
+	d.Labels = nil
+	if err := c.Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	calls = 0
+	var got []string
+	n, err := e.r.Scan(context.Background(), func(o client.Object) bool {
+		got = append(got, o.GetName())
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "d000,d050,d100,d150,d200"; strings.Join(got, ",") != want || n != 5 {
+		t.Errorf("Scan enqueued %d: %v, want %s", n, got, want)
+	}
+	if calls != 3 {
+		t.Errorf("%d list calls for %d workloads in pages of %d", calls, len(objs), injector.ScanPageSize)
+	}
+	if err := e.reconcile(t, "d050"); err != nil {
+		t.Fatal(err)
+	}
+	if ic := e.deployment(t, "d050").Spec.Template.Spec.InitContainers; len(ic) != 0 {
+		t.Errorf("the sidecar of a workload that opted out while the operator was down stayed: %v", names(ic))
+	}
+	// Stopping early.
+	n, _ = e.r.Scan(context.Background(), func(client.Object) bool { return false })
+	if n != 0 {
+		t.Errorf("enqueued %d after a refusal", n)
 	}
 }
 
@@ -602,10 +750,205 @@ func mustKind(name string) schema.GroupVersionKind {
 }
 
 func TestKindNames(t *testing.T) {
-	if got := strings.Join(injector.KindNames(), ","); got != "CronJob,DaemonSet,Deployment,StatefulSet" {
+	if got := strings.Join(injector.KindNames(), ","); got != "CronJob,DaemonSet,Deployment,Job,ReplicaSet,StatefulSet" {
 		t.Errorf("KindNames = %s", got)
 	}
-	if _, ok := injector.Kind("Job"); ok {
-		t.Error("Job is not handled (its template is immutable)")
+	if _, ok := injector.Kind("Pod"); ok {
+		t.Error("Pods are the webhook's")
+	}
+}
+
+// TestMetrics: each reconcile is counted by kind, mode and outcome in the
+// registry the counters were registered with.
+func TestMetrics(t *testing.T) {
+	foreign := podSpec(corev1.Container{Name: "app", Image: "a"}, corev1.Container{Name: "proxy", Image: "someone-elses"})
+	e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, podSpec()), deployment("taken", optIn, foreign), node("a", "v1.31.2", nil))
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.r.Metrics = m
+	for _, name := range []string{"web", "web", "taken"} {
+		_ = e.reconcile(t, name)
+	}
+	d := e.deployment(t, "web")
+	d.Labels = nil
+	if err := e.c.Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP sidecarkit_operator_injections_total Workload reconciles of the sidecar injector, by workload kind, injection mode and outcome (injected, migrated, removed, unchanged, skipped, failed).
+# TYPE sidecarkit_operator_injections_total counter
+sidecarkit_operator_injections_total{kind="Deployment",mode="auto",outcome="failed"} 1
+sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="injected"} 1
+sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="removed"} 1
+sidecarkit_operator_injections_total{kind="Deployment",mode="native",outcome="unchanged"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sidecarkit_operator_injections_total"); err != nil {
+		t.Error(err)
+	}
+	// A second operator in the process shares the counters.
+	if _, err := metrics.New(reg); err != nil {
+		t.Errorf("second registration: %v", err)
+	}
+}
+
+func status(t *testing.T, o client.Object) injector.Status {
+	t.Helper()
+	var st injector.Status
+	v, ok := o.GetAnnotations()[injector.StatusAnnotation]
+	if !ok {
+		return st
+	}
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		t.Fatalf("%s: %v", v, err)
+	}
+	return st
+}
+
+// TestStatus: the workload's own annotation says what was injected and
+// why; it is written once per change of the outcome, and a skip records
+// an Event.
+func TestStatus(t *testing.T) {
+	e := newEnv(t, injector.StrategicMerge, deployment("web", optIn, podSpec()), node("a", "v1.31.2", nil), node("b", "v1.27.3", nil))
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	d := e.deployment(t, "web")
+	want := injector.Status{Sidecar: "proxy", State: injector.StateInjected, Mode: "legacy", Image: "registry.example/mesh/proxy:1.9",
+		Reason: "node-strips", Capability: "kubelet=strips orderedTermination=unsupported apiServer=stores"}
+	got := status(t, d)
+	got.Spec = "" // a hash
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("status (-want +got):\n%s", diff)
+	}
+	if _, ok := d.Spec.Template.Annotations[injector.StatusAnnotation]; ok {
+		t.Error("status written into the pod template (it would roll the workload out)")
+	}
+	if !drained(e.events, injector.ReasonInjected) {
+		t.Error("no injection event")
+	}
+	for i := 0; i < 2; i++ {
+		if err := e.reconcile(t, "web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.patches.status) != 1 {
+		t.Errorf("status patches %q, want one", e.patches.status)
+	}
+
+	// The old node goes: migrated to native, and the status says so.
+	if err := e.c.Delete(context.Background(), node("b", "", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, e.deployment(t, "web")); st.State != injector.StateInjected || st.Mode != "native" || st.Reason != "all-native" {
+		t.Errorf("after the upgrade: %+v", st)
+	}
+
+	// A foreign container: the status says why it failed.
+	taken := deployment("taken", optIn, podSpec(corev1.Container{Name: "app", Image: "a"}, corev1.Container{Name: "proxy", Image: "x"}))
+	if err := e.c.Create(context.Background(), taken); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reconcile(t, "taken"); !errors.Is(err, reconcile.TerminalError(nil)) {
+		t.Fatalf("err = %v", err)
+	}
+	if st := status(t, e.deployment(t, "taken")); st.State != injector.StateFailed || !strings.Contains(st.Reason, `"proxy"`) {
+		t.Errorf("foreign container: %+v", st)
+	}
+}
+
+func job(name string, lbls map[string]string, tmpl corev1.PodTemplateSpec, owner *metav1.OwnerReference) *batchv1.Job {
+	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbls}, Spec: batchv1.JobSpec{Template: tmpl}}
+	if owner != nil {
+		j.OwnerReferences = []metav1.OwnerReference{*owner}
+	}
+	return j
+}
+
+// TestJob: a Job's pod template cannot change, so a Job without the
+// sidecar is reported (status, a Warning Event), never patched; a Job
+// created with it (by the webhook) is reported injected; a Job of a
+// CronJob is its CronJob's.
+func TestJob(t *testing.T) {
+	injected := podSpec(corev1.Container{Name: "app", Image: "a"})
+	{
+		// Inject into a copy the way the webhook would have.
+		var tmp corev1.PodTemplateSpec
+		injected.DeepCopyInto(&tmp)
+		in, err := sidecar.NewInjector(loadSpec(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := compat.Cluster{APIServerVersion: "v1.33.2", Nodes: []corev1.Node{*node("a", "v1.31.2", nil)}}.For(nil)
+		res, err := in.Inject(context.Background(), &tmp.ObjectMeta, &tmp.Spec, c, sidecar.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := res.Mutation.Apply(&tmp.ObjectMeta, &tmp.Spec); err != nil {
+			t.Fatal(err)
+		}
+		injected = tmp
+	}
+	isController := true
+	owner := &metav1.OwnerReference{APIVersion: "batch/v1", Kind: "CronJob", Name: "nightly", UID: "u1", Controller: &isController}
+	e := newEnv(t, injector.StrategicMerge,
+		job("plain", optIn, podSpec(), nil), job("webhooked", optIn, injected, nil), job("nightly-1", optIn, podSpec(), owner),
+		node("a", "v1.31.2", nil))
+	e.r.Kind = mustKind("Job")
+	get := func(name string) *batchv1.Job {
+		var j batchv1.Job
+		if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &j); err != nil {
+			t.Fatal(err)
+		}
+		return &j
+	}
+	for _, name := range []string{"plain", "webhooked", "nightly-1", "plain"} {
+		if err := e.reconcile(t, name); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if len(e.patches.types) != 0 {
+		t.Errorf("a Job's template was patched: %q", e.patches.types)
+	}
+	if st := status(t, get("plain")); st.State != injector.StateSkipped || !strings.Contains(st.Reason, "cannot change after creation") {
+		t.Errorf("plain Job: %+v", st)
+	}
+	if !drained(e.events, injector.ReasonSkipped) {
+		t.Error("no skip event")
+	}
+	if st := status(t, get("webhooked")); st.State != injector.StateInjected || st.Mode != "native" {
+		t.Errorf("Job injected at creation: %+v", st)
+	}
+	if _, ok := get("nightly-1").Annotations[injector.StatusAnnotation]; ok {
+		t.Error("a CronJob's Job was annotated")
+	}
+	if len(e.patches.status) != 2 {
+		t.Errorf("status patches: %q, want one per Job not owned", e.patches.status)
+	}
+}
+
+// TestOwnedReplicaSet: a Deployment's ReplicaSet is left to its
+// Deployment (patching it would make the Deployment create another).
+func TestOwnedReplicaSet(t *testing.T) {
+	isController := true
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-5d4f", Namespace: ns, Labels: optIn,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "u", Controller: &isController}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}, Template: podSpec()}}
+	e := newEnv(t, injector.StrategicMerge, rs, node("a", "v1.31.2", nil))
+	e.r.Kind = mustKind("ReplicaSet")
+	if err := e.reconcile(t, "web-5d4f"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.patches.types)+len(e.patches.status) != 0 {
+		t.Errorf("an owned ReplicaSet was patched: %q %q", e.patches.types, e.patches.status)
 	}
 }

@@ -1,0 +1,236 @@
+package admission_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/patch/patchtest"
+	"github.com/sidecarkit/sidecarkit/sidecar"
+)
+
+// leanModes are the modes FuzzLeanReview forces (Auto without a Capability
+// hook takes the fallback, Legacy).
+var leanModes = []sidecar.Mode{sidecar.Auto, sidecar.Native, sidecar.Legacy, sidecar.Pinned}
+
+// FuzzLeanReview is the differential test of the lean decode: a Webhook
+// without hooks decodes Pods leanly (internal/leanpod), and its answer
+// must be the typed path's (patch.DecodeAs) byte for byte, with the same
+// Outcome, on random Pods with unknown fields (patchtest.Generate) edited
+// the ways that matter to the injection (a container under the sidecar's
+// name, a record annotation, clashing mounts, ports and env, restart
+// policies, null and empty lists), and on arbitrary objects the typed
+// path accepts. Where the typed path refuses an arbitrary object whose
+// JSON is malformed inside a part the lean decode skips, the lean decode
+// may answer instead (the documented difference, see decodeLean); any
+// other difference fails.
+func FuzzLeanReview(f *testing.F) {
+	f.Add([]byte("pod"), uint32(0), []byte(nil))
+	f.Add([]byte("another pod"), uint32(1|1<<10), []byte(nil))
+	f.Add([]byte{0xa5, 0x3c, 0x00, 0xff, 0x10}, uint32(2|4|1<<10|1<<13), []byte(nil))
+	f.Add([]byte("x"), uint32(8|16|32|2<<10), []byte(nil))
+	f.Add([]byte("y"), uint32(64|128|3<<10|1<<12), []byte(nil))
+	f.Add([]byte("w"), uint32(16|32|1<<10|2<<12), []byte(nil))
+	f.Add([]byte("v"), uint32(1|16|2<<10|1<<12), []byte(nil))
+	f.Add([]byte("u"), uint32(1<<14|1<<10), []byte(nil))
+	f.Add([]byte("t"), uint32(1<<15|2<<10), []byte(nil))
+	f.Add([]byte("s"), uint32(1<<16|1<<17|1<<10), []byte(nil))
+	f.Add([]byte("r"), uint32(1<<16|2<<10|1<<12), []byte(nil))
+	f.Add([]byte("z"), uint32(256|512), []byte(nil))
+	f.Add([]byte(nil), uint32(0), []byte(podJSON))
+	f.Add([]byte(nil), uint32(1<<10), []byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","name":"proxy"}]}}`))
+	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[null,{"name":"a","image":1}]}}`))
+	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[{"name":"a","ports":[{"containerPort":"x"}]}]}}`))
+	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[{"name":"a\u0041","volumeMounts":null}],"containers":[]}}`))
+	// The Spec with app mounts and env, with mounts only, with neither:
+	// the lean decode reads what each needs.
+	spec := testSpec(f)
+	mountsOnly, bare := testSpec(f), testSpec(f)
+	mountsOnly.AppEnv = nil
+	bare.AppEnv, bare.AppMounts = nil, nil
+	var hooks [3][4][2]*admission.Webhook // by spec and mode: lean, typed
+	for s, spec := range []sidecar.Spec{spec, mountsOnly, bare} {
+		for m, mode := range leanModes {
+			w := newWebhook(f, admission.Config{Spec: spec, Options: sidecar.Options{Mode: mode}, AllowOnError: m%2 == 1})
+			typed, lean := admission.Typed(w)
+			if !lean {
+				f.Fatal("a Webhook without hooks does not decode leanly")
+			}
+			hooks[s][m] = [2]*admission.Webhook{w, typed}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, knobs uint32, object []byte) {
+		obj := object
+		if len(obj) == 0 {
+			pod, err := patchtest.Generate(data, "Pod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if obj, err = editPod(pod, knobs, spec.Container.Name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pair := hooks[int(knobs>>12&3)%3][int(knobs>>10)%4]
+		// The object spliced in as it is: review re-encodes it.
+		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"0f6d7a44","kind":{"group":"","version":"v1","kind":"Pod"},` +
+			`"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","namespace":"shop","object":` + string(obj) + `}}`)
+		got, gotOut, gotErr := pair[0].Review(context.Background(), body)
+		want, wantOut, wantErr := pair[1].Review(context.Background(), body)
+		if wantErr != nil && gotErr == nil && len(object) > 0 && malformedSkipped(obj) {
+			return
+		}
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("lean error %v, typed %v\nobject %s", gotErr, wantErr, obj)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("lean response\n%s\ntyped\n%s\nobject %s", got, want, obj)
+		}
+		if fmt.Sprint(gotOut.Err) != fmt.Sprint(wantOut.Err) {
+			t.Fatalf("lean outcome error %v, typed %v", gotOut.Err, wantOut.Err)
+		}
+		gotOut.Err, wantOut.Err = nil, nil
+		if !reflect.DeepEqual(gotOut, wantOut) {
+			t.Fatalf("lean outcome %+v, typed %+v", gotOut, wantOut)
+		}
+	})
+}
+
+// malformedSkipped reports whether obj is malformed JSON, or valid JSON
+// whose type errors all lie in what the lean decode skips: it decodes into
+// the lean shape of a Pod (every pod-level field, containers of only the
+// members the lean decode reads).
+func malformedSkipped(obj []byte) bool {
+	var v interface{}
+	if utiljson.Unmarshal(obj, &v) != nil {
+		return true
+	}
+	var shape struct {
+		APIVersion string             `json:"apiVersion"`
+		Kind       string             `json:"kind"`
+		Metadata   *metav1.ObjectMeta `json:"metadata"`
+		Spec       *struct {
+			corev1.PodSpec
+			Containers []struct {
+				Name          string                         `json:"name"`
+				RestartPolicy *corev1.ContainerRestartPolicy `json:"restartPolicy"`
+				Ports         []corev1.ContainerPort         `json:"ports"`
+				VolumeMounts  []corev1.VolumeMount           `json:"volumeMounts"`
+				Env           []corev1.EnvVar                `json:"env"`
+				EnvFrom       []corev1.EnvFromSource         `json:"envFrom"`
+			} `json:"containers"`
+			Resources *corev1.ResourceRequirements `json:"resources"`
+		} `json:"spec"`
+	}
+	return utiljson.Unmarshal(obj, &shape) == nil
+}
+
+// editPod makes the edits knobs selects to the generated Pod pod. Bits:
+// 1 the first container takes the sidecar's name; 2 a record annotation of
+// the sidecar; 4 restartPolicy Always on the first container, bogus on
+// the last; 8 two containers clash on a hostPort; 16 the first container
+// mounts something at the sidecar's app mount path; 32 the first
+// container sets the sidecar's app env; 64 no containers (null); 128
+// hostNetwork; 256 an empty container list; 512 a null container; 1<<14
+// a probe on an init container (forbidden without restartPolicy Always),
+// and another init container of restartPolicy Always with one; 1<<15 an
+// init container under the sidecar's name; 1<<16 a volume under the name
+// of the Spec's volume; 1<<17 a ServiceAccount token volume mounted at the
+// token path by the first container.
+func editPod(pod []byte, knobs uint32, name string) ([]byte, error) {
+	if knobs&0x3c3ff == 0 {
+		return pod, nil
+	}
+	var doc map[string]interface{}
+	if err := utiljson.Unmarshal(pod, &doc); err != nil {
+		return nil, err
+	}
+	meta, _ := doc["metadata"].(map[string]interface{})
+	spec, _ := doc["spec"].(map[string]interface{})
+	if meta == nil || spec == nil {
+		return nil, fmt.Errorf("generated pod without metadata or spec: %s", pod)
+	}
+	cs, _ := spec["containers"].([]interface{})
+	c := func(i int) map[string]interface{} {
+		if len(cs) == 0 {
+			return map[string]interface{}{}
+		}
+		m, _ := cs[(i%len(cs)+len(cs))%len(cs)].(map[string]interface{})
+		if m == nil {
+			m = map[string]interface{}{}
+		}
+		return m
+	}
+	add := func(m map[string]interface{}, list string, v interface{}) {
+		l, _ := m[list].([]interface{})
+		m[list] = append(l, v)
+	}
+	if knobs&1 != 0 {
+		c(0)["name"] = name
+	}
+	if knobs&2 != 0 {
+		ann, _ := meta["annotations"].(map[string]interface{})
+		if ann == nil {
+			ann = map[string]interface{}{}
+			meta["annotations"] = ann
+		}
+		ann[sidecar.Annotation(name)] = `{"v":2,"mode":"native","initContainers":{"` + name + `":"x"}}`
+	}
+	if knobs&4 != 0 {
+		c(0)["restartPolicy"] = "Always"
+		c(-1)["restartPolicy"] = "Sometimes"
+	}
+	if knobs&8 != 0 {
+		add(c(0), "ports", map[string]interface{}{"containerPort": 8080, "hostPort": 80})
+		add(c(1), "ports", map[string]interface{}{"containerPort": 8081, "hostPort": 80})
+	}
+	if knobs&16 != 0 {
+		add(c(0), "volumeMounts", map[string]interface{}{"name": "other", "mountPath": "/var/run/proxy"})
+	}
+	if knobs&32 != 0 {
+		add(c(0), "env", map[string]interface{}{"name": "PROXY_SOCKET", "value": "mine"})
+	}
+	ics, _ := spec["initContainers"].([]interface{})
+	if knobs&(1<<14) != 0 {
+		probe := map[string]interface{}{"exec": map[string]interface{}{"command": []interface{}{"true"}}}
+		if len(ics) > 0 {
+			if ic, _ := ics[0].(map[string]interface{}); ic != nil {
+				ic["livenessProbe"] = probe
+			}
+		}
+		ics = append(ics, map[string]interface{}{"name": "native-one", "image": "x", "restartPolicy": "Always", "startupProbe": probe})
+		spec["initContainers"] = ics
+	}
+	if knobs&(1<<15) != 0 {
+		spec["initContainers"] = append(ics, map[string]interface{}{"name": name, "image": "x"})
+	}
+	vols, _ := spec["volumes"].([]interface{})
+	if knobs&(1<<16) != 0 {
+		vols = append(vols, map[string]interface{}{"name": "proxy-socket", "emptyDir": map[string]interface{}{"medium": "Memory"}})
+		spec["volumes"] = vols
+	}
+	if knobs&(1<<17) != 0 {
+		spec["volumes"] = append(vols, map[string]interface{}{"name": "kube-api-access-x1y2z", "projected": map[string]interface{}{
+			"sources": []interface{}{map[string]interface{}{"serviceAccountToken": map[string]interface{}{"path": "token", "expirationSeconds": 3607}}}}})
+		add(c(0), "volumeMounts", map[string]interface{}{"name": "kube-api-access-x1y2z", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true})
+	}
+	if knobs&128 != 0 {
+		spec["hostNetwork"] = true
+	}
+	if knobs&512 != 0 {
+		spec["containers"] = append(cs, nil)
+	}
+	if knobs&256 != 0 {
+		spec["containers"] = []interface{}{}
+	}
+	if knobs&64 != 0 {
+		spec["containers"] = nil
+	}
+	return utiljson.Marshal(doc)
+}

@@ -1,0 +1,580 @@
+package patch
+
+import (
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
+	"github.com/sidecarkit/sidecarkit/internal/leanpod"
+)
+
+func init() {
+	leanpod.Decode = func(raw []byte, r *leanpod.Reads) (interface{}, bool) {
+		o, ok := decodeLean(raw, r)
+		if !ok {
+			return nil, false
+		}
+		return o, true
+	}
+}
+
+// errLean stops a lean decode that must give way to DecodeAs.
+var errLean = errors.New("patch: lean decode: not for this document")
+
+// decodeLean decodes a Pod document as DecodeAs(raw, "Pod") does, except
+// for the regular containers not in r.Containers: of those it decodes only
+// the members the injection reads (leanContainerFields; of the volume
+// mounts and env variables that r does not name, only their names and
+// mount paths) and leaves the rest of the element raw, skipped by a
+// structural scan. The metadata, the pod-level fields, the init and
+// ephemeral containers and what r names are decoded by the same decoder as
+// DecodeAs, member by member, into the same types, so what is decoded is
+// what DecodeAs decodes.
+//
+// It returns false, and the caller decodes with DecodeAs, for anything it
+// does not read exactly as DecodeAs does: a decode error (whose message
+// DecodeAs words), a repeated key among those it decodes (encoding/json
+// merges repeated objects), a kind other than Pod, no spec. The one
+// difference it keeps: malformed JSON in a skipped member (say a string
+// where a number belongs in a container's image, or an invalid literal
+// deep in an unknown field) is checked only for structure, as
+// readReview checks the parts of an AdmissionReview it skips, where
+// DecodeAs refuses the document. An API server sends objects it has
+// decoded and re-encoded, which have neither.
+func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
+	var apiVersion, kind, meta, spec []byte
+	err := jsonscan.Object(raw, func(k, v []byte) error {
+		var at *[]byte
+		switch string(k) {
+		case "apiVersion":
+			at = &apiVersion
+		case "kind":
+			at = &kind
+		case "metadata":
+			at = &meta
+		case "spec":
+			at = &spec
+		default:
+			return nil
+		}
+		if *at != nil {
+			return errLean
+		}
+		*at = v
+		return nil
+	})
+	if err != nil || spec == nil || string(spec) == "null" {
+		return nil, false
+	}
+	o := &Object{Kind: "Pod", Root: PodRoot, raw: raw}
+	var docKind string
+	if apiVersion != nil && decodeString(apiVersion, &o.APIVersion) != nil {
+		return nil, false
+	}
+	if kind != nil && decodeString(kind, &docKind) != nil {
+		return nil, false
+	}
+	if docKind != "" && docKind != "Pod" {
+		return nil, false
+	}
+	o.kindless = docKind == ""
+	if meta != nil && string(meta) != "null" {
+		o.Meta = &metav1.ObjectMeta{}
+		if decodeLeanMeta(meta, o.Meta) != nil {
+			return nil, false
+		}
+		o.Name, o.Namespace, o.ResourceVersion = o.Meta.Name, o.Meta.Namespace, o.Meta.ResourceVersion
+	}
+	ps := &podSpec{}
+	if !decodeLeanSpec(spec, ps, r) {
+		return nil, false
+	}
+	o.Spec, o.PodResources = &ps.PodSpec, ps.Resources
+	return o, true
+}
+
+// decodeLeanMeta decodes of the metadata object v what the injection and
+// Object read: name, namespace, resourceVersion and annotations (the
+// injection sets no label).
+func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
+	var seen [4]bool
+	return jsonscan.Object(v, func(k, v []byte) error {
+		i := -1
+		switch string(k) {
+		case "name":
+			i = 0
+		case "namespace":
+			i = 1
+		case "resourceVersion":
+			i = 2
+		case "annotations":
+			i = 3
+		default:
+			return nil
+		}
+		if seen[i] {
+			return errLean
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			return decodeString(v, &m.Name)
+		case 1:
+			return decodeString(v, &m.Namespace)
+		case 2:
+			return decodeString(v, &m.ResourceVersion)
+		default:
+			return decodeStringMap(v, &m.Annotations)
+		}
+	})
+}
+
+// decodeStringMap decodes the JSON object v into *m as encoding/json
+// does: directly when every value is a plain string (jsonscan.PlainString),
+// else with utiljson.
+func decodeStringMap(v []byte, m *map[string]string) error {
+	if string(v) == "null" {
+		*m = nil
+		return nil
+	}
+	out := map[string]string{}
+	plain := true
+	err := jsonscan.Object(v, func(k, v []byte) error {
+		s, ok := jsonscan.PlainString(v)
+		if !ok {
+			plain = false
+			return errLean
+		}
+		out[string(k)] = s
+		return nil
+	})
+	if plain {
+		if err != nil {
+			return err
+		}
+		*m = out
+		return nil
+	}
+	return utiljson.Unmarshal(v, m)
+}
+
+// podSpecFields maps the JSON names of the PodSpec fields that the
+// injection reads, other than the container lists and "resources" (which
+// podSpec decodes itself, see podSpec), to their indices: the scheduling
+// fields a pinned injection edits (affinity, nodeSelector), what the
+// defaults and validation depend on (hostNetwork, restartPolicy,
+// ephemeralContainers; volumes, see decodeVolumes) and the overhead of the
+// resource report.
+// The others (tolerations, securityContext, dnsPolicy, ...) stay raw.
+var podSpecFields = func() map[string]int {
+	all := jsonFields(reflect.TypeOf(corev1.PodSpec{}))
+	m := map[string]int{}
+	for _, n := range []string{"affinity", "nodeSelector", "hostNetwork", "restartPolicy", "ephemeralContainers", "overhead"} {
+		m[n] = all[n]
+	}
+	return m
+}()
+
+// leanContainerFields are the members of a container that the injection
+// reads, by their index in the lean decode: the name, what validation
+// checks (restartPolicy, ports, the presence of an init container's
+// lifecycle and probes, the mounts it adds) and the lists it adds to
+// (volumeMounts, env, envFrom). Of the ephemeral containers and the
+// sidecar's own, everything is decoded.
+var leanContainerFields = map[string]int{
+	"name": leanName, "restartPolicy": leanRestartPolicy, "ports": leanPorts,
+	"volumeMounts": leanVolumeMounts, "env": leanEnv, "envFrom": leanEnvFrom,
+	"lifecycle": leanLifecycle, "livenessProbe": leanLivenessProbe,
+	"readinessProbe": leanReadinessProbe, "startupProbe": leanStartupProbe,
+}
+
+const (
+	leanName = iota
+	leanRestartPolicy
+	leanPorts
+	leanVolumeMounts
+	leanEnv
+	leanEnvFrom
+	leanLifecycle
+	leanLivenessProbe
+	leanReadinessProbe
+	leanStartupProbe
+	leanFields
+)
+
+// jsonFields maps the JSON names of t's fields to their indices, as
+// encoding/json names them (t has no embedded structs).
+func jsonFields(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous || !f.IsExported() || name == "-" || name == "" || name == "resources" && t == reflect.TypeOf(corev1.PodSpec{}) {
+			continue
+		}
+		m[name] = i
+	}
+	return m
+}
+
+// decodeLeanSpec decodes the PodSpec object spec into ps.
+func decodeLeanSpec(spec []byte, ps *podSpec, r *leanpod.Reads) bool {
+	sv := reflect.ValueOf(&ps.PodSpec).Elem()
+	var seen [2]uint64 // PodSpec fields seen, by index
+	var containers, initContainers []byte
+	resources, volumes := false, false
+	err := jsonscan.Object(spec, func(k, v []byte) error {
+		switch string(k) {
+		case "containers":
+			if containers != nil {
+				return errLean
+			}
+			containers = v
+			return nil
+		case "initContainers":
+			if initContainers != nil {
+				return errLean
+			}
+			initContainers = v
+			return nil
+		case "volumes":
+			if volumes {
+				return errLean
+			}
+			volumes = true
+			return decodeVolumes(v, &ps.Volumes, r.VolumeNames)
+		case "resources":
+			if resources {
+				return errLean
+			}
+			resources = true
+			return utiljson.Unmarshal(v, &ps.Resources)
+		}
+		i, ok := podSpecFields[string(k)]
+		if !ok {
+			return nil
+		}
+		if i >= 128 || seen[i/64]&(1<<(i%64)) != 0 {
+			return errLean
+		}
+		seen[i/64] |= 1 << (i % 64)
+		return decodeField(v, sv.Field(i))
+	})
+	if err != nil {
+		return false
+	}
+	return decodeContainers(containers, &ps.Containers, false, r) == nil &&
+		decodeContainers(initContainers, &ps.InitContainers, true, r) == nil
+}
+
+// decodeContainers decodes the container list v (nil when absent) into l,
+// each element with decodeLeanContainer.
+func decodeContainers(v []byte, l *[]corev1.Container, init bool, r *leanpod.Reads) error {
+	if v == nil || string(v) == "null" {
+		return nil
+	}
+	cs := make([]corev1.Container, 0, 4)
+	err := jsonscan.Array(v, func(_ int, e []byte) error {
+		cs = append(cs, corev1.Container{})
+		return decodeLeanContainer(e, &cs[len(cs)-1], init, r)
+	})
+	if err != nil {
+		return err
+	}
+	*l = cs
+	return nil
+}
+
+// decodeLeanContainer decodes the container element e into c: in full
+// when r names it, else only leanContainerFields (of an init container:
+// with its lifecycle and probes, whose presence validation checks, and
+// without volumeMounts and env, which the injection does not touch).
+func decodeLeanContainer(e []byte, c *corev1.Container, init bool, r *leanpod.Reads) error {
+	if string(e) == "null" {
+		return nil
+	}
+	var vals [leanFields][]byte // by index in leanContainerFields
+	err := jsonscan.Object(e, func(k, v []byte) error {
+		i, ok := leanContainerFields[string(k)]
+		if !ok {
+			return nil
+		}
+		if vals[i] != nil {
+			return errLean
+		}
+		vals[i] = v
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if v := vals[leanName]; v != nil {
+		if err := decodeString(v, &c.Name); err != nil {
+			return err
+		}
+	}
+	if r.Containers[c.Name] {
+		*c = corev1.Container{}
+		return utiljson.Unmarshal(e, c)
+	}
+	if v := vals[leanRestartPolicy]; v != nil {
+		if err := utiljson.Unmarshal(v, &c.RestartPolicy); err != nil {
+			return err
+		}
+	}
+	if v := vals[leanPorts]; v != nil {
+		if err := decodePorts(v, &c.Ports); err != nil {
+			return err
+		}
+	}
+	if init {
+		for _, f := range [...]struct {
+			i  int
+			at interface{}
+		}{{leanLifecycle, &c.Lifecycle}, {leanLivenessProbe, &c.LivenessProbe}, {leanReadinessProbe, &c.ReadinessProbe}, {leanStartupProbe, &c.StartupProbe}} {
+			if v := vals[f.i]; v != nil {
+				if err := utiljson.Unmarshal(v, f.at); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if v := vals[leanEnvFrom]; v != nil {
+		if err := utiljson.Unmarshal(v, &c.EnvFrom); err != nil {
+			return err
+		}
+	}
+	// Without app mounts (app env) the injection reads no regular
+	// container's mounts (env): they stay raw.
+	if v := vals[leanVolumeMounts]; v != nil && len(r.MountPaths) > 0 {
+		if err := decodeItems(v, &c.VolumeMounts, "mountPath", r.MountPaths, func(m *corev1.VolumeMount, key string, v []byte) error {
+			if key == "name" {
+				return decodeString(v, &m.Name)
+			}
+			return decodeString(v, &m.MountPath)
+		}); err != nil {
+			return err
+		}
+	}
+	if v := vals[leanEnv]; v != nil && len(r.EnvNames) > 0 {
+		if err := decodeItems(v, &c.Env, "name", r.EnvNames, func(e *corev1.EnvVar, _ string, v []byte) error {
+			return decodeString(v, &e.Name)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeItems decodes the JSON array v into *l as encoding/json does for
+// the elements whose member key is in full; of the others it decodes only
+// the members "name" and key, with set.
+func decodeItems[T any](v []byte, l *[]T, key string, full map[string]bool, set func(item *T, member string, v []byte) error) error {
+	if string(v) == "null" {
+		*l = nil
+		return nil
+	}
+	out := make([]T, 0, 4)
+	err := jsonscan.Array(v, func(_ int, e []byte) error {
+		var zero T
+		out = append(out, zero)
+		item := &out[len(out)-1]
+		if string(e) == "null" {
+			return nil
+		}
+		var name, k []byte
+		err := jsonscan.Object(e, func(m, v []byte) error {
+			var at *[]byte
+			switch string(m) {
+			case "name":
+				at = &name
+			case key:
+				at = &k
+			default:
+				return nil
+			}
+			if *at != nil {
+				return errLean
+			}
+			*at = v
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if key == "name" {
+			k = name
+		}
+		var kv string
+		if k != nil {
+			if err := decodeString(k, &kv); err != nil {
+				return err
+			}
+		}
+		if full[kv] {
+			return utiljson.Unmarshal(e, item)
+		}
+		if name != nil {
+			if err := set(item, "name", name); err != nil {
+				return err
+			}
+		}
+		if k != nil && key != "name" {
+			return set(item, key, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*l = out
+	return nil
+}
+
+// decodeField decodes the JSON value v into the struct field f, as
+// encoding/json decodes a member into its field.
+func decodeField(v []byte, f reflect.Value) error {
+	if f.Kind() == reflect.String {
+		if s, ok := jsonscan.PlainString(v); ok {
+			f.SetString(s)
+			return nil
+		}
+	}
+	return utiljson.Unmarshal(v, f.Addr().Interface())
+}
+
+// decodeString decodes the JSON value v into *s.
+func decodeString(v []byte, s *string) error {
+	if p, ok := jsonscan.PlainString(v); ok {
+		*s = p
+		return nil
+	}
+	return utiljson.Unmarshal(v, s)
+}
+
+// decodePorts decodes the JSON array v into *l as encoding/json does:
+// directly when every member it knows is a plain string or an int32
+// without fraction or exponent, else with utiljson.
+func decodePorts(v []byte, l *[]corev1.ContainerPort) error {
+	if string(v) == "null" {
+		*l = nil
+		return nil
+	}
+	out := make([]corev1.ContainerPort, 0, 2)
+	plain := true
+	err := jsonscan.Array(v, func(_ int, e []byte) error {
+		out = append(out, corev1.ContainerPort{})
+		p := &out[len(out)-1]
+		var seen [5]bool
+		return jsonscan.Object(e, func(k, v []byte) error {
+			var str *string
+			var num *int32
+			i := 0
+			switch string(k) {
+			case "name":
+				str = &p.Name
+			case "hostPort":
+				num, i = &p.HostPort, 1
+			case "containerPort":
+				num, i = &p.ContainerPort, 2
+			case "protocol":
+				i = 3
+			case "hostIP":
+				str, i = &p.HostIP, 4
+			default:
+				return nil
+			}
+			if seen[i] {
+				plain = false
+				return errLean
+			}
+			seen[i] = true
+			if num != nil {
+				n, err := strconv.ParseInt(string(v), 10, 32)
+				if err != nil {
+					plain = false
+					return errLean
+				}
+				*num = int32(n)
+				return nil
+			}
+			s, ok := jsonscan.PlainString(v)
+			if !ok {
+				plain = false
+				return errLean
+			}
+			if str != nil {
+				*str = s
+			} else {
+				p.Protocol = corev1.Protocol(s)
+			}
+			return nil
+		})
+	})
+	if plain {
+		if err != nil {
+			return err
+		}
+		*l = out
+		return nil
+	}
+	return utiljson.Unmarshal(v, l)
+}
+
+// decodeVolumes decodes the JSON array v into *l as encoding/json does for
+// the volumes named in full and the projected ones; of the others only the
+// name, which is all the injection reads of them (validation of mounts,
+// clashes with the Spec's volumes).
+func decodeVolumes(v []byte, l *[]corev1.Volume, full map[string]bool) error {
+	if string(v) == "null" {
+		*l = nil
+		return nil
+	}
+	out := make([]corev1.Volume, 0, 4)
+	err := jsonscan.Array(v, func(_ int, e []byte) error {
+		out = append(out, corev1.Volume{})
+		vol := &out[len(out)-1]
+		if string(e) == "null" {
+			return nil
+		}
+		var name []byte
+		projected := false
+		err := jsonscan.Object(e, func(k, v []byte) error {
+			switch string(k) {
+			case "name":
+				if name != nil {
+					return errLean
+				}
+				name = v
+			case "projected":
+				projected = true
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if name != nil {
+			if err := decodeString(name, &vol.Name); err != nil {
+				return err
+			}
+		}
+		if projected || full[vol.Name] {
+			*vol = corev1.Volume{}
+			return utiljson.Unmarshal(e, vol)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	*l = out
+	return nil
+}
