@@ -69,6 +69,11 @@ func (c *compiler) libraryRecord(hostNetwork bool) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("policy: the library wrote no record for sidecar %q", c.spec.Container.Name)
 	}
+	// The record's last member names kubectl's default container when a
+	// legacy sidecar goes first: the Pod's, computed in CEL (dcVariables).
+	if t := fmt.Sprintf(`,"defaultContainer":"%s"}`, spec.Containers[0].Name); strings.HasSuffix(v, t) {
+		v = strings.TrimSuffix(v, t) + "}"
+	}
 	return v, nil
 }
 
@@ -87,18 +92,18 @@ func (c *compiler) recordExpr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p, err := c.recordPieces(plain)
+	p, err := c.recordPieces(strings.TrimSuffix(plain, "}"))
 	if err != nil {
 		return "", err
 	}
-	if host == plain {
-		return p, nil
+	if host != plain {
+		h, err := c.recordPieces(strings.TrimSuffix(host, "}"))
+		if err != nil {
+			return "", err
+		}
+		p = fmt.Sprintf("((has(%[1]s.hostNetwork) && %[1]s.hostNetwork) ? %[2]s : %[3]s)", specPlaceholder, h, p)
 	}
-	h, err := c.recordPieces(host)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("((has(%[1]s.hostNetwork) && %[1]s.hostNetwork) ? %[2]s : %[3]s)", specPlaceholder, h, p), nil
+	return p + ` + variables.dcMember + "}"`, nil
 }
 
 // specPlaceholder stands for the pod spec's CEL expression in the record
@@ -113,7 +118,7 @@ const metaPlaceholder = "\x00meta\x00"
 // keeping the entry of each volume only when the Pod has no volume of
 // that name.
 func (c *compiler) recordPieces(rec string) (string, error) {
-	r, ok, err := sidecar.ReadRecord(&metav1.ObjectMeta{Annotations: map[string]string{sidecar.Annotation(c.spec.Container.Name): rec}}, c.spec.Container.Name)
+	r, ok, err := sidecar.ReadRecord(&metav1.ObjectMeta{Annotations: map[string]string{sidecar.Annotation(c.spec.Container.Name): rec + "}"}}, c.spec.Container.Name)
 	if err != nil {
 		return "", fmt.Errorf("policy: the library's record does not read back: %w", err)
 	}
@@ -184,7 +189,7 @@ func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissio
 			// The library's record of the injection (the annotation's
 			// value). (Object types, for the sidecar's literal, exist only
 			// in mutations, not in variables.)
-			Variables: append(vars,
+			Variables: append(append(vars, c.dcVariables(sh)...),
 				admissionregistrationv1.Variable{Name: "record", Expression: strings.NewReplacer(specPlaceholder, sh.spec, metaPlaceholder, sh.meta).Replace(c.record)}),
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
@@ -283,6 +288,12 @@ func (c *compiler) patchExpr(sh shape) (string, error) {
 		parts = append(parts, aff)
 	}
 	parts = append(parts, c.recordEdit(sh))
+	if c.opts.Mode == sidecar.Legacy {
+		ann := sh.meta + ".annotations"
+		dc := celString(defaultContainerAnnotation)
+		parts = append(parts, fmt.Sprintf(`(variables.dcSet && !(has(%[1]s) && %[2]s in %[1]s && %[1]s[%[2]s] == variables.defaultApp) ? [%[3]s] : [])`,
+			ann, dc, jsonPatch("add", fmt.Sprintf(`%q + jsonpatch.escapeKey(%s)`, sh.metaPath+"/annotations/", dc), "variables.defaultApp")))
+	}
 	return strings.Join(parts, " +\n"), nil
 }
 
@@ -364,20 +375,7 @@ func (c *compiler) insertSidecar(sh shape) (string, error) {
 		return "", err
 	}
 	l := sh.spec + "." + list
-	var idx string
-	switch p := c.spec.Placement; p.Position {
-	case sidecar.Last:
-		idx = `"-"`
-	case sidecar.Before, sidecar.After:
-		off := ""
-		if p.Position == sidecar.After {
-			off = " + 1"
-		}
-		n := celString(p.Name)
-		idx = fmt.Sprintf("string(has(%[1]s) && %[1]s.exists(c, c.name == %[2]s) ? %[1]s.transformList(i, c, c.name == %[2]s, i)[0]%[3]s : 0)", l, n, off)
-	default:
-		idx = `"0"`
-	}
+	idx := c.insertIndex(l)
 	// The sidecar is inserted when the Pod has no container of its name,
 	// and replaces the container the record claims when that one is not
 	// the Spec's (an older version, or one changed by the Pod's author or
@@ -390,6 +388,53 @@ func (c *compiler) insertSidecar(sh shape) (string, error) {
 		l, jsonPatch("add", fmt.Sprintf("%q", sh.specPath+"/"+list), "[]"),
 		sh.specPath+"/"+list+"/", idx, at, lit), nil
 }
+
+// insertIndex is the CEL expression (a string) of where the sidecar goes in
+// the list l: "0" first, "-" last, or before or after a named container
+// (first when it is missing).
+func (c *compiler) insertIndex(l string) string {
+	switch p := c.spec.Placement; p.Position {
+	case sidecar.Last:
+		return `"-"`
+	case sidecar.Before, sidecar.After:
+		off := ""
+		if p.Position == sidecar.After {
+			off = " + 1"
+		}
+		return fmt.Sprintf("string(has(%[1]s) && %[1]s.exists(c, c.name == %[2]s) ? %[1]s.transformList(i, c, c.name == %[2]s, i)[0]%[3]s : 0)", l, celString(p.Name), off)
+	}
+	return `"0"`
+}
+
+// dcVariables compute kubectl's default container as the library sets it
+// (sidecar.Inject; docs/injection-record.md#kubectls-default-container):
+// when a legacy sidecar is the first regular container, the annotation
+// kubectl.kubernetes.io/default-container names the first application
+// container, unless the Pod names one itself (an empty value is none), or
+// the value is the one the previous record set. dcMember is the record's
+// member for it.
+func (c *compiler) dcVariables(sh shape) []admissionregistrationv1.Variable {
+	if c.opts.Mode != sidecar.Legacy {
+		return []admissionregistrationv1.Variable{{Name: "dcMember", Expression: `""`}}
+	}
+	l := sh.spec + ".containers"
+	name := celString(c.spec.Container.Name)
+	ann := sh.meta + ".annotations"
+	dc := celString(defaultContainerAnnotation)
+	key := celString(sidecar.Annotation(c.spec.Container.Name))
+	return []admissionregistrationv1.Variable{
+		{Name: "defaultApp", Expression: fmt.Sprintf(`variables.absent ? (%[3]s == "0" && has(%[1]s) && size(%[1]s) > 0 ? %[1]s[0].name : "") : `+
+			`(has(%[1]s) && size(%[1]s) > 0 && %[1]s[0].name == %[2]s && %[1]s.exists(c, c.name != %[2]s) ? %[1]s.filter(c, c.name != %[2]s)[0].name : "")`,
+			l, name, c.insertIndex(l))},
+		{Name: "dcSet", Expression: fmt.Sprintf(`variables.defaultApp != "" && (!(has(%[1]s) && %[2]s in %[1]s && %[1]s[%[2]s] != "") || `+
+			`(%[3]s in %[1]s && %[1]s[%[3]s].contains("\"defaultContainer\":\"" + %[1]s[%[2]s] + "\"")))`, ann, dc, key)},
+		{Name: "dcMember", Expression: `variables.dcSet ? ",\"defaultContainer\":\"" + variables.defaultApp + "\"" : ""`},
+	}
+}
+
+// defaultContainerAnnotation is kubectl's default container annotation
+// (https://kubernetes.io/docs/reference/labels-annotations-taints/#kubectl-kubernetes-io-default-container).
+const defaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
 
 // affinityEdits AND the native-node requirement
 // (compat.NativeNodeSelectorRequirement) into every required node
