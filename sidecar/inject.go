@@ -205,7 +205,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 		reason = ReasonRequested
 	}
 	r := reconciler{
-		ctx: ctx, name: s.Container.Name, m: res.Mutation, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
+		ctx: ctx, name: s.Container.Name, m: in.wrap.of(res.Mutation), pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
 		rec:     Record{Version: RecordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
@@ -277,7 +277,7 @@ const checkEvery = 1024
 type reconciler struct {
 	ctx   context.Context
 	name  string // the sidecar's
-	m     *patch.Mutation
+	m     editor // res.Mutation
 	pod   *corev1.PodSpec
 	facts podFacts
 	added podFacts // the facts of the pod with the plan's volumes (for digests, see factsAfter)
@@ -869,7 +869,7 @@ func stale(old, cur map[string]string) map[string]string {
 // mount and env var that an earlier injection added (its key is in mounts
 // or env with a digest its content matches). It walks c's lists, never the
 // record's, so a record of any size costs nothing per container.
-func removeStaleItems(m *patch.Mutation, c *corev1.Container, mounts, env map[string]string) error {
+func removeStaleItems(m editor, c *corev1.Container, mounts, env map[string]string) error {
 	if len(mounts) > 0 {
 		var gone []string
 		for k := range c.VolumeMounts {
@@ -935,9 +935,14 @@ func envIndex(l []corev1.EnvVar, name string) int {
 func (r *reconciler) nodeRequirement() error {
 	switch {
 	case r.plan.NodeRequirement != nil:
-		return r.m.RequireNode(*r.plan.NodeRequirement)
+		// A Planner's requirement may be one patch refuses (no key).
+		if err := r.m.RequireNode(*r.plan.NodeRequirement); err != nil {
+			return fmt.Errorf("sidecar: inject: the plan's node requirement: %w", err)
+		}
 	case r.old.NodeRequirement:
-		return r.m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement())
+		if err := r.m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement()); err != nil {
+			return fmt.Errorf("sidecar: inject: %w", err)
+		}
 	}
 	return nil
 }
