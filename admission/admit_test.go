@@ -43,6 +43,13 @@ func TestAdmitIsReview(t *testing.T) {
 			if err := json.Unmarshal(body, &in); err != nil {
 				t.Fatal(err)
 			}
+			// The object's name, as the API server sends it for all
+			// but generateName creations: Admit passes it on too.
+			in.Request.Name = "web"
+			body, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
 			wantBytes, wantOut, wantErr := w.Review(context.Background(), body)
 			resp, out, err := w.Admit(context.Background(), in.Request)
 			if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {

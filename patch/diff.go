@@ -693,7 +693,9 @@ func sortingMoves(seq []int, n int) []move {
 	for i := 0; i < m; i++ {
 		chain(i)
 	}
-	occupied := newFenwick(2*m + 1)
+	// r places have a rank: the front, the m current places and one
+	// destination per moved element (a staying element's m+i has none).
+	occupied := newFenwick(r)
 	for i := 0; i < m; i++ {
 		occupied.add(rank[i], 1)
 	}

@@ -207,7 +207,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 		reason = reasonRequested
 	}
 	r := reconciler{
-		ctx: ctx, name: s.Container.Name, m: res.Mutation, meta: meta, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
+		ctx: ctx, name: s.Container.Name, m: in.wrap.of(res.Mutation), meta: meta, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
 		rec:     Record{Version: recordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
@@ -291,8 +291,8 @@ const checkEvery = 1024
 // injection, whatever it holds now (see Inject), and builds the record.
 type reconciler struct {
 	ctx   context.Context
-	name  string // the sidecar's
-	m     *patch.Mutation
+	name  string             // the sidecar's
+	m     editor             // res.Mutation
 	meta  *metav1.ObjectMeta // the pod's, as it was; nil when unknown
 	pod   *corev1.PodSpec
 	facts podFacts
@@ -888,7 +888,7 @@ func stale(old, cur map[string]string) map[string]string {
 // mount and env var that an earlier injection added (its key is in mounts
 // or env with a digest its content matches). It walks c's lists, never the
 // record's, so a record of any size costs nothing per container.
-func removeStaleItems(m *patch.Mutation, c *corev1.Container, mounts, env map[string]string) error {
+func removeStaleItems(m editor, c *corev1.Container, mounts, env map[string]string) error {
 	if len(mounts) > 0 {
 		var gone []string
 		for k := range c.VolumeMounts {
@@ -998,9 +998,14 @@ func (r *reconciler) defaultContainer() error {
 func (r *reconciler) nodeRequirement() error {
 	switch {
 	case r.plan.NodeRequirement != nil:
-		return r.m.RequireNode(*r.plan.NodeRequirement)
+		// A Planner's requirement may be one patch refuses (no key).
+		if err := r.m.RequireNode(*r.plan.NodeRequirement); err != nil {
+			return fmt.Errorf("sidecar: inject: the plan's node requirement: %w", err)
+		}
 	case r.old.NodeRequirement:
-		return r.m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement())
+		if err := r.m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement()); err != nil {
+			return fmt.Errorf("sidecar: inject: %w", err)
+		}
 	}
 	return nil
 }

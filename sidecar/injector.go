@@ -23,6 +23,7 @@ import (
 type Injector struct {
 	spec  Spec
 	modes [3]compiledMode // Native, Pinned, Legacy
+	wrap  wrapEditor      // nil but in tests (see editor)
 }
 
 // compiledMode is the pod-independent part of one mode's injection.

@@ -174,4 +174,8 @@ func TestInjectorCapability(t *testing.T) {
 	if err != nil || !again.Mutation.Empty() {
 		t.Errorf("second injection: %v, empty %v", err, again.Mutation.Empty())
 	}
+	// No object is an error, not a capability judged from nothing.
+	if c, err := in.Capability(cl, nil); err == nil || err.Error() != "sidecar: capability: nil object" {
+		t.Errorf("Capability(nil) = %v, %v; want sidecar: capability: nil object", c, err)
+	}
 }

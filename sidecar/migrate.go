@@ -26,10 +26,16 @@ import (
 // moved to containers may keep its probes, but an init container cannot be
 // moved to containers under a name that is used there.
 func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode, p Placement) (*patch.Mutation, error) {
+	return migrate(meta, spec, name, to, p, nil)
+}
+
+// migrate is Migrate, editing through wrap's editor (see editor).
+func migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode, p Placement, wrap wrapEditor) (*patch.Mutation, error) {
 	if spec == nil {
 		return nil, errors.New("sidecar: migrate: nil pod spec")
 	}
-	m := patch.New(meta, spec)
+	pm := patch.New(meta, spec)
+	m := wrap.of(pm)
 	init, regular := indexOf(spec.InitContainers, name), indexOf(spec.Containers, name)
 	switch {
 	case init < 0 && regular < 0:
@@ -96,7 +102,7 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 			return nil, fmt.Errorf("sidecar: migrate: %w", err)
 		}
 	}
-	return m, nil
+	return pm, nil
 }
 
 // migrateDefault keeps kubectl's default container an application
@@ -104,7 +110,7 @@ func Migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 // application container when the sidecar became the first regular
 // container and the Pod names none, and removes the value rec says an
 // injection set once the sidecar is no longer first.
-func migrateDefault(m *patch.Mutation, meta *metav1.ObjectMeta, after *corev1.PodSpec, name string, rec *Record) error {
+func migrateDefault(m editor, meta *metav1.ObjectMeta, after *corev1.PodSpec, name string, rec *Record) error {
 	cur := meta.Annotations[annotation.DefaultContainer]
 	ours := cur != "" && rec.DefaultContainer != "" && cur == rec.DefaultContainer
 	app := ""

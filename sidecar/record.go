@@ -314,6 +314,12 @@ func (r *Record) claims(n string) (string, bool) {
 // a reinvoked webhook would unpin the Pod, and an operator would flip a
 // template between pinned and native on every pass. spec is not modified.
 func SchedulingSpec(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*corev1.PodSpec, error) {
+	return schedulingSpec(meta, spec, name, nil)
+}
+
+// schedulingSpec is SchedulingSpec, editing through wrap's editor (see
+// editor).
+func schedulingSpec(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, wrap wrapEditor) (*corev1.PodSpec, error) {
 	rec, has, err := ReadRecord(meta, name)
 	if err != nil {
 		return spec, fmt.Errorf("sidecar: scheduling spec: %w", err)
@@ -321,7 +327,7 @@ func SchedulingSpec(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) 
 	if !has || !rec.NodeRequirement || spec == nil {
 		return spec, nil
 	}
-	m := patch.New(meta, spec)
+	m := wrap.of(patch.New(meta, spec))
 	if err := m.RemoveNodeRequirement(compat.NativeNodeSelectorRequirement()); err != nil {
 		return spec, fmt.Errorf("sidecar: scheduling spec: %w", err)
 	}

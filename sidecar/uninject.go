@@ -23,10 +23,16 @@ import (
 // cannot tell whose it is. A Pod without the sidecar gives an empty
 // mutation; a container of that name without a record is an error.
 func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patch.Mutation, error) {
+	return uninject(meta, spec, name, nil)
+}
+
+// uninject is Uninject, editing through wrap's editor (see editor).
+func uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, wrap wrapEditor) (*patch.Mutation, error) {
 	if spec == nil {
 		return nil, errors.New("sidecar: uninject: nil pod spec")
 	}
-	m := patch.New(meta, spec)
+	pm := patch.New(meta, spec)
+	m := wrap.of(pm)
 	rec, has, err := ReadRecord(meta, name)
 	if err != nil {
 		return nil, fmt.Errorf("sidecar: uninject: %w", err)
@@ -35,7 +41,7 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 		if p := containerPath(spec, name); p != nil {
 			return nil, fmt.Errorf("sidecar: uninject: %s: container %q was not injected by sidecarkit (no %s annotation)", p, name, Annotation(name))
 		}
-		return m, nil
+		return pm, nil
 	}
 	f := factsOf(spec)
 	removed := map[string]bool{}
@@ -104,7 +110,7 @@ func Uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string) (*patc
 	if err := m.RemoveAnnotation(Annotation(name)); err != nil {
 		return nil, fmt.Errorf("sidecar: uninject: %w", err)
 	}
-	return m, nil
+	return pm, nil
 }
 
 // containerPath returns the field path of the container named name in any

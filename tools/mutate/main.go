@@ -46,6 +46,7 @@ type config struct {
 	timeout   time.Duration
 	ops       map[string]bool
 	verbose   bool
+	short     bool // the tests run with -short
 	list      bool
 	minScore  float64
 	targets   []string
@@ -64,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.timeout, "timeout", 0, "per-mutant time limit for build and tests (0: 3× the package's baseline test run, at least 60s)")
 	opsFlag := fs.String("ops", strings.Join(allOps, ","), "operators to apply")
 	fs.BoolVar(&c.verbose, "v", false, "print every mutant's outcome, not only survivors")
+	fs.BoolVar(&c.short, "short", false, "run the tests with -short (the coverage run too); re-check the survivors without it, with -keys")
 	fs.BoolVar(&c.list, "list", false, "list the mutants (after the type check) and run no tests")
 	fs.Float64Var(&c.minScore, "min", 0, "exit 1 when a package's score (percent) is below this")
 	keysFile := fs.String("keys", "", "test only the mutants whose keys (FILE:LINE:COL:OPERATOR) appear in this file, e.g. an earlier run's output, to re-check its survivors")

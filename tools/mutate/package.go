@@ -288,7 +288,7 @@ func mutatePackage(ctx context.Context, c *config, dir string, only []string, eq
 				var st status
 				var detail string
 				if j.bin != "" {
-					st, detail = runSchemaMutant(ctx, j.bin, p.dir, mutants[j.i].id, timeout)
+					st, detail = runSchemaMutant(ctx, c, j.bin, p.dir, mutants[j.i].id, timeout)
 				} else {
 					st, detail = testMutant(ctx, c, p, dir, srcs, mutants[j.i], wdir, timeout)
 				}

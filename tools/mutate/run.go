@@ -28,6 +28,9 @@ type testResult struct {
 // limit above zero ends the whole process group when it passes.
 func goTest(ctx context.Context, c *config, dir, overlay string, limit time.Duration, extra ...string) testResult {
 	args := []string{"test", "-count=1", "-vet=off"}
+	if c.short {
+		args = append(args, "-short")
+	}
 	if overlay != "" {
 		args = append(args, "-overlay="+overlay)
 	}

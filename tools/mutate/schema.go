@@ -281,7 +281,7 @@ func buildSchemaBinary(ctx context.Context, c *config, p *pkgInfo, dir string, s
 		return giveUp("build: " + lastLines(out, 5))
 	}
 	// With no mutant on, the schema is the original: its tests pass.
-	if st, detail := runSchemaMutant(ctx, bin, p.dir, 0, timeout); st != stSurvived {
+	if st, detail := runSchemaMutant(ctx, c, bin, p.dir, 0, timeout); st != stSurvived {
 		return giveUp("the tests fail with no mutant on: " + detail)
 	}
 	return bin, fallback
@@ -289,9 +289,13 @@ func buildSchemaBinary(ctx context.Context, c *config, p *pkgInfo, dir string, s
 
 // runSchemaMutant runs a schema's test binary with mutant id on, as go
 // test would (in the package's directory, stopping at the first failure).
-func runSchemaMutant(ctx context.Context, bin, pkgDir string, id int, timeout time.Duration) (status, string) {
+func runSchemaMutant(ctx context.Context, c *config, bin, pkgDir string, id int, timeout time.Duration) (status, string) {
 	env := []string{schemaEnv + "=" + strconv.Itoa(id)}
-	code, out, timedOut, err := runCmd(ctx, pkgDir, env, timeout, bin, "-test.count=1", "-test.failfast", "-test.timeout="+timeout.String())
+	args := []string{"-test.count=1", "-test.failfast", "-test.timeout=" + timeout.String()}
+	if c.short {
+		args = append(args, "-test.short")
+	}
+	code, out, timedOut, err := runCmd(ctx, pkgDir, env, timeout, bin, args...)
 	switch {
 	case err != nil:
 		return stBuildFail, err.Error()

@@ -50,6 +50,7 @@ func TestStrings(t *testing.T) {
 		{protocol.StandBy.String(), "StandBy"},
 		{protocol.Exit0Now.String(), "Exit0Now"},
 		{protocol.Confirm.String(), "Confirm"},
+		{protocol.RecordEarlyAndWait.String(), "RecordEarlyAndWait"},
 		{protocol.Action(9).String(), "Action(9)"},
 		{protocol.Fail.String(), "Fail"},
 		{protocol.Pass.String(), "Pass"},
@@ -63,12 +64,19 @@ func TestStrings(t *testing.T) {
 	}
 }
 
-// TestDecideReasons: the native twin's timeout and an unknown role end
-// the same way (Exit0Now) for different reasons, which the runner logs.
+// TestDecideReasons: the native twin's timeout (with and without a legacy
+// claim) and an unknown role end the same way (Exit0Now) for different
+// reasons, which the runner logs.
 func TestDecideReasons(t *testing.T) {
 	d := protocol.Decide(protocol.Input{Role: protocol.Native, Sandbox: sbA, Phase: protocol.TimedOut})
 	if d.Action != protocol.Exit0Now || !strings.Contains(d.Reason, "no startup probe came") {
 		t.Errorf("timed out: %v %q", d.Action, d.Reason)
+	}
+	// Under a legacy claim the timeout says the legacy twin acts.
+	claim := protocol.Marker{Kind: protocol.KindClaim, Value: string(protocol.Legacy), Sandbox: sbA}
+	d = protocol.Decide(protocol.Input{Role: protocol.Native, Sandbox: sbA, Phase: protocol.TimedOut, Markers: protocol.Markers{Claim: claim}})
+	if d.Action != protocol.Exit0Now || !strings.Contains(d.Reason, "the legacy twin acts in this sandbox and no startup probe came") {
+		t.Errorf("timed out under a legacy claim: %v %q", d.Action, d.Reason)
 	}
 	d = protocol.Decide(protocol.Input{Role: "sidekick", Sandbox: sbA})
 	if d.Action != protocol.Exit0Now || !strings.Contains(d.Reason, `unknown role "sidekick"`) {
