@@ -17,7 +17,7 @@
 # leg's API server (TestGateOff on v1.37.2, the v1.37 fields on v1.32.13):
 # each leg lists its skipped tests, and with --leg all a test skipped on
 # every leg fails the run. Two tests that have runners of their own are left
-# out (-skip): the real-kubelet test of ./node (node/run.sh runs it) and the
+# out (-skip): the real-kubelet tests of ./node (node/run.sh runs them) and the
 # hostile-load test of ./hostile (.ci/run runs it once, with
 # SIDECARKIT_HOSTILE=1). The cluster helpers stop every process they
 # start (by PID, SIGKILL after a grace period); a test binary killed by
@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
 	*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
-[[ ${#test_args[@]} -gt 0 ]] || test_args=(-skip '^(TestUniversalPairOnRealKubelets|TestHostile)$' ./...)
+[[ ${#test_args[@]} -gt 0 ]] || test_args=(-skip '^(TestUniversalPairOnRealKubelets|TestInPlaceSidecarUpgrade|TestHostile)$' ./...)
 
 log() { echo "run.sh: $*" >&2; }
 
