@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -33,6 +34,9 @@ func newCompiler(s sidecar.Spec, o Options) (*compiler, error) {
 		ct.RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
 	}
 	c.container = &ct
+	if err := presetKeyError(s); err != nil {
+		return nil, err
+	}
 	rec, err := c.recordExpr()
 	if err != nil {
 		return nil, err
@@ -74,8 +78,17 @@ func (c *compiler) libraryRecord(hostNetwork bool) (string, error) {
 	if t := fmt.Sprintf(`,"defaultContainer":"%s"}`, spec.Containers[0].Name); strings.HasSuffix(v, t) {
 		v = strings.TrimSuffix(v, t) + "}"
 	}
+	// The preset members, computed in CEL (presetVariables), go before
+	// the node requirement.
+	if strings.HasSuffix(v, nodeMember+"}") {
+		v = strings.TrimSuffix(v, nodeMember+"}") + "}"
+	}
 	return v, nil
 }
+
+// nodeMember is the record's member of the pinned mode's node
+// requirement.
+const nodeMember = `,"nodeRequirement":true`
 
 // recordExpr returns a CEL expression of the record the library would
 // write into the Pod being admitted. The library's record is taken from
@@ -103,7 +116,113 @@ func (c *compiler) recordExpr() (string, error) {
 		}
 		p = fmt.Sprintf("((has(%[1]s.hostNetwork) && %[1]s.hostNetwork) ? %[2]s : %[3]s)", specPlaceholder, h, p)
 	}
+	if len(c.spec.AppMounts) > 0 {
+		p += " + variables.presetMounts"
+	}
+	if len(c.spec.AppEnv) > 0 {
+		p += " + variables.presetEnv"
+	}
+	if c.opts.Mode == sidecar.Pinned {
+		p += " + " + celString(nodeMember)
+	}
 	return p + ` + variables.dcMember + "}"`, nil
+}
+
+// presetVariables compute the record's presetMounts and presetEnv members
+// (each "" or the member with its leading comma), as sidecar.Inject
+// writes them: per item of the Spec's AppMounts (by mountPath) and AppEnv
+// (by name), the application containers that have it and where it is not
+// the injection's, that is, the previous record (when the policy runs
+// again on a Pod it injected) does not list the item, or lists the
+// container as preset for it.
+func (c *compiler) presetVariables(sh shape) []admissionregistrationv1.Variable {
+	var out []admissionregistrationv1.Variable
+	name := celString(c.spec.Container.Name)
+	ann := sh.meta + ".annotations"
+	key := celString(sidecar.Annotation(c.spec.Container.Name))
+	rec := fmt.Sprintf("%s[%s]", ann, key)
+	hasRec := fmt.Sprintf("(has(%s) && %s in %s)", ann, key, ann)
+	// section is the body of the previous record's object member m (the
+	// record's keys hold none of {}[]":, (presetKeyError)).
+	section := func(m string) string {
+		return fmt.Sprintf(`%[1]s.split(%[2]s)[1].split("}")[0]`, rec, celString(`"`+m+`":{`))
+	}
+	inRec := func(m string) string {
+		return fmt.Sprintf(`%s && %s.split(%s).size() > 1`, hasRec, rec, celString(`"`+m+`":{`))
+	}
+	for _, k := range []struct {
+		member, owned string
+		items         []string
+		has           func(item string) string
+	}{
+		{"presetMounts", "appMounts", mountPaths(c.spec.AppMounts), func(item string) string {
+			return fmt.Sprintf("has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == %s)", celString(item))
+		}},
+		{"presetEnv", "appEnv", envNames(c.spec.AppEnv), func(item string) string {
+			return fmt.Sprintf("has(c.env) && c.env.exists(e, e.name == %s)", celString(item))
+		}},
+	} {
+		if len(k.items) == 0 {
+			continue
+		}
+		var entries []string
+		for _, item := range k.items {
+			q := `"` + item + `":`
+			owned := fmt.Sprintf("(%s && %s.contains(%s))", inRec(k.owned), section(k.owned), celString(q))
+			listed := fmt.Sprintf(`(%[1]s && %[2]s.split(%[3]s).size() > 1 && %[2]s.split(%[3]s)[1].split("]")[0].split(",").exists(x, x == "\"" + c.name + "\""))`,
+				inRec(k.member), section(k.member), celString(q+"["))
+			l := fmt.Sprintf("%s.containers.filter(c, c.name != %s && %s && (!%s || %s)).map(c, c.name)", sh.spec, name, k.has(item), owned, listed)
+			entries = append(entries, fmt.Sprintf(`(%[1]s.size() == 0 ? [] : [%[2]s + "[\"" + %[1]s.join("\",\"") + "\"]"])`, l, celString(q)))
+		}
+		all := strings.Join(entries, " + ")
+		out = append(out, admissionregistrationv1.Variable{Name: k.member, Expression: fmt.Sprintf(
+			`!has(%[1]s.containers) ? "" : ((%[2]s).size() == 0 ? "" : %[3]s + (%[2]s).join(",") + "}")`, sh.spec, all, celString(`,"`+k.member+`":{`))})
+	}
+	return out
+}
+
+// mountPaths returns the mountPaths of l, sorted as the record's keys are.
+func mountPaths(l []corev1.VolumeMount) []string {
+	out := make([]string, len(l))
+	for i := range l {
+		out[i] = l[i].MountPath
+	}
+	sort.Strings(out)
+	return out
+}
+
+// envNames returns the names of l, sorted as the record's keys are.
+func envNames(l []corev1.EnvVar) []string {
+	out := make([]string, len(l))
+	for i := range l {
+		out[i] = l[i].Name
+	}
+	sort.Strings(out)
+	return out
+}
+
+// presetKeyError refuses an AppMounts mountPath or AppEnv name that the
+// policy's record expression cannot look up in a previous record: one
+// that JSON escapes, or that holds a character of the record's structure.
+func presetKeyError(s sidecar.Spec) error {
+	check := func(p, k string) error {
+		b, err := json.Marshal(k)
+		if err != nil || string(b) != `"`+k+`"` || strings.ContainsAny(k, "{}[]:,\"") {
+			return fmt.Errorf("policy: %s: %q: the policy supports names without JSON escapes and without any of {}[]:, (use the webhook for this Spec)", p, k)
+		}
+		return nil
+	}
+	for i, m := range s.AppMounts {
+		if err := check(fmt.Sprintf("appMounts[%d].mountPath", i), m.MountPath); err != nil {
+			return err
+		}
+	}
+	for i, e := range s.AppEnv {
+		if err := check(fmt.Sprintf("appEnv[%d].name", i), e.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // specPlaceholder stands for the pod spec's CEL expression in the record
@@ -189,7 +308,7 @@ func (c *compiler) mutating(sh shape) (*admissionregistrationv1.MutatingAdmissio
 			// The library's record of the injection (the annotation's
 			// value). (Object types, for the sidecar's literal, exist only
 			// in mutations, not in variables.)
-			Variables: append(append(vars, c.dcVariables(sh)...),
+			Variables: append(append(append(vars, c.dcVariables(sh)...), c.presetVariables(sh)...),
 				admissionregistrationv1.Variable{Name: "record", Expression: strings.NewReplacer(specPlaceholder, sh.spec, metaPlaceholder, sh.meta).Replace(c.record)}),
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/sidecarkit/sidecarkit/internal/golden"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
@@ -90,6 +92,16 @@ func TestCompileErrors(t *testing.T) {
 			s.Volumes = append(s.Volumes, mustVolume(t, `{"name": "eph", "ephemeral": {"volumeClaimTemplate": {"metadata": {"namespace": "x"}, "spec": {"accessModes": ["ReadWriteOnce"]}}}}`))
 			return s
 		}, Options{Mode: sidecar.Native}, "CEL reserved word"},
+		{"env name with a quote", func(t *testing.T) sidecar.Spec {
+			s := proxy(t)
+			s.AppEnv = append(s.AppEnv, corev1.EnvVar{Name: `A"B`, Value: "1"})
+			return s
+		}, Options{Mode: sidecar.Native}, `appEnv[1].name: "A\"B": the policy supports names without JSON escapes`},
+		{"mountPath with a brace", func(t *testing.T) sidecar.Spec {
+			s := proxy(t)
+			s.AppMounts[0].MountPath = "/run/{x}"
+			return s
+		}, Options{Mode: sidecar.Native}, `appMounts[0].mountPath: "/run/{x}"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Compile(tc.spec(t), tc.opts)

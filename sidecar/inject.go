@@ -304,6 +304,8 @@ type reconciler struct {
 	hasOld bool
 	rec    Record
 
+	oldPreset map[presetKey]bool // old's preset items (see presetsOf)
+
 	touched  map[string]bool     // containers whose content the injection sets
 	mounted  map[string][]string // application container → mountPaths managed
 	warnings []compat.Finding
@@ -768,6 +770,7 @@ func (r *reconciler) apps(removed map[string]bool) error {
 	if len(p.AppMounts)+len(p.AppEnv)+len(staleMounts)+len(staleEnv) == 0 {
 		return nil
 	}
+	r.oldPreset = presetsOf(r.old)
 	for i := range r.pod.Containers {
 		if i%checkEvery == checkEvery-1 {
 			if err := r.ctx.Err(); err != nil {
@@ -785,6 +788,12 @@ func (r *reconciler) apps(removed map[string]bool) error {
 	return nil
 }
 
+// app reconciles the application container c, the i-th regular container.
+// An item of c whose key an earlier injection recorded, and that the
+// record does not list as preset for c, is the injection's: it is updated
+// where the record verifies it. Any other item of c under a key of the
+// plan is its author's (recorded as preset for c): kept, with a warning
+// when it differs from the plan's.
 func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[string]string) error {
 	p := r.plan
 	path := func() *field.Path { return field.NewPath("spec", "containers").Index(i) } // for messages only
@@ -792,39 +801,55 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 	for j := range p.AppMounts {
 		vm := &p.AppMounts[j]
 		k := mountIndex(c.VolumeMounts, vm.MountPath)
-		switch {
-		case k < 0:
+		if k < 0 {
 			if err := r.m.AddVolumeMount(patch.Containers, c.Name, *vm); err != nil {
 				return fmt.Errorf("sidecar: inject: %w", err)
 			}
 			managed = append(managed, vm.MountPath)
-		case sameMount(&c.VolumeMounts[k], vm):
-		case r.old.AppMounts[vm.MountPath] != "" && r.old.AppMounts[vm.MountPath] == mountDigest(&c.VolumeMounts[k]):
+			continue
+		}
+		cur := &c.VolumeMounts[k]
+		d := r.old.AppMounts[vm.MountPath]
+		own := d != "" && !r.oldPreset[presetKey{mount: true, item: vm.MountPath, container: c.Name}]
+		switch {
+		case own && sameMount(cur, vm):
+		case own && d == mountDigest(cur):
 			r.updateMount(c.Name, *vm)
 			managed = append(managed, vm.MountPath)
-		case c.VolumeMounts[k].Name != vm.Name:
+		case cur.Name != vm.Name:
 			return fmt.Errorf("sidecar: inject: %w", field.Invalid(path().Child("volumeMounts").Index(k).Child("mountPath"), vm.MountPath,
-				fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", excerpt(c.VolumeMounts[k].Name), vm.Name)))
+				fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", excerpt(cur.Name), vm.Name)))
 		default:
-			r.warn(compat.CodeSpecNotApplied, path().Child("volumeMounts").Index(k), fmt.Sprintf("container %q mounts volume %q at %s itself; its mount is kept", c.Name, vm.Name, vm.MountPath))
+			r.rec.PresetMounts = addPreset(r.rec.PresetMounts, vm.MountPath, c.Name)
+			if !sameMount(cur, vm) {
+				r.warn(compat.CodeSpecNotApplied, path().Child("volumeMounts").Index(k), fmt.Sprintf("container %q mounts volume %q at %s itself; its mount is kept", c.Name, vm.Name, vm.MountPath))
+			}
 		}
 	}
-	if err := removeStaleItems(r.m, c, staleMounts, staleEnv); err != nil {
+	if err := removeStaleItems(r.m, c, staleMounts, staleEnv, r.oldPreset); err != nil {
 		return fmt.Errorf("sidecar: inject: %w", err)
 	}
 	for j := range p.AppEnv {
 		e := &p.AppEnv[j]
 		k := envIndex(c.Env, e.Name)
-		switch {
-		case k < 0:
+		if k < 0 {
 			if err := r.m.AddEnv(patch.Containers, c.Name, *e); err != nil {
 				return fmt.Errorf("sidecar: inject: %w", err)
 			}
-		case sameEnv(&c.Env[k], e):
-		case r.old.AppEnv[e.Name] != "" && r.old.AppEnv[e.Name] == envDigest(&c.Env[k]):
+			continue
+		}
+		cur := &c.Env[k]
+		d := r.old.AppEnv[e.Name]
+		own := d != "" && !r.oldPreset[presetKey{item: e.Name, container: c.Name}]
+		switch {
+		case own && sameEnv(cur, e):
+		case own && d == envDigest(cur):
 			r.updateEnv(c.Name, envTarget(e))
 		default:
-			r.warn(compat.CodeSpecNotApplied, path().Child("env").Index(k), fmt.Sprintf("container %q sets %s itself; its value is kept", c.Name, e.Name))
+			r.rec.PresetEnv = addPreset(r.rec.PresetEnv, e.Name, c.Name)
+			if !sameEnv(cur, e) {
+				r.warn(compat.CodeSpecNotApplied, path().Child("env").Index(k), fmt.Sprintf("container %q sets %s itself; its value is kept", c.Name, e.Name))
+			}
 		}
 	}
 	if len(managed) > 0 {
@@ -833,6 +858,44 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 		r.mounted[c.Name] = managed
 	}
 	return nil
+}
+
+// presetKey names one application container's item: a mount (by
+// mountPath) or an env var (by name).
+type presetKey struct {
+	mount     bool
+	item      string
+	container string
+}
+
+// presetsOf returns the set of rec's preset items (nil when it has none):
+// one pass over the record, so that a record of any size costs a map
+// lookup per container and item.
+func presetsOf(rec *Record) map[presetKey]bool {
+	if len(rec.PresetMounts)+len(rec.PresetEnv) == 0 {
+		return nil
+	}
+	out := map[presetKey]bool{}
+	for item, cs := range rec.PresetMounts {
+		for _, c := range cs {
+			out[presetKey{mount: true, item: item, container: c}] = true
+		}
+	}
+	for item, cs := range rec.PresetEnv {
+		for _, c := range cs {
+			out[presetKey{item: item, container: c}] = true
+		}
+	}
+	return out
+}
+
+// addPreset adds container to m's list for item.
+func addPreset(m map[string][]string, item, container string) map[string][]string {
+	if m == nil {
+		m = map[string][]string{}
+	}
+	m[item] = append(m[item], container)
+	return m
 }
 
 func (r *reconciler) updateMount(container string, vm corev1.VolumeMount) {
@@ -886,14 +949,16 @@ func stale(old, cur map[string]string) map[string]string {
 
 // removeStaleItems removes from the application container c each volume
 // mount and env var that an earlier injection added (its key is in mounts
-// or env with a digest its content matches). It walks c's lists, never the
-// record's, so a record of any size costs nothing per container.
-func removeStaleItems(m editor, c *corev1.Container, mounts, env map[string]string) error {
+// or env with a digest its content matches, and preset does not list it
+// as c's author's). It walks c's lists, never the record's, so a record of
+// any size costs nothing per container.
+func removeStaleItems(m editor, c *corev1.Container, mounts, env map[string]string, preset map[presetKey]bool) error {
 	if len(mounts) > 0 {
 		var gone []string
 		for k := range c.VolumeMounts {
-			if d, ok := mounts[c.VolumeMounts[k].MountPath]; ok && mountDigest(&c.VolumeMounts[k]) == d {
-				gone = append(gone, c.VolumeMounts[k].MountPath)
+			mp := c.VolumeMounts[k].MountPath
+			if d, ok := mounts[mp]; ok && mountDigest(&c.VolumeMounts[k]) == d && !preset[presetKey{mount: true, item: mp, container: c.Name}] {
+				gone = append(gone, mp)
 			}
 		}
 		for _, mp := range gone {
@@ -905,8 +970,9 @@ func removeStaleItems(m editor, c *corev1.Container, mounts, env map[string]stri
 	if len(env) > 0 {
 		var gone []string
 		for k := range c.Env {
-			if d, ok := env[c.Env[k].Name]; ok && envDigest(&c.Env[k]) == d {
-				gone = append(gone, c.Env[k].Name)
+			n := c.Env[k].Name
+			if d, ok := env[n]; ok && envDigest(&c.Env[k]) == d && !preset[presetKey{item: n, container: c.Name}] {
+				gone = append(gone, n)
 			}
 		}
 		for _, n := range gone {

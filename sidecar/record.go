@@ -69,6 +69,13 @@ type Record struct {
 	// for every application container).
 	AppMounts map[string]string `json:"appMounts,omitempty"`
 	AppEnv    map[string]string `json:"appEnv,omitempty"`
+	// PresetMounts and PresetEnv list, per mountPath of AppMounts and
+	// name of AppEnv, the application containers (in the Pod's order)
+	// whose item is their author's: the container had it before the
+	// injection came to add it, or its author changed what the injection
+	// added. No update and no Uninject touches those.
+	PresetMounts map[string][]string `json:"presetMounts,omitempty"`
+	PresetEnv    map[string][]string `json:"presetEnv,omitempty"`
 	// NodeRequirement is set when a node-affinity requirement was added
 	// (Pinned mode).
 	NodeRequirement bool `json:"nodeRequirement,omitempty"`
@@ -171,25 +178,11 @@ func (r Record) encode() string {
 	b = appendMap(b, `,"initContainers":`, r.InitContainers)
 	b = appendMap(b, `,"containers":`, r.Containers)
 	b = appendMap(b, `,"volumes":`, r.Volumes)
-	if len(r.Resources) > 0 {
-		keys := make([]string, 0, len(r.Resources))
-		for k := range r.Resources {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		b = append(b, `,"resources":{`...)
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonstr.Append(b, k)
-			b = append(b, ':')
-			b = appendStrings(b, r.Resources[k])
-		}
-		b = append(b, '}')
-	}
+	b = appendLists(b, `,"resources":`, r.Resources)
 	b = appendMap(b, `,"appMounts":`, r.AppMounts)
 	b = appendMap(b, `,"appEnv":`, r.AppEnv)
+	b = appendLists(b, `,"presetMounts":`, r.PresetMounts)
+	b = appendLists(b, `,"presetEnv":`, r.PresetEnv)
 	if r.NodeRequirement {
 		b = append(b, `,"nodeRequirement":true`...)
 	}
@@ -225,6 +218,30 @@ func appendMap(b []byte, member string, m map[string]string) []byte {
 	return append(b, '}')
 }
 
+// appendLists appends member and the JSON object of m with its keys
+// sorted, unless m is empty (omitempty).
+func appendLists(b []byte, member string, m map[string][]string) []byte {
+	if len(m) == 0 {
+		return b
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b = append(b, member...)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonstr.Append(b, k)
+		b = append(b, ':')
+		b = appendStrings(b, m[k])
+	}
+	return append(b, '}')
+}
+
 // appendStrings appends l as a JSON array (null when nil, as json.Marshal
 // writes a nil slice).
 func appendStrings(b []byte, l []string) []byte {
@@ -249,7 +266,7 @@ func (r *Record) equal(o *Record) bool {
 		r.DefaultContainer == o.DefaultContainer &&
 		equalMaps(r.InitContainers, o.InitContainers) && equalMaps(r.Containers, o.Containers) &&
 		equalMaps(r.Volumes, o.Volumes) && equalMaps(r.AppMounts, o.AppMounts) && equalMaps(r.AppEnv, o.AppEnv) &&
-		equalLists(r.Resources, o.Resources)
+		equalLists(r.Resources, o.Resources) && equalLists(r.PresetMounts, o.PresetMounts) && equalLists(r.PresetEnv, o.PresetEnv)
 }
 
 func equalLists(a, b map[string][]string) bool {

@@ -12,6 +12,8 @@ func TestRecordEncode(t *testing.T) {
 		{Version: 2, Mode: Universal, Spec: "h", InitContainers: map[string]string{"b": "1", "a": "2"}, Containers: map[string]string{"c": "3"},
 			Volumes: map[string]string{"v<&>": "4"}, AppMounts: map[string]string{"/m": "5", "/a": "6"}, AppEnv: map[string]string{"Z": "7", "E": "8"},
 			Resources:       map[string][]string{"b": {"limits/memory", "requests/cpu"}, "a": nil, "c": {}},
+			PresetMounts:    map[string][]string{"/m": {"app", "web"}},
+			PresetEnv:       map[string][]string{"Z": {"w\"eb"}, "E": {}},
 			NodeRequirement: true},
 		{Version: -3, Mode: "odd\"mode", Reason: "\u2028", Spec: "\u2028", AppMounts: map[string]string{}, Volumes: map[string]string{}},
 	} {
@@ -46,6 +48,10 @@ func FuzzRecordEncode(f *testing.F) {
 		if env != "" {
 			r.AppEnv = map[string]string{env: d, mount: vol}
 			r.Resources = map[string][]string{env: {d, reason}, ic: nil}
+			r.PresetEnv = map[string][]string{env: {c, ic}}
+		}
+		if mount != "" && c != "" {
+			r.PresetMounts = map[string][]string{mount: {c}, vol: nil}
 		}
 		want, err := json.Marshal(r)
 		if err != nil {

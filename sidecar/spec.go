@@ -26,7 +26,8 @@ type Spec struct {
 	AppMounts []corev1.VolumeMount `json:"appMounts,omitempty"`
 	// AppEnv is added to every application container. A container that
 	// already sets a variable of the same name keeps its own value (and
-	// the Result carries a warning).
+	// the Result carries a warning when it differs); later injections and
+	// Uninject leave it alone. AppMounts are treated the same way.
 	AppEnv []corev1.EnvVar `json:"appEnv,omitempty"`
 	// Placement says where the sidecar goes among the init containers
 	// (native) or the containers (legacy). The zero value is First.

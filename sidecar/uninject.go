@@ -65,12 +65,13 @@ func uninject(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, wrap w
 			removed[c.Name] = true
 		}
 	}
+	preset := presetsOf(&rec)
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		if removed[c.Name] {
 			continue
 		}
-		if err := removeStaleItems(m, c, rec.AppMounts, rec.AppEnv); err != nil {
+		if err := removeStaleItems(m, c, rec.AppMounts, rec.AppEnv, preset); err != nil {
 			return nil, fmt.Errorf("sidecar: uninject: %w", err)
 		}
 	}

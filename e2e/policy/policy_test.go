@@ -702,6 +702,12 @@ func TestPolicyUpgrade(t *testing.T) {
 	v2.Container.Image = "registry.invalid/mesh/proxy:2.0"
 	v2.Container.Args = append(v2.Container.Args, "--v2")
 	v2.AppEnv = append(v2.AppEnv, corev1.EnvVar{Name: "PROXY_VERSION", Value: "2"})
+	// worker sets v1's env var itself (identically): the author's under
+	// both policies. app sets v2's new one itself: the author's under v2.
+	// The record's presetEnv says so; the library must agree.
+	app, worker := container("app"), container("worker")
+	app.Env = []corev1.EnvVar{{Name: "PROXY_VERSION", Value: "2"}}
+	worker.Env = []corev1.EnvVar{{Name: "DATABASE_SOCKET", Value: "/var/run/proxy/proxy.sock"}}
 	ns, sel := policyNamespace(t, c, "upgrade")
 	remove := install(t, c, compile(t, v1, policy.Options{Mode: sidecar.Native, Name: "upgrade-v1", Workloads: true}), sel)
 	waitActive(t, c, ns, v1.Container.Name)
@@ -712,7 +718,7 @@ func TestPolicyUpgrade(t *testing.T) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
 				Spec: corev1.PodSpec{AutomountServiceAccountToken: ptr.To(false),
-					Containers: []corev1.Container{container("app"), container("worker")}},
+					Containers: []corev1.Container{app, worker}},
 			},
 		},
 	}
@@ -735,6 +741,10 @@ func TestPolicyUpgrade(t *testing.T) {
 			t.Fatalf("v2 policies not active after 30s (last: %v)", err)
 		}
 	}
+	rec, _, err := sidecar.ReadRecord(&stored.Spec.Template.ObjectMeta, v1.Container.Name)
+	if err != nil || len(rec.PresetEnv) != 1 || len(rec.PresetEnv["DATABASE_SOCKET"]) != 1 || rec.PresetEnv["DATABASE_SOCKET"][0] != "worker" {
+		t.Errorf("v1 template's record: presetEnv %v (%v), want DATABASE_SOCKET: [worker]", rec.PresetEnv, err)
+	}
 	pod := &corev1.Pod{ObjectMeta: *stored.Spec.Template.ObjectMeta.DeepCopy(), Spec: *stored.Spec.Template.Spec.DeepCopy()}
 	pod.Name = "web-v1-template"
 	body := mustJSON(pod)
@@ -744,6 +754,9 @@ func TestPolicyUpgrade(t *testing.T) {
 	}
 	if d := diffPods(predict(ctx, t, c, body, v2, sidecar.Native), got); d != "" {
 		t.Errorf("stored pod differs from the library's update (-library +policy):\n%s", d)
+	}
+	if rec, _, err := sidecar.ReadRecord(&got.ObjectMeta, v2.Container.Name); err != nil || len(rec.PresetEnv) != 2 {
+		t.Errorf("v2 pod's record: presetEnv %v (%v), want DATABASE_SOCKET: [worker], PROXY_VERSION: [app]", rec.PresetEnv, err)
 	}
 	res, err := sidecar.Inject(&got.ObjectMeta, &got.Spec, v2, compat.Capability{}, sidecar.Options{Mode: sidecar.Native})
 	if err != nil {
