@@ -134,49 +134,51 @@ func (c *compiler) recordExpr() (string, error) {
 // (by name), the application containers that have it and where it is not
 // the injection's, that is, the previous record (when the policy runs
 // again on a Pod it injected) does not list the item, or lists the
-// container as preset for it.
+// container as preset for it. Three variables per member: the containers
+// of each item (<member>Lists), the member's entries of the items with
+// containers (<member>Entries), and the member.
 func (c *compiler) presetVariables(sh shape) []admissionregistrationv1.Variable {
 	var out []admissionregistrationv1.Variable
 	name := celString(c.spec.Container.Name)
 	ann := sh.meta + ".annotations"
-	key := celString(sidecar.Annotation(c.spec.Container.Name))
-	rec := fmt.Sprintf("%s[%s]", ann, key)
-	hasRec := fmt.Sprintf("(has(%s) && %s in %s)", ann, key, ann)
-	// section is the body of the previous record's object member m (the
-	// record's keys hold none of {}[]":, (presetKeyError)).
-	section := func(m string) string {
-		return fmt.Sprintf(`%[1]s.split(%[2]s)[1].split("}")[0]`, rec, celString(`"`+m+`":{`))
-	}
-	inRec := func(m string) string {
+	rec := fmt.Sprintf("%s[%s]", ann, celString(sidecar.Annotation(c.spec.Container.Name)))
+	hasRec := fmt.Sprintf("(has(%s) && %s in %s)", ann, celString(sidecar.Annotation(c.spec.Container.Name)), ann)
+	// member tests whether the previous record has the object member m,
+	// and body is its body (the record's keys hold none of {}[]":,
+	// presetKeyError).
+	member := func(m string) string {
 		return fmt.Sprintf(`%s && %s.split(%s).size() > 1`, hasRec, rec, celString(`"`+m+`":{`))
 	}
+	body := func(m string) string {
+		return fmt.Sprintf(`%s.split(%s)[1].split("}")[0]`, rec, celString(`"`+m+`":{`))
+	}
 	for _, k := range []struct {
-		member, owned string
-		items         []string
-		has           func(item string) string
+		member, owned, has string
+		items              []string
 	}{
-		{"presetMounts", "appMounts", mountPaths(c.spec.AppMounts), func(item string) string {
-			return fmt.Sprintf("has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == %s)", celString(item))
-		}},
-		{"presetEnv", "appEnv", envNames(c.spec.AppEnv), func(item string) string {
-			return fmt.Sprintf("has(c.env) && c.env.exists(e, e.name == %s)", celString(item))
-		}},
+		{"presetMounts", "appMounts", "has(c.volumeMounts) && c.volumeMounts.exists(m, m.mountPath == n)", mountPaths(c.spec.AppMounts)},
+		{"presetEnv", "appEnv", "has(c.env) && c.env.exists(e, e.name == n)", envNames(c.spec.AppEnv)},
 	} {
 		if len(k.items) == 0 {
 			continue
 		}
-		var entries []string
-		for _, item := range k.items {
-			q := `"` + item + `":`
-			owned := fmt.Sprintf("(%s && %s.contains(%s))", inRec(k.owned), section(k.owned), celString(q))
-			listed := fmt.Sprintf(`(%[1]s && %[2]s.split(%[3]s).size() > 1 && %[2]s.split(%[3]s)[1].split("]")[0].split(",").exists(x, x == "\"" + c.name + "\""))`,
-				inRec(k.member), section(k.member), celString(q+"["))
-			l := fmt.Sprintf("%s.containers.filter(c, c.name != %s && %s && (!%s || %s)).map(c, c.name)", sh.spec, name, k.has(item), owned, listed)
-			entries = append(entries, fmt.Sprintf(`(%[1]s.size() == 0 ? [] : [%[2]s + "[\"" + %[1]s.join("\",\"") + "\"]"])`, l, celString(q)))
+		items, keys, indices := make([]string, len(k.items)), make([]string, len(k.items)), make([]string, len(k.items))
+		for i, item := range k.items {
+			items[i], keys[i], indices[i] = celString(item), celString(`"`+item+`":`), fmt.Sprint(i)
 		}
-		all := strings.Join(entries, " + ")
-		out = append(out, admissionregistrationv1.Variable{Name: k.member, Expression: fmt.Sprintf(
-			`!has(%[1]s.containers) ? "" : ((%[2]s).size() == 0 ? "" : %[3]s + (%[2]s).join(",") + "}")`, sh.spec, all, celString(`,"`+k.member+`":{`))})
+		key := `"\"" + n + "\":"`
+		owned := fmt.Sprintf("(%s && %s.contains(%s))", member(k.owned), body(k.owned), key)
+		listed := fmt.Sprintf(`(%[1]s && %[2]s.split(%[3]s + "[").size() > 1 && %[2]s.split(%[3]s + "[")[1].split("]")[0].split(",").exists(x, x == "\"" + c.name + "\""))`,
+			member(k.member), body(k.member), key)
+		out = append(out,
+			admissionregistrationv1.Variable{Name: k.member + "Lists", Expression: fmt.Sprintf(
+				"[%s].map(n, has(%s.containers) ? %s.containers.filter(c, c.name != %s && %s && (!%s || %s)).map(c, c.name) : [])",
+				strings.Join(items, ", "), sh.spec, sh.spec, name, k.has, owned, listed)},
+			admissionregistrationv1.Variable{Name: k.member + "Entries", Expression: fmt.Sprintf(
+				`[%[1]s].filter(i, size(variables.%[3]sLists[i]) > 0).map(i, [%[2]s][i] + "[\"" + variables.%[3]sLists[i].join("\",\"") + "\"]")`,
+				strings.Join(indices, ", "), strings.Join(keys, ", "), k.member)},
+			admissionregistrationv1.Variable{Name: k.member, Expression: fmt.Sprintf(
+				`size(variables.%[1]sEntries) == 0 ? "" : %[2]s + variables.%[1]sEntries.join(",") + "}"`, k.member, celString(`,"`+k.member+`":{`))})
 	}
 	return out
 }
