@@ -277,6 +277,36 @@ func waitActive(t testing.TB, c *cluster.Cluster, ns, name string) {
 	}
 }
 
+// waitWorkloadsActive waits until the templates' and the CronJobs'
+// policies (Options.Workloads) inject too: each policy object becomes
+// active on its own (the API server refreshes its policies
+// asynchronously), so a waitActive that saw the Pods' policy at work says
+// nothing about the others'.
+func waitWorkloadsActive(t testing.TB, c *cluster.Cluster, ns, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tmpl := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "probe"}},
+		Spec: corev1.PodSpec{AutomountServiceAccountToken: ptr.To(false), RestartPolicy: corev1.RestartPolicyOnFailure,
+			Containers: []corev1.Container{container("app")}},
+	}
+	dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	injected := func(s corev1.PodSpec) bool { return hasContainer(&corev1.Pod{Spec: s}, name) }
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		job, jerr := c.Client().BatchV1().Jobs(ns).Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "policy-probe"},
+			Spec: batchv1.JobSpec{Template: tmpl}}, dry)
+		cj, cerr := c.Client().BatchV1().CronJobs(ns).Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "policy-probe"},
+			Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: tmpl}}}}, dry)
+		if jerr == nil && cerr == nil && injected(job.Spec.Template.Spec) && injected(cj.Spec.JobTemplate.Spec.Template.Spec) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workload policies for %s not active in %s after 30s (job: %v, cronjob: %v)", name, ns, jerr, cerr)
+		}
+	}
+}
+
 func hasContainer(p *corev1.Pod, name string) bool {
 	for _, l := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
 		for i := range l {
@@ -482,6 +512,7 @@ func TestPolicyWorkloads(t *testing.T) {
 			ns, sel := policyNamespace(t, c, "workloads-"+string(mode))
 			install(t, c, compile(t, s, policy.Options{Mode: mode, Name: "w-" + string(mode), Workloads: true}), sel)
 			waitActive(t, c, ns, s.Container.Name)
+			waitWorkloadsActive(t, c, ns, s.Container.Name)
 
 			tmpl := corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
@@ -711,6 +742,7 @@ func TestPolicyUpgrade(t *testing.T) {
 	ns, sel := policyNamespace(t, c, "upgrade")
 	remove := install(t, c, compile(t, v1, policy.Options{Mode: sidecar.Native, Name: "upgrade-v1", Workloads: true}), sel)
 	waitActive(t, c, ns, v1.Container.Name)
+	waitWorkloadsActive(t, c, ns, v1.Container.Name)
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{
