@@ -164,3 +164,45 @@ func TestNamespacePrefix(t *testing.T) {
 		}
 	}
 }
+
+// A Shared that Main did not start skips a test, with the reason, and
+// fails it in require-mode.
+func TestSharedGetWithoutCluster(t *testing.T) {
+	for _, require := range []string{"", "1"} {
+		t.Setenv(EnvRequire, require)
+		var s Shared
+		s.err = errors.New("set SIDECARKIT_E2E=1")
+		var skipped, failed bool
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ft := &fakeTB{}
+			defer func() { skipped, failed = ft.skipped, ft.failed; recover() }()
+			s.Get(ft)
+		}()
+		<-done
+		if want := require == ""; skipped != want || failed == want {
+			t.Errorf("require %q: skipped %v, failed %v", require, skipped, failed)
+		}
+		if s.Cluster() != nil {
+			t.Error("Cluster() is not nil")
+		}
+	}
+}
+
+// fakeTB records Skipf and Fatalf, which end the goroutine as
+// testing.T's do (by a panic here, recovered by the caller).
+type fakeTB struct {
+	testing.TB
+	skipped, failed bool
+}
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Skipf(string, ...any) {
+	f.skipped = true
+	panic("skip")
+}
+func (f *fakeTB) Fatalf(string, ...any) {
+	f.failed = true
+	panic("fatal")
+}

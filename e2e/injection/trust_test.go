@@ -154,7 +154,7 @@ func newerFields(c *cluster.Cluster) bool {
 // plain returns a namespace of c without webhooks, for dry runs.
 func plain(t *testing.T, c *cluster.Cluster) string {
 	t.Helper()
-	if c == shared {
+	if c == shared.Cluster() {
 		return plainNamespace(t, c)
 	}
 	return c.TestNamespace(t, nil)
