@@ -92,7 +92,7 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 	}
 	if idx > len(l) {
 		return fmt.Errorf("patch: insert %q: %w", e.c.Name, field.Invalid(listPath(e.list).Index(idx), e.c.Name,
-			fmt.Sprintf("index out of range: the list has %d containers", len(l))))
+			"index out of range: the list has "+countContainers(len(l))))
 	}
 	if e.c.Name == "" {
 		return fmt.Errorf("patch: insert: %w", field.Required(listPath(e.list).Index(idx).Child("name"), "a container needs a name"))
@@ -171,7 +171,7 @@ func (e *moveContainer) run(s *state, out *[]relOp) error {
 	}
 	if e.index < 0 || e.index > dstLen {
 		return fmt.Errorf("patch: move container %q: %w", e.name, field.Invalid(listPath(e.to).Index(e.index), e.name,
-			fmt.Sprintf("index out of range: the list has %d containers", dstLen)))
+			"index out of range: the list has "+countContainers(dstLen)))
 	}
 	if ti == fi && e.index == j {
 		return nil
@@ -229,4 +229,12 @@ func wrapArray(v []byte) []byte {
 	out = append(out, '[')
 	out = append(out, v...)
 	return append(out, ']')
+}
+
+// countContainers says "1 container" or "n containers".
+func countContainers(n int) string {
+	if n == 1 {
+		return "1 container"
+	}
+	return strconv.Itoa(n) + " containers"
 }

@@ -131,7 +131,7 @@ func TestEditErrors(t *testing.T) {
 			edit: func(m *patch.Mutation) error {
 				return m.MoveContainer(patch.InitContainers, "setup", patch.InitContainers, 2)
 			},
-			want:      `patch: move container "setup": spec.initContainers[2]: Invalid value: "setup": index out of range: the list has 1 containers`,
+			want:      `patch: move container "setup": spec.initContainers[2]: Invalid value: "setup": index out of range: the list has 1 container`,
 			fieldType: field.ErrorTypeInvalid,
 		},
 		{
