@@ -8,6 +8,7 @@ require (
 	github.com/evanphx/json-patch/v5 v5.6.0
 	github.com/google/go-cmp v0.5.9
 	github.com/sidecarkit/sidecarkit v0.0.0
+	golang.org/x/sync v0.2.0
 	k8s.io/api v0.28.0
 	k8s.io/apimachinery v0.28.0
 	k8s.io/client-go v0.28.0

@@ -3,10 +3,14 @@ package crwebhook_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,5 +116,69 @@ func TestRegisterErrors(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Requests in flight are bounded by their claimed bytes: two that claim
+// 3 MiB and are still sending their bodies fill the large requests' share
+// (6 MiB of 8 MiB), so a third large one is answered 429 with
+// Retry-After at once, while an ordinary review still passes; once one
+// of the two goes away, a large request is served again.
+func TestRegisterInFlightLimit(t *testing.T) {
+	srv := webhook.NewServer(webhook.Options{})
+	if err := crwebhook.Register(srv, "/mutate", newHandler(t, crwebhook.Config{})); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.WebhookMux())
+	defer ts.Close()
+	const claim = 3 << 20 // sidecarkit/admission.DefaultMaxBodyBytes
+	hold := func() net.Conn {
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", claim)
+		return c
+	}
+	c1, c2 := hold(), hold()
+	defer c1.Close() // before ts.Close, which waits for them
+	defer c2.Close()
+	large := func() *http.Response {
+		t.Helper()
+		resp, err := http.Post(ts.URL+"/mutate", "application/json", bytes.NewReader(bytes.Repeat([]byte(" "), claim)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	// The two holders are in flight once a large request is refused.
+	deadline := time.Now().Add(20 * time.Second)
+	resp := large()
+	for resp.StatusCode != http.StatusTooManyRequests {
+		if time.Now().After(deadline) {
+			t.Fatalf("a large request beside two held ones: status %d, want 429", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+		resp = large()
+	}
+	if got := resp.Header.Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After %q, want 1", got)
+	}
+	small, err := http.Post(ts.URL+"/mutate", "application/json", bytes.NewReader(reviewBody(t, readFile(t, "testdata/pod.json"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Body.Close()
+	if small.StatusCode != http.StatusOK {
+		t.Errorf("an ordinary review beside two held large ones: status %d, want 200", small.StatusCode)
+	}
+	c1.Close()
+	for resp = large(); resp.StatusCode == http.StatusTooManyRequests; resp = large() {
+		if time.Now().After(deadline) {
+			t.Fatal("a large request is still refused after a holder went away")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
