@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/admission"
@@ -104,28 +103,61 @@ func FuzzLeanReview(f *testing.F) {
 
 // malformedSkipped reports whether obj is malformed JSON, or valid JSON
 // whose type errors all lie in what the lean decode skips: it decodes into
-// the lean shape of a Pod (every pod-level field, containers of only the
-// members the lean decode reads).
+// the least the lean decode always decodes (patch/lean.go: of the
+// metadata the name, namespace, resourceVersion and annotations; of the
+// spec the fields podSpecFields names, resources, the volumes' names, the
+// init containers' names, restart policies, ports, lifecycles and probes,
+// and the containers' names, restart policies, ports and envFrom). Where
+// the lean decode reads more (a container or volume of the sidecar's, the
+// mounts and env of an app mount or env), a type error makes it give way
+// to the typed decode, so the two agree there.
 func malformedSkipped(obj []byte) bool {
 	var v interface{}
 	if utiljson.Unmarshal(obj, &v) != nil {
 		return true
 	}
+	type port struct {
+		Name          string `json:"name"`
+		HostPort      int32  `json:"hostPort"`
+		ContainerPort int32  `json:"containerPort"`
+		Protocol      string `json:"protocol"`
+		HostIP        string `json:"hostIP"`
+	}
 	var shape struct {
-		APIVersion string             `json:"apiVersion"`
-		Kind       string             `json:"kind"`
-		Metadata   *metav1.ObjectMeta `json:"metadata"`
-		Spec       *struct {
-			corev1.PodSpec
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   *struct {
+			Name            string            `json:"name"`
+			Namespace       string            `json:"namespace"`
+			ResourceVersion string            `json:"resourceVersion"`
+			Annotations     map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Spec *struct {
+			Affinity            *corev1.Affinity             `json:"affinity"`
+			NodeSelector        map[string]string            `json:"nodeSelector"`
+			HostNetwork         bool                         `json:"hostNetwork"`
+			RestartPolicy       corev1.RestartPolicy         `json:"restartPolicy"`
+			EphemeralContainers []corev1.EphemeralContainer  `json:"ephemeralContainers"`
+			Overhead            corev1.ResourceList          `json:"overhead"`
+			Resources           *corev1.ResourceRequirements `json:"resources"`
+			Volumes             []struct {
+				Name string `json:"name"`
+			} `json:"volumes"`
+			InitContainers []struct {
+				Name           string                         `json:"name"`
+				RestartPolicy  *corev1.ContainerRestartPolicy `json:"restartPolicy"`
+				Ports          []port                         `json:"ports"`
+				Lifecycle      *corev1.Lifecycle              `json:"lifecycle"`
+				LivenessProbe  *corev1.Probe                  `json:"livenessProbe"`
+				ReadinessProbe *corev1.Probe                  `json:"readinessProbe"`
+				StartupProbe   *corev1.Probe                  `json:"startupProbe"`
+			} `json:"initContainers"`
 			Containers []struct {
 				Name          string                         `json:"name"`
 				RestartPolicy *corev1.ContainerRestartPolicy `json:"restartPolicy"`
-				Ports         []corev1.ContainerPort         `json:"ports"`
-				VolumeMounts  []corev1.VolumeMount           `json:"volumeMounts"`
-				Env           []corev1.EnvVar                `json:"env"`
+				Ports         []port                         `json:"ports"`
 				EnvFrom       []corev1.EnvFromSource         `json:"envFrom"`
 			} `json:"containers"`
-			Resources *corev1.ResourceRequirements `json:"resources"`
 		} `json:"spec"`
 	}
 	return utiljson.Unmarshal(obj, &shape) == nil

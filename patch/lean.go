@@ -27,15 +27,15 @@ func init() {
 // errLean stops a lean decode that must give way to DecodeAs.
 var errLean = errors.New("patch: lean decode: not for this document")
 
-// decodeLean decodes a Pod document as DecodeAs(raw, "Pod") does, except
-// for the regular containers not in r.Containers: of those it decodes only
-// the members the injection reads (leanContainerFields; of the volume
-// mounts and env variables that r does not name, only their names and
-// mount paths) and leaves the rest of the element raw, skipped by a
-// structural scan. The metadata, the pod-level fields, the init and
-// ephemeral containers and what r names are decoded by the same decoder as
-// DecodeAs, member by member, into the same types, so what is decoded is
-// what DecodeAs decodes.
+// decodeLean decodes of a Pod document what the injection reads, as
+// DecodeAs(raw, "Pod") decodes it: metadata's name, namespace,
+// resourceVersion and annotations, the spec fields podSpecFields names,
+// resources, the volumes' names, of containers leanContainerFields (of
+// the volume mounts and env variables that r does not name, only their
+// names and mount paths), and in full the ephemeral containers and what r
+// names. The rest stays raw, skipped by a structural scan. What it decodes
+// it decodes by the same decoder as DecodeAs, member by member, into the
+// same types, so what is decoded is what DecodeAs decodes.
 //
 // It returns false, and the caller decodes with DecodeAs, for anything it
 // does not read exactly as DecodeAs does: a decode error (whose message
