@@ -49,7 +49,7 @@ if [[ ${#test_args[@]} -eq 0 ]]; then
 	for v in $versions; do kinds+=${kinds:+|}${v//./\\.}; done
 	# Subtests are KIND-VERSION, or SCENARIO-KIND-VERSION-to-VERSION
 	# (TestKubeletLifecycle): every version named must be built.
-	test_args=(-run "^(TestUniversalPairOnRealKubelets|TestInPlaceSidecarUpgrade|TestKubeletLifecycle)\$/^[a-z-]+-(${kinds})(-to-(${kinds}))?\$" ./node)
+	test_args=(-run "^(TestUniversalPairOnRealKubelets|TestInPlaceSidecarUpgrade|TestKubeletLifecycle|TestHostNetworkPair)\$/^[a-z-]+-(${kinds})(-to-(${kinds}))?\$" ./node)
 	log "running the node kinds of kubelets $versions"
 fi
 
