@@ -147,7 +147,7 @@ func Start(ctx context.Context, c *cluster.Cluster, o Options) (*Node, error) {
 	t := time.Now()
 	saved := saveHost()
 	n.host = &saved
-	if err := n.startKubelet(ctx, t); err != nil {
+	if err := n.startKubelet(ctx, time.Time{}); err != nil {
 		return fail(err)
 	}
 	o.Logf("node %s: kubelet %s Ready after %v (dir %s)", o.Name, o.Version, time.Since(t).Round(time.Millisecond), dir)
@@ -155,7 +155,7 @@ func Start(ctx context.Context, c *cluster.Cluster, o Options) (*Node, error) {
 }
 
 // startKubelet starts n.opts.Kubelet and waits until the Node reports
-// its version and a Ready heartbeat from since on.
+// its version and Ready, with a heartbeat after since (unless zero).
 func (n *Node) startKubelet(ctx context.Context, since time.Time) error {
 	args := []string{
 		"--config=" + filepath.Join(n.Dir, "kubelet.yaml"),
@@ -213,8 +213,8 @@ func minorOf(v string) (int, error) {
 }
 
 // readySince reports whether the Node is Ready, run by a kubelet of
-// n.opts.Version that sent its heartbeat at since or later (a kubelet
-// started in place must not pass on its predecessor's status).
+// n.opts.Version that sent a heartbeat after since (unless zero), so that
+// a kubelet started in place does not pass on its predecessor's status.
 func (n *Node) readySince(ctx context.Context, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -230,8 +230,9 @@ func (n *Node) readySince(ctx context.Context, since time.Time) error {
 			if c.Status != corev1.ConditionTrue {
 				return fmt.Errorf("node %s not ready: %s: %s", n.Name, c.Reason, c.Message)
 			}
-			// Heartbeats have a resolution of a second.
-			if c.LastHeartbeatTime.Time.Before(since.Truncate(time.Second)) {
+			// Heartbeats have a resolution of a second: one stamped in
+			// since's second may be the predecessor's, and is not enough.
+			if !since.IsZero() && !c.LastHeartbeatTime.Time.After(since) {
 				return fmt.Errorf("node %s: last heartbeat %v, before %v", n.Name, c.LastHeartbeatTime.Time, since)
 			}
 			return nil
