@@ -201,7 +201,8 @@
 //	go test -v -run TestSimulation ./universal/internal/protocol
 //	go test -v -run TestSimulation ./universal/internal/protocol -protocol.depth=2 -timeout=2h
 //
-// (a flag of the test binary follows the package). The check is bounded:
+// (a flag of the test binary follows the package; TestDocumentedCommands
+// checks these commands against the test binary). The check is bounded:
 // it is a proof for runs within the bound, not for every run.
 //
 // TestCheckerCatches in kubesim shows that the tutorial's protocol, and

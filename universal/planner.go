@@ -145,12 +145,12 @@ func (b *builder) identity(pod *corev1.PodSpec) error {
 		return nil
 	}
 	if pod.HostIPC {
-		return fmt.Errorf("a Pod with hostNetwork and hostIPC shares the node's network and IPC namespaces and %s, so the twins cannot tell one of its sandboxes from the next (docs/universal.md); drop hostIPC, or inject a native or a legacy sidecar instead of the universal pair", sandboxTokenDir)
+		return fmt.Errorf("spec.hostIPC: a Pod with hostNetwork and hostIPC shares the node's network and IPC namespaces and %s, so the twins cannot tell one of its sandboxes from the next (docs/universal.md); drop hostIPC, or inject a native or a legacy sidecar instead of the universal pair", sandboxTokenDir)
 	}
-	for _, m := range b.c.VolumeMounts {
+	for i, m := range b.c.VolumeMounts {
 		mp := path.Clean(m.MountPath)
 		if mp == sandboxTokenDir || strings.HasPrefix(sandboxTokenDir, strings.TrimSuffix(mp, "/")+"/") {
-			return fmt.Errorf("hostNetwork Pod: volumeMount %q covers %s, where the twins of a hostNetwork Pod keep the sandbox token (docs/universal.md); remove the mount, or inject a native or a legacy sidecar instead of the universal pair", m.MountPath, sandboxTokenDir)
+			return fmt.Errorf("volumeMounts[%d].mountPath: %q covers %s, where the twins of a hostNetwork Pod keep the sandbox token (docs/universal.md); remove the mount, or inject a native or a legacy sidecar instead of the universal pair", i, m.MountPath, sandboxTokenDir)
 		}
 	}
 	b.token = sandboxTokenDir

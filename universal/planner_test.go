@@ -127,7 +127,7 @@ func TestPlanHostNetwork(t *testing.T) {
 	if got := strings.Join(plain.InitContainers[0].Command, " "); strings.Contains(got, "--sandbox-token") {
 		t.Errorf("a Pod with its own network namespace got a sandbox token: %q", got)
 	}
-	if _, err := p.Plan(spec(), &corev1.PodSpec{HostNetwork: true, HostIPC: true}); err == nil || !strings.Contains(err.Error(), "hostNetwork and hostIPC") || !strings.HasPrefix(err.Error(), "universal: plan \"a\": ") {
+	if _, err := p.Plan(spec(), &corev1.PodSpec{HostNetwork: true, HostIPC: true}); err == nil || !strings.Contains(err.Error(), "hostNetwork and hostIPC") || !strings.HasPrefix(err.Error(), "universal: plan \"a\": spec.hostIPC: ") {
 		t.Errorf("hostNetwork and hostIPC: %v; want a refusal", err)
 	}
 	if _, err := p.Plan(spec(), &corev1.PodSpec{HostIPC: true}); err != nil {
@@ -136,7 +136,7 @@ func TestPlanHostNetwork(t *testing.T) {
 	for _, mp := range []string{"/dev/shm", "/dev/shm/", "/dev"} {
 		s := spec()
 		s.Container.VolumeMounts = []corev1.VolumeMount{{Name: "shm", MountPath: mp}}
-		if _, err := p.Plan(s, &corev1.PodSpec{HostNetwork: true}); err == nil || !strings.Contains(err.Error(), "covers /dev/shm") {
+		if _, err := p.Plan(s, &corev1.PodSpec{HostNetwork: true}); err == nil || !strings.Contains(err.Error(), "volumeMounts[0].mountPath: ") || !strings.Contains(err.Error(), "covers /dev/shm") {
 			t.Errorf("mount %s over the token: %v; want a refusal", mp, err)
 		}
 	}

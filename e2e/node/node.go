@@ -145,23 +145,63 @@ func Start(ctx context.Context, c *cluster.Cluster, o Options) (*Node, error) {
 		}
 	}
 	t := time.Now()
-	args := []string{
-		"--config=" + filepath.Join(dir, "kubelet.yaml"),
-		"--kubeconfig=" + filepath.Join(dir, "kubeconfig"),
-		"--root-dir=" + filepath.Join(dir, "kubelet"),
-		"--hostname-override=" + o.Name,
-		"--v=2",
-	}
 	saved := saveHost()
 	n.host = &saved
-	if n.kubelet, err = start("kubelet", o.Kubelet, args, filepath.Join(dir, "kubelet.log")); err != nil {
+	if err := n.startKubelet(ctx, time.Time{}); err != nil {
 		return fail(err)
-	}
-	if err := wait(ctx, n.kubelet, func() error { return n.ready(ctx) }); err != nil {
-		return fail(fmt.Errorf("kubelet %s: %w", o.Version, err))
 	}
 	o.Logf("node %s: kubelet %s Ready after %v (dir %s)", o.Name, o.Version, time.Since(t).Round(time.Millisecond), dir)
 	return n, nil
+}
+
+// startKubelet starts n.opts.Kubelet and waits until the Node reports
+// its version and Ready, with a heartbeat after since (unless zero).
+func (n *Node) startKubelet(ctx context.Context, since time.Time) error {
+	args := []string{
+		"--config=" + filepath.Join(n.Dir, "kubelet.yaml"),
+		"--kubeconfig=" + filepath.Join(n.Dir, "kubeconfig"),
+		"--root-dir=" + filepath.Join(n.Dir, "kubelet"),
+		"--hostname-override=" + n.Name,
+		"--v=2",
+	}
+	var err error
+	if n.kubelet, err = start("kubelet", n.opts.Kubelet, args, filepath.Join(n.Dir, "kubelet.log")); err != nil {
+		return err
+	}
+	if err := wait(ctx, n.kubelet, func() error { return n.readySince(ctx, since) }); err != nil {
+		return fmt.Errorf("kubelet %s: %w", n.opts.Version, err)
+	}
+	return nil
+}
+
+// ReplaceKubelet stops the node's kubelet (SIGTERM, as a node's service
+// manager does) and starts bin, of version, with the same root directory,
+// configuration (written for the new version, with gates) and
+// containerd: the containers keep running. With the same binary and
+// version it is a kubelet restart; with a newer one, an in-place
+// upgrade. It returns when the Node reports the new kubelet Ready.
+func (n *Node) ReplaceKubelet(ctx context.Context, bin, version string, gates map[string]bool) error {
+	minor, err := minorOf(version)
+	if err != nil {
+		return err
+	}
+	t := time.Now()
+	if err := n.kubelet.stop(30 * time.Second); err != nil {
+		return fmt.Errorf("stop kubelet %s: %w", n.opts.Version, err)
+	}
+	n.opts.Kubelet, n.opts.Version, n.opts.FeatureGates, n.Minor = bin, version, gates, minor
+	cfg, err := n.kubeletConfig()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(n.Dir, "kubelet.yaml"), []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	if err := n.startKubelet(ctx, t); err != nil {
+		return err
+	}
+	n.opts.Logf("node %s: kubelet %s (in place) Ready after %v", n.Name, version, time.Since(t).Round(time.Millisecond))
+	return nil
 }
 
 func minorOf(v string) (int, error) {
@@ -172,19 +212,30 @@ func minorOf(v string) (int, error) {
 	return strconv.Atoi(parts[1])
 }
 
-func (n *Node) ready(ctx context.Context) error {
+// readySince reports whether the Node is Ready, run by a kubelet of
+// n.opts.Version that sent a heartbeat after since (unless zero), so that
+// a kubelet started in place does not pass on its predecessor's status.
+func (n *Node) readySince(ctx context.Context, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	node, err := n.client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
+	if v := node.Status.NodeInfo.KubeletVersion; v != n.opts.Version {
+		return fmt.Errorf("node %s reports kubelet %q, want %s", n.Name, v, n.opts.Version)
+	}
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady {
-			if c.Status == corev1.ConditionTrue {
-				return nil
+			if c.Status != corev1.ConditionTrue {
+				return fmt.Errorf("node %s not ready: %s: %s", n.Name, c.Reason, c.Message)
 			}
-			return fmt.Errorf("node %s not ready: %s: %s", n.Name, c.Reason, c.Message)
+			// Heartbeats have a resolution of a second: one stamped in
+			// since's second may be the predecessor's, and is not enough.
+			if !since.IsZero() && !c.LastHeartbeatTime.Time.After(since) {
+				return fmt.Errorf("node %s: last heartbeat %v, before %v", n.Name, c.LastHeartbeatTime.Time, since)
+			}
+			return nil
 		}
 	}
 	return fmt.Errorf("node %s has no Ready condition yet", n.Name)
@@ -262,9 +313,27 @@ contexts:
   context: {cluster: e2e, user: kubelet}
 current-context: e2e
 `, c.Host, b64(c.PKI.CACert), b64(c.PKI.AdminCert), b64(c.PKI.AdminKey))
-	ports, err := freePorts(2)
+	kubelet, err := n.kubeletConfig()
 	if err != nil {
 		return err
+	}
+	for name, data := range map[string]string{
+		"containerd.toml": containerd, "cni/10-sidecarkit.conflist": cni, "kubeconfig": kubeconfig, "kubelet.yaml": kubelet,
+	} {
+		if err := os.WriteFile(filepath.Join(d, name), []byte(data), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kubeletConfig is the kubelet's configuration file for n.Minor and
+// n.opts.FeatureGates; the pod log directory stays n.PodLogs (a kubelet
+// replaced in place keeps its predecessor's).
+func (n *Node) kubeletConfig() (string, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return "", err
 	}
 	var gates strings.Builder
 	if len(n.opts.FeatureGates) > 0 {
@@ -303,14 +372,7 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 nodeStatusUpdateFrequency: 2s
 %[6]s`, newer, n.cgroupRoot, n.sock, ports[0], ports[1], gates.String())
-	for name, data := range map[string]string{
-		"containerd.toml": containerd, "cni/10-sidecarkit.conflist": cni, "kubeconfig": kubeconfig, "kubelet.yaml": kubelet,
-	} {
-		if err := os.WriteFile(filepath.Join(d, name), []byte(data), 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
+	return kubelet, nil
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -209,6 +209,13 @@ func (e *env) pod(t *testing.T, name string, mode sidecar.Mode, job bool) *corev
 	if mode == "" {
 		return p
 	}
+	inject(t, p, mode)
+	return p
+}
+
+// inject injects the test sidecar into p in mode.
+func inject(t *testing.T, p *corev1.Pod, mode sidecar.Mode) {
+	t.Helper()
 	res, err := sidecar.Inject(&p.ObjectMeta, &p.Spec, sidecarSpec(NodetestImage), compat.Capability{}, sidecar.Options{
 		Mode: mode, Universal: universal.Planner{Handshake: []string{handshake, "handshake"}},
 	})
@@ -218,7 +225,6 @@ func (e *env) pod(t *testing.T, name string, mode sidecar.Mode, job bool) *corev
 	if err := res.Mutation.Apply(&p.ObjectMeta, &p.Spec); err != nil {
 		t.Fatalf("apply %s: %v", mode, err)
 	}
-	return p
 }
 
 // sidecarSpec is the test sidecar: nodetest serving on sidecarPort from

@@ -47,7 +47,9 @@ if [[ ${#test_args[@]} -eq 0 ]]; then
 	# The kinds of node (subtests named KIND-VERSION) whose kubelet is built.
 	kinds=
 	for v in $versions; do kinds+=${kinds:+|}${v//./\\.}; done
-	test_args=(-run "^(TestUniversalPairOnRealKubelets|TestInPlaceSidecarUpgrade)\$/-(${kinds})\$" ./node)
+	# Subtests are KIND-VERSION, or SCENARIO-KIND-VERSION-to-VERSION
+	# (TestKubeletLifecycle): every version named must be built.
+	test_args=(-run "^(TestUniversalPairOnRealKubelets|TestInPlaceSidecarUpgrade|TestKubeletLifecycle|TestHostNetworkPair)\$/^[a-z-]+-(${kinds})(-to-(${kinds}))?\$" ./node)
 	log "running the node kinds of kubelets $versions"
 fi
 

@@ -151,6 +151,24 @@ func failOnLegacyClaim(m protocol.Markers, sb string, v protocol.Verdict) protoc
 	return v
 }
 
+// oneShotProbe is the production protocol with a startup probe that
+// passes at most once per sandbox: it records that it passed ("started")
+// and fails when it finds that record, on the belief that the kubelet
+// never probes a started sidecar again.
+type oneShotProbe struct{ Protocol }
+
+func (o oneShotProbe) Probe(d protocol.Dir, sb string) (protocol.Verdict, error) {
+	v, err := o.Protocol.Probe(d, sb)
+	if err != nil || v == protocol.Fail {
+		return v, err
+	}
+	name := "started-" + sb
+	if _, err := d.ReadFile(name); err == nil {
+		return protocol.Fail, nil
+	}
+	return v, d.CreateFile(name, []byte("started"))
+}
+
 // TestCheckerCatches shows that the exploration finds the hazards each rule
 // of the protocol is there to close: the protocol with that rule removed
 // (or the tutorial's protocol) violates the property the rule protects.
@@ -160,6 +178,10 @@ func TestCheckerCatches(t *testing.T) {
 		name, reason string
 		cfg          Config
 		want         string
+		// without, when set, takes the event that the case is about out
+		// of cfg: the same protocol then passes, so that the event is what
+		// the checker needs to catch it.
+		without func(*Config)
 	}{
 		{
 			name:   "tutorial/old-node-recreation",
@@ -212,7 +234,8 @@ func TestCheckerCatches(t *testing.T) {
 				}
 				return d
 			}}},
-			want: PropJobStuck,
+			want:    PropJobStuck,
+			without: func(c *Config) { c.RestartPolicy = corev1.RestartPolicyAlways },
 		},
 		{
 			name:   "legacy-does-not-wait",
@@ -226,16 +249,18 @@ func TestCheckerCatches(t *testing.T) {
 			want: PropJobStuck,
 		},
 		{
-			name:   "native-steps-aside-on-legacy-claim",
-			reason: "the protocol before the upgrade family: a native twin exits 0 on a legacy claim and its startup probe fails; after an in-place upgrade from an old kubelet (the legacy twin acts), the new kubelet restarts it forever and the Pod never gets Ready",
-			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside, probe: failOnLegacyClaim}},
-			want:   PropNotReady,
+			name:    "native-steps-aside-on-legacy-claim",
+			reason:  "the protocol before the upgrade family: a native twin exits 0 on a legacy claim and its startup probe fails; after an in-place upgrade from an old kubelet (the legacy twin acts), the new kubelet restarts it forever and the Pod never gets Ready",
+			cfg:     Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside, probe: failOnLegacyClaim}},
+			want:    PropNotReady,
+			without: func(c *Config) { c.Upgrade = false },
 		},
 		{
-			name:   "native-exits-on-legacy-claim",
-			reason: "a native twin that exits 0 at once on a legacy claim loops through the restarts of the native kubelet that took over after an in-place upgrade (its probe passing or not)",
-			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside}},
-			want:   PropLoop,
+			name:    "native-exits-on-legacy-claim",
+			reason:  "a native twin that exits 0 at once on a legacy claim loops through the restarts of the native kubelet that took over after an in-place upgrade (its probe passing or not)",
+			cfg:     Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside}},
+			want:    PropLoop,
+			without: func(c *Config) { c.Upgrade = false },
 		},
 		{
 			name:   "native-does-not-wait-on-legacy-claim",
@@ -246,19 +271,22 @@ func TestCheckerCatches(t *testing.T) {
 				}
 				return d
 			}}},
-			want: PropLoop,
+			want:    PropLoop,
+			without: func(c *Config) { c.Upgrade = false },
 		},
 		{
-			name:   "startup-probe-fails-on-legacy-claim",
-			reason: "a native twin that stands by while the legacy twin acts needs its startup probe to pass, else the Pod never gets Ready after an in-place upgrade",
-			cfg:    Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},
-			want:   PropNotReady,
+			name:    "startup-probe-fails-on-legacy-claim",
+			reason:  "a native twin that stands by while the legacy twin acts needs its startup probe to pass, else the Pod never gets Ready after an in-place upgrade",
+			cfg:     Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},
+			want:    PropNotReady,
+			without: func(c *Config) { c.Upgrade = false },
 		},
 		{
-			name:   "startup-probe-fails-on-legacy-claim/lost-directory",
-			reason: "…and after a 1.28 kubelet starts the legacy twin early in a sandbox whose handshake directory was emptied",
-			cfg:    Config{Kind: Native128, Recreations: 1, Losses: 1, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},
-			want:   PropNotReady,
+			name:    "startup-probe-fails-on-legacy-claim/lost-directory",
+			reason:  "…and after a 1.28 kubelet starts the legacy twin early in a sandbox whose handshake directory was emptied",
+			cfg:     Config{Kind: Native128, Recreations: 1, Losses: 1, Protocol: mutant{Protocol: Production(), probe: failOnLegacyClaim}},
+			want:    PropNotReady,
+			without: func(c *Config) { c.Losses = 0 },
 		},
 		{
 			name:   "legacy-does-not-record-early",
@@ -269,7 +297,8 @@ func TestCheckerCatches(t *testing.T) {
 				}
 				return d
 			}}},
-			want: PropJobStuck,
+			want:    PropJobStuck,
+			without: func(c *Config) { c.Losses = 0 },
 		},
 		{
 			name:   "identity-carries-on",
@@ -277,7 +306,22 @@ func TestCheckerCatches(t *testing.T) {
 			cfg: Config{Kind: Native, RestartPolicy: onFailure, Faults: 1, IdentityFaults: true, Protocol: mutant{Protocol: Production(), identify: func(sb protocol.Sandbox, _ error) (string, error) {
 				return sb.Key(), nil
 			}}},
-			want: PropJobStuck,
+			want:    PropJobStuck,
+			without: func(c *Config) { c.IdentityFaults = false },
+		},
+		{
+			name:    "startup-probe-passes-once/kubelet-restart",
+			reason:  "a kubelet restart (1.34 and earlier; later ones seed a started sidecar's result) forgets the startup probe's result and probes the acting native twin again: a probe that passes only once per sandbox then fails for good, and the Pod never gets Ready again",
+			cfg:     Config{Kind: Native, KubeletRestarts: 1, Protocol: oneShotProbe{Production()}},
+			want:    PropNotReady,
+			without: func(c *Config) { c.KubeletRestarts = 0 },
+		},
+		{
+			name:    "startup-probe-passes-once/kubelet-restart/1.28-job",
+			reason:  "…likewise on a 1.28 kubelet with the gate on, which keeps no startup result across its restart: a Job Pod never completes",
+			cfg:     Config{Kind: Native128, RestartPolicy: onFailure, KubeletRestarts: 1, Protocol: oneShotProbe{Production()}},
+			want:    PropJobStuck,
+			without: func(c *Config) { c.KubeletRestarts = 0 },
 		},
 	}
 	for _, tc := range cases {
@@ -285,6 +329,19 @@ func TestCheckerCatches(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.reason == "" {
 				t.Fatal("every case needs a reason")
+			}
+			if tc.without != nil {
+				cfg := tc.cfg
+				tc.without(&cfg)
+				res, err := Explore(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range res.Violations {
+					if strings.HasPrefix(v.Property, tc.want) {
+						t.Errorf("%s: without the event the case is about, the protocol already violates %q: %s", cfg, tc.want, v)
+					}
+				}
 			}
 			res, err := Explore(tc.cfg)
 			if err != nil {

@@ -11,7 +11,7 @@
 // -name when run without the handshake.
 //
 //	nodetest serve -port 9090 -events /events/log [-name sidecar]
-//	nodetest app -url http://127.0.0.1:9090/ -events /events/log [-job] [-grace 500ms]
+//	nodetest app -url http://127.0.0.1:9090/ -events /events/log [-job [-hold FILE]] [-grace 500ms]
 package main
 
 import (
@@ -119,6 +119,7 @@ func app(args []string) error {
 	job := fs.Bool("job", false, "exit 0 once the sidecar answered (a Job's Pod)")
 	wait := fs.Duration("wait", 60*time.Second, "how long to wait for the sidecar")
 	grace := fs.Duration("grace", 500*time.Millisecond, "time taken to shut down after SIGTERM")
+	hold := fs.String("hold", "", "with -job, exit only once this file exists (the test releases the Job)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -143,6 +144,17 @@ func app(args []string) error {
 		}
 	}
 	if *job {
+		for *hold != "" {
+			if _, err := os.Stat(*hold); err == nil {
+				break
+			}
+			select {
+			case s := <-sigs:
+				record(*events, "app-term", "app", s.String())
+				return errors.New("terminated before the Job was released")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 		record(*events, "app-exit", "app", "job done")
 		return nil
 	}
