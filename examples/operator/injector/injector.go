@@ -434,7 +434,7 @@ func (r *Reconciler) capability(ctx context.Context, obj *patch.Object) (compat.
 func (r *Reconciler) inject(ctx context.Context, u *unstructured.Unstructured, obj *patch.Object, c compat.Capability) (Status, error) {
 	opts := r.Options
 	if opts.Mode == sidecar.Auto {
-		if rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name); err == nil && has && unknown(c) {
+		if rec, has, err := sidecar.ReadRecord(obj.Meta, r.Spec.Container.Name); err == nil && has && unknown(c) && holds(obj.Spec, r.Spec.Container.Name, rec.Mode) {
 			opts.Mode = rec.Mode
 		}
 	}
@@ -649,6 +649,41 @@ func recordedMode(obj *patch.Object, name string, def sidecar.Mode) string {
 		return ""
 	}
 	return def.String()
+}
+
+// holds reports whether spec has the sidecar named name in the form mode
+// gives it: a record is the template's own word, so the mode it names is
+// kept only where the template carries the sidecar that way (a forged
+// record on a template without the sidecar chooses nothing).
+func holds(spec *corev1.PodSpec, name string, mode sidecar.Mode) bool {
+	if spec == nil {
+		return false
+	}
+	native := func() bool {
+		for i := range spec.InitContainers {
+			if c := &spec.InitContainers[i]; c.Name == name {
+				return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+			}
+		}
+		return false
+	}
+	regular := func(n string) bool {
+		for i := range spec.Containers {
+			if spec.Containers[i].Name == n {
+				return true
+			}
+		}
+		return false
+	}
+	switch mode {
+	case sidecar.Native, sidecar.Pinned:
+		return native()
+	case sidecar.Legacy:
+		return regular(name)
+	case sidecar.Universal:
+		return native() && regular(name+"-legacy")
+	}
+	return false
 }
 
 // unknown reports whether Auto would decide from the caller's fallback.

@@ -340,6 +340,28 @@ func TestKeepModeWhileUnknown(t *testing.T) {
 	}
 }
 
+// TestForgedRecordChoosesNoMode: a template without the sidecar whose
+// record (forged, or copied from another workload) names a mode does not
+// choose it while the capability is unknown: Auto takes the fallback.
+func TestForgedRecordChoosesNoMode(t *testing.T) {
+	d := deployment("web", optIn, podSpec())
+	d.Spec.Template.Annotations = map[string]string{sidecar.Annotation("proxy"): `{"v":2,"mode":"native","reason":"all-native"}`}
+	e := newEnv(t, injector.StrategicMerge, d)
+	e.r.Facts = &facts.Cluster{Nodes: e.c, APIServer: func(context.Context) (facts.APIServer, error) {
+		return facts.APIServer{}, errors.New("unreachable")
+	}}
+	if err := e.reconcile(t, "web"); err != nil {
+		t.Fatal(err)
+	}
+	got := e.deployment(t, "web").Spec.Template.Spec
+	if g := names(got.InitContainers); g != "" {
+		t.Errorf("initContainers = %q, want none: the forged record chose native", g)
+	}
+	if g := names(got.Containers); !strings.Contains(g, "proxy") {
+		t.Errorf("containers = %q, want the fallback's legacy sidecar", g)
+	}
+}
+
 func TestMigrateAnnotation(t *testing.T) {
 	shipper := corev1.Container{Name: "log-shipper", Image: "registry.example/shipper:3",
 		Args: []string{"--follow"}, Resources: corev1.ResourceRequirements{}}
