@@ -1,0 +1,77 @@
+package patch_test
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/patch"
+)
+
+// TestRenderMetadataWithoutRoot: a metadata edit rendered at a root that
+// has no pod metadata beside it (one not ending in /spec) is an error
+// naming the root and the op, never a patch of the wrong place; the spec's
+// edits alone render there.
+func TestRenderMetadataWithoutRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		root    patch.Root
+		meta    bool
+		wantErr string
+	}{
+		{"metadata edit, root without metadata", patch.Root("/items/0"), true, `patch: root "/items/0" has no pod metadata for add`},
+		{"spec edit only, root without metadata", patch.Root("/items/0"), false, ""},
+		{"metadata edit, template root", patch.TemplateRoot, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := patch.New(nil, &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}})
+			if err := m.AppendContainer(patch.Containers, corev1.Container{Name: "proxy"}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.meta {
+				if err := m.SetAnnotation("a", "b"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, err := m.MarshalJSONPatch(tc.root)
+			_, err2 := m.JSONPatch(tc.root)
+			if tc.wantErr == "" {
+				if err != nil || err2 != nil {
+					t.Fatalf("MarshalJSONPatch: %v; JSONPatch: %v", err, err2)
+				}
+				if !strings.Contains(string(b), `"path":"`+string(tc.root)+`/containers/-"`) {
+					t.Errorf("patch %s does not add the container under %s", b, tc.root)
+				}
+				return
+			}
+			for _, e := range []error{err, err2} {
+				if e == nil || !strings.Contains(e.Error(), tc.wantErr) {
+					t.Errorf("error %v, want one containing %q", e, tc.wantErr)
+				}
+			}
+		})
+	}
+	if m, ok := patch.Root("/items/0").Metadata(); ok || m != "" {
+		t.Errorf(`Root("/items/0").Metadata() = %q, %v; want "", false`, m, ok)
+	}
+}
+
+// TestNewNilSpec: New with a nil spec is a Mutation of an empty PodSpec.
+func TestNewNilSpec(t *testing.T) {
+	m := patch.New(nil, nil)
+	if err := m.AppendContainer(patch.Containers, corev1.Container{Name: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	_, spec := m.Result()
+	if len(spec.Containers) != 1 || spec.Containers[0].Name != "app" {
+		t.Errorf("Result's containers %+v, want app alone", spec.Containers)
+	}
+	b, err := m.MarshalJSONPatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"op":"add","path":"/spec/containers","value":[{"name":"app"}]}]`; string(b) != want {
+		t.Errorf("patch %s, want %s", b, want)
+	}
+}
