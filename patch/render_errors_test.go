@@ -75,3 +75,54 @@ func TestNewNilSpec(t *testing.T) {
 		t.Errorf("patch %s, want %s", b, want)
 	}
 }
+
+// TestEditRefusals: an edit that cannot be made is refused with an error
+// saying what and where, and records nothing; Apply of edits to a spec
+// they do not fit fails, naming the edit, and leaves the spec unchanged.
+func TestEditRefusals(t *testing.T) {
+	spec := func() *corev1.PodSpec {
+		return &corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "a"}}}
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(m *patch.Mutation) error
+		want string
+	}{
+		{"value that does not encode", func(m *patch.Mutation) error {
+			return m.SetContainerField(patch.Containers, "app", "image", make(chan int))
+		}, "patch: encode app.image: json: unsupported type: chan int"},
+		{"set field of a missing container", func(m *patch.Mutation) error {
+			return m.SetContainerField(patch.Containers, "web", "image", "w")
+		}, `patch: set field: `},
+		{"set field in an unknown list", func(m *patch.Mutation) error {
+			return m.SetContainerField(patch.List("sidecars"), "app", "image", "w")
+		}, `unknown container list "sidecars"`},
+		{"clear field of a missing container", func(m *patch.Mutation) error {
+			return m.ClearContainerField(patch.InitContainers, "app", "image")
+		}, `patch: set field: `},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := patch.New(nil, spec())
+			err := tc.edit(m)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			if !m.Empty() || m.Len() != 0 {
+				t.Errorf("a refused edit left %d ops, %d edits", m.NumOps(), m.Len())
+			}
+		})
+	}
+
+	m := patch.New(nil, spec())
+	if err := m.SetContainerField(patch.Containers, "app", "image", "b"); err != nil {
+		t.Fatal(err)
+	}
+	other := &corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "w"}}}
+	err := m.Apply(nil, other)
+	if err == nil || !strings.Contains(err.Error(), "patch: apply: edit 0: ") {
+		t.Fatalf("Apply to a spec without the container: %v, want an error naming edit 0", err)
+	}
+	if other.Containers[0].Image != "w" || len(other.Containers) != 1 {
+		t.Errorf("a failed Apply changed the spec: %+v", other.Containers)
+	}
+}
