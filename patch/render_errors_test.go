@@ -126,3 +126,11 @@ func TestEditRefusals(t *testing.T) {
 		t.Errorf("a failed Apply changed the spec: %+v", other.Containers)
 	}
 }
+
+// TestDiffNilAfter: Diff to a nil spec is an error, not a mutation.
+func TestDiffNilAfter(t *testing.T) {
+	m, err := patch.Diff(&corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}, nil)
+	if err == nil || m != nil || !strings.Contains(err.Error(), "patch: diff: nil spec") {
+		t.Errorf("Diff(spec, nil) = %v, %v; want nil and the error", m, err)
+	}
+}
