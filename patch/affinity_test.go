@@ -100,6 +100,9 @@ func TestNodeRequirementShapes(t *testing.T) {
 		{"remove, no term with", true, required(term(other), term(other)), 0},
 		{"remove, a term of it alone and one without", true, required(term(other), term(req)), 1},
 		{"remove, the only term", true, required(term(req)), 1},
+		{"remove, no terms", true, required(), 0},
+		{"remove, a term of field selectors only and one of it alone", true, required(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{field}}, term(req)), 1},
+		{"remove, an empty term and one of it alone", true, required(corev1.NodeSelectorTerm{}, term(req)), 1},
 		{"remove, a term with field selectors", true, required(corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{req}, MatchFields: []corev1.NodeSelectorRequirement{field}}), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
