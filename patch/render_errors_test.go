@@ -57,8 +57,22 @@ func TestRenderMetadataWithoutRoot(t *testing.T) {
 	}
 }
 
-// TestNewNilSpec: New with a nil spec is a Mutation of an empty PodSpec.
+// TestNewNilSpec: New with a nil spec is a Mutation of an empty PodSpec:
+// its patches, JSON and strategic merge, are those of New with &PodSpec{}.
 func TestNewNilSpec(t *testing.T) {
+	for _, spec := range []*corev1.PodSpec{nil, {}} {
+		m := patch.New(nil, spec)
+		if err := m.AppendContainer(patch.Containers, corev1.Container{Name: "app"}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := m.StrategicMerge()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"spec":{"containers":[{"name":"app"}]}}`; string(b) != want {
+			t.Errorf("New(nil, spec) with spec non-nil %v: strategic merge patch %s, want %s", spec != nil, b, want)
+		}
+	}
 	m := patch.New(nil, nil)
 	if err := m.AppendContainer(patch.Containers, corev1.Container{Name: "app"}); err != nil {
 		t.Fatal(err)
