@@ -111,6 +111,9 @@ func TestEditRefusals(t *testing.T) {
 		{"set field in an unknown list", func(m *patch.Mutation) error {
 			return m.SetContainerField(patch.List("sidecars"), "app", "image", "w")
 		}, `unknown container list "sidecars"`},
+		{"unknown field, the supported ones listed in the API's order", func(m *patch.Mutation) error {
+			return m.SetContainerField(patch.Containers, "app", "imag", "x")
+		}, `spec.containers[0].imag: Unsupported value: "imag": supported values: "name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources"`},
 		{"clear field of a missing container", func(m *patch.Mutation) error {
 			return m.ClearContainerField(patch.InitContainers, "app", "image")
 		}, `patch: set field: `},
