@@ -1,6 +1,8 @@
 package patch_test
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -149,5 +151,63 @@ func TestDiffNilAfter(t *testing.T) {
 	m, err := patch.Diff(&corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}, nil)
 	if err == nil || m != nil || !strings.Contains(err.Error(), "patch: diff: nil spec") {
 		t.Errorf("Diff(spec, nil) = %v, %v; want nil and the error", m, err)
+	}
+}
+
+// TestRenderSizes: rendering sizes its buffer from the ops; whatever their
+// sizes (a long resourceVersion, many ops without a value, guards on a
+// container with a long name, a long or empty root), the patch is
+// complete and valid JSON.
+func TestRenderSizes(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	envs := func(name string, n int) *corev1.PodSpec {
+		c := corev1.Container{Name: name}
+		for i := 0; i < n; i++ {
+			c.Env = append(c.Env, corev1.EnvVar{Name: "E" + strconv.Itoa(i)})
+		}
+		return &corev1.PodSpec{Containers: []corev1.Container{c}}
+	}
+	removeAll := func(name string, n int) func(m *patch.Mutation) error {
+		return func(m *patch.Mutation) error {
+			for i := 0; i < n; i++ {
+				if err := m.RemoveEnv(patch.Containers, name, "E"+strconv.Itoa(i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		spec *corev1.PodSpec
+		edit func(m *patch.Mutation) error
+		opts []patch.RenderOption
+		ops  int
+		path string // the last op's path
+	}{
+		{"a long resourceVersion alone", envs("app", 0), func(*patch.Mutation) error { return nil },
+			[]patch.RenderOption{patch.ResourceVersion(strings.Repeat("9", 200))}, 1, "/metadata/resourceVersion"},
+		{"many removals", envs("app", 30), removeAll("app", 30), nil, 30, "/spec/containers/0/env/0"},
+		{"guarded removals of a long-named container", envs(long, 10), removeAll(long, 10), []patch.RenderOption{patch.Guarded()}, 20, "/spec/containers/0/env/0"},
+		{"a long root", envs("app", 3), removeAll("app", 3), []patch.RenderOption{patch.Root("/" + strings.Repeat("r", 2000) + "/spec")}, 3, "/" + strings.Repeat("r", 2000) + "/spec/containers/0/env/0"},
+		{"guarded at the empty root", envs("app", 3), removeAll("app", 3), []patch.RenderOption{patch.Root(""), patch.Guarded()}, 6, "/containers/0/env/0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := patch.New(nil, tc.spec)
+			if err := tc.edit(m); err != nil {
+				t.Fatal(err)
+			}
+			b, err := m.MarshalJSONPatch(tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ops patch.Ops
+			if err := json.Unmarshal(b, &ops); err != nil {
+				t.Fatalf("patch is not valid JSON (%v): %s", err, b)
+			}
+			if len(ops) != tc.ops || ops[len(ops)-1].Path != tc.path {
+				t.Errorf("%d ops ending at %q, want %d ending at %q: %s", len(ops), ops[len(ops)-1].Path, tc.ops, tc.path, b)
+			}
+		})
 	}
 }
