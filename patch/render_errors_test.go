@@ -211,3 +211,16 @@ func TestRenderSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestOpsMarshalLongFrom: Ops encode whatever the lengths of their
+// members (the buffer is sized from them).
+func TestOpsMarshalLongFrom(t *testing.T) {
+	from := "/" + strings.Repeat("f", 500)
+	b, err := json.Marshal(patch.Ops{{Op: "copy", From: from, Path: "/a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"op":"copy","from":"` + from + `","path":"/a"}]`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+}
