@@ -2,6 +2,7 @@ package sidecar_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -166,4 +167,43 @@ func applyMutation(t *testing.T, raw []byte, m *patch.Mutation, obj *patch.Objec
 		t.Errorf("Verify: %v", err)
 	}
 	return apply(t, raw, ops)
+}
+
+// The recorded value follows the first application container: when the
+// Pod's first application container changes (its author put another one
+// first), a re-injection moves the annotation it set to the new one; a
+// Pod without regular containers gets no annotation (there is nothing for
+// kubectl to default to).
+func TestDefaultContainerFollowsFirstApp(t *testing.T) {
+	native := compat.Capability{APIServer: compat.APIServerStores, Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported}
+	s := loadSpec(t, "plain") // placement First
+	legacy, _, _ := injectRaw(t, defaultPod(t, nil), s, sidecar.Options{Mode: sidecar.Legacy}, native)
+	if got, _, rec := annotations(t, legacy); got != "app" || rec != "app" {
+		t.Fatalf("legacy first: annotation %q, recorded %q; want app", got, rec)
+	}
+	// The author removes container app: worker is now the first
+	// application container.
+	obj := decode(t, legacy)
+	at := -1
+	for i, c := range obj.Spec.Containers {
+		if c.Name == "app" {
+			at = i
+		}
+	}
+	if at < 0 {
+		t.Fatalf("no container app in %s", legacy)
+	}
+	moved := apply(t, legacy, patch.Ops{{Op: "remove", Path: "/spec/containers/" + strconv.Itoa(at)}})
+	again, _, _ := injectRaw(t, moved, s, sidecar.Options{Mode: sidecar.Legacy}, native)
+	if got, _, rec := annotations(t, again); got != "worker" || rec != "worker" {
+		t.Errorf("first application container gone: annotation %q, recorded %q; want worker", got, rec)
+	}
+
+	for _, mode := range []sidecar.Mode{sidecar.Native, sidecar.Pinned} {
+		empty := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[]}}`)
+		injected, _, _ := injectRaw(t, empty, s, sidecar.Options{Mode: mode}, native)
+		if got, has, _ := annotations(t, injected); has {
+			t.Errorf("%s, no regular container: annotation %q set", mode, got)
+		}
+	}
 }

@@ -345,6 +345,8 @@ func mutatePackage(ctx context.Context, c *config, dir string, only []string, eq
 			s.buildFailed++
 		case stNotRun, "":
 			s.notRun++
+			// Listed, so that a later run can test them with -keys.
+			fmt.Fprintf(out, "%-12s %s %s | %s\n", stNotRun, m.Key(), m.Change(), m.LineText)
 		}
 	}
 	s.elapsed = time.Since(start)
