@@ -273,12 +273,17 @@ func buildSchemaBinary(ctx context.Context, c *config, p *pkgInfo, dir string, s
 		return giveUp(err.Error())
 	}
 	bin = filepath.Join(sdir, "pkg.test")
-	code, out, _, err := runCmd(ctx, c.root, nil, timeout, c.goCommand, "test", "-c", "-o", bin, "-vet=off", "-ldflags=-s -w", "-overlay="+overlay, "./"+dir)
-	if err != nil || code != 0 {
-		if ctx.Err() != nil {
+	code, out, timedOut, err := runCmd(ctx, c.root, nil, timeout, c.goCommand, "test", "-c", "-o", bin, "-vet=off", "-ldflags=-s -w", "-overlay="+overlay, "./"+dir)
+	if err != nil || code != 0 || timedOut {
+		switch {
+		case ctx.Err() != nil:
 			return giveUp("")
+		case timedOut:
+			return giveUp(fmt.Sprintf("build: still running after the per-mutant limit of %v (raise -timeout)", timeout))
+		case err != nil:
+			return giveUp(fmt.Sprintf("build: %v: %s", err, lastLines(out, 5)))
 		}
-		return giveUp("build: " + lastLines(out, 5))
+		return giveUp(fmt.Sprintf("build: exit %d: %s", code, lastLines(out, 5)))
 	}
 	// With no mutant on, the schema is the original: its tests pass.
 	if st, detail := runSchemaMutant(ctx, c, bin, p.dir, 0, timeout); st != stSurvived {
