@@ -11,12 +11,13 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/admission"
+	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
-// leanModes are the modes FuzzLeanReview forces (Auto without a Capability
-// hook takes the fallback, Legacy).
+// leanModes are the modes FuzzLeanReview forces (Auto with a Capability
+// hook that judges the Pod by its SchedulingSpec).
 var leanModes = []sidecar.Mode{sidecar.Auto, sidecar.Native, sidecar.Legacy, sidecar.Pinned}
 
 // FuzzLeanReview is the differential test of the lean decode: a Webhook
@@ -57,10 +58,14 @@ func FuzzLeanReview(f *testing.F) {
 	var hooks [3][4][2]*admission.Webhook // by spec and mode: lean, typed
 	for s, spec := range []sidecar.Spec{spec, mountsOnly, bare} {
 		for m, mode := range leanModes {
-			w := newWebhook(f, admission.Config{Spec: spec, Options: sidecar.Options{Mode: mode}, AllowOnError: m%2 == 1})
+			c := admission.Config{Spec: spec, Options: sidecar.Options{Mode: mode}, AllowOnError: m%2 == 1}
+			if mode == sidecar.Auto {
+				c.Capability = placementCapability
+			}
+			w := newWebhook(f, c)
 			typed, lean := admission.Typed(w)
 			if !lean {
-				f.Fatal("a Webhook without hooks does not decode leanly")
+				f.Fatal("a Webhook without a Decide hook or universal planner does not decode leanly")
 			}
 			hooks[s][m] = [2]*admission.Webhook{w, typed}
 		}
@@ -133,14 +138,9 @@ func malformedSkipped(obj []byte) bool {
 			Annotations     map[string]string `json:"annotations"`
 		} `json:"metadata"`
 		Spec *struct {
-			Affinity            *corev1.Affinity             `json:"affinity"`
-			NodeSelector        map[string]string            `json:"nodeSelector"`
-			HostNetwork         bool                         `json:"hostNetwork"`
-			RestartPolicy       corev1.RestartPolicy         `json:"restartPolicy"`
-			EphemeralContainers []corev1.EphemeralContainer  `json:"ephemeralContainers"`
-			Overhead            corev1.ResourceList          `json:"overhead"`
-			Resources           *corev1.ResourceRequirements `json:"resources"`
-			Volumes             []struct {
+			corev1.PodSpec                              // every pod-level field; the lists below shadow its own
+			Resources      *corev1.ResourceRequirements `json:"resources"`
+			Volumes        []struct {
 				Name string `json:"name"`
 			} `json:"volumes"`
 			InitContainers []struct {
@@ -161,6 +161,25 @@ func malformedSkipped(obj []byte) bool {
 		} `json:"spec"`
 	}
 	return utiljson.Unmarshal(obj, &shape) == nil
+}
+
+// placementCapability is a Capability hook whose answer depends on all
+// of what a placement reads of SchedulingSpec (compat.Cluster.For), and
+// fails if the spec carries containers or volumes (Request.SchedulingSpec
+// has none).
+func placementCapability(_ context.Context, r *admission.Request) (compat.Capability, error) {
+	s := r.SchedulingSpec
+	switch {
+	case s == nil || len(s.InitContainers)+len(s.Containers)+len(s.EphemeralContainers)+len(s.Volumes) > 0:
+		return compat.Capability{}, fmt.Errorf("scheduling spec %+v", s)
+	case s.NodeName != "":
+		return compat.Capability{Kubelet: compat.KubeletRejects, APIServer: compat.APIServerStores}, nil
+	case len(s.NodeSelector) > 0 || len(s.Tolerations) > 0:
+		return compat.Capability{Kubelet: compat.KubeletStrips, APIServer: compat.APIServerStores}, nil
+	case s.Affinity != nil:
+		return compat.Capability{}, nil
+	}
+	return nativeCap, nil
 }
 
 // editPod makes the edits knobs selects to the generated Pod pod. Bits:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"net/http"
 	"unicode"
 	"unicode/utf8"
@@ -132,18 +133,27 @@ func (wh *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.Admiss
 	if len(r.Object) == 0 || string(r.Object) == "null" {
 		return nil, out, badRequest(errors.New("admission: request.object is missing"))
 	}
-	obj, err := wh.decode(r.Object, r.Kind.Kind)
+	obj, full, err := wh.decode(r.Object, r.Kind.Kind)
 	if err != nil {
 		return nil, out, badRequest(fmt.Errorf("admission: request.object: %w", err))
 	}
 	var c compat.Capability
 	if wh.capability != nil {
 		sched, err := sidecar.SchedulingSpec(obj.Meta, obj.Spec, wh.spec.Container.Name)
-		if err != nil {
+		if err != nil || sched == nil {
 			// A corrupt record of ours: Inject reports it below.
 			sched = obj.Spec
 		}
-		req := Request{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: out.DryRun, Object: obj, SchedulingSpec: sched}
+		placement := corev1.PodSpec{}
+		if sched != nil {
+			placement = *sched
+			placement.InitContainers, placement.Containers, placement.EphemeralContainers, placement.Volumes = nil, nil, nil, nil
+		}
+		req := Request{UID: r.UID, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, Operation: r.Operation, DryRun: out.DryRun,
+			SchedulingSpec: &placement, raw: r.Object}
+		if full {
+			req.obj, req.done = obj, true
+		}
 		if c, err = wh.capability(ctx, &req); err != nil {
 			return nil, out, internal(fmt.Errorf("admission: capability: %w", err))
 		}
@@ -227,28 +237,32 @@ func appendReview(b []byte, resp *admissionv1.AdmissionResponse) ([]byte, bool) 
 	return append(b, "}}"...), true
 }
 
-// decode decodes the request's object as patch.DecodeAs does. When only
-// the injection reads it (Webhook.lean) and it is a Pod not injected
-// before (no record annotation of this sidecar, whose claims would make
-// the injection compare containers in full), the regular containers other
+// decode decodes the request's object as patch.DecodeAs does, and
+// reports whether it decoded it in full. When only the injection reads
+// the containers (Webhook.lean) and it is a Pod not injected before (no
+// record annotation of this sidecar, whose claims would make the
+// injection compare containers in full), the regular containers other
 // than the sidecar's are decoded only as far as the injection reads them
 // (internal/leanpod): the name, restartPolicy, ports and envFrom, and of
 // volumeMounts and env the names and paths, the Spec's app mounts and env
-// in full. The Result, and so the response, is the same byte for byte
-// (FuzzLeanReview), for about half the cost of decoding them in full.
-func (wh *Webhook) decode(raw []byte, kind string) (*patch.Object, error) {
+// in full, and of the volumes the names. The pod-level fields are decoded
+// in full. The Result, and so
+// the response, is the same byte for byte (FuzzLeanReview), for about
+// half the cost of decoding them in full.
+func (wh *Webhook) decode(raw []byte, kind string) (obj *patch.Object, full bool, err error) {
 	if wh.lean && kind == "Pod" {
 		if o, ok := leanpod.Decode(raw, &wh.reads); ok {
 			obj := o.(*patch.Object)
 			if obj.Meta == nil {
-				return obj, nil
+				return obj, false, nil
 			}
 			if _, injected := obj.Meta.Annotations[wh.record]; !injected {
-				return obj, nil
+				return obj, false, nil
 			}
 		}
 	}
-	return patch.DecodeAs(raw, kind)
+	obj, err = patch.DecodeAs(raw, kind)
+	return obj, true, err
 }
 
 // respond returns the response for out: denied when out.Err is set

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,8 +57,17 @@ func TestReviewCapabilityRequest(t *testing.T) {
 		if got.UID != "u1" || got.Kind != podKind || got.Namespace != "shop" || got.Name != "web" || got.Operation != "CREATE" || !got.DryRun {
 			t.Errorf("%s: request %+v", tc.name, got)
 		}
-		if got.Object == nil || got.Object.Spec == nil || got.SchedulingSpec != got.Object.Spec {
-			t.Errorf("%s: scheduling spec %p, want the object's spec", tc.name, got.SchedulingSpec)
+		obj, err := got.Object()
+		if err != nil || obj == nil || obj.Spec == nil {
+			t.Fatalf("%s: Object() = %v, %v", tc.name, obj, err)
+		}
+		if len(obj.Spec.Containers) == 0 || obj.Spec.Containers[0].Image == "" || obj.Meta.Labels["app"] != "web" {
+			t.Errorf("%s: Object() is not decoded in full: %+v", tc.name, obj)
+		}
+		want := *obj.Spec
+		want.Containers, want.InitContainers, want.EphemeralContainers, want.Volumes = nil, nil, nil, nil
+		if got.SchedulingSpec == nil || !reflect.DeepEqual(*got.SchedulingSpec, want) {
+			t.Errorf("%s: scheduling spec %+v, want the object's spec without its containers and volumes", tc.name, got.SchedulingSpec)
 		}
 	}
 }

@@ -387,8 +387,11 @@ func TestCapabilitySeesRequest(t *testing.T) {
 	if _, _, err := i.Review(context.Background(), review(t, req{uid: "u1", ns: "team-a", object: obj, dryRun: true})); err != nil {
 		t.Fatal(err)
 	}
-	if got.UID != "u1" || got.Namespace != "team-a" || !got.DryRun || got.Operation != "CREATE" || got.Kind != podKind || got.Object == nil || got.Object.Root != patch.PodRoot {
+	if got.UID != "u1" || got.Namespace != "team-a" || !got.DryRun || got.Operation != "CREATE" || got.Kind != podKind {
 		t.Errorf("request %+v", got)
+	}
+	if obj, err := got.Object(); err != nil || obj == nil || obj.Root != patch.PodRoot || obj.Meta.GenerateName != "web-" {
+		t.Errorf("request's Object() = %+v, %v", obj, err)
 	}
 }
 
@@ -470,7 +473,7 @@ func TestSchedulingSpecWithoutOwnPin(t *testing.T) {
 	if _, out, err = i.Review(context.Background(), review(t, req{uid: "u2", object: string(pinned)})); err != nil || out.Skipped != sidecar.SkipAlreadyInjected {
 		t.Fatalf("reinvocation: skipped %q, %v; want already injected", out.Skipped, err)
 	}
-	if got.Object.Spec.Affinity == nil {
+	if obj, err := got.Object(); err != nil || obj.Spec.Affinity == nil {
 		t.Fatal("the reinvoked object is not pinned")
 	}
 	if a := got.SchedulingSpec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil &&

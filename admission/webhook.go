@@ -48,19 +48,39 @@ type Config struct {
 }
 
 // Request is the part of an admission request that a capability source
-// may need. Object is the decoded object; it must not be modified.
-// SchedulingSpec is the pod spec to judge the nodes by (pass it to
-// compat.Cluster.For): Object.Spec without the node requirement of an
-// earlier pinned injection of this sidecar (see sidecar.SchedulingSpec),
-// so that a reinvocation does not unpin the Pod.
+// may need. SchedulingSpec is what to judge the nodes by (pass it to
+// compat.Cluster.For): the object's pod spec without the node requirement
+// of an earlier pinned injection of this sidecar (see
+// sidecar.SchedulingSpec), so that a reinvocation does not unpin the Pod,
+// and without its lists of containers and volumes, which say nothing
+// about placement: every other field of the spec is there. It must not be
+// modified.
 type Request struct {
 	UID             string
 	Kind            metav1.GroupVersionKind
 	Namespace, Name string
 	Operation       string
 	DryRun          bool
-	Object          *patch.Object
 	SchedulingSpec  *corev1.PodSpec
+
+	raw  []byte        // request.object
+	obj  *patch.Object // decoded in full, or nil
+	err  error         // of decoding raw in full
+	done bool          // obj or err is set
+}
+
+// Object returns the request's object decoded in full (patch.DecodeAs),
+// for a capability source that must read more than SchedulingSpec, such
+// as the containers. It must not be modified. A Webhook decodes a Pod
+// only as far as its injection reads it, so the first call decodes the
+// object again, in full: a hook that needs no more than SchedulingSpec
+// and the Request's other fields should not call it.
+func (r *Request) Object() (*patch.Object, error) {
+	if !r.done {
+		r.obj, r.err = patch.DecodeAs(r.raw, r.Kind.Kind)
+		r.done = true
+	}
+	return r.obj, r.err
 }
 
 // Webhook answers AdmissionReviews by injecting one sidecar. It is safe
@@ -73,9 +93,10 @@ type Webhook struct {
 	workloads  bool
 	exclude    map[string]bool
 	allowOnErr bool
-	// lean: nothing but the injection reads the object (no Capability or
-	// Decide hook, no universal planner), so a Pod may be decoded leanly
-	// (see decode).
+	// lean: nothing but the injection reads the object's containers (no
+	// Decide hook or universal planner; the Capability hook reads them
+	// only through Request.Object), so a Pod may be decoded leanly (see
+	// decode).
 	lean bool
 	// record is the key of the sidecar's record annotation.
 	record string
@@ -115,7 +136,7 @@ func New(c Config) (*Webhook, error) {
 	for _, v := range wh.spec.Volumes {
 		wh.reads.VolumeNames[v.Name] = true
 	}
-	wh.lean = c.Capability == nil && c.Options.Decide == nil && c.Options.Universal == nil
+	wh.lean = c.Options.Decide == nil && c.Options.Universal == nil
 	if len(c.ExcludeNamespaces) > 0 {
 		wh.exclude = make(map[string]bool, len(c.ExcludeNamespaces))
 		for _, ns := range c.ExcludeNamespaces {

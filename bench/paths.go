@@ -38,9 +38,11 @@ type Input struct {
 	Injector *sidecar.Injector
 	// Admission is the library's admission package, configured alike.
 	Admission *admission.Webhook
-	// AdmissionLean is the same with the mode set and no hooks, so that
-	// it decodes Pods leanly.
+	// AdmissionLean is the same with the mode set and no hooks.
 	AdmissionLean *admission.Webhook
+	// AdmissionDecide is Admission with a Decide hook too, which sees the
+	// Pod's spec, so that it decodes Pods in full.
+	AdmissionDecide *admission.Webhook
 }
 
 // NewInput prepares raw, a Pod, for the paths.
@@ -65,7 +67,12 @@ func NewInput(name string, raw []byte) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in, Admission: adm, AdmissionLean: lean}, nil
+	decide, err := NewAdmissionDecide()
+	if err != nil {
+		return nil, err
+	}
+	return &Input{Name: name, Raw: raw, Review: review, Meta: &pod.ObjectMeta, Spec: &pod.Spec, Sidecar: Spec(), Injector: in,
+		Admission: adm, AdmissionLean: lean, AdmissionDecide: decide}, nil
 }
 
 // Output says what a path produces.
@@ -106,8 +113,9 @@ func Paths() []Path {
 		{"OursInjector", "ours: Injector.Inject (Spec prepared once) + MarshalJSONPatch from a decoded PodSpec", JSONPatch, OursInjector},
 		{"OursDiff", "ours: DeepCopy, mutate, Mutation.Diff + SetAnnotation + JSONPatch + MarshalJSON from a decoded PodSpec", JSONPatch, OursDiff},
 		{"AdmissionPeer", "admission, peer: AdmissionReview bytes in, decode, mutate, marshal, gomodules CreatePatch, response bytes out", ReviewResponse, AdmissionPeer},
-		{"AdmissionOurs", "admission, ours: AdmissionReview bytes in, package admission (patch.DecodeAs, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionOurs},
+		{"AdmissionOurs", "admission, ours with a Capability hook: AdmissionReview bytes in, package admission (lean decode of the Pod, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionOurs},
 		{"AdmissionLean", "admission, ours without hooks (mode native, no Capability or Decide): AdmissionReview bytes in, package admission (lean decode of the Pod, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionLean},
+		{"AdmissionDecide", "admission, ours with a Capability and a Decide hook: AdmissionReview bytes in, package admission (patch.DecodeAs, Injector.Inject, MarshalJSONPatch), response bytes out", ReviewResponse, AdmissionDecide},
 	}
 }
 
@@ -285,9 +293,9 @@ func admissionPeer(review []byte, s *sidecar.Spec) ([]byte, error) {
 	return respond([]byte(ar.Request.UID), p)
 }
 
-// AdmissionOurs is the library's whole path, package admission: review
-// bytes in, patch.DecodeAs, Injector.Inject, MarshalJSONPatch, response
-// bytes out.
+// AdmissionOurs is the library's whole path, package admission, for a
+// webhook with a Capability hook: review bytes in, the lean decode of the
+// Pod, Injector.Inject, MarshalJSONPatch, response bytes out.
 func AdmissionOurs(in *Input) ([]byte, error) {
 	out, _, err := in.Admission.Review(context.Background(), in.Review)
 	return out, err
@@ -315,6 +323,25 @@ func AdmissionLean(in *Input) ([]byte, error) {
 // benchmark's Spec in native mode, without hooks.
 func NewAdmissionLean() (*admission.Webhook, error) {
 	return admission.New(admission.Config{Spec: Spec(), Options: sidecar.Options{Mode: sidecar.Native}})
+}
+
+// AdmissionDecide is AdmissionOurs for a webhook with a Decide hook as
+// well: the hook sees the Pod's spec, so package admission decodes the Pod
+// in full (patch.DecodeAs).
+func AdmissionDecide(in *Input) ([]byte, error) {
+	out, _, err := in.AdmissionDecide.Review(context.Background(), in.Review)
+	return out, err
+}
+
+// NewAdmissionDecide returns NewAdmission's Webhook with a Decide hook
+// that injects into every Pod.
+func NewAdmissionDecide() (*admission.Webhook, error) {
+	c := Capability()
+	return admission.New(admission.Config{
+		Spec:       Spec(),
+		Options:    sidecar.Options{Decide: func(*metav1.ObjectMeta, *corev1.PodSpec) sidecar.Decision { return sidecar.Decision{Inject: true} }},
+		Capability: func(context.Context, *admission.Request) (compat.Capability, error) { return c, nil },
+	})
 }
 
 func runtimeRaw(s string) runtime.RawExtension { return runtime.RawExtension{Raw: []byte(s)} }

@@ -33,7 +33,7 @@ func TestPaths(t *testing.T) {
 				if q.UnknownTotal == 0 {
 					t.Fatal("the fixture has no unknown fields")
 				}
-				ours := p.Key == "OursInject" || p.Key == "OursInjector" || p.Key == "OursDiff" || p.Key == "AdmissionOurs" || p.Key == "AdmissionLean"
+				ours := p.Key == "OursInject" || p.Key == "OursInjector" || p.Key == "OursDiff" || p.Key == "AdmissionOurs" || p.Key == "AdmissionLean" || p.Key == "AdmissionDecide"
 				if !ours {
 					if q.UnknownKept == q.UnknownTotal {
 						t.Errorf("peer kept every unknown field (%d); the README says it does not", q.UnknownTotal)

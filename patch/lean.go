@@ -29,8 +29,8 @@ var errLean = errors.New("patch: lean decode: not for this document")
 
 // decodeLean decodes of a Pod document what the injection reads, as
 // DecodeAs(raw, "Pod") decodes it: metadata's name, namespace,
-// resourceVersion and annotations, the spec fields podSpecFields names,
-// resources, the volumes' names, of containers leanContainerFields (of
+// resourceVersion and annotations, every pod-level spec field
+// (podSpecFields, resources), the volumes' names, of containers leanContainerFields (of
 // the volume mounts and env variables that r does not name, only their
 // names and mount paths), and in full the ephemeral containers and what r
 // names. The rest stays raw, skipped by a structural scan. What it decodes
@@ -164,19 +164,17 @@ func decodeStringMap(v []byte, m *map[string]string) error {
 	return utiljson.Unmarshal(v, m)
 }
 
-// podSpecFields maps the JSON names of the PodSpec fields that the
-// injection reads, other than the container lists and "resources" (which
-// podSpec decodes itself, see podSpec), to their indices: the scheduling
-// fields a pinned injection edits (affinity, nodeSelector), what the
-// defaults and validation depend on (hostNetwork, restartPolicy,
-// ephemeralContainers; volumes, see decodeVolumes) and the overhead of the
-// resource report.
-// The others (tolerations, securityContext, dnsPolicy, ...) stay raw.
+// podSpecFields maps the JSON names of the PodSpec fields decoded in
+// full to their indices: every pod-level field (the scheduling fields a
+// pinned injection edits and a capability source judges the nodes by,
+// what the defaults and validation depend on, the overhead of the
+// resource report), which are small beside the lists of containers and
+// volumes. The container lists, "volumes" (see decodeVolumes) and
+// "resources" (which podSpec decodes itself, see podSpec) are not in it.
 var podSpecFields = func() map[string]int {
-	all := jsonFields(reflect.TypeOf(corev1.PodSpec{}))
-	m := map[string]int{}
-	for _, n := range []string{"affinity", "nodeSelector", "hostNetwork", "restartPolicy", "ephemeralContainers", "overhead"} {
-		m[n] = all[n]
+	m := jsonFields(reflect.TypeOf(corev1.PodSpec{}))
+	for _, n := range []string{"containers", "initContainers", "volumes"} {
+		delete(m, n)
 	}
 	return m
 }()

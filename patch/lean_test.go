@@ -15,8 +15,8 @@ import (
 
 // leanView is what decodeLean promises to decode of the Object DecodeAs
 // gives for the same document with reads r: the metadata's name,
-// namespace, resourceVersion and annotations; the pod-level fields the
-// injection reads; of a volume not named in r (and not projected), its
+// namespace, resourceVersion and annotations; every pod-level field; of a
+// volume not named in r (and not projected), its
 // name; of a container not named in r, the members of leanContainerFields
 // (an init container's with its lifecycle and probes, a regular one's
 // with its envFrom, and its mounts and env only when r names some mount
@@ -29,8 +29,8 @@ func leanView(o *patch.Object, r *leanpod.Reads) *patch.Object {
 			ResourceVersion: o.Meta.ResourceVersion, Annotations: o.Meta.Annotations}
 	}
 	s := o.Spec
-	spec := &corev1.PodSpec{Affinity: s.Affinity, NodeSelector: s.NodeSelector, HostNetwork: s.HostNetwork,
-		RestartPolicy: s.RestartPolicy, EphemeralContainers: s.EphemeralContainers, Overhead: s.Overhead}
+	spec := s.DeepCopy()
+	spec.Volumes = nil
 	if s.Volumes != nil {
 		spec.Volumes = make([]corev1.Volume, len(s.Volumes))
 		for i, vol := range s.Volumes {

@@ -110,11 +110,7 @@ func (s *nodeSource) capability(_ context.Context, r *admission.Request) (compat
 	if nodes == nil {
 		return s.base, nil
 	}
-	spec := r.SchedulingSpec // without our own earlier pin
-	if spec == nil && r.Object != nil {
-		spec = r.Object.Spec
-	}
-	c, err := compat.Cluster{Nodes: *nodes}.For(spec)
+	c, err := compat.Cluster{Nodes: *nodes}.For(r.SchedulingSpec) // without our own earlier pin
 	if err != nil {
 		s.log.Warn("reading nodes", "uid", r.UID, "err", err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/admission"
 	"github.com/sidecarkit/sidecarkit/compat"
-	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 func node(name, kubelet string, labels map[string]string) *corev1.Node {
@@ -36,8 +35,7 @@ func TestNodeSource(t *testing.T) {
 	}
 	capOf := func(selector map[string]string) compat.Capability {
 		t.Helper()
-		obj := &patch.Object{Spec: &corev1.PodSpec{NodeSelector: selector}}
-		c, err := s.capability(ctx, &admission.Request{Object: obj})
+		c, err := s.capability(ctx, &admission.Request{SchedulingSpec: &corev1.PodSpec{NodeSelector: selector}})
 		if err != nil {
 			t.Fatal(err)
 		}
