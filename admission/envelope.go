@@ -26,22 +26,39 @@ import (
 // Review reads is still refused.
 func readReview(body []byte) (reviewIn, error) {
 	var in reviewIn
-	err := jsonscan.Object(body, func(key []byte, v []byte) error {
+	rd := jsonscan.NewReader(body)
+	err := rd.Object(func(key []byte) error {
 		switch string(key) {
-		case "apiVersion":
+		case "apiVersion", "kind":
+			v, err := rd.Value()
+			if err != nil {
+				return err
+			}
+			if string(key) == "kind" {
+				return decodeField("kind", v, &in.Kind)
+			}
 			return decodeField("apiVersion", v, &in.APIVersion)
-		case "kind":
-			return decodeField("kind", v, &in.Kind)
 		case "request":
-			if isNull(v) {
+			if rd.Next() == 'n' {
 				in.Request = nil
-				return nil
+				return nil // skipped: checked to be null
 			}
 			if in.Request == nil { // a repeated key merges, as encoding/json does
 				in.Request = &requestIn{}
 			}
 			r := in.Request
-			return jsonscan.Object(v, func(key []byte, v []byte) error {
+			// Read in place, not as a value scanned again: the object is
+			// most of the review.
+			return rd.Object(func(key []byte) error {
+				switch string(key) {
+				case "uid", "kind", "subResource", "name", "namespace", "operation", "dryRun", "object":
+				default:
+					return nil
+				}
+				v, err := rd.Value()
+				if err != nil {
+					return err
+				}
 				switch string(key) {
 				case "uid":
 					return decodeField("request.uid", v, &r.UID)
@@ -73,6 +90,9 @@ func readReview(body []byte) (reviewIn, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = rd.End()
+	}
 	if err != nil {
 		return reviewIn{}, err
 	}

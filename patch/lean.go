@@ -48,31 +48,49 @@ var errLean = errors.New("patch: lean decode: not for this document")
 // DecodeAs refuses the document. An API server sends objects it has
 // decoded and re-encoded, which have neither.
 func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
-	var apiVersion, kind, meta, spec []byte
-	err := jsonscan.Object(raw, func(k, v []byte) error {
-		var at *[]byte
+	o := &Object{Kind: "Pod", Root: PodRoot, raw: raw}
+	ps := &podSpec{}
+	var apiVersion, kind []byte
+	var seenMeta, seenSpec, nullSpec bool
+	rd := jsonscan.NewReader(raw)
+	err := rd.Object(func(k []byte) error {
+		var err error
 		switch string(k) {
 		case "apiVersion":
-			at = &apiVersion
+			if apiVersion != nil {
+				return errLean
+			}
+			apiVersion, err = rd.Value()
 		case "kind":
-			at = &kind
+			if kind != nil {
+				return errLean
+			}
+			kind, err = rd.Value()
 		case "metadata":
-			at = &meta
+			if seenMeta {
+				return errLean
+			}
+			seenMeta = true
+			if rd.Next() != 'n' {
+				o.Meta = &metav1.ObjectMeta{}
+				err = decodeLeanMeta(rd, o.Meta)
+			}
 		case "spec":
-			at = &spec
-		default:
-			return nil
+			if seenSpec {
+				return errLean
+			}
+			seenSpec = true
+			if rd.Next() == 'n' {
+				nullSpec = true
+				return nil
+			}
+			err = decodeLeanSpec(rd, ps, r)
 		}
-		if *at != nil {
-			return errLean
-		}
-		*at = v
-		return nil
+		return err
 	})
-	if err != nil || spec == nil || string(spec) == "null" {
+	if err != nil || rd.End() != nil || !seenSpec || nullSpec {
 		return nil, false
 	}
-	o := &Object{Kind: "Pod", Root: PodRoot, raw: raw}
 	var docKind string
 	if apiVersion != nil && decodeString(apiVersion, &o.APIVersion) != nil {
 		return nil, false
@@ -84,27 +102,19 @@ func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
 		return nil, false
 	}
 	o.kindless = docKind == ""
-	if meta != nil && string(meta) != "null" {
-		o.Meta = &metav1.ObjectMeta{}
-		if decodeLeanMeta(meta, o.Meta) != nil {
-			return nil, false
-		}
+	if o.Meta != nil {
 		o.Name, o.Namespace, o.ResourceVersion = o.Meta.Name, o.Meta.Namespace, o.Meta.ResourceVersion
-	}
-	ps := &podSpec{}
-	if !decodeLeanSpec(spec, ps, r) {
-		return nil, false
 	}
 	o.Spec, o.PodResources = &ps.PodSpec, ps.Resources
 	return o, true
 }
 
-// decodeLeanMeta decodes of the metadata object v what the injection and
-// Object read: name, namespace, resourceVersion and annotations (the
+// decodeLeanMeta decodes of the metadata object at rd what the injection
+// and Object read: name, namespace, resourceVersion and annotations (the
 // injection sets no label).
-func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
+func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta) error {
 	var seen [4]bool
-	return jsonscan.Object(v, func(k, v []byte) error {
+	return rd.Object(func(k []byte) error {
 		i := -1
 		switch string(k) {
 		case "name":
@@ -122,6 +132,10 @@ func decodeLeanMeta(v []byte, m *metav1.ObjectMeta) error {
 			return errLean
 		}
 		seen[i] = true
+		v, err := rd.Value()
+		if err != nil {
+			return err
+		}
 		switch i {
 		case 0:
 			return decodeString(v, &m.Name)
@@ -221,37 +235,40 @@ func jsonFields(t reflect.Type) map[string]int {
 	return m
 }
 
-// decodeLeanSpec decodes the PodSpec object spec into ps.
-func decodeLeanSpec(spec []byte, ps *podSpec, r *leanpod.Reads) bool {
+// decodeLeanSpec decodes the PodSpec object at rd into ps.
+func decodeLeanSpec(rd *jsonscan.Reader, ps *podSpec, r *leanpod.Reads) error {
 	sv := reflect.ValueOf(&ps.PodSpec).Elem()
 	var seen [2]uint64 // PodSpec fields seen, by index
-	var containers, initContainers []byte
-	resources, volumes := false, false
-	err := jsonscan.Object(spec, func(k, v []byte) error {
+	var containers, initContainers, resources, volumes bool
+	return rd.Object(func(k []byte) error {
 		switch string(k) {
 		case "containers":
-			if containers != nil {
+			if containers {
 				return errLean
 			}
-			containers = v
-			return nil
+			containers = true
+			return decodeContainers(rd, &ps.Containers, false, r)
 		case "initContainers":
-			if initContainers != nil {
+			if initContainers {
 				return errLean
 			}
-			initContainers = v
-			return nil
+			initContainers = true
+			return decodeContainers(rd, &ps.InitContainers, true, r)
 		case "volumes":
 			if volumes {
 				return errLean
 			}
 			volumes = true
-			return decodeVolumes(v, &ps.Volumes, r.VolumeNames)
+			return decodeVolumes(rd, &ps.Volumes, r.VolumeNames)
 		case "resources":
 			if resources {
 				return errLean
 			}
 			resources = true
+			v, err := rd.Value()
+			if err != nil {
+				return err
+			}
 			return utiljson.Unmarshal(v, &ps.Resources)
 		}
 		i, ok := podSpecFields[string(k)]
@@ -262,25 +279,25 @@ func decodeLeanSpec(spec []byte, ps *podSpec, r *leanpod.Reads) bool {
 			return errLean
 		}
 		seen[i/64] |= 1 << (i % 64)
+		v, err := rd.Value()
+		if err != nil {
+			return err
+		}
 		return decodeField(v, sv.Field(i))
 	})
-	if err != nil {
-		return false
-	}
-	return decodeContainers(containers, &ps.Containers, false, r) == nil &&
-		decodeContainers(initContainers, &ps.InitContainers, true, r) == nil
 }
 
-// decodeContainers decodes the container list v (nil when absent) into l,
-// each element with decodeLeanContainer.
-func decodeContainers(v []byte, l *[]corev1.Container, init bool, r *leanpod.Reads) error {
-	if v == nil || string(v) == "null" {
-		return nil
+// decodeContainers decodes the container list at rd into l, each element
+// with decodeLeanContainer; null leaves l nil.
+func decodeContainers(rd *jsonscan.Reader, l *[]corev1.Container, init bool, r *leanpod.Reads) error {
+	if rd.Next() == 'n' {
+		_, err := rd.Value()
+		return err
 	}
 	cs := make([]corev1.Container, 0, 4)
-	err := jsonscan.Array(v, func(_ int, e []byte) error {
+	err := rd.Array(func(int) error {
 		cs = append(cs, corev1.Container{})
-		return decodeLeanContainer(e, &cs[len(cs)-1], init, r)
+		return decodeLeanContainer(rd, &cs[len(cs)-1], init, r)
 	})
 	if err != nil {
 		return err
@@ -289,16 +306,18 @@ func decodeContainers(v []byte, l *[]corev1.Container, init bool, r *leanpod.Rea
 	return nil
 }
 
-// decodeLeanContainer decodes the container element e into c: in full
+// decodeLeanContainer decodes the container element at rd into c: in full
 // when r names it, else only leanContainerFields (of an init container:
 // with its lifecycle and probes, whose presence validation checks, and
 // without volumeMounts and env, which the injection does not touch).
-func decodeLeanContainer(e []byte, c *corev1.Container, init bool, r *leanpod.Reads) error {
-	if string(e) == "null" {
-		return nil
+func decodeLeanContainer(rd *jsonscan.Reader, c *corev1.Container, init bool, r *leanpod.Reads) error {
+	if rd.Next() == 'n' {
+		_, err := rd.Value()
+		return err
 	}
+	start := rd.Offset()
 	var vals [leanFields][]byte // by index in leanContainerFields
-	err := jsonscan.Object(e, func(k, v []byte) error {
+	err := rd.Object(func(k []byte) error {
 		i, ok := leanContainerFields[string(k)]
 		if !ok {
 			return nil
@@ -306,12 +325,14 @@ func decodeLeanContainer(e []byte, c *corev1.Container, init bool, r *leanpod.Re
 		if vals[i] != nil {
 			return errLean
 		}
+		v, err := rd.Value()
 		vals[i] = v
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	e := rd.Since(start)
 	if v := vals[leanName]; v != nil {
 		if err := decodeString(v, &c.Name); err != nil {
 			return err
@@ -526,31 +547,35 @@ func decodePorts(v []byte, l *[]corev1.ContainerPort) error {
 	return utiljson.Unmarshal(v, l)
 }
 
-// decodeVolumes decodes the JSON array v into *l as encoding/json does for
-// the volumes named in full and the projected ones; of the others only the
-// name, which is all the injection reads of them (validation of mounts,
-// clashes with the Spec's volumes).
-func decodeVolumes(v []byte, l *[]corev1.Volume, full map[string]bool) error {
-	if string(v) == "null" {
+// decodeVolumes decodes the volume list at rd into *l as encoding/json
+// does for the volumes named in full and the projected ones; of the others
+// only the name, which is all the injection reads of them (validation of
+// mounts, clashes with the Spec's volumes).
+func decodeVolumes(rd *jsonscan.Reader, l *[]corev1.Volume, full map[string]bool) error {
+	if rd.Next() == 'n' {
 		*l = nil
-		return nil
+		_, err := rd.Value()
+		return err
 	}
 	out := make([]corev1.Volume, 0, 4)
-	err := jsonscan.Array(v, func(_ int, e []byte) error {
+	err := rd.Array(func(int) error {
 		out = append(out, corev1.Volume{})
 		vol := &out[len(out)-1]
-		if string(e) == "null" {
+		if rd.Next() == 'n' {
 			return nil
 		}
+		start := rd.Offset()
 		var name []byte
 		projected := false
-		err := jsonscan.Object(e, func(k, v []byte) error {
+		err := rd.Object(func(k []byte) error {
 			switch string(k) {
 			case "name":
 				if name != nil {
 					return errLean
 				}
+				v, err := rd.Value()
 				name = v
+				return err
 			case "projected":
 				projected = true
 			}
@@ -566,7 +591,7 @@ func decodeVolumes(v []byte, l *[]corev1.Volume, full map[string]bool) error {
 		}
 		if projected || full[vol.Name] {
 			*vol = corev1.Volume{}
-			return utiljson.Unmarshal(e, vol)
+			return utiljson.Unmarshal(rd.Since(start), vol)
 		}
 		return nil
 	})

@@ -4,7 +4,9 @@
 // and number characters) but not every rule of JSON in what it skips. It
 // is for reading a few members of a large document, such as an
 // AdmissionReview's envelope or one container of a Pod, in time linear in
-// the bytes it scans and without copying them.
+// the bytes it scans and without copying them. Object and Array hand out
+// raw values; a Reader descends into the values its caller reads instead,
+// so that nested reads scan each byte once.
 package jsonscan
 
 import (
@@ -33,6 +35,60 @@ func Array(b []byte, f func(i int, value []byte) error) error {
 	s := scanner{b: b}
 	return s.array(f)
 }
+
+// A Reader walks one JSON value in document order, descending into the
+// members and elements its caller reads and skipping the rest, so that
+// each byte is scanned once however deep the caller reads (Object and
+// Array hand out raw values, which a caller that descends scans again).
+// It checks what Object and Array check.
+type Reader struct{ s scanner }
+
+// NewReader returns a Reader at the start of b, which must hold exactly
+// one JSON value (see End).
+func NewReader(b []byte) *Reader { return &Reader{s: scanner{b: b}} }
+
+// Object requires the value at the reader's position to be an object (or
+// null, for which f is not called) and calls f with each member's key
+// (escapes resolved), in document order, the reader at the member's
+// value. f reads the value with one call of Object, Array or Value, or
+// does not read it, and then it is skipped. An error from f stops the walk
+// and is returned.
+func (r *Reader) Object(f func(key []byte) error) error { return r.s.members(f) }
+
+// Array is Object for an array: f gets each element's index.
+func (r *Reader) Array(f func(i int) error) error { return r.s.elements(f) }
+
+// Value skips the value at the reader's position and returns its raw
+// bytes.
+func (r *Reader) Value() ([]byte, error) {
+	r.s.ws()
+	vs := r.s.i
+	if err := r.s.value(); err != nil {
+		return nil, err
+	}
+	return r.s.b[vs:r.s.i], nil
+}
+
+// Next returns the first byte of the value at the reader's position
+// ('{', '[', '"', 'n', ...), or 0 at the end of the input, and moves the
+// reader past the white space before it.
+func (r *Reader) Next() byte {
+	r.s.ws()
+	if r.s.i >= len(r.s.b) {
+		return 0
+	}
+	return r.s.b[r.s.i]
+}
+
+// Offset is the reader's position in its input; Since(Offset()) taken
+// before a value is read gives the value's raw bytes after.
+func (r *Reader) Offset() int { return r.s.i }
+
+// Since returns the input from offset to the reader's position.
+func (r *Reader) Since(offset int) []byte { return r.s.b[offset:r.s.i] }
+
+// End requires nothing but white space after what was read.
+func (r *Reader) End() error { return r.s.end() }
 
 // errStop ends a walk early.
 var errStop = errors.New("stop")
@@ -139,12 +195,27 @@ func (s *scanner) ws() {
 // array requires b to hold exactly one JSON array (or null, which calls
 // nothing) and calls f with each element's index and raw value.
 func (s *scanner) array(f func(i int, value []byte) error) error {
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == 'n' {
+	err := s.elements(func(i int) error {
+		vs := s.i
 		if err := s.value(); err != nil {
 			return err
 		}
-		return s.end()
+		return f(i, s.b[vs:s.i])
+	})
+	if err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// elements walks the array (or null) at s.i, up to its closing bracket,
+// and calls f with each element's index, s.i at the element. f reads the
+// element (exactly one value, through s) or leaves s.i where it was, and
+// then elements skips it.
+func (s *scanner) elements(f func(i int) error) error {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == 'n' {
+		return s.value()
 	}
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		return s.errorf("want an array")
@@ -153,16 +224,18 @@ func (s *scanner) array(f func(i int, value []byte) error) error {
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == ']' {
 		s.i++
-		return s.end()
+		return nil
 	}
 	for i := 0; ; i++ {
 		s.ws()
 		vs := s.i
-		if err := s.value(); err != nil {
+		if err := f(i); err != nil {
 			return err
 		}
-		if err := f(i, s.b[vs:s.i]); err != nil {
-			return err
+		if s.i == vs {
+			if err := s.value(); err != nil {
+				return err
+			}
 		}
 		s.ws()
 		if s.i >= len(s.b) {
@@ -173,7 +246,7 @@ func (s *scanner) array(f func(i int, value []byte) error) error {
 			s.i++
 		case ']':
 			s.i++
-			return s.end()
+			return nil
 		default:
 			return s.errorf("want ',' or ']' after an array element")
 		}
@@ -184,12 +257,27 @@ func (s *scanner) array(f func(i int, value []byte) error) error {
 // nothing) and calls f with each member's raw key (between the quotes,
 // escapes resolved) and raw value.
 func (s *scanner) object(f func(key, value []byte) error) error {
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == 'n' {
+	err := s.members(func(key []byte) error {
+		vs := s.i
 		if err := s.value(); err != nil {
 			return err
 		}
-		return s.end()
+		return f(key, s.b[vs:s.i])
+	})
+	if err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// members walks the object (or null) at s.i, up to its closing brace, and
+// calls f with each member's key (escapes resolved), s.i at the member's
+// value. f reads the value (exactly one, through s) or leaves s.i where it
+// was, and then members skips the value.
+func (s *scanner) members(f func(key []byte) error) error {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == 'n' {
+		return s.value()
 	}
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return s.errorf("want an object")
@@ -198,7 +286,7 @@ func (s *scanner) object(f func(key, value []byte) error) error {
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
 		s.i++
-		return s.end()
+		return nil
 	}
 	for {
 		s.ws()
@@ -223,11 +311,13 @@ func (s *scanner) object(f func(key, value []byte) error) error {
 		s.i++
 		s.ws()
 		vs := s.i
-		if err := s.value(); err != nil {
+		if err := f(key); err != nil {
 			return err
 		}
-		if err := f(key, s.b[vs:s.i]); err != nil {
-			return err
+		if s.i == vs {
+			if err := s.value(); err != nil {
+				return err
+			}
 		}
 		s.ws()
 		if s.i >= len(s.b) {
@@ -238,7 +328,7 @@ func (s *scanner) object(f func(key, value []byte) error) error {
 			s.i++
 		case '}':
 			s.i++
-			return s.end()
+			return nil
 		default:
 			return s.errorf("want ',' or '}' after an object member")
 		}

@@ -1,8 +1,11 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -248,4 +251,177 @@ func TestStringLanes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// readerWalk reads the value at rd as the bits of choice (consumed one
+// per member or element, cycling) say: 0 descend, 1 take its Value, 2
+// leave it to be skipped. It returns the value rebuilt from what it read
+// (nil for what it left), and checks the Offset/Since bytes of each
+// descended container, which must be one valid value when the document is
+// (strict; a skip checks only the structure, see the package doc).
+func readerWalk(t *testing.T, rd *Reader, choice []byte, k *int, strict bool) (interface{}, error) {
+	next := func() byte {
+		if len(choice) == 0 {
+			return 0
+		}
+		c := choice[*k%len(choice)] % 3
+		*k++
+		return c
+	}
+	read := func() (interface{}, error) {
+		switch next() {
+		case 1:
+			v, err := rd.Value()
+			if err != nil {
+				return nil, err
+			}
+			var x interface{}
+			if err := json.Unmarshal(v, &x); err != nil {
+				return nil, err
+			}
+			return x, nil
+		case 2:
+			return nil, nil
+		}
+		switch rd.Next() {
+		case '{', '[':
+			start := rd.Offset()
+			x, err := readerWalk(t, rd, choice, k, strict)
+			if err == nil && strict && !json.Valid(rd.Since(start)) {
+				t.Fatalf("Since(Offset) after a descent = %q, not one value", rd.Since(start))
+			}
+			return x, err
+		}
+		v, err := rd.Value()
+		if err != nil {
+			return nil, err
+		}
+		var x interface{}
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, err
+		}
+		return x, nil
+	}
+	switch rd.Next() {
+	case '{':
+		m := map[string]interface{}{}
+		err := rd.Object(func(key []byte) error {
+			v, err := read()
+			m[string(key)] = v
+			return err
+		})
+		return m, err
+	case '[':
+		var l []interface{}
+		err := rd.Array(func(int) error {
+			v, err := read()
+			l = append(l, v)
+			return err
+		})
+		return l, err
+	}
+	return nil, fmt.Errorf("not an object or array")
+}
+
+// prune is v with the parts readerWalk left (per choice) set to nil, as
+// readerWalk rebuilds it.
+func prune(v interface{}, choice []byte, k *int) interface{} {
+	next := func() byte {
+		if len(choice) == 0 {
+			return 0
+		}
+		c := choice[*k%len(choice)] % 3
+		*k++
+		return c
+	}
+	one := func(x interface{}) interface{} {
+		switch next() {
+		case 1:
+			return x
+		case 2:
+			return nil
+		}
+		switch x.(type) {
+		case map[string]interface{}, []interface{}:
+			return prune(x, choice, k)
+		}
+		return x
+	}
+	switch v := v.(type) {
+	case map[string]interface{}:
+		// Members in document order: readerWalk consumes choices in that
+		// order, so prune can only follow when keys are sorted in the
+		// document (FuzzReader's documents are json.Marshal output).
+		keys := make([]string, 0, len(v))
+		for key := range v {
+			keys = append(keys, key)
+		}
+		sort.Strings(keys)
+		m := map[string]interface{}{}
+		for _, key := range keys {
+			m[key] = one(v[key])
+		}
+		return m
+	case []interface{}:
+		var l []interface{}
+		for _, x := range v {
+			l = append(l, one(x))
+		}
+		return l
+	}
+	return v
+}
+
+// FuzzReader: a Reader that descends into some values, takes others whole
+// and leaves the rest reads exactly what encoding/json decodes, and fails
+// where Object or Array fail.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte(`{"a":[{"b":1},{"c":[true,null,"x"]}],"d":{"e":"f"}}`), []byte{0, 1, 2})
+	f.Add([]byte(`[[1],[2,[3]],{"k":{"l":[]}}]`), []byte{0})
+	f.Add([]byte(`{"a":{"a":{"a":5}},"b":null}`), []byte{2, 0, 0, 1})
+	f.Add([]byte(`{"a":[1,2}`), []byte{0})
+	f.Fuzz(func(t *testing.T, doc, choice []byte) {
+		var v interface{}
+		valid := json.Unmarshal(doc, &v) == nil
+		if valid {
+			// Canonical documents (keys sorted, no repeats) so that prune
+			// can follow readerWalk's order.
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Skip()
+			}
+			doc = b
+		}
+		rd := NewReader(doc)
+		k := 0
+		got, err := readerWalk(t, rd, choice, &k, valid)
+		if err == nil {
+			err = rd.End()
+		}
+		var structural error
+		switch {
+		case len(bytes.TrimSpace(doc)) > 0 && bytes.TrimSpace(doc)[0] == '{':
+			structural = Object(doc, func(_, _ []byte) error { return nil })
+		case len(bytes.TrimSpace(doc)) > 0 && bytes.TrimSpace(doc)[0] == '[':
+			structural = Array(doc, func(int, []byte) error { return nil })
+		default:
+			structural = fmt.Errorf("not an object or array")
+		}
+		if !valid {
+			if err == nil && structural != nil {
+				t.Fatalf("Reader accepted %q, which Object/Array refuse: %v", doc, structural)
+			}
+			return
+		}
+		if structural != nil {
+			return // a scalar document
+		}
+		if err != nil {
+			t.Fatalf("Reader on %s: %v", doc, err)
+		}
+		k = 0
+		if want := prune(v, choice, &k); !reflect.DeepEqual(got, want) {
+			t.Fatalf("Reader read %v from %s, want %v", got, doc, want)
+		}
+	})
 }
