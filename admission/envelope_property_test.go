@@ -169,8 +169,8 @@ func TestEnvelopeEscapedKeys(t *testing.T) {
 	}
 	body = strings.Replace(envelopeBody, `"apiVersion":"admission.k8s.io/v1",`, `"apiVersion":"admission.k8s.io/v1","request":{"uid":"x"},`, 1)
 	body = strings.Replace(body, `"request":{"uid":"7c1d`, `"request":null,"request2":{"uid":"7c1d`, 1)
-	if _, _, err = inj.Review(context.Background(), []byte(body)); err == nil {
-		t.Errorf("a request, then null: accepted")
+	if _, _, err = inj.Review(context.Background(), []byte(body)); err == nil || !strings.Contains(err.Error(), "has no request") {
+		t.Errorf("a request, then null: %v, want 'has no request'", err)
 	}
 }
 

@@ -40,8 +40,10 @@ func withName(t *testing.T, body []byte, name string) []byte {
 // read, that is the object's own spec (the injection then reports the
 // record).
 func TestReviewCapabilityRequest(t *testing.T) {
-	corrupt := strings.Replace(podJSON, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"`+"sidecar.sidecarkit.io/"+`proxy":"{not json"}`, 1)
-	for _, tc := range []struct{ name, object string }{{"plain", podJSON}, {"corrupt record", corrupt}} {
+	// Pod-level fields, which SchedulingSpec must carry.
+	placed := strings.Replace(podJSON, `"spec":{`, `"spec":{"nodeSelector":{"disk":"ssd"},"tolerations":[{"key":"k","operator":"Exists"}],"priorityClassName":"high",`, 1)
+	corrupt := strings.Replace(placed, `"labels":{"app":"web"}`, `"labels":{"app":"web"},"annotations":{"`+"sidecar.sidecarkit.io/"+`proxy":"{not json"}`, 1)
+	for _, tc := range []struct{ name, object string }{{"plain", placed}, {"corrupt record", corrupt}} {
 		var got *admission.Request
 		i := newWebhook(t, admission.Config{Capability: func(_ context.Context, r *admission.Request) (compat.Capability, error) {
 			got = r
@@ -66,6 +68,9 @@ func TestReviewCapabilityRequest(t *testing.T) {
 		}
 		want := *obj.Spec
 		want.Containers, want.InitContainers, want.EphemeralContainers, want.Volumes = nil, nil, nil, nil
+		if want.NodeSelector["disk"] != "ssd" || len(want.Tolerations) != 1 || want.PriorityClassName != "high" {
+			t.Fatalf("%s: the test Pod lacks its pod-level fields: %+v", tc.name, want)
+		}
 		if got.SchedulingSpec == nil || !reflect.DeepEqual(*got.SchedulingSpec, want) {
 			t.Errorf("%s: scheduling spec %+v, want the object's spec without its containers and volumes", tc.name, got.SchedulingSpec)
 		}

@@ -213,6 +213,7 @@ func TestDecodeLeanCases(t *testing.T) {
 		{"port-bad", `{"spec":{"containers":[{"name":"app","ports":[{"containerPort":"x"}]}]}}`, reads, false},
 		{"port-too-large", `{"spec":{"containers":[{"name":"app","ports":[{"containerPort":4294967296}]}]}}`, reads, false},
 		{"init-containers", `{"spec":{"initContainers":[{"name":"i","restartPolicy":"Always","lifecycle":{"preStop":{"exec":{"command":["x"]}}},"livenessProbe":{"periodSeconds":1},"readinessProbe":{"periodSeconds":2},"startupProbe":{"periodSeconds":3},"env":[{"name":"MODE","value":"x"}],"volumeMounts":[{"name":"data","mountPath":"/data"}],"envFrom":[{"prefix":"p"}]},{"name":"proxy","image":"p"}],"containers":[]}}`, reads, true},
+		{"data after the document", `{"spec":{"containers":[]}} x`, reads, false},
 		{"pod-fields", `{"spec":{"affinity":{"nodeAffinity":{}},"nodeSelector":{"a":"b"},"hostNetwork":true,"restartPolicy":"Never","ephemeralContainers":[{"name":"e","image":"i"}],"overhead":{"cpu":"1"},"resources":{"limits":{"cpu":"2"}},"tolerations":[{"key":"k"}],"dnsPolicy":"None","containers":[]}}`, reads, true},
 		{"escaped-container-name", `{"spec":{"containers":[{"name":"pro\u0078y","image":"full"}]}}`, reads, true},
 		{"repeated-spec", `{"spec":{"containers":[]},"spec":{"containers":[]}}`, reads, false},

@@ -3,8 +3,10 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,9 +67,63 @@ func TestFindRepeatedKeys(t *testing.T) {
 }
 
 func TestFindMalformed(t *testing.T) {
-	for _, doc := range []string{`{"a":`, `{"a":[1,}`, `[1,2`, `{"a" 1}`, `{"a":"x`} {
-		if _, ok, err := Find([]byte(doc), []string{"a", "0"}); err == nil && ok {
-			t.Errorf("Find(%s) found something in malformed JSON", doc)
+	for _, doc := range []string{`{"a":`, `{"a":[1,}`, `{"b":[1,}`, `{"a":[1,2`, `{"a" 1}`, `{"a":"x`, `[1,2`} {
+		tokens := []string{"a", "0"}
+		if doc[0] == '[' {
+			tokens = []string{"5"}
+		}
+		if _, ok, err := Find([]byte(doc), tokens); err == nil || ok {
+			t.Errorf("Find(%s, %q) = %v, %v; want an error", doc, tokens, ok, err)
+		}
+	}
+	// An array is read up to the element wanted, not past it.
+	if v, ok, err := Find([]byte(`[1, x`), []string{"0"}); string(v) != "1" || !ok || err != nil {
+		t.Errorf("Find([1, x, 0) = %q, %v, %v; want 1", v, ok, err)
+	}
+}
+
+// TestReader: a Reader's Value and Next take the white space before a
+// value, Next says what comes (0 at the end), and Offset/Since give the
+// bytes of what was read.
+func TestReader(t *testing.T) {
+	rd := NewReader([]byte(" \t\n 12 "))
+	if c := rd.Next(); c != '1' {
+		t.Errorf("Next = %q, want '1'", c)
+	}
+	rd = NewReader([]byte("  [1, {\"a\": \"b\"}] "))
+	if v, err := rd.Value(); string(v) != `[1, {"a": "b"}]` || err != nil {
+		t.Errorf("Value = %q, %v", v, err)
+	}
+	if c := rd.Next(); c != 0 {
+		t.Errorf("Next at the end = %q, want 0", c)
+	}
+	if err := rd.End(); err != nil {
+		t.Errorf("End: %v", err)
+	}
+	rd = NewReader([]byte(`{"a": [ 1 , 2 ], "b": {"c": null}}`))
+	var got []string
+	err := rd.Object(func(k []byte) error {
+		if string(k) == "b" {
+			v, err := rd.Value()
+			got = append(got, string(k)+"="+string(v))
+			return err
+		}
+		start := rd.Offset()
+		err := rd.Array(func(i int) error { return nil })
+		got = append(got, string(k)+"~"+string(rd.Since(start)))
+		return err
+	})
+	if want := []string{`a~[ 1 , 2 ]`, `b={"c": null}`}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+	for _, doc := range []string{`{"a":1,}`, `{"a":[1}`, `{"a" 1}`, `[1,]`, `{"a":1} x`, `"s"`} {
+		rd := NewReader([]byte(doc))
+		err := rd.Object(func([]byte) error { return nil })
+		if err == nil {
+			err = rd.End()
+		}
+		if err == nil {
+			t.Errorf("%s: no error", doc)
 		}
 	}
 }
@@ -312,7 +368,7 @@ func readerWalk(t *testing.T, rd *Reader, choice []byte, k *int, strict bool) (i
 		})
 		return m, err
 	case '[':
-		var l []interface{}
+		l := []interface{}{}
 		err := rd.Array(func(int) error {
 			v, err := read()
 			l = append(l, v)
@@ -363,7 +419,7 @@ func prune(v interface{}, choice []byte, k *int) interface{} {
 		}
 		return m
 	case []interface{}:
-		var l []interface{}
+		l := []interface{}{}
 		for _, x := range v {
 			l = append(l, one(x))
 		}
@@ -424,4 +480,176 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("Reader read %v from %s, want %v", got, doc, want)
 		}
 	})
+}
+
+// scanDocs are valid documents with every kind of value, numbers with
+// every number byte, escapes, and strings around the eight-byte lanes.
+var scanDocs = []string{
+	`{}`, `[]`, `{"a":{}}`, `[[],{}]`,
+	`{"n":[0,9,10,-0,-9.05,1e9,2E-7,3e+10,0.5E+0],"t":true,"f":false,"z":null}`,
+	`{"s":["","a","abcdefg","abcdefgh","abcdefghi","abcdefghijklmnop","abcdefghijklmnopq"]}`,
+	`{"e":["\"","\\","\/","\b\f\n\r\t","\u00e9\u20AC","12345678\"","1234567\\x"],"é":"ü"}`,
+	` { "w" : [ 1 , { "x" : "y" } , null ] , "v" : -1 , "u" : [ ] , "o" : { } } `,
+	`{"\u0061":1,"\u00e9x":2,"\"":3}`,
+	"\t[\n\r{\"k\":[true,false,null]}]\n",
+}
+
+// TestScanEdges: on valid documents the Reader, descending everywhere,
+// reads what encoding/json decodes; every proper prefix is refused (and
+// nothing panics); scalars read whole by Value end exactly at the input's
+// end.
+func TestScanEdges(t *testing.T) {
+	for _, doc := range scanDocs {
+		var want interface{}
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		rd := NewReader([]byte(doc))
+		k := 0
+		got, err := readerWalk(t, rd, nil, &k, true)
+		if err == nil {
+			err = rd.End()
+		}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: read %v, %v; want %v", doc, got, err, want)
+		}
+		for _, walk := range []func([]byte) error{
+			func(b []byte) error { return Object(b, func(_, _ []byte) error { return nil }) },
+			func(b []byte) error { return Array(b, func(int, []byte) error { return nil }) },
+			func(b []byte) error { rd := NewReader(b); _, err := rd.Value(); return err },
+		} {
+			for n := 0; n < len(strings.TrimRight(doc, " \t\r\n")); n++ {
+				if err := walk([]byte(doc[:n])); err == nil {
+					t.Errorf("prefix %q accepted", doc[:n])
+				}
+			}
+		}
+	}
+	for _, v := range []string{"true", "false", "null", "0", "9", "-19.5e+10", `"abcdefgh"`, `"a\"b"`, `""`} {
+		rd := NewReader([]byte(v))
+		got, err := rd.Value()
+		if err != nil || string(got) != v || rd.End() != nil {
+			t.Errorf("Value(%s) = %q, %v", v, got, err)
+		}
+		for n := 0; n < len(v); n++ {
+			rd := NewReader([]byte(v[:n]))
+			if got, err := rd.Value(); err == nil && rd.End() == nil && json.Valid([]byte(v[:n])) != true {
+				t.Errorf("Value(%q) = %q, accepted", v[:n], got)
+			}
+		}
+	}
+	// Malformed values: caught by a skip (structure: brackets, strings,
+	// literals, numbers), and with the grammar's separators only by a
+	// descent. A callback never sees a malformed value.
+	skipBad := []string{`[tru]`, `[nul]`, `[fals]`, `[1.]`, `[-]`, `[01x]`, `[x]`, `["a` + "\x1f" + `"]`, `["abcdefgh` + "\x01" + `ijklmnop"]`, `["ABCDEFGH` + "\x01" + `IJKLMNOP"]`, `["ABCDEFG` + "\x1f" + `"]`,
+		`{"a` + "\n" + `":1}`, `[1 2`, `{"a":1]`, `[1}`, `{"a":[}]}`, `[{]`}
+	grammarBad := []string{`{"a":1 "b":2}`, `{"a" 1}`, `[1 2]`, `{"a":1,}`, `[1,]`, `{1:2}`, `{"a"x1}`, `{a":1}`, `[trux]`}
+	descend := func(v []byte) error {
+		rd := NewReader(v)
+		var err error
+		if rd.Next() == '{' {
+			err = rd.Object(func([]byte) error { _, err := rd.Value(); return err })
+		} else {
+			err = rd.Array(func(int) error { _, err := rd.Value(); return err })
+		}
+		if err == nil {
+			err = rd.End()
+		}
+		return err
+	}
+	for _, bad := range append(skipBad, grammarBad...) {
+		doc := []byte(`{"x":` + bad + `}`)
+		if err := descend([]byte(bad)); err == nil {
+			t.Errorf("%s accepted by a descent", bad)
+		}
+		err := Object(doc, func(_, v []byte) error { return descend(v) })
+		if err == nil {
+			t.Errorf("%s accepted by a skip and a descent", bad)
+		}
+		for _, skip := range []func() error{
+			func() error { return Object(doc, func(_, v []byte) error { return nil }) },
+			func() error { return Array([]byte(`[`+bad+`]`), func(int, []byte) error { return nil }) },
+			func() error {
+				return Array([]byte(bad), func(_ int, v []byte) error {
+					if len(v) == 0 {
+						t.Errorf("%s: a callback got an empty value", bad)
+					}
+					return nil
+				})
+			},
+			func() error {
+				return Object([]byte(bad), func(_, v []byte) error {
+					if len(v) == 0 {
+						t.Errorf("%s: a callback got an empty value", bad)
+					}
+					return nil
+				})
+			},
+		} {
+			err := skip()
+			if err == nil && slices.Contains(skipBad, bad) {
+				t.Errorf("%s accepted by a skip", bad)
+			}
+		}
+	}
+	// A walk wants its own kind of value, not anything after one byte.
+	if err := Array([]byte(`x1]`), func(int, []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "want an array") {
+		t.Errorf("x1]: %v, want 'want an array'", err)
+	}
+	if err := Object([]byte(`x"a":1}`), func(_, _ []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "want an object") {
+		t.Errorf(`x"a":1}: %v, want 'want an object'`, err)
+	}
+	// A skip reports a string's own error.
+	if err := Object([]byte(`{"x":["a`+"\x01"+`"]}`), func(_, _ []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "control character") {
+		t.Errorf("control character in a skipped string: %v", err)
+	}
+	// null is an empty walk; an error from the callback ends the walk;
+	// a key with a bad escape is an error.
+	for _, doc := range []string{"null", " null ", "\tnull"} {
+		if err := Object([]byte(doc), func(_, _ []byte) error { t.Errorf("%q: called", doc); return nil }); err != nil {
+			t.Errorf("Object(%q): %v", doc, err)
+		}
+		if err := Array([]byte(doc), func(int, []byte) error { t.Errorf("%q: called", doc); return nil }); err != nil {
+			t.Errorf("Array(%q): %v", doc, err)
+		}
+	}
+	stop := errors.New("stop here")
+	if err := NewReader([]byte(`[1,2]`)).Array(func(int) error { return stop }); err != stop {
+		t.Errorf("Array's callback error: %v", err)
+	}
+	if err := NewReader([]byte(`{"a":1}`)).Object(func([]byte) error { return stop }); err != stop {
+		t.Errorf("Object's callback error: %v", err)
+	}
+	if err := Object([]byte(`{"\x":1}`), func(_, _ []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "key:") {
+		t.Errorf("bad escape in a key: %v", err)
+	}
+	if v, ok, err := Find([]byte(" \n[7]"), []string{"0"}); string(v) != "7" || !ok || err != nil {
+		t.Errorf("Find after white space = %q, %v, %v", v, ok, err)
+	}
+	// A value a callback leaves is skipped, and its error is its own.
+	if err := NewReader([]byte(`[tru]`)).Array(func(int) error { return nil }); err == nil || !strings.Contains(err.Error(), "invalid literal") {
+		t.Errorf("[tru] left to the skip: %v, want 'invalid literal'", err)
+	}
+	if err := NewReader([]byte(`{"a":tru}`)).Object(func([]byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "invalid literal") {
+		t.Errorf(`{"a":tru} left to the skip: %v, want 'invalid literal'`, err)
+	}
+	// Errors give the offset of the byte at fault.
+	if err := Object([]byte(`{"a":"b`+"\x01"+`"}`), func(_, _ []byte) error { return nil }); err == nil || !strings.HasPrefix(err.Error(), "offset 7:") {
+		t.Errorf("control character: %v, want offset 7", err)
+	}
+	if err := Array([]byte(`[x]`), func(int, []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "invalid character 'x' looking for a value") {
+		t.Errorf("[x]: %v", err)
+	}
+	// The top-level walks take white space around and inside.
+	for _, doc := range scanDocs {
+		var err error
+		if strings.TrimSpace(doc)[0] == '{' {
+			err = Object([]byte(doc), func(_, _ []byte) error { return nil })
+		} else {
+			err = Array([]byte(doc), func(int, []byte) error { return nil })
+		}
+		if err != nil {
+			t.Errorf("%q: %v", doc, err)
+		}
+	}
 }
