@@ -89,8 +89,10 @@ func (r Runner) logf(format string, args ...interface{}) {
 	}
 }
 
-// Run runs one invocation and returns its exit code. Run execs the sidecar
-// and so returns only when it does not (exit 0, stand by, or an error).
+// Run runs one invocation and returns its exit code. For the native twin
+// Run execs the sidecar and so returns only when it does not (exit 0,
+// stand by, or an error); the legacy twin runs it as a child and returns
+// its exit status, or goes on after a handover.
 func (r Runner) Run(ctx context.Context, c Config) (int, error) {
 	switch c.Command {
 	case CommandRun, "":
