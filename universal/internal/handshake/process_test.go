@@ -360,11 +360,26 @@ func TestProcessHandover(t *testing.T) {
 	l2.signal(syscall.SIGKILL)
 	l2.wait()
 	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
+	for alive(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Fatalf("the sidecar %d outlived its legacy twin", pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// alive reports whether process pid runs: it exists and is no zombie
+// (which its new parent may not have reaped yet).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
