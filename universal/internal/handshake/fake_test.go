@@ -40,15 +40,15 @@ type fakeSys struct {
 	execs     [][]string
 	execErr   error
 	// starts are the children started; child is the last one, and
-	// ignoreTerm makes children ignore SIGTERM.
-	starts     [][]string
-	child      *fakeChild
-	ignoreTerm bool
-	runs       [][]string
-	runCode    int
-	installs   []string
-	exes       map[string]bool
-	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ignoreTerms is how many SIGTERMs children ignore.
+	starts      [][]string
+	child       *fakeChild
+	ignoreTerms int
+	runs        [][]string
+	runCode     int
+	installs    []string
+	exes        map[string]bool
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func newFake() *fakeSys {
@@ -119,18 +119,19 @@ func (f *fakeSys) Start(path string, argv, env []string) (handshake.Child, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.starts = append(f.starts, append([]string{path}, argv...))
-	f.child = &fakeChild{exited: make(chan int, 1), ignoreTerm: f.ignoreTerm}
+	f.child = &fakeChild{exited: make(chan int, 1), ignoreTerms: f.ignoreTerms}
 	return f.child, nil
 }
 
-// fakeChild is a started sidecar: it exits 143 on SIGTERM (unless it
-// ignores it), 137 on Kill, or with the code a test gives exit.
+// fakeChild is a started sidecar: it exits 143 on SIGTERM (once it
+// ignored ignoreTerms of them), 137 on Kill, or with the code a test
+// gives exit.
 type fakeChild struct {
-	mu         sync.Mutex
-	sigs       []string
-	done       bool
-	ignoreTerm bool
-	exited     chan int
+	mu          sync.Mutex
+	sigs        []string
+	done        bool
+	ignoreTerms int
+	exited      chan int
 }
 
 func (c *fakeChild) exit(code int) {
@@ -145,8 +146,12 @@ func (c *fakeChild) exit(code int) {
 func (c *fakeChild) Signal(s os.Signal) error {
 	c.mu.Lock()
 	c.sigs = append(c.sigs, s.String())
+	ignore := s == syscall.SIGTERM && c.ignoreTerms > 0
+	if ignore {
+		c.ignoreTerms--
+	}
 	c.mu.Unlock()
-	if s == syscall.SIGTERM && !c.ignoreTerm {
+	if s == syscall.SIGTERM && !ignore {
 		c.exit(143)
 	}
 	return nil

@@ -282,30 +282,38 @@ func (r Runner) supervise(ctx context.Context, c Config, dir protocol.Dir, in pr
 				continue
 			}
 			r.logf("%s twin, sandbox %s: %s: %s", c.Role, key, dec.Action, dec.Reason)
-			code := r.stop(child, c.HandoverGrace, sigs)
+			code, sig := r.stop(child, c.HandoverGrace, sigs)
 			r.logf("the sidecar exited with status %d", code)
 			if err := protocol.RecordHandover(dir, key); err != nil {
 				return 1, false, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
 			}
 			r.logf("%s twin, sandbox %s: handed over to the native twin", c.Role, key)
+			if sig != nil {
+				// The kubelet stops this twin: its signal is spent.
+				r.logf("%v while handing over: exiting 0", sig)
+				return 0, false, nil
+			}
 			return 0, true, nil
 		}
 	}
 }
 
-// stop stops the sidecar for a handover: SIGTERM, then SIGKILL to its
-// process group after grace (or at once, should SIGKILL fail to end it);
-// the process group gets SIGKILL in the end either way, so that nothing
-// the sidecar started keeps serving. It returns the sidecar's status.
-func (r Runner) stop(child Child, grace time.Duration, sigs <-chan os.Signal) int {
+// stop stops the sidecar for a handover: SIGTERM, then, after grace,
+// SIGKILL to its process group; the group gets SIGKILL once the sidecar
+// exited in any case, so that nothing it started keeps serving. It
+// returns the sidecar's status, and the signal this twin got meanwhile
+// (passed on to the sidecar), if any.
+func (r Runner) stop(child Child, grace time.Duration, sigs <-chan os.Signal) (int, os.Signal) {
 	_ = child.Signal(syscall.SIGTERM)
 	deadline := r.System.After(grace)
+	var got os.Signal
 	for {
 		select {
 		case code := <-child.Exited():
 			_ = child.Kill()
-			return code
+			return code, got
 		case s := <-sigs:
+			got = s
 			_ = child.Signal(s)
 		case <-deadline:
 			r.logf("the sidecar did not exit within %v of SIGTERM: killing it", grace)

@@ -49,8 +49,8 @@ func TestRun(t *testing.T) {
 		signal bool
 		// signalOn sends SIGTERM once the log has this.
 		signalOn string
-		// ignoreTerm: the sidecar ignores SIGTERM.
-		ignoreTerm bool
+		// ignoreTerms: the sidecar ignores that many SIGTERMs.
+		ignoreTerms int
 		// want
 		code int
 		err  string
@@ -157,13 +157,26 @@ func TestRun(t *testing.T) {
 			signalOn: "StandBy", code: 0, start: true, childSigs: "terminated,kill", waits: 2, log: "HandOver: this twin acts in this sandbox and the kubelet probed the native twin here",
 		},
 		{
-			name: "legacy/hands-over/kills", args: "--role=legacy --dir=/h --restart-policy=OnFailure --handover-grace=10s -- proxy", setup: []setup{seen, claim("legacy")}, ignoreTerm: true,
+			name: "legacy/hands-over/kills", args: "--role=legacy --dir=/h --restart-policy=OnFailure --handover-grace=10s -- proxy", setup: []setup{seen, claim("legacy")}, ignoreTerms: 1,
 			onWait: func(n int, f *fakeSys) {
 				if n == 1 {
 					ack(f)
 				}
 			},
 			code: 0, start: true, childSigs: "terminated,kill,kill", waits: 2, log: "did not exit within 10s of SIGTERM: killing it",
+		},
+		{
+			name: "legacy/sigterm-while-handing-over", args: "--role=legacy --dir=/h --restart-policy=Always -- proxy", setup: []setup{seen, claim("legacy")}, ignoreTerms: 1,
+			onWait: func(n int, f *fakeSys) {
+				switch n {
+				case 1:
+					ack(f)
+				case 2: // the kubelet stops the twin during the handover's grace
+					f.sigs <- syscall.SIGTERM
+				}
+			},
+			code: 0, start: true, childSigs: "terminated,terminated,kill", waits: 2, log: "terminated while handing over: exiting 0",
+			files: "ack: sidecarkit-handshake/1 ack probed <sb>\nclaim-<sb>: sidecarkit-handshake/1 claim legacy <sb>\nhandover-<sb>: sidecarkit-handshake/1 handover native <sb>\nnative: sidecarkit-handshake/1 native seen <sb>\n",
 		},
 		{
 			name: "legacy/restarted-after-the-probe", args: "--role=legacy --dir=/h --restart-policy=OnFailure -- proxy", setup: []setup{seen, claim("legacy"), ack},
@@ -227,7 +240,7 @@ func TestRun(t *testing.T) {
 			for _, s := range tc.setup {
 				s(f)
 			}
-			f.onWait, f.ignoreTerm = tc.onWait, tc.ignoreTerm
+			f.onWait, f.ignoreTerms = tc.onWait, tc.ignoreTerms
 			if tc.signal && tc.onWait == nil {
 				f.sigs <- syscall.SIGTERM
 			}
