@@ -221,8 +221,8 @@
 // re-creations; or one kubelet restart, one lost directory or one
 // in-place upgrade with at most d-1 faults. Depth 1, the default, is
 // about 6 million states in half a minute; 0, under -short, about 0.6
-// million in two seconds; 2, the deep check, over 100 million states
-// in a quarter of an hour and 8 GB (docs/universal.md has the counts):
+// million in two seconds; 2, the deep check, about 116 million states
+// in 6 to 15 minutes and 8 GB (docs/universal.md has the counts):
 //
 //	go test -v -run TestSimulation ./universal/internal/protocol
 //	go test -v -run TestSimulation ./universal/internal/protocol -protocol.depth=2 -timeout=2h

@@ -12,7 +12,7 @@ import (
 	"github.com/sidecarkit/sidecarkit/universal/internal/kubesim"
 )
 
-var depth = flag.Int("protocol.depth", 1, "bound of TestSimulation (kubesim.Suite): at most `N` faults and N+1 sandbox re-creations per run, and the kubelet restart, lost directory and upgrade families (1, the default; 0 with -short; 2, the deep check: about 100 million states, 15 minutes, 8 GB, -timeout=2h)")
+var depth = flag.Int("protocol.depth", 1, "bound of TestSimulation (kubesim.Suite): at most `N` faults and N+1 sandbox re-creations per run, and the kubelet restart, lost directory and upgrade families (1, the default; 0 with -short; 2, the deep check: about 116 million states, 6 to 15 minutes, 8 GB, -timeout=2h)")
 
 // TestSimulation explores kubesim.Suite(-protocol.depth): for every node
 // kind, Pod restartPolicy and Pod shape (with and without an ordinary init
