@@ -179,8 +179,8 @@
 // Confirming while it waits, TimedOut after the confirmation timeout):
 //
 //	native: legacy acts, ack in this sandbox .... Confirm (no deadline: awaits the handover)
-//	        legacy claim, TimedOut .............. Exit0Now
-//	        legacy claim ........................ Confirm
+//	        legacy acts, TimedOut ............... Exit0Now
+//	        legacy acts ......................... Confirm
 //	        native acts (claim or handover) ..... Run
 //	        ack in this sandbox ................. Run, claiming
 //	        Starting, seen in this sandbox ...... Confirm
@@ -189,8 +189,8 @@
 //	        Confirming .......................... Confirm
 //	        TimedOut ............................ Exit0Now
 //	legacy: native acts (claim or handover) ..... StandBy (Always), Exit0Now (OnFailure, Never)
-//	        legacy claim, ack in this sandbox ... HandOver (stop the sidecar, record, decide again)
-//	        legacy claim ........................ Run (as a child, watching for HandOver)
+//	        legacy acts, ack in this sandbox .... HandOver (stop the sidecar, record, decide again)
+//	        legacy acts ......................... Run (as a child, watching for HandOver)
 //	        an ack or early marker .............. Confirm (no deadline)
 //	        not seen in this sandbox ............ RecordEarlyAndWait (then observe again)
 //	        otherwise ........................... Run, claiming
