@@ -133,14 +133,28 @@
 //     node: the legacy twin then waits for the native twin instead of
 //     acting (a legacy twin acting there would keep a Job Pod running
 //     forever), and a native twin's first run skips the exit-0 run.
-//   - A native twin that finds the legacy twin's claim of its sandbox
-//     never acts. Once the kubelet probed it there (an ack of this
-//     sandbox) it stands by until SIGTERM, and its probes pass: a native
+//   - A native twin that finds the legacy twin acting in its sandbox does
+//     not act. Without a probe it exits 0 after the confirmation timeout
+//     (an old kubelet, a re-created sandbox with the same identity). Once
+//     the kubelet probed it there (an ack of this sandbox), a native
 //     kubelet took over a Pod the legacy twin serves (an in-place upgrade
-//     from a kubelet without native sidecars, a lost handshake directory),
-//     and it would restart a twin that exits, forever. Without a probe it
-//     exits 0 after the confirmation timeout (an old kubelet, a re-created
-//     sandbox with the same identity).
+//     from a kubelet without native sidecars, a 1.28 kubelet's early start
+//     in a sandbox whose handshake directory was emptied): its probes
+//     pass, and it waits, without a deadline (the kubelet would restart a
+//     twin that exits), for the legacy twin's handover.
+//   - The handover. The legacy twin runs the sidecar as its child process
+//     (not exec'd: it must be able to stop it) and looks at the directory
+//     every poll interval. When the sandbox it acts in has an ack, it
+//     sends the sidecar SIGTERM (SIGKILL after --handover-grace, 30 s by
+//     default, and SIGKILL to the sidecar's process group in the end),
+//     and once the sidecar has exited records the handover (created
+//     exclusively); from then on the sandbox is the native twin's, which
+//     acts within a poll interval. The legacy twin then exits 0 under
+//     restartPolicy OnFailure or Never (the Job completes) and stands by
+//     under Always. A legacy twin restarted after the ack hands over at
+//     once. No twin serves between the sidecar's exit and the native
+//     twin's start (the node e2e measured it, docs/universal.md); two
+//     never do.
 //   - The legacy twin of a Pod with restartPolicy OnFailure or Never exits
 //     0 when the native twin acts, so that the Job completes; under Always
 //     it stands by until SIGTERM (an exit would be restarted with backoff).
@@ -152,33 +166,44 @@
 //	ack                  "sidecarkit-handshake/1 ack probed <key>"     the native twin's startup probe
 //	early                "sidecarkit-handshake/1 early started <key>"  the legacy twin, started early
 //	claim-<key>          "sidecarkit-handshake/1 claim native|legacy <key>"   the twin that acts
+//	handover-<key>       "sidecarkit-handshake/1 handover native <key>"       the legacy twin, handing over
 //
 // where <key> is the sandbox's identity. Content that is not a marker reads as no
 // marker, except in a claim file, where it reads as a legacy claim (so
-// that both twins agree, on the twin that needs no kubelet support).
+// that both twins agree, on the twin that needs no kubelet support), and
+// in a handover file, which reads as a handover (its exclusive creation
+// is the commit; both twins agree on it). The twin that acts is the
+// claim's, the native twin once a legacy claim was handed over.
 //
 // The state machine (Phase is Starting when a run begins,
 // Confirming while it waits, TimedOut after the confirmation timeout):
 //
-//	native: legacy claim, ack in this sandbox ... StandBy
-//	        legacy claim, TimedOut .............. Exit0Now
-//	        legacy claim ........................ Confirm
-//	        native claim ........................ Run
+//	native: legacy acts, ack in this sandbox .... Confirm (no deadline: awaits the handover)
+//	        legacy acts, TimedOut ............... Exit0Now
+//	        legacy acts ......................... Confirm
+//	        native acts (claim or handover) ..... Run
 //	        ack in this sandbox ................. Run, claiming
 //	        Starting, seen in this sandbox ...... Confirm
 //	        Starting, an ack or early marker .... Confirm
 //	        Starting ............................ RecordAndExit0
 //	        Confirming .......................... Confirm
 //	        TimedOut ............................ Exit0Now
-//	legacy: native claim ........................ StandBy (Always), Exit0Now (OnFailure, Never)
-//	        legacy claim ........................ Run
+//	legacy: native acts (claim or handover) ..... StandBy (Always), Exit0Now (OnFailure, Never)
+//	        legacy acts, ack in this sandbox .... HandOver (stop the sidecar, record, decide again)
+//	        legacy acts ......................... Run (as a child, watching for HandOver)
 //	        an ack or early marker .............. Confirm (no deadline)
 //	        not seen in this sandbox ............ RecordEarlyAndWait (then observe again)
 //	        otherwise ........................... Run, claiming
 //
 // A lost claim (the other twin claimed between decision and claim) means
-// observe and decide again. Run is an exec, so the sidecar keeps the
-// container's PID and gets the kubelet's signals.
+// observe and decide again. The native twin's Run is an exec, so the
+// sidecar keeps the container's PID and gets the kubelet's signals. The
+// legacy twin's Run starts the sidecar as a child in its own process
+// group, passes on SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2,
+// ends with the sidecar's exit status (128 plus the signal's number when
+// a signal killed it), reaps orphans as PID 1, and has the kernel kill the
+// sidecar should the twin itself die (Linux's parent death signal); it
+// costs one small process beside the sidecar.
 //
 // # Proof
 //
@@ -189,14 +214,15 @@
 // fresh or reused identities, some emptying the handshake directory),
 // kubelet restarts with the Pod running, in-place kubelet upgrades and
 // Pod deletion on every node kind (≤1.27 stripping, 1.28 with the gate
-// on, 1.28–1.32 with the gate off, 1.29–1.36, ≥1.37), for restartPolicy
+// on, 1.28–1.32 with the gate off, 1.29–1.36, ≥1.37), with the legacy
+// twin's handover, for restartPolicy
 // Always, OnFailure and Never, with and without another init container,
 // up to -protocol.depth d (kubesim.Suite): at most d faults and d+1
 // re-creations; or one kubelet restart, one lost directory or one
 // in-place upgrade with at most d-1 faults. Depth 1, the default, is
-// about 5.5 million states in half a minute; 0, under -short, about half
-// a million in two seconds; 2, the deep check, about 100 million states
-// in a quarter of an hour and 8 GB (docs/universal.md has the counts):
+// about 6 million states in half a minute; 0, under -short, about 0.6
+// million in two seconds; 2, the deep check, about 116 million states
+// in 6 to 15 minutes and 8 GB (docs/universal.md has the counts):
 //
 //	go test -v -run TestSimulation ./universal/internal/protocol
 //	go test -v -run TestSimulation ./universal/internal/protocol -protocol.depth=2 -timeout=2h
@@ -220,16 +246,23 @@
 //   - A sandbox re-creation whose identity collides with the previous one,
 //     on an old node, delays Init by the confirmation timeout.
 //   - A kubelet upgraded in place under a running Pod (old to native)
-//     keeps the legacy twin acting until the sandbox is re-created; the
-//     native twin stands by and the Pod stays Ready, but a Job Pod runs
-//     until the sidecar exits by itself, as on the old node. Likewise
+//     restarts and probes the native twin, and the legacy twin hands
+//     over: the sidecar stops and starts again (no twin serves for the
+//     sidecar's shutdown plus up to a poll interval; the node e2e
+//     measured it, docs/universal.md), and the legacy twin's probes
+//     check its stopping sidecar until the handover is recorded. Likewise
 //     where a 1.28 kubelet (or 1.29 to 1.36, with an init container after
 //     the sidecar) re-creates a sandbox with the handshake directory
 //     emptied and starts the legacy twin after the native twin's first
-//     run but before its probe: no twin can tell that node from an old
-//     one. A kubelet downgraded in place (native to old) leaves, after a
-//     re-creation, a legacy twin waiting for a native twin that will not
-//     act.
+//     run but before its probe: the legacy twin acts until the probe,
+//     then hands over (and the application may have started before the
+//     native twin acted). A legacy twin that crashes while handing over,
+//     under restartPolicy Never, is not restarted: no twin acts, and the
+//     Pod fails (as after any crash of the acting legacy twin there). A
+//     sidecar process that leaves its process group (setsid) escapes the
+//     handover's SIGKILL. A kubelet downgraded in place (native to old)
+//     leaves, after a re-creation, a legacy twin waiting for a native
+//     twin that will not act.
 //   - Under restartPolicy Never a crash of the dormant legacy twin, a
 //     regular container, fails the Pod, although the native twin serves
 //     it.

@@ -46,15 +46,15 @@ var lifecycles = []lifecycle{
 // until the test releases it) run: a kubelet restart on v1.37.2 and on
 // v1.28.15 (gate on), and the in-place upgrades v1.27.16 → v1.37.2 and
 // v1.28.15 (gate on) → v1.37.2. It asserts what docs/universal.md says:
-// never two twins serve at once (no failed bind; every bind by the twin
-// that acted before), the Pod is Ready again, and the Job Pod completes
-// once released, except after the upgrade from v1.27.16, where the legacy
-// twin keeps acting and, as on the old node, keeps the Job Pod running.
-// Then the service Pod's sandbox is re-created under the new kubelet,
-// with the handshake directory kept and (native kubelets) emptied: the
-// twin the new kubelet calls for acts in the new sandbox (the native
-// twin, also after the upgrade from v1.27.16). It logs the timeline of
-// each scenario.
+// never two twins serve at once (no failed bind), every bind is by the
+// twin that acted before, except that after the upgrade from v1.27.16
+// the legacy twins hand over to the native twins (legacy binds, then
+// native binds only), the Pod is Ready again, and the Job Pod completes
+// once released. Then the service Pod's sandbox is re-created under the
+// new kubelet, with the handshake directory kept and (native kubelets)
+// emptied: the twin the new kubelet calls for acts in the new sandbox
+// (the native twin; on v1.28.15 with the directory emptied, after the
+// legacy twin's handover). It logs the timeline of each scenario.
 func TestKubeletLifecycle(t *testing.T) {
 	kubelets, images := prerequisites(t)
 	c := cluster.ForTest(t, cluster.Options{})
@@ -153,6 +153,14 @@ func (e *env) replaced(t *testing.T, l lifecycle, bin string) {
 		t.Fatalf("replace the kubelet: %v", err)
 	}
 	tl.add(time.Now(), "node Ready with kubelet %s", l.to.version)
+	handover := !l.from.native && l.to.native
+	if handover {
+		// The new kubelet probes the native twins: the legacy twins hand
+		// over.
+		for _, name := range []string{svc, job} {
+			e.waitHandover(t, tl, name, tl.t0, 90*time.Second)
+		}
+	}
 	// Let the new kubelet sync the Pods, restart what it restarts and
 	// probe again before looking.
 	time.Sleep(10 * time.Second)
@@ -164,31 +172,14 @@ func (e *env) replaced(t *testing.T, l lifecycle, bin string) {
 		t.Fatal(err)
 	}
 	tl.add(release, "%s released", job)
-	// After an upgrade from an old kubelet the legacy twin keeps acting.
-	if l.from.native {
-		jp, at := e.waitPod(t, job, 90*time.Second, "Succeeded or Failed", func(p *corev1.Pod) bool {
-			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-		})
-		tl.add(at, "%s %s: %s", job, jp.Status.Phase, describe(jp))
-		if jp.Status.Phase != corev1.PodSucceeded {
-			t.Errorf("%s: phase %s, want Succeeded", job, jp.Status.Phase)
-		}
-	} else {
-		jp, at := e.waitPod(t, job, 60*time.Second, "with the app completed", func(p *corev1.Pod) bool {
-			for _, s := range p.Status.ContainerStatuses {
-				if s.Name == "app" && s.State.Terminated != nil {
-					return true
-				}
-			}
-			return false
-		})
-		tl.add(at, "%s app completed: %s", job, describe(jp))
-		time.Sleep(3 * time.Second)
-		jp, _ = e.waitPod(t, job, 5*time.Second, "read", func(*corev1.Pod) bool { return true })
-		tl.add(time.Now(), "%s: %s", job, describe(jp))
-		if jp.Status.Phase != corev1.PodRunning {
-			t.Errorf("%s: phase %s; docs/universal.md says the legacy twin keeps acting after an upgrade from an old kubelet and keeps the Job Pod Running: update the documented limit", job, jp.Status.Phase)
-		}
+	// Also after an upgrade from an old kubelet: the legacy twin handed
+	// over and exited 0.
+	jp, at = e.waitPod(t, job, 90*time.Second, "Succeeded or Failed", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	tl.add(at, "%s %s (%.1f s after the release): %s", job, jp.Status.Phase, at.Sub(release).Seconds(), describe(jp))
+	if jp.Status.Phase != corev1.PodSucceeded {
+		t.Errorf("%s: phase %s, want Succeeded", job, jp.Status.Phase)
 	}
 	time.Sleep(2 * time.Second) // let a misbehaving twin try to bind
 	for _, name := range []string{svc, job} {
@@ -199,7 +190,11 @@ func (e *env) replaced(t *testing.T, l lifecycle, bin string) {
 				tl.add(ev.at, "%s: %s %s %s", name, ev.what, ev.who, ev.detail)
 			}
 		}
-		e.checkActing(t, p, evs, role)
+		if handover {
+			e.checkHandover(t, p, evs, name)
+		} else {
+			e.checkActing(t, p, evs, role)
+		}
 	}
 	e.remove(t, job)
 
@@ -218,7 +213,8 @@ func (e *env) replaced(t *testing.T, l lifecycle, bin string) {
 		// A 1.28 kubelet starts the legacy twin of a re-created sandbox
 		// before the native twin is probed (an earlier sandbox's status of
 		// it counts): with the directory emptied, no twin can tell the
-		// node from an old one, and either may act (docs/universal.md).
+		// node from an old one, so the legacy twin may act until the
+		// native twin's probe, then hands over (docs/universal.md).
 		e.recreated(t, tl, sp, "", true)
 	}
 	t.Logf("TIMELINE %s (%s → %s):%s", l.name(), l.from.version, l.to.version, tl)
@@ -227,7 +223,8 @@ func (e *env) replaced(t *testing.T, l lifecycle, bin string) {
 
 // recreated kills the sandbox of Pod p (after emptying its handshake
 // directory, with lose) and checks that the kubelet re-creates it and
-// that only the twin of role serves in the new sandbox.
+// that only the twin of role serves in the new sandbox; role "" means
+// the native twin, maybe after the legacy twin's handover.
 func (e *env) recreated(t *testing.T, tl *timeline, p *corev1.Pod, role string, lose bool) {
 	t.Helper()
 	what := "sandbox killed"
@@ -277,6 +274,9 @@ func (e *env) recreated(t *testing.T, tl *timeline, p *corev1.Pod, role string, 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if role == "" {
+		e.waitHandover(t, tl, p.Name, killed, 30*time.Second)
+	}
 	time.Sleep(3 * time.Second) // let a misbehaving second twin try to bind
 	evs := after(e.events(t, p.Name), killed)
 	for _, ev := range evs {
@@ -289,15 +289,106 @@ func (e *env) recreated(t *testing.T, tl *timeline, p *corev1.Pod, role string, 
 	}
 	binds, failed := find(evs, "bind"), find(evs, "bind-failed")
 	switch {
+	case role == "" && len(failed) == 0 && handedOver(binds):
+		if len(binds) == 2 {
+			tl.add(binds[1].at, "%s: the legacy twin acted first, then handed over (docs/universal.md, Limits)", p.Name)
+		}
+	case role == "":
+		t.Errorf("%s (%s): want a native bind, maybe after a legacy one, and no bind-failed:\n%s", p.Name, what, lines(evs))
 	case len(binds) != 1 || len(failed) != 0:
 		t.Errorf("%s (%s): want one bind and no bind-failed:\n%s", p.Name, what, lines(evs))
-	case role == "":
-		tl.add(binds[0].at, "%s: the %s twin acts (either may: docs/universal.md, Limits)", p.Name, binds[0].who)
 	case binds[0].who != sidecarName+"/"+role:
 		t.Errorf("%s (%s): the %s twin bound the port, want the %s twin:\n%s", p.Name, what, binds[0].who, role, lines(evs))
 	}
 	if len(find(evs, "reached")) == 0 {
 		t.Errorf("%s (%s): the app did not reach the sidecar in the new sandbox:\n%s", p.Name, what, lines(evs))
+	}
+}
+
+// handedOver reports whether binds are one native bind, or a legacy bind
+// then a native one (a handover).
+func handedOver(binds []event) bool {
+	native, legacy := sidecarName+"/native", sidecarName+"/legacy"
+	switch len(binds) {
+	case 1:
+		return binds[0].who == native
+	case 2:
+		return binds[0].who == legacy && binds[1].who == native
+	}
+	return false
+}
+
+// waitHandover waits until the native twin of Pod pod binds after since,
+// and adds the handover to the timeline: the legacy twin's sidecar got
+// SIGTERM (serve-term), closed its port (serve-exit), and the native
+// twin's sidecar bound it; the gap is from the close to the bind, when
+// no twin served.
+func (e *env) waitHandover(t *testing.T, tl *timeline, pod string, since time.Time, timeout time.Duration) {
+	t.Helper()
+	native, legacy := sidecarName+"/native", sidecarName+"/legacy"
+	deadline := time.Now().Add(timeout)
+	for {
+		evs := after(e.events(t, pod), since)
+		var term, exit, bind *event
+		for i := range evs {
+			ev := &evs[i]
+			switch {
+			case ev.what == "serve-term" && ev.who == legacy:
+				term = ev
+			case ev.what == "serve-exit" && ev.who == legacy:
+				exit = ev
+			case ev.what == "bind" && ev.who == native && bind == nil:
+				bind = ev
+			}
+		}
+		if bind != nil {
+			if term != nil && exit != nil && exit.at.Before(bind.at) {
+				tl.add(bind.at, "%s: HANDOVER: legacy sidecar SIGTERM at %+.3fs, port closed at %+.3fs, native bind at %+.3fs: %.0f ms without a twin serving",
+					pod, term.at.Sub(tl.t0).Seconds(), exit.at.Sub(tl.t0).Seconds(), bind.at.Sub(tl.t0).Seconds(), float64(bind.at.Sub(exit.at).Microseconds())/1000)
+			} else {
+				tl.add(bind.at, "%s: the native twin binds (no legacy sidecar stopped before it since %+.3fs)", pod, since.Sub(tl.t0).Seconds())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: the native twin did not bind within %v:\n%s", pod, timeout, lines(evs))
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkHandover asserts, after an in-place upgrade from an old kubelet,
+// that the legacy twin served, then handed over to the native twin: no
+// bind failed (two twins serving at once), no legacy bind after the
+// first native one, and the legacy twin's log says it handed over.
+func (e *env) checkHandover(t *testing.T, p *corev1.Pod, evs []event, name string) {
+	t.Helper()
+	binds, failed := find(evs, "bind"), find(evs, "bind-failed")
+	nativeBound := false
+	for _, b := range binds {
+		switch b.who {
+		case sidecarName + "/native":
+			nativeBound = true
+		case sidecarName + "/legacy":
+			if nativeBound {
+				t.Errorf("%s: the legacy twin bound the port after the native twin did:\n%s", name, lines(evs))
+			}
+		default:
+			t.Errorf("%s: unexpected bind by %s", name, b.who)
+		}
+	}
+	if !nativeBound || len(failed) != 0 {
+		t.Errorf("%s: want the native twin's bind at last and no bind-failed:\n%s", name, lines(evs))
+	}
+	log, err := e.n.ContainerLog(p, universal.LegacyName(sidecarName))
+	if err != nil {
+		t.Errorf("%s: log of the legacy twin: %v", name, err)
+		return
+	}
+	t.Logf("%s: legacy twin's log:\n%s", name, log)
+	if !strings.Contains(log, "handed over to the native twin") {
+		t.Errorf("%s: the legacy twin's log does not say it handed over", name)
 	}
 }
 

@@ -23,7 +23,7 @@ func newHandshake(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run the universal pair's runtime handshake (inside the twins' containers)",
 		Long: `Run the universal pair's runtime handshake. The twins that package universal
 injects start the sidecar through it: it decides from markers in the shared
-handshake volume whether this twin acts (and execs the sidecar's command) or
+handshake volume whether this twin acts (and runs the sidecar's command) or
 stands by, so that exactly one copy runs on every node, native or not.
 
 ` + handshake.Usage,

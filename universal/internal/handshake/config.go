@@ -39,6 +39,9 @@ const (
 	DefaultConfirmTimeout = universal.DefaultConfirmTimeout
 	DefaultPollInterval   = 250 * time.Millisecond
 	DefaultProbeTimeout   = time.Second
+	// DefaultHandoverGrace is the kubelet's default
+	// terminationGracePeriodSeconds.
+	DefaultHandoverGrace = 30 * time.Second
 )
 
 // Config is one invocation of the handshake, as Parse reads it from the
@@ -54,9 +57,14 @@ type Config struct {
 	// ConfirmTimeout is how long a restarted native twin waits for the
 	// kubelet's startup probe (--confirm-timeout, run only).
 	ConfirmTimeout time.Duration
-	// PollInterval is how often a waiting twin looks again
-	// (--poll-interval, run only).
+	// PollInterval is how often a waiting twin looks again, and the
+	// acting legacy twin whether to hand over (--poll-interval, run
+	// only).
 	PollInterval time.Duration
+	// HandoverGrace is how long the legacy twin, handing over to the
+	// native twin, waits for its sidecar to exit after SIGTERM before it
+	// kills it (--handover-grace, run only).
+	HandoverGrace time.Duration
 	// Argv is the sidecar's command and arguments, after "--" (run), or
 	// an exec check's (probe, hook).
 	Argv []string
@@ -121,7 +129,7 @@ func (h *headers) Set(s string) error {
 const Usage = `usage:
   handshake [run] --role native|legacy --dir DIR [--restart-policy Always|OnFailure|Never]
             [--confirm-timeout 30s] [--poll-interval 250ms] [--sandbox-token DIR]
-            [--termination-log /dev/termination-log] -- CMD [ARG...]
+            [--handover-grace 30s] [--termination-log /dev/termination-log] -- CMD [ARG...]
   handshake probe --role R --dir DIR --type startup|liveness|readiness [--timeout 1s]
             [--sandbox-token DIR] [CHECK]
   handshake hook  --role R --dir DIR [--timeout D] [--sandbox-token DIR] [CHECK]
@@ -157,6 +165,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	policy := fs.String("restart-policy", getenv(protocol.EnvRestartPolicy), "")
 	fs.DurationVar(&c.ConfirmTimeout, "confirm-timeout", DefaultConfirmTimeout, "")
 	fs.DurationVar(&c.PollInterval, "poll-interval", DefaultPollInterval, "")
+	fs.DurationVar(&c.HandoverGrace, "handover-grace", DefaultHandoverGrace, "")
 	typ := fs.String("type", "", "")
 	timeout := fs.String("timeout", "", "")
 	httpPath := fs.String("http-get", "", "")
@@ -176,7 +185,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		c.Argv = fs.Args()
 	}
 	if c.Command != CommandRun {
-		c.ConfirmTimeout, c.PollInterval, c.TerminationLog = 0, 0, ""
+		c.ConfirmTimeout, c.PollInterval, c.HandoverGrace, c.TerminationLog = 0, 0, 0, ""
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -197,7 +206,7 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 	}
 	checks := []Command{CommandProbe, CommandHook}
 	if err := errors.Join(
-		only([]Command{CommandRun}, "restart-policy", "confirm-timeout", "poll-interval", "termination-log"),
+		only([]Command{CommandRun}, "restart-policy", "confirm-timeout", "poll-interval", "handover-grace", "termination-log"),
 		only([]Command{CommandRun, CommandProbe, CommandHook}, "sandbox-token"),
 		only([]Command{CommandProbe}, "type"),
 		only(checks, "timeout", "http-get", "tcp-socket", "port", "scheme", "host", "header"),
@@ -227,8 +236,8 @@ func Parse(args []string, getenv func(string) string) (Config, error) {
 		default:
 			return Config{}, fmt.Errorf("handshake: run: --restart-policy %q: want Always, OnFailure or Never", *policy)
 		}
-		if c.ConfirmTimeout <= 0 || c.PollInterval <= 0 {
-			return Config{}, fmt.Errorf("handshake: run: --confirm-timeout and --poll-interval must be positive")
+		if c.ConfirmTimeout <= 0 || c.PollInterval <= 0 || c.HandoverGrace <= 0 {
+			return Config{}, fmt.Errorf("handshake: run: --confirm-timeout, --poll-interval and --handover-grace must be positive")
 		}
 		if len(c.Argv) == 0 {
 			return Config{}, fmt.Errorf("handshake: run: no sidecar command after --")
@@ -323,6 +332,9 @@ func (c Config) Args() []string {
 		}
 		if c.PollInterval != 0 && c.PollInterval != DefaultPollInterval {
 			a = append(a, "--poll-interval="+c.PollInterval.String())
+		}
+		if c.HandoverGrace != 0 && c.HandoverGrace != DefaultHandoverGrace {
+			a = append(a, "--handover-grace="+c.HandoverGrace.String())
 		}
 		if c.TerminationLog != "" && c.TerminationLog != DefaultTerminationLog {
 			a = append(a, "--termination-log="+c.TerminationLog)

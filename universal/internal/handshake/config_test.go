@@ -33,19 +33,24 @@ func TestParse(t *testing.T) {
 		{
 			name: "run",
 			args: []string{"--role=native", "--dir=/h", "--", "proxy", "--x"},
-			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"proxy", "--x"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, HandoverGrace: 30 * time.Second, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"proxy", "--x"}},
 		},
 		{
 			name: "run-from-env",
 			args: []string{"run", "--", "proxy"},
 			env:  env(protocol.EnvRole, "legacy", protocol.EnvDir, "/e", protocol.EnvRestartPolicy, "Never"),
-			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/e", RestartPolicy: "Never", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"proxy"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/e", RestartPolicy: "Never", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, HandoverGrace: 30 * time.Second, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"proxy"}},
 		},
 		{
 			name: "flags-override-env",
 			args: []string{"--role", "native", "--dir", "/f", "--restart-policy", "OnFailure", "--confirm-timeout", "1m", "--poll-interval", "1s", "--", "p"},
 			env:  env(protocol.EnvRole, "legacy", protocol.EnvDir, "/e", protocol.EnvRestartPolicy, "Never"),
-			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/f", RestartPolicy: "OnFailure", ConfirmTimeout: time.Minute, PollInterval: time.Second, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"p"}},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Native, Dir: "/f", RestartPolicy: "OnFailure", ConfirmTimeout: time.Minute, PollInterval: time.Second, HandoverGrace: 30 * time.Second, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"p"}},
+		},
+		{
+			name: "run-handover-grace",
+			args: []string{"--role=legacy", "--dir=/h", "--handover-grace=5s", "--", "p"},
+			want: handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/h", ConfirmTimeout: 30 * time.Second, PollInterval: 250 * time.Millisecond, HandoverGrace: 5 * time.Second, TerminationLog: handshake.DefaultTerminationLog, Argv: []string{"p"}},
 		},
 		{
 			name: "probe-http",
@@ -75,6 +80,8 @@ func TestParse(t *testing.T) {
 		{name: "bad-role", args: []string{"--role=both", "--dir=/h", "--", "p"}, err: `unknown role "both"`},
 		{name: "no-dir", args: []string{"--role=native", "--", "p"}, err: "--dir (or $SIDECARKIT_HANDSHAKE_DIR) is required"},
 		{name: "no-command", args: []string{"--role=native", "--dir=/h"}, err: "no sidecar command after --"},
+		{name: "zero-handover-grace", args: []string{"--role=legacy", "--dir=/h", "--handover-grace=0s", "--", "p"}, err: "--handover-grace must be positive"},
+		{name: "probe-handover-grace", args: []string{"probe", "--role=legacy", "--dir=/h", "--type=startup", "--handover-grace=1s"}, err: "flag --handover-grace does not apply"},
 		{name: "bad-policy", args: []string{"--role=native", "--dir=/h", "--restart-policy=always", "--", "p"}, err: `--restart-policy "always"`},
 		{name: "bad-policy-env", args: []string{"--role=native", "--dir=/h", "--", "p"}, env: env(protocol.EnvRestartPolicy, "Sometimes"), err: `--restart-policy "Sometimes"`},
 		{name: "zero-timeout", args: []string{"--role=native", "--dir=/h", "--confirm-timeout=0s", "--", "p"}, err: "must be positive"},

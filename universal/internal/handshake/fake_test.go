@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sidecarkit/sidecarkit/universal/internal/handshake"
 	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
 
@@ -38,11 +39,16 @@ type fakeSys struct {
 	sigs      chan os.Signal
 	execs     [][]string
 	execErr   error
-	runs      [][]string
-	runCode   int
-	installs  []string
-	exes      map[string]bool
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	// starts are the children started; child is the last one, and
+	// ignoreTerms is how many SIGTERMs children ignore.
+	starts      [][]string
+	child       *fakeChild
+	ignoreTerms int
+	runs        [][]string
+	runCode     int
+	installs    []string
+	exes        map[string]bool
+	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func newFake() *fakeSys {
@@ -92,7 +98,10 @@ func (f *fakeSys) After(d time.Duration) <-chan time.Time {
 		f.onWait(n, f)
 	}
 	ch := make(chan time.Time, 1)
-	if len(f.sigs) == 0 { // a pending signal comes first
+	f.mu.Lock()
+	exited := f.child != nil && len(f.child.exited) > 0
+	f.mu.Unlock()
+	if len(f.sigs) == 0 && !exited { // a pending signal or exit comes first
 		ch <- f.Now()
 	}
 	return ch
@@ -104,6 +113,68 @@ func (f *fakeSys) Exec(path string, argv, env []string) error {
 		return f.execErr
 	}
 	return errors.New("fake exec returned (it does not replace the test)")
+}
+
+func (f *fakeSys) Start(path string, argv, env []string) (handshake.Child, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.starts = append(f.starts, append([]string{path}, argv...))
+	f.child = &fakeChild{exited: make(chan int, 1), ignoreTerms: f.ignoreTerms}
+	return f.child, nil
+}
+
+// fakeChild is a started sidecar: it exits 143 on SIGTERM (once it
+// ignored ignoreTerms of them), 137 on Kill, or with the code a test
+// gives exit.
+type fakeChild struct {
+	mu          sync.Mutex
+	sigs        []string
+	done        bool
+	ignoreTerms int
+	exited      chan int
+}
+
+func (c *fakeChild) exit(code int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done {
+		c.done = true
+		c.exited <- code
+	}
+}
+
+func (c *fakeChild) Signal(s os.Signal) error {
+	c.mu.Lock()
+	c.sigs = append(c.sigs, s.String())
+	ignore := s == syscall.SIGTERM && c.ignoreTerms > 0
+	if ignore {
+		c.ignoreTerms--
+	}
+	c.mu.Unlock()
+	if s == syscall.SIGTERM && !ignore {
+		c.exit(143)
+	}
+	return nil
+}
+
+func (c *fakeChild) Kill() error {
+	c.mu.Lock()
+	c.sigs = append(c.sigs, "kill")
+	c.mu.Unlock()
+	c.exit(137)
+	return nil
+}
+
+func (c *fakeChild) Exited() <-chan int { return c.exited }
+
+// signals lists what the child got, "kill" for Kill.
+func (c *fakeChild) signals() string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.sigs, ",")
 }
 
 func (f *fakeSys) Run(ctx context.Context, path string, argv, env []string) (int, error) {

@@ -292,3 +292,12 @@ func replace(dir, name string, mode os.FileMode, write func(io.Writer) error) er
 	}
 	return nil
 }
+
+// forwarded are the signals, other than SIGTERM and SIGINT (which the
+// runner handles), that a supervised sidecar gets as it would if it had
+// been exec'd.
+var forwarded = []os.Signal{syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+func (s *osSystem) Start(path string, argv, env []string) (Child, error) {
+	return startChild(path, argv, env)
+}

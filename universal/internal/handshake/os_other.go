@@ -15,3 +15,5 @@ func execve(string, []string, []string) error { return errUnsupported }
 func readSandbox(string, func() (uint64, error), string) (protocol.Sandbox, error) {
 	return protocol.Sandbox{}, errUnsupported
 }
+
+func startChild(string, []string, []string) (Child, error) { return nil, errUnsupported }

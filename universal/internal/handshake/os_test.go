@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
 )
@@ -333,4 +334,76 @@ func TestExecAfterSignal(t *testing.T) {
 	if err := s.Exec("/bin/true", []string{"true"}, nil); !errors.Is(err, errTerminated) {
 		t.Fatalf("Exec with a caught SIGTERM: %v, want errTerminated", err)
 	}
+}
+
+// TestStartChild: a started child reports its exit code, or 128 plus the
+// signal that killed it; Kill ends its whole process group.
+func TestStartChild(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	s := &osSystem{proc: "/proc"}
+	pidFile := filepath.Join(t.TempDir(), "bg.pid")
+	cases := []struct {
+		name, script string
+		kill         bool
+		want         int
+	}{
+		{name: "exit-code", script: "exit 7", want: 7},
+		{name: "signal", script: "kill -TERM $$", want: 128 + int(syscall.SIGTERM)},
+		{name: "kill-group", script: "sleep 60 & echo $! > " + pidFile + "; sleep 60", kill: true, want: 128 + int(syscall.SIGKILL)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := s.Start(sh, []string{"sh", "-c", tc.script}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bg := 0
+			if tc.kill {
+				for deadline := time.Now().Add(10 * time.Second); bg == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					b, _ := os.ReadFile(pidFile)
+					fmt.Sscan(string(b), &bg)
+				}
+				if bg == 0 {
+					t.Fatalf("the child never recorded its own child's PID")
+				}
+				if err := c.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case got := <-c.Exited():
+				if got != tc.want {
+					t.Errorf("status %d, want %d", got, tc.want)
+				}
+			case <-time.After(20 * time.Second):
+				_ = c.Kill()
+				t.Fatalf("the child did not exit")
+			}
+			if err := c.Kill(); err != nil {
+				t.Errorf("Kill of an exited child: %v", err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); bg > 0 && running(bg); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					_ = syscall.Kill(bg, syscall.SIGKILL)
+					t.Fatalf("the child's own child %d outlived Kill", bg)
+				}
+			}
+		})
+	}
+}
+
+// running reports whether process pid exists and is no zombie.
+func running(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }

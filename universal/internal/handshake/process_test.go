@@ -295,3 +295,91 @@ func TestProcessCorruptMarkers(t *testing.T) {
 		t.Errorf("sidecar: exit %d", code)
 	}
 }
+
+// TestProcessHandover replays an in-place upgrade from an old kubelet
+// under a Job Pod: the legacy twin acts (its sidecar a child process);
+// the new kubelet probes the native twin, which records the ack and
+// waits; the legacy twin stops its sidecar (SIGTERM), records the
+// handover and, under restartPolicy Never, exits 0; the native twin then
+// execs the sidecar. A legacy twin killed outright takes its sidecar
+// with it (the parent death signal).
+func TestProcessHandover(t *testing.T) {
+	dir := t.TempDir()
+	const sb = "s1"
+	if code := run(t, sb, twin(t, dir, "native")...); code != 0 {
+		t.Fatalf("native twin: exit %d, want 0", code)
+	}
+	l := start(t, sb, twin(t, dir, "legacy", "--restart-policy=Never")...)
+	lpid := waitFile(t, filepath.Join(dir, "legacy.pid"))
+	if lpid == strconv.Itoa(l.cmd.Process.Pid) {
+		t.Fatalf("the legacy twin exec'd its sidecar: it cannot hand over")
+	}
+	// The upgraded kubelet restarts the native twin and probes it.
+	n := start(t, sb, twin(t, dir, "native")...)
+	if code := run(t, sb, "probe", "--role=native", "--dir="+dir, "--type=startup"); code != 0 {
+		t.Fatalf("native twin's startup probe while the legacy twin acts: exit %d, want 0 (it passes)", code)
+	}
+	begin := time.Now()
+	if code := l.wait(); code != 0 {
+		t.Fatalf("legacy twin handing over under restartPolicy Never: exit %d, want 0:\n%s", code, l.stderr.String())
+	}
+	if !exists(filepath.Join(dir, "legacy.term")) {
+		t.Errorf("the legacy twin's sidecar did not get SIGTERM")
+	}
+	for _, want := range []string{"HandOver", "the sidecar exited with status 0", "handed over to the native twin", "Exit0Now"} {
+		if !strings.Contains(l.stderr.String(), want) {
+			t.Errorf("legacy twin's log lacks %q:\n%s", want, l.stderr.String())
+		}
+	}
+	npid := waitFile(t, filepath.Join(dir, "native.pid"))
+	t.Logf("from the legacy twin's exit to the native twin's sidecar: %v", time.Since(begin))
+	if npid != strconv.Itoa(n.cmd.Process.Pid) {
+		t.Errorf("the native twin's sidecar runs as PID %s, the twin was %d: not exec'd", npid, n.cmd.Process.Pid)
+	}
+	for _, typ := range []string{"liveness", "readiness"} {
+		if code := run(t, sb, "probe", "--role=legacy", "--dir="+dir, "--type="+typ, "--", "/bin/false"); code != 0 {
+			t.Errorf("the legacy twin's %s probe after the handover: exit %d, want 0 (dormant)", typ, code)
+		}
+		if code := run(t, sb, "probe", "--role=native", "--dir="+dir, "--type="+typ, "--", "/bin/false"); code != 1 {
+			t.Errorf("the native twin's %s probe after the handover: exit %d, want the check's 1", typ, code)
+		}
+	}
+	n.signal(syscall.SIGTERM)
+	if code := n.wait(); code != 0 {
+		t.Errorf("native sidecar after SIGTERM: exit %d", code)
+	}
+
+	// A legacy twin killed with SIGKILL: its sidecar dies with it.
+	dir2 := t.TempDir()
+	if code := run(t, sb, twin(t, dir2, "native")...); code != 0 {
+		t.Fatal(code)
+	}
+	l2 := start(t, sb, twin(t, dir2, "legacy")...)
+	pid, err := strconv.Atoi(waitFile(t, filepath.Join(dir2, "legacy.pid")))
+	must(t, err)
+	l2.signal(syscall.SIGKILL)
+	l2.wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the sidecar %d outlived its legacy twin", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether process pid runs: it exists and is no zombie
+// (which its new parent may not have reaped yet).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}

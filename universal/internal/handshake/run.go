@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sidecarkit/sidecarkit/universal/internal/protocol"
@@ -87,8 +89,10 @@ func (r Runner) logf(format string, args ...interface{}) {
 	}
 }
 
-// Run runs one invocation and returns its exit code. Run execs the sidecar
-// and so returns only when it does not (exit 0, stand by, or an error).
+// Run runs one invocation and returns its exit code. For the native twin
+// Run execs the sidecar and so returns only when it does not (exit 0,
+// stand by, or an error); the legacy twin runs it as a child and returns
+// its exit status, or goes on after a handover.
 func (r Runner) Run(ctx context.Context, c Config) (int, error) {
 	switch c.Command {
 	case CommandRun, "":
@@ -175,7 +179,22 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 				return 0, nil
 			default:
 			}
-			return r.exec(c.Argv)
+			if c.Role != protocol.Legacy {
+				return r.exec(c.Argv)
+			}
+			// The legacy twin runs the sidecar as its child, so that it
+			// can hand over to the native twin should a native kubelet
+			// take over (Decide's HandOver).
+			code, handed, err := r.supervise(ctx, c, dir, in, key, sigs)
+			if !handed {
+				return code, err
+			}
+		case protocol.HandOver:
+			// This run does not run the sidecar: hand over at once.
+			if err := protocol.RecordHandover(dir, key); err != nil {
+				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+			}
+			r.logf("%s twin, sandbox %s: handed over to the native twin", c.Role, key)
 		case protocol.RecordAndExit0:
 			if err := protocol.RecordSeen(dir, key); err != nil {
 				return 1, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
@@ -209,6 +228,97 @@ func (r Runner) run(ctx context.Context, c Config) (int, error) {
 			}
 		default:
 			return 1, fmt.Errorf("handshake: %s twin: unexpected decision %v", c.Role, dec.Action)
+		}
+	}
+}
+
+// supervise runs the sidecar as the legacy twin's child until it exits,
+// and returns its exit status, or, once Decide says HandOver, stops it
+// (SIGTERM, then after c.HandoverGrace SIGKILL; then SIGKILL to what is
+// left of its process group), records the handover and reports handed.
+// SIGTERM and SIGINT are passed on to the sidecar, which then ends the
+// twin with its status, as if it had been exec'd.
+func (r Runner) supervise(ctx context.Context, c Config, dir protocol.Dir, in protocol.Input, key string, sigs <-chan os.Signal) (code int, handed bool, err error) {
+	path, err := r.lookPath(c.Argv[0])
+	if err != nil {
+		return 127, false, err
+	}
+	child, err := r.System.Start(path, c.Argv, r.Env)
+	if err != nil {
+		return 126, false, fmt.Errorf("handshake: start %s: %w", path, err)
+	}
+	terminating := false
+	warned := ""
+	for {
+		var poll <-chan time.Time
+		if !terminating {
+			poll = r.System.After(c.PollInterval)
+		}
+		select {
+		case code := <-child.Exited():
+			_ = child.Kill() // what it left in its group
+			r.logf("the sidecar exited with status %d", code)
+			return code, false, nil
+		case s := <-sigs:
+			r.logf("%v: passing it on to the sidecar", s)
+			terminating = true
+			_ = child.Signal(s)
+		case <-ctx.Done():
+			_ = child.Kill()
+			<-child.Exited()
+			return 1, false, ctx.Err()
+		case <-poll:
+			dec, _, err := protocol.Next(dir, in)
+			if err != nil {
+				// The sidecar keeps running: a failed read decides
+				// nothing.
+				if err.Error() != warned {
+					warned = err.Error()
+					r.logf("warning: %v", err)
+				}
+				continue
+			}
+			if dec.Action != protocol.HandOver {
+				continue
+			}
+			r.logf("%s twin, sandbox %s: %s: %s", c.Role, key, dec.Action, dec.Reason)
+			code, sig := r.stop(child, c.HandoverGrace, sigs)
+			r.logf("the sidecar exited with status %d", code)
+			if err := protocol.RecordHandover(dir, key); err != nil {
+				return 1, false, fmt.Errorf("handshake: %s twin: %w", c.Role, err)
+			}
+			r.logf("%s twin, sandbox %s: handed over to the native twin", c.Role, key)
+			if sig != nil {
+				// The kubelet stops this twin: its signal is spent.
+				r.logf("%v while handing over: exiting 0", sig)
+				return 0, false, nil
+			}
+			return 0, true, nil
+		}
+	}
+}
+
+// stop stops the sidecar for a handover: SIGTERM, then, after grace,
+// SIGKILL to its process group; the group gets SIGKILL once the sidecar
+// exited in any case, so that nothing it started keeps serving. It
+// returns the sidecar's status, and the signal this twin got meanwhile
+// (passed on to the sidecar), if any.
+func (r Runner) stop(child Child, grace time.Duration, sigs <-chan os.Signal) (int, os.Signal) {
+	_ = child.Signal(syscall.SIGTERM)
+	deadline := r.System.After(grace)
+	var got os.Signal
+	for {
+		select {
+		case code := <-child.Exited():
+			_ = child.Kill()
+			return code, got
+		case s := <-sigs:
+			got = s
+			_ = child.Signal(s)
+		case <-deadline:
+			r.logf("the sidecar did not exit within %v of SIGTERM: killing it", grace)
+			_ = child.Kill()
+			deadline = nil
 		}
 	}
 }

@@ -30,6 +30,17 @@ func TestRun(t *testing.T) {
 	claim := func(role string) setup {
 		return func(f *fakeSys) { f.put(protocol.ClaimFile(f.key()), marker(protocol.KindClaim, role, f.key())) }
 	}
+	handover := func(f *fakeSys) {
+		f.put(protocol.HandoverFile(f.key()), marker(protocol.KindHandover, "native", f.key()))
+	}
+	// exitAt makes the sidecar exit with code at the nth wait.
+	exitAt := func(n, code int) func(int, *fakeSys) {
+		return func(i int, f *fakeSys) {
+			if i == n {
+				f.child.exit(code)
+			}
+		}
+	}
 	cases := []struct {
 		name   string
 		args   string
@@ -38,13 +49,19 @@ func TestRun(t *testing.T) {
 		signal bool
 		// signalOn sends SIGTERM once the log has this.
 		signalOn string
+		// ignoreTerms: the sidecar ignores that many SIGTERMs.
+		ignoreTerms int
 		// want
-		code  int
-		err   string
-		exec  bool
-		waits int
-		files string
-		log   string
+		code int
+		err  string
+		exec bool
+		// start: the sidecar was started as a child (the legacy twin),
+		// and got the signals childSigs.
+		start     bool
+		childSigs string
+		waits     int
+		files     string
+		log       string
 	}{
 		{
 			name: "native/first-run", args: "--role=native --dir=/h -- proxy --listen=:15001",
@@ -78,21 +95,97 @@ func TestRun(t *testing.T) {
 			code: 0, waits: 2, log: "Exit0Now: the legacy twin acts in this sandbox and no startup probe came",
 		},
 		{
-			name: "native/legacy-acts-native-kubelet", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
+			name: "native/legacy-acts-native-kubelet", args: "--role=native --dir=/h --confirm-timeout=1s --poll-interval=500ms -- proxy", setup: []setup{seen, claim("legacy")},
 			onWait: func(n int, f *fakeSys) {
-				if n == 1 {
+				switch n {
+				case 1:
 					ack(f)
+				case 6: // long after the confirmation timeout
+					handover(f)
 				}
 			},
-			signalOn: "StandBy", code: 0, waits: 1, log: "StandBy: the legacy twin acts in this sandbox and the kubelet probed this twin",
+			code: 126, err: "fake exec", exec: true, waits: 6, log: "Confirm: the legacy twin acts in this sandbox and the kubelet probed this twin: a native kubelet took over (an in-place upgrade, or a lost handshake directory); waiting for the legacy twin to hand over",
+		},
+		{
+			name: "native/legacy-acts-native-kubelet/sigterm", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy"), ack},
+			onWait: func(n int, f *fakeSys) { f.sigs <- syscall.SIGTERM },
+			code:   0, waits: 1, log: "while waiting: exiting 0",
+		},
+		{
+			name: "native/handed-over", args: "--role=native --dir=/h -- proxy", setup: []setup{seen, claim("legacy"), ack, handover},
+			code: 126, err: "fake exec", exec: true, log: "Run: the native twin acts in this sandbox",
 		},
 		{
 			name: "native/sigterm-before-exec", args: "--role=native --dir=/h -- proxy", setup: []setup{ack}, signal: true,
 			code: 0, log: "before the sidecar started",
 		},
 		{
-			name: "legacy/old-node", args: "--role=legacy --dir=/h --restart-policy=Never -- proxy", setup: []setup{seen},
-			code: 126, exec: true, err: "fake exec", log: "Run: the native twin does not act",
+			name: "legacy/old-node", args: "--role=legacy --dir=/h --restart-policy=Never -- proxy", setup: []setup{seen}, onWait: exitAt(2, 0),
+			code: 0, start: true, childSigs: "kill", waits: 2, log: "Run: the native twin does not act",
+			files: "claim-<sb>: sidecarkit-handshake/1 claim legacy <sb>\nnative: sidecarkit-handshake/1 native seen <sb>\n",
+		},
+		{
+			name: "legacy/sidecar-fails", args: "--role=legacy --dir=/h -- proxy", setup: []setup{seen, claim("legacy")}, onWait: exitAt(3, 7),
+			code: 7, start: true, childSigs: "kill", waits: 3, log: "the sidecar exited with status 7",
+		},
+		{
+			name: "legacy/sigterm-passed-on", args: "--role=legacy --dir=/h -- proxy", setup: []setup{seen, claim("legacy")},
+			onWait: func(n int, f *fakeSys) {
+				if n == 2 {
+					f.sigs <- syscall.SIGTERM
+				}
+			},
+			code: 143, start: true, childSigs: "terminated,kill", waits: 2, log: "terminated: passing it on to the sidecar",
+		},
+		{
+			name: "legacy/hands-over/job", args: "--role=legacy --dir=/h --restart-policy=Never -- proxy", setup: []setup{seen, claim("legacy")},
+			onWait: func(n int, f *fakeSys) {
+				if n == 2 {
+					ack(f)
+				}
+			},
+			code: 0, start: true, childSigs: "terminated,kill", waits: 3, log: "Exit0Now: the native twin acts; restartPolicy Never",
+			files: "ack: sidecarkit-handshake/1 ack probed <sb>\nclaim-<sb>: sidecarkit-handshake/1 claim legacy <sb>\nhandover-<sb>: sidecarkit-handshake/1 handover native <sb>\nnative: sidecarkit-handshake/1 native seen <sb>\n",
+		},
+		{
+			name: "legacy/hands-over/always", args: "--role=legacy --dir=/h --restart-policy=Always -- proxy", setup: []setup{seen, claim("legacy")},
+			onWait: func(n int, f *fakeSys) {
+				if n == 1 {
+					ack(f)
+				}
+			},
+			signalOn: "StandBy", code: 0, start: true, childSigs: "terminated,kill", waits: 2, log: "HandOver: this twin acts in this sandbox and the kubelet probed the native twin here",
+		},
+		{
+			name: "legacy/hands-over/kills", args: "--role=legacy --dir=/h --restart-policy=OnFailure --handover-grace=10s -- proxy", setup: []setup{seen, claim("legacy")}, ignoreTerms: 1,
+			onWait: func(n int, f *fakeSys) {
+				if n == 1 {
+					ack(f)
+				}
+			},
+			code: 0, start: true, childSigs: "terminated,kill,kill", waits: 2, log: "did not exit within 10s of SIGTERM: killing it",
+		},
+		{
+			name: "legacy/sigterm-while-handing-over", args: "--role=legacy --dir=/h --restart-policy=Always -- proxy", setup: []setup{seen, claim("legacy")}, ignoreTerms: 1,
+			onWait: func(n int, f *fakeSys) {
+				switch n {
+				case 1:
+					ack(f)
+				case 2: // the kubelet stops the twin during the handover's grace
+					f.sigs <- syscall.SIGTERM
+				}
+			},
+			code: 0, start: true, childSigs: "terminated,terminated,kill", waits: 2, log: "terminated while handing over: exiting 0",
+			files: "ack: sidecarkit-handshake/1 ack probed <sb>\nclaim-<sb>: sidecarkit-handshake/1 claim legacy <sb>\nhandover-<sb>: sidecarkit-handshake/1 handover native <sb>\nnative: sidecarkit-handshake/1 native seen <sb>\n",
+		},
+		{
+			name: "legacy/restarted-after-the-probe", args: "--role=legacy --dir=/h --restart-policy=OnFailure -- proxy", setup: []setup{seen, claim("legacy"), ack},
+			code: 0, log: "handed over to the native twin",
+			files: "ack: sidecarkit-handshake/1 ack probed <sb>\nclaim-<sb>: sidecarkit-handshake/1 claim legacy <sb>\nhandover-<sb>: sidecarkit-handshake/1 handover native <sb>\nnative: sidecarkit-handshake/1 native seen <sb>\n",
+		},
+		{
+			name: "legacy/handed-over", args: "--role=legacy --dir=/h -- proxy", setup: []setup{seen, claim("legacy"), ack, handover}, signal: true,
+			code: 0, log: "StandBy: the native twin acts",
 		},
 		{
 			name: "legacy/standby", args: "--role=legacy --dir=/h --restart-policy=Always -- proxy", setup: []setup{claim("native")}, signal: true,
@@ -113,7 +206,7 @@ func TestRun(t *testing.T) {
 		},
 		{
 			name: "legacy/corrupt-claim", args: "--role=legacy --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.files[protocol.ClaimFile(f.key())] = "garbage" }},
-			code: 126, exec: true, err: "fake exec", log: "read as a legacy claim",
+			onWait: exitAt(1, 0), code: 0, start: true, childSigs: "kill", waits: 1, log: "read as a legacy claim",
 		},
 		{
 			name: "native/corrupt-marker", args: "--role=native --dir=/h -- proxy", setup: []setup{func(f *fakeSys) { f.files["native"] = "\x00\x01" }},
@@ -137,7 +230,7 @@ func TestRun(t *testing.T) {
 			name: "legacy/not-found", args: "--role=legacy --dir=/h -- missing", setup: []setup{seen}, code: 127, err: "exec missing: file does not exist in $PATH",
 		},
 		{
-			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", setup: []setup{seen}, code: 126, exec: true, err: "exec /opt/proxy",
+			name: "legacy/path", args: "--role=legacy --dir=/h -- /opt/proxy", setup: []setup{seen}, onWait: exitAt(1, 0), code: 0, start: true, childSigs: "kill", waits: 1,
 		},
 	}
 	for _, tc := range cases {
@@ -147,7 +240,7 @@ func TestRun(t *testing.T) {
 			for _, s := range tc.setup {
 				s(f)
 			}
-			f.onWait = tc.onWait
+			f.onWait, f.ignoreTerms = tc.onWait, tc.ignoreTerms
 			if tc.signal && tc.onWait == nil {
 				f.sigs <- syscall.SIGTERM
 			}
@@ -176,8 +269,17 @@ func TestRun(t *testing.T) {
 			if got := len(f.execs) > 0; got != tc.exec {
 				t.Errorf("exec'd %v, want %v", f.execs, tc.exec)
 			}
-			if tc.exec && tc.name != "legacy/path" && !cmp.Equal(f.execs[0][1:], c.Argv) {
+			if tc.exec && !cmp.Equal(f.execs[0][1:], c.Argv) {
 				t.Errorf("exec'd %q, want %q", f.execs[0][1:], c.Argv)
+			}
+			if got := len(f.starts) > 0; got != tc.start {
+				t.Errorf("started %v, want %v", f.starts, tc.start)
+			}
+			if tc.start && (!cmp.Equal(f.starts[0][1:], c.Argv) || tc.name == "legacy/path" && f.starts[0][0] != "/opt/proxy") {
+				t.Errorf("started %q, want %q", f.starts[0], c.Argv)
+			}
+			if got := f.child.signals(); got != tc.childSigs {
+				t.Errorf("the sidecar got signals %q, want %q", got, tc.childSigs)
 			}
 			if f.waits != tc.waits {
 				t.Errorf("waited %d times, want %d", f.waits, tc.waits)
@@ -383,9 +485,10 @@ func TestLookPathSkipsNonExecutables(t *testing.T) {
 	f := newFake()
 	f.put("native", marker(protocol.KindNative, "seen", f.key())) // an old node: the legacy twin acts
 	f.exes = map[string]bool{"/b/proxy": true}
+	f.onWait = func(int, *fakeSys) { f.child.exit(0) }
 	r := handshake.Runner{System: f, Env: []string{"PATH=/a:/b"}}
-	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, Argv: []string{"proxy"}})
-	if code != 126 || len(f.execs) != 1 || f.execs[0][0] != "/b/proxy" {
-		t.Errorf("exit %d %v, execs %q", code, err, f.execs)
+	code, err := r.Run(context.Background(), handshake.Config{Command: handshake.CommandRun, Role: protocol.Legacy, Dir: "/h", ConfirmTimeout: 1, PollInterval: 1, HandoverGrace: 1, Argv: []string{"proxy"}})
+	if code != 0 || len(f.starts) != 1 || f.starts[0][0] != "/b/proxy" {
+		t.Errorf("exit %d %v, started %q", code, err, f.starts)
 	}
 }

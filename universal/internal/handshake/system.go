@@ -29,6 +29,10 @@ type System interface {
 	// Exec replaces the process with the program at path; it returns
 	// only when that fails.
 	Exec(path string, argv, env []string) error
+	// Start starts the program at path as a child process, in a process
+	// group of its own, sharing the process's standard streams (the
+	// legacy twin's sidecar, which it must be able to stop to hand over).
+	Start(path string, argv, env []string) (Child, error)
 	// Run runs a command to completion and returns its exit code; an
 	// error means it could not run (or ctx ended).
 	Run(ctx context.Context, path string, argv, env []string) (int, error)
@@ -43,4 +47,17 @@ type System interface {
 	// message file at path, which the kubelet shows in the container's
 	// status; it does nothing when there is no such file.
 	TerminationMessage(path, msg string) error
+}
+
+// Child is a started child process.
+type Child interface {
+	// Signal sends sig to the child.
+	Signal(sig os.Signal) error
+	// Kill sends SIGKILL to the child's process group: the child and
+	// whatever it started that stayed in its group.
+	Kill() error
+	// Exited delivers the child's exit status once, when it has exited
+	// (and was reaped): its exit code, or 128 plus the number of the
+	// signal that killed it, as a shell reports it.
+	Exited() <-chan int
 }

@@ -42,6 +42,8 @@ func (m *model) apply(s state, e event) (state, error) {
 		t.step, t.phase = sFresh, uint8(protocol.TimedOut)
 	case eExit0:
 		m.stop(&s, e.c, cExited0)
+	case eWatch:
+		err = m.watch(&s)
 	case eRestart:
 		s.restarts++
 		m.kubeletRestart(&s, e.arg)
@@ -193,6 +195,13 @@ func (m *model) step(s *state, w who) error {
 		m.stop(s, ctrOf(w), cExited0)
 		return nil
 	}
+	if t.step == sStopping {
+		// The sidecar exited (on SIGTERM, or SIGKILL after the grace):
+		// no twin runs it until the native twin acts.
+		t.step, t.act, t.claim = sDecided, uint8(protocol.HandOver), false
+		s.handing = true
+		return nil
+	}
 	switch protocol.Action(t.act) {
 	case protocol.Run:
 		if t.claim {
@@ -206,9 +215,14 @@ func (m *model) step(s *state, w who) error {
 			}
 			if t.blind {
 				s.excused |= 1 << s.sandbox
+			} else if w == legacy && Kind(s.kind).native() {
+				s.needless = true
 			}
 		}
 		t.step, t.faulted = sRunning, false
+		if w == native {
+			s.handing = false
+		}
 		switch s.designated {
 		case nobody:
 			s.designated = w
@@ -236,12 +250,37 @@ func (m *model) step(s *state, w who) error {
 		s.loops = s.loops || w == native && Kind(s.kind).native() && t.phase != uint8(protocol.TimedOut) &&
 			protocol.Acts(protocol.Legacy, in.Sandbox, m.observe(s, in.Sandbox))
 		m.stop(s, ctrOf(w), cExited0)
+	case protocol.HandOver:
+		if w != legacy {
+			return fmt.Errorf("kubesim: %s decided %v", w, protocol.Action(t.act))
+		}
+		if err := m.recordHandover(s, in.Sandbox); err != nil {
+			return err
+		}
+		// The sandbox is the native twin's from now on.
+		s.designated, s.handing = native, !s.n.runsSidecar()
+		t.step = sFresh // observe and decide again
 	case protocol.StandBy:
 		t.step = sStandBy
 	case protocol.Confirm:
 		t.step = sConfirming
 	default:
 		return fmt.Errorf("kubesim: %s decided %v", w, t.act)
+	}
+	return nil
+}
+
+// watch is a step of the legacy twin's handshake while its sidecar runs
+// (as the sidecar's parent): it observes and decides, and starts
+// stopping the sidecar when it is to hand over; it ignores any other
+// decision.
+func (m *model) watch(s *state) error {
+	dec, err := m.next(s, m.input(s, legacy))
+	if err != nil {
+		return err
+	}
+	if dec.Action == protocol.HandOver {
+		s.l.step = sStopping
 	}
 	return nil
 }
@@ -346,7 +385,7 @@ func (m *model) recreate(s *state, id uint8, lose bool) {
 		s.a.st = cFailed
 	}
 	s.a.active = false
-	s.designated, s.handoff = nobody, false
+	s.designated, s.handoff, s.handing = nobody, false, false
 	s.sbOld, s.early, s.nExited = !Kind(s.kind).native(), false, false
 	// The sync that creates the sandbox starts the first init container
 	// (computePodActions: InitContainersToStart = [0], or

@@ -4,8 +4,8 @@
 // and check that exactly one twin acts.
 //
 // The twins run the production handshake logic of package universal
-// (Next, Claim, RecordSeen, Probe and with them Observe, Decide and the
-// marker format) against an in-memory handshake directory that, like an
+// (Next, Claim, RecordSeen, RecordEarly, RecordHandover, Probe and with
+// them Observe, Decide and the marker format) against an in-memory handshake directory that, like an
 // emptyDir, survives sandbox re-creation. Only the kubelet and the
 // processes are modelled.
 //
@@ -51,8 +51,11 @@
 // are interleavings), run N's startup probe, complete a Job Pod, fail a
 // Pod, kill containers during termination. Processes: a twin's handshake
 // observes and decides, then acts (claim and exec, record and exit 0,
-// record an early start, exit 0, stand by, wait); a waiting twin polls,
-// and a waiting native twin times out; I and (for Job Pods) A exit 0.
+// record an early start, exit 0, stand by, wait, hand over); a waiting
+// twin polls, and a waiting native twin times out; the legacy twin,
+// running the sidecar as its child, observes and, told to hand over,
+// stops the sidecar (one step: it exits), then records the handover;
+// I and (for Job Pods) A exit 0.
 // Operations, bounded by Config: the kubelet restarts with the Pod
 // running (probe results lost, v1.34 and earlier; a started sidecar's
 // result kept, v1.35.4 and later; optionally the bug of
@@ -69,10 +72,14 @@
 //
 // # Properties
 //
-// Checked in every reachable state: never two twins run the sidecar; the
-// twin that first ran it in a sandbox is the only one that ever does
-// there; once one ran it, until termination, one runs it unless the one
-// that acts is recovering from a fault; on Native and Native128 nodes the
+// Checked in every reachable state: never two twins run the sidecar (the
+// legacy twin's sidecar counts until it exited); the twin that first ran
+// it in a sandbox is the only one that ever does there, except that the
+// native twin may follow the legacy twin's handover; once one ran it,
+// until termination, one runs it unless the one that acts is recovering
+// from a fault or the legacy twin's sidecar exited to hand over (and the
+// native twin does not run it yet); the legacy twin claims no sandbox on
+// a native kubelet unless its claim is excused (below); on Native and Native128 nodes the
 // application never runs unless the native twin acts (except in a
 // sandbox that a kubelet started early, whose identity collided, or
 // whose legacy claim is excused, below); on native kinds the native twin
@@ -82,13 +89,16 @@
 // Checked from every reachable state, following only non-fault events
 // (which, the state space being finite, means they happen under fair
 // scheduling): the Pod can leave Init (Strip and native kinds); a twin
-// that acts and faulted can act again; a Job Pod can complete, and a
-// restartPolicy Always Pod can become Ready with one twin acting (native
-// kinds); a deleted Pod can finish terminating.
+// that acts and faulted, or was handed over to, can act again; a Job Pod
+// can complete, and a restartPolicy Always Pod can become Ready with one
+// twin acting (native kinds, after an in-place upgrade from an old
+// kubelet too); a deleted Pod can finish terminating.
 //
 // A legacy claim is excused when no twin could tell the node from an old
 // one: an old kubelet made it (an in-place upgrade came later), or the
 // handshake directory was emptied and the native twin's first run in the
-// sandbox was over before any startup probe (docs/universal.md lists what
-// that costs).
+// sandbox was over before any startup probe. The legacy twin hands such a
+// sandbox over once the kubelet probes the native twin there; until then
+// the application may run without the native twin acting
+// (docs/universal.md lists what that costs).
 package kubesim

@@ -128,6 +128,13 @@ const (
 	// liveness properties cannot see it: the race with the probe can
 	// always end well.)
 	PropLoop = "the native twin exits on a native node while the legacy twin acts, without waiting for its startup probe (a restart loop)"
+	// PropLegacyNeedless: the legacy twin claims a sandbox on a native
+	// kubelet where a twin could know that it runs native sidecars (the
+	// claim is not excused, see the package documentation). The handover
+	// repairs such a claim once the native twin is probed, but the
+	// sidecar restarts on the way and, on 1.28, the application ran
+	// before the native twin acted.
+	PropLegacyNeedless = "the legacy twin claims a sandbox on a native node that a twin could tell from an old one"
 	// PropDormantFailed: a Pod failed whose only faults hit the legacy
 	// twin before it acted, while the native twin acts or would. Checked
 	// with Config.CheckDormant only: under restartPolicy Never a crash of
@@ -233,7 +240,7 @@ func (m *model) violations(s *state) []string {
 	if s.handoff {
 		v = append(v, PropHandoff)
 	}
-	if !s.deleting && !s.phase.terminal() && s.designated != nobody && s.running() == 0 && !s.twin(s.designated).faulted {
+	if !s.deleting && !s.phase.terminal() && s.designated != nobody && s.running() == 0 && !s.twin(s.designated).faulted && !s.handing {
 		v = append(v, PropNoneRuns)
 	}
 	if k := Kind(s.kind); (k == Native || k == Native128) && s.a.st == cRunning && s.designated != native && !s.sbOld && !s.early && !s.collided && !s.excusedLegacy() {
@@ -244,6 +251,9 @@ func (m *model) violations(s *state) []string {
 	}
 	if s.loops {
 		v = append(v, PropLoop)
+	}
+	if s.needless {
+		v = append(v, PropLegacyNeedless)
 	}
 	if s.phase == pFailed && s.faults == 0 && s.recreations == 0 {
 		v = append(v, PropFailed)
@@ -288,7 +298,7 @@ func (m *model) liveness() []liveness {
 	}
 	native := func(s *state) bool { return live(s) && Kind(s.kind).native() }
 	if m.policy() != corev1.RestartPolicyAlways {
-		l = append(l, liveness{PropJobStuck, func(s *state) bool { return native(s) && !s.excusedLegacy() },
+		l = append(l, liveness{PropJobStuck, native,
 			func(s *state) bool { return s.phase.terminal() }})
 	} else {
 		l = append(l, liveness{PropNotReady, native, func(s *state) bool {

@@ -124,6 +124,7 @@ const (
 	ePoll                   // N, waiting, observes again
 	eTimeout                // N's confirmation times out
 	eExit0                  // I or A exits 0
+	eWatch                  // L's handshake, running the sidecar, observes and decides
 	// Operations (bounded like faults; not followed by liveness checks).
 	eRestart // the kubelet restarts (same version); arg 1: it seeds N's startup result
 	eUpgrade // the kubelet is replaced in place by kind arg>>2, hashChange arg&3
@@ -166,6 +167,8 @@ func (e event) String() string {
 		return e.c.String() + "'s wait times out"
 	case eExit0:
 		return e.c.String() + " exits 0"
+	case eWatch:
+		return e.c.String() + " handshake observes (sidecar running)"
 	case eRestart:
 		switch e.arg {
 		case 1:
@@ -391,8 +394,12 @@ func (m *model) processEvents(s *state, out []event) []event {
 			continue
 		}
 		switch t.step {
-		case sFresh, sDecided, sExiting:
+		case sFresh, sDecided, sExiting, sStopping:
 			out = append(out, event{k: eStep, c: c})
+		case sRunning:
+			if w == legacy {
+				out = append(out, event{k: eWatch, c: c})
+			}
 		case sConfirming:
 			out = append(out, event{k: ePoll, c: c}, event{k: eTimeout, c: c})
 		}

@@ -17,6 +17,7 @@ const (
 	opSeen
 	opEarly
 	opProbe
+	opHandOver
 )
 
 type memoKey struct {
@@ -74,6 +75,12 @@ func (m *model) recordSeen(s *state, sb string) error {
 func (m *model) recordEarly(s *state, sb string) error {
 	return m.call(s, opEarly, protocol.Input{Sandbox: sb}, func(d protocol.Dir) memoVal {
 		return memoVal{err: m.proto.RecordEarly(d, sb)}
+	}).err
+}
+
+func (m *model) recordHandover(s *state, sb string) error {
+	return m.call(s, opHandOver, protocol.Input{Sandbox: sb}, func(d protocol.Dir) memoVal {
+		return memoVal{err: m.proto.RecordHandover(d, sb)}
 	}).err
 }
 

@@ -48,6 +48,8 @@ func (naive) RecordSeen(d protocol.Dir, _ string) error {
 
 func (naive) RecordEarly(protocol.Dir, string) error { return nil }
 
+func (naive) RecordHandover(protocol.Dir, string) error { return nil }
+
 func (naive) Identify(sb protocol.Sandbox, _ error) (string, error) { return sb.Key(), nil }
 
 func (n naive) Probe(d protocol.Dir, _ string) (protocol.Verdict, error) {
@@ -62,6 +64,9 @@ type mutant struct {
 	Protocol
 	// next changes a decision; in.Markers holds what the twin observed.
 	next func(in protocol.Input, d protocol.Decision) protocol.Decision
+	// nextDir, when set, runs after next with the directory, which it
+	// may change.
+	nextDir func(dir protocol.Dir, in protocol.Input, d protocol.Decision) (protocol.Decision, error)
 	// probe changes a startup probe's verdict, given what it observed.
 	probe func(m protocol.Markers, sandbox string, v protocol.Verdict) protocol.Verdict
 	// identify, when set, replaces Identify.
@@ -79,11 +84,16 @@ func (m mutant) key(s string) string {
 func (m mutant) Next(d protocol.Dir, in protocol.Input) (protocol.Decision, error) {
 	in.Sandbox = m.key(in.Sandbox)
 	dec, err := m.Protocol.Next(d, in)
-	if err == nil && m.next != nil {
+	if err == nil && (m.next != nil || m.nextDir != nil) {
 		if in.Markers, err = protocol.Observe(d, in.Sandbox); err != nil {
 			return dec, err
 		}
-		dec = m.next(in, dec)
+		if m.next != nil {
+			dec = m.next(in, dec)
+		}
+		if m.nextDir != nil {
+			dec, err = m.nextDir(d, in, dec)
+		}
 	}
 	return dec, err
 }
@@ -118,6 +128,10 @@ func (m mutant) RecordEarly(d protocol.Dir, sb string) error {
 	return m.Protocol.RecordEarly(d, m.key(sb))
 }
 
+func (m mutant) RecordHandover(d protocol.Dir, sb string) error {
+	return m.Protocol.RecordHandover(d, m.key(sb))
+}
+
 // noConfirmation makes a restarted native twin act without waiting for
 // the kubelet's startup probe.
 func noConfirmation(in protocol.Input, d protocol.Decision) protocol.Decision {
@@ -131,6 +145,15 @@ func noConfirmation(in protocol.Input, d protocol.Decision) protocol.Decision {
 // sandbox.
 func legacyClaimed(in protocol.Input) bool {
 	return in.Markers.Claim.In(in.Sandbox) && in.Markers.Claim.Value == string(protocol.Legacy)
+}
+
+// noHandover is the legacy twin's rule before the handover: it acts on
+// in its sandbox whatever the kubelet does with the native twin.
+func noHandover(in protocol.Input, d protocol.Decision) protocol.Decision {
+	if d.Action == protocol.HandOver {
+		return protocol.Decision{Action: protocol.Run}
+	}
+	return d
 }
 
 // stepAside is the native twin's rule before the upgrade family: exit 0
@@ -239,14 +262,14 @@ func TestCheckerCatches(t *testing.T) {
 		},
 		{
 			name:   "legacy-does-not-wait",
-			reason: "on kubelets 1.29 to 1.36 a re-created sandbox starts the legacy twin early (the ordinary init container's status of the old sandbox counts); if it acts instead of waiting for the native twin, a Job Pod never completes",
+			reason: "on kubelets 1.29 to 1.36 a re-created sandbox starts the legacy twin early (the ordinary init container's status of the old sandbox counts); if it acts instead of waiting for the native twin, it acts on a native node (until it hands over)",
 			cfg: Config{Kind: NativeStaleInit, RestartPolicy: onFailure, Recreations: 1, ExtraInit: true, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
 				if d.Action == protocol.Confirm && in.Role == protocol.Legacy {
 					return protocol.Decision{Action: protocol.Run, Claim: true}
 				}
 				return d
 			}}},
-			want: PropJobStuck,
+			want: PropLegacyNeedless,
 		},
 		{
 			name:    "native-steps-aside-on-legacy-claim",
@@ -254,6 +277,55 @@ func TestCheckerCatches(t *testing.T) {
 			cfg:     Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: stepAside, probe: failOnLegacyClaim}},
 			want:    PropNotReady,
 			without: func(c *Config) { c.Upgrade = false },
+		},
+		{
+			name:    "legacy-does-not-hand-over",
+			reason:  "the protocol before the handover: after an in-place upgrade from an old kubelet the legacy twin keeps acting, and a Job Pod never completes",
+			cfg:     Config{Kind: Strip, RestartPolicy: never, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: noHandover}},
+			want:    PropJobStuck,
+			without: func(c *Config) { c.Upgrade = false },
+		},
+		{
+			name:    "legacy-does-not-hand-over/lost-directory",
+			reason:  "…and after a 1.28 kubelet started the legacy twin early in a re-created sandbox whose handshake directory was emptied",
+			cfg:     Config{Kind: Native128, RestartPolicy: onFailure, Recreations: 1, Losses: 1, Protocol: mutant{Protocol: Production(), next: noHandover}},
+			want:    PropJobStuck,
+			without: func(c *Config) { c.Losses = 0 },
+		},
+		{
+			name:   "handover-keeps-the-sidecar",
+			reason: "a legacy twin that records the handover without stopping its sidecar first: the native twin acts while it still runs",
+			cfg: Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), nextDir: func(d protocol.Dir, in protocol.Input, dec protocol.Decision) (protocol.Decision, error) {
+				if dec.Action == protocol.HandOver {
+					return protocol.Decision{Action: protocol.Run}, protocol.RecordHandover(d, in.Sandbox)
+				}
+				return dec, nil
+			}}},
+			want:    PropTwoRun,
+			without: func(c *Config) { c.Upgrade = false },
+		},
+		{
+			name:   "native-does-not-wait-for-the-handover",
+			reason: "a native twin that acts once probed where the legacy twin acts, without waiting for its handover: both run",
+			cfg: Config{Kind: Strip, Upgrade: true, To: Native, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if in.Role == protocol.Native && legacyClaimed(in) && in.Markers.Ack.In(in.Sandbox) {
+					return protocol.Decision{Action: protocol.Run}
+				}
+				return d
+			}}},
+			want:    PropTwoRun,
+			without: func(c *Config) { c.Upgrade = false },
+		},
+		{
+			name:   "handover-without-a-probe",
+			reason: "a legacy twin that hands over without the kubelet's probe of the native twin in its sandbox, the proof that the native twin will act: on an old node no twin acts any more",
+			cfg: Config{Kind: Strip, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
+				if in.Role == protocol.Legacy && d.Action == protocol.Run && !d.Claim {
+					return protocol.Decision{Action: protocol.HandOver}
+				}
+				return d
+			}}},
+			want: PropNoRecovery,
 		},
 		{
 			name:    "native-exits-on-legacy-claim",
@@ -290,14 +362,14 @@ func TestCheckerCatches(t *testing.T) {
 		},
 		{
 			name:   "legacy-does-not-record-early",
-			reason: "a 1.28 kubelet starts the legacy twin before the native twin in a re-created sandbox (its earlier status counts); with the directory emptied there is no ack to prove a native node, so a legacy twin that does not record its early start acts, and a Job Pod never completes",
+			reason: "a 1.28 kubelet starts the legacy twin before the native twin in a re-created sandbox (its earlier status counts); with the directory emptied there is no ack to prove a native node, so a legacy twin that does not record its early start acts on a native node (until it hands over)",
 			cfg: Config{Kind: Native128, RestartPolicy: onFailure, Recreations: 1, Losses: 1, Protocol: mutant{Protocol: Production(), next: func(in protocol.Input, d protocol.Decision) protocol.Decision {
 				if d.Action == protocol.RecordEarlyAndWait {
 					return protocol.Decision{Action: protocol.Run, Claim: true}
 				}
 				return d
 			}}},
-			want:    PropJobStuck,
+			want:    PropLegacyNeedless,
 			without: func(c *Config) { c.Losses = 0 },
 		},
 		{

@@ -20,6 +20,9 @@ type Protocol interface {
 	// RecordEarly records the legacy twin's early start, like
 	// protocol.RecordEarly.
 	RecordEarly(d protocol.Dir, sandbox string) error
+	// RecordHandover records the legacy twin's handover, like
+	// protocol.RecordHandover.
+	RecordHandover(d protocol.Dir, sandbox string) error
 	// Identify is what a process does with the identity it read and the
 	// error of reading it, like protocol.Identify: the key to use, or an
 	// error (the process fails).
@@ -47,6 +50,10 @@ func (production) RecordSeen(d protocol.Dir, sandbox string) error {
 
 func (production) RecordEarly(d protocol.Dir, sandbox string) error {
 	return protocol.RecordEarly(d, sandbox)
+}
+
+func (production) RecordHandover(d protocol.Dir, sandbox string) error {
+	return protocol.RecordHandover(d, sandbox)
 }
 
 func (production) Identify(sb protocol.Sandbox, err error) (string, error) {

@@ -32,10 +32,11 @@ const (
 	sRunning                // the sidecar runs (exec'd)
 	sStandBy                // standing by
 	sExiting                // recorded its first run; about to exit 0
+	sStopping               // L hands over: its sidecar runs until it exits
 )
 
 func (s step) String() string {
-	return [...]string{"fresh", "decided", "confirming", "sidecar", "standby", "exiting"}[s]
+	return [...]string{"fresh", "decided", "confirming", "sidecar", "standby", "exiting", "stopping"}[s]
 }
 
 // twin is the kubelet's and the process's state of one twin.
@@ -69,7 +70,9 @@ type twin struct {
 	blind bool
 }
 
-func (t twin) runsSidecar() bool { return t.st == cRunning && t.step == sRunning }
+func (t twin) runsSidecar() bool {
+	return t.st == cRunning && (t.step == sRunning || t.step == sStopping)
+}
 
 // plain is an ordinary container: I or A.
 type plain struct {
@@ -131,6 +134,12 @@ type state struct {
 	// handoff is set when the other one ran it later.
 	designated who
 	handoff    bool
+	// handing: the legacy twin's sidecar exited to hand this sandbox
+	// over, and the native twin does not run the sidecar yet.
+	handing bool
+	// needless: the legacy twin claimed a sandbox on a native kubelet
+	// that a twin could tell from an old one (PropLegacyNeedless).
+	needless bool
 	// kind is the running kubelet's (Config.Kind until an upgrade);
 	// upgraded: the in-place upgrade happened; restarts counts kubelet
 	// restarts.

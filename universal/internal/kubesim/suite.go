@@ -31,10 +31,10 @@ func Families() []Family { return []Family{Classic, Restart, Lost, Upgrade} }
 //   - Upgrade: for every in-place kubelet upgrade of Upgrades(kind), at
 //     most e faults and d re-creations.
 //
-// Depth 1, the default of TestSimulation, explores about 5.5 million
-// states (half a minute on two cores); 0, under -short, about 0.5
-// million; 2, the deep check, about 100 million (a quarter of an hour,
-// 8 GB; docs/universal.md).
+// Depth 1, the default of TestSimulation, explores about 6.2 million
+// states (half a minute on two cores); 0, under -short, about 0.6
+// million; 2, the deep check, about 116 million (6 to 15 minutes, 8 GB;
+// docs/universal.md).
 func Suite(d int) []Config {
 	e := d - 1
 	if e < 0 {

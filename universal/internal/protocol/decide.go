@@ -82,6 +82,12 @@ const (
 	// (RecordEarly), then observe and decide again at once (the record
 	// makes it Confirm).
 	RecordEarlyAndWait
+	// HandOver: the legacy twin acts in this sandbox and the kubelet
+	// probed the native twin here, so a native kubelet took over: stop
+	// the sidecar (SIGTERM, then SIGKILL after the handover grace) if
+	// this run runs it, record the handover (RecordHandover) once it
+	// exited, then observe and decide again (the native twin acts now).
+	HandOver
 )
 
 func (a Action) String() string {
@@ -98,6 +104,8 @@ func (a Action) String() string {
 		return "Confirm"
 	case RecordEarlyAndWait:
 		return "RecordEarlyAndWait"
+	case HandOver:
+		return "HandOver"
 	}
 	return fmt.Sprintf("Action(%d)", int(a))
 }
@@ -131,15 +139,20 @@ type Decision struct {
 // native twin's first run in a sandbox ended), of any sandbox: kubelets
 // that strip restartPolicy do neither.
 //
+// The twin that acts in a sandbox is the one its claim names, except that
+// a legacy claim counts for the native twin once the legacy twin handed
+// the sandbox over (a handover marker of the sandbox).
+//
 // The native twin, in order:
-//  1. the legacy twin claimed this sandbox, and the kubelet probed this
-//     twin here → StandBy (a native kubelet took over a Pod the legacy
-//     twin serves: an in-place upgrade, a lost directory; the startup
-//     probe passes, so the Pod gets Ready and Init proceeds); TimedOut →
-//     Exit0Now (an old kubelet: a re-created sandbox with the same
-//     identity); else → Confirm;
-//  2. the native twin claimed it → Run (the kubelet restarted the acting
-//     native twin);
+//  1. the legacy twin acts in this sandbox, and the kubelet probed this
+//     twin here → Confirm, in every phase: a native kubelet took over a
+//     Pod the legacy twin serves (an in-place upgrade, a lost directory),
+//     and the legacy twin hands over (its startup probe passes, so the
+//     Pod gets Ready and Init proceeds); TimedOut → Exit0Now (an old
+//     kubelet: a re-created sandbox with the same identity); else →
+//     Confirm;
+//  2. the native twin acts in it → Run (the kubelet restarted the acting
+//     native twin, or the legacy twin handed over);
 //  3. the kubelet probed the native twin in this sandbox → Run, claiming;
 //  4. Starting, and the native twin ran in this sandbox → Confirm (a
 //     restart: only a native kubelet restarts a container that exited 0,
@@ -151,9 +164,13 @@ type Decision struct {
 //     kubelet; exit 0 so that Init proceeds and the legacy twin acts).
 //
 // The legacy twin, in order:
-//  1. the native twin claimed this sandbox → StandBy under restartPolicy
+//  1. the native twin acts in this sandbox → StandBy under restartPolicy
 //     Always, Exit0Now under OnFailure or Never;
-//  2. the legacy twin claimed it → Run (a restart);
+//  2. the legacy twin acts in it, and the kubelet probed the native twin
+//     here → HandOver (proof that this kubelet runs native sidecars: it
+//     restarts and keeps the native twin, so that it can act, and a
+//     legacy twin that acted on would keep a Job Pod running); else →
+//     Run (a restart);
 //  3. a proof of a native node (so the kubelet started this twin before
 //     the native twin acts: kubelets 1.28 to 1.36 do so after a sandbox
 //     re-creation, kubernetes#138514) → Confirm, in every phase: the
@@ -167,16 +184,13 @@ type Decision struct {
 // A Role other than the two never acts: Exit0Now.
 func Decide(in Input) Decision {
 	m, sb := in.Markers, in.Sandbox
-	claimed := Role("")
-	if m.Claim.In(sb) {
-		claimed = Role(m.Claim.Value)
-	}
+	claimed := acting(sb, m)
 	proof := !m.Ack.IsZero() || !m.Early.IsZero()
 	switch in.Role {
 	case Native:
 		switch {
 		case claimed == Legacy && m.Ack.In(sb):
-			return Decision{Action: StandBy, Reason: "the legacy twin acts in this sandbox and the kubelet probed this twin: a native kubelet took over (an in-place upgrade, or a lost handshake directory); standing by until SIGTERM"}
+			return Decision{Action: Confirm, Reason: "the legacy twin acts in this sandbox and the kubelet probed this twin: a native kubelet took over (an in-place upgrade, or a lost handshake directory); waiting for the legacy twin to hand over"}
 		case claimed == Legacy && in.Phase == TimedOut:
 			return Decision{Action: Exit0Now, Reason: "the legacy twin acts in this sandbox and no startup probe came: an old kubelet; exiting 0 so that Init proceeds"}
 		case claimed == Legacy:
@@ -208,6 +222,9 @@ func Decide(in Input) Decision {
 			}
 			return Decision{Action: StandBy, Reason: "the native twin acts; standing by until SIGTERM"}
 		case Legacy:
+			if m.Ack.In(sb) {
+				return Decision{Action: HandOver, Reason: "this twin acts in this sandbox and the kubelet probed the native twin here: a native kubelet took over; handing over to the native twin"}
+			}
 			return Decision{Action: Run, Reason: "the legacy twin acts in this sandbox (a restart)"}
 		}
 		if proof {
@@ -222,9 +239,24 @@ func Decide(in Input) Decision {
 }
 
 // Acts reports whether the twin of role acts in the sandbox: whether the
-// sandbox's claim names it. Hooks (preStop) of a twin run only when it acts.
+// sandbox's claim names it, the legacy twin's claim counting for the
+// native twin once the legacy twin handed the sandbox over. Hooks
+// (preStop) of a twin run only when it acts.
 func Acts(role Role, sandbox string, m Markers) bool {
-	return m.Claim.In(sandbox) && Role(m.Claim.Value) == role
+	return role != "" && acting(sandbox, m) == role
+}
+
+// acting returns the twin that acts in the sandbox, or "" when it is not
+// claimed: the claim's, but the native twin once the legacy twin handed
+// over.
+func acting(sandbox string, m Markers) Role {
+	switch {
+	case !m.Claim.In(sandbox):
+		return ""
+	case Role(m.Claim.Value) == Legacy && m.Handover.In(sandbox):
+		return Native
+	}
+	return Role(m.Claim.Value)
 }
 
 // Verdict is what a wrapped probe answers before (or instead of) running

@@ -22,6 +22,8 @@ var (
 	claimLegacyA = mk(protocol.KindClaim, "legacy", sbA)
 	earlyA       = mk(protocol.KindEarly, protocol.ValueStarted, sbA)
 	earlyB       = mk(protocol.KindEarly, protocol.ValueStarted, sbB)
+	handoverA    = mk(protocol.KindHandover, "native", sbA)
+	handoverB    = mk(protocol.KindHandover, "native", sbB)
 )
 
 // TestDecide covers every rule of Decide; the current sandbox is sbA.
@@ -54,8 +56,12 @@ func TestDecide(t *testing.T) {
 		{name: "native/acting-restart", reason: "the kubelet restarted the acting native twin", role: protocol.Native, markers: m{Native: seenA, Ack: ackA, Claim: claimNativeA}, want: protocol.Run},
 		{name: "native/early-earlier-sandbox", reason: "an early marker of an earlier sandbox proves a native node too", role: protocol.Native, markers: m{Native: seenB, Early: earlyB}, want: protocol.Confirm},
 		{name: "native/early-first-run", reason: "the legacy twin started before this twin's first run ended: a native node", role: protocol.Native, markers: m{Early: earlyA}, want: protocol.Confirm},
-		{name: "native/legacy-acts-probed", reason: "the legacy twin acts and the kubelet probed this twin here: a native kubelet took over (an upgrade, a lost directory): stand by, never a second actor", role: protocol.Native, markers: m{Native: seenA, Ack: ackA, Claim: claimLegacyA}, want: protocol.StandBy},
-		{name: "native/legacy-acts-probed-confirming", role: protocol.Native, phase: protocol.Confirming, markers: m{Ack: ackA, Claim: claimLegacyA}, want: protocol.StandBy},
+		{name: "native/legacy-acts-probed", reason: "the legacy twin acts and the kubelet probed this twin here: a native kubelet took over (an upgrade, a lost directory): wait for the legacy twin to hand over, never a second actor", role: protocol.Native, markers: m{Native: seenA, Ack: ackA, Claim: claimLegacyA}, want: protocol.Confirm},
+		{name: "native/legacy-acts-probed-confirming", role: protocol.Native, phase: protocol.Confirming, markers: m{Ack: ackA, Claim: claimLegacyA}, want: protocol.Confirm},
+		{name: "native/legacy-acts-probed-timed-out", reason: "the wait for the handover has no deadline: a native kubelet would restart a twin that exits", role: protocol.Native, phase: protocol.TimedOut, markers: m{Ack: ackA, Claim: claimLegacyA}, want: protocol.Confirm},
+		{name: "native/handed-over", reason: "the legacy twin handed the sandbox over: act (the legacy claim counts for this twin)", role: protocol.Native, phase: protocol.Confirming, markers: m{Native: seenA, Ack: ackA, Claim: claimLegacyA, Handover: handoverA}, want: protocol.Run},
+		{name: "native/handed-over-timed-out", role: protocol.Native, phase: protocol.TimedOut, markers: m{Ack: ackA, Claim: claimLegacyA, Handover: handoverA}, want: protocol.Run},
+		{name: "native/handover-earlier-sandbox", reason: "a handover of another sandbox does not count", role: protocol.Native, phase: protocol.TimedOut, markers: m{Native: seenA, Claim: claimLegacyA, Handover: handoverB}, want: protocol.Exit0Now},
 		{name: "native/legacy-acts", reason: "the legacy twin acts, no probe yet: wait for one (native kubelet) or the timeout (old one)", role: protocol.Native, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Confirm},
 		{name: "native/legacy-acts-confirming", role: protocol.Native, phase: protocol.Confirming, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Confirm},
 		{name: "native/legacy-acts-earlier-ack", reason: "an ack of an earlier sandbox does not show that this sandbox's kubelet probes", role: protocol.Native, markers: m{Native: seenA, Ack: ackB, Claim: claimLegacyA}, want: protocol.Confirm},
@@ -67,6 +73,12 @@ func TestDecide(t *testing.T) {
 		{name: "legacy/early-waits", reason: "its own early record makes it wait for the native twin", role: protocol.Legacy, markers: m{Early: earlyA}, want: protocol.Confirm},
 		{name: "legacy/early-earlier-sandbox-waits", role: protocol.Legacy, phase: protocol.TimedOut, markers: m{Native: seenA, Early: earlyB}, want: protocol.Confirm},
 		{name: "legacy/restart", role: protocol.Legacy, markers: m{Native: seenA, Claim: claimLegacyA}, want: protocol.Run},
+		{name: "legacy/restart-earlier-ack", reason: "an ack of another sandbox does not show that this sandbox's kubelet probes the native twin: act on", role: protocol.Legacy, markers: m{Native: seenA, Ack: ackB, Claim: claimLegacyA}, want: protocol.Run},
+		{name: "legacy/hand-over", reason: "acting, and the kubelet probed the native twin in this sandbox: a native kubelet took over; hand over", role: protocol.Legacy, policy: never, markers: m{Native: seenA, Ack: ackA, Claim: claimLegacyA}, want: protocol.HandOver},
+		{name: "legacy/hand-over-always", role: protocol.Legacy, policy: always, phase: protocol.TimedOut, markers: m{Ack: ackA, Claim: claimLegacyA}, want: protocol.HandOver},
+		{name: "legacy/handed-over-always", reason: "after its handover the native twin acts: stand by", role: protocol.Legacy, markers: m{Ack: ackA, Claim: claimLegacyA, Handover: handoverA}, want: protocol.StandBy},
+		{name: "legacy/handed-over-never", role: protocol.Legacy, policy: never, markers: m{Ack: ackA, Claim: claimLegacyA, Handover: handoverA}, want: protocol.Exit0Now},
+		{name: "legacy/handover-earlier-sandbox", role: protocol.Legacy, markers: m{Native: seenA, Claim: claimLegacyA, Handover: handoverB}, want: protocol.Run},
 		{name: "legacy/native-acts-always", role: protocol.Legacy, policy: always, markers: m{Claim: claimNativeA}, want: protocol.StandBy},
 		{name: "legacy/native-acts-default", reason: "an empty restartPolicy is Always", role: protocol.Legacy, markers: m{Claim: claimNativeA}, want: protocol.StandBy},
 		{name: "legacy/native-acts-onfailure", role: protocol.Legacy, policy: onFailure, markers: m{Claim: claimNativeA}, want: protocol.Exit0Now},
@@ -108,6 +120,10 @@ func TestProbeVerdict(t *testing.T) {
 		{"legacy/startup/dormant", protocol.Legacy, protocol.StartupProbe, m{Claim: claimNativeA}, protocol.Pass},
 		{"legacy/liveness/acting", protocol.Legacy, protocol.LivenessProbe, m{Claim: claimLegacyA}, protocol.Check},
 		{"legacy/readiness/acting", protocol.Legacy, protocol.ReadinessProbe, m{Claim: claimLegacyA}, protocol.Check},
+		{"legacy/readiness/handing-over", protocol.Legacy, protocol.ReadinessProbe, m{Ack: ackA, Claim: claimLegacyA}, protocol.Check},
+		{"legacy/readiness/handed-over", protocol.Legacy, protocol.ReadinessProbe, m{Ack: ackA, Claim: claimLegacyA, Handover: handoverA}, protocol.Pass},
+		{"native/readiness/handed-over", protocol.Native, protocol.ReadinessProbe, m{Ack: ackA, Claim: claimLegacyA, Handover: handoverA}, protocol.Check},
+		{"native/startup/handing-over", protocol.Native, protocol.StartupProbe, m{Ack: ackA, Claim: claimLegacyA}, protocol.Pass},
 		{"legacy/liveness/undecided", protocol.Legacy, protocol.LivenessProbe, m{Ack: ackB}, protocol.Pass},
 		{"legacy/readiness/undecided", protocol.Legacy, protocol.ReadinessProbe, m{}, protocol.Fail},
 		{"legacy/startup/undecided", protocol.Legacy, protocol.StartupProbe, m{}, protocol.Fail},

@@ -27,22 +27,29 @@ const (
 	nativeFile = "native"
 	ackFile    = "ack"
 	earlyFile  = "early"
-	claimFile  = "claim-" // + sandbox key
+	claimFile  = "claim-"    // + sandbox key
+	handFile   = "handover-" // + sandbox key
 )
 
 // ClaimFile returns the name of the claim file of the sandbox with key
 // sandbox.
 func ClaimFile(sandbox string) string { return claimFile + sandbox }
 
+// HandoverFile returns the name of the handover file of the sandbox with
+// key sandbox.
+func HandoverFile(sandbox string) string { return handFile + sandbox }
+
 // Markers is what a twin reads from the Dir: the native, ack and early
-// markers (of any sandbox: Decide compares them with the current one) and
-// the claim of the current sandbox.
+// markers (of any sandbox: Decide compares them with the current one), and
+// the claim and the handover of the current sandbox.
 type Markers struct {
-	Native, Ack, Early, Claim Marker
+	Native, Ack, Early, Claim, Handover Marker
 	// Problems describe files whose content is not a valid marker. A
 	// corrupt native or ack file reads as absent; a corrupt claim reads as
 	// a legacy claim, so that both twins agree on which of them acts (the
-	// legacy twin, which needs no kubelet support).
+	// legacy twin, which needs no kubelet support); a corrupt handover
+	// file reads as a handover (its exclusive creation, after the legacy
+	// twin's sidecar exited, is what counts, and both twins agree on it).
 	Problems []string
 }
 
@@ -95,6 +102,19 @@ func Observe(d Dir, sandbox string) (Markers, error) {
 		m.Problems = append(m.Problems, ClaimFile(sandbox)+": read as a legacy claim")
 	}
 	m.Claim = claim
+	hand, ok, err := read(HandoverFile(sandbox), KindHandover)
+	if err != nil {
+		return Markers{}, err
+	}
+	if ok && !hand.IsZero() && hand.Sandbox != sandbox {
+		ok = false
+		m.Problems = append(m.Problems, fmt.Sprintf("%s: %v: it names sandbox %s", HandoverFile(sandbox), ErrBadMarker, hand.Sandbox))
+	}
+	if !ok {
+		hand = Marker{Kind: KindHandover, Value: string(Native), Sandbox: sandbox}
+		m.Problems = append(m.Problems, HandoverFile(sandbox)+": read as a handover")
+	}
+	m.Handover = hand
 	return m, nil
 }
 
@@ -122,6 +142,23 @@ func write(d Dir, name string, m Marker) error {
 	}
 	if err := d.WriteFile(name, m.Format()); err != nil {
 		return fmt.Errorf("universal: record %s: %w", name, err)
+	}
+	return nil
+}
+
+// RecordHandover records that the legacy twin handed the sandbox over to the
+// native twin. Only the legacy twin calls it, after its sidecar exited
+// (or when it does not run it): from then on the native twin acts (see
+// Decide). The file is created exclusively; finding it there already is
+// no error.
+func RecordHandover(d Dir, sandbox string) error {
+	m := Marker{Kind: KindHandover, Value: string(Native), Sandbox: sandbox}
+	if err := m.validate(); err != nil {
+		return fmt.Errorf("universal: hand over: %w", err)
+	}
+	err := d.CreateFile(HandoverFile(sandbox), m.Format())
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("universal: hand over: %w", err)
 	}
 	return nil
 }

@@ -32,6 +32,14 @@ const (
 	// kubelet that strips restartPolicy runs every init container to
 	// completion first. Written by the legacy twin. File "early".
 	KindEarly Kind = "early"
+	// KindHandover records that the legacy twin, acting in a sandbox
+	// where the kubelet then probed the native twin (a native kubelet
+	// took over: an in-place upgrade, or an early start in a sandbox
+	// whose handshake directory was emptied), stopped its sidecar and
+	// handed the sandbox over to the native twin (value "native").
+	// Created exclusively, once per sandbox, by the legacy twin once its
+	// sidecar exited. File "handover-<sandbox key>".
+	KindHandover Kind = "handover"
 )
 
 // The values a marker of each kind may hold.
@@ -117,6 +125,8 @@ func (m Marker) validate() error {
 		want = []string{string(Native), string(Legacy)}
 	case KindEarly:
 		want = []string{ValueStarted}
+	case KindHandover:
+		want = []string{string(Native)}
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadMarker, m.Kind)
 	}

@@ -29,6 +29,8 @@ func TestParseMarker(t *testing.T) {
 		{name: "claim-native", in: "sidecarkit-handshake/1 claim native " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "native", Sandbox: sbB}},
 		{name: "claim-legacy", in: "sidecarkit-handshake/1 claim legacy " + sbB + "\n", want: protocol.Marker{Kind: protocol.KindClaim, Value: "legacy", Sandbox: sbB}},
 		{name: "early", in: "sidecarkit-handshake/1 early started " + sbA + "\n", want: protocol.Marker{Kind: protocol.KindEarly, Value: "started", Sandbox: sbA}},
+		{name: "handover", in: "sidecarkit-handshake/1 handover native " + sbA + "\n", want: protocol.Marker{Kind: protocol.KindHandover, Value: "native", Sandbox: sbA}},
+		{name: "handover-legacy", in: "sidecarkit-handshake/1 handover legacy " + sbA, err: `kind handover has no value "legacy"`},
 		{name: "early-wrong-value", in: "sidecarkit-handshake/1 early seen " + sbA, err: `kind early has no value "seen"`},
 		{name: "empty", in: "", err: "want 4 space-separated fields, got 1"},
 		{name: "two-newlines", in: "sidecarkit-handshake/1 native seen " + sbA + "\n\n", err: "is not 32 lowercase hex"},
@@ -178,6 +180,23 @@ func TestObserve(t *testing.T) {
 			want: protocol.Markers{Native: protocol.Marker{Kind: "native", Value: "seen", Sandbox: sbB}, Ack: protocol.Marker{Kind: "ack", Value: "probed", Sandbox: sbA}, Early: protocol.Marker{Kind: "early", Value: "started", Sandbox: sbB}, Claim: protocol.Marker{Kind: "claim", Value: "native", Sandbox: sbA}},
 		},
 		{
+			name: "handover",
+			dir:  mapDir{"claim-" + sbA: line("claim", "legacy", sbA), "handover-" + sbA: line("handover", "native", sbA), "handover-" + sbB: line("handover", "native", sbB)},
+			want: protocol.Markers{Claim: protocol.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}, Handover: protocol.Marker{Kind: "handover", Value: "native", Sandbox: sbA}},
+		},
+		{
+			name:     "corrupt-handover-reads-as-one",
+			dir:      mapDir{"claim-" + sbA: line("claim", "legacy", sbA), "handover-" + sbA: "half"},
+			want:     protocol.Markers{Claim: protocol.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}, Handover: protocol.Marker{Kind: "handover", Value: "native", Sandbox: sbA}},
+			problems: 2,
+		},
+		{
+			name:     "handover-of-other-sandbox-reads-as-one",
+			dir:      mapDir{"claim-" + sbA: line("claim", "legacy", sbA), "handover-" + sbA: line("handover", "native", sbB)},
+			want:     protocol.Markers{Claim: protocol.Marker{Kind: "claim", Value: "legacy", Sandbox: sbA}, Handover: protocol.Marker{Kind: "handover", Value: "native", Sandbox: sbA}},
+			problems: 2,
+		},
+		{
 			name:     "corrupt-early",
 			dir:      mapDir{"early": line("ack", "probed", sbA)},
 			problems: 1,
@@ -242,11 +261,17 @@ func TestRecordAndClaim(t *testing.T) {
 	if ok || err != nil {
 		t.Fatalf("second claim: %v, %v; want false, nil", ok, err)
 	}
+	for i := 0; i < 2; i++ { // again: no error
+		if err := protocol.RecordHandover(d, sbA); err != nil {
+			t.Fatalf("handover %d: %v", i, err)
+		}
+	}
 	want := mapDir{
-		"native":       "sidecarkit-handshake/1 native seen " + sbA + "\n",
-		"ack":          "sidecarkit-handshake/1 ack probed " + sbA + "\n",
-		"early":        "sidecarkit-handshake/1 early started " + sbA + "\n",
-		"claim-" + sbA: "sidecarkit-handshake/1 claim legacy " + sbA + "\n",
+		"native":          "sidecarkit-handshake/1 native seen " + sbA + "\n",
+		"ack":             "sidecarkit-handshake/1 ack probed " + sbA + "\n",
+		"early":           "sidecarkit-handshake/1 early started " + sbA + "\n",
+		"claim-" + sbA:    "sidecarkit-handshake/1 claim legacy " + sbA + "\n",
+		"handover-" + sbA: "sidecarkit-handshake/1 handover native " + sbA + "\n",
 	}
 	if diff := cmp.Diff(want.String(), d.String()); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
@@ -265,5 +290,11 @@ func TestRecordAndClaim(t *testing.T) {
 	}
 	if err := protocol.RecordEarly(errDir{}, sbA); err == nil {
 		t.Errorf("RecordEarly on a failing dir: want an error")
+	}
+	if err := protocol.RecordHandover(errDir{}, sbA); err == nil || !strings.Contains(err.Error(), "universal: hand over") {
+		t.Errorf("RecordHandover on a failing dir: %v, want an error", err)
+	}
+	if err := protocol.RecordHandover(d, "bad"); err == nil {
+		t.Errorf("RecordHandover with a bad key: want an error")
 	}
 }

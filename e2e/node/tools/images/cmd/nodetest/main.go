@@ -5,7 +5,8 @@
 //	<unix nanoseconds> <event> <who> [detail]
 //
 // Events: bind (a server bound its port), bind-failed, serve-term (a server
-// got SIGTERM), reached (the app got an answer from the sidecar), app-term
+// got SIGTERM), serve-exit (it closed its port and its connections, after
+// serve-term), reached (the app got an answer from the sidecar), app-term
 // (the app got SIGTERM), app-exit (the app exits). The server names itself
 // after the handshake role it runs under (SIDECARKIT_HANDSHAKE_ROLE), or
 // -name when run without the handshake.
@@ -106,7 +107,9 @@ func serve(args []string) error {
 		record(*events, "serve-term", who, s.String())
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		return srv.Shutdown(ctx)
+		err := srv.Shutdown(ctx)
+		record(*events, "serve-exit", who, fmt.Sprintf("pid=%d", os.Getpid()))
+		return err
 	case err := <-done:
 		return err
 	}
