@@ -30,7 +30,11 @@ type Config struct {
 	// An error fails the request with HTTP 500 (see the package
 	// documentation); to degrade to Options.Fallback instead, return a
 	// compat.Capability with Unknown parts and no error. Nil means an
-	// Unknown capability, so Auto takes the fallback.
+	// Unknown capability, so Auto takes the fallback. The hook judges the
+	// Pod by Request.SchedulingSpec; Request.Object decodes the whole
+	// object when it needs more, at the cost of a full decode (a Webhook
+	// decodes a Pod only as far as the injection reads it, unless
+	// Options.Decide or Options.Universal is set).
 	Capability func(ctx context.Context, r *Request) (compat.Capability, error)
 	// Workloads makes CREATE requests of Deployments, StatefulSets,
 	// DaemonSets, ReplicaSets, Jobs, CronJobs, ReplicationControllers and
