@@ -117,7 +117,7 @@ const (
 	PropProtocol   = "the handshake returned an error"
 	PropOldWait    = "the native twin waits for a confirmation on an old node though no fault or identity collision made the sandbox ambiguous"
 	PropStuckInit  = "the Pod cannot leave Init"
-	PropNoRecovery = "the acting twin cannot run the sidecar again after a fault"
+	PropNoRecovery = "the acting twin cannot run the sidecar again after a fault or a handover"
 	PropJobStuck   = "the Job Pod cannot complete"
 	PropNoStop     = "the deleted Pod cannot finish terminating"
 	PropNotReady   = "the Pod cannot become Ready (native node, restartPolicy Always)"

@@ -22,8 +22,8 @@ import (
 const simPackage = "./universal/internal/protocol"
 
 // deepTimeout is the least -timeout a documented command at depth 2 or
-// more must give: the deep check takes about a quarter of an hour on two
-// cores (docs/universal.md), beyond go test's default of 10 minutes.
+// more must give: the deep check took 6 to 15 minutes on two cores
+// (docs/universal.md), near or beyond go test's default of 10 minutes.
 const deepTimeout = 30 * time.Minute
 
 // documented are the files (from this directory) that give the model

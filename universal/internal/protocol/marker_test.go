@@ -162,6 +162,20 @@ type errDir struct{}
 func (errDir) ReadFile(string) ([]byte, error) { return nil, fs.ErrPermission }
 func (errDir) WriteFile(string, []byte) error  { return fs.ErrPermission }
 func (errDir) CreateFile(string, []byte) error { return fs.ErrPermission }
+
+// errOn is a Dir of absent files, but for an I/O error reading the file
+// it names.
+type errOn string
+
+func (e errOn) ReadFile(name string) ([]byte, error) {
+	if name == string(e) {
+		return nil, fs.ErrPermission
+	}
+	return nil, fs.ErrNotExist
+}
+func (errOn) WriteFile(string, []byte) error  { return fs.ErrPermission }
+func (errOn) CreateFile(string, []byte) error { return fs.ErrPermission }
+
 func line(k protocol.Kind, v, sb string) string {
 	return string(protocol.Marker{Kind: k, Value: v, Sandbox: sb}.Format())
 }
@@ -236,6 +250,12 @@ func TestObserve(t *testing.T) {
 	}
 	if _, err := protocol.Observe(errDir{}, sbA); err == nil || !strings.Contains(err.Error(), "universal: observe: read native") {
 		t.Errorf("an I/O error: got %v", err)
+	}
+	// An I/O error on any one file fails the observation, naming it.
+	for _, name := range []string{"native", "ack", "early", protocol.ClaimFile(sbA), protocol.HandoverFile(sbA)} {
+		if _, err := protocol.Observe(errOn(name), sbA); err == nil || !strings.Contains(err.Error(), "universal: observe: read "+name) {
+			t.Errorf("an I/O error on %s: got %v", name, err)
+		}
 	}
 	if _, err := protocol.Observe(mapDir{}, "nope"); err == nil {
 		t.Errorf("a bad sandbox key: want an error")

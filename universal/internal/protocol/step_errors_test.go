@@ -51,6 +51,7 @@ func TestStrings(t *testing.T) {
 		{protocol.Exit0Now.String(), "Exit0Now"},
 		{protocol.Confirm.String(), "Confirm"},
 		{protocol.RecordEarlyAndWait.String(), "RecordEarlyAndWait"},
+		{protocol.HandOver.String(), "HandOver"},
 		{protocol.Action(9).String(), "Action(9)"},
 		{protocol.Fail.String(), "Fail"},
 		{protocol.Pass.String(), "Pass"},
