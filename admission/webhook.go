@@ -78,7 +78,8 @@ type Request struct {
 // as the containers. It must not be modified. A Webhook decodes a Pod
 // only as far as its injection reads it, so the first call decodes the
 // object again, in full: a hook that needs no more than SchedulingSpec
-// and the Request's other fields should not call it.
+// and the Request's other fields should not call it. Like the Request, it
+// is for the hook's own goroutine: it is not safe for concurrent use.
 func (r *Request) Object() (*patch.Object, error) {
 	if !r.done {
 		r.obj, r.err = patch.DecodeAs(r.raw, r.Kind.Kind)
