@@ -89,7 +89,13 @@ func FuzzDecide(f *testing.F) {
 			t.Fatalf("the native twin stands by without a legacy claim and an ack in this sandbox: %v", dec)
 		case in.Role == protocol.Legacy && dec.Action == protocol.RecordAndExit0:
 			t.Fatalf("the legacy twin records")
-		case mine && dec.Action != protocol.Run:
+		case dec.Action == protocol.HandOver && !(in.Role == protocol.Legacy && mine && m.Ack.In(sbA)):
+			t.Fatalf("hands over but is not the acting legacy twin of a sandbox the kubelet probed: %v", dec)
+		case in.Role == protocol.Legacy && mine && m.Ack.In(sbA) && dec.Action != protocol.HandOver:
+			// The kubelet probed the native twin in this sandbox: it runs
+			// native sidecars, and the legacy twin hands over (see Decide).
+			t.Fatalf("the acting legacy twin of a probed sandbox does not hand over: %v", dec)
+		case mine && dec.Action != protocol.Run && dec.Action != protocol.HandOver:
 			t.Fatalf("holds the claim but does not run: %v", dec)
 		}
 		if len(claim) > 0 {
