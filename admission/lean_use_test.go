@@ -51,24 +51,7 @@ func TestLeanDecodeUsed(t *testing.T) {
 func TestLeanLookAlike(t *testing.T) {
 	w := newWebhook(t, admission.Config{Options: sidecar.Options{Mode: sidecar.Native}})
 	typed, _ := admission.Typed(w)
-	out, _, err := w.Review(context.Background(), review(t, req{uid: "u1", object: podJSON}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ar struct {
-		Response struct{ Patch []byte } `json:"response"`
-	}
-	if err := json.Unmarshal(out, &ar); err != nil {
-		t.Fatal(err)
-	}
-	p, err := jsonpatch.DecodePatch(ar.Response.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod, err := p.Apply([]byte(podJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pod := injectedPod(t, w)
 	var doc map[string]interface{}
 	if err := json.Unmarshal(pod, &doc); err != nil {
 		t.Fatal(err)
@@ -108,24 +91,7 @@ func TestEnvelopeEscapedKind(t *testing.T) {
 // response ("path: message").
 func TestWarningPath(t *testing.T) {
 	w := newWebhook(t, admission.Config{Options: sidecar.Options{Mode: sidecar.Native}})
-	out, _, err := w.Review(context.Background(), review(t, req{uid: "u1", object: podJSON}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ar struct {
-		Response struct{ Patch []byte } `json:"response"`
-	}
-	if err := json.Unmarshal(out, &ar); err != nil {
-		t.Fatal(err)
-	}
-	p, err := jsonpatch.DecodePatch(ar.Response.Patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pod, err := p.Apply([]byte(podJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pod := injectedPod(t, w)
 	// The sidecar edited after the injection: the next review restores it.
 	edited := bytes.Replace(pod, []byte(`"image":"registry.example/proxy:2"`), []byte(`"image":"evil"`), 1)
 	if bytes.Equal(edited, pod) {
@@ -147,4 +113,28 @@ func TestWarningPath(t *testing.T) {
 		}
 	}
 	t.Errorf("warnings %q, want one about spec.initContainers[0] being restored", got.Response.Warnings)
+}
+
+// injectedPod is podJSON with w's answer to it applied.
+func injectedPod(t *testing.T, w *admission.Webhook) []byte {
+	t.Helper()
+	out, _, err := w.Review(context.Background(), review(t, req{uid: "u1", object: podJSON}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar struct {
+		Response struct{ Patch []byte } `json:"response"`
+	}
+	if err := json.Unmarshal(out, &ar); err != nil {
+		t.Fatal(err)
+	}
+	p, err := jsonpatch.DecodePatch(ar.Response.Patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := p.Apply([]byte(podJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pod
 }

@@ -327,15 +327,7 @@ func readerWalk(t *testing.T, rd *Reader, choice []byte, k *int, strict bool) (i
 	read := func() (interface{}, error) {
 		switch next() {
 		case 1:
-			v, err := rd.Value()
-			if err != nil {
-				return nil, err
-			}
-			var x interface{}
-			if err := json.Unmarshal(v, &x); err != nil {
-				return nil, err
-			}
-			return x, nil
+			return readValue(rd)
 		case 2:
 			return nil, nil
 		}
@@ -348,15 +340,7 @@ func readerWalk(t *testing.T, rd *Reader, choice []byte, k *int, strict bool) (i
 			}
 			return x, err
 		}
-		v, err := rd.Value()
-		if err != nil {
-			return nil, err
-		}
-		var x interface{}
-		if err := json.Unmarshal(v, &x); err != nil {
-			return nil, err
-		}
-		return x, nil
+		return readValue(rd)
 	}
 	switch rd.Next() {
 	case '{':
@@ -377,6 +361,20 @@ func readerWalk(t *testing.T, rd *Reader, choice []byte, k *int, strict bool) (i
 		return l, err
 	}
 	return nil, fmt.Errorf("not an object or array")
+}
+
+// readValue takes the value at rd whole and decodes it with
+// encoding/json.
+func readValue(rd *Reader) (interface{}, error) {
+	v, err := rd.Value()
+	if err != nil {
+		return nil, err
+	}
+	var x interface{}
+	if err := json.Unmarshal(v, &x); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
 
 // prune is v with the parts readerWalk left (per choice) set to nil, as
