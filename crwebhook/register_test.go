@@ -3,11 +3,13 @@ package crwebhook_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -140,9 +142,24 @@ func TestRegisterInFlightLimit(t *testing.T) {
 		fmt.Fprintf(c, "POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", claim)
 		return c
 	}
-	c1, c2 := hold(), hold()
-	defer c1.Close() // before ts.Close, which waits for them
-	defer c2.Close()
+	holders := []net.Conn{hold(), hold()}
+	defer func() { // before ts.Close, which waits for them
+		for _, c := range holders {
+			c.Close()
+		}
+	}()
+	// A holder whose headers arrive after a large request is refused 429
+	// itself (the large request holds its share meanwhile): it is dialled
+	// again, so that both end up in flight.
+	rehold := func() {
+		for i, c := range holders {
+			c.SetReadDeadline(time.Now().Add(time.Millisecond))
+			if n, err := c.Read(make([]byte, 1)); n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+				c.Close()
+				holders[i] = hold()
+			}
+		}
+	}
 	large := func() *http.Response {
 		t.Helper()
 		resp, err := http.Post(ts.URL+"/mutate", "application/json", bytes.NewReader(bytes.Repeat([]byte(" "), claim)))
@@ -161,6 +178,7 @@ func TestRegisterInFlightLimit(t *testing.T) {
 			t.Fatalf("a large request beside two held ones: status %d, want 429", resp.StatusCode)
 		}
 		time.Sleep(20 * time.Millisecond)
+		rehold()
 		resp = large()
 	}
 	if got := resp.Header.Get("Retry-After"); got != "1" {
@@ -174,7 +192,7 @@ func TestRegisterInFlightLimit(t *testing.T) {
 	if small.StatusCode != http.StatusOK {
 		t.Errorf("an ordinary review beside two held large ones: status %d, want 200", small.StatusCode)
 	}
-	c1.Close()
+	holders[0].Close()
 	for resp = large(); resp.StatusCode == http.StatusTooManyRequests; resp = large() {
 		if time.Now().After(deadline) {
 			t.Fatal("a large request is still refused after a holder went away")
