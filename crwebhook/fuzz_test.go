@@ -21,8 +21,10 @@ var groups = map[string]string{"Deployment": "apps", "StatefulSet": "apps", "Job
 
 // FuzzHandle feeds hostile objects of any kind to the handler: it must
 // never panic, answer allowed with a patch that changes only what it
-// names and keeps every unknown field (patchtest.VerifyAs), or deny or
-// error with a bounded message; warnings stay bounded.
+// names and keeps every unknown field (patchtest.VerifyAs; for an object
+// that is not valid JSON only inside parts the lean decode skips, there
+// is nothing to verify), or deny or error with a bounded message;
+// warnings stay bounded.
 func FuzzHandle(f *testing.F) {
 	f.Add("Pod", readFile(f, "testdata/pod.json"))
 	f.Add("Deployment", readFile(f, "testdata/deployment.json"))
@@ -62,6 +64,13 @@ func FuzzHandle(f *testing.F) {
 		}
 		if err := patchtest.VerifyAs(raw, kind, ops); err != nil {
 			if errors.Is(err, patchtest.ErrInvalidDocument) && strings.Contains(err.Error(), "duplicate object key") {
+				return
+			}
+			if errors.Is(err, patchtest.ErrInvalidDocument) && !json.Valid(raw) {
+				// A Pod is decoded only as far as the injection reads it,
+				// and the parts it skips are checked for structure only
+				// (package admission's decode): an API server sends no
+				// such object, and there is no document to verify against.
 				return
 			}
 			t.Fatalf("patch does not verify: %v\nobject %s\nops %s", err, raw, resp.Patch)
