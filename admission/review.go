@@ -201,7 +201,14 @@ func appendReview(b []byte, resp *admissionv1.AdmissionResponse) ([]byte, bool) 
 	if resp.Result != nil || len(resp.AuditAnnotations) > 0 {
 		return nil, false
 	}
-	n := 128 + len(resp.UID) + base64.StdEncoding.EncodedLen(len(resp.Patch))
+	// Sized for the whole review when its strings need no escapes, so
+	// that it is written into one allocation.
+	const fixed = len(`{"kind":"` + reviewKind + `","apiVersion":"` + reviewAPIVersion + `","response":{"uid":""` +
+		`,"allowed":false,"patch":"","patchType":"","warnings":[]}}`)
+	n := fixed + len(resp.UID) + base64.StdEncoding.EncodedLen(len(resp.Patch))
+	if resp.PatchType != nil {
+		n += len(*resp.PatchType)
+	}
 	for _, w := range resp.Warnings {
 		n += len(w) + 3
 	}

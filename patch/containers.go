@@ -14,12 +14,12 @@ import (
 // empty list adds the whole list. The container is encoded as given: set
 // RestartPolicy on it for a native sidecar.
 func (m *Mutation) InsertContainer(l List, i int, c corev1.Container) error {
-	return m.do(&insertContainer{list: l, index: i, c: c})
+	return m.do(&insertContainer{list: l, index: i, c: &c})
 }
 
 // AppendContainer appends c to list l; see [Mutation.InsertContainer].
 func (m *Mutation) AppendContainer(l List, c corev1.Container) error {
-	return m.do(&insertContainer{list: l, index: -1, c: c})
+	return m.do(&insertContainer{list: l, index: -1, c: &c})
 }
 
 // RemoveContainer removes the container named name from list l.
@@ -70,14 +70,17 @@ func (m *Mutation) InsertEncoded(l List, i int, c *EncodedContainer) error {
 	if c == nil || c.json == nil {
 		return fmt.Errorf("patch: insert: nil or zero EncodedContainer")
 	}
-	return m.do(&insertContainer{list: l, index: i, c: c.c, enc: c.json})
+	return m.do(&insertContainer{list: l, index: i, c: &c.c, enc: c.json})
 }
 
 type insertContainer struct {
 	list  List
 	index int // -1 appends
-	c     corev1.Container
-	enc   []byte // the encoding of c, when known
+	// c is the container to insert, never modified: the state shares it
+	// until an edit changes it (see state.own). For InsertEncoded it is the
+	// EncodedContainer's, which other mutations share.
+	c   *corev1.Container
+	enc []byte // the encoding of c, when known
 }
 
 func (e *insertContainer) run(s *state, out *[]relOp) error {
@@ -104,30 +107,27 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 		v := e.enc
 		if v == nil {
 			var err error
-			if v, err = marshal("container "+e.c.Name, &e.c); err != nil {
+			if v, err = marshal("container "+e.c.Name, e.c); err != nil {
 				return err
 			}
 		}
 		switch {
 		case len(l) == 0:
-			emit(out, relOp{op: opAdd, path: ptr(string(e.list)), value: wrapArray(v)})
+			emit(out, relOp{op: opAdd, path: ptr(string(e.list)), value: v, wrap: true, shared: e.enc != nil})
 		case idx == len(l):
 			emit(out, relOp{op: opAdd, path: ptr(string(e.list), "-"), value: v, shared: e.enc != nil})
 		default:
 			emit(out, relOp{op: opAdd, path: containerPath(e.list, idx), value: v, shared: e.enc != nil})
 		}
 	}
-	// The state owns the copy; its slices are capped so that later edits
-	// of this container never write into the caller's memory.
-	c := e.c
-	c.Env = c.Env[:len(c.Env):len(c.Env)]
-	c.EnvFrom = c.EnvFrom[:len(c.EnvFrom):len(c.EnvFrom)]
-	c.VolumeMounts = c.VolumeMounts[:len(c.VolumeMounts):len(c.VolumeMounts)]
+	// Not owned: a later edit of this container copies it first (state.own),
+	// so that no edit writes into the caller's memory or into an
+	// EncodedContainer.
 	index := s.byName[li]
-	s.setList(li, insertElem(l, idx, elem{c: &c, owned: true}))
+	s.setList(li, insertElem(l, idx, elem{c: e.c}))
 	if index != nil && idx == len(l) {
 		// Appended: the other names keep their indices.
-		index[c.Name] = idx
+		index[e.c.Name] = idx
 		s.byName[li] = index
 	}
 	return nil
@@ -221,14 +221,6 @@ func removeElem(l []elem, i int) []elem {
 	copy(l[i:], l[i+1:])
 	l[len(l)-1] = elem{}
 	return l[:len(l)-1]
-}
-
-// wrapArray turns an encoded value into a one-element JSON array.
-func wrapArray(v []byte) []byte {
-	out := make([]byte, 0, len(v)+2)
-	out = append(out, '[')
-	out = append(out, v...)
-	return append(out, ']')
 }
 
 // countContainers says "1 container" or "n containers".

@@ -3,6 +3,7 @@ package patch_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -203,6 +204,65 @@ func TestInsertEncodedOpsOwnTheirValue(t *testing.T) {
 		ops3, _ := m3.JSONPatch(patch.PodRoot)
 		if string(ops3[0].Value) != want {
 			t.Errorf("index %d: value %s, want %s", at, ops3[0].Value, want)
+		}
+	}
+}
+
+// TestInsertedContainerSharedUntilEdited: an inserted container is shared
+// with the caller (InsertContainer) or the EncodedContainer (InsertEncoded)
+// until an edit changes it; the edit then changes a copy, never the
+// caller's memory, the EncodedContainer or another mutation.
+func TestInsertedContainerSharedUntilEdited(t *testing.T) {
+	mounts := make([]corev1.VolumeMount, 1, 4) // spare capacity an append could write into
+	mounts[0] = corev1.VolumeMount{Name: "a", MountPath: "/a"}
+	given := corev1.Container{Name: "proxy", Image: "proxy:1", VolumeMounts: mounts}
+	enc, err := patch.EncodeContainer(given)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}}
+	for _, encoded := range []bool{false, true} {
+		for _, l := range []patch.List{patch.InitContainers, patch.Containers} { // an empty list, a list with a container
+			edited, other := patch.New(nil, spec), patch.New(nil, spec)
+			for _, m := range []*patch.Mutation{edited, other} {
+				var err error
+				if encoded {
+					err = m.InsertEncoded(l, 0, enc)
+				} else {
+					err = m.InsertContainer(l, 0, given)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := edited.AddVolumeMount(l, "proxy", corev1.VolumeMount{Name: "b", MountPath: "/b"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := edited.SetContainerField(l, "proxy", "image", "proxy:2"); err != nil {
+				t.Fatal(err)
+			}
+			where := fmt.Sprintf("encoded %v, %s", encoded, l)
+			if got := mounts[:2][1]; got.Name != "" {
+				t.Errorf("%s: the edit wrote into the caller's mounts: %+v", where, got)
+			}
+			if c := enc.Container(); c.Image != "proxy:1" || len(c.VolumeMounts) != 1 {
+				t.Errorf("%s: the edit changed the EncodedContainer: %+v", where, c)
+			}
+			if given.Image != "proxy:1" || len(given.VolumeMounts) != 1 {
+				t.Errorf("%s: the edit changed the caller's container: %+v", where, given)
+			}
+			_, s := other.Result()
+			for _, c := range append(s.InitContainers, s.Containers...) {
+				if c.Name == "proxy" && (c.Image != "proxy:1" || len(c.VolumeMounts) != 1) {
+					t.Errorf("%s: the edit changed another mutation: %+v", where, c)
+				}
+			}
+			_, s = edited.Result()
+			for _, c := range append(s.InitContainers, s.Containers...) {
+				if c.Name == "proxy" && (c.Image != "proxy:2" || len(c.VolumeMounts) != 2) {
+					t.Errorf("%s: the edited mutation's container: %+v", where, c)
+				}
+			}
 		}
 	}
 }

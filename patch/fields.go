@@ -166,7 +166,7 @@ func (e *removeVolume) run(s *state, out *[]relOp) error {
 // "path/-" otherwise.
 func appendOp(out *[]relOp, path string, n int, v []byte) {
 	if n == 0 {
-		emit(out, relOp{op: opAdd, path: path, value: wrapArray(v)})
+		emit(out, relOp{op: opAdd, path: path, value: v, wrap: true})
 		return
 	}
 	emit(out, relOp{op: opAdd, path: path + "/-", value: v})
@@ -258,7 +258,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 	}
 	if out != nil {
 		// An empty list may be absent or null: it is added whole.
-		v, err := s.encodeItem(e, jsonName, n == 0)
+		v, err := s.encodeItem(e, jsonName)
 		if err != nil {
 			return err
 		}
@@ -266,7 +266,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		if n == 0 {
 			path = path[:len(path)-2]
 		}
-		emit(out, guarded(relOp{op: opAdd, path: path, value: v, shared: true}, e.list, j, e.name)) // shared: see encodeItem
+		emit(out, guarded(relOp{op: opAdd, path: path, value: v, wrap: n == 0, shared: true}, e.list, j, e.name)) // shared: see encodeItem
 	}
 	c = s.own(li, j)
 	switch e.kind {
@@ -359,51 +359,40 @@ func (e *containerItem) find(c *corev1.Container) (int, int) {
 	return len(c.EnvFrom), -1
 }
 
-// encodeItem encodes the element an edit adds, as a one-element JSON
-// array when array is set. The encodings of the last few volume mounts and
-// env variables are kept and reused for an equal element: an injection
-// adds the same few to every application container.
-func (s *state) encodeItem(e *containerItem, jsonName string, array bool) ([]byte, error) {
+// encodeItem encodes the element an edit adds. The encodings of the last
+// few volume mounts and env variables are kept and reused for an equal
+// element: an injection adds the same few to every application container.
+func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
 	if e.kind == itemEnvFrom {
-		v, err := marshal(jsonName, e.value())
-		if array && err == nil {
-			v = wrapArray(v)
-		}
-		return v, err
+		return marshal(jsonName, e.value())
 	}
-	var c *encodedItem
 	for k := range s.encoded {
 		ck := &s.encoded[k]
-		if ck.json == nil || ck.kind != e.kind {
+		if ck.kind != e.kind {
 			continue
 		}
 		if e.kind == itemMount && sameMount(&ck.mount, &e.mount) || e.kind == itemEnv && sameEnv(&ck.env, &e.env) {
-			c = ck
-			break
+			return ck.json, nil
 		}
 	}
-	if c == nil {
-		v, err := marshal(jsonName, e.value())
-		if err != nil {
-			return nil, err
-		}
-		// Deep copies: the edit's pointers reach into the caller's memory.
-		c = &s.encoded[s.next]
-		s.next = (s.next + 1) % len(s.encoded)
-		*c = encodedItem{kind: e.kind, json: v}
-		if e.kind == itemMount {
-			e.mount.DeepCopyInto(&c.mount)
-		} else {
-			e.env.DeepCopyInto(&c.env)
-		}
+	v, err := marshal(jsonName, e.value())
+	if err != nil {
+		return nil, err
 	}
-	if !array {
-		return c.json, nil
+	// Deep copies: the edit's pointers reach into the caller's memory.
+	c := encodedItem{kind: e.kind, json: v}
+	if e.kind == itemMount {
+		e.mount.DeepCopyInto(&c.mount)
+	} else {
+		e.env.DeepCopyInto(&c.env)
 	}
-	if c.array == nil {
-		c.array = wrapArray(c.json)
+	if len(s.encoded) < maxEncoded {
+		s.encoded = append(s.encoded, c)
+	} else {
+		s.encoded[s.next] = c
+		s.next = (s.next + 1) % maxEncoded
 	}
-	return c.array, nil
+	return v, nil
 }
 
 // sameMount and sameEnv report whether two volume mounts or env variables

@@ -74,7 +74,11 @@ type relOp struct {
 	guarded bool
 	// shared marks a value that other mutations share (an
 	// EncodedContainer's encoding): Ops get a copy.
-	shared     bool
+	shared bool
+	// wrap: the op's value is a one-element JSON array of value, written
+	// as such when the op is rendered (an element added to an empty list
+	// adds the whole list), so that no array is built per edit.
+	wrap       bool
 	op         string
 	path       string
 	from       string
@@ -152,7 +156,7 @@ func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
 	n := 2 + len(c.rv) + 60
 	for i := range m.ops {
 		r := &m.ops[i]
-		n += len(r.op) + len(root) + len(r.path) + len(r.from) + len(r.value) + 40
+		n += len(r.op) + len(root) + len(r.path) + len(r.from) + len(r.value) + 42
 		if r.from != "" {
 			n += len(root)
 		}
@@ -204,7 +208,7 @@ func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
 			// Values are encoded by encoding/json in this package: valid
 			// and compact.
 			b = append(b, `,"value":`...)
-			b = append(b, r.value...)
+			b = r.appendValue(b)
 		}
 		b = append(b, '}')
 	}
@@ -263,8 +267,8 @@ func (m *Mutation) render(c renderConfig) (Ops, error) {
 			ops = append(ops, Op{Op: opTest, Path: base + r.guardPath(), Value: quote(r.guardName)})
 		}
 		op := Op{Op: r.op, Path: base + r.path, Value: r.value}
-		if r.shared {
-			op.Value = append(json.RawMessage(nil), r.value...)
+		if r.shared || r.wrap {
+			op.Value = r.appendValue(make(json.RawMessage, 0, len(r.value)+2))
 		}
 		if r.from != "" {
 			op.From = base + r.from
@@ -274,16 +278,28 @@ func (m *Mutation) render(c renderConfig) (Ops, error) {
 	return ops, nil
 }
 
+// appendValue appends r's value to b: the value as encoded, or wrapped in
+// a one-element array (see relOp.wrap).
+func (r *relOp) appendValue(b []byte) []byte {
+	if !r.wrap {
+		return append(b, r.value...)
+	}
+	b = append(b, '[')
+	b = append(b, r.value...)
+	return append(b, ']')
+}
+
 // emit appends an operation to out when out is not nil.
 func emit(out *[]relOp, r relOp) {
 	if out == nil {
 		return
 	}
 	if len(*out) == cap(*out) {
-		// Doubling: an injection into a wide Pod records several ops per
-		// container, and append's slower growth beyond 256 elements
-		// would copy the list about five times over.
-		next := make([]relOp, len(*out), 2*cap(*out)+16) // 16: an injection's ops, without regrowing
+		// Doubling from 4 (a small Pod's injection): an injection into a
+		// wide Pod records several ops per container, and append's slower
+		// growth beyond 256 elements would copy the list about five
+		// times over.
+		next := make([]relOp, len(*out), 2*cap(*out)+4)
 		copy(next, *out)
 		*out = next
 	}

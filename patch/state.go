@@ -2,6 +2,7 @@ package patch
 
 import (
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,20 +37,23 @@ type state struct {
 	metaKnown   bool              // false when the metadata was not given (Diff)
 	affOwned    bool              // spec.Affinity is a copy the state may modify
 
-	// encoded holds the volume mounts and env variables added last, with
-	// their encodings (see encodeItem); next is the slot to fill next.
-	encoded [4]encodedItem
+	// encoded holds the last maxEncoded volume mounts and env variables
+	// added, with their encodings (see encodeItem); once it is full, next
+	// is the slot to fill next.
+	encoded []encodedItem
 	next    int
 }
 
-// encodedItem is a volume mount or env variable, its JSON encoding and,
-// once needed, the encoding of a list of it alone.
+// maxEncoded is the number of added items whose encodings a Mutation
+// keeps for reuse.
+const maxEncoded = 4
+
+// encodedItem is a volume mount or env variable and its JSON encoding.
 type encodedItem struct {
 	kind  itemKind
 	mount corev1.VolumeMount
 	env   corev1.EnvVar
 	json  []byte
-	array []byte
 }
 
 type elem struct {
@@ -224,9 +228,12 @@ func guarded(r relOp, l List, j int, name string) relOp {
 	return r
 }
 
-// quote encodes s as a JSON string, as encoding/json does.
+// quote encodes s as a JSON string, as encoding/json does, in a buffer
+// sized for its quotes and backslashes (an annotation holding JSON, such
+// as an injection record, has many).
 func quote(s string) []byte {
-	return appendString(make([]byte, 0, len(s)+2), s)
+	n := len(s) + 2 + strings.Count(s, `"`) + strings.Count(s, `\`)
+	return appendString(make([]byte, 0, n), s)
 }
 
 // lookup resolves a container by list and name.
