@@ -294,7 +294,13 @@ func decodeContainers(rd *jsonscan.Reader, l *[]corev1.Container, init bool, r *
 		_, err := rd.Value()
 		return err
 	}
-	cs := make([]corev1.Container, 0, 4)
+	// A capacity from the bytes left (a container takes a few KB of
+	// JSON), so that a Pod of one container allocates one.
+	n := 1 + rd.Rest()/2048
+	if n > 4 {
+		n = 4
+	}
+	cs := make([]corev1.Container, 0, n)
 	err := rd.Array(func(int) error {
 		cs = append(cs, corev1.Container{})
 		return decodeLeanContainer(rd, &cs[len(cs)-1], init, r)

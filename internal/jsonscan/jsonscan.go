@@ -90,6 +90,9 @@ func (r *Reader) Since(offset int) []byte { return r.s.b[offset:r.s.i] }
 // End requires nothing but white space after what was read.
 func (r *Reader) End() error { return r.s.end() }
 
+// Rest returns the number of bytes of the input after the current offset.
+func (r *Reader) Rest() int { return len(r.s.b) - r.s.i }
+
 // errStop ends a walk early.
 var errStop = errors.New("stop")
 

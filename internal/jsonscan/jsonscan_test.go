@@ -651,3 +651,29 @@ func TestScanEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderRest: Rest counts the input after the reader's position.
+func TestReaderRest(t *testing.T) {
+	in := []byte(`{"a": [1, 2], "b": 3}  `)
+	rd := NewReader(in)
+	if got := rd.Rest(); got != len(in) {
+		t.Errorf("before reading: Rest() = %d, want %d", got, len(in))
+	}
+	var atB int
+	err := rd.Object(func(k []byte) error {
+		if string(k) == "b" {
+			atB = rd.Rest()
+		}
+		_, err := rd.Value()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(`3}  `); atB != want {
+		t.Errorf("at the value of b: Rest() = %d, want %d", atB, want)
+	}
+	if got, want := rd.Rest(), 2; got != want {
+		t.Errorf("after the object: Rest() = %d, want %d", got, want)
+	}
+}
