@@ -8,6 +8,8 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
+	"github.com/sidecarkit/sidecarkit/internal/leanpod"
+	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 // readReview reads the fields of an AdmissionReview that Review needs
@@ -24,7 +26,18 @@ import (
 // strings, literals and number characters), not for every rule of JSON:
 // the API server sends valid JSON, and anything malformed in the parts
 // Review reads is still refused.
-func readReview(body []byte) (reviewIn, error) {
+func readReview(body []byte) (reviewIn, error) { return readReviewLean(body, nil) }
+
+// readReviewLean is readReview that, when reads is not nil, also decodes
+// request.object leanly in place (leanpod.DecodeAt) when what came before
+// it in the request says it is a Pod being created (the API server writes
+// uid, kind, subResource and operation before object), so that the object
+// is scanned once instead of once here and once by the decode. The result
+// is in request.lean; when the lean decode gives way, request.leanFailed
+// is set and the object is read as readReview reads it. Which fields came
+// first only decides whether to try: Webhook.decode uses request.lean only
+// for a request whose kind is Pod, as it uses leanpod.Decode.
+func readReviewLean(body []byte, reads *leanpod.Reads) (reviewIn, error) {
 	var in reviewIn
 	rd := jsonscan.NewReader(body)
 	err := rd.Object(func(key []byte) error {
@@ -51,7 +64,18 @@ func readReview(body []byte) (reviewIn, error) {
 			// most of the review.
 			return rd.Object(func(key []byte) error {
 				switch string(key) {
-				case "uid", "kind", "subResource", "name", "namespace", "operation", "dryRun", "object":
+				case "object":
+					r.lean, r.leanFailed = nil, false
+					if reads != nil && r.Kind.Kind == "Pod" && r.Kind.Group == "" && r.Operation == "CREATE" && r.SubResource == "" && rd.Next() == '{' {
+						start := rd.Offset()
+						if o, ok := leanpod.DecodeAt(rd, reads); ok {
+							r.Object, r.lean = rd.Since(start), o.(*patch.Object)
+							return nil
+						}
+						rd.Seek(start)
+						r.leanFailed = true
+					}
+				case "uid", "kind", "subResource", "name", "namespace", "operation", "dryRun":
 				default:
 					return nil
 				}

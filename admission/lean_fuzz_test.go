@@ -44,6 +44,9 @@ func FuzzLeanReview(f *testing.F) {
 	f.Add([]byte("s"), uint32(1<<16|1<<17|1<<10), []byte(nil))
 	f.Add([]byte("r"), uint32(1<<16|2<<10|1<<12), []byte(nil))
 	f.Add([]byte("z"), uint32(256|512), []byte(nil))
+	f.Add([]byte("pod"), uint32(1<<18), []byte(nil))
+	f.Add([]byte("another pod"), uint32(1|1<<10|1<<18), []byte(nil))
+	f.Add([]byte(nil), uint32(1<<18), []byte(`{"spec":{"containers":[null,{"name":"a","image":1}]}}`))
 	f.Add([]byte(nil), uint32(0), []byte(podJSON))
 	f.Add([]byte(nil), uint32(1<<10), []byte(`{"kind":"Pod","spec":{"containers":[{"name":"a","name":"proxy"}]}}`))
 	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[null,{"name":"a","image":1}]}}`))
@@ -82,9 +85,16 @@ func FuzzLeanReview(f *testing.F) {
 			}
 		}
 		pair := hooks[int(knobs>>12&3)%3][int(knobs>>10)%4]
-		// The object spliced in as it is: review re-encodes it.
+		// The object spliced in as it is: review re-encodes it. The
+		// operation before the object, as the API server writes it (the
+		// lean decode reads the object while the review is read), or, with
+		// knob 1<<18, after it (it decodes the object after the review).
+		op, opAfter := `"operation":"CREATE",`, ``
+		if knobs&(1<<18) != 0 {
+			op, opAfter = ``, `,"operation":"CREATE"`
+		}
 		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"0f6d7a44","kind":{"group":"","version":"v1","kind":"Pod"},` +
-			`"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","namespace":"shop","object":` + string(obj) + `}}`)
+			`"resource":{"group":"","version":"v1","resource":"pods"},` + op + `"namespace":"shop","object":` + string(obj) + opAfter + `}}`)
 		got, gotOut, gotErr := pair[0].Review(context.Background(), body)
 		want, wantOut, wantErr := pair[1].Review(context.Background(), body)
 		if wantErr != nil && gotErr == nil && len(object) > 0 && malformedSkipped(obj) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -66,6 +67,32 @@ func TestLeanLookAlike(t *testing.T) {
 	want, wantOut, wantErr := typed.Review(context.Background(), body)
 	if !bytes.Equal(got, want) || (gotErr == nil) != (wantErr == nil) || gotOut.Skipped != wantOut.Skipped || gotOut.Mode != wantOut.Mode {
 		t.Errorf("lean %s %+v %v\ntyped %s %+v %v", got, gotOut, gotErr, want, wantOut, wantErr)
+	}
+}
+
+// TestLeanKindRepeated: a request whose kind is repeated after the object
+// (the last one wins) is answered for the last kind, although the object
+// was decoded as a Pod while the review was read; and a Pod whose
+// operation comes after the object is answered as one whose operation
+// comes before it.
+func TestLeanKindRepeated(t *testing.T) {
+	w := newWebhook(t, admission.Config{Options: sidecar.Options{Mode: sidecar.Native}, Workloads: true})
+	typed, _ := admission.Typed(w)
+	const kindless = `{"metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"nginx"}]}}`
+	for _, request := range []string{
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":` + kindless + `,"kind":{"group":"apps","version":"v1","kind":"Deployment"}`,
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":` + kindless + `,"kind":{"group":"","version":"v1","kind":"Pod"}`,
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"object":` + kindless + `,"operation":"CREATE"`,
+	} {
+		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",` + request + `}}`)
+		got, gotOut, gotErr := w.Review(context.Background(), body)
+		want, wantOut, wantErr := typed.Review(context.Background(), body)
+		if !bytes.Equal(got, want) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || fmt.Sprint(gotOut.Err) != fmt.Sprint(wantOut.Err) || gotOut.Kind != wantOut.Kind {
+			t.Errorf("%s:\nlean %s %+v %v\ntyped %s %+v %v", request, got, gotOut, gotErr, want, wantOut, wantErr)
+		}
+		if gotErr == nil && gotOut.Err == nil && gotOut.Ops == 0 {
+			t.Errorf("%s: nothing injected (%+v)", request, gotOut)
+		}
 	}
 }
 

@@ -53,6 +53,11 @@ type requestIn struct {
 	Operation   string                  `json:"operation"`
 	Object      json.RawMessage         `json:"object"`
 	DryRun      *bool                   `json:"dryRun"`
+
+	// lean is Object decoded leanly while the review was read
+	// (readReviewLean); leanFailed: that decode gave way to DecodeAs.
+	lean       *patch.Object
+	leanFailed bool
 }
 
 // Review answers the AdmissionReview v1 in body. It returns the response
@@ -64,7 +69,11 @@ func (wh *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if len(body) == 0 {
 		return nil, out, badRequest(errors.New("admission: empty body; want an AdmissionReview"))
 	}
-	in, err := readReview(body)
+	var reads *leanpod.Reads
+	if wh.lean {
+		reads = &wh.reads
+	}
+	in, err := readReviewLean(body, reads)
 	if err != nil {
 		return nil, out, badRequest(fmt.Errorf("admission: malformed AdmissionReview: %w", err))
 	}
@@ -133,7 +142,7 @@ func (wh *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.Admiss
 	if len(r.Object) == 0 || string(r.Object) == "null" {
 		return nil, out, badRequest(errors.New("admission: request.object is missing"))
 	}
-	obj, full, err := wh.decode(r.Object, r.Kind.Kind)
+	obj, full, err := wh.decode(r)
 	if err != nil {
 		return nil, out, badRequest(fmt.Errorf("admission: request.object: %w", err))
 	}
@@ -256,15 +265,21 @@ func appendReview(b []byte, resp *admissionv1.AdmissionResponse) ([]byte, bool) 
 // in full. The Result, and so
 // the response, is the same byte for byte (FuzzLeanReview), for about
 // half the cost of decoding them in full.
-func (wh *Webhook) decode(raw []byte, kind string) (obj *patch.Object, full bool, err error) {
+func (wh *Webhook) decode(r *requestIn) (obj *patch.Object, full bool, err error) {
+	raw, kind := r.Object, r.Kind.Kind
 	if wh.lean && kind == "Pod" {
-		if o, ok := leanpod.Decode(raw, &wh.reads); ok {
-			obj := o.(*patch.Object)
-			if obj.Meta == nil {
-				return obj, false, nil
+		lean := r.lean // decoded while the review was read
+		if lean == nil && !r.leanFailed {
+			if o, ok := leanpod.Decode(raw, &wh.reads); ok {
+				lean = o.(*patch.Object)
 			}
-			if _, injected := obj.Meta.Annotations[wh.record]; !injected {
-				return obj, false, nil
+		}
+		if lean != nil {
+			if lean.Meta == nil {
+				return lean, false, nil
+			}
+			if _, injected := lean.Meta.Annotations[wh.record]; !injected {
+				return lean, false, nil
 			}
 		}
 	}

@@ -22,6 +22,13 @@ func init() {
 		}
 		return o, true
 	}
+	leanpod.DecodeAt = func(rd *jsonscan.Reader, r *leanpod.Reads) (interface{}, bool) {
+		o, ok := decodeLeanAt(rd, r)
+		if !ok {
+			return nil, false
+		}
+		return o, true
+	}
 }
 
 // errLean stops a lean decode that must give way to DecodeAs.
@@ -48,11 +55,25 @@ var errLean = errors.New("patch: lean decode: not for this document")
 // DecodeAs refuses the document. An API server sends objects it has
 // decoded and re-encoded, which have neither.
 func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
-	o := &Object{Kind: "Pod", Root: PodRoot, raw: raw}
+	rd := jsonscan.NewReader(raw)
+	o, ok := decodeLeanAt(rd, r)
+	if !ok || rd.End() != nil {
+		return nil, false
+	}
+	o.raw = raw
+	return o, true
+}
+
+// decodeLeanAt is decodeLean of the document at rd (an AdmissionReview's
+// request.object, read in place), which it leaves after the document when
+// it returns true, and anywhere in it when it returns false.
+func decodeLeanAt(rd *jsonscan.Reader, r *leanpod.Reads) (*Object, bool) {
+	rd.Next()
+	start := rd.Offset()
+	o := &Object{Kind: "Pod", Root: PodRoot}
 	ps := &podSpec{}
 	var apiVersion, kind []byte
 	var seenMeta, seenSpec, nullSpec bool
-	rd := jsonscan.NewReader(raw)
 	err := rd.Object(func(k []byte) error {
 		var err error
 		switch string(k) {
@@ -88,9 +109,10 @@ func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
 		}
 		return err
 	})
-	if err != nil || rd.End() != nil || !seenSpec || nullSpec {
+	if err != nil || !seenSpec || nullSpec {
 		return nil, false
 	}
+	o.raw = rd.Since(start)
 	var docKind string
 	if apiVersion != nil && decodeString(apiVersion, &o.APIVersion) != nil {
 		return nil, false

@@ -90,6 +90,10 @@ func (r *Reader) Since(offset int) []byte { return r.s.b[offset:r.s.i] }
 // End requires nothing but white space after what was read.
 func (r *Reader) End() error { return r.s.end() }
 
+// Seek moves the reader to offset, a position Offset returned: a caller
+// that read part of a value and gave up reads it again from its start.
+func (r *Reader) Seek(offset int) { r.s.i = offset }
+
 // Rest returns the number of bytes of the input after the current offset.
 func (r *Reader) Rest() int { return len(r.s.b) - r.s.i }
 

@@ -677,3 +677,40 @@ func TestReaderRest(t *testing.T) {
 		t.Errorf("after the object: Rest() = %d, want %d", got, want)
 	}
 }
+
+// TestReaderSeek: after Seek to an offset taken before a value, the value
+// reads again, whole, however far the reader got into it.
+func TestReaderSeek(t *testing.T) {
+	in := []byte(`{"a": {"b": [1, {"c": 2}], "d": 3}, "e": 4}`)
+	rd := NewReader(in)
+	var got []string
+	err := rd.Object(func(k []byte) error {
+		if string(k) != "a" {
+			return nil
+		}
+		start := rd.Offset()
+		errHalf := errors.New("half")
+		err := rd.Object(func(k []byte) error {
+			if string(k) == "d" {
+				return errHalf // given up inside the value
+			}
+			return nil
+		})
+		if err != errHalf {
+			t.Fatalf("inner walk: %v", err)
+		}
+		rd.Seek(start)
+		v, err := rd.Value()
+		got = append(got, string(v))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rd.End(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`{"b": [1, {"c": 2}], "d": 3}`}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("value after Seek = %q, want %q", got, want)
+	}
+}

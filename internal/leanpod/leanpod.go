@@ -3,6 +3,8 @@
 // initialised, and admission, which imports patch, calls it.
 package leanpod
 
+import "github.com/sidecarkit/sidecarkit/internal/jsonscan"
+
 // Reads says which parts of a Pod's regular containers an injection reads
 // in full; of the rest the lean decode keeps only what every injection
 // reads (see Decode).
@@ -33,3 +35,12 @@ type Reads struct {
 // instead (an error, whose message DecodeAs words; a document it does not
 // read exactly as DecodeAs does). Set by package patch.
 var Decode func(raw []byte, r *Reads) (interface{}, bool)
+
+// DecodeAt is Decode of the document at rd, read in place (package
+// admission reads an AdmissionReview's request.object so, instead of
+// scanning it once for the review and once more for the decode). When it
+// returns true, rd is after the document and the Object's raw bytes are
+// the document's; when it returns false, rd may be anywhere inside the
+// document, and the caller seeks back to where it started. Set by package
+// patch.
+var DecodeAt func(rd *jsonscan.Reader, r *Reads) (interface{}, bool)
