@@ -1,6 +1,8 @@
 package patch
 
 import (
+	"encoding"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -305,6 +307,9 @@ func decodeLeanSpec(rd *jsonscan.Reader, ps *podSpec, r *leanpod.Reads) error {
 		if err != nil {
 			return err
 		}
+		if podSpecScalars[i/64]&(1<<(i%64)) != 0 && decodeScalar(v, sv.Field(i)) {
+			return nil
+		}
 		return decodeField(v, sv.Field(i))
 	})
 }
@@ -494,7 +499,117 @@ func decodeField(v []byte, f reflect.Value) error {
 			return nil
 		}
 	}
+	if m, ok := f.Addr().Interface().(*map[string]string); ok { // nodeSelector
+		return decodeStringMap(v, m)
+	}
 	return utiljson.Unmarshal(v, f.Addr().Interface())
+}
+
+// podSpecScalars marks, by field index, the PodSpec fields that
+// decodeScalar may decode: those whose type scalarType accepts.
+var podSpecScalars = func() (set [2]uint64) {
+	t := reflect.TypeOf(corev1.PodSpec{})
+	for _, i := range podSpecFields {
+		if i < 128 && scalarType(t.Field(i)) {
+			set[i/64] |= 1 << (i % 64)
+		}
+	}
+	return set
+}()
+
+var (
+	jsonUnmarshaler = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
+	textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+)
+
+// scalarType reports whether encoding/json decodes field f as a plain
+// string, bool or integer, or a pointer to one: no decoding methods on
+// the type or its pointer, no ",string" option.
+func scalarType(f reflect.StructField) bool {
+	if strings.Contains(f.Tag.Get("json"), ",string") {
+		return false
+	}
+	t := f.Type
+	for k := 0; k < 2; k++ {
+		if t.Implements(jsonUnmarshaler) || t.Implements(textUnmarshaler) ||
+			reflect.PointerTo(t).Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+			return false
+		}
+		switch t.Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return true
+		case reflect.Ptr:
+			t = t.Elem()
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// decodeScalar decodes v into f, a field scalarType accepts, as
+// encoding/json does, when v is a plain string (see
+// jsonscan.PlainString), a boolean, a decimal integer of at most 18
+// digits or, for a pointer, null; it reports whether it did. Anything
+// else is left to the full decoder: no utiljson call for the many small
+// scalar fields of a PodSpec.
+func decodeScalar(v []byte, f reflect.Value) bool {
+	if f.Kind() == reflect.Ptr {
+		if string(v) == "null" {
+			f.Set(reflect.Zero(f.Type()))
+			return true
+		}
+		switch f.Type().Elem().Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		default:
+			return false
+		}
+		p := reflect.New(f.Type().Elem())
+		if !decodeScalar(v, p.Elem()) {
+			return false
+		}
+		f.Set(p)
+		return true
+	}
+	switch f.Kind() {
+	case reflect.String:
+		s, ok := jsonscan.PlainString(v)
+		if ok {
+			f.SetString(s)
+		}
+		return ok
+	case reflect.Bool:
+		if b := string(v); b == "true" || b == "false" {
+			f.SetBool(b == "true")
+			return true
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := plainInt(v)
+		if ok && !f.OverflowInt(n) {
+			f.SetInt(n)
+			return true
+		}
+	}
+	return false
+}
+
+// plainInt returns the integer v holds when v is a JSON number without
+// fraction or exponent of at most 18 digits (which no int64 overflows).
+func plainInt(v []byte) (int64, bool) {
+	d := v
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+	}
+	if len(d) == 0 || len(d) > 18 || d[0] == '0' && len(d) > 1 {
+		return 0, false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil
 }
 
 // decodeString decodes the JSON value v into *s.
@@ -576,9 +691,12 @@ func decodePorts(v []byte, l *[]corev1.ContainerPort) error {
 }
 
 // decodeVolumes decodes the volume list at rd into *l as encoding/json
-// does for the volumes named in full and the projected ones; of the others
-// only the name, which is all the injection reads of them (validation of
-// mounts, clashes with the Spec's volumes).
+// does for the volumes named in full; of the others only the name, which
+// is all the injection reads of them (validation of mounts, clashes with
+// the Spec's volumes), and whether they are projected (a projected volume
+// named like the ServiceAccount plugin's changes the defaults the
+// injection compares containers with): an empty ProjectedVolumeSource
+// stands for the source, whose content stays raw.
 func decodeVolumes(rd *jsonscan.Reader, l *[]corev1.Volume, full map[string]bool) error {
 	if rd.Next() == 'n' {
 		*l = nil
@@ -594,7 +712,7 @@ func decodeVolumes(rd *jsonscan.Reader, l *[]corev1.Volume, full map[string]bool
 		}
 		start := rd.Offset()
 		var name []byte
-		projected := false
+		var projected byte // the first byte of its value; 0 when absent
 		err := rd.Object(func(k []byte) error {
 			switch string(k) {
 			case "name":
@@ -605,7 +723,12 @@ func decodeVolumes(rd *jsonscan.Reader, l *[]corev1.Volume, full map[string]bool
 				name = v
 				return err
 			case "projected":
-				projected = true
+				if projected != 0 {
+					return errLean // encoding/json merges repeated objects
+				}
+				if projected = rd.Next(); projected != '{' && projected != 'n' {
+					return errLean // a type error DecodeAs words
+				}
 			}
 			return nil
 		})
@@ -617,9 +740,12 @@ func decodeVolumes(rd *jsonscan.Reader, l *[]corev1.Volume, full map[string]bool
 				return err
 			}
 		}
-		if projected || full[vol.Name] {
+		if full[vol.Name] {
 			*vol = corev1.Volume{}
 			return utiljson.Unmarshal(rd.Since(start), vol)
+		}
+		if projected == '{' {
+			vol.Projected = &corev1.ProjectedVolumeSource{}
 		}
 		return nil
 	})

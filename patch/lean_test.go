@@ -16,8 +16,8 @@ import (
 // leanView is what decodeLean promises to decode of the Object DecodeAs
 // gives for the same document with reads r: the metadata's name,
 // namespace, resourceVersion and annotations; every pod-level field; of a
-// volume not named in r (and not projected), its
-// name; of a container not named in r, the members of leanContainerFields
+// volume not named in r, its name and, for a projected one, an empty
+// ProjectedVolumeSource; of a container not named in r, the members of leanContainerFields
 // (an init container's with its lifecycle and probes, a regular one's
 // with its envFrom, and its mounts and env only when r names some mount
 // paths or env names: in full those r names, of the others the name and
@@ -34,9 +34,12 @@ func leanView(o *patch.Object, r *leanpod.Reads) *patch.Object {
 	if s.Volumes != nil {
 		spec.Volumes = make([]corev1.Volume, len(s.Volumes))
 		for i, vol := range s.Volumes {
-			if vol.Projected != nil || r.VolumeNames[vol.Name] {
+			switch {
+			case r.VolumeNames[vol.Name]:
 				spec.Volumes[i] = vol
-			} else {
+			case vol.Projected != nil:
+				spec.Volumes[i] = corev1.Volume{Name: vol.Name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}
+			default:
 				spec.Volumes[i] = corev1.Volume{Name: vol.Name}
 			}
 		}
@@ -199,6 +202,10 @@ func TestDecodeLeanCases(t *testing.T) {
 		{"volumes-empty", `{"spec":{"volumes":[],"containers":[{"name":"a"}]}}`, reads, true},
 		{"volumes", `{"spec":{"volumes":[{"name":"data","emptyDir":{}},{"name":"other","hostPath":{"path":"/x"}},{"name":"tok","projected":{"sources":[]}},null,{"emptyDir":{}}],"containers":[{"name":"a"}]}}`, reads, true},
 		{"volume-repeated-name", `{"spec":{"volumes":[{"name":"a","name":"data"}],"containers":[]}}`, reads, false},
+		{"volume-projected-null", `{"spec":{"volumes":[{"name":"kube-api-access-1","projected":null}],"containers":[]}}`, reads, true},
+		{"volume-projected-content", `{"spec":{"volumes":[{"name":"kube-api-access-1","projected":{"sources":[{"serviceAccountToken":{"path":"token","expirationSeconds":3607}}],"defaultMode":420}}],"containers":[]}}`, reads, true},
+		{"volume-projected-repeated", `{"spec":{"volumes":[{"name":"tok","projected":{},"projected":null}],"containers":[]}}`, reads, false},
+		{"volume-projected-mistyped", `{"spec":{"volumes":[{"name":"tok","projected":"x"}],"containers":[]}}`, reads, false},
 		{"containers", `{"spec":{"containers":[null,{"name":"app","image":"i","restartPolicy":"Always","ports":[{"name":"http","containerPort":8080,"hostPort":80,"protocol":"TCP","hostIP":"1.2.3.4"}],"envFrom":[{"configMapRef":{"name":"c"}}],"volumeMounts":[{"name":"data","mountPath":"/data","readOnly":true},{"name":"o","mountPath":"/o","readOnly":true,"subPath":"s"}],"env":[{"name":"MODE","value":"x"},{"name":"OTHER","value":"y"}]},{"name":"proxy","image":"p","args":["a"]}]}}`, reads, true},
 		{"mounts-env-unread", `{"spec":{"containers":[{"name":"app","volumeMounts":[{"name":"data","mountPath":"/data"}],"env":[{"name":"MODE","value":"x"}]}]}}`, none, true},
 		{"mounts-env-null-and-empty", `{"spec":{"containers":[{"name":"app","volumeMounts":null,"env":[]},{"name":"b","volumeMounts":[],"env":null}]}}`, reads, true},

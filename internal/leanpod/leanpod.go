@@ -21,9 +21,9 @@ type Reads struct {
 	// variable is decoded: the injection reads none.
 	EnvNames map[string]bool
 	// VolumeNames: the pod's volumes of these names (the Spec's volumes)
-	// are decoded in full, and so is every projected volume (the
-	// ServiceAccount token volumes change the defaults compared with);
-	// of the others, the name.
+	// are decoded in full; of the others, the name and whether they are
+	// projected (the ServiceAccount token volumes change the defaults
+	// compared with), as an empty ProjectedVolumeSource.
 	VolumeNames map[string]bool
 }
 

@@ -1,0 +1,79 @@
+package patch
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+)
+
+// TestDecodeScalar: decodeScalar decodes exactly what utiljson decodes into
+// every scalar PodSpec field, for the values it takes (plain strings,
+// booleans, integers without fraction or exponent, null for pointers),
+// and leaves the field unchanged for every other value (escapes, floats,
+// exponents, leading zeros, overflow, strings for numbers, null for a
+// non-pointer, objects), which utiljson then decodes or refuses.
+func TestDecodeScalar(t *testing.T) {
+	values := []string{`"a"`, `"ClusterFirst"`, `""`, `"\u0041"`, `"é"`, `true`, `false`, `null`, `0`, `-0`, `7`, `-30`, `2147483647`, `2147483648`,
+		`-2147483649`, `123456789012345678`, `1234567890123456789`, `9223372036854775808`, `1.0`, `1e3`, `01`, `-`, `"7"`, `{}`, `[]`}
+	typ := reflect.TypeOf(corev1.PodSpec{})
+	var fields []string
+	for name, i := range podSpecFields {
+		if podSpecScalars[i/64]&(1<<(i%64)) == 0 {
+			continue
+		}
+		fields = append(fields, name)
+		for _, v := range values {
+			t.Run(fmt.Sprintf("%s=%s", name, v), func(t *testing.T) {
+				// Start from a set value, so that a no-op and a reset differ.
+				got, want := reflect.New(typ).Elem(), reflect.New(typ).Elem()
+				seed := `{"` + name + `":` + map[bool]string{true: `"seed"`, false: `3`}[typ.Field(i).Type.Kind() == reflect.String || typ.Field(i).Type.Kind() == reflect.Ptr && typ.Field(i).Type.Elem().Kind() == reflect.String] + `}`
+				if typ.Field(i).Type.Kind() == reflect.Bool || typ.Field(i).Type.Kind() == reflect.Ptr && typ.Field(i).Type.Elem().Kind() == reflect.Bool {
+					seed = `{"` + name + `":true}`
+				}
+				for _, s := range []reflect.Value{got, want} {
+					if err := utiljson.Unmarshal([]byte(seed), s.Addr().Interface()); err != nil {
+						t.Fatalf("seed %s: %v", seed, err)
+					}
+				}
+				before := reflect.ValueOf(got.Interface()).Field(i).Interface()
+				took := decodeScalar([]byte(v), got.Field(i))
+				err := utiljson.Unmarshal([]byte(v), want.Field(i).Addr().Interface())
+				if !took {
+					if after := got.Field(i).Interface(); !reflect.DeepEqual(after, before) {
+						t.Errorf("declined, yet changed the field to %#v", after)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("took a value utiljson refuses: %v", err)
+				}
+				if !reflect.DeepEqual(got.Field(i).Interface(), want.Field(i).Interface()) {
+					t.Errorf("decoded %#v, utiljson %#v", got.Field(i).Interface(), want.Field(i).Interface())
+				}
+			})
+		}
+	}
+	// The set itself: the scalar fields, and none with structure.
+	for _, name := range []string{"dnsPolicy", "hostNetwork", "terminationGracePeriodSeconds", "priority", "serviceAccountName", "shareProcessNamespace", "restartPolicy"} {
+		if !contains(fields, name) {
+			t.Errorf("%s is not decoded as a scalar", name)
+		}
+	}
+	for _, name := range []string{"securityContext", "nodeSelector", "tolerations", "overhead", "affinity", "dnsConfig"} {
+		if contains(fields, name) {
+			t.Errorf("%s is decoded as a scalar", name)
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
