@@ -34,7 +34,8 @@ func (m *Mutation) Apply(meta *metav1.ObjectMeta, spec *corev1.PodSpec) error {
 	result := s.podSpec()
 	*spec = *result.DeepCopy()
 	if meta != nil {
-		*meta = *s.meta.DeepCopy()
+		result := s.metaResult()
+		*meta = *result.DeepCopy()
 	}
 	return nil
 }
@@ -47,7 +48,8 @@ func (m *Mutation) Result() (*metav1.ObjectMeta, *corev1.PodSpec) {
 	spec := m.s.podSpec()
 	var meta *metav1.ObjectMeta
 	if m.s.metaPresent && m.s.metaKnown {
-		meta = m.s.meta.DeepCopy()
+		result := m.s.metaResult()
+		meta = result.DeepCopy()
 	}
 	return meta, spec.DeepCopy()
 }

@@ -70,9 +70,9 @@ func (e *diffSpec) run(s *state, out *[]relOp) error {
 			return d.err
 		}
 	}
-	meta, metaPresent, metaKnown := s.meta, s.metaPresent, s.metaKnown
+	meta, metaEdits, metaPresent, metaKnown := s.meta, s.metaEdits, s.metaPresent, s.metaKnown
 	s.reset(nil, e.after)
-	s.meta, s.metaPresent, s.metaKnown = meta, metaPresent, metaKnown
+	s.meta, s.metaEdits, s.metaPresent, s.metaKnown = meta, metaEdits, metaPresent, metaKnown
 	return nil
 }
 

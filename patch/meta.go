@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // errNoMeta is returned by metadata edits on a Mutation made by [Diff],
@@ -47,17 +49,13 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 	if e.key == "" {
 		return fmt.Errorf("patch: metadata.%s: empty key", e.member())
 	}
-	cur := s.meta.Annotations
-	if e.labels {
-		cur = s.meta.Labels
-	}
-	old, had := cur[e.key]
+	old, had := s.metaValue(e.labels, e.key)
 	if e.remove {
 		if !had {
 			return nil
 		}
 		emit(out, relOp{meta: true, op: opRemove, path: ptr(e.member(), e.key)})
-		s.setMeta(e.labels, copyWithout(cur, e.key))
+		s.metaEdits = append(s.metaEdits, *e)
 		return nil
 	}
 	if had && old == e.value {
@@ -67,15 +65,73 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 	case !s.metaPresent:
 		emit(out, relOp{meta: true, op: opAdd, path: "", value: []byte(`{` + strconv.Quote(e.member()) + `:{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}}`)})
 		s.metaPresent = true
-	case cur == nil:
+	case !s.hasMetaMap(e.labels):
 		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member()), value: []byte(`{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}`)})
 	default:
 		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member(), e.key), value: quote(e.value)})
 	}
-	next := copyWithout(cur, "")
-	next[e.key] = e.value
-	s.setMeta(e.labels, next)
+	s.metaEdits = append(s.metaEdits, *e)
 	return nil
+}
+
+// metaValue returns the value of the label (labels) or annotation key as
+// the edits leave it, and whether it is set.
+func (s *state) metaValue(labels bool, key string) (string, bool) {
+	for i := len(s.metaEdits) - 1; i >= 0; i-- {
+		if e := &s.metaEdits[i]; e.labels == labels && e.key == key {
+			return e.value, !e.remove
+		}
+	}
+	if labels {
+		v, ok := s.meta.Labels[key]
+		return v, ok
+	}
+	v, ok := s.meta.Annotations[key]
+	return v, ok
+}
+
+// hasMetaMap reports whether the labels (labels) or annotations map is
+// present as the edits leave it: in the metadata, or added by an edit
+// (a removal leaves an empty map).
+func (s *state) hasMetaMap(labels bool) bool {
+	if labels && s.meta.Labels != nil || !labels && s.meta.Annotations != nil {
+		return true
+	}
+	for i := range s.metaEdits {
+		if s.metaEdits[i].labels == labels {
+			return true
+		}
+	}
+	return false
+}
+
+// metaResult returns the metadata as the edits leave it. Its maps are
+// copies when an edit changed them: the state never writes into a map it
+// did not create, and keeps its edits aside (metaEdits) so that a mutation
+// that sets one annotation copies no map unless its result is asked for.
+func (s *state) metaResult() metav1.ObjectMeta {
+	meta := s.meta
+	var copied [2]bool // labels, annotations
+	for i := range s.metaEdits {
+		e := &s.metaEdits[i]
+		m, k := &meta.Annotations, 1
+		if e.labels {
+			m, k = &meta.Labels, 0
+		}
+		if !copied[k] {
+			next := make(map[string]string, len(*m)+1)
+			for key, v := range *m {
+				next[key] = v
+			}
+			*m, copied[k] = next, true
+		}
+		if e.remove {
+			delete(*m, e.key)
+		} else {
+			(*m)[e.key] = e.value
+		}
+	}
+	return meta
 }
 
 func (e *metaEdit) member() string {
@@ -83,25 +139,4 @@ func (e *metaEdit) member() string {
 		return "labels"
 	}
 	return "annotations"
-}
-
-func (s *state) setMeta(labels bool, m map[string]string) {
-	if labels {
-		s.meta.Labels = m
-	} else {
-		s.meta.Annotations = m
-	}
-}
-
-// copyWithout returns a copy of m without key. Maps are copied on every
-// change: the state never writes into a map it did not create, and metadata
-// maps are small.
-func copyWithout(m map[string]string, key string) map[string]string {
-	out := make(map[string]string, len(m)+1)
-	for k, v := range m {
-		if k != key {
-			out[k] = v
-		}
-	}
-	return out
 }

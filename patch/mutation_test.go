@@ -662,3 +662,76 @@ func TestItemEncodingsReused(t *testing.T) {
 		t.Error("changing an op's value changed the mutation")
 	}
 }
+
+// TestMetadataEditSequence: label and annotation edits in sequence (set,
+// set to the same value, remove, set again, on a present and on an absent
+// map) each see the earlier ones; the patch applied to the raw document
+// gives what Result and StrategicMerge give; the caller's maps stay as
+// they were.
+func TestMetadataEditSequence(t *testing.T) {
+	meta := &metav1.ObjectMeta{Name: "web", Annotations: map[string]string{"a": "1", "b/c": "2"}}
+	raw := []byte(`{"metadata":{"name":"web","annotations":{"a":"1","b/c":"2"},"x-meta":true},"spec":{"containers":[{"name":"app"}]}}`)
+	m := patch.New(meta, &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}})
+	steps := []struct {
+		do  func() error
+		ops int // the mutation's op count after the step
+	}{
+		{func() error { return m.SetAnnotation("a", "1") }, 0},   // the value it has
+		{func() error { return m.SetAnnotation("c", "3") }, 1},   // a new key
+		{func() error { return m.RemoveAnnotation("a") }, 2},     // a key of the document
+		{func() error { return m.RemoveAnnotation("a") }, 2},     // removed already
+		{func() error { return m.SetAnnotation("a", "4") }, 3},   // set again
+		{func() error { return m.SetAnnotation("c", "3") }, 3},   // the value an edit set
+		{func() error { return m.RemoveAnnotation("c") }, 4},     // a key an edit added
+		{func() error { return m.SetLabel("x", "y") }, 5},        // an absent map: added whole
+		{func() error { return m.SetLabel("z", "w") }, 6},        // the map an edit added
+		{func() error { return m.RemoveLabel("x") }, 7},          //
+		{func() error { return m.RemoveLabel("x") }, 7},          //
+		{func() error { return m.SetAnnotation("b/c", "5") }, 8}, // an escaped key
+	}
+	for i, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got := m.NumOps(); got != s.ops {
+			t.Fatalf("step %d: %d ops, want %d", i, got, s.ops)
+		}
+	}
+	wantAnn := map[string]string{"a": "4", "b/c": "5"}
+	wantLabels := map[string]string{"z": "w"}
+	gotMeta, _ := m.Result()
+	if !reflect.DeepEqual(gotMeta.Annotations, wantAnn) || !reflect.DeepEqual(gotMeta.Labels, wantLabels) {
+		t.Errorf("Result: annotations %v labels %v; want %v %v", gotMeta.Annotations, gotMeta.Labels, wantAnn, wantLabels)
+	}
+	if want := map[string]string{"a": "1", "b/c": "2"}; !reflect.DeepEqual(meta.Annotations, want) || meta.Labels != nil {
+		t.Errorf("the caller's metadata changed: %+v", meta)
+	}
+	ops, err := m.JSONPatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched, err := applyPatch(raw, ops)
+	if err != nil {
+		t.Fatalf("apply %+v: %v", ops, err)
+	}
+	var doc struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+			Labels      map[string]string `json:"labels"`
+			XMeta       bool              `json:"x-meta"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(patched, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(doc.Metadata.Annotations, wantAnn) || !reflect.DeepEqual(doc.Metadata.Labels, wantLabels) || !doc.Metadata.XMeta {
+		t.Errorf("patched document's metadata: %+v", doc.Metadata)
+	}
+	smp, err := m.StrategicMerge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"metadata":{"annotations":{"a":"4","b/c":"5"},"labels":{"z":"w"}}}`; string(smp) != want {
+		t.Errorf("strategic merge patch %s, want %s", smp, want)
+	}
+}

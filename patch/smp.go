@@ -57,7 +57,7 @@ func (m *Mutation) StrategicMerge(opts ...RenderOption) ([]byte, error) {
 		if m.baseMeta != nil {
 			beforeMeta = *m.baseMeta
 		}
-		afterMeta := m.s.meta
+		afterMeta := m.s.metaResult()
 		metaPatch, err := twoWay(&beforeMeta, &afterMeta, metav1.ObjectMeta{})
 		if err != nil {
 			return nil, fmt.Errorf("patch: strategic merge: metadata: %w", err)

@@ -32,10 +32,13 @@ type state struct {
 	// may append to in place (never beyond what Spec returned).
 	volsOwned bool
 
-	meta        metav1.ObjectMeta // shallow copy
-	metaPresent bool              // the document has a metadata object
-	metaKnown   bool              // false when the metadata was not given (Diff)
-	affOwned    bool              // spec.Affinity is a copy the state may modify
+	meta metav1.ObjectMeta // shallow copy, never changed (see metaResult)
+	// metaEdits are the label and annotation edits made, in order, kept
+	// aside instead of made on copies of meta's maps (see metaResult).
+	metaEdits   []metaEdit
+	metaPresent bool // the document has a metadata object
+	metaKnown   bool // false when the metadata was not given (Diff)
+	affOwned    bool // spec.Affinity is a copy the state may modify
 
 	// encoded holds the last maxEncoded volume mounts and env variables
 	// added, with their encodings (see encodeItem); once it is full, next
