@@ -65,7 +65,7 @@ func (e *nodeRequirement) run(s *state, out *[]relOp) error {
 				if err != nil {
 					return err
 				}
-				appendOp(out, p, len(terms[i].MatchExpressions), v)
+				appendOp(out, p, len(terms[i].MatchExpressions), v, false)
 			}
 		}
 		if !changed {

@@ -96,3 +96,76 @@ func TestInsertEncodedRefusesZero(t *testing.T) {
 		}
 	}
 }
+
+// TestAddEncodedVolumeIsAddVolume: AddEncodedVolume(EncodeVolume(v))
+// records exactly what AddVolume(v) records, into an absent, an empty and
+// a longer volume list, guarded or not, and fails where it fails (a name
+// in use); the Ops it renders own their values, so a caller that changes
+// them changes neither the EncodedVolume nor another mutation.
+func TestAddEncodedVolumeIsAddVolume(t *testing.T) {
+	vol := corev1.Volume{Name: "proxy-socket", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}
+	src := *vol.DeepCopy()
+	enc, err := patch.EncodeVolume(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.EmptyDir.Medium = "changed" // EncodeVolume took a deep copy: the results below compare
+	for name, vols := range map[string][]corev1.Volume{
+		"absent": nil,
+		"empty":  {},
+		"longer": {{Name: "data"}, {Name: "cache"}},
+		"in use": {{Name: "proxy-socket"}},
+	} {
+		spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}, Volumes: vols}
+		plain, encoded := patch.New(nil, spec), patch.New(nil, spec)
+		errPlain, errEnc := plain.AddVolume(vol), encoded.AddEncodedVolume(enc)
+		if (errPlain == nil) != (errEnc == nil) || errPlain != nil && errPlain.Error() != errEnc.Error() {
+			t.Fatalf("%s: AddVolume %v, AddEncodedVolume %v", name, errPlain, errEnc)
+		}
+		for _, opts := range [][]patch.RenderOption{nil, {patch.Guarded()}} {
+			want, err := plain.MarshalJSONPatch(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encoded.MarshalJSONPatch(opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("%s: AddEncodedVolume renders %s, AddVolume %s", name, got, want)
+			}
+		}
+		_, wantSpec := plain.Result()
+		_, gotSpec := encoded.Result()
+		if diff := cmp.Diff(wantSpec, gotSpec); diff != "" {
+			t.Errorf("%s: results differ (-AddVolume +AddEncodedVolume):\n%s", name, diff)
+		}
+		if errEnc != nil {
+			continue
+		}
+		ops, err := encoded.JSONPatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := string(ops[0].Value)
+		for i := range ops[0].Value {
+			ops[0].Value[i] = ' '
+		}
+		again := patch.New(nil, spec)
+		if err := again.AddEncodedVolume(enc); err != nil {
+			t.Fatal(err)
+		}
+		if ops2, _ := again.JSONPatch(); string(ops2[0].Value) != before {
+			t.Errorf("%s: changing one mutation's op changed the EncodedVolume: %s", name, ops2[0].Value)
+		}
+	}
+	for name, enc := range map[string]*patch.EncodedVolume{"nil": nil, "zero": {}} {
+		m := patch.New(nil, &corev1.PodSpec{})
+		if err := m.AddEncodedVolume(enc); err == nil || err.Error() != "patch: add volume: nil or zero EncodedVolume" {
+			t.Errorf("%s: AddEncodedVolume = %v", name, err)
+		}
+		if !m.Empty() {
+			t.Errorf("%s: the mutation recorded an edit", name)
+		}
+	}
+}

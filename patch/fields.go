@@ -107,7 +107,38 @@ func containerFieldNames() []string {
 
 // AddVolume appends v to spec.volumes. The name must be unused.
 func (m *Mutation) AddVolume(v corev1.Volume) error {
-	return m.do(&addVolume{v: v})
+	return m.do(&addVolume{v: &v})
+}
+
+// EncodedVolume is a volume together with its JSON encoding, made once by
+// [EncodeVolume] and added to many mutations with
+// [Mutation.AddEncodedVolume]: an injector that adds the same volume to
+// every Pod encodes it once. It is immutable and safe for concurrent use.
+// The zero value is not usable.
+type EncodedVolume struct {
+	v    corev1.Volume
+	json []byte
+}
+
+// EncodeVolume encodes a deep copy of v with encoding/json, as AddVolume
+// would.
+func EncodeVolume(v corev1.Volume) (*EncodedVolume, error) {
+	e := &EncodedVolume{v: *v.DeepCopy()}
+	var err error
+	if e.json, err = marshal("volume "+v.Name, &e.v); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// AddEncodedVolume is AddVolume with a volume encoded beforehand. The
+// mutation records exactly what AddVolume(v) records for the volume v was
+// encoded from.
+func (m *Mutation) AddEncodedVolume(v *EncodedVolume) error {
+	if v == nil || v.json == nil {
+		return fmt.Errorf("patch: add volume: nil or zero EncodedVolume")
+	}
+	return m.do(&addVolume{v: &v.v, enc: v.json})
 }
 
 // RemoveVolume removes the volume named name from spec.volumes.
@@ -115,23 +146,29 @@ func (m *Mutation) RemoveVolume(name string) error {
 	return m.do(&removeVolume{name: name})
 }
 
-type addVolume struct{ v corev1.Volume }
+type addVolume struct {
+	v   *corev1.Volume // never modified; an EncodedVolume's is shared
+	enc []byte         // the encoding of v, when known
+}
 
 func (e *addVolume) run(s *state, out *[]relOp) error {
 	vols := s.spec.Volumes
-	fp := field.NewPath("spec", "volumes").Index(len(vols)).Child("name")
+	fp := func() *field.Path { return field.NewPath("spec", "volumes").Index(len(vols)).Child("name") }
 	if e.v.Name == "" {
-		return fmt.Errorf("patch: add volume: %w", field.Required(fp, "a volume needs a name"))
+		return fmt.Errorf("patch: add volume: %w", field.Required(fp(), "a volume needs a name"))
 	}
 	if i := s.findVolume(e.v.Name); i >= 0 {
-		return fmt.Errorf("patch: add volume: %w", duplicate(fp, e.v.Name, fmt.Sprintf("already used by spec.volumes[%d]", i)))
+		return fmt.Errorf("patch: add volume: %w", duplicate(fp(), e.v.Name, fmt.Sprintf("already used by spec.volumes[%d]", i)))
 	}
 	if out != nil {
-		v, err := marshal("volume "+e.v.Name, &e.v)
-		if err != nil {
-			return err
+		v := e.enc
+		if v == nil {
+			var err error
+			if v, err = marshal("volume "+e.v.Name, e.v); err != nil {
+				return err
+			}
 		}
-		appendOp(out, "/volumes", len(vols), v)
+		appendOp(out, "/volumes", len(vols), v, e.enc != nil)
 	}
 	if !s.volsOwned {
 		// The first append copies the caller's list; later ones append
@@ -139,7 +176,7 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 		vols = vols[:len(vols):len(vols)]
 	}
 	index := s.volByName
-	s.setVolumes(append(vols, e.v), true)
+	s.setVolumes(append(vols, *e.v), true)
 	if index != nil {
 		index[e.v.Name] = len(vols) // still valid: the volume went last
 		s.volByName = index
@@ -163,13 +200,13 @@ func (e *removeVolume) run(s *state, out *[]relOp) error {
 
 // appendOp emits the operation that appends v to the list at path, which has
 // n elements: the whole list when it is empty (it may be absent or null),
-// "path/-" otherwise.
-func appendOp(out *[]relOp, path string, n int, v []byte) {
+// "path/-" otherwise. shared: v is shared with other mutations.
+func appendOp(out *[]relOp, path string, n int, v []byte, shared bool) {
 	if n == 0 {
-		emit(out, relOp{op: opAdd, path: path, value: v, wrap: true})
+		emit(out, relOp{op: opAdd, path: path, value: v, wrap: true, shared: shared})
 		return
 	}
-	emit(out, relOp{op: opAdd, path: path + "/-", value: v})
+	emit(out, relOp{op: opAdd, path: path + "/-", value: v, shared: shared})
 }
 
 // AddVolumeMount appends vm to the volumeMounts of the container named

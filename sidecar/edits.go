@@ -23,6 +23,7 @@ type editor interface {
 	SetContainerField(l patch.List, name, jsonName string, value interface{}) error
 	ClearContainerField(l patch.List, name, jsonName string) error
 	AddVolume(v corev1.Volume) error
+	AddEncodedVolume(v *patch.EncodedVolume) error
 	RemoveVolume(name string) error
 	AddVolumeMount(l patch.List, container string, vm corev1.VolumeMount) error
 	RemoveVolumeMount(l patch.List, container, mountPath string) error

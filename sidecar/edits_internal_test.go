@@ -80,6 +80,13 @@ func (f *faultyEditor) AddVolume(v corev1.Volume) error {
 	return f.Mutation.AddVolume(v)
 }
 
+func (f *faultyEditor) AddEncodedVolume(v *patch.EncodedVolume) error {
+	if err := f.fault(); err != nil {
+		return err
+	}
+	return f.Mutation.AddEncodedVolume(v)
+}
+
 func (f *faultyEditor) RemoveVolume(name string) error {
 	if err := f.fault(); err != nil {
 		return err

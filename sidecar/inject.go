@@ -654,7 +654,13 @@ func (r *reconciler) volumes() error {
 		old, claimed := r.old.Volumes[v.Name]
 		switch {
 		case !present:
-			if err := r.m.AddVolume(*v); err != nil {
+			var err error
+			if j < len(r.cm.encodedVolumes) {
+				err = r.m.AddEncodedVolume(r.cm.encodedVolumes[j])
+			} else {
+				err = r.m.AddVolume(*v)
+			}
+			if err != nil {
 				return fmt.Errorf("sidecar: inject: %w", err)
 			}
 		case sameVolume(&r.pod.Volumes[i], v):

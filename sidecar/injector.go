@@ -33,7 +33,10 @@ type compiledMode struct {
 	hash    string
 	names   map[string]bool
 	encoded map[string]*patch.EncodedContainer
-	err     error
+	// encodedVolumes are the plan's volumes, encoded, by index (nil for
+	// the universal plan, which is built for each pod).
+	encodedVolumes []*patch.EncodedVolume
+	err            error
 	// The digests of the plan's elements (see Record): of the containers
 	// by name, for a pod without hostNetwork or token volumes (whose
 	// defaults differ); of the volumes, app mounts and app env by index.
@@ -229,6 +232,14 @@ func (in *Injector) plan(mode Mode, pod *corev1.PodSpec, o *Options) (*compiledM
 				}
 				cm.encoded[l[i].Name] = enc
 			}
+		}
+		for i := range cm.plan.Volumes {
+			enc, err := patch.EncodeVolume(cm.plan.Volumes[i])
+			if err != nil {
+				cm.err = err
+				return
+			}
+			cm.encodedVolumes = append(cm.encodedVolumes, enc)
 		}
 	})
 	if cm.err != nil {
