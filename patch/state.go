@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sidecarkit/sidecarkit/internal/podview"
 )
 
 // state is the spec and metadata as the recorded edits leave them. It shares
@@ -207,6 +209,30 @@ func (s *state) containers(i int) []corev1.Container {
 		out[j] = *e.c
 	}
 	return out
+}
+
+func init() {
+	podview.OfMutation = func(x interface{}) podview.View {
+		if m, ok := x.(*Mutation); ok && m != nil {
+			return m.s.view()
+		}
+		return podview.View{}
+	}
+}
+
+// view returns the current spec as a podview.View: the containers by
+// pointer, without copying them.
+func (s *state) view() podview.View {
+	v := podview.View{Ephemeral: s.spec.EphemeralContainers, Volumes: s.spec.Volumes}
+	for i, at := range []*[]*corev1.Container{&v.InitContainers, &v.Containers} {
+		l := s.list(i)
+		out := make([]*corev1.Container, len(l))
+		for j := range l {
+			out[j] = l[j].c
+		}
+		*at = out
+	}
+	return v
 }
 
 // podSpec materializes the current spec. The result shares memory with the

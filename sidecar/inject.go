@@ -13,6 +13,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/annotation"
+	"github.com/sidecarkit/sidecarkit/internal/podview"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -224,8 +225,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	after := res.Mutation.Spec()
-	if errs := validatePod(&after, r.touched, r.mounted); len(errs) > 0 {
+	if errs := validatePod(podview.OfMutation(res.Mutation), r.touched, r.mounted); len(errs) > 0 {
 		return Result{}, fmt.Errorf("sidecar: inject %q would make an invalid pod: %w", s.Container.Name, errs.ToAggregate())
 	}
 	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)

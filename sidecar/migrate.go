@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/internal/annotation"
+	"github.com/sidecarkit/sidecarkit/internal/podview"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -65,7 +66,7 @@ func migrate(meta *metav1.ObjectMeta, spec *corev1.PodSpec, name string, to Mode
 		return nil, fmt.Errorf("sidecar: migrate: mode %q: want %q or %q", to, Native, Legacy)
 	}
 	after := m.Spec()
-	if errs := validatePod(&after, map[string]bool{name: true}, nil); len(errs) > 0 {
+	if errs := validatePod(podview.Of(&after), map[string]bool{name: true}, nil); len(errs) > 0 {
 		return nil, fmt.Errorf("sidecar: migrate %q would make an invalid pod: %w", name, errs.ToAggregate())
 	}
 	if rec, has, err := ReadRecord(meta, name); err == nil && has && rec.Mode != to && rec.Mode != Universal {

@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/sidecarkit/sidecarkit/internal/podview"
 )
 
 // ValidatePod checks a PodSpec against the API server's rules that
@@ -25,7 +27,10 @@ import (
 //
 // The rules are a pre-flight subset, not the whole of Pod validation.
 func ValidatePod(spec *corev1.PodSpec) field.ErrorList {
-	return validatePod(spec, nil, nil)
+	if spec == nil {
+		spec = &corev1.PodSpec{}
+	}
+	return validatePod(podview.Of(spec), nil, nil)
 }
 
 var restartPolicies = []string{string(corev1.ContainerRestartPolicyAlways), "OnFailure", "Never"}
@@ -44,7 +49,7 @@ func knownRestartPolicy(p corev1.ContainerRestartPolicy) bool {
 // containers in mounted (application containers that only got volume
 // mounts), the errors of those mounts alone (by mountPath): what a
 // container already had is not the injection's to judge.
-func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[string][]string) field.ErrorList {
+func validatePod(spec podview.View, touched map[string]bool, mounted map[string][]string) field.ErrorList {
 	var errs field.ErrorList
 	keep := func(name string, e field.ErrorList) {
 		if touched == nil || touched[name] {
@@ -61,7 +66,7 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 	names := map[string]bool{}
 	for i := range spec.Containers {
 		i := i
-		c := &spec.Containers[i]
+		c := spec.Containers[i]
 		p := lazyPath(func() *field.Path { return cp.Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
@@ -89,7 +94,7 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 	ip := specPath.Child("initContainers")
 	for i := range spec.InitContainers {
 		i := i
-		c := &spec.InitContainers[i]
+		c := spec.InitContainers[i]
 		p := lazyPath(func() *field.Path { return ip.Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
@@ -110,7 +115,7 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 			names[c.Name] = true
 		}
 		if hasHostPort(c) {
-			keepHostPorts([]corev1.Container{*c}, ip, nil, &e)
+			keepHostPorts([]*corev1.Container{c}, ip, nil, &e)
 		}
 		if !always {
 			const msg = "may not be set for init containers without restartPolicy=Always"
@@ -131,8 +136,8 @@ func validatePod(spec *corev1.PodSpec, touched map[string]bool, mounted map[stri
 	}
 
 	ep := specPath.Child("ephemeralContainers")
-	for i := range spec.EphemeralContainers {
-		c := &spec.EphemeralContainers[i]
+	for i := range spec.Ephemeral {
+		c := &spec.Ephemeral[i]
 		if names[c.Name] {
 			keep(c.Name, field.ErrorList{field.Duplicate(ep.Index(i).Child("name"), c.Name)})
 		} else {
@@ -229,7 +234,7 @@ func containsString(l []string, s string) bool {
 // server reports a clash at the later port, which may belong to a
 // container the injection did not touch (an application container after a
 // legacy sidecar placed first).
-func keepHostPorts(containers []corev1.Container, fldPath *field.Path, touched map[string]bool, errs *field.ErrorList) {
+func keepHostPorts(containers []*corev1.Container, fldPath *field.Path, touched map[string]bool, errs *field.ErrorList) {
 	var seen map[string]string // key → the container that has it first
 	for ci, c := range containers {
 		for pi, port := range c.Ports {

@@ -1,0 +1,65 @@
+package patch
+
+import (
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/internal/podview"
+)
+
+// TestView: the View of a Mutation is its spec as the edits leave it,
+// without copies (Spec's lists, by pointer into the state), before and
+// after edits; anything but a *Mutation has the zero View.
+func TestView(t *testing.T) {
+	spec := &corev1.PodSpec{
+		InitContainers:      []corev1.Container{{Name: "init"}},
+		Containers:          []corev1.Container{{Name: "app"}, {Name: "web"}},
+		EphemeralContainers: []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}},
+		Volumes:             []corev1.Volume{{Name: "data"}},
+	}
+	m := New(nil, spec)
+	same := func(when string) {
+		t.Helper()
+		v, s := podview.OfMutation(m), m.Spec()
+		for _, l := range []struct {
+			view []*corev1.Container
+			spec []corev1.Container
+		}{{v.InitContainers, s.InitContainers}, {v.Containers, s.Containers}} {
+			if len(l.view) != len(l.spec) {
+				t.Fatalf("%s: %d containers in the view, %d in Spec", when, len(l.view), len(l.spec))
+			}
+			for i := range l.view {
+				if !reflect.DeepEqual(*l.view[i], l.spec[i]) {
+					t.Errorf("%s: container %d: view %+v, Spec %+v", when, i, *l.view[i], l.spec[i])
+				}
+			}
+		}
+		if !reflect.DeepEqual(v.Volumes, s.Volumes) || !reflect.DeepEqual(v.Ephemeral, s.EphemeralContainers) {
+			t.Errorf("%s: view volumes %v ephemeral %v, Spec %v %v", when, v.Volumes, v.Ephemeral, s.Volumes, s.EphemeralContainers)
+		}
+	}
+	same("unedited")
+	if v := podview.OfMutation(m); v.Containers[0] != &spec.Containers[0] {
+		t.Error("the view of an unchanged container is a copy")
+	}
+	for _, edit := range []func() error{
+		func() error { return m.InsertContainer(InitContainers, 0, corev1.Container{Name: "proxy"}) },
+		func() error { return m.AddVolume(corev1.Volume{Name: "socket"}) },
+		func() error {
+			return m.AddVolumeMount(Containers, "web", corev1.VolumeMount{Name: "socket", MountPath: "/s"})
+		},
+		func() error { return m.RemoveContainer(Containers, "app") },
+	} {
+		if err := edit(); err != nil {
+			t.Fatal(err)
+		}
+		same("edited")
+	}
+	for _, x := range []interface{}{nil, (*Mutation)(nil), spec, "x"} {
+		if v := podview.OfMutation(x); !reflect.DeepEqual(v, podview.View{}) {
+			t.Errorf("%T: %+v, want the zero View", x, v)
+		}
+	}
+}
