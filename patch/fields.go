@@ -308,13 +308,26 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 	c = s.own(li, j)
 	switch e.kind {
 	case itemMount:
-		c.VolumeMounts = append(c.VolumeMounts, e.mount)
+		c.VolumeMounts = appendItem(c.VolumeMounts, e.mount)
 	case itemEnv:
-		c.Env = append(c.Env, e.env)
+		c.Env = appendItem(c.Env, e.env)
 	case itemEnvFrom:
-		c.EnvFrom = append(c.EnvFrom, e.envFrom)
+		c.EnvFrom = appendItem(c.EnvFrom, e.envFrom)
 	}
 	return nil
+}
+
+// appendItem appends v to l, growing a full list by a quarter (at least
+// one element): an injection adds one mount or variable to each
+// container, for which append's doubling would allocate the list twice
+// over; growth by a constant factor keeps many appends linear.
+func appendItem[T any](l []T, v T) []T {
+	if len(l) < cap(l) {
+		return append(l, v)
+	}
+	out := make([]T, len(l), len(l)+1+len(l)/4)
+	copy(out, l)
+	return append(out, v)
 }
 
 // itemPath is the relative pointer of member jsonName (a JSON name without

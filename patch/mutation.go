@@ -299,7 +299,11 @@ func emit(out *[]relOp, r relOp) {
 		// wide Pod records several ops per container, and append's slower
 		// growth beyond 256 elements would copy the list about five
 		// times over.
-		next := make([]relOp, len(*out), 2*cap(*out)+4)
+		n := 2 * cap(*out)
+		if n < 4 {
+			n = 4
+		}
+		next := make([]relOp, len(*out), n)
 		copy(next, *out)
 		*out = next
 	}

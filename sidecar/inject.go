@@ -225,7 +225,8 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("sidecar: inject: %w", err)
 	}
-	if errs := validatePod(podview.OfMutation(res.Mutation), r.touched, r.mounted); len(errs) > 0 {
+	// The containers whose content the injection sets are the plan's.
+	if errs := validatePod(podview.OfMutation(res.Mutation), cm.names, r.mounted); len(errs) > 0 {
 		return Result{}, fmt.Errorf("sidecar: inject %q would make an invalid pod: %w", s.Container.Name, errs.ToAggregate())
 	}
 	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)
@@ -306,7 +307,6 @@ type reconciler struct {
 
 	oldPreset map[presetKey]bool // old's preset items (see presetsOf)
 
-	touched  map[string]bool     // containers whose content the injection sets
 	mounted  map[string][]string // application container → mountPaths managed
 	warnings []compat.Finding
 
@@ -327,11 +327,7 @@ type loc struct {
 }
 
 func (r *reconciler) run() error {
-	r.touched = make(map[string]bool, len(r.cm.names))
 	r.mounted = make(map[string][]string)
-	for n := range r.cm.names {
-		r.touched[n] = true
-	}
 	// where is the container of each name. A second container of a name
 	// the injection acts on (the plan's, the record's, or a regular one's
 	// when application containers get mounts or env) is refused: the API
