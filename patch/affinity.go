@@ -40,7 +40,7 @@ func (e *nodeRequirement) run(s *state, out *[]relOp) error {
 	req := e.req
 	term := corev1.NodeSelectorTerm{MatchExpressions: []corev1.NodeSelectorRequirement{req}}
 	sel := &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{term}}
-	aff := s.spec.Affinity
+	aff := s.affinity
 	var err error
 	switch {
 	case aff == nil:
@@ -89,7 +89,7 @@ func (e *nodeRequirement) run(s *state, out *[]relOp) error {
 }
 
 func (e *nodeRequirement) removeReq(s *state, out *[]relOp) error {
-	aff := s.spec.Affinity
+	aff := s.affinity
 	if aff == nil || aff.NodeAffinity == nil || aff.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
 		return nil
 	}
@@ -152,7 +152,7 @@ func (e *nodeRequirement) removeReq(s *state, out *[]relOp) error {
 		next = append(next, t)
 	}
 	if len(next) == 0 {
-		s.spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = nil
+		s.affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution = nil
 		return nil
 	}
 	sel.NodeSelectorTerms = next
@@ -163,14 +163,14 @@ func (e *nodeRequirement) removeReq(s *state, out *[]relOp) error {
 // creating the path and copying the affinity on first change.
 func (s *state) ownSelector() *corev1.NodeSelector {
 	if !s.affOwned {
-		if s.spec.Affinity == nil {
-			s.spec.Affinity = &corev1.Affinity{}
+		if s.affinity == nil {
+			s.affinity = &corev1.Affinity{}
 		} else {
-			s.spec.Affinity = s.spec.Affinity.DeepCopy()
+			s.affinity = s.affinity.DeepCopy()
 		}
 		s.affOwned = true
 	}
-	a := s.spec.Affinity
+	a := s.affinity
 	if a.NodeAffinity == nil {
 		a.NodeAffinity = &corev1.NodeAffinity{}
 	}

@@ -152,7 +152,7 @@ type addVolume struct {
 }
 
 func (e *addVolume) run(s *state, out *[]relOp) error {
-	vols := s.spec.Volumes
+	vols := s.volumes
 	fp := func() *field.Path { return field.NewPath("spec", "volumes").Index(len(vols)).Child("name") }
 	if e.v.Name == "" {
 		return fmt.Errorf("patch: add volume: %w", field.Required(fp(), "a volume needs a name"))
@@ -187,7 +187,7 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 type removeVolume struct{ name string }
 
 func (e *removeVolume) run(s *state, out *[]relOp) error {
-	vols := s.spec.Volumes
+	vols := s.volumes
 	i := s.findVolume(e.name)
 	if i < 0 {
 		return fmt.Errorf("patch: remove volume: %w", field.NotFound(field.NewPath("spec", "volumes"), e.name))

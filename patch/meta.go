@@ -82,6 +82,9 @@ func (s *state) metaValue(labels bool, key string) (string, bool) {
 			return e.value, !e.remove
 		}
 	}
+	if s.meta == nil {
+		return "", false
+	}
 	if labels {
 		v, ok := s.meta.Labels[key]
 		return v, ok
@@ -94,7 +97,7 @@ func (s *state) metaValue(labels bool, key string) (string, bool) {
 // present as the edits leave it: in the metadata, or added by an edit
 // (a removal leaves an empty map).
 func (s *state) hasMetaMap(labels bool) bool {
-	if labels && s.meta.Labels != nil || !labels && s.meta.Annotations != nil {
+	if s.meta != nil && (labels && s.meta.Labels != nil || !labels && s.meta.Annotations != nil) {
 		return true
 	}
 	for i := range s.metaEdits {
@@ -110,7 +113,10 @@ func (s *state) hasMetaMap(labels bool) bool {
 // did not create, and keeps its edits aside (metaEdits) so that a mutation
 // that sets one annotation copies no map unless its result is asked for.
 func (s *state) metaResult() metav1.ObjectMeta {
-	meta := s.meta
+	var meta metav1.ObjectMeta
+	if s.meta != nil {
+		meta = *s.meta
+	}
 	var copied [2]bool // labels, annotations
 	for i := range s.metaEdits {
 		e := &s.metaEdits[i]

@@ -18,7 +18,12 @@ import (
 // copied before they change. The element lists in lists are the state's
 // own (see list), so containers are inserted, removed and moved in place.
 type state struct {
-	spec corev1.PodSpec // shallow copy; container lists live in lists
+	// base is the spec as given, never modified (never nil once reset):
+	// the container lists live in lists, the volumes in volumes, the
+	// affinity in affinity; every other field is base's.
+	base     *corev1.PodSpec
+	volumes  []corev1.Volume  // spec.volumes as the edits leave them
+	affinity *corev1.Affinity // spec.affinity as the edits leave it
 	// lists[0] is initContainers, lists[1] containers, loaded on first use.
 	lists  [2][]elem
 	loaded [2]bool
@@ -30,17 +35,17 @@ type state struct {
 	byName [3]map[string]int
 	// volByName indexes spec.volumes in the same way.
 	volByName map[string]int
-	// volsOwned: spec.Volumes is an array the state allocated, which it
-	// may append to in place (never beyond what Spec returned).
+	// volsOwned: volumes is an array the state allocated, which it may
+	// append to in place (never beyond what Spec returned).
 	volsOwned bool
 
-	meta metav1.ObjectMeta // shallow copy, never changed (see metaResult)
+	meta *metav1.ObjectMeta // as given, never modified (see metaResult); nil when absent
 	// metaEdits are the label and annotation edits made, in order, kept
 	// aside instead of made on copies of meta's maps (see metaResult).
 	metaEdits   []metaEdit
 	metaPresent bool // the document has a metadata object
 	metaKnown   bool // false when the metadata was not given (Diff)
-	affOwned    bool // spec.Affinity is a copy the state may modify
+	affOwned    bool // affinity is a copy the state may modify
 
 	// encoded holds the last maxEncoded volume mounts and env variables
 	// added, with their encodings (see encodeItem); once it is full, next
@@ -68,21 +73,19 @@ type elem struct {
 
 func (s *state) reset(meta *metav1.ObjectMeta, spec *corev1.PodSpec) {
 	*s = state{}
-	if spec != nil {
-		s.spec = *spec
+	if spec == nil {
+		spec = &corev1.PodSpec{}
 	}
-	if meta != nil {
-		s.meta = *meta
-		s.metaPresent = true
-	}
+	s.base, s.volumes, s.affinity = spec, spec.Volumes, spec.Affinity
+	s.meta, s.metaPresent = meta, meta != nil
 }
 
 // list returns the elements of list i, loading them on first use.
 func (s *state) list(i int) []elem {
 	if !s.loaded[i] {
-		src := s.spec.InitContainers
+		src := s.base.InitContainers
 		if i == 1 {
-			src = s.spec.Containers
+			src = s.base.Containers
 		}
 		l := make([]elem, len(src))
 		for j := range src {
@@ -105,7 +108,7 @@ func (s *state) find(i int, name string) int {
 	var n int
 	var nameAt func(j int) string
 	if i == 2 {
-		l := s.spec.EphemeralContainers
+		l := s.base.EphemeralContainers
 		n, nameAt = len(l), func(j int) string { return l[j].Name }
 	} else {
 		l := s.list(i)
@@ -116,7 +119,7 @@ func (s *state) find(i int, name string) int {
 
 // findVolume returns the index of the first volume named name, or -1.
 func (s *state) findVolume(name string) int {
-	v := s.spec.Volumes
+	v := s.volumes
 	return lookupName(&s.volByName, len(v), func(j int) string { return v[j].Name }, name)
 }
 
@@ -185,7 +188,7 @@ func (s *state) setList(i int, l []elem) {
 // setVolumes replaces spec.volumes with vols, which the state allocated
 // when owned is set.
 func (s *state) setVolumes(vols []corev1.Volume, owned bool) {
-	s.spec.Volumes, s.volsOwned = vols, owned
+	s.volumes, s.volsOwned = vols, owned
 	s.volByName = nil
 }
 
@@ -193,9 +196,9 @@ func (s *state) setVolumes(vols []corev1.Volume, owned bool) {
 // are returned as they are, and so is a nil list that is still empty
 // (loading a list for a lookup makes an empty, non-nil one).
 func (s *state) containers(i int) []corev1.Container {
-	src := s.spec.InitContainers
+	src := s.base.InitContainers
 	if i == 1 {
-		src = s.spec.Containers
+		src = s.base.Containers
 	}
 	if !s.loaded[i] {
 		return src
@@ -223,7 +226,7 @@ func init() {
 // view returns the current spec as a podview.View: the containers by
 // pointer, without copying them.
 func (s *state) view() podview.View {
-	v := podview.View{Ephemeral: s.spec.EphemeralContainers, Volumes: s.spec.Volumes}
+	v := podview.View{Ephemeral: s.base.EphemeralContainers, Volumes: s.volumes}
 	for i, at := range []*[]*corev1.Container{&v.InitContainers, &v.Containers} {
 		l := s.list(i)
 		out := make([]*corev1.Container, len(l))
@@ -238,12 +241,13 @@ func (s *state) view() podview.View {
 // podSpec materializes the current spec. The result shares memory with the
 // state and the original spec; callers that keep it must deep-copy it.
 func (s *state) podSpec() corev1.PodSpec {
-	spec := s.spec
+	spec := *s.base
 	spec.InitContainers = s.containers(0)
 	spec.Containers = s.containers(1)
 	// Capped, so that appending to the result never writes into the array
 	// that later AddVolume edits append to in place.
-	spec.Volumes = spec.Volumes[:len(spec.Volumes):len(spec.Volumes)]
+	spec.Volumes = s.volumes[:len(s.volumes):len(s.volumes)]
+	spec.Affinity = s.affinity
 	return spec
 }
 

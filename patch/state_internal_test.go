@@ -31,11 +31,11 @@ func checkLookups(t *testing.T, step string, s *state) {
 			lists[i] = append(lists[i], e.c.Name)
 		}
 	}
-	for _, c := range s.spec.EphemeralContainers {
+	for _, c := range s.base.EphemeralContainers {
 		lists[2] = append(lists[2], c.Name)
 	}
 	var vols []string
-	for _, v := range s.spec.Volumes {
+	for _, v := range s.volumes {
 		vols = append(vols, v.Name)
 	}
 	probe := []string{"", "absent", "c0", "c1", "c99", "dup", "init-0", "v-0", "v-40", "e-0", "renamed"}
