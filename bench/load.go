@@ -3,9 +3,16 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"sort"
@@ -65,6 +72,11 @@ type LoadOptions struct {
 	Concurrency int
 	// MaxRequests bounds the requests of one route in one round.
 	MaxRequests int
+	// TLS serves HTTPS (HTTP/1.1 over TLS 1.2 or later: 1.3 between Go's
+	// client and server), as the API server calls webhooks, with a
+	// self-signed certificate made for the test (ECDSA P-256; the client
+	// trusts it alone) and keep-alive connections.
+	TLS bool
 }
 
 // LoadResult is what one route sustained.
@@ -93,13 +105,21 @@ func Load(ctx context.Context, review []byte, o LoadOptions) ([]LoadResult, erro
 		return nil, fmt.Errorf("bench: load: %w", err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	transport := &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}
+	base := "http://" + ln.Addr().String()
+	if o.TLS {
+		cert, pool, err := selfSigned()
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("bench: load: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		base = "https://" + ln.Addr().String()
+	}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency},
-	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: transport}
 	defer client.CloseIdleConnections()
 
 	routes := []string{"/ours", "/peer"}
@@ -196,4 +216,36 @@ func post(ctx context.Context, client *http.Client, url string, body []byte) ([]
 		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, out)
 	}
 	return out, nil
+}
+
+// selfSigned returns a certificate for 127.0.0.1, valid for an hour, and
+// a pool that trusts it alone.
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "sidecarkit-bench"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
 }
