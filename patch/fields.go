@@ -152,8 +152,8 @@ type addVolume struct {
 }
 
 func (e *addVolume) run(s *state, out *[]relOp) error {
-	vols := s.volumes
-	fp := func() *field.Path { return field.NewPath("spec", "volumes").Index(len(vols)).Child("name") }
+	n := len(s.volumes) + len(s.added)
+	fp := func() *field.Path { return field.NewPath("spec", "volumes").Index(n).Child("name") }
 	if e.v.Name == "" {
 		return fmt.Errorf("patch: add volume: %w", field.Required(fp(), "a volume needs a name"))
 	}
@@ -168,18 +168,11 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 				return err
 			}
 		}
-		appendOp(out, "/volumes", len(vols), v, e.enc != nil)
+		appendOp(out, "/volumes", n, v, e.enc != nil)
 	}
-	if !s.volsOwned {
-		// The first append copies the caller's list; later ones append
-		// in place.
-		vols = vols[:len(vols):len(vols)]
-	}
-	index := s.volByName
-	s.setVolumes(append(vols, *e.v), true)
-	if index != nil {
-		index[e.v.Name] = len(vols) // still valid: the volume went last
-		s.volByName = index
+	s.added = append(s.added, *e.v)
+	if s.volByName != nil {
+		s.volByName[e.v.Name] = n // the other volumes keep their indices
 	}
 	return nil
 }
@@ -187,14 +180,14 @@ func (e *addVolume) run(s *state, out *[]relOp) error {
 type removeVolume struct{ name string }
 
 func (e *removeVolume) run(s *state, out *[]relOp) error {
-	vols := s.volumes
 	i := s.findVolume(e.name)
 	if i < 0 {
 		return fmt.Errorf("patch: remove volume: %w", field.NotFound(field.NewPath("spec", "volumes"), e.name))
 	}
 	emit(out, guarded(relOp{op: opRemove, path: ptr("volumes", itoa(i))}, "volumes", i, e.name))
+	vols := s.allVolumes()
 	nv := make([]corev1.Volume, 0, len(vols)-1)
-	s.setVolumes(append(append(nv, vols[:i]...), vols[i+1:]...), true)
+	s.setVolumes(append(append(nv, vols[:i]...), vols[i+1:]...))
 	return nil
 }
 

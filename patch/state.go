@@ -21,9 +21,12 @@ type state struct {
 	// base is the spec as given, never modified (never nil once reset):
 	// the container lists live in lists, the volumes in volumes, the
 	// affinity in affinity; every other field is base's.
-	base     *corev1.PodSpec
-	volumes  []corev1.Volume  // spec.volumes as the edits leave them
-	affinity *corev1.Affinity // spec.affinity as the edits leave it
+	base *corev1.PodSpec
+	// spec.volumes as the edits leave them are volumes (base's, or a
+	// list a removal made) followed by added, the volumes appended
+	// since, which the state owns: an added volume copies no list.
+	volumes, added []corev1.Volume
+	affinity       *corev1.Affinity // spec.affinity as the edits leave it
 	// lists[0] is initContainers, lists[1] containers, loaded on first use.
 	lists  [2][]elem
 	loaded [2]bool
@@ -33,11 +36,9 @@ type state struct {
 	// looks up one container per edit, and a scan per edit would make an
 	// injection into a Pod of n containers cost n².
 	byName [3]map[string]int
-	// volByName indexes spec.volumes in the same way.
+	// volByName indexes spec.volumes (volumes, then added) in the same
+	// way.
 	volByName map[string]int
-	// volsOwned: volumes is an array the state allocated, which it may
-	// append to in place (never beyond what Spec returned).
-	volsOwned bool
 
 	meta *metav1.ObjectMeta // as given, never modified (see metaResult); nil when absent
 	// metaEdits are the label and annotation edits made, in order, kept
@@ -119,8 +120,13 @@ func (s *state) find(i int, name string) int {
 
 // findVolume returns the index of the first volume named name, or -1.
 func (s *state) findVolume(name string) int {
-	v := s.volumes
-	return lookupName(&s.volByName, len(v), func(j int) string { return v[j].Name }, name)
+	v, a := s.volumes, s.added
+	return lookupName(&s.volByName, len(v)+len(a), func(j int) string {
+		if j < len(v) {
+			return v[j].Name
+		}
+		return a[j-len(v)].Name
+	}, name)
 }
 
 // lookupName returns the index of the first of the n names (nameAt(j) is
@@ -185,11 +191,20 @@ func (s *state) setList(i int, l []elem) {
 	s.byName[i] = nil
 }
 
-// setVolumes replaces spec.volumes with vols, which the state allocated
-// when owned is set.
-func (s *state) setVolumes(vols []corev1.Volume, owned bool) {
-	s.volumes, s.volsOwned = vols, owned
+// setVolumes replaces spec.volumes with vols.
+func (s *state) setVolumes(vols []corev1.Volume) {
+	s.volumes, s.added = vols, nil
 	s.volByName = nil
+}
+
+// allVolumes returns spec.volumes as the edits leave them, as one list:
+// capped, so that appending to it never writes into the state's memory.
+func (s *state) allVolumes() []corev1.Volume {
+	if len(s.added) == 0 {
+		return s.volumes[:len(s.volumes):len(s.volumes)]
+	}
+	out := make([]corev1.Volume, 0, len(s.volumes)+len(s.added))
+	return append(append(out, s.volumes...), s.added...)
 }
 
 // containers materializes list i as a slice of containers. Unchanged lists
@@ -226,7 +241,7 @@ func init() {
 // view returns the current spec as a podview.View: the containers by
 // pointer, without copying them.
 func (s *state) view() podview.View {
-	v := podview.View{Ephemeral: s.base.EphemeralContainers, Volumes: s.volumes}
+	v := podview.View{Ephemeral: s.base.EphemeralContainers, Volumes: s.volumes, AddedVolumes: s.added}
 	for i, at := range []*[]*corev1.Container{&v.InitContainers, &v.Containers} {
 		l := s.list(i)
 		out := make([]*corev1.Container, len(l))
@@ -244,9 +259,7 @@ func (s *state) podSpec() corev1.PodSpec {
 	spec := *s.base
 	spec.InitContainers = s.containers(0)
 	spec.Containers = s.containers(1)
-	// Capped, so that appending to the result never writes into the array
-	// that later AddVolume edits append to in place.
-	spec.Volumes = s.volumes[:len(s.volumes):len(s.volumes)]
+	spec.Volumes = s.allVolumes()
 	spec.Affinity = s.affinity
 	return spec
 }

@@ -35,7 +35,7 @@ func checkLookups(t *testing.T, step string, s *state) {
 		lists[2] = append(lists[2], c.Name)
 	}
 	var vols []string
-	for _, v := range s.volumes {
+	for _, v := range s.allVolumes() {
 		vols = append(vols, v.Name)
 	}
 	probe := []string{"", "absent", "c0", "c1", "c99", "dup", "init-0", "v-0", "v-40", "e-0", "renamed"}

@@ -36,8 +36,12 @@ func TestView(t *testing.T) {
 				}
 			}
 		}
-		if !reflect.DeepEqual(v.Volumes, s.Volumes) || !reflect.DeepEqual(v.Ephemeral, s.EphemeralContainers) {
-			t.Errorf("%s: view volumes %v ephemeral %v, Spec %v %v", when, v.Volumes, v.Ephemeral, s.Volumes, s.EphemeralContainers)
+		vols := append(append([]corev1.Volume{}, v.Volumes...), v.AddedVolumes...)
+		if len(s.Volumes) == 0 {
+			vols = s.Volumes // nil or empty, as Spec has them
+		}
+		if !reflect.DeepEqual(vols, s.Volumes) || !reflect.DeepEqual(v.Ephemeral, s.EphemeralContainers) {
+			t.Errorf("%s: view volumes %v + %v ephemeral %v, Spec %v %v", when, v.Volumes, v.AddedVolumes, v.Ephemeral, s.Volumes, s.EphemeralContainers)
 		}
 	}
 	same("unedited")
@@ -51,6 +55,8 @@ func TestView(t *testing.T) {
 			return m.AddVolumeMount(Containers, "web", corev1.VolumeMount{Name: "socket", MountPath: "/s"})
 		},
 		func() error { return m.RemoveContainer(Containers, "app") },
+		func() error { return m.RemoveVolume("data") },
+		func() error { return m.AddVolume(corev1.Volume{Name: "data"}) },
 	} {
 		if err := edit(); err != nil {
 			t.Fatal(err)

@@ -56,9 +56,11 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 			errs = append(errs, e...)
 		}
 	}
-	vols := make(map[string]bool, len(spec.Volumes))
-	for _, v := range spec.Volumes {
-		vols[v.Name] = true
+	vols := make(map[string]bool, len(spec.Volumes)+len(spec.AddedVolumes))
+	for _, l := range [2][]corev1.Volume{spec.Volumes, spec.AddedVolumes} {
+		for i := range l {
+			vols[l[i].Name] = true
+		}
 	}
 	specPath := field.NewPath("spec")
 

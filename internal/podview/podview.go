@@ -12,7 +12,9 @@ type View struct {
 	InitContainers []*corev1.Container
 	Containers     []*corev1.Container
 	Ephemeral      []corev1.EphemeralContainer
-	Volumes        []corev1.Volume
+	// The volumes are Volumes followed by AddedVolumes (those a Mutation
+	// added; none in the View of a PodSpec).
+	Volumes, AddedVolumes []corev1.Volume
 }
 
 // Of returns the View of spec.
