@@ -118,3 +118,44 @@ func ExampleMutation_StrategicMerge() {
 	// Output:
 	// {"spec":{"template":{"spec":{"$setElementOrder/initContainers":[{"name":"proxy"},{"name":"setup"}],"initContainers":[{"image":"proxy:1","name":"proxy","restartPolicy":"Always"}]}}}}
 }
+
+// An injector that adds the same container and volume to every Pod
+// encodes them once, when it starts, and inserts the encodings into each
+// Pod's mutation.
+func ExampleEncodeVolume() {
+	always := corev1.ContainerRestartPolicyAlways
+	proxy, err := patch.EncodeContainer(corev1.Container{Name: "proxy", Image: "proxy:1", RestartPolicy: &always,
+		VolumeMounts: []corev1.VolumeMount{{Name: "proxy-socket", MountPath: "/var/run/proxy"}}})
+	if err != nil {
+		panic(err)
+	}
+	socket, err := patch.EncodeVolume(corev1.Volume{Name: "proxy-socket",
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	if err != nil {
+		panic(err)
+	}
+	for _, raw := range []string{
+		`{"kind":"Pod","spec":{"containers":[{"name":"app"}]}}`,
+		`{"kind":"Pod","spec":{"containers":[{"name":"web"}],"volumes":[{"name":"data","emptyDir":{}}]}}`,
+	} {
+		obj, err := patch.Decode([]byte(raw))
+		if err != nil {
+			panic(err)
+		}
+		m := obj.Mutation()
+		if err := m.InsertEncoded(patch.InitContainers, 0, proxy); err != nil {
+			panic(err)
+		}
+		if err := m.AddEncodedVolume(socket); err != nil {
+			panic(err)
+		}
+		out, err := m.MarshalJSONPatch()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(string(out))
+	}
+	// Output:
+	// [{"op":"add","path":"/spec/initContainers","value":[{"name":"proxy","image":"proxy:1","restartPolicy":"Always","volumeMounts":[{"name":"proxy-socket","mountPath":"/var/run/proxy"}]}]},{"op":"add","path":"/spec/volumes","value":[{"name":"proxy-socket","emptyDir":{}}]}]
+	// [{"op":"add","path":"/spec/initContainers","value":[{"name":"proxy","image":"proxy:1","restartPolicy":"Always","volumeMounts":[{"name":"proxy-socket","mountPath":"/var/run/proxy"}]}]},{"op":"add","path":"/spec/volumes/-","value":{"name":"proxy-socket","emptyDir":{}}}]
+}
