@@ -38,9 +38,19 @@ func TestLeanDecodeUsed(t *testing.T) {
 		{"injected before", admission.Config{}, injected, false},
 	} {
 		w := newWebhook(t, tc.c)
-		_, _, err := w.Review(context.Background(), review(t, req{uid: "u1", object: tc.object}))
-		if lean := err == nil; lean != tc.lean {
-			t.Errorf("%s: decoded leanly %v, want %v (error %v)", tc.name, lean, tc.lean, err)
+		body := review(t, req{uid: "u1", object: tc.object})
+		// The object decoded while the review is read (the API server's
+		// order), and after it (the operation comes last).
+		opLast := bytes.Replace(body, []byte(`"operation":"CREATE",`), nil, 1)
+		opLast = append(opLast[:bytes.LastIndex(opLast, []byte("}}"))], []byte(`,"operation":"CREATE"}}`)...)
+		if bytes.Equal(opLast, body) || !bytes.HasSuffix(opLast, []byte(`"operation":"CREATE"}}`)) || bytes.Count(opLast, []byte(`"operation"`)) != 1 {
+			t.Fatalf("no operation to move to the end of %s", body)
+		}
+		for _, b := range [][]byte{body, opLast} {
+			_, _, err := w.Review(context.Background(), b)
+			if lean := err == nil; lean != tc.lean {
+				t.Errorf("%s: decoded leanly %v, want %v (error %v)", tc.name, lean, tc.lean, err)
+			}
 		}
 	}
 }

@@ -113,7 +113,7 @@ func (e *insertContainer) run(s *state, out *[]relOp) error {
 		}
 		switch {
 		case len(l) == 0:
-			emit(out, relOp{op: opAdd, path: ptr(string(e.list)), value: v, wrap: true, shared: e.enc != nil})
+			emit(out, relOp{op: opAdd, path: ptr(string(e.list)), value: v, wrap: true}) // wrapped: Ops get their own array
 		case idx == len(l):
 			emit(out, relOp{op: opAdd, path: ptr(string(e.list), "-"), value: v, shared: e.enc != nil})
 		default:

@@ -193,10 +193,11 @@ func (e *removeVolume) run(s *state, out *[]relOp) error {
 
 // appendOp emits the operation that appends v to the list at path, which has
 // n elements: the whole list when it is empty (it may be absent or null),
-// "path/-" otherwise. shared: v is shared with other mutations.
+// "path/-" otherwise. shared: v is shared with other mutations (a wrapped
+// value never is: Ops get their own array).
 func appendOp(out *[]relOp, path string, n int, v []byte, shared bool) {
 	if n == 0 {
-		emit(out, relOp{op: opAdd, path: path, value: v, wrap: true, shared: shared})
+		emit(out, relOp{op: opAdd, path: path, value: v, wrap: true})
 		return
 	}
 	emit(out, relOp{op: opAdd, path: path + "/-", value: v, shared: shared})

@@ -68,9 +68,9 @@ func decodeLean(raw []byte, r *leanpod.Reads) (*Object, bool) {
 
 // decodeLeanAt is decodeLean of the document at rd (an AdmissionReview's
 // request.object, read in place), which it leaves after the document when
-// it returns true, and anywhere in it when it returns false.
+// it returns true, and anywhere in it when it returns false. rd is at the
+// document's first byte: the Object's raw bytes start there.
 func decodeLeanAt(rd *jsonscan.Reader, r *leanpod.Reads) (*Object, bool) {
-	rd.Next()
 	start := rd.Offset()
 	o := &Object{Kind: "Pod", Root: PodRoot}
 	ps := &podSpec{}
@@ -559,11 +559,6 @@ func decodeScalar(v []byte, f reflect.Value) bool {
 			f.Set(reflect.Zero(f.Type()))
 			return true
 		}
-		switch f.Type().Elem().Kind() {
-		case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		default:
-			return false
-		}
 		p := reflect.New(f.Type().Elem())
 		if !decodeScalar(v, p.Elem()) {
 			return false
@@ -596,20 +591,24 @@ func decodeScalar(v []byte, f reflect.Value) bool {
 // plainInt returns the integer v holds when v is a JSON number without
 // fraction or exponent of at most 18 digits (which no int64 overflows).
 func plainInt(v []byte) (int64, bool) {
-	d := v
+	d, neg := v, false
 	if len(d) > 0 && d[0] == '-' {
-		d = d[1:]
+		d, neg = d[1:], true
 	}
 	if len(d) == 0 || len(d) > 18 || d[0] == '0' && len(d) > 1 {
 		return 0, false
 	}
+	var n int64
 	for _, c := range d {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
+		n = n*10 + int64(c-'0')
 	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	return n, err == nil
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // decodeString decodes the JSON value v into *s.

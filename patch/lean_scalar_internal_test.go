@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
@@ -17,7 +18,7 @@ import (
 // non-pointer, objects), which utiljson then decodes or refuses.
 func TestDecodeScalar(t *testing.T) {
 	values := []string{`"a"`, `"ClusterFirst"`, `""`, `"\u0041"`, `"é"`, `true`, `false`, `null`, `0`, `-0`, `7`, `-30`, `2147483647`, `2147483648`,
-		`-2147483649`, `123456789012345678`, `1234567890123456789`, `9223372036854775808`, `1.0`, `1e3`, `01`, `-`, `"7"`, `{}`, `[]`}
+		`-2147483649`, `123456789012345678`, `-123456789012345678`, `1234567890123456789`, `9223372036854775808`, `1.0`, `1e3`, `01`, `-01`, `-`, `+5`, `0x1`, `1-2`, `9a`, `/`, `:`, `"7"`, `{}`, `[]`}
 	typ := reflect.TypeOf(corev1.PodSpec{})
 	var fields []string
 	for name, i := range podSpecFields {
@@ -76,4 +77,43 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+type (
+	jsonString string // with its own JSON decoding
+	textString string // with its own text decoding, which encoding/json uses for strings
+	plainBool  bool
+)
+
+func (s *jsonString) UnmarshalJSON([]byte) error { *s = "json"; return nil }
+func (s *textString) UnmarshalText([]byte) error { *s = "text"; return nil }
+
+// TestScalarType: the fields decodeScalar may take are strings, booleans
+// and integers, or pointers to one, without decoding methods on the type
+// or its pointer and without the ",string" option: encoding/json decodes
+// any other differently.
+func TestScalarType(t *testing.T) {
+	typ := reflect.TypeOf(struct {
+		S    string
+		PS   *string
+		B    plainBool
+		PI   *int32
+		J    jsonString
+		PJ   *jsonString
+		T    textString
+		PT   *textString
+		Str  int64 `json:"n,string"`
+		PPS  **string
+		F    float64
+		M    map[string]string
+		L    []string
+		Time metav1.Time
+	}{})
+	want := map[string]bool{"S": true, "PS": true, "B": true, "PI": true}
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		if got := scalarType(f); got != want[f.Name] {
+			t.Errorf("%s %v: scalarType = %v, want %v", f.Name, f.Type, got, want[f.Name])
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
 	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/patch/patchtest"
@@ -194,6 +195,7 @@ func TestDecodeLeanCases(t *testing.T) {
 		take  bool // decodeLean decodes it (else DecodeAs must)
 	}{
 		{"minimal", `{"spec":{"containers":[{"name":"app"}]}}`, reads, true},
+		{"white-space-around", " \n{\"spec\":{\"containers\":[{\"name\":\"app\"}]}} \t", reads, true},
 		{"kind-pod", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns","resourceVersion":"7","labels":{"a":"b"},"annotations":{"x":"y","e":"\u00e9"}},"spec":{"containers":[{"name":"app"}]}}`, reads, true},
 		{"annotations-escaped-key", `{"metadata":{"annotations":{"a\"b":"c","d":"\n"}},"spec":{"containers":[]}}`, reads, true},
 		{"annotations-null", `{"metadata":{"annotations":null},"spec":{"containers":[]}}`, reads, true},
@@ -269,5 +271,45 @@ func TestDecodeLeanCases(t *testing.T) {
 				t.Fatalf("the lean decode took the document: %v, want %v (DecodeAs: %v)", got, tc.take, err)
 			}
 		})
+	}
+}
+
+// TestDecodeAt: leanpod.DecodeAt reads the document at a reader in place
+// (inside an AdmissionReview) as leanpod.Decode reads the document alone,
+// leaves the reader after it, and gives way where Decode gives way.
+func TestDecodeAt(t *testing.T) {
+	reads := &leanpod.Reads{Containers: map[string]bool{"proxy": true}}
+	for _, doc := range []string{
+		`{"kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"app","image":"nginx"},{"name":"proxy","image":"p"}]}}`,
+		`{"spec":{"containers":[]},"spec":{"containers":[]}}`, // a repeated spec: Decode gives way
+		`{"kind":"Deployment","spec":{}}`,
+	} {
+		want, wantOK := leanpod.Decode([]byte(doc), reads)
+		body := []byte(`{"before":[1,2],"object":` + doc + `,"after":true}`)
+		rd := jsonscan.NewReader(body)
+		var got interface{}
+		var gotOK, read bool
+		err := rd.Object(func(k []byte) error {
+			if string(k) != "object" {
+				return nil
+			}
+			start := rd.Offset()
+			got, gotOK, read = nil, false, true
+			if got, gotOK = leanpod.DecodeAt(rd, reads); !gotOK {
+				rd.Seek(start) // as admission does: read the document again
+				_, err := rd.Value()
+				return err
+			}
+			if string(rd.Since(start)) != doc {
+				t.Errorf("%s: the reader stopped at %q", doc, rd.Since(start))
+			}
+			return nil
+		})
+		if err != nil || rd.End() != nil || !read {
+			t.Fatalf("%s: reading the body: %v (object read: %v)", doc, err, read)
+		}
+		if gotOK != wantOK || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: DecodeAt %v %+v, Decode %v %+v", doc, gotOK, got, wantOK, want)
+		}
 	}
 }

@@ -72,8 +72,9 @@ type relOp struct {
 	// are built only when a guarded patch is rendered (guardPath), and a
 	// guard is no op of its own: an injection records one op per edit.
 	guarded bool
-	// shared marks a value that other mutations share (an
-	// EncodedContainer's encoding): Ops get a copy.
+	// shared marks a value that other ops or mutations share (an
+	// EncodedContainer's encoding, an item encoding reused): Ops get a
+	// copy, as they do of every wrapped value.
 	shared bool
 	// wrap: the op's value is a one-element JSON array of value, written
 	// as such when the op is rendered (an element added to an empty list

@@ -735,3 +735,59 @@ func TestMetadataEditSequence(t *testing.T) {
 		t.Errorf("strategic merge patch %s, want %s", smp, want)
 	}
 }
+
+// TestItemOpsOwnTheirValue: one encoding of a mount serves every container
+// it is added to (TestItemEncodingsReused), and the Ops JSONPatch returns
+// hold copies: a caller that changes one op's value changes no other.
+// The second mount added to a container with spare room in its list (the
+// state grows a list by a quarter) keeps the first.
+func TestItemOpsOwnTheirValue(t *testing.T) {
+	mounts := []corev1.VolumeMount{{Name: "v", MountPath: "/1"}, {Name: "v", MountPath: "/2"}, {Name: "v", MountPath: "/3"}, {Name: "v", MountPath: "/4"}}
+	spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "a", VolumeMounts: mounts}, {Name: "b", VolumeMounts: mounts}}}
+	m := patch.New(nil, spec)
+	for _, mp := range []string{"/p", "/q"} {
+		for _, c := range []string{"a", "b"} {
+			if err := m.AddVolumeMount(patch.Containers, c, corev1.VolumeMount{Name: "proxy", MountPath: mp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ops, err := m.JSONPatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ops) != 4 {
+		t.Fatalf("%d ops, want 4", len(ops))
+	}
+	want := string(ops[1].Value)
+	for i := range ops[0].Value {
+		ops[0].Value[i] = ' '
+	}
+	if got := string(ops[1].Value); got != want || want != `{"name":"proxy","mountPath":"/p"}` {
+		t.Errorf("changing one op's value changed another's: %s", got)
+	}
+	_, result := m.Result()
+	for _, c := range result.Containers {
+		if n := len(c.VolumeMounts); n != 6 || c.VolumeMounts[4].MountPath != "/p" || c.VolumeMounts[5].MountPath != "/q" {
+			t.Errorf("container %s: mounts %+v", c.Name, c.VolumeMounts)
+		}
+	}
+	if len(spec.Containers[0].VolumeMounts) != 4 || len(mounts) != 4 {
+		t.Errorf("the caller's mounts changed: %+v", spec.Containers[0].VolumeMounts)
+	}
+}
+
+// TestDiffFromNil: Diff from a nil spec diffs from an empty one.
+func TestDiffFromNil(t *testing.T) {
+	m, err := patch.Diff(nil, &corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.MarshalJSONPatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"op":"add","path":"/spec/containers","value":[{"name":"app"}]}]`; string(b) != want {
+		t.Errorf("patch %s, want %s", b, want)
+	}
+}

@@ -89,3 +89,10 @@ func TestValidatePod(t *testing.T) {
 		})
 	}
 }
+
+// TestValidatePodNil: a nil spec is an empty one: nothing to refuse.
+func TestValidatePodNil(t *testing.T) {
+	if errs := sidecar.ValidatePod(nil); len(errs) != 0 {
+		t.Errorf("ValidatePod(nil) = %v, want no errors", errs)
+	}
+}

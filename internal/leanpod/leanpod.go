@@ -36,7 +36,7 @@ type Reads struct {
 // read exactly as DecodeAs does). Set by package patch.
 var Decode func(raw []byte, r *Reads) (interface{}, bool)
 
-// DecodeAt is Decode of the document at rd, read in place (package
+// DecodeAt is Decode of the document at rd (at its first byte), read in place (package
 // admission reads an AdmissionReview's request.object so, instead of
 // scanning it once for the review and once more for the decode). When it
 // returns true, rd is after the document and the Object's raw bytes are
