@@ -201,13 +201,24 @@ var (
 
 // structs diffs two structs of type n whose JSON objects both exist.
 func (d *differ) structs(a, b reflect.Value, n *typeNode) {
+	// ea and eb are the anonymous structs at n.embeds[embed], taken once
+	// for the run of members flattened from them.
+	var ea, eb reflect.Value
+	embed := -1
 	for i := range n.fields {
 		f := &n.fields[i]
 		var fa, fb reflect.Value
-		if len(f.index) == 1 {
-			fa, fb = a.Field(f.index[0]), b.Field(f.index[0])
+		if f.embed < 0 {
+			fa, fb = a.Field(f.last), b.Field(f.last)
 		} else {
-			fa, fb = a.FieldByIndex(f.index), b.FieldByIndex(f.index)
+			if f.embed != embed {
+				embed = f.embed
+				ea, eb = a.FieldByIndex(n.embeds[embed]), b.FieldByIndex(n.embeds[embed])
+			}
+			fa, fb = ea.Field(f.last), eb.Field(f.last)
+		}
+		if same(fa, fb, f.node) {
+			continue // the usual case: nothing to emit
 		}
 		pa := !f.omitEmpty || !isEmpty(fa)
 		pb := !f.omitEmpty || !isEmpty(fb)
@@ -236,12 +247,37 @@ func (d *differ) structs(a, b reflect.Value, n *typeNode) {
 	}
 }
 
+// same reports whether a and b, values of type n, are equal by a check
+// that costs one comparison: equal scalars, both nil, both empty lists of
+// the same nil-ness, both zero structs. Equal values diff to nothing, so
+// the walk skips them; false only means "walk them". Floats are left to
+// the walk: 0 and -0 are equal but encode differently.
+func same(a, b reflect.Value, n *typeNode) bool {
+	switch n.kind {
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	case reflect.Ptr, reflect.Map:
+		return a.IsNil() && b.IsNil()
+	case reflect.Slice:
+		return a.Len() == 0 && b.Len() == 0 && a.IsNil() == b.IsNil()
+	case reflect.Struct:
+		return n.cheapZero && a.IsZero() && b.IsZero()
+	}
+	return false
+}
+
 // value diffs two values of type n that are both present in JSON at the
 // current path. key is the merge key's field index when n is a list of
 // structs with one.
 func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 	if n.leaf {
-		if !leafEqual(a, b) {
+		if !leafEqualNode(a, b, n) {
 			d.add(d.at(), b)
 		}
 		return
@@ -268,6 +304,23 @@ func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 	}
 }
 
+// leafEqualNode is leafEqual for leaves of type n, its case chosen by the
+// type.
+func leafEqualNode(a, b reflect.Value, n *typeNode) bool {
+	switch n.cmp {
+	case cmpString:
+		return a.String() == b.String()
+	case cmpBool:
+		return a.Bool() == b.Bool()
+	case cmpInt:
+		return a.Int() == b.Int()
+	case cmpUint:
+		return a.Uint() == b.Uint()
+	}
+	return leafEqual(a, b)
+}
+
+// leafEqual reports whether two leaves of one type encode alike.
 func leafEqual(a, b reflect.Value) bool {
 	if a.CanAddr() && b.CanAddr() {
 		// The API's own leaf types, compared without boxing copies.

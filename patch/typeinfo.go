@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
 )
@@ -19,16 +21,29 @@ type typeNode struct {
 	kind reflect.Kind
 	// leaf: values are compared and encoded whole (isLeaf).
 	leaf bool
+	// cmp says how leafEqual compares two leaves of this type.
+	cmp leafCmp
+	// cheapZero: reflect's IsZero is one comparison with the zero value
+	// (a comparable struct of at most 1 KiB), not a walk of the members.
+	cheapZero bool
 	// fields are a struct's JSON members, anonymous structs flattened as
 	// encoding/json does.
 	fields []fieldInfo
+	// embeds are the indices of the anonymous structs that fields were
+	// flattened from (fieldInfo.embed).
+	embeds [][]int
 	// elem is the node of a pointer's, list's or map's element.
 	elem *typeNode
 }
 
 // fieldInfo describes one JSON member of a struct type.
 type fieldInfo struct {
-	index     []int
+	index []int
+	// last is index's last element, the member's index in its own struct,
+	// and embed that struct: -1 for the struct itself, else the struct at
+	// the node's embeds[embed].
+	last      int
+	embed     int
 	name      string // JSON name, unescaped
 	tok       string // name as a JSON pointer token
 	omitEmpty bool
@@ -65,21 +80,25 @@ func buildNode(t reflect.Type, building map[reflect.Type]*typeNode) *typeNode {
 	if n, ok := building[t]; ok {
 		return n
 	}
-	n := &typeNode{kind: t.Kind(), leaf: isLeaf(t)}
+	n := &typeNode{kind: t.Kind(), leaf: isLeaf(t), cmp: leafCmpOf(t),
+		cheapZero: t.Kind() == reflect.Struct && t.Comparable() && t.Size() <= 1024}
 	building[t] = n
 	if n.leaf {
 		return n
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		collectFields(t, nil, &n.fields, building)
+		collectFields(t, nil, -1, n, building)
 	case reflect.Ptr, reflect.Slice, reflect.Array, reflect.Map:
 		n.elem = buildNode(t.Elem(), building)
 	}
 	return n
 }
 
-func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[reflect.Type]*typeNode) {
+// collectFields appends the JSON members of struct t to n.fields; prefix is
+// the index of t in n's struct and embed its index in n.embeds (nil and -1
+// for n's struct itself).
+func collectFields(t reflect.Type, prefix []int, embed int, n *typeNode, building map[reflect.Type]*typeNode) {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("json")
@@ -93,7 +112,8 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[
 		if sf.Anonymous && name == "" {
 			ft := sf.Type
 			if ft.Kind() == reflect.Struct {
-				collectFields(ft, index, out, building)
+				n.embeds = append(n.embeds, index)
+				collectFields(ft, index, len(n.embeds)-1, n, building)
 				continue
 			}
 		}
@@ -103,8 +123,10 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[
 		if name == "" {
 			name = sf.Name
 		}
-		*out = append(*out, fieldInfo{
+		n.fields = append(n.fields, fieldInfo{
 			index:     index,
+			last:      i,
+			embed:     embed,
 			name:      name,
 			tok:       jsonptr.Escape(name),
 			omitEmpty: hasOpt(opts, "omitempty"),
@@ -139,6 +161,46 @@ func hasOpt(opts, want string) bool {
 		}
 	}
 	return false
+}
+
+// leafCmp is how two leaves of a type are compared.
+type leafCmp uint8
+
+const (
+	cmpOther       leafCmp = iota // leafEqual's general case
+	cmpString                     // a string kind
+	cmpBool                       // a bool kind
+	cmpInt                        // a signed integer kind
+	cmpUint                       // an unsigned integer kind
+	cmpQuantity                   // resource.Quantity (quantityEqual)
+	cmpIntOrString                // intstr.IntOrString
+)
+
+var (
+	quantityType    = reflect.TypeOf(resource.Quantity{})
+	intOrStringType = reflect.TypeOf(intstr.IntOrString{})
+)
+
+// leafCmpOf returns how leaves of type t are compared: leafEqual's cases,
+// chosen once per type.
+func leafCmpOf(t reflect.Type) leafCmp {
+	switch t {
+	case quantityType:
+		return cmpQuantity
+	case intOrStringType:
+		return cmpIntOrString
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return cmpString
+	case reflect.Bool:
+		return cmpBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return cmpInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return cmpUint
+	}
+	return cmpOther
 }
 
 // isLeaf reports whether values of t are compared and encoded whole: types
