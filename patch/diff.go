@@ -162,11 +162,12 @@ func (d *differ) at(extra ...string) string {
 	return b.String()
 }
 
-func (d *differ) add(path string, v reflect.Value) {
+// add emits the addition of v, a value of type n, at path.
+func (d *differ) add(path string, v reflect.Value, n *typeNode) {
 	if d.err != nil {
 		return
 	}
-	b, err := encode(v)
+	b, err := encode(v, n)
 	if err != nil {
 		d.err = fmt.Errorf("patch: diff: encode %s: %w", path, err)
 		return
@@ -178,16 +179,32 @@ func (d *differ) emitOp(op, path, from string) {
 	emit(d.out, relOp{op: op, path: path, from: from})
 }
 
-func encode(v reflect.Value) ([]byte, error) {
+// encode returns v, a value of type n, as json.Marshal encodes it
+// (appendJSON), without the empty resources of containers
+// (dropEmptyResources).
+func encode(v reflect.Value, n *typeNode) ([]byte, error) {
+	b, ok := appendJSON(make([]byte, 0, 64), v, n, 0)
+	if !ok {
+		var err error
+		if b, err = encodeJSON(v); err != nil {
+			return nil, err
+		}
+	}
+	if v.Type() == containerValueType || v.Type() == containersValueType {
+		b = dropEmptyResources(b)
+	}
+	return b, nil
+}
+
+// encodeJSON returns v encoded by encoding/json, from its address when it
+// has one, as encoding/json encodes it inside the document.
+func encodeJSON(v reflect.Value) ([]byte, error) {
 	var b []byte
 	var err error
 	if v.CanAddr() {
 		b, err = json.Marshal(v.Addr().Interface())
 	} else {
 		b, err = json.Marshal(v.Interface())
-	}
-	if err == nil && (v.Type() == containerValueType || v.Type() == containersValueType) {
-		b = dropEmptyResources(b)
 	}
 	return b, err
 }
@@ -227,14 +244,14 @@ func (d *differ) structs(a, b reflect.Value, n *typeNode) {
 		case pa && !pb:
 			d.emitOp(opRemove, d.at(f.tok), "")
 		case !pa && pb:
-			d.add(d.at(f.tok), fb)
+			d.add(d.at(f.tok), fb, f.node)
 		default:
 			if f.node.kind == reflect.Struct && !f.node.leaf && fa.IsZero() && !fb.IsZero() {
 				// A struct member whose typed value is zero may be absent
 				// from the raw document (encoding/json always writes it,
 				// the API does not need it): set it whole. This replaces
 				// at most an empty object.
-				d.add(d.at(f.tok), fb)
+				d.add(d.at(f.tok), fb, f.node)
 				continue
 			}
 			d.push(f.tok)
@@ -278,7 +295,7 @@ func same(a, b reflect.Value, n *typeNode) bool {
 func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 	if n.leaf {
 		if !leafEqualNode(a, b, n) {
-			d.add(d.at(), b)
+			d.add(d.at(), b, n)
 		}
 		return
 	}
@@ -286,7 +303,7 @@ func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 	case reflect.Ptr:
 		if a.IsNil() || b.IsNil() {
 			if a.IsNil() != b.IsNil() {
-				d.add(d.at(), b)
+				d.add(d.at(), b, n)
 			}
 			return
 		}
@@ -299,7 +316,7 @@ func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 		d.slices(a, b, n, key)
 	default:
 		if !leafEqual(a, b) {
-			d.add(d.at(), b)
+			d.add(d.at(), b, n)
 		}
 	}
 }
@@ -350,8 +367,8 @@ func leafEqual(a, b reflect.Value) bool {
 	if reflect.DeepEqual(a.Interface(), b.Interface()) {
 		return true
 	}
-	ea, errA := encode(a)
-	eb, errB := encode(b)
+	ea, errA := encodeJSON(a)
+	eb, errB := encodeJSON(b)
 	return errA == nil && errB == nil && bytes.Equal(ea, eb)
 }
 
@@ -359,7 +376,7 @@ func (d *differ) maps(a, b reflect.Value, n *typeNode) {
 	if a.IsNil() || b.IsNil() {
 		// Only non-omitempty maps get here; null and {} differ in JSON.
 		if a.IsNil() != b.IsNil() {
-			d.add(d.at(), b)
+			d.add(d.at(), b, n)
 		}
 		return
 	}
@@ -386,12 +403,12 @@ func (d *differ) maps(a, b reflect.Value, n *typeNode) {
 		vb := b.MapIndex(k)
 		va := a.MapIndex(k)
 		if !va.IsValid() {
-			d.add(d.at(jsonptr.Escape(k.String())), vb)
+			d.add(d.at(jsonptr.Escape(k.String())), vb, n.elem)
 			continue
 		}
 		if leaf {
 			if !leafEqual(va, vb) {
-				d.add(d.at(jsonptr.Escape(k.String())), vb)
+				d.add(d.at(jsonptr.Escape(k.String())), vb, n.elem)
 			}
 			continue
 		}
@@ -474,10 +491,10 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		switch {
 		case la == 0 && lb == 0:
 			if a.Kind() == reflect.Slice && a.IsNil() != b.IsNil() {
-				d.add(d.at(), b) // null versus [] of a non-omitempty list
+				d.add(d.at(), b, n) // null versus [] of a non-omitempty list
 			}
 		case la == 0:
-			d.add(d.at(), b) // the list may be absent or null: add it whole
+			d.add(d.at(), b, n) // the list may be absent or null: add it whole
 		default:
 			for i := la - 1; i >= 0; i-- {
 				d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
@@ -487,7 +504,7 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 	}
 	if n.elem.leaf {
 		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
-			d.add(d.at(), b) // scalars carry no unknown fields
+			d.add(d.at(), b, n) // scalars carry no unknown fields
 		}
 		return
 	}
@@ -618,7 +635,7 @@ func (d *differ) indexed(a, b reflect.Value, n *typeNode) {
 		d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
 	}
 	for i := la; i < lb; i++ {
-		d.add(d.at(strconv.Itoa(i)), b.Index(i))
+		d.add(d.at(strconv.Itoa(i)), b.Index(i), n)
 	}
 }
 
@@ -666,7 +683,7 @@ func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
 	}
 	for j, k := range kb {
 		if !inA[k] {
-			d.add(d.at(strconv.Itoa(j)), b.Index(j))
+			d.add(d.at(strconv.Itoa(j)), b.Index(j), n)
 		}
 	}
 }

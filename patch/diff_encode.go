@@ -1,0 +1,160 @@
+package patch
+
+import (
+	"reflect"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
+)
+
+// maxEncodeDepth bounds appendJSON's nesting. The API's types nest a few
+// levels; a deeper value (a pointer cycle among them) is left to
+// encoding/json, which reports cycles.
+const maxEncodeDepth = 100
+
+// appendJSON appends v, a value of type n, as json.Marshal encodes it
+// (addressable v as json.Marshal(v.Addr().Interface()), else as
+// json.Marshal(v.Interface())), without encoding/json's per-call setup
+// and its boxing of each value. Diff encodes every value it adds, often
+// whole containers; the walk already has each type's members.
+//
+// It writes structs, pointers, lists and string-keyed maps itself, and
+// strings, booleans and integers without encodings of their own, in
+// encoding/json's words (jsonstr for strings) and order (members in
+// field order, map keys sorted). A resource.Quantity is written from its
+// MarshalJSON when that is a plain JSON string, which encoding/json copies
+// as it is. Any other leaf (types with their own encoding, floats,
+// interfaces, byte slices) goes to encoding/json alone. ok is false when
+// a value cannot be written so (a struct whose members encoding/json
+// would see otherwise, a map with other keys, an encoding error, too deep
+// a value): the caller then encodes v with encoding/json, whose output
+// or error is the reference.
+func appendJSON(b []byte, v reflect.Value, n *typeNode, depth int) (_ []byte, ok bool) {
+	if depth > maxEncodeDepth {
+		return b, false
+	}
+	if n.leaf {
+		return appendLeaf(b, v, n)
+	}
+	switch n.kind {
+	case reflect.Ptr:
+		if v.IsNil() {
+			return append(b, "null"...), true
+		}
+		return appendJSON(b, v.Elem(), n.elem, depth+1)
+	case reflect.Struct:
+		if !n.encodable {
+			return b, false
+		}
+		b = append(b, '{')
+		first := true
+		var e reflect.Value // the anonymous struct at n.embeds[embed]
+		embed := -1
+		for i := range n.fields {
+			f := &n.fields[i]
+			var fv reflect.Value
+			if f.embed < 0 {
+				fv = v.Field(f.last)
+			} else {
+				if f.embed != embed {
+					embed = f.embed
+					e = v.FieldByIndex(n.embeds[embed])
+				}
+				fv = e.Field(f.last)
+			}
+			if f.omitEmpty && isEmpty(fv) {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, f.member...)
+			if b, ok = appendJSON(b, fv, f.node, depth+1); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case reflect.Map:
+		if !n.encodable {
+			return b, false
+		}
+		if v.IsNil() {
+			return append(b, "null"...), true
+		}
+		b = append(b, '{')
+		for i, k := range sortedKeys(v) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonstr.Append(b, k.String())
+			b = append(b, ':')
+			if b, ok = appendJSON(b, v.MapIndex(k), n.elem, depth+1); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case reflect.Slice, reflect.Array:
+		if n.kind == reflect.Slice && v.IsNil() {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		for i, l := 0, v.Len(); i < l; i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, ok = appendJSON(b, v.Index(i), n.elem, depth+1); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	return b, false
+}
+
+// appendLeaf appends leaf v of type n as encoding/json writes it.
+func appendLeaf(b []byte, v reflect.Value, n *typeNode) ([]byte, bool) {
+	if n.plain {
+		switch n.cmp {
+		case cmpString:
+			return jsonstr.Append(b, v.String()), true
+		case cmpBool:
+			return strconv.AppendBool(b, v.Bool()), true
+		case cmpInt:
+			return strconv.AppendInt(b, v.Int(), 10), true
+		case cmpUint:
+			return strconv.AppendUint(b, v.Uint(), 10), true
+		}
+	}
+	if n.cmp == cmpQuantity {
+		// encoding/json calls MarshalJSON (a value method) and copies its
+		// output, compacted and HTML-escaped, which leaves a plain string
+		// as it is.
+		var q resource.Quantity
+		if v.CanAddr() {
+			q = *v.Addr().Interface().(*resource.Quantity)
+		} else {
+			q = v.Interface().(resource.Quantity)
+		}
+		if enc, err := q.MarshalJSON(); err == nil && plainJSONString(enc) {
+			return append(b, enc...), true
+		}
+	}
+	enc, err := encodeJSON(v)
+	if err != nil {
+		return b, false
+	}
+	return append(b, enc...), true
+}
+
+// plainJSONString reports whether b is a JSON string that encoding/json's
+// compaction with HTML escaping leaves as it is: quoted printable ASCII
+// without quotes, backslashes, '<', '>' or '&' inside.
+func plainJSONString(b []byte) bool {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return false
+	}
+	return jsonstr.Plain(string(b[1 : len(b)-1]))
+}
