@@ -468,10 +468,19 @@ func mapsEqual(a, b reflect.Value, leafValues bool) bool {
 // the canonical form. It works on copies, because String caches the
 // canonical form in the quantity, and Diff never writes into the specs it
 // reads.
+//
+// Quantities equal member by member (the usual case: after is a copy of
+// before) encode alike without that work; quantityComparable keeps the
+// comparison from panicking should the type ever stop being comparable.
 func quantityEqual(a, b *resource.Quantity) bool {
 	x, y := *a, *b
+	if quantityComparable && any(x) == any(y) {
+		return true
+	}
 	return x.String() == y.String()
 }
+
+var quantityComparable = reflect.TypeOf(resource.Quantity{}).Comparable()
 
 // sortedKeys returns the keys of m, a map with string-kinded keys, in
 // order.
