@@ -512,7 +512,7 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		return
 	}
 	if n.elem.leaf {
-		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
+		if !leavesEqual(a, b, n.elem) {
 			d.add(d.at(), b, n) // scalars carry no unknown fields
 		}
 		return
@@ -530,6 +530,25 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		}
 	}
 	d.indexed(a, b, n.elem)
+}
+
+// leavesEqual reports whether two non-empty lists of leaves of type n are
+// reflect.DeepEqual: element by element without boxing for the scalars
+// encoding/json writes as they are, reflect.DeepEqual for others.
+func leavesEqual(a, b reflect.Value, n *typeNode) bool {
+	if !n.plain {
+		return reflect.DeepEqual(a.Interface(), b.Interface())
+	}
+	l := a.Len()
+	if l != b.Len() {
+		return false
+	}
+	for i := 0; i < l; i++ {
+		if !leafEqualNode(a.Index(i), b.Index(i), n) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameKeys reports whether lists a and b, at most 16 long, have valid and

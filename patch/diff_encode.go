@@ -1,10 +1,9 @@
 package patch
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 )
@@ -23,10 +22,11 @@ const maxEncodeDepth = 100
 // It writes structs, pointers, lists and string-keyed maps itself, and
 // strings, booleans and integers without encodings of their own, in
 // encoding/json's words (jsonstr for strings) and order (members in
-// field order, map keys sorted). A resource.Quantity is written from its
-// MarshalJSON when that is a plain JSON string, which encoding/json copies
-// as it is. Any other leaf (types with their own encoding, floats,
-// interfaces, byte slices) goes to encoding/json alone. ok is false when
+// field order, map keys sorted). A leaf with a MarshalJSON method
+// (resource.Quantity, intstr.IntOrString, metav1.Time) is written from
+// its output when that is a plain string or integer, which encoding/json
+// copies as it is. Any other leaf (other encodings, floats, interfaces,
+// byte slices) goes to encoding/json alone. ok is false when
 // a value cannot be written so (a struct whose members encoding/json
 // would see otherwise, a map with other keys, an encoding error, too deep
 // a value): the caller then encodes v with encoding/json, whose output
@@ -128,18 +128,21 @@ func appendLeaf(b []byte, v reflect.Value, n *typeNode) ([]byte, bool) {
 			return strconv.AppendUint(b, v.Uint(), 10), true
 		}
 	}
-	if n.cmp == cmpQuantity {
-		// encoding/json calls MarshalJSON (a value method) and copies its
-		// output, compacted and HTML-escaped, which leaves a plain string
-		// as it is.
-		var q resource.Quantity
+	if n.marshals && n.kind != reflect.Ptr && n.kind != reflect.Interface {
+		// encoding/json calls MarshalJSON (through the value's address
+		// when it has one, else only a method on values) and copies its
+		// output, compacted and HTML-escaped, which leaves a plain
+		// string or integer as it is.
+		var m json.Marshaler
 		if v.CanAddr() {
-			q = *v.Addr().Interface().(*resource.Quantity)
-		} else {
-			q = v.Interface().(resource.Quantity)
+			m, _ = v.Addr().Interface().(json.Marshaler)
+		} else if n.byValue {
+			m, _ = v.Interface().(json.Marshaler)
 		}
-		if enc, err := q.MarshalJSON(); err == nil && plainJSONString(enc) {
-			return append(b, enc...), true
+		if m != nil {
+			if enc, err := m.MarshalJSON(); err == nil && plainJSON(enc) {
+				return append(b, enc...), true
+			}
 		}
 	}
 	enc, err := encodeJSON(v)
@@ -149,12 +152,30 @@ func appendLeaf(b []byte, v reflect.Value, n *typeNode) ([]byte, bool) {
 	return append(b, enc...), true
 }
 
-// plainJSONString reports whether b is a JSON string that encoding/json's
-// compaction with HTML escaping leaves as it is: quoted printable ASCII
-// without quotes, backslashes, '<', '>' or '&' inside.
-func plainJSONString(b []byte) bool {
-	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
-		return false
+// plainJSON reports whether b is JSON that encoding/json's compaction
+// with HTML escaping leaves as it is: a string of printable ASCII without
+// quotes, backslashes, '<', '>' or '&' inside, an integer, or null.
+func plainJSON(b []byte) bool {
+	switch {
+	case len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"':
+		return jsonstr.Plain(string(b[1 : len(b)-1]))
+	case string(b) == "null":
+		return true
 	}
-	return jsonstr.Plain(string(b[1 : len(b)-1]))
+	i := 0
+	if len(b) > 0 && b[0] == '-' {
+		i++
+	}
+	switch {
+	case i == len(b):
+		return false
+	case b[i] == '0':
+		return i+1 == len(b)
+	}
+	for ; i < len(b); i++ {
+		if b[i] < '0' || b[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

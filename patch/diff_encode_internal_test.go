@@ -46,7 +46,10 @@ func (f *filler) fill(v reflect.Value) {
 		}
 		return
 	case reflect.TypeOf(metav1.Time{}):
-		return // the zero time; its encoding is encoding/json's anyway
+		if f.s.Bool() {
+			v.Set(reflect.ValueOf(metav1.Unix(int64(f.s.Intn(1<<8))<<24, 0)))
+		}
+		return
 	}
 	switch v.Kind() {
 	case reflect.String:
@@ -216,11 +219,21 @@ type (
 		CM       map[string]countEncoder
 		Arr      [2]string `json:"arr"`
 	}
+	// rawEncoder encodes as its text, which encoding/json compacts,
+	// escapes or rejects.
+	rawEncoder string
+	encRaw     struct {
+		R  rawEncoder            `json:"r"`
+		RM map[string]rawEncoder `json:"rm,omitempty"`
+		RP *rawEncoder           `json:"rp,omitempty"`
+	}
 	encCycle struct {
 		Name string    `json:"name"`
 		Next *encCycle `json:"next,omitempty"`
 	}
 )
+
+func (r rawEncoder) MarshalJSON() ([]byte, error) { return []byte(r), nil }
 
 // TestEncodeOddTypes: structs the encoder does not write itself, and
 // leaves it passes on, encode as encoding/json encodes them.
@@ -249,6 +262,11 @@ func TestEncodeOddTypes(t *testing.T) {
 		{"int keys", &encPlainEmbedded{K: map[int]string{2: "a", 10: "b"}}, false},
 		{"nil lists", &encPlainEmbedded{}, true},
 		{"plain", &encInner{A: "x\u2028"}, true},
+		{"plain encoder outputs", &encRaw{R: "-12", RM: map[string]rawEncoder{"a": `"x"`, "b": "null"}, RP: ptrTo(rawEncoder("0"))}, true},
+		{"spaced encoder output", &encRaw{R: `[ 1, "<" ]`}, true},
+		{"escaped encoder output", &encRaw{R: `"<"`}, true},
+		{"invalid encoder output", &encRaw{R: "007"}, false},
+		{"invalid encoder output in a map", &encRaw{R: "1", RM: map[string]rawEncoder{"a": "-"}}, false},
 		{"deep", deep, false},
 		{"cycle", cyc, false},
 	} {
@@ -262,3 +280,5 @@ func TestEncodeOddTypes(t *testing.T) {
 		})
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -26,6 +26,9 @@ type typeNode struct {
 	// plain: a leaf that encoding/json writes as the scalar it is (a
 	// string, bool or integer kind without an encoding of its own).
 	plain bool
+	// marshals: the type has a MarshalJSON method; byValue: on values,
+	// not only on pointers.
+	marshals, byValue bool
 	// encodable: a struct whose fields are the members encoding/json
 	// writes, in its order (appendJSON); a map keyed by a string kind.
 	encodable bool
@@ -92,6 +95,8 @@ func buildNode(t reflect.Type, building map[reflect.Type]*typeNode) *typeNode {
 	building[t] = n
 	if n.leaf {
 		n.plain = !hasEncoding(t) && (n.cmp == cmpString || n.cmp == cmpBool || n.cmp == cmpInt || n.cmp == cmpUint)
+		n.byValue = t.Implements(marshalerType)
+		n.marshals = n.byValue || reflect.PtrTo(t).Implements(marshalerType)
 		return n
 	}
 	switch t.Kind() {
