@@ -150,7 +150,15 @@ func (d *differ) push(tok string) { d.path = append(d.path, tok) }
 func (d *differ) pop()            { d.path = d.path[:len(d.path)-1] }
 
 func (d *differ) at(extra ...string) string {
+	size := len(d.path) + len(extra)
+	for _, t := range d.path {
+		size += len(t)
+	}
+	for _, t := range extra {
+		size += len(t)
+	}
 	var b strings.Builder
+	b.Grow(size)
 	for _, t := range d.path {
 		b.WriteByte('/')
 		b.WriteString(t)
@@ -524,6 +532,12 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 			d.pairs(a, b, n.elem, la)
 			return
 		}
+		if off, ok := grownKeys(a, b, key); ok {
+			// Elements added at one end, the other usual case (keyed's
+			// result for it, without building the keys).
+			d.grown(a, b, n.elem, off)
+			return
+		}
 		if ka, kb := listKeys(a, key), listKeys(b, key); ka != nil && kb != nil {
 			d.keyed(a, b, n.elem, ka, kb)
 			return
@@ -571,6 +585,60 @@ func sameKeys(a, b reflect.Value, key []int) bool {
 		}
 	}
 	return true
+}
+
+// grownKeys reports whether list b, at most 16 long, is list a with
+// elements added at its end (off 0) or at its front (off, the number
+// added), all with valid and distinct merge keys (the field at index
+// key). It allocates nothing; false means "use listKeys".
+func grownKeys(a, b reflect.Value, key []int) (off int, ok bool) {
+	la, lb := a.Len(), b.Len()
+	if la == 0 || la >= lb || lb > 16 {
+		return 0, false
+	}
+	for j := 0; j < lb; j++ {
+		kb := b.Index(j).FieldByIndex(key)
+		if !validKey(kb) {
+			return 0, false
+		}
+		for i := 0; i < j; i++ {
+			if keyEqual(kb, b.Index(i).FieldByIndex(key)) {
+				return 0, false
+			}
+		}
+	}
+	for _, off := range [2]int{0, lb - la} {
+		i := 0
+		for ; i < la && keyEqual(a.Index(i).FieldByIndex(key), b.Index(i+off).FieldByIndex(key)); i++ {
+		}
+		if i == la {
+			return off, true
+		}
+	}
+	return 0, false
+}
+
+// grown diffs list a against list b, of elements of type n, which is a
+// with elements added at its end (off 0) or front (off, the number added),
+// as keyed does for it: each kept element against its copy, at its
+// current index, then the additions in order.
+func (d *differ) grown(a, b reflect.Value, n *typeNode, off int) {
+	la, lb := a.Len(), b.Len()
+	for i := 0; i < la && d.err == nil; i++ {
+		d.push(strconv.Itoa(i))
+		d.value(a.Index(i), b.Index(i+off), n, nil)
+		d.pop()
+	}
+	if d.err != nil {
+		return
+	}
+	from, to := la, lb
+	if off > 0 {
+		from, to = 0, off
+	}
+	for j := from; j < to; j++ {
+		d.add(d.at(strconv.Itoa(j)), b.Index(j), n)
+	}
 }
 
 // validKey tells whether keyString accepts v.
