@@ -64,7 +64,7 @@ func (e *diffSpec) run(s *state, out *[]relOp) error {
 			return err
 		}
 		cur := s.podSpec()
-		d := differ{out: out}
+		d := differ{out: out, path: make([]string, 0, 16)}
 		d.structs(reflect.ValueOf(&cur).Elem(), reflect.ValueOf(e.after).Elem(), nodeOf(podSpecType))
 		if d.err != nil {
 			return d.err
@@ -144,6 +144,9 @@ type differ struct {
 	out  *[]relOp
 	path []string
 	err  error
+	// buf holds the encodings of added values, one after the other: each
+	// operation's value is its own capped part of it.
+	buf []byte
 }
 
 func (d *differ) push(tok string) { d.path = append(d.path, tok) }
@@ -175,7 +178,7 @@ func (d *differ) add(path string, v reflect.Value, n *typeNode) {
 	if d.err != nil {
 		return
 	}
-	b, err := encode(v, n)
+	b, err := d.encode(v, n)
 	if err != nil {
 		d.err = fmt.Errorf("patch: diff: encode %s: %w", path, err)
 		return
@@ -188,11 +191,17 @@ func (d *differ) emitOp(op, path, from string) {
 }
 
 // encode returns v, a value of type n, as json.Marshal encodes it
-// (appendJSON), without the empty resources of containers
+// (appendJSON, into d.buf), without the empty resources of containers
 // (dropEmptyResources).
-func encode(v reflect.Value, n *typeNode) ([]byte, error) {
-	b, ok := appendJSON(make([]byte, 0, 64), v, n, 0)
-	if !ok {
+func (d *differ) encode(v reflect.Value, n *typeNode) ([]byte, error) {
+	start := len(d.buf)
+	buf, ok := appendJSON(d.buf, v, n, 0)
+	var b []byte
+	if ok {
+		d.buf = buf
+		b = buf[start:len(buf):len(buf)]
+	} else {
+		d.buf = buf[:start]
 		var err error
 		if b, err = encodeJSON(v); err != nil {
 			return nil, err

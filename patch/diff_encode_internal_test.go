@@ -108,7 +108,8 @@ func (f *filler) fill(v reflect.Value) {
 // checkEncode compares encode's output for v with encoding/json's.
 func checkEncode(t *testing.T, what string, v reflect.Value) {
 	t.Helper()
-	got, err := encode(v, nodeOf(v.Type()))
+	d := differ{buf: []byte("prefix")}
+	got, err := d.encode(v, nodeOf(v.Type()))
 	var want []byte
 	var wantErr error
 	if v.CanAddr() {
