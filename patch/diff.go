@@ -251,8 +251,20 @@ func (d *differ) structs(a, b reflect.Value, n *typeNode) {
 			}
 			fa, fb = ea.Field(f.last), eb.Field(f.last)
 		}
-		if same(fa, fb, f.node) {
-			continue // the usual case: nothing to emit
+		// same, inlined for the usual kinds: most members are equal.
+		switch f.node.kind {
+		case reflect.String:
+			if fa.String() == fb.String() {
+				continue
+			}
+		case reflect.Ptr:
+			if fa.IsNil() && fb.IsNil() {
+				continue
+			}
+		default:
+			if same(fa, fb, f.node) {
+				continue
+			}
 		}
 		pa := !f.omitEmpty || !isEmpty(fa)
 		pb := !f.omitEmpty || !isEmpty(fb)
