@@ -144,6 +144,8 @@ type differ struct {
 	out  *[]relOp
 	path []string
 	err  error
+	// keys is room for distinctKeys.
+	keys []string
 	// buf holds the encodings of added values, one after the other: each
 	// operation's value is its own capped part of it.
 	buf []byte
@@ -194,6 +196,9 @@ func (d *differ) emitOp(op, path, from string) {
 // (appendJSON, into d.buf), without the empty resources of containers
 // (dropEmptyResources).
 func (d *differ) encode(v reflect.Value, n *typeNode) ([]byte, error) {
+	if d.buf == nil {
+		d.buf = make([]byte, 0, 1024) // a container's encoding, about
+	}
 	start := len(d.buf)
 	buf, ok := appendJSON(d.buf, v, n, 0)
 	var b []byte
@@ -547,13 +552,13 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		return
 	}
 	if key != nil {
-		if sameKeys(a, b, key) {
+		if d.sameKeys(a, b, key) {
 			// Same elements in the same order, the usual case (keyed's
 			// first case, without building the keys).
 			d.pairs(a, b, n.elem, la)
 			return
 		}
-		if off, ok := grownKeys(a, b, key); ok {
+		if off, ok := d.grownKeys(a, b, key); ok {
 			// Elements added at one end, the other usual case (keyed's
 			// result for it, without building the keys).
 			d.grown(a, b, n.elem, off)
@@ -586,12 +591,13 @@ func leavesEqual(a, b reflect.Value, n *typeNode) bool {
 	return true
 }
 
-// sameKeys reports whether lists a and b, at most 16 long, have valid and
-// distinct merge keys (the field at index key), the same in the same order.
-// It allocates nothing; false means "use listKeys".
-func sameKeys(a, b reflect.Value, key []int) bool {
+// sameKeys reports whether lists a and b have valid and distinct merge
+// keys (the field at index key), the same in the same order. It builds no
+// key list (beyond 16 elements it sorts them in d.keys); false means "use
+// listKeys".
+func (d *differ) sameKeys(a, b reflect.Value, key []int) bool {
 	n := a.Len()
-	if n != b.Len() || n > 16 {
+	if n != b.Len() {
 		return false
 	}
 	for i := 0; i < n; i++ {
@@ -599,33 +605,23 @@ func sameKeys(a, b reflect.Value, key []int) bool {
 		if !validKey(ka) || !keyEqual(ka, b.Index(i).FieldByIndex(key)) {
 			return false
 		}
-		for j := 0; j < i; j++ {
-			if keyEqual(ka, a.Index(j).FieldByIndex(key)) {
-				return false
-			}
-		}
 	}
-	return true
+	return d.distinctKeys(a, key)
 }
 
-// grownKeys reports whether list b, at most 16 long, is list a with
-// elements added at its end (off 0) or at its front (off, the number
-// added), all with valid and distinct merge keys (the field at index
-// key). It allocates nothing; false means "use listKeys".
-func grownKeys(a, b reflect.Value, key []int) (off int, ok bool) {
+// grownKeys reports whether list b is list a with elements added at its
+// end (off 0) or at its front (off, the number added), all with valid and
+// distinct merge keys (the field at index key). It builds no key list
+// (beyond 16 elements it sorts them in d.keys); false means "use
+// listKeys".
+func (d *differ) grownKeys(a, b reflect.Value, key []int) (off int, ok bool) {
 	la, lb := a.Len(), b.Len()
-	if la == 0 || la >= lb || lb > 16 {
+	if la == 0 || la >= lb {
 		return 0, false
 	}
 	for j := 0; j < lb; j++ {
-		kb := b.Index(j).FieldByIndex(key)
-		if !validKey(kb) {
+		if !validKey(b.Index(j).FieldByIndex(key)) {
 			return 0, false
-		}
-		for i := 0; i < j; i++ {
-			if keyEqual(kb, b.Index(i).FieldByIndex(key)) {
-				return 0, false
-			}
 		}
 	}
 	for _, off := range [2]int{0, lb - la} {
@@ -633,10 +629,41 @@ func grownKeys(a, b reflect.Value, key []int) (off int, ok bool) {
 		for ; i < la && keyEqual(a.Index(i).FieldByIndex(key), b.Index(i+off).FieldByIndex(key)); i++ {
 		}
 		if i == la {
-			return off, true
+			return off, d.distinctKeys(b, key)
 		}
 	}
 	return 0, false
+}
+
+// distinctKeys reports whether the merge keys of list l, all valid, are
+// distinct: pair by pair for up to 16 elements, else sorted in d.keys,
+// reused from list to list (O(n log n), no map per list).
+func (d *differ) distinctKeys(l reflect.Value, key []int) bool {
+	n := l.Len()
+	if n <= 16 {
+		for i := 1; i < n; i++ {
+			ki := l.Index(i).FieldByIndex(key)
+			for j := 0; j < i; j++ {
+				if keyEqual(ki, l.Index(j).FieldByIndex(key)) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	keys := d.keys[:0]
+	for i := 0; i < n; i++ {
+		k, _ := keyString(l.Index(i).FieldByIndex(key))
+		keys = append(keys, k)
+	}
+	d.keys = keys
+	sort.Strings(keys)
+	for i := 1; i < n; i++ {
+		if keys[i] == keys[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // grown diffs list a against list b, of elements of type n, which is a

@@ -2,17 +2,37 @@ package patch
 
 import (
 	"reflect"
+	"strconv"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 )
 
 // TestDiffListShortcuts: the shortcuts for keyed lists (same keys, elements
-// added at one end) give what keyed gives, for every list of up to six
-// containers and every way of adding, removing, reordering and changing
-// them.
+// added at one end) give what keyed gives, for pairs of container lists
+// of up to 22 elements (reordered, grown, shrunk, with an empty or a
+// repeated name) with changed fields or not.
 func TestDiffListShortcuts(t *testing.T) {
-	names := []string{"a", "b", "c", "d", "e", "f", "", "a"}
+	// Names 0 to 39, then an empty name (40) and a second "n0" (41).
+	names := make([]string, 42)
+	for i := 0; i < 40; i++ {
+		names[i] = "n" + strconv.Itoa(i)
+	}
+	names[41] = "n0"
+	seq := func(from, to int) []int {
+		var l []int
+		for i := from; i < to; i++ {
+			l = append(l, i)
+		}
+		return l
+	}
+	rev := func(l []int) []int {
+		r := make([]int, len(l))
+		for i, x := range l {
+			r[len(l)-1-i] = x
+		}
+		return r
+	}
 	mk := func(idx []int, img string) []corev1.Container {
 		l := make([]corev1.Container, len(idx))
 		for i, x := range idx {
@@ -26,13 +46,19 @@ func TestDiffListShortcuts(t *testing.T) {
 		t.Fatal("no merge key for containers")
 	}
 	cases := [][2][]int{}
-	lists := [][]int{{0}, {0, 1}, {0, 1, 2}, {1, 0}, {0, 1, 2, 3, 4, 5}, {6}, {0, 7}, {0, 6, 1}, {2, 0, 1}, {5, 4, 3, 2, 1, 0}, {3, 4, 5, 0, 1, 2}}
+	lists := [][]int{{0}, {0, 1}, {0, 1, 2}, {1, 0}, {0, 1, 2, 3, 4, 5}, {40}, {0, 41}, {0, 40, 1}, {2, 0, 1}, {5, 4, 3, 2, 1, 0}, {3, 4, 5, 0, 1, 2},
+		// Longer than 16: distinct keys are then found by sorting.
+		seq(0, 20), seq(1, 20), seq(0, 19), seq(2, 22), rev(seq(0, 20)), append(seq(0, 19), 41), append(seq(0, 19), 40), append(seq(1, 20), 0),
+		seq(0, 17), seq(0, 16), append([]int{39}, seq(0, 20)...), append(seq(0, 20), 39)}
 	for _, a := range lists {
 		for _, b := range lists {
 			cases = append(cases, [2][]int{a, b})
 		}
-		// a with elements added at its end and front
-		cases = append(cases, [2][]int{a, append(append([]int{}, a...), 5)}, [2][]int{a, append([]int{5}, a...)})
+		// a with elements added at its end and front, new or not
+		for _, x := range []int{35, 36, 0, 41} {
+			cases = append(cases, [2][]int{a, append(append([]int{}, a...), x)}, [2][]int{a, append([]int{x}, a...)},
+				[2][]int{a, append(append([]int{x, 37}, a...), 38)})
+		}
 	}
 	shortcuts := 0
 	for _, c := range cases {
@@ -43,21 +69,23 @@ func TestDiffListShortcuts(t *testing.T) {
 			d := differ{out: &got}
 			d.slices(va, vb, n, key)
 			var want []relOp
-			ka, kb := listKeys(va, key), listKeys(vb, key)
-			if ka == nil || kb == nil || len(ka) == 0 || len(kb) == 0 {
-				continue // indexed or whole: no shortcut applies
+			// What slices did before the shortcuts: keyed when both
+			// lists have valid distinct keys, else by index.
+			w := differ{out: &want}
+			if ka, kb := listKeys(va, key), listKeys(vb, key); ka != nil && kb != nil {
+				w.keyed(va, vb, n.elem, ka, kb)
+			} else {
+				w.indexed(va, vb, n.elem)
 			}
-			if _, ok := grownKeys(va, vb, key); ok || sameKeys(va, vb, key) {
+			if _, ok := d.grownKeys(va, vb, key); ok || d.sameKeys(va, vb, key) {
 				shortcuts++
 			}
-			w := differ{out: &want}
-			w.keyed(va, vb, n.elem, ka, kb)
 			if d.err != nil || w.err != nil || !reflect.DeepEqual(got, want) {
-				t.Errorf("%v -> %v (%s): got %v (%v), keyed gives %v (%v)", c[0], c[1], img, got, d.err, want, w.err)
+				t.Errorf("%v -> %v (%s): got %v (%v), keyed or indexed gives %v (%v)", c[0], c[1], img, got, d.err, want, w.err)
 			}
 		}
 	}
-	if shortcuts < 20 {
+	if shortcuts < 60 {
 		t.Errorf("only %d cases took a shortcut", shortcuts)
 	}
 }
