@@ -3,6 +3,7 @@ package patch
 import (
 	"encoding/json"
 	"reflect"
+	"sort"
 	"strconv"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
@@ -84,13 +85,23 @@ func appendJSON(b []byte, v reflect.Value, n *typeNode, depth int) (_ []byte, ok
 		if v.IsNil() {
 			return append(b, "null"...), true
 		}
+		// The keys as strings, sorted as encoding/json sorts them, read
+		// and looked up through one key value (no copy per key).
+		k := reflect.New(v.Type().Key()).Elem()
+		keys := make([]string, 0, v.Len())
+		for iter := v.MapRange(); iter.Next(); {
+			k.SetIterKey(iter)
+			keys = append(keys, k.String())
+		}
+		sort.Strings(keys)
 		b = append(b, '{')
-		for i, k := range sortedKeys(v) {
+		for i, ks := range keys {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = jsonstr.Append(b, k.String())
+			b = jsonstr.Append(b, ks)
 			b = append(b, ':')
+			k.SetString(ks)
 			if b, ok = appendJSON(b, v.MapIndex(k), n.elem, depth+1); !ok {
 				return b, false
 			}
