@@ -505,7 +505,8 @@ func mapsEqual(a, b reflect.Value, leafValues bool) bool {
 //
 // Quantities equal member by member (the usual case: after is a copy of
 // before) encode alike without that work; quantityComparable keeps the
-// comparison from panicking should the type ever stop being comparable.
+// comparison from panicking should the type ever stop being comparable
+// or hold an interface (whose dynamic value may not be).
 func quantityEqual(a, b *resource.Quantity) bool {
 	x, y := *a, *b
 	if quantityComparable && any(x) == any(y) {
@@ -514,7 +515,28 @@ func quantityEqual(a, b *resource.Quantity) bool {
 	return x.String() == y.String()
 }
 
-var quantityComparable = reflect.TypeOf(resource.Quantity{}).Comparable()
+var quantityComparable = plainComparable(reflect.TypeOf(resource.Quantity{}))
+
+// plainComparable reports whether == on values of type t never panics:
+// t is comparable and holds no interface, at any depth.
+func plainComparable(t reflect.Type) bool {
+	if !t.Comparable() {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return false
+	case reflect.Array:
+		return plainComparable(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if !plainComparable(t.Field(i).Type) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // sortedKeys returns the keys of m, a map with string-kinded keys, in
 // order.

@@ -283,3 +283,28 @@ func TestEncodeOddTypes(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestPlainComparable: only types whose == cannot panic take quantityEqual's
+// shortcut.
+func TestPlainComparable(t *testing.T) {
+	for _, tc := range []struct {
+		v    interface{}
+		want bool
+	}{
+		{resource.Quantity{}, true},
+		{encInner{}, true},
+		{&encInner{}, true},
+		{[2]string{}, true},
+		{encPlainEmbedded{}, false},             // slices and maps
+		{struct{ I interface{} }{}, false},      // an interface may hold a slice
+		{[1]struct{ E error }{}, false},         // one in an array
+		{struct{ P *encPlainEmbedded }{}, true}, // pointers compare as addresses
+	} {
+		if got := plainComparable(reflect.TypeOf(tc.v)); got != tc.want {
+			t.Errorf("plainComparable(%T) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+	if !quantityComparable {
+		t.Error("resource.Quantity does not take the shortcut")
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/sidecarkit/sidecarkit/internal/jsonptr"
 )
@@ -185,29 +183,16 @@ func hasOpt(opts, want string) bool {
 type leafCmp uint8
 
 const (
-	cmpOther       leafCmp = iota // leafEqual's general case
-	cmpString                     // a string kind
-	cmpBool                       // a bool kind
-	cmpInt                        // a signed integer kind
-	cmpUint                       // an unsigned integer kind
-	cmpQuantity                   // resource.Quantity (quantityEqual)
-	cmpIntOrString                // intstr.IntOrString
-)
-
-var (
-	quantityType    = reflect.TypeOf(resource.Quantity{})
-	intOrStringType = reflect.TypeOf(intstr.IntOrString{})
+	cmpOther  leafCmp = iota // leafEqual's general case
+	cmpString                // a string kind
+	cmpBool                  // a bool kind
+	cmpInt                   // a signed integer kind
+	cmpUint                  // an unsigned integer kind
 )
 
 // leafCmpOf returns how leaves of type t are compared: leafEqual's cases,
 // chosen once per type.
 func leafCmpOf(t reflect.Type) leafCmp {
-	switch t {
-	case quantityType:
-		return cmpQuantity
-	case intOrStringType:
-		return cmpIntOrString
-	}
 	switch t.Kind() {
 	case reflect.String:
 		return cmpString
