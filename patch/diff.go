@@ -64,7 +64,7 @@ func (e *diffSpec) run(s *state, out *[]relOp) error {
 			return err
 		}
 		cur := s.podSpec()
-		d := differ{out: out}
+		d := differ{out: out, path: make([]string, 0, 16)}
 		d.structs(reflect.ValueOf(&cur).Elem(), reflect.ValueOf(e.after).Elem(), nodeOf(podSpecType))
 		if d.err != nil {
 			return d.err
@@ -144,13 +144,26 @@ type differ struct {
 	out  *[]relOp
 	path []string
 	err  error
+	// keys is room for distinctKeys.
+	keys []string
+	// buf holds the encodings of added values, one after the other: each
+	// operation's value is its own capped part of it.
+	buf []byte
 }
 
 func (d *differ) push(tok string) { d.path = append(d.path, tok) }
 func (d *differ) pop()            { d.path = d.path[:len(d.path)-1] }
 
 func (d *differ) at(extra ...string) string {
+	size := len(d.path) + len(extra)
+	for _, t := range d.path {
+		size += len(t)
+	}
+	for _, t := range extra {
+		size += len(t)
+	}
 	var b strings.Builder
+	b.Grow(size)
 	for _, t := range d.path {
 		b.WriteByte('/')
 		b.WriteString(t)
@@ -162,11 +175,12 @@ func (d *differ) at(extra ...string) string {
 	return b.String()
 }
 
-func (d *differ) add(path string, v reflect.Value) {
+// add emits the addition of v, a value of type n, at path.
+func (d *differ) add(path string, v reflect.Value, n *typeNode) {
 	if d.err != nil {
 		return
 	}
-	b, err := encode(v)
+	b, err := d.encode(v, n)
 	if err != nil {
 		d.err = fmt.Errorf("patch: diff: encode %s: %w", path, err)
 		return
@@ -178,16 +192,41 @@ func (d *differ) emitOp(op, path, from string) {
 	emit(d.out, relOp{op: op, path: path, from: from})
 }
 
-func encode(v reflect.Value) ([]byte, error) {
+// encode returns v, a value of type n, as json.Marshal encodes it
+// (appendJSON, into d.buf), without the empty resources of containers
+// (dropEmptyResources).
+func (d *differ) encode(v reflect.Value, n *typeNode) ([]byte, error) {
+	if d.buf == nil {
+		d.buf = make([]byte, 0, 1024) // a container's encoding, about
+	}
+	start := len(d.buf)
+	buf, ok := appendJSON(d.buf, v, n, 0)
+	var b []byte
+	if ok {
+		d.buf = buf
+		b = buf[start:len(buf):len(buf)]
+	} else {
+		d.buf = buf[:start]
+		var err error
+		if b, err = encodeJSON(v); err != nil {
+			return nil, err
+		}
+	}
+	if v.Type() == containerValueType || v.Type() == containersValueType {
+		b = dropEmptyResources(b)
+	}
+	return b, nil
+}
+
+// encodeJSON returns v encoded by encoding/json, from its address when it
+// has one, as encoding/json encodes it inside the document.
+func encodeJSON(v reflect.Value) ([]byte, error) {
 	var b []byte
 	var err error
 	if v.CanAddr() {
 		b, err = json.Marshal(v.Addr().Interface())
 	} else {
 		b, err = json.Marshal(v.Interface())
-	}
-	if err == nil && (v.Type() == containerValueType || v.Type() == containersValueType) {
-		b = dropEmptyResources(b)
 	}
 	return b, err
 }
@@ -201,13 +240,36 @@ var (
 
 // structs diffs two structs of type n whose JSON objects both exist.
 func (d *differ) structs(a, b reflect.Value, n *typeNode) {
+	// ea and eb are the anonymous structs at n.embeds[embed], taken once
+	// for the run of members flattened from them.
+	var ea, eb reflect.Value
+	embed := -1
 	for i := range n.fields {
 		f := &n.fields[i]
 		var fa, fb reflect.Value
-		if len(f.index) == 1 {
-			fa, fb = a.Field(f.index[0]), b.Field(f.index[0])
+		if f.embed < 0 {
+			fa, fb = a.Field(f.last), b.Field(f.last)
 		} else {
-			fa, fb = a.FieldByIndex(f.index), b.FieldByIndex(f.index)
+			if f.embed != embed {
+				embed = f.embed
+				ea, eb = a.FieldByIndex(n.embeds[embed]), b.FieldByIndex(n.embeds[embed])
+			}
+			fa, fb = ea.Field(f.last), eb.Field(f.last)
+		}
+		// same, inlined for the usual kinds: most members are equal.
+		switch f.node.kind {
+		case reflect.String:
+			if fa.String() == fb.String() {
+				continue
+			}
+		case reflect.Ptr:
+			if fa.IsNil() && fb.IsNil() {
+				continue
+			}
+		default:
+			if same(fa, fb, f.node) {
+				continue
+			}
 		}
 		pa := !f.omitEmpty || !isEmpty(fa)
 		pb := !f.omitEmpty || !isEmpty(fb)
@@ -216,14 +278,14 @@ func (d *differ) structs(a, b reflect.Value, n *typeNode) {
 		case pa && !pb:
 			d.emitOp(opRemove, d.at(f.tok), "")
 		case !pa && pb:
-			d.add(d.at(f.tok), fb)
+			d.add(d.at(f.tok), fb, f.node)
 		default:
 			if f.node.kind == reflect.Struct && !f.node.leaf && fa.IsZero() && !fb.IsZero() {
 				// A struct member whose typed value is zero may be absent
 				// from the raw document (encoding/json always writes it,
 				// the API does not need it): set it whole. This replaces
 				// at most an empty object.
-				d.add(d.at(f.tok), fb)
+				d.add(d.at(f.tok), fb, f.node)
 				continue
 			}
 			d.push(f.tok)
@@ -236,13 +298,38 @@ func (d *differ) structs(a, b reflect.Value, n *typeNode) {
 	}
 }
 
+// same reports whether a and b, values of type n, are equal by a check
+// that costs one comparison: equal scalars, both nil, both empty lists of
+// the same nil-ness, both zero structs. Equal values diff to nothing, so
+// the walk skips them; false only means "walk them". Floats are left to
+// the walk: 0 and -0 are equal but encode differently.
+func same(a, b reflect.Value, n *typeNode) bool {
+	switch n.kind {
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() == b.Uint()
+	case reflect.Ptr, reflect.Map:
+		return a.IsNil() && b.IsNil()
+	case reflect.Slice:
+		return a.Len() == 0 && b.Len() == 0 && a.IsNil() == b.IsNil()
+	case reflect.Struct:
+		return n.cheapZero && a.IsZero() && b.IsZero()
+	}
+	return false
+}
+
 // value diffs two values of type n that are both present in JSON at the
 // current path. key is the merge key's field index when n is a list of
 // structs with one.
 func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 	if n.leaf {
-		if !leafEqual(a, b) {
-			d.add(d.at(), b)
+		if !leafEqualNode(a, b, n) {
+			d.add(d.at(), b, n)
 		}
 		return
 	}
@@ -250,7 +337,7 @@ func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 	case reflect.Ptr:
 		if a.IsNil() || b.IsNil() {
 			if a.IsNil() != b.IsNil() {
-				d.add(d.at(), b)
+				d.add(d.at(), b, n)
 			}
 			return
 		}
@@ -263,11 +350,28 @@ func (d *differ) value(a, b reflect.Value, n *typeNode, key []int) {
 		d.slices(a, b, n, key)
 	default:
 		if !leafEqual(a, b) {
-			d.add(d.at(), b)
+			d.add(d.at(), b, n)
 		}
 	}
 }
 
+// leafEqualNode is leafEqual for leaves of type n, its case chosen by the
+// type.
+func leafEqualNode(a, b reflect.Value, n *typeNode) bool {
+	switch n.cmp {
+	case cmpString:
+		return a.String() == b.String()
+	case cmpBool:
+		return a.Bool() == b.Bool()
+	case cmpInt:
+		return a.Int() == b.Int()
+	case cmpUint:
+		return a.Uint() == b.Uint()
+	}
+	return leafEqual(a, b)
+}
+
+// leafEqual reports whether two leaves of one type encode alike.
 func leafEqual(a, b reflect.Value) bool {
 	if a.CanAddr() && b.CanAddr() {
 		// The API's own leaf types, compared without boxing copies.
@@ -297,8 +401,8 @@ func leafEqual(a, b reflect.Value) bool {
 	if reflect.DeepEqual(a.Interface(), b.Interface()) {
 		return true
 	}
-	ea, errA := encode(a)
-	eb, errB := encode(b)
+	ea, errA := encodeJSON(a)
+	eb, errB := encodeJSON(b)
 	return errA == nil && errB == nil && bytes.Equal(ea, eb)
 }
 
@@ -306,7 +410,7 @@ func (d *differ) maps(a, b reflect.Value, n *typeNode) {
 	if a.IsNil() || b.IsNil() {
 		// Only non-omitempty maps get here; null and {} differ in JSON.
 		if a.IsNil() != b.IsNil() {
-			d.add(d.at(), b)
+			d.add(d.at(), b, n)
 		}
 		return
 	}
@@ -333,12 +437,12 @@ func (d *differ) maps(a, b reflect.Value, n *typeNode) {
 		vb := b.MapIndex(k)
 		va := a.MapIndex(k)
 		if !va.IsValid() {
-			d.add(d.at(jsonptr.Escape(k.String())), vb)
+			d.add(d.at(jsonptr.Escape(k.String())), vb, n.elem)
 			continue
 		}
 		if leaf {
 			if !leafEqual(va, vb) {
-				d.add(d.at(jsonptr.Escape(k.String())), vb)
+				d.add(d.at(jsonptr.Escape(k.String())), vb, n.elem)
 			}
 			continue
 		}
@@ -398,9 +502,40 @@ func mapsEqual(a, b reflect.Value, leafValues bool) bool {
 // the canonical form. It works on copies, because String caches the
 // canonical form in the quantity, and Diff never writes into the specs it
 // reads.
+//
+// Quantities equal member by member (the usual case: after is a copy of
+// before) encode alike without that work; quantityComparable keeps the
+// comparison from panicking should the type ever stop being comparable
+// or hold an interface (whose dynamic value may not be).
 func quantityEqual(a, b *resource.Quantity) bool {
 	x, y := *a, *b
+	if quantityComparable && any(x) == any(y) {
+		return true
+	}
 	return x.String() == y.String()
+}
+
+var quantityComparable = plainComparable(reflect.TypeOf(resource.Quantity{}))
+
+// plainComparable reports whether == on values of type t never panics:
+// t is comparable and holds no interface, at any depth.
+func plainComparable(t reflect.Type) bool {
+	if !t.Comparable() {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return false
+	case reflect.Array:
+		return plainComparable(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if !plainComparable(t.Field(i).Type) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sortedKeys returns the keys of m, a map with string-kinded keys, in
@@ -421,10 +556,10 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		switch {
 		case la == 0 && lb == 0:
 			if a.Kind() == reflect.Slice && a.IsNil() != b.IsNil() {
-				d.add(d.at(), b) // null versus [] of a non-omitempty list
+				d.add(d.at(), b, n) // null versus [] of a non-omitempty list
 			}
 		case la == 0:
-			d.add(d.at(), b) // the list may be absent or null: add it whole
+			d.add(d.at(), b, n) // the list may be absent or null: add it whole
 		default:
 			for i := la - 1; i >= 0; i-- {
 				d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
@@ -433,16 +568,22 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 		return
 	}
 	if n.elem.leaf {
-		if !reflect.DeepEqual(a.Interface(), b.Interface()) {
-			d.add(d.at(), b) // scalars carry no unknown fields
+		if !leavesEqual(a, b, n.elem) {
+			d.add(d.at(), b, n) // scalars carry no unknown fields
 		}
 		return
 	}
 	if key != nil {
-		if sameKeys(a, b, key) {
+		if d.sameKeys(a, b, key) {
 			// Same elements in the same order, the usual case (keyed's
 			// first case, without building the keys).
 			d.pairs(a, b, n.elem, la)
+			return
+		}
+		if off, ok := d.grownKeys(a, b, key); ok {
+			// Elements added at one end, the other usual case (keyed's
+			// result for it, without building the keys).
+			d.grown(a, b, n.elem, off)
 			return
 		}
 		if ka, kb := listKeys(a, key), listKeys(b, key); ka != nil && kb != nil {
@@ -453,12 +594,32 @@ func (d *differ) slices(a, b reflect.Value, n *typeNode, key []int) {
 	d.indexed(a, b, n.elem)
 }
 
-// sameKeys reports whether lists a and b, at most 16 long, have valid and
-// distinct merge keys (the field at index key), the same in the same order.
-// It allocates nothing; false means "use listKeys".
-func sameKeys(a, b reflect.Value, key []int) bool {
+// leavesEqual reports whether two non-empty lists of leaves of type n are
+// reflect.DeepEqual: element by element without boxing for the scalars
+// encoding/json writes as they are, reflect.DeepEqual for others.
+func leavesEqual(a, b reflect.Value, n *typeNode) bool {
+	if !n.plain {
+		return reflect.DeepEqual(a.Interface(), b.Interface())
+	}
+	l := a.Len()
+	if l != b.Len() {
+		return false
+	}
+	for i := 0; i < l; i++ {
+		if !leafEqualNode(a.Index(i), b.Index(i), n) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameKeys reports whether lists a and b have valid and distinct merge
+// keys (the field at index key), the same in the same order. It builds no
+// key list (beyond 16 elements it sorts them in d.keys); false means "use
+// listKeys".
+func (d *differ) sameKeys(a, b reflect.Value, key []int) bool {
 	n := a.Len()
-	if n != b.Len() || n > 16 {
+	if n != b.Len() {
 		return false
 	}
 	for i := 0; i < n; i++ {
@@ -466,13 +627,88 @@ func sameKeys(a, b reflect.Value, key []int) bool {
 		if !validKey(ka) || !keyEqual(ka, b.Index(i).FieldByIndex(key)) {
 			return false
 		}
-		for j := 0; j < i; j++ {
-			if keyEqual(ka, a.Index(j).FieldByIndex(key)) {
-				return false
+	}
+	return d.distinctKeys(a, key)
+}
+
+// grownKeys reports whether list b is list a with elements added at its
+// end (off 0) or at its front (off, the number added), all with valid and
+// distinct merge keys (the field at index key). It builds no key list
+// (beyond 16 elements it sorts them in d.keys); false means "use
+// listKeys".
+func (d *differ) grownKeys(a, b reflect.Value, key []int) (off int, ok bool) {
+	la, lb := a.Len(), b.Len()
+	if la == 0 || la >= lb {
+		return 0, false
+	}
+	for j := 0; j < lb; j++ {
+		if !validKey(b.Index(j).FieldByIndex(key)) {
+			return 0, false
+		}
+	}
+	for _, off := range [2]int{0, lb - la} {
+		i := 0
+		for ; i < la && keyEqual(a.Index(i).FieldByIndex(key), b.Index(i+off).FieldByIndex(key)); i++ {
+		}
+		if i == la {
+			return off, d.distinctKeys(b, key)
+		}
+	}
+	return 0, false
+}
+
+// distinctKeys reports whether the merge keys of list l, all valid, are
+// distinct: pair by pair for up to 16 elements, else sorted in d.keys,
+// reused from list to list (O(n log n), no map per list).
+func (d *differ) distinctKeys(l reflect.Value, key []int) bool {
+	n := l.Len()
+	if n <= 16 {
+		for i := 1; i < n; i++ {
+			ki := l.Index(i).FieldByIndex(key)
+			for j := 0; j < i; j++ {
+				if keyEqual(ki, l.Index(j).FieldByIndex(key)) {
+					return false
+				}
 			}
+		}
+		return true
+	}
+	keys := d.keys[:0]
+	for i := 0; i < n; i++ {
+		k, _ := keyString(l.Index(i).FieldByIndex(key))
+		keys = append(keys, k)
+	}
+	d.keys = keys
+	sort.Strings(keys)
+	for i := 1; i < n; i++ {
+		if keys[i] == keys[i-1] {
+			return false
 		}
 	}
 	return true
+}
+
+// grown diffs list a against list b, of elements of type n, which is a
+// with elements added at its end (off 0) or front (off, the number added),
+// as keyed does for it: each kept element against its copy, at its
+// current index, then the additions in order.
+func (d *differ) grown(a, b reflect.Value, n *typeNode, off int) {
+	la, lb := a.Len(), b.Len()
+	for i := 0; i < la && d.err == nil; i++ {
+		d.push(strconv.Itoa(i))
+		d.value(a.Index(i), b.Index(i+off), n, nil)
+		d.pop()
+	}
+	if d.err != nil {
+		return
+	}
+	from, to := la, lb
+	if off > 0 {
+		from, to = 0, off
+	}
+	for j := from; j < to; j++ {
+		d.add(d.at(strconv.Itoa(j)), b.Index(j), n)
+	}
 }
 
 // validKey tells whether keyString accepts v.
@@ -565,7 +801,7 @@ func (d *differ) indexed(a, b reflect.Value, n *typeNode) {
 		d.emitOp(opRemove, d.at(strconv.Itoa(i)), "")
 	}
 	for i := la; i < lb; i++ {
-		d.add(d.at(strconv.Itoa(i)), b.Index(i))
+		d.add(d.at(strconv.Itoa(i)), b.Index(i), n)
 	}
 }
 
@@ -613,7 +849,7 @@ func (d *differ) keyed(a, b reflect.Value, n *typeNode, ka, kb []string) {
 	}
 	for j, k := range kb {
 		if !inA[k] {
-			d.add(d.at(strconv.Itoa(j)), b.Index(j))
+			d.add(d.at(strconv.Itoa(j)), b.Index(j), n)
 		}
 	}
 }

@@ -19,18 +19,41 @@ type typeNode struct {
 	kind reflect.Kind
 	// leaf: values are compared and encoded whole (isLeaf).
 	leaf bool
+	// cmp says how leafEqual compares two leaves of this type.
+	cmp leafCmp
+	// plain: a leaf that encoding/json writes as the scalar it is (a
+	// string, bool or integer kind without an encoding of its own).
+	plain bool
+	// marshals: the type has a MarshalJSON method; byValue: on values,
+	// not only on pointers.
+	marshals, byValue bool
+	// encodable: a struct whose fields are the members encoding/json
+	// writes, in its order (appendJSON); a map keyed by a string kind.
+	encodable bool
+	// cheapZero: reflect's IsZero is one comparison with the zero value
+	// (a comparable struct of at most 1 KiB), not a walk of the members.
+	cheapZero bool
 	// fields are a struct's JSON members, anonymous structs flattened as
 	// encoding/json does.
 	fields []fieldInfo
+	// embeds are the indices of the anonymous structs that fields were
+	// flattened from (fieldInfo.embed).
+	embeds [][]int
 	// elem is the node of a pointer's, list's or map's element.
 	elem *typeNode
 }
 
 // fieldInfo describes one JSON member of a struct type.
 type fieldInfo struct {
-	index     []int
+	index []int
+	// last is index's last element, the member's index in its own struct,
+	// and embed that struct: -1 for the struct itself, else the struct at
+	// the node's embeds[embed].
+	last      int
+	embed     int
 	name      string // JSON name, unescaped
 	tok       string // name as a JSON pointer token
+	member    string // `"name":`, as encoding/json writes the member's name
 	omitEmpty bool
 	node      *typeNode
 	// key is the index, in the element struct, of a list field's merge key
@@ -65,21 +88,32 @@ func buildNode(t reflect.Type, building map[reflect.Type]*typeNode) *typeNode {
 	if n, ok := building[t]; ok {
 		return n
 	}
-	n := &typeNode{kind: t.Kind(), leaf: isLeaf(t)}
+	n := &typeNode{kind: t.Kind(), leaf: isLeaf(t), cmp: leafCmpOf(t),
+		cheapZero: t.Kind() == reflect.Struct && t.Comparable() && t.Size() <= 1024}
 	building[t] = n
 	if n.leaf {
+		n.plain = !hasEncoding(t) && (n.cmp == cmpString || n.cmp == cmpBool || n.cmp == cmpInt || n.cmp == cmpUint)
+		n.byValue = t.Implements(marshalerType)
+		n.marshals = n.byValue || reflect.PtrTo(t).Implements(marshalerType)
 		return n
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		collectFields(t, nil, &n.fields, building)
-	case reflect.Ptr, reflect.Slice, reflect.Array, reflect.Map:
+		collectFields(t, nil, -1, n, building)
+		n.encodable = fieldsAsJSON(t, n.fields)
+	case reflect.Map:
+		n.encodable = t.Key().Kind() == reflect.String
+		n.elem = buildNode(t.Elem(), building)
+	case reflect.Ptr, reflect.Slice, reflect.Array:
 		n.elem = buildNode(t.Elem(), building)
 	}
 	return n
 }
 
-func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[reflect.Type]*typeNode) {
+// collectFields appends the JSON members of struct t to n.fields; prefix is
+// the index of t in n's struct and embed its index in n.embeds (nil and -1
+// for n's struct itself).
+func collectFields(t reflect.Type, prefix []int, embed int, n *typeNode, building map[reflect.Type]*typeNode) {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		tag := sf.Tag.Get("json")
@@ -93,7 +127,8 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[
 		if sf.Anonymous && name == "" {
 			ft := sf.Type
 			if ft.Kind() == reflect.Struct {
-				collectFields(ft, index, out, building)
+				n.embeds = append(n.embeds, index)
+				collectFields(ft, index, len(n.embeds)-1, n, building)
 				continue
 			}
 		}
@@ -103,10 +138,13 @@ func collectFields(t reflect.Type, prefix []int, out *[]fieldInfo, building map[
 		if name == "" {
 			name = sf.Name
 		}
-		*out = append(*out, fieldInfo{
+		n.fields = append(n.fields, fieldInfo{
 			index:     index,
+			last:      i,
+			embed:     embed,
 			name:      name,
 			tok:       jsonptr.Escape(name),
+			member:    `"` + name + `":`,
 			omitEmpty: hasOpt(opts, "omitempty"),
 			node:      buildNode(sf.Type, building),
 			key:       mergeKeyIndex(sf.Type, sf.Tag.Get("patchMergeKey"), building),
@@ -141,12 +179,116 @@ func hasOpt(opts, want string) bool {
 	return false
 }
 
+// leafCmp is how two leaves of a type are compared.
+type leafCmp uint8
+
+const (
+	cmpOther  leafCmp = iota // leafEqual's general case
+	cmpString                // a string kind
+	cmpBool                  // a bool kind
+	cmpInt                   // a signed integer kind
+	cmpUint                  // an unsigned integer kind
+)
+
+// leafCmpOf returns how leaves of type t are compared: leafEqual's cases,
+// chosen once per type.
+func leafCmpOf(t reflect.Type) leafCmp {
+	switch t.Kind() {
+	case reflect.String:
+		return cmpString
+	case reflect.Bool:
+		return cmpBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return cmpInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return cmpUint
+	}
+	return cmpOther
+}
+
+// fieldsAsJSON reports whether fields, collected from struct t, are the
+// members encoding/json writes for t, in its order, with their names
+// written as they are: no anonymous member that encoding/json treats
+// otherwise than collectFields (an embedded pointer, a tagged anonymous
+// struct), no member option that changes the encoding ("string",
+// "omitzero"), no two members of one name (encoding/json's dominance
+// rules) and names of letters, digits, '-' and '_' only, which JSON
+// writes unescaped and encoding/json accepts as tags.
+func fieldsAsJSON(t reflect.Type, fields []fieldInfo) bool {
+	if !anonymousAsJSON(t) {
+		return false
+	}
+	for i := range fields {
+		f := &fields[i]
+		if !simpleName(f.name) {
+			return false
+		}
+		for j := 0; j < i; j++ {
+			if fields[j].name == f.name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// anonymousAsJSON reports whether every anonymous member of struct t, and
+// of the structs it embeds, is an untagged struct (flattened by both
+// collectFields and encoding/json) or an exported non-struct (a member by
+// its type's name for both) or an unexported non-struct (ignored by
+// both), and no member has the options "string" or "omitzero".
+func anonymousAsJSON(t reflect.Type) bool {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if hasOpt(opts, "string") || hasOpt(opts, "omitzero") {
+			return false
+		}
+		if !sf.Anonymous {
+			continue
+		}
+		ft := sf.Type
+		switch {
+		case ft.Kind() == reflect.Struct && name == "":
+			if !anonymousAsJSON(ft) {
+				return false
+			}
+		case ft.Kind() == reflect.Struct, ft.Kind() == reflect.Ptr:
+			return false
+		}
+	}
+	return true
+}
+
+func simpleName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// hasEncoding reports whether t, or a pointer to it, has its own JSON or
+// text encoding.
+func hasEncoding(t reflect.Type) bool {
+	return t.Implements(marshalerType) || reflect.PtrTo(t).Implements(marshalerType) ||
+		t.Implements(textMarshalerType) || reflect.PtrTo(t).Implements(textMarshalerType)
+}
+
 // isLeaf reports whether values of t are compared and encoded whole: types
 // with their own JSON or text encoding (resource.Quantity, metav1.Time,
 // intstr.IntOrString), scalars, interfaces and byte slices.
 func isLeaf(t reflect.Type) bool {
-	if t.Implements(marshalerType) || reflect.PtrTo(t).Implements(marshalerType) ||
-		t.Implements(textMarshalerType) || reflect.PtrTo(t).Implements(textMarshalerType) {
+	if hasEncoding(t) {
 		return true
 	}
 	switch t.Kind() {
