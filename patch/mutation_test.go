@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -742,7 +743,11 @@ func TestMetadataEditSequence(t *testing.T) {
 // The second mount added to a container with spare room in its list (the
 // state grows a list by a quarter) keeps the first.
 func TestItemOpsOwnTheirValue(t *testing.T) {
-	mounts := []corev1.VolumeMount{{Name: "v", MountPath: "/1"}, {Name: "v", MountPath: "/2"}, {Name: "v", MountPath: "/3"}, {Name: "v", MountPath: "/4"}}
+	var mounts []corev1.VolumeMount
+	for i := 1; i <= 8; i++ {
+		mounts = append(mounts, corev1.VolumeMount{Name: "v", MountPath: "/" + strconv.Itoa(i)})
+	}
+	mounts = mounts[:8:8]
 	spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "a", VolumeMounts: mounts}, {Name: "b", VolumeMounts: mounts}}}
 	m := patch.New(nil, spec)
 	for _, mp := range []string{"/p", "/q"} {
@@ -768,11 +773,11 @@ func TestItemOpsOwnTheirValue(t *testing.T) {
 	}
 	_, result := m.Result()
 	for _, c := range result.Containers {
-		if n := len(c.VolumeMounts); n != 6 || c.VolumeMounts[4].MountPath != "/p" || c.VolumeMounts[5].MountPath != "/q" {
+		if n := len(c.VolumeMounts); n != 10 || c.VolumeMounts[8].MountPath != "/p" || c.VolumeMounts[9].MountPath != "/q" {
 			t.Errorf("container %s: mounts %+v", c.Name, c.VolumeMounts)
 		}
 	}
-	if len(spec.Containers[0].VolumeMounts) != 4 || len(mounts) != 4 {
+	if len(spec.Containers[0].VolumeMounts) != 8 || len(mounts) != 8 {
 		t.Errorf("the caller's mounts changed: %+v", spec.Containers[0].VolumeMounts)
 	}
 }
