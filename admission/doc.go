@@ -100,9 +100,14 @@
 // # Cost
 //
 // Review reads the envelope with a structural scan that decodes only the
-// fields it needs and leaves the object in place (the skipped parts are
-// checked for structure, not for every rule of JSON); it then decodes the
-// object once, as the kind the request names (patch.DecodeAs), with a
-// prepared sidecar.Injector, and encodes the patch in one pass
-// (patch.Mutation.MarshalJSONPatch) without marshalling the object again.
+// fields it needs (the skipped parts are checked for structure, not for
+// every rule of JSON). A webhook without a Decide hook or universal planner
+// decodes a Pod only as far as the injection and a Capability hook's
+// Request.SchedulingSpec read it, the rest left raw; it does so while the
+// review is read when the request names the kind and operation before the
+// object, as the API server writes it, so the object is scanned once. Any
+// other object is decoded once, in full, as the kind the request names
+// (patch.DecodeAs). A prepared sidecar.Injector injects, and the patch is
+// encoded in one pass (patch.Mutation.MarshalJSONPatch) without
+// marshalling the object again.
 package admission
