@@ -88,6 +88,15 @@ type (
 	encNestMap struct {
 		M map[string]encNestMap `json:"m,omitempty"`
 	}
+	// encNestedOpt embeds a struct with a member that has the "string"
+	// option; encSkipEmbedded embeds one that encoding/json skips.
+	encNestedOpt struct {
+		encStringOpt
+	}
+	encSkipEmbedded struct {
+		encStringOpt `json:"-"`
+		B            int `json:"b"`
+	}
 	cheap1024 struct{ B [1024]byte }
 	cheap1025 struct{ B [1025]byte }
 )
@@ -132,6 +141,8 @@ func TestEncodeEdges(t *testing.T) {
 		{"nil pointer with MarshalJSON", &encRawPtr{}, true},
 		{"pointer with MarshalJSON", &encRawPtr{RP: ptrTo(rawEncoder("7"))}, true},
 		{"failing MarshalJSON", &encErr{}, false},
+		{"option in an embedded struct", &encNestedOpt{encStringOpt{N: 3}}, false},
+		{"skipped embedded struct", &encSkipEmbedded{encStringOpt{N: 3}, 4}, true},
 		{"pointer to a struct", &encCycle{Name: "a", Next: &encCycle{Name: "b"}}, true},
 		{"chain to maxEncodeDepth", nest(51), true},
 		{"chain past maxEncodeDepth", nest(52), false},
@@ -193,6 +204,10 @@ func TestDiffSameShortcut(t *testing.T) {
 	type structs struct {
 		In encInner `json:"in"`
 	}
+	type uints struct {
+		U uint16 `json:"u"`
+		P *uint8 `json:"p,omitempty"`
+	}
 	for _, tc := range []struct {
 		name string
 		a, b interface{}
@@ -206,6 +221,10 @@ func TestDiffSameShortcut(t *testing.T) {
 		{"set to zero", &structs{In: encInner{A: "x"}}, &structs{}, "remove /in/a"},
 		{"changed", &structs{In: encInner{A: "x"}}, &structs{In: encInner{A: "y"}}, "add /in/a \"y\""},
 		{"zero to zero", &structs{}, &structs{}, ""},
+		{"uint changed", &uints{U: 1}, &uints{U: 2}, "add /u 2"},
+		{"uint kept", &uints{U: 1}, &uints{U: 1}, ""},
+		{"uint behind a pointer changed", &uints{P: ptrTo(uint8(1))}, &uints{P: ptrTo(uint8(255))}, "add /p 255"},
+		{"uint behind a pointer kept", &uints{P: ptrTo(uint8(1))}, &uints{P: ptrTo(uint8(1))}, ""},
 	} {
 		var out []relOp
 		d := differ{out: &out}
