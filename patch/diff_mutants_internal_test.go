@@ -299,3 +299,13 @@ func TestDistinctKeysAndGrown(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainComparableLists: types that are not comparable at all (lists,
+// maps, structs of them without an interface) never take the shortcut.
+func TestPlainComparableLists(t *testing.T) {
+	for _, v := range []interface{}{[]int{}, map[string]int{}, struct{ L []int }{}, [1]struct{ M map[string]int }{}} {
+		if plainComparable(reflect.TypeOf(v)) {
+			t.Errorf("plainComparable(%T) = true, want false", v)
+		}
+	}
+}
