@@ -216,6 +216,8 @@ func TestDiffSameShortcut(t *testing.T) {
 		{"nil to empty", &lists{}, &lists{L: []string{}}, "add /l []"},
 		{"empty to nil", &lists{L: []string{}}, &lists{}, "add /l null"},
 		{"nil to nil", &lists{}, &lists{}, ""},
+		{"empty to one", &lists{L: []string{}}, &lists{L: []string{"x"}}, "add /l [\"x\"]"},
+		{"one to empty", &lists{L: []string{"x"}}, &lists{L: []string{}}, "remove /l/0"},
 		{"empty to empty", &lists{L: []string{}}, &lists{L: []string{}}, ""},
 		{"zero to set", &structs{}, &structs{In: encInner{A: "x"}}, "add /in {\"a\":\"x\"}"},
 		{"set to zero", &structs{In: encInner{A: "x"}}, &structs{}, "remove /in/a"},
