@@ -204,6 +204,9 @@ func TestDiffSameShortcut(t *testing.T) {
 	type structs struct {
 		In encInner `json:"in"`
 	}
+	type listMap struct {
+		M map[string][]string `json:"m"`
+	}
 	type uints struct {
 		U uint16 `json:"u"`
 		P *uint8 `json:"p,omitempty"`
@@ -223,6 +226,8 @@ func TestDiffSameShortcut(t *testing.T) {
 		{"set to zero", &structs{In: encInner{A: "x"}}, &structs{}, "remove /in/a"},
 		{"changed", &structs{In: encInner{A: "x"}}, &structs{In: encInner{A: "y"}}, "add /in/a \"y\""},
 		{"zero to zero", &structs{}, &structs{}, ""},
+		{"equal empty lists in a map", &listMap{M: map[string][]string{"a": {}, "b": {"x"}}}, &listMap{M: map[string][]string{"a": {}, "b": {"y"}}}, "add /m/b [\"y\"]"},
+		{"nil and empty lists in a map", &listMap{M: map[string][]string{"a": nil, "b": {"x"}}}, &listMap{M: map[string][]string{"a": {}, "b": {"x"}}}, "add /m/a []"},
 		{"uint changed", &uints{U: 1}, &uints{U: 2}, "add /u 2"},
 		{"uint kept", &uints{U: 1}, &uints{U: 1}, ""},
 		{"uint behind a pointer changed", &uints{P: ptrTo(uint8(1))}, &uints{P: ptrTo(uint8(255))}, "add /p 255"},
