@@ -97,6 +97,21 @@ type (
 		encStringOpt `json:"-"`
 		B            int `json:"b"`
 	}
+	// encDeepEmbed embeds, as its second field, a struct that embeds
+	// another; encSkipped has members encoding/json leaves out.
+	encMid struct {
+		Y int `json:"y"`
+		encInner
+	}
+	encDeepEmbed struct {
+		X int `json:"x"`
+		encMid
+	}
+	encSkipped struct {
+		A    string `json:"a"`
+		Skip string `json:"-"`
+		b    string
+	}
 	cheap1024 struct{ B [1024]byte }
 	cheap1025 struct{ B [1025]byte }
 )
@@ -143,6 +158,8 @@ func TestEncodeEdges(t *testing.T) {
 		{"failing MarshalJSON", &encErr{}, false},
 		{"option in an embedded struct", &encNestedOpt{encStringOpt{N: 3}}, false},
 		{"skipped embedded struct", &encSkipEmbedded{encStringOpt{N: 3}, 4}, true},
+		{"embedded in an embedded struct", &encDeepEmbed{1, encMid{2, encInner{"z"}}}, true},
+		{"skipped and unexported members", &encSkipped{"a", "skip", "b"}, true},
 		{"pointer to a struct", &encCycle{Name: "a", Next: &encCycle{Name: "b"}}, true},
 		{"chain to maxEncodeDepth", nest(51), true},
 		{"chain past maxEncodeDepth", nest(52), false},
