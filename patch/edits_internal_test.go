@@ -3,6 +3,7 @@ package patch
 import (
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -174,4 +175,245 @@ func TestFailedEditRecordsNothing(t *testing.T) {
 	if m.NumOps() != 1 || m.Len() != 1 {
 		t.Errorf("after a failed edit: %d ops, %d edits; want 1 and 1", m.NumOps(), m.Len())
 	}
+}
+
+// TestSameItemIsDeepEqual: sameMount and sameEnv agree with
+// reflect.DeepEqual on values that differ in any one field, or in two,
+// whichever fields the compiled k8s.io/api version has (the fields they
+// do not name among them): set, set to another value, set to an empty
+// but non-nil list.
+func TestSameItemIsDeepEqual(t *testing.T) {
+	mounts := variants(reflect.TypeOf(corev1.VolumeMount{}))
+	for i := range mounts {
+		for j := range mounts {
+			a, b := mounts[i].Interface().(corev1.VolumeMount), mounts[j].Interface().(corev1.VolumeMount)
+			if got, want := sameMount(&a, &b), reflect.DeepEqual(a, b); got != want {
+				t.Errorf("sameMount(%+v, %+v) = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+	envs := variants(reflect.TypeOf(corev1.EnvVar{}))
+	for i := range envs {
+		for j := range envs {
+			a, b := envs[i].Interface().(corev1.EnvVar), envs[j].Interface().(corev1.EnvVar)
+			if got, want := sameEnv(&a, &b), reflect.DeepEqual(a, b); got != want {
+				t.Errorf("sameEnv(%+v, %+v) = %v, want %v", a, b, got, want)
+			}
+		}
+	}
+	if len(mounts) < 10 || len(envs) < 6 {
+		t.Fatalf("%d mounts, %d envs: too few variants", len(mounts), len(envs))
+	}
+}
+
+// variants returns values of struct type t: the zero value, and for each
+// field and each of its test values, a value with that field set alone
+// and one with it set on top of the previous field's first value; each
+// one twice, built apart (no shared pointers).
+func variants(t reflect.Type) []reflect.Value {
+	var out []reflect.Value
+	add := func(set func(v reflect.Value)) {
+		for k := 0; k < 2; k++ {
+			v := reflect.New(t).Elem()
+			set(v)
+			out = append(out, v)
+		}
+	}
+	add(func(reflect.Value) {})
+	for i := 0; i < t.NumField(); i++ {
+		for k := 0; k < fieldValues; k++ {
+			i, k := i, k
+			if fieldValue(t.Field(i).Type, k).IsValid() {
+				add(func(v reflect.Value) { v.Field(i).Set(fieldValue(t.Field(i).Type, k)) })
+				if i > 0 && fieldValue(t.Field(i-1).Type, 0).IsValid() {
+					add(func(v reflect.Value) {
+						v.Field(i - 1).Set(fieldValue(t.Field(i-1).Type, 0))
+						v.Field(i).Set(fieldValue(t.Field(i).Type, k))
+					})
+				}
+			}
+		}
+	}
+	return out
+}
+
+const fieldValues = 3
+
+// fieldValue returns the k-th test value of type t, newly built, or the
+// invalid Value when t has fewer: two distinct non-zero values, and an
+// empty non-nil one for a list.
+func fieldValue(t reflect.Type, k int) reflect.Value {
+	v := reflect.New(t).Elem()
+	switch t.Kind() {
+	case reflect.String:
+		if k > 1 {
+			return reflect.Value{}
+		}
+		v.SetString("s" + strconv.Itoa(k))
+	case reflect.Bool:
+		if k > 0 {
+			return reflect.Value{}
+		}
+		v.SetBool(true)
+	case reflect.Ptr:
+		e := fieldValue(t.Elem(), k)
+		if !e.IsValid() {
+			return e
+		}
+		p := reflect.New(t.Elem())
+		p.Elem().Set(e)
+		v.Set(p)
+	case reflect.Slice:
+		n := 1
+		if k == 2 {
+			n = 0
+		}
+		l := reflect.MakeSlice(t, n, n)
+		if n > 0 {
+			e := fieldValue(t.Elem(), k)
+			if !e.IsValid() {
+				return e
+			}
+			l.Index(0).Set(e)
+		}
+		v.Set(l)
+	case reflect.Struct:
+		if k > 1 || t.NumField() == 0 {
+			return reflect.Value{}
+		}
+		for i := 0; i < t.NumField(); i++ {
+			if f := fieldValue(t.Field(i).Type, k); f.IsValid() && t.Field(i).IsExported() {
+				v.Field(i).Set(f)
+				return v
+			}
+		}
+		return reflect.Value{}
+	default:
+		return reflect.Value{}
+	}
+	return v
+}
+
+// TestItemsKeptAside: the mounts and env variables added to a container the
+// state does not own are kept aside (state's elem), and every reader sees
+// them where the list has them: the duplicate check and its index, a
+// removal and its index, SetContainerField's comparison, Spec, the View
+// (mounts), a later copy of the container; the given spec is never
+// written.
+func TestItemsKeptAside(t *testing.T) {
+	given := func() *corev1.PodSpec {
+		return &corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "app:1",
+			VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
+			Env:          []corev1.EnvVar{{Name: "OLD", Value: "1"}},
+		}}}
+	}
+	x := corev1.VolumeMount{Name: "data", MountPath: "/x"}
+	y := corev1.VolumeMount{Name: "data", MountPath: "/y"}
+	n := corev1.EnvVar{Name: "NEW", Value: "2"}
+	for _, tc := range []struct {
+		name   string
+		edits  func(m *Mutation) error
+		patch  string
+		mounts []string // spec.containers[0]'s mountPaths afterwards
+		env    []string
+		aside  int // mounts kept aside at the end
+	}{{
+		name: "added",
+		edits: func(m *Mutation) error {
+			return firstErr(m.AddVolumeMount(Containers, "app", x), m.AddVolumeMount(Containers, "app", y), m.AddEnv(Containers, "app", n))
+		},
+		patch: `[{"op":"add","path":"/spec/containers/0/volumeMounts/-","value":{"name":"data","mountPath":"/x"}},` +
+			`{"op":"add","path":"/spec/containers/0/volumeMounts/-","value":{"name":"data","mountPath":"/y"}},` +
+			`{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"NEW","value":"2"}}]`,
+		mounts: []string{"/data", "/x", "/y"}, env: []string{"OLD", "NEW"}, aside: 2,
+	}, {
+		name: "an added one removed",
+		edits: func(m *Mutation) error {
+			return firstErr(m.AddVolumeMount(Containers, "app", x), m.AddVolumeMount(Containers, "app", y),
+				m.RemoveVolumeMount(Containers, "app", "/x"), m.AddEnv(Containers, "app", n), m.RemoveEnv(Containers, "app", "NEW"))
+		},
+		patch: `[{"op":"add","path":"/spec/containers/0/volumeMounts/-","value":{"name":"data","mountPath":"/x"}},` +
+			`{"op":"add","path":"/spec/containers/0/volumeMounts/-","value":{"name":"data","mountPath":"/y"}},` +
+			`{"op":"remove","path":"/spec/containers/0/volumeMounts/1"},` +
+			`{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"NEW","value":"2"}},` +
+			`{"op":"remove","path":"/spec/containers/0/env/1"}]`,
+		mounts: []string{"/data", "/y"}, env: []string{"OLD"},
+	}, {
+		name: "then the container is copied",
+		edits: func(m *Mutation) error {
+			return firstErr(m.AddVolumeMount(Containers, "app", x), m.SetContainerField(Containers, "app", "image", "app:2"),
+				m.AddVolumeMount(Containers, "app", y))
+		},
+		patch: `[{"op":"add","path":"/spec/containers/0/volumeMounts/-","value":{"name":"data","mountPath":"/x"}},` +
+			`{"op":"add","path":"/spec/containers/0/image","value":"app:2"},` +
+			`{"op":"add","path":"/spec/containers/0/volumeMounts/-","value":{"name":"data","mountPath":"/y"}}]`,
+		mounts: []string{"/data", "/x", "/y"}, env: []string{"OLD"},
+	}, {
+		name: "a field set to what it is with the added ones",
+		edits: func(m *Mutation) error {
+			return firstErr(m.AddEnv(Containers, "app", n),
+				m.SetContainerField(Containers, "app", "env", []corev1.EnvVar{{Name: "OLD", Value: "1"}, n}))
+		},
+		patch:  `[{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"NEW","value":"2"}}]`,
+		mounts: []string{"/data"}, env: []string{"OLD", "NEW"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := given()
+			m := New(nil, spec)
+			if err := tc.edits(m); err != nil {
+				t.Fatal(err)
+			}
+			b, err := m.MarshalJSONPatch(PodRoot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != tc.patch {
+				t.Errorf("patch\n%s\nwant\n%s", b, tc.patch)
+			}
+			got := m.Spec().Containers[0]
+			if p := mountPaths(got.VolumeMounts); !reflect.DeepEqual(p, tc.mounts) {
+				t.Errorf("mounts %v, want %v", p, tc.mounts)
+			}
+			var env []string
+			for _, e := range got.Env {
+				env = append(env, e.Name)
+			}
+			if !reflect.DeepEqual(env, tc.env) {
+				t.Errorf("env %v, want %v", env, tc.env)
+			}
+			if aside := len(m.s.list(1)[0].mounts); aside != tc.aside {
+				t.Errorf("%d mounts kept aside, want %d", aside, tc.aside)
+			}
+			if !reflect.DeepEqual(spec, given()) {
+				t.Errorf("the given spec was written: %+v", spec)
+			}
+			// A second add of each is refused at the index the list has it.
+			if len(tc.mounts) > 1 {
+				last := tc.mounts[len(tc.mounts)-1]
+				err := m.AddVolumeMount(Containers, "app", corev1.VolumeMount{Name: "data", MountPath: last})
+				want := "spec.containers[0].volumeMounts[" + strconv.Itoa(len(tc.mounts)-1) + "]: Duplicate value: \"" + last + "\""
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("second add: %v, want %s", err, want)
+				}
+			}
+		})
+	}
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mountPaths(l []corev1.VolumeMount) []string {
+	var out []string
+	for _, m := range l {
+		out = append(out, m.MountPath)
+	}
+	return out
 }

@@ -50,7 +50,11 @@ func (e *setField) run(s *state, out *[]relOp) error {
 	if !ok {
 		return fmt.Errorf("patch: %w", field.NotSupported(fp, e.field, containerFieldNames()))
 	}
-	cur := reflect.ValueOf(s.list(li)[j].c).Elem().Field(idx)
+	c := s.list(li)[j].c
+	if el := &s.list(li)[j]; len(el.mounts)+len(el.env) > 0 {
+		c = s.own(li, j) // folds in the items kept aside (see elem)
+	}
+	cur := reflect.ValueOf(c).Elem().Field(idx)
 	if e.value == nil {
 		if cur.IsZero() {
 			return nil
@@ -64,7 +68,7 @@ func (e *setField) run(s *state, out *[]relOp) error {
 			return nil
 		}
 	}
-	c := s.own(li, j)
+	c = s.own(li, j)
 	if e.field == "name" {
 		s.byName[li] = nil // the index no longer holds
 	}
@@ -264,8 +268,8 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 	if err != nil {
 		return fmt.Errorf("patch: %s: %w", e.verb(), err)
 	}
-	c := s.list(li)[j].c
-	n, at := e.find(c)
+	el := &s.list(li)[j]
+	n, at := e.find(el)
 	jsonName, key := e.names()
 	fp := func() *field.Path { return listPath(e.list).Index(j).Child(jsonName) }
 	if e.remove {
@@ -273,7 +277,7 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 			return fmt.Errorf("patch: %s: %w", e.verb(), field.NotFound(fp(), key))
 		}
 		emit(out, guarded(relOp{op: opRemove, path: itemPath(e.list, j, jsonName, "/"+itoa(at))}, e.list, j, e.name))
-		c = s.own(li, j)
+		c := s.own(li, j)
 		switch e.kind {
 		case itemMount:
 			c.VolumeMounts = append(append(make([]corev1.VolumeMount, 0, n-1), c.VolumeMounts[:at]...), c.VolumeMounts[at+1:]...)
@@ -299,14 +303,21 @@ func (e *containerItem) run(s *state, out *[]relOp) error {
 		}
 		emit(out, guarded(relOp{op: opAdd, path: path, value: v, wrap: n == 0, shared: true}, e.list, j, e.name)) // shared: see encodeItem
 	}
-	c = s.own(li, j)
-	switch e.kind {
-	case itemMount:
-		c.VolumeMounts = appendItem(c.VolumeMounts, e.mount)
-	case itemEnv:
-		c.Env = appendItem(c.Env, e.env)
-	case itemEnvFrom:
-		c.EnvFrom = appendItem(c.EnvFrom, e.envFrom)
+	switch {
+	case !el.owned && e.kind == itemMount:
+		el.mounts = append(el.mounts, e.mount) // kept aside: see elem
+	case !el.owned && e.kind == itemEnv:
+		el.env = append(el.env, e.env)
+	default:
+		c := s.own(li, j)
+		switch e.kind {
+		case itemMount:
+			c.VolumeMounts = appendItem(c.VolumeMounts, e.mount)
+		case itemEnv:
+			c.Env = appendItem(c.Env, e.env)
+		case itemEnvFrom:
+			c.EnvFrom = appendItem(c.EnvFrom, e.envFrom)
+		}
 	}
 	return nil
 }
@@ -375,24 +386,37 @@ func (e *containerItem) value() interface{} {
 	return &e.envFrom
 }
 
-// find returns the length of the container's list and the index of the
-// element matching the edit, or -1.
-func (e *containerItem) find(c *corev1.Container) (int, int) {
+// find returns the length of the container's list (with the items kept
+// aside, see elem) and the index of the element matching the edit, or -1.
+func (e *containerItem) find(el *elem) (int, int) {
+	c := el.c
 	switch e.kind {
 	case itemMount:
+		n := len(c.VolumeMounts) + len(el.mounts)
 		for i := range c.VolumeMounts {
 			if c.VolumeMounts[i].MountPath == e.mount.MountPath {
-				return len(c.VolumeMounts), i
+				return n, i
 			}
 		}
-		return len(c.VolumeMounts), -1
+		for i := range el.mounts {
+			if el.mounts[i].MountPath == e.mount.MountPath {
+				return n, len(c.VolumeMounts) + i
+			}
+		}
+		return n, -1
 	case itemEnv:
+		n := len(c.Env) + len(el.env)
 		for i := range c.Env {
 			if c.Env[i].Name == e.env.Name {
-				return len(c.Env), i
+				return n, i
 			}
 		}
-		return len(c.Env), -1
+		for i := range el.env {
+			if el.env[i].Name == e.env.Name {
+				return n, len(c.Env) + i
+			}
+		}
+		return n, -1
 	}
 	want, _ := json.Marshal(&e.envFrom)
 	for i := range c.EnvFrom {
@@ -440,13 +464,67 @@ func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
 }
 
 // sameMount and sameEnv report whether two volume mounts or env variables
-// are equal: without reflection when their keys differ, else by DeepEqual
-// (pointers: no boxed copies). Not ==: the API types may gain fields that
-// make them incomparable (k8s.io/api v0.37 has).
+// are equal: the fields every supported k8s.io/api version has are
+// compared directly; a field a later version added (mountExtra, envExtra)
+// is compared only when it is set on either side, and then the whole
+// values by DeepEqual (pointers: no boxed copies). Not ==: the API types
+// may gain fields that make them incomparable (k8s.io/api v0.37 has).
 func sameMount(a, b *corev1.VolumeMount) bool {
-	return a.MountPath == b.MountPath && a.Name == b.Name && reflect.DeepEqual(a, b)
+	if a.MountPath != b.MountPath || a.Name != b.Name || a.ReadOnly != b.ReadOnly || a.SubPath != b.SubPath ||
+		a.SubPathExpr != b.SubPathExpr || (a.MountPropagation == nil) != (b.MountPropagation == nil) ||
+		a.MountPropagation != nil && *a.MountPropagation != *b.MountPropagation {
+		return false
+	}
+	return extrasZero(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem(), mountExtra) || reflect.DeepEqual(a, b)
 }
 
 func sameEnv(a, b *corev1.EnvVar) bool {
-	return a.Name == b.Name && a.Value == b.Value && reflect.DeepEqual(a, b)
+	if a.Name != b.Name || a.Value != b.Value {
+		return false
+	}
+	if a.ValueFrom != nil || b.ValueFrom != nil {
+		return reflect.DeepEqual(a, b)
+	}
+	return extrasZero(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem(), envExtra) || reflect.DeepEqual(a, b)
+}
+
+// mountExtra and envExtra are the indices of the fields of VolumeMount and
+// EnvVar that sameMount and sameEnv do not name: none with k8s.io/api
+// v0.28; RecursiveReadOnly and BindMountOptions of VolumeMount with later
+// versions.
+var (
+	mountExtra = extraFields(reflect.TypeOf(corev1.VolumeMount{}), "Name", "ReadOnly", "MountPath", "SubPath", "MountPropagation", "SubPathExpr")
+	envExtra   = extraFields(reflect.TypeOf(corev1.EnvVar{}), "Name", "Value", "ValueFrom")
+)
+
+// extraFields returns the indices of the fields of struct type t not named
+// in known.
+func extraFields(t reflect.Type, known ...string) []int {
+	var out []int
+	for i := 0; i < t.NumField(); i++ {
+		if !hasName(known, t.Field(i).Name) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func hasName(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// extrasZero reports whether the fields at indices are zero in both a and
+// b.
+func extrasZero(a, b reflect.Value, indices []int) bool {
+	for _, i := range indices {
+		if !a.Field(i).IsZero() || !b.Field(i).IsZero() {
+			return false
+		}
+	}
+	return true
 }

@@ -319,6 +319,9 @@ func randomEdit(s *fuzzgen.Source, m *patch.Mutation) error {
 	case 9:
 		return m.AddVolumeMount(l, pick(), corev1.VolumeMount{Name: "vol0", MountPath: "/m" + strconv.Itoa(s.Intn(5))})
 	case 10:
+		if s.Bool() { // one case 9 may have added (kept aside: see state's elem)
+			return m.RemoveVolumeMount(l, pick(), "/m"+strconv.Itoa(s.Intn(5)))
+		}
 		return m.RemoveVolumeMount(l, pick(), "/mnt/vol"+strconv.Itoa(s.Intn(3)))
 	case 11:
 		// Names apart from the generated E0, E1, ... that case 12 removes:
@@ -328,6 +331,9 @@ func randomEdit(s *fuzzgen.Source, m *patch.Mutation) error {
 		// the duplicate check.
 		return m.AddEnv(l, pick(), corev1.EnvVar{Name: "N" + strconv.Itoa(s.Intn(3)), Value: "x"})
 	case 12:
+		if s.Bool() { // one case 11 may have added
+			return m.RemoveEnv(l, pick(), "N"+strconv.Itoa(s.Intn(3)))
+		}
 		return m.RemoveEnv(l, pick(), "E"+strconv.Itoa(s.Intn(4)))
 	case 13:
 		return m.AddEnvFrom(l, pick(), corev1.EnvFromSource{Prefix: "P" + strconv.Itoa(s.Intn(3))})

@@ -130,6 +130,12 @@ func (m *Mutation) do(e edit) error {
 		return err
 	}
 	if len(m.ops) > n {
+		if len(m.edits) == cap(m.edits) {
+			// From 4, as the ops (see emit): append's growth from one
+			// element would allocate the list four times for an
+			// injection's few edits.
+			m.edits = append(make([]edit, 0, 2*len(m.edits)+4), m.edits...)
+		}
 		m.edits = append(m.edits, e)
 	}
 	return nil

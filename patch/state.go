@@ -67,9 +67,33 @@ type encodedItem struct {
 	json  []byte
 }
 
+// elem is a container of a list as the edits leave it: c, with mounts
+// after c.VolumeMounts and env after c.Env. An injection adds a mount or
+// a variable to every application container; while c is not the state's
+// own (owned), the additions are kept aside instead of in a copy of c and
+// its lists, and own folds them into its copy.
 type elem struct {
-	c     *corev1.Container
-	owned bool
+	c      *corev1.Container
+	owned  bool
+	mounts []corev1.VolumeMount
+	env    []corev1.EnvVar
+}
+
+// container returns the container e stands for, sharing memory with it.
+func (e *elem) container() corev1.Container {
+	c := *e.c
+	if len(e.mounts) > 0 {
+		c.VolumeMounts = concat(c.VolumeMounts, e.mounts)
+	}
+	if len(e.env) > 0 {
+		c.Env = concat(c.Env, e.env)
+	}
+	return c
+}
+
+// concat returns a followed by b in a new list of their length.
+func concat[T any](a, b []T) []T {
+	return append(append(make([]T, 0, len(a)+len(b)), a...), b...)
 }
 
 func (s *state) reset(meta *metav1.ObjectMeta, spec *corev1.PodSpec) {
@@ -175,7 +199,7 @@ func (s *state) nameUser(name string) *field.Path {
 func (s *state) own(i, j int) *corev1.Container {
 	l := s.list(i)
 	if !l[j].owned {
-		c := *l[j].c
+		c := l[j].container()
 		c.Env = c.Env[:len(c.Env):len(c.Env)]
 		c.EnvFrom = c.EnvFrom[:len(c.EnvFrom):len(c.EnvFrom)]
 		c.VolumeMounts = c.VolumeMounts[:len(c.VolumeMounts):len(c.VolumeMounts)]
@@ -223,8 +247,8 @@ func (s *state) containers(i int) []corev1.Container {
 		return nil
 	}
 	out := make([]corev1.Container, len(l))
-	for j, e := range l {
-		out[j] = *e.c
+	for j := range l {
+		out[j] = l[j].container()
 	}
 	return out
 }
@@ -239,16 +263,27 @@ func init() {
 }
 
 // view returns the current spec as a podview.View: the containers by
-// pointer, without copying them.
+// pointer, without copying them, with the mounts kept aside.
 func (s *state) view() podview.View {
 	v := podview.View{Ephemeral: s.base.EphemeralContainers, Volumes: s.volumes, AddedVolumes: s.added}
-	for i, at := range []*[]*corev1.Container{&v.InitContainers, &v.Containers} {
+	lists := [2]*[]*corev1.Container{&v.InitContainers, &v.Containers}
+	mounts := [2]*[][]corev1.VolumeMount{&v.InitMounts, &v.ContainerMounts}
+	for i := range lists {
 		l := s.list(i)
 		out := make([]*corev1.Container, len(l))
 		for j := range l {
+			if len(l[j].env) > 0 {
+				s.own(i, j) // a View has no env kept aside: validation reads no env
+			}
 			out[j] = l[j].c
+			if len(l[j].mounts) > 0 {
+				if *mounts[i] == nil {
+					*mounts[i] = make([][]corev1.VolumeMount, len(l))
+				}
+				(*mounts[i])[j] = l[j].mounts
+			}
 		}
-		*at = out
+		*lists[i] = out
 	}
 	return v
 }

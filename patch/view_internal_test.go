@@ -24,15 +24,24 @@ func TestView(t *testing.T) {
 		t.Helper()
 		v, s := podview.OfMutation(m), m.Spec()
 		for _, l := range []struct {
-			view []*corev1.Container
-			spec []corev1.Container
-		}{{v.InitContainers, s.InitContainers}, {v.Containers, s.Containers}} {
-			if len(l.view) != len(l.spec) {
-				t.Fatalf("%s: %d containers in the view, %d in Spec", when, len(l.view), len(l.spec))
+			view   []*corev1.Container
+			mounts [][]corev1.VolumeMount
+			spec   []corev1.Container
+		}{{v.InitContainers, v.InitMounts, s.InitContainers}, {v.Containers, v.ContainerMounts, s.Containers}} {
+			if len(l.view) != len(l.spec) || l.mounts != nil && len(l.mounts) != len(l.view) {
+				t.Fatalf("%s: %d containers in the view (%d with added mounts), %d in Spec", when, len(l.view), len(l.mounts), len(l.spec))
 			}
 			for i := range l.view {
-				if !reflect.DeepEqual(*l.view[i], l.spec[i]) {
-					t.Errorf("%s: container %d: view %+v, Spec %+v", when, i, *l.view[i], l.spec[i])
+				c := *l.view[i]
+				if added := podview.Added(l.mounts, i); len(added) > 0 {
+					ms := podview.Mounts{Base: c.VolumeMounts, Added: added}
+					c.VolumeMounts = nil
+					for k := 0; k < ms.Len(); k++ {
+						c.VolumeMounts = append(c.VolumeMounts, *ms.At(k))
+					}
+				}
+				if !reflect.DeepEqual(c, l.spec[i]) {
+					t.Errorf("%s: container %d: view %+v, Spec %+v", when, i, c, l.spec[i])
 				}
 			}
 		}
@@ -45,14 +54,21 @@ func TestView(t *testing.T) {
 		}
 	}
 	same("unedited")
-	if v := podview.OfMutation(m); v.Containers[0] != &spec.Containers[0] {
-		t.Error("the view of an unchanged container is a copy")
+	if v := podview.OfMutation(m); v.Containers[0] != &spec.Containers[0] || v.InitMounts != nil || v.ContainerMounts != nil {
+		t.Error("the view of an unchanged container is a copy, or has mounts added")
 	}
 	for _, edit := range []func() error{
 		func() error { return m.InsertContainer(InitContainers, 0, corev1.Container{Name: "proxy"}) },
 		func() error { return m.AddVolume(corev1.Volume{Name: "socket"}) },
 		func() error {
 			return m.AddVolumeMount(Containers, "web", corev1.VolumeMount{Name: "socket", MountPath: "/s"})
+		},
+		func() error {
+			return m.AddVolumeMount(Containers, "web", corev1.VolumeMount{Name: "data", MountPath: "/d"})
+		},
+		func() error { return m.AddEnv(Containers, "app", corev1.EnvVar{Name: "A", Value: "1"}) },
+		func() error {
+			return m.AddVolumeMount(InitContainers, "init", corev1.VolumeMount{Name: "data", MountPath: "/d"})
 		},
 		func() error { return m.RemoveContainer(Containers, "app") },
 		func() error { return m.RemoveVolume("data") },
@@ -62,6 +78,10 @@ func TestView(t *testing.T) {
 			t.Fatal(err)
 		}
 		same("edited")
+	}
+	// The mounts added to web are kept aside, not in a copy of it.
+	if v := podview.OfMutation(m); v.Containers[0] != &spec.Containers[1] || len(podview.Added(v.ContainerMounts, 0)) != 2 {
+		t.Errorf("web: %p (spec's %p), added mounts %v", v.Containers[0], &spec.Containers[1], podview.Added(v.ContainerMounts, 0))
 	}
 	for _, x := range []interface{}{nil, (*Mutation)(nil), spec, "x"} {
 		if v := podview.OfMutation(x); !reflect.DeepEqual(v, podview.View{}) {

@@ -388,7 +388,7 @@ func (r *reconciler) run() error {
 	if r.hasOld && r.m.Empty() && r.rec.equal(r.old) {
 		return nil // a change of reason alone does not rewrite the record
 	}
-	if err := r.m.SetAnnotation(Annotation(r.name), r.rec.encode()); err != nil {
+	if err := r.m.SetAnnotation(Annotation(r.name), r.cm.encodeRecord(&r.rec)); err != nil {
 		return fmt.Errorf("sidecar: inject: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,6 +47,33 @@ type compiledMode struct {
 	// keys are resourceKeys of the plan's containers by name (nil for the
 	// universal plan); the record shares the slices and never changes them.
 	keys map[string][]string
+	// record is the last record encoded for this mode, with its encoding
+	// (see encodeRecord).
+	record atomic.Pointer[encodedRecord]
+}
+
+// encodedRecord is a Record and its encoding. Neither changes once
+// stored: the record's maps are those of an injection that has ended.
+type encodedRecord struct {
+	rec Record
+	enc string
+}
+
+// encodeRecord returns r.encode(). Fresh Pods injected under one mode and
+// reason get the same record, whose encoding is about a tenth of an
+// injection: the last one is kept and reused for an equal record (every
+// field compared, Reason included, which equal leaves out). A plan built
+// for one Pod (the universal mode's, whose digests are nil) keeps none.
+func (cm *compiledMode) encodeRecord(r *Record) string {
+	if cm.containers == nil {
+		return r.encode()
+	}
+	if last := cm.record.Load(); last != nil && last.rec.Reason == r.Reason && last.rec.equal(r) {
+		return last.enc
+	}
+	enc := r.encode()
+	cm.record.Store(&encodedRecord{rec: *r, enc: enc})
+	return enc
 }
 
 // resourceKeys returns resourceKeys(c), computed once for the plan's own

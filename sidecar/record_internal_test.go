@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -61,4 +62,63 @@ func FuzzRecordEncode(f *testing.F) {
 			t.Errorf("encode() = %s\n json.Marshal = %s", got, want)
 		}
 	})
+}
+
+// TestEncodeRecordCache: an Injector's mode reuses the encoding of the
+// last record only for an equal one. Each record here differs from the
+// one before it in one field (every field of Record in turn, set through
+// reflection so that a field added later is covered too), then comes
+// again; each must get its own encoding. A plan built for one Pod keeps
+// nothing.
+func TestEncodeRecordCache(t *testing.T) {
+	base := Record{Version: 2, Mode: Native, Reason: "all-native", Spec: "h", InitContainers: map[string]string{"proxy": "d"}}
+	records := []Record{base}
+	rt := reflect.TypeOf(base)
+	for i := 0; i < rt.NumField(); i++ {
+		for k := 0; k < 2; k++ {
+			r := base
+			v := reflect.ValueOf(&r).Elem().Field(i)
+			switch v.Kind() {
+			case reflect.String:
+				v.SetString(v.String() + "x" + string(rune('a'+k)))
+			case reflect.Int:
+				v.SetInt(v.Int() + 1 + int64(k))
+			case reflect.Bool:
+				v.SetBool(k == 0)
+			case reflect.Map:
+				m := reflect.MakeMap(v.Type())
+				key := reflect.ValueOf(string(rune('a' + k)))
+				if v.Type().Elem().Kind() == reflect.Slice {
+					m.SetMapIndex(key, reflect.ValueOf([]string{"x"}))
+				} else {
+					m.SetMapIndex(key, reflect.ValueOf("x"))
+				}
+				v.Set(m)
+			default:
+				t.Fatalf("field %s: kind %s is not varied by this test", rt.Field(i).Name, v.Kind())
+			}
+			records = append(records, r, r, base)
+		}
+	}
+	compiled := &compiledMode{containers: map[string]string{}}
+	perPod := &compiledMode{}
+	for i := range records {
+		want := records[i].encode()
+		if got := compiled.encodeRecord(&records[i]); got != want {
+			t.Errorf("record %d: encodeRecord = %s, want %s", i, got, want)
+		}
+		if got := perPod.encodeRecord(&records[i]); got != want {
+			t.Errorf("record %d, per-Pod plan: encodeRecord = %s, want %s", i, got, want)
+		}
+	}
+	if compiled.record.Load() == nil || perPod.record.Load() != nil {
+		t.Errorf("kept records: compiled %v, per-Pod plan %v", compiled.record.Load(), perPod.record.Load())
+	}
+	// A hit stores nothing: the kept record stays the one stored.
+	r := base
+	compiled.encodeRecord(&r)
+	kept := compiled.record.Load()
+	if compiled.encodeRecord(&r) != kept.enc || compiled.record.Load() != kept {
+		t.Errorf("an equal record was stored again")
+	}
 }

@@ -72,9 +72,9 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 		p := lazyPath(func() *field.Path { return cp.Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
-			e = validateCommon(c, vols, p)
+			e = validateCommon(c, podview.Added(spec.ContainerMounts, i), vols, p)
 		} else if paths := mounted[c.Name]; len(paths) > 0 {
-			errs = append(errs, validateMounts(c, vols, p, paths)...)
+			errs = append(errs, validateMounts(podview.Mounts{Base: c.VolumeMounts, Added: podview.Added(spec.ContainerMounts, i)}, vols, p, paths)...)
 		}
 		if names[c.Name] {
 			e = append(e, field.Duplicate(p.Child("name"), c.Name))
@@ -100,7 +100,7 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 		p := lazyPath(func() *field.Path { return ip.Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
-			e = validateCommon(c, vols, p)
+			e = validateCommon(c, podview.Added(spec.InitMounts, i), vols, p)
 		}
 		always := false
 		if c.RestartPolicy != nil {
@@ -152,8 +152,8 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 }
 
 // validateCommon checks the rules common to all containers: the name, the
-// ports and the volume mounts.
-func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field.ErrorList {
+// ports and the volume mounts (c's, followed by added).
+func validateCommon(c *corev1.Container, added []corev1.VolumeMount, vols map[string]bool, p lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	if c.Name == "" {
 		errs = append(errs, field.Required(p.Child("name"), ""))
@@ -190,16 +190,17 @@ func validateCommon(c *corev1.Container, vols map[string]bool, p lazyPath) field
 			}
 		}
 	}
-	return append(errs, validateMounts(c, vols, p, nil)...)
+	return append(errs, validateMounts(podview.Mounts{Base: c.VolumeMounts, Added: added}, vols, p, nil)...)
 }
 
-// validateMounts checks the volume mounts of c, or only those at the
+// validateMounts checks a container's volume mounts, or only those at the
 // mountPaths in only when it is not nil: each names an existing volume and
-// has a mountPath unique in c.
-func validateMounts(c *corev1.Container, vols map[string]bool, p lazyPath, only []string) field.ErrorList {
+// has a mountPath unique in the container.
+func validateMounts(mounts podview.Mounts, vols map[string]bool, p lazyPath, only []string) field.ErrorList {
 	var errs field.ErrorList
 	paths := map[string]bool{} // the mountPaths seen (with only, those in only)
-	for i, m := range c.VolumeMounts {
+	for i := 0; i < mounts.Len(); i++ {
+		m := mounts.At(i)
 		if only != nil && !containsString(only, m.MountPath) { // only: the Spec's few appMounts
 			continue
 		}

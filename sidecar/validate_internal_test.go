@@ -4,7 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/sidecarkit/sidecarkit/internal/podview"
+	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 // TestQuickNameChecks: the quick checks accept only what apimachinery's
@@ -35,6 +39,60 @@ func TestQuickNameChecks(t *testing.T) {
 		got, want := portNameErrors(n), validation.IsValidPortName(n)
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("portNameErrors(%q) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestValidateMountsKeptAside: validation sees the volume mounts a
+// Mutation keeps aside (see internal/podview's View) in every list and
+// for whole containers as well as for the mounts an injection added:
+// one naming no volume, and one repeating a mountPath, are errors at
+// their index in the container's list.
+func TestValidateMountsKeptAside(t *testing.T) {
+	spec := &corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "init", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+		Containers:     []corev1.Container{{Name: "app"}, {Name: "web", VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+		Volumes:        []corev1.Volume{{Name: "data"}},
+	}
+	m := patch.New(nil, spec)
+	for _, e := range []struct {
+		l patch.List
+		c string
+		m corev1.VolumeMount
+	}{
+		{patch.InitContainers, "init", corev1.VolumeMount{Name: "gone", MountPath: "/g"}},
+		{patch.Containers, "app", corev1.VolumeMount{Name: "data", MountPath: "/d"}},
+		{patch.Containers, "app", corev1.VolumeMount{Name: "gone", MountPath: "/g"}},
+		{patch.Containers, "web", corev1.VolumeMount{Name: "gone", MountPath: "/g"}},
+	} {
+		if err := m.AddVolumeMount(e.l, e.c, e.m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := podview.OfMutation(m)
+	if v.InitMounts == nil || v.ContainerMounts == nil {
+		t.Fatalf("no mounts kept aside: %+v", v)
+	}
+	for _, tc := range []struct {
+		touched map[string]bool
+		mounted map[string][]string
+		want    []string
+	}{
+		{nil, nil, []string{
+			`spec.containers[0].volumeMounts[1].name: Not found: "gone"`,
+			`spec.containers[1].volumeMounts[1].name: Not found: "gone"`,
+			`spec.initContainers[0].volumeMounts[1].name: Not found: "gone"`,
+		}},
+		{map[string]bool{"app": true}, nil, []string{`spec.containers[0].volumeMounts[1].name: Not found: "gone"`}},
+		{map[string]bool{"x": true}, map[string][]string{"web": {"/g"}}, []string{`spec.containers[1].volumeMounts[1].name: Not found: "gone"`}},
+		{map[string]bool{"x": true}, map[string][]string{"app": {"/d"}}, nil},
+	} {
+		var got []string
+		for _, err := range validatePod(v, tc.touched, tc.mounted) {
+			got = append(got, err.Error())
+		}
+		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("touched %v, mounted %v:\n%s\nwant\n%s", tc.touched, tc.mounted, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 		}
 	}
 }

@@ -15,6 +15,36 @@ type View struct {
 	// The volumes are Volumes followed by AddedVolumes (those a Mutation
 	// added; none in the View of a PodSpec).
 	Volumes, AddedVolumes []corev1.Volume
+	// InitMounts[i], when InitMounts is not nil, are volume mounts a
+	// Mutation added to InitContainers[i] and keeps aside: the
+	// container's volume mounts are its VolumeMounts followed by them
+	// (read them with Mounts). ContainerMounts likewise for Containers.
+	// Nil in the View of a PodSpec.
+	InitMounts, ContainerMounts [][]corev1.VolumeMount
+}
+
+// Mounts is a container's volume mounts: Base (its VolumeMounts)
+// followed by Added (those kept aside, see InitMounts).
+type Mounts struct{ Base, Added []corev1.VolumeMount }
+
+// Len returns the number of mounts.
+func (m Mounts) Len() int { return len(m.Base) + len(m.Added) }
+
+// At returns the i-th mount.
+func (m Mounts) At(i int) *corev1.VolumeMount {
+	if i < len(m.Base) {
+		return &m.Base[i]
+	}
+	return &m.Added[i-len(m.Base)]
+}
+
+// Added returns l[i], or nil when l is nil: the added mounts of the i-th
+// container (see InitMounts).
+func Added(l [][]corev1.VolumeMount, i int) []corev1.VolumeMount {
+	if l == nil {
+		return nil
+	}
+	return l[i]
 }
 
 // Of returns the View of spec.

@@ -29,3 +29,33 @@ func TestOf(t *testing.T) {
 		t.Errorf("volumes %v + %v", v.Volumes, v.AddedVolumes)
 	}
 }
+
+// TestMounts: a container's mounts are its own followed by those added,
+// in that order, each by pointer into its list; Added is nil for a nil
+// list.
+func TestMounts(t *testing.T) {
+	base := []corev1.VolumeMount{{MountPath: "/a"}, {MountPath: "/b"}}
+	added := []corev1.VolumeMount{{MountPath: "/c"}}
+	for _, tc := range []struct {
+		m    Mounts
+		want []*corev1.VolumeMount
+	}{
+		{Mounts{}, nil},
+		{Mounts{Base: base}, []*corev1.VolumeMount{&base[0], &base[1]}},
+		{Mounts{Added: added}, []*corev1.VolumeMount{&added[0]}},
+		{Mounts{Base: base, Added: added}, []*corev1.VolumeMount{&base[0], &base[1], &added[0]}},
+	} {
+		if tc.m.Len() != len(tc.want) {
+			t.Fatalf("%+v: Len %d, want %d", tc.m, tc.m.Len(), len(tc.want))
+		}
+		for i, w := range tc.want {
+			if got := tc.m.At(i); got != w {
+				t.Errorf("%+v: At(%d) = %v, want %v", tc.m, i, got, w)
+			}
+		}
+	}
+	lists := [][]corev1.VolumeMount{nil, added}
+	if Added(nil, 1) != nil || Added(lists, 0) != nil || &Added(lists, 1)[0] != &added[0] {
+		t.Error("Added")
+	}
+}
