@@ -338,3 +338,38 @@ func TestPlanNodeRequirementError(t *testing.T) {
 		t.Errorf("Inject: %v, %v; want %q", res.Mutation, err, want)
 	}
 }
+
+// TestManagedMounts: the mountPaths an injection manages in a container
+// are the plan's own list while they are a prefix of it (shared, read
+// only: capped), and a list of their own otherwise; the plan's list is
+// never written.
+func TestManagedMounts(t *testing.T) {
+	for _, tc := range []struct {
+		added  []int
+		want   []string
+		shared bool
+	}{
+		{nil, nil, true},
+		{[]int{0}, []string{"/a"}, true},
+		{[]int{0, 1, 2}, []string{"/a", "/b", "/c"}, true},
+		{[]int{1}, []string{"/b"}, false},
+		{[]int{0, 2}, []string{"/a", "/c"}, false},
+		{[]int{1, 2}, []string{"/b", "/c"}, false},
+	} {
+		all := []string{"/a", "/b", "/c"}
+		m := managedMounts{all: all}
+		for _, j := range tc.added {
+			m.add(j)
+		}
+		got := m.paths()
+		if len(got) != len(tc.want) || len(got) > 0 && strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("added %v: %v, want %v", tc.added, got, tc.want)
+		}
+		if shared := len(got) == 0 || &got[0] == &all[0]; shared != tc.shared || cap(got) != len(got) && shared {
+			t.Errorf("added %v: shared %v (cap %d), want %v", tc.added, shared, cap(got), tc.shared)
+		}
+		if strings.Join(all, ",") != "/a,/b,/c" {
+			t.Errorf("added %v: the plan's list became %v", tc.added, all)
+		}
+	}
+}

@@ -773,6 +773,10 @@ func (r *reconciler) apps(removed map[string]bool) error {
 		return nil
 	}
 	r.oldPreset = presetsOf(r.old)
+	paths := r.cm.mountPaths
+	if paths == nil && len(p.AppMounts) > 0 {
+		paths = mountPathsOf(p.AppMounts)
+	}
 	for i := range r.pod.Containers {
 		if i%checkEvery == checkEvery-1 {
 			if err := r.ctx.Err(); err != nil {
@@ -783,7 +787,7 @@ func (r *reconciler) apps(removed map[string]bool) error {
 		if r.cm.names[c.Name] || removed[c.Name] {
 			continue
 		}
-		if err := r.app(i, c, staleMounts, staleEnv); err != nil {
+		if err := r.app(i, c, paths, staleMounts, staleEnv); err != nil {
 			return err
 		}
 	}
@@ -796,10 +800,10 @@ func (r *reconciler) apps(removed map[string]bool) error {
 // where the record verifies it. Any other item of c under a key of the
 // plan is its author's (recorded as preset for c): kept, with a warning
 // when it differs from the plan's.
-func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[string]string) error {
+func (r *reconciler) app(i int, c *corev1.Container, paths []string, staleMounts, staleEnv map[string]string) error {
 	p := r.plan
 	path := func() *field.Path { return field.NewPath("spec", "containers").Index(i) } // for messages only
-	var managed []string
+	managed := managedMounts{all: paths}
 	for j := range p.AppMounts {
 		vm := &p.AppMounts[j]
 		k := mountIndex(c.VolumeMounts, vm.MountPath)
@@ -807,7 +811,7 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 			if err := r.m.AddVolumeMount(patch.Containers, c.Name, *vm); err != nil {
 				return fmt.Errorf("sidecar: inject: %w", err)
 			}
-			managed = append(managed, vm.MountPath)
+			managed.add(j)
 			continue
 		}
 		cur := &c.VolumeMounts[k]
@@ -817,7 +821,7 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 		case own && sameMount(cur, vm):
 		case own && d == mountDigest(cur):
 			r.updateMount(c.Name, *vm)
-			managed = append(managed, vm.MountPath)
+			managed.add(j)
 		case cur.Name != vm.Name:
 			return fmt.Errorf("sidecar: inject: %w", field.Invalid(path().Child("volumeMounts").Index(k).Child("mountPath"), vm.MountPath,
 				fmt.Sprintf("already mounts volume %q here; the sidecar needs volume %q", excerpt(cur.Name), vm.Name)))
@@ -854,12 +858,51 @@ func (r *reconciler) app(i int, c *corev1.Container, staleMounts, staleEnv map[s
 			}
 		}
 	}
-	if len(managed) > 0 {
+	if l := managed.paths(); len(l) > 0 {
 		// Validated are the mounts the injection manages, not what the
 		// container had (env is not validated).
-		r.mounted[c.Name] = managed
+		r.mounted[c.Name] = l
 	}
 	return nil
+}
+
+// managedMounts collects the mountPaths of the plan's app mounts (all, in
+// the plan's order) that the injection manages in one container. Usually
+// it manages all of them: the list is then all itself, which containers
+// share, and a list of its own is made only when one is skipped.
+type managedMounts struct {
+	all []string
+	n   int      // the paths are all[:n] while own is nil
+	own []string // the paths, once they are not a prefix of all
+}
+
+// add adds the j-th app mount.
+func (m *managedMounts) add(j int) {
+	if m.own == nil && j == m.n { // every mount before j was added
+		m.n++
+		return
+	}
+	if m.own == nil {
+		m.own = append(make([]string, 0, len(m.all)), m.all[:m.n]...)
+	}
+	m.own = append(m.own, m.all[j])
+}
+
+// paths returns the mountPaths added.
+func (m *managedMounts) paths() []string {
+	if m.own == nil {
+		return m.all[:m.n:m.n]
+	}
+	return m.own
+}
+
+// mountPathsOf returns the mountPaths of l.
+func mountPathsOf(l []corev1.VolumeMount) []string {
+	out := make([]string, len(l))
+	for i := range l {
+		out[i] = l[i].MountPath
+	}
+	return out
 }
 
 // presetKey names one application container's item: a mount (by

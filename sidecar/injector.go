@@ -44,6 +44,10 @@ type compiledMode struct {
 	// Nil for the universal plan, which is built for each pod.
 	containers            map[string]string
 	volumes, mounts, envs []string
+	// mountPaths are the mountPaths of the plan's app mounts, shared by
+	// the containers that get all of them (see managedMounts); nil for
+	// the universal plan.
+	mountPaths []string
 	// keys are resourceKeys of the plan's containers by name (nil for the
 	// universal plan); the record shares the slices and never changes them.
 	keys map[string][]string
@@ -130,6 +134,7 @@ func (cm *compiledMode) digests() {
 	for i := range cm.plan.AppMounts {
 		cm.mounts = append(cm.mounts, mountDigest(&cm.plan.AppMounts[i]))
 	}
+	cm.mountPaths = mountPathsOf(cm.plan.AppMounts)
 	for i := range cm.plan.AppEnv {
 		cm.envs = append(cm.envs, envDigest(&cm.plan.AppEnv[i]))
 	}

@@ -62,14 +62,13 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 			vols[l[i].Name] = true
 		}
 	}
-	specPath := field.NewPath("spec")
-
-	cp := specPath.Child("containers")
+	// The paths are built only for an error (see lazyPath).
+	cp := lazyPath(func() *field.Path { return field.NewPath("spec", "containers") })
 	names := map[string]bool{}
 	for i := range spec.Containers {
 		i := i
 		c := spec.Containers[i]
-		p := lazyPath(func() *field.Path { return cp.Index(i) })
+		p := lazyPath(func() *field.Path { return cp().Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
 			e = validateCommon(c, podview.Added(spec.ContainerMounts, i), vols, p)
@@ -93,11 +92,11 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 	}
 	keepHostPorts(spec.Containers, cp, touched, &errs)
 
-	ip := specPath.Child("initContainers")
+	ip := lazyPath(func() *field.Path { return field.NewPath("spec", "initContainers") })
 	for i := range spec.InitContainers {
 		i := i
 		c := spec.InitContainers[i]
-		p := lazyPath(func() *field.Path { return ip.Index(i) })
+		p := lazyPath(func() *field.Path { return ip().Index(i) })
 		var e field.ErrorList
 		if touched == nil || touched[c.Name] {
 			e = validateCommon(c, podview.Added(spec.InitMounts, i), vols, p)
@@ -137,11 +136,11 @@ func validatePod(spec podview.View, touched map[string]bool, mounted map[string]
 		keep(c.Name, e)
 	}
 
-	ep := specPath.Child("ephemeralContainers")
+	ep := lazyPath(func() *field.Path { return field.NewPath("spec", "ephemeralContainers") })
 	for i := range spec.Ephemeral {
 		c := &spec.Ephemeral[i]
 		if names[c.Name] {
-			keep(c.Name, field.ErrorList{field.Duplicate(ep.Index(i).Child("name"), c.Name)})
+			keep(c.Name, field.ErrorList{field.Duplicate(ep().Index(i).Child("name"), c.Name)})
 		} else {
 			// Unique across all three lists, ephemeral containers among
 			// themselves too (validateEphemeralContainers).
@@ -237,7 +236,7 @@ func containsString(l []string, s string) bool {
 // server reports a clash at the later port, which may belong to a
 // container the injection did not touch (an application container after a
 // legacy sidecar placed first).
-func keepHostPorts(containers []*corev1.Container, fldPath *field.Path, touched map[string]bool, errs *field.ErrorList) {
+func keepHostPorts(containers []*corev1.Container, fldPath lazyPath, touched map[string]bool, errs *field.ErrorList) {
 	var seen map[string]string // key → the container that has it first
 	for ci, c := range containers {
 		for pi, port := range c.Ports {
@@ -251,7 +250,7 @@ func keepHostPorts(containers []*corev1.Container, fldPath *field.Path, touched 
 			key := fmt.Sprintf("%s/%s/%d", proto, port.HostIP, port.HostPort)
 			if first, dup := seen[key]; dup {
 				if touched == nil || touched[c.Name] || touched[first] {
-					*errs = append(*errs, field.Duplicate(fldPath.Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
+					*errs = append(*errs, field.Duplicate(fldPath().Index(ci).Child("ports").Index(pi).Child("hostPort"), key))
 				}
 				continue
 			}

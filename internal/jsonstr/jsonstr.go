@@ -15,36 +15,30 @@ const hex = "0123456789abcdef"
 // between Go releases (\b and \f since Go 1.22), are left to encoding/json
 // itself, so the output always matches the running toolchain's.
 func Append(b []byte, s string) []byte {
-	if Plain(s) {
-		b = append(b, '"')
-		b = append(b, s...)
-		return append(b, '"')
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 {
-			enc, _ := json.Marshal(s) // a string always encodes
-			return append(b, enc...)
-		}
-	}
-	// encoding/json's appendString (Go 1.20 to 1.26) without control
-	// characters.
+	n := len(b)
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			switch c {
-			case '"', '\\':
+			switch asciiClass[c] {
+			case plain:
+				i++
+				continue
+			case quoted:
 				b = append(b, s[start:i]...)
 				b = append(b, '\\', c)
-				start = i + 1
-			case '<', '>', '&':
+			case html:
 				b = append(b, s[start:i]...)
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-				start = i + 1
+			default: // a control character
+				enc, _ := json.Marshal(s) // a string always encodes
+				return append(b[:n], enc...)
 			}
 			i++
+			start = i
 			continue
 		}
+		// encoding/json's appendString (Go 1.20 to 1.26) for the rest.
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
@@ -61,6 +55,31 @@ func Append(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// The classes of ASCII bytes in a JSON string: written as they are,
+// after a backslash, as \u00XX (encoding/json's HTML escaping), or a
+// control character.
+const (
+	plain uint8 = iota
+	quoted
+	html
+	control
+)
+
+// asciiClass is the class of each ASCII byte.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		switch {
+		case c < 0x20:
+			t[c] = control
+		case c == '"' || c == '\\':
+			t[c] = quoted
+		case c == '<' || c == '>' || c == '&':
+			t[c] = html
+		}
+	}
+	return t
+}()
 
 // Plain reports whether encoding/json writes s as it is between quotes:
 // printable ASCII without quotes, backslashes or the characters it escapes
