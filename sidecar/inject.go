@@ -366,6 +366,9 @@ func (r *reconciler) run() error {
 	if err := r.place(patch.Containers, r.plan.Containers, where); err != nil {
 		return err
 	}
+	if r.cm.containers != nil { // a compiled plan: the map is shared (see compiledMode)
+		r.rec.Resources = r.cm.resources
+	}
 	if err := r.volumes(); err != nil {
 		return err
 	}
@@ -523,11 +526,18 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 		r.warnings = append(r.warnings, warning(compat.CodeSpecNotApplied, "", warn))
 	}
 	idx = translateIndex(target, r.cm.names, idx)
-	digests := make(map[string]string, len(want))
+	// A compiled plan's record maps are shared (see compiledMode).
+	digests := r.cm.listDigests(list, want, &r.added)
+	shared := digests != nil
+	if !shared {
+		digests = make(map[string]string, len(want))
+	}
 	for i := range want {
 		c := &want[i]
-		digests[c.Name] = r.cm.containerDigest(c, &r.added)
-		if keys := r.cm.resourceKeys(c); keys != nil {
+		if !shared {
+			digests[c.Name] = r.cm.containerDigest(c, &r.added)
+		}
+		if keys := r.cm.resourceKeys(c); keys != nil && r.cm.containers == nil {
 			if r.rec.Resources == nil {
 				r.rec.Resources = map[string][]string{}
 			}
@@ -637,6 +647,15 @@ func translateIndex(l []string, skip map[string]bool, idx int) int {
 // already, restores the plan's volumes that the record claims, and
 // refuses other volumes of the plan's names.
 func (r *reconciler) volumes() error {
+	// Every volume of a compiled plan is recorded, with the digest the
+	// shared map has (see compiledMode), unless the Pod has an identical
+	// one of its own: the map is then built.
+	shared := r.cm.containers != nil
+	defer func() {
+		if shared {
+			r.rec.Volumes = r.cm.volumeDigests
+		}
+	}()
 	index := make(map[string]int, len(r.pod.Volumes))
 	for i := range r.pod.Volumes {
 		if _, dup := index[r.pod.Volumes[i].Name]; !dup {
@@ -661,6 +680,13 @@ func (r *reconciler) volumes() error {
 			}
 		case sameVolume(&r.pod.Volumes[i], v):
 			if !claimed {
+				if shared {
+					// The volumes before this one are recorded.
+					shared = false
+					for k := 0; k < j; k++ {
+						r.rec.Volumes = with(r.rec.Volumes, r.plan.Volumes[k].Name, r.cm.volumeDigest(k, &r.plan.Volumes[k]))
+					}
+				}
 				continue // the author's own, identical: not ours
 			}
 		case claimed:
@@ -681,10 +707,9 @@ func (r *reconciler) volumes() error {
 			return fmt.Errorf("sidecar: inject: %w", field.Forbidden(field.NewPath("spec", "volumes").Index(i).Child("name"),
 				fmt.Sprintf("the pod has a volume %q that differs from the sidecar's; refusing to overwrite it", v.Name)))
 		}
-		if r.rec.Volumes == nil {
-			r.rec.Volumes = make(map[string]string, len(r.plan.Volumes))
+		if !shared {
+			r.rec.Volumes = with(r.rec.Volumes, v.Name, d)
 		}
-		r.rec.Volumes[v.Name] = d
 	}
 	return nil
 }
@@ -755,13 +780,16 @@ func withPlanned(l, planned []corev1.Container) []corev1.Container {
 // where the content matches the record.
 func (r *reconciler) apps(removed map[string]bool) error {
 	p := r.plan
-	if len(p.AppMounts) > 0 {
+	switch {
+	case r.cm.containers != nil: // a compiled plan: the maps are shared (see compiledMode)
+		r.rec.AppMounts, r.rec.AppEnv = r.cm.appMounts, r.cm.appEnv
+	case len(p.AppMounts) > 0:
 		r.rec.AppMounts = make(map[string]string, len(p.AppMounts))
 		for j := range p.AppMounts {
 			r.rec.AppMounts[p.AppMounts[j].MountPath] = r.cm.mountDigest(j, &p.AppMounts[j])
 		}
 	}
-	if len(p.AppEnv) > 0 {
+	if r.cm.containers == nil && len(p.AppEnv) > 0 {
 		r.rec.AppEnv = make(map[string]string, len(p.AppEnv))
 		for j := range p.AppEnv {
 			r.rec.AppEnv[p.AppEnv[j].Name] = r.cm.envDigest(j, &p.AppEnv[j])

@@ -48,6 +48,15 @@ type compiledMode struct {
 	// the containers that get all of them (see managedMounts); nil for
 	// the universal plan.
 	mountPaths []string
+	// The maps of a Record that are the same for every Pod (see
+	// recordMaps), shared by the records and never changed: the digests
+	// of the containers of each list (for a pod without hostNetwork or
+	// token volumes), of the volumes, app mounts and app env, and the
+	// resource keys. A map of no element is nil.
+	initDigests, regularDigests map[string]string
+	volumeDigests               map[string]string
+	appMounts, appEnv           map[string]string
+	resources                   map[string][]string
 	// keys are resourceKeys of the plan's containers by name (nil for the
 	// universal plan); the record shares the slices and never changes them.
 	keys map[string][]string
@@ -138,6 +147,62 @@ func (cm *compiledMode) digests() {
 	for i := range cm.plan.AppEnv {
 		cm.envs = append(cm.envs, envDigest(&cm.plan.AppEnv[i]))
 	}
+	cm.recordMaps()
+}
+
+// recordMaps computes the Record maps shared by every Pod (see
+// compiledMode), from the digests.
+func (cm *compiledMode) recordMaps() {
+	p := &cm.plan
+	for _, l := range []struct {
+		cs []corev1.Container
+		to *map[string]string
+	}{{p.InitContainers, &cm.initDigests}, {p.Containers, &cm.regularDigests}} {
+		for i := range l.cs {
+			n := l.cs[i].Name
+			*l.to = with(*l.to, n, cm.containers[n])
+			if k := cm.keys[n]; k != nil {
+				if cm.resources == nil {
+					cm.resources = map[string][]string{}
+				}
+				cm.resources[n] = k
+			}
+		}
+	}
+	for i := range p.Volumes {
+		cm.volumeDigests = with(cm.volumeDigests, p.Volumes[i].Name, cm.volumes[i])
+	}
+	for i := range p.AppMounts {
+		cm.appMounts = with(cm.appMounts, p.AppMounts[i].MountPath, cm.mounts[i])
+	}
+	for i := range p.AppEnv {
+		cm.appEnv = with(cm.appEnv, p.AppEnv[i].Name, cm.envs[i])
+	}
+}
+
+// with sets m[k] to v, making m first when it is nil.
+func with(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
+}
+
+// listDigests returns the shared digests of the plan's containers of list
+// l, when want is that list of this mode's compiled plan and the Pod's
+// facts give the digests the compiled plan has (see containerDigest);
+// nil otherwise.
+func (cm *compiledMode) listDigests(l patch.List, want []corev1.Container, f *podFacts) map[string]string {
+	plan, shared := cm.plan.Containers, cm.regularDigests
+	if l == patch.InitContainers {
+		plan, shared = cm.plan.InitContainers, cm.initDigests
+	}
+	if cm.containers == nil || f.defaults.hostNetwork || len(f.tokenVolumes) > 0 ||
+		len(want) == 0 || len(want) != len(plan) || &want[0] != &plan[0] {
+		return nil
+	}
+	return shared
 }
 
 // NewInjector validates s (see [Spec.Validate]) and returns an Injector

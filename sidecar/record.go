@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -273,6 +274,9 @@ func equalLists(a, b map[string][]string) bool {
 	if len(a) != len(b) {
 		return false
 	}
+	if sameMap(reflect.ValueOf(a), reflect.ValueOf(b)) {
+		return true
+	}
 	for k, v := range a {
 		w, ok := b[k]
 		if !ok || len(v) != len(w) {
@@ -285,6 +289,12 @@ func equalLists(a, b map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// sameMap reports whether a and b are one map: records share the maps of
+// a compiled plan (see compiledMode), which are then equal at no cost.
+func sameMap(a, b reflect.Value) bool {
+	return a.Pointer() == b.Pointer()
 }
 
 // ownedResources returns the resources r says the spec of container n
@@ -304,6 +314,9 @@ func (r *Record) ownedResources(n string) map[string]bool {
 func equalMaps(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
+	}
+	if sameMap(reflect.ValueOf(a), reflect.ValueOf(b)) {
+		return true
 	}
 	for k, v := range a {
 		if w, ok := b[k]; !ok || w != v {

@@ -1,9 +1,17 @@
 package sidecar
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/patch"
 )
 
 func TestRecordEncode(t *testing.T) {
@@ -120,5 +128,100 @@ func TestEncodeRecordCache(t *testing.T) {
 	kept := compiled.record.Load()
 	if compiled.encodeRecord(&r) != kept.enc || compiled.record.Load() != kept {
 		t.Errorf("an equal record was stored again")
+	}
+}
+
+// TestSharedRecordMaps: the record maps an Injector shares between Pods
+// (see compiledMode) give the record that maps built for each Pod give,
+// on Pods where they apply and where they do not (hostNetwork and token
+// volumes change the containers' digests; a volume of the Pod's own is
+// not recorded), in every compiled mode, on a fresh Pod and on its
+// re-injection.
+func TestSharedRecordMaps(t *testing.T) {
+	s := Spec{
+		Container: corev1.Container{Name: "proxy", Image: "proxy:1", Resources: corev1.ResourceRequirements{
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}},
+			Ports: []corev1.ContainerPort{{ContainerPort: 15001}}}, // hostNetwork defaults hostPort
+		Volumes: []corev1.Volume{
+			{Name: "proxy-socket", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "proxy-certs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+		},
+		AppMounts: []corev1.VolumeMount{{Name: "proxy-socket", MountPath: "/var/run/proxy"}},
+		AppEnv:    []corev1.EnvVar{{Name: "PROXY_PORT", Value: "15001"}},
+	}
+	apps := func() []corev1.Container {
+		return []corev1.Container{{Name: "app", Image: "app:1"}, {Name: "web", Image: "web:1"}}
+	}
+	expiry := int64(3607)
+	pods := map[string]func() *corev1.PodSpec{
+		"fresh":       func() *corev1.PodSpec { return &corev1.PodSpec{Containers: apps()} },
+		"hostNetwork": func() *corev1.PodSpec { return &corev1.PodSpec{HostNetwork: true, Containers: apps()} },
+		"token volume": func() *corev1.PodSpec {
+			return &corev1.PodSpec{Containers: apps(), Volumes: []corev1.Volume{{Name: "kube-api-access-x", VolumeSource: corev1.VolumeSource{
+				Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &expiry}}}}}}}}
+		},
+		"own volume, second": func() *corev1.PodSpec {
+			return &corev1.PodSpec{Containers: apps(), Volumes: []corev1.Volume{*s.Volumes[1].DeepCopy()}}
+		},
+		"own volume, first": func() *corev1.PodSpec {
+			return &corev1.PodSpec{Containers: apps(), Volumes: []corev1.Volume{*s.Volumes[0].DeepCopy()}}
+		},
+		"preset mount": func() *corev1.PodSpec {
+			c := apps()
+			c[0].VolumeMounts = []corev1.VolumeMount{{Name: "proxy-socket", MountPath: "/var/run/proxy"}}
+			return &corev1.PodSpec{Containers: c}
+		},
+	}
+	// With a token volume, the sidecar's mount of it is left out of its
+	// digest.
+	withToken := s
+	withToken.Container = *s.Container.DeepCopy()
+	withToken.Container.VolumeMounts = []corev1.VolumeMount{{Name: "kube-api-access-x", MountPath: serviceAccountMountPath, ReadOnly: true}}
+	caps := compat.Capability{Kubelet: compat.KubeletNative, OrderedTermination: compat.Supported, APIServer: compat.APIServerStores}
+	for name, pod := range pods {
+		s := s
+		if name == "token volume" {
+			s = withToken
+		}
+		for i, mode := range []Mode{Native, Pinned, Legacy} {
+			shared, err := NewInjector(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perPod, _ := NewInjector(s)
+			if _, err := perPod.plan(mode, nil, &Options{Mode: mode}); err != nil {
+				t.Fatal(err)
+			}
+			perPod.modes[i].containers = nil // as for a plan built for one Pod: maps built per Pod
+			inject := func(in *Injector, meta *metav1.ObjectMeta, spec *corev1.PodSpec) (string, *patch.Mutation) {
+				t.Helper()
+				res, err := in.Inject(context.Background(), meta, spec, caps, Options{Mode: mode})
+				if err != nil {
+					t.Fatalf("%s, %s: %v", name, mode, err)
+				}
+				b, err := res.Mutation.MarshalJSONPatch(patch.PodRoot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b), res.Mutation
+			}
+			meta := &metav1.ObjectMeta{Name: "p"}
+			got, m := inject(shared, meta, pod())
+			want, _ := inject(perPod, meta, pod())
+			if got != want {
+				t.Errorf("%s, %s: shared maps give\n%s\nmaps per Pod give\n%s", name, mode, got, want)
+			}
+			if shared.modes[i].initDigests == nil && shared.modes[i].regularDigests == nil || shared.modes[i].volumeDigests == nil ||
+				shared.modes[i].appMounts == nil || shared.modes[i].appEnv == nil || shared.modes[i].resources == nil {
+				t.Errorf("%s, %s: a shared map is missing", name, mode)
+			}
+			// Injected again, the Pod gets no change either way.
+			am, as := m.Result()
+			got, _ = inject(shared, am, as)
+			want, _ = inject(perPod, am, as)
+			if got != want || got != "[]" {
+				t.Errorf("%s, %s: again: shared maps give %s, maps per Pod give %s", name, mode, got, want)
+			}
+		}
 	}
 }
