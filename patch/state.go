@@ -14,8 +14,9 @@ import (
 // state is the spec and metadata as the recorded edits leave them. It shares
 // memory with the spec and metadata it started from and copies on write: a
 // container is copied before its first change (with its slices capped, so
-// that appends reallocate), and lists the state did not allocate are
-// copied before they change. The element lists in lists are the state's
+// that appends reallocate), except that the volume mounts and env
+// variables added to it are kept beside it until then (see elem), and
+// lists the state did not allocate are copied before they change. The element lists in lists are the state's
 // own (see list), so containers are inserted, removed and moved in place.
 type state struct {
 	// base is the spec as given, never modified (never nil once reset):
@@ -194,8 +195,9 @@ func (s *state) nameUser(name string) *field.Path {
 }
 
 // own returns a container of list i that the state may modify, copying it on
-// first use. Its slices are capped at their length so that appending to them
-// never writes into memory the state does not own.
+// first use, with the items kept beside it folded in. Its slices are capped
+// at their length so that appending to them never writes into memory the
+// state does not own.
 func (s *state) own(i, j int) *corev1.Container {
 	l := s.list(i)
 	if !l[j].owned {
