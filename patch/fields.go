@@ -501,21 +501,16 @@ var (
 // in known.
 func extraFields(t reflect.Type, known ...string) []int {
 	var out []int
+fields:
 	for i := 0; i < t.NumField(); i++ {
-		if !hasName(known, t.Field(i).Name) {
-			out = append(out, i)
+		for _, k := range known {
+			if t.Field(i).Name == k {
+				continue fields
+			}
 		}
+		out = append(out, i)
 	}
 	return out
-}
-
-func hasName(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // extrasZero reports whether the fields at indices are zero in both a and

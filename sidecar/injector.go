@@ -192,13 +192,13 @@ func with(m map[string]string, k, v string) map[string]string {
 // listDigests returns the shared digests of the plan's containers of list
 // l, when want is that list of this mode's compiled plan and the Pod's
 // facts give the digests the compiled plan has (see containerDigest);
-// nil otherwise.
+// nil otherwise (a plan built for one Pod has none).
 func (cm *compiledMode) listDigests(l patch.List, want []corev1.Container, f *podFacts) map[string]string {
 	plan, shared := cm.plan.Containers, cm.regularDigests
 	if l == patch.InitContainers {
 		plan, shared = cm.plan.InitContainers, cm.initDigests
 	}
-	if cm.containers == nil || f.defaults.hostNetwork || len(f.tokenVolumes) > 0 ||
+	if f.defaults.hostNetwork || len(f.tokenVolumes) > 0 ||
 		len(want) == 0 || len(want) != len(plan) || &want[0] != &plan[0] {
 		return nil
 	}
