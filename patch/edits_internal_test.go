@@ -342,11 +342,13 @@ func TestItemsKeptAside(t *testing.T) {
 	}, {
 		name: "an added variable removed",
 		edits: func(m *Mutation) error {
-			return firstErr(m.AddEnv(Containers, "app", n), m.RemoveEnv(Containers, "app", "NEW"))
+			return firstErr(m.AddEnv(Containers, "app", n), m.AddEnv(Containers, "app", corev1.EnvVar{Name: "NEW2"}),
+				m.RemoveEnv(Containers, "app", "NEW2"))
 		},
 		patch: `[{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"NEW","value":"2"}},` +
-			`{"op":"remove","path":"/spec/containers/0/env/1"}]`,
-		mounts: []string{"/data"}, env: []string{"OLD"},
+			`{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"NEW2"}},` +
+			`{"op":"remove","path":"/spec/containers/0/env/2"}]`,
+		mounts: []string{"/data"}, env: []string{"OLD", "NEW"},
 	}, {
 		name: "then the container is copied",
 		edits: func(m *Mutation) error {
