@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/annotation"
 	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 	"github.com/sidecarkit/sidecarkit/patch"
 	"github.com/sidecarkit/sidecarkit/sidecar"
@@ -141,6 +142,9 @@ func New(c Config) (*Webhook, error) {
 	for _, v := range wh.spec.Volumes {
 		wh.reads.VolumeNames[v.Name] = true
 	}
+	// The injection reads its record and kubectl's default container of
+	// the annotations (sidecar.ReadRecord, the default-container edit).
+	wh.reads.Annotations = map[string]bool{wh.record: true, annotation.DefaultContainer: true}
 	wh.lean = c.Options.Decide == nil && c.Options.Universal == nil
 	if len(c.ExcludeNamespaces) > 0 {
 		wh.exclude = make(map[string]bool, len(c.ExcludeNamespaces))

@@ -96,7 +96,7 @@ func decodeLeanAt(rd *jsonscan.Reader, r *leanpod.Reads) (*Object, bool) {
 			seenMeta = true
 			if rd.Next() != 'n' {
 				o.Meta = &metav1.ObjectMeta{}
-				err = decodeLeanMeta(rd, o.Meta)
+				err = decodeLeanMeta(rd, o.Meta, r.Annotations)
 			}
 		case "spec":
 			if seenSpec {
@@ -134,9 +134,10 @@ func decodeLeanAt(rd *jsonscan.Reader, r *leanpod.Reads) (*Object, bool) {
 }
 
 // decodeLeanMeta decodes of the metadata object at rd what the injection
-// and Object read: name, namespace, resourceVersion and annotations (the
-// injection sets no label).
-func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta) error {
+// and Object read: name, namespace, resourceVersion and the annotations
+// of the keys in annotations (all when it is nil; see decodeAnnotations).
+// The injection sets no label.
+func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta, annotations map[string]bool) error {
 	var seen [4]bool
 	return rd.Object(func(k []byte) error {
 		i := -1
@@ -168,9 +169,50 @@ func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta) error {
 		case 2:
 			return decodeString(v, &m.ResourceVersion)
 		default:
-			return decodeStringMap(v, &m.Annotations)
+			if annotations == nil {
+				return decodeStringMap(v, &m.Annotations)
+			}
+			return decodeAnnotations(v, &m.Annotations, annotations)
 		}
 	})
+}
+
+// decodeAnnotations decodes of the JSON object v the members of the keys
+// in keys into *m, as encoding/json decodes them into a map[string]string
+// (a null object is a nil map, any other an allocated one, even when no
+// key is kept): the injection reads a few annotations by key and whether
+// the map is present (a patch adds a key to it or adds the map), never
+// the rest, whose values are only checked to be strings (or null), as
+// encoding/json requires. A value of another type, or a kept value that
+// is not a plain string, leaves the whole object to decodeStringMap.
+func decodeAnnotations(v []byte, m *map[string]string, keys map[string]bool) error {
+	if string(v) == "null" {
+		*m = nil
+		return nil
+	}
+	out := map[string]string{}
+	err := jsonscan.Object(v, func(k, v []byte) error {
+		if !keys[string(k)] {
+			if len(v) > 0 && (v[0] == '"' || v[0] == 'n') {
+				return nil // a string, or null (a structural scan checked it)
+			}
+			return errLean
+		}
+		s, ok := jsonscan.PlainString(v)
+		if !ok {
+			return errLean
+		}
+		out[string(k)] = s
+		return nil
+	})
+	if errors.Is(err, errLean) {
+		return decodeStringMap(v, m)
+	}
+	if err != nil {
+		return err
+	}
+	*m = out
+	return nil
 }
 
 // decodeStringMap decodes the JSON object v into *m as encoding/json

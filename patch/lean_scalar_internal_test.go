@@ -144,3 +144,58 @@ func mustTake(ft reflect.Type, v string) bool {
 	}
 	return false
 }
+
+// TestDecodeAnnotations: decodeAnnotations keeps of what utiljson decodes
+// exactly the members of the kept keys, and the map's presence; it
+// refuses what utiljson refuses (a value of another type, kept or not),
+// and hands a kept value it does not read plainly (an escape, null) to
+// the full decode.
+func TestDecodeAnnotations(t *testing.T) {
+	keys := map[string]bool{"sidecar.sidecarkit.io/proxy": true, "kubectl.kubernetes.io/default-container": true}
+	for _, tc := range []struct {
+		name, in string
+		err      bool
+	}{
+		{name: "null", in: `null`},
+		{name: "empty", in: `{}`},
+		{name: "none kept", in: `{"a":"1","b":"2"}`},
+		{name: "kept among others", in: `{"a":"1","sidecar.sidecarkit.io/proxy":"{\"v\":1}","kubectl.kubernetes.io/default-container":"app","b":"2"}`},
+		{name: "plain kept", in: `{"kubectl.kubernetes.io/default-container":"app","z":"\u00e9"}`},
+		{name: "escaped key", in: `{"kubectl.kubernetes.io\/default-container":"app"}`},
+		{name: "kept null", in: `{"kubectl.kubernetes.io/default-container":null}`},
+		{name: "other null", in: `{"a":null,"kubectl.kubernetes.io/default-container":"app"}`},
+		{name: "repeated kept", in: `{"kubectl.kubernetes.io/default-container":"a","kubectl.kubernetes.io/default-container":"b"}`},
+		{name: "other number", in: `{"a":1}`, err: true},
+		{name: "other object", in: `{"a":{},"kubectl.kubernetes.io/default-container":"app"}`, err: true},
+		{name: "kept bool", in: `{"kubectl.kubernetes.io/default-container":true}`, err: true},
+		{name: "not an object", in: `[]`, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got, want map[string]string
+			gotErr := decodeAnnotations([]byte(tc.in), &got, keys)
+			wantErr := utiljson.Unmarshal([]byte(tc.in), &want)
+			if (gotErr != nil) != tc.err || (wantErr != nil) != tc.err {
+				t.Fatalf("errors: decodeAnnotations %v, utiljson %v; want an error: %v", gotErr, wantErr, tc.err)
+			}
+			if tc.err {
+				return
+			}
+			if (got == nil) != (want == nil) {
+				t.Fatalf("got map %#v, utiljson %#v: presence differs", got, want)
+			}
+			for k, v := range want {
+				if !keys[k] {
+					continue
+				}
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%q: got %q (present %v), utiljson %q", k, g, ok, v)
+				}
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("%q: got a key utiljson does not", k)
+				}
+			}
+		})
+	}
+}

@@ -25,6 +25,10 @@ type Reads struct {
 	// projected (the ServiceAccount token volumes change the defaults
 	// compared with), as an empty ProjectedVolumeSource.
 	VolumeNames map[string]bool
+	// Annotations: the pod annotations of these keys are decoded (the
+	// sidecar's record, kubectl's default container); of the others,
+	// nothing but that their values are strings. Nil decodes them all.
+	Annotations map[string]bool
 }
 
 // Decode decodes a Pod document as patch.DecodeAs(raw, "Pod") does, except
