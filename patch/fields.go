@@ -434,6 +434,11 @@ func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
 	if e.kind == itemEnvFrom {
 		return marshal(jsonName, e.value())
 	}
+	if s.known != nil {
+		if v, ok := s.known.lookup(e); ok {
+			return v, nil
+		}
+	}
 	for k := range s.encoded {
 		ck := &s.encoded[k]
 		if ck.kind != e.kind {

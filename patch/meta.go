@@ -68,6 +68,10 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 	case !s.hasMetaMap(e.labels):
 		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member()), value: []byte(`{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}`)})
 	default:
+		if path, v, ok := s.knownAnn.encodings(e); ok {
+			emit(out, relOp{meta: true, op: opAdd, path: path, value: v, shared: true})
+			break
+		}
 		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member(), e.key), value: quote(e.value)})
 	}
 	s.metaEdits = append(s.metaEdits, *e)

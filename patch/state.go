@@ -54,6 +54,11 @@ type state struct {
 	// is the slot to fill next.
 	encoded []encodedItem
 	next    int
+
+	// known are encodings prepared once for many Mutations (see
+	// internal/encoded), shared and never changed; nil when none.
+	known    *preparedItems
+	knownAnn *preparedAnnotation
 }
 
 // maxEncoded is the number of added items whose encodings a Mutation

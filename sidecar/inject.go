@@ -13,6 +13,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/annotation"
+	"github.com/sidecarkit/sidecarkit/internal/encoded"
 	"github.com/sidecarkit/sidecarkit/internal/podview"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
@@ -207,6 +208,9 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	if o.Mode != Auto {
 		reason = reasonRequested
 	}
+	if cm.items != nil {
+		encoded.Use(res.Mutation, cm.items)
+	}
 	r := reconciler{
 		ctx: ctx, name: s.Container.Name, m: in.wrap.of(res.Mutation), meta: meta, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
 		plan: &plan, cm: cm, old: &old, hasOld: has,
@@ -391,7 +395,15 @@ func (r *reconciler) run() error {
 	if r.hasOld && r.m.Empty() && r.rec.equal(r.old) {
 		return nil // a change of reason alone does not rewrite the record
 	}
-	if err := r.m.SetAnnotation(Annotation(r.name), r.cm.encodeRecord(&r.rec)); err != nil {
+	enc, prepared := r.cm.encodeRecordPrepared(&r.rec)
+	if prepared != nil {
+		encoded.Use(r.m, prepared)
+	}
+	key := r.cm.recordKey
+	if key == "" {
+		key = Annotation(r.name)
+	}
+	if err := r.m.SetAnnotation(key, enc); err != nil {
 		return fmt.Errorf("sidecar: inject: %w", err)
 	}
 	return nil

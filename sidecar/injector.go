@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/encoded"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -63,13 +64,22 @@ type compiledMode struct {
 	// record is the last record encoded for this mode, with its encoding
 	// (see encodeRecord).
 	record atomic.Pointer[encodedRecord]
+	// recordKey is the record annotation's key (Annotation), and items
+	// the encodings of the plan's app mounts and env prepared for the
+	// Mutations (internal/encoded; nil when the plan has none): both
+	// unset for the universal plan.
+	recordKey string
+	items     interface{}
 }
 
-// encodedRecord is a Record and its encoding. Neither changes once
-// stored: the record's maps are those of an injection that has ended.
+// encodedRecord is a Record and its encoding, with the encodings of
+// setting the record annotation to it prepared for the Mutations
+// (internal/encoded). None changes once stored: the record's maps are
+// those of an injection that has ended.
 type encodedRecord struct {
-	rec Record
-	enc string
+	rec      Record
+	enc      string
+	prepared interface{}
 }
 
 // encodeRecord returns r.encode(). Fresh Pods injected under one mode and
@@ -78,15 +88,27 @@ type encodedRecord struct {
 // field compared, Reason included, which equal leaves out). A plan built
 // for one Pod (the universal mode's, whose digests are nil) keeps none.
 func (cm *compiledMode) encodeRecord(r *Record) string {
+	enc, _ := cm.encodeRecordPrepared(r)
+	return enc
+}
+
+// encodeRecordPrepared is encodeRecord that also returns the encodings of
+// setting the record annotation to the record, prepared once per
+// encoding kept (nil when none is kept) for encoded.Use.
+func (cm *compiledMode) encodeRecordPrepared(r *Record) (string, interface{}) {
 	if cm.containers == nil {
-		return r.encode()
+		return r.encode(), nil
 	}
 	if last := cm.record.Load(); last != nil && last.rec.Reason == r.Reason && last.rec.equal(r) {
-		return last.enc
+		return last.enc, last.prepared
 	}
 	enc := r.encode()
-	cm.record.Store(&encodedRecord{rec: *r, enc: enc})
-	return enc
+	kept := &encodedRecord{rec: *r, enc: enc}
+	if cm.recordKey != "" {
+		kept.prepared = encoded.Annotation(cm.recordKey, enc)
+	}
+	cm.record.Store(kept)
+	return enc, kept.prepared
 }
 
 // resourceKeys returns resourceKeys(c), computed once for the plan's own
@@ -320,6 +342,12 @@ func (in *Injector) plan(mode Mode, pod *corev1.PodSpec, o *Options) (*compiledM
 		}
 		cm.hash, cm.names = cm.plan.hash(), cm.plan.names()
 		cm.digests()
+		cm.recordKey = Annotation(in.spec.Container.Name)
+		if len(cm.plan.AppMounts) > 0 || len(cm.plan.AppEnv) > 0 {
+			if cm.items, cm.err = encoded.Items(cm.plan.AppMounts, cm.plan.AppEnv); cm.err != nil {
+				return
+			}
+		}
 		cm.encoded = make(map[string]*patch.EncodedContainer, len(cm.names))
 		for _, l := range [][]corev1.Container{cm.plan.InitContainers, cm.plan.Containers} {
 			for i := range l {

@@ -41,7 +41,7 @@ type Recommendation struct {
 func Recommend(c compat.Capability, o Options) (Recommendation, error) {
 	switch o.Mode {
 	case Native, Legacy, Pinned, Universal:
-		return Recommendation{Mode: o.Mode, Reason: fmt.Sprintf("%s mode was requested", o.Mode), Warnings: forcedWarnings(c, o.Mode)}, nil
+		return Recommendation{Mode: o.Mode, Reason: requestedReason(o.Mode), Warnings: forcedWarnings(c, o.Mode)}, nil
 	case Auto:
 	default:
 		return Recommendation{}, fmt.Errorf("sidecar: unknown mode %q (want one of auto, native, legacy, pinned, universal)", string(o.Mode))
@@ -159,4 +159,20 @@ func forcedWarnings(c compat.Capability, m Mode) []compat.Finding {
 		}
 	}
 	return w
+}
+
+// requestedReason is the reason of a requested mode: a constant for each
+// mode, not a string built per call.
+func requestedReason(m Mode) string {
+	switch m {
+	case Native:
+		return "native mode was requested"
+	case Legacy:
+		return "legacy mode was requested"
+	case Pinned:
+		return "pinned mode was requested"
+	case Universal:
+		return "universal mode was requested"
+	}
+	return string(m) + " mode was requested"
 }
