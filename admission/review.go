@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/b64"
 	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 	"github.com/sidecarkit/sidecarkit/patch"
@@ -233,7 +234,7 @@ func appendReview(b []byte, resp *admissionv1.AdmissionResponse) ([]byte, bool) 
 	}
 	if len(resp.Patch) > 0 {
 		b = append(b, `,"patch":"`...)
-		b = base64.StdEncoding.AppendEncode(b, resp.Patch)
+		b = b64.AppendEncode(b, resp.Patch)
 		b = append(b, '"')
 	}
 	if resp.PatchType != nil {
