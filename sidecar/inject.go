@@ -577,7 +577,9 @@ func (r *reconciler) place(list patch.List, want []corev1.Container, where map[s
 				return fmt.Errorf("sidecar: inject: %w", err)
 			}
 		}
-		target, otherList = r.m.Names(list), r.m.Names(other)
+		if i+1 < len(want) { // the lists as the edit left them, for the next
+			target, otherList = r.m.Names(list), r.m.Names(other)
+		}
 		idx++
 	}
 	if list == patch.InitContainers {

@@ -544,5 +544,40 @@ func PlainString(v []byte) (string, bool) {
 			return "", false
 		}
 	}
+	if s, ok := common(in); ok {
+		return s, true
+	}
 	return string(in), true
+}
+
+// common returns the string of in without allocating when it is one of
+// the values most members of an AdmissionReview of a Pod hold (API
+// versions, kinds, the operation, the defaults the API server sets): a
+// switch on string(in) compares without converting.
+func common(in []byte) (string, bool) {
+	switch string(in) {
+	case "v1":
+		return "v1", true
+	case "Pod":
+		return "Pod", true
+	case "CREATE":
+		return "CREATE", true
+	case "TCP":
+		return "TCP", true
+	case "Always":
+		return "Always", true
+	case "IfNotPresent":
+		return "IfNotPresent", true
+	case "ClusterFirst":
+		return "ClusterFirst", true
+	case "default-scheduler":
+		return "default-scheduler", true
+	case "File":
+		return "File", true
+	case "/dev/termination-log":
+		return "/dev/termination-log", true
+	case "default":
+		return "default", true
+	}
+	return "", false
 }

@@ -269,7 +269,7 @@ func TestValidNumber(t *testing.T) {
 }
 
 func TestPlainString(t *testing.T) {
-	for _, v := range []string{`"abc"`, `""`, `"a b/c:d"`, `"a\"b"`, `"a\\nb"`, `"é"`, "\"a\tb\"", `"a"b"`, `1`, `"`, `null`, `"~"`} {
+	for _, v := range []string{`"abc"`, `""`, `"a b/c:d"`, `"v1"`, `"v2"`, `"Pod"`, `"Pods"`, `"CREATE"`, `"default-scheduler"`, `"defaul"`, `"/dev/termination-log"`, `"a\"b"`, `"a\\nb"`, `"é"`, "\"a\tb\"", `"a"b"`, `1`, `"`, `null`, `"~"`} {
 		got, ok := PlainString([]byte(v))
 		var want string
 		err := json.Unmarshal([]byte(v), &want)
@@ -280,6 +280,24 @@ func TestPlainString(t *testing.T) {
 		if ok != plain {
 			t.Errorf("PlainString(%s) ok = %v, want %v", v, ok, plain)
 		}
+	}
+}
+
+// TestCommon: every string common returns is the bytes it was given, and
+// it declines every other (it returns only what string(in) would).
+func TestCommon(t *testing.T) {
+	for _, v := range []string{"v1", "Pod", "CREATE", "TCP", "Always", "IfNotPresent", "ClusterFirst", "default-scheduler", "File", "/dev/termination-log", "default",
+		"", "v", "v11", "pod", "Create", "UPDATE", "Never", "ClusterFirstWithHostNet", "default-scheduler ", "FallbackToLogsOnError"} {
+		got, ok := common([]byte(v))
+		if ok && got != v {
+			t.Errorf("common(%q) = %q", v, got)
+		}
+		if !ok && got != "" {
+			t.Errorf("common(%q) declined with %q", v, got)
+		}
+	}
+	if testing.AllocsPerRun(10, func() { PlainString([]byte(`"ClusterFirst"`)) }) != 0 {
+		t.Error("PlainString of a common value allocates")
 	}
 }
 
