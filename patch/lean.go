@@ -38,11 +38,11 @@ var errLean = errors.New("patch: lean decode: not for this document")
 
 // decodeLean decodes of a Pod document what the injection reads, as
 // DecodeAs(raw, "Pod") decodes it: metadata's name, namespace,
-// resourceVersion and annotations, every pod-level spec field
-// (podSpecFields, resources), the volumes' names, of containers leanContainerFields (of
-// the volume mounts and env variables that r does not name, only their
-// names and mount paths), and in full the ephemeral containers and what r
-// names. The rest stays raw, skipped by a structural scan. What it decodes
+// resourceVersion and annotations (those r names, see decodeAnnotations),
+// every pod-level spec field (podSpecFields, resources), the volumes'
+// names, of containers the members leanContainerField reads (of the volume
+// mounts and env variables that r does not name, only their names and
+// mount paths), and in full the ephemeral containers and what r names. The rest stays raw, skipped by a structural scan. What it decodes
 // it decodes by the same decoder as DecodeAs, member by member, into the
 // same types, so what is decoded is what DecodeAs decodes.
 //
@@ -259,17 +259,37 @@ var podSpecFields = func() map[string]int {
 	return m
 }()
 
-// leanContainerFields are the members of a container that the injection
-// reads, by their index in the lean decode: the name, what validation
+// leanContainerField returns the index in the lean decode of the member k
+// of a container, when the injection reads it: the name, what validation
 // checks (restartPolicy, ports, the presence of an init container's
 // lifecycle and probes, the mounts it adds) and the lists it adds to
 // (volumeMounts, env, envFrom). Of the ephemeral containers and the
-// sidecar's own, everything is decoded.
-var leanContainerFields = map[string]int{
-	"name": leanName, "restartPolicy": leanRestartPolicy, "ports": leanPorts,
-	"volumeMounts": leanVolumeMounts, "env": leanEnv, "envFrom": leanEnvFrom,
-	"lifecycle": leanLifecycle, "livenessProbe": leanLivenessProbe,
-	"readinessProbe": leanReadinessProbe, "startupProbe": leanStartupProbe,
+// sidecar's own, everything is decoded. A switch compares without
+// hashing: it runs for every member of every container.
+func leanContainerField(k []byte) (int, bool) {
+	switch string(k) {
+	case "name":
+		return leanName, true
+	case "restartPolicy":
+		return leanRestartPolicy, true
+	case "ports":
+		return leanPorts, true
+	case "volumeMounts":
+		return leanVolumeMounts, true
+	case "env":
+		return leanEnv, true
+	case "envFrom":
+		return leanEnvFrom, true
+	case "lifecycle":
+		return leanLifecycle, true
+	case "livenessProbe":
+		return leanLivenessProbe, true
+	case "readinessProbe":
+		return leanReadinessProbe, true
+	case "startupProbe":
+		return leanStartupProbe, true
+	}
+	return 0, false
 }
 
 const (
@@ -382,7 +402,7 @@ func decodeContainers(rd *jsonscan.Reader, l *[]corev1.Container, init bool, r *
 }
 
 // decodeLeanContainer decodes the container element at rd into c: in full
-// when r names it, else only leanContainerFields (of an init container:
+// when r names it, else only the members leanContainerField reads (of an init container:
 // with its lifecycle and probes, whose presence validation checks, and
 // without volumeMounts and env, which the injection does not touch).
 func decodeLeanContainer(rd *jsonscan.Reader, c *corev1.Container, init bool, r *leanpod.Reads) error {
@@ -391,9 +411,9 @@ func decodeLeanContainer(rd *jsonscan.Reader, c *corev1.Container, init bool, r 
 		return err
 	}
 	start := rd.Offset()
-	var vals [leanFields][]byte // by index in leanContainerFields
+	var vals [leanFields][]byte // by leanContainerField's index
 	err := rd.Object(func(k []byte) error {
-		i, ok := leanContainerFields[string(k)]
+		i, ok := leanContainerField(k)
 		if !ok {
 			return nil
 		}

@@ -199,3 +199,32 @@ func TestDecodeAnnotations(t *testing.T) {
 		})
 	}
 }
+
+// leanContainerFields are the members of a container the lean decode
+// reads, by index.
+var leanContainerFields = map[string]int{
+	"name": leanName, "restartPolicy": leanRestartPolicy, "ports": leanPorts,
+	"volumeMounts": leanVolumeMounts, "env": leanEnv, "envFrom": leanEnvFrom,
+	"lifecycle": leanLifecycle, "livenessProbe": leanLivenessProbe,
+	"readinessProbe": leanReadinessProbe, "startupProbe": leanStartupProbe,
+}
+
+// TestLeanContainerField: the switch gives the table's index for every
+// member it reads, and declines every other member of a container and
+// near misses.
+func TestLeanContainerField(t *testing.T) {
+	names := []string{"", "Name", "names", "nam", "envfrom", "startupprobe"}
+	for n := range jsonFields(reflect.TypeOf(corev1.Container{})) {
+		names = append(names, n)
+	}
+	for n := range leanContainerFields {
+		names = append(names, n)
+	}
+	for _, n := range names {
+		i, ok := leanContainerField([]byte(n))
+		wi, wok := leanContainerFields[n]
+		if i != wi || ok != wok {
+			t.Errorf("%q: switch (%d, %v), table (%d, %v)", n, i, ok, wi, wok)
+		}
+	}
+}

@@ -275,17 +275,29 @@ func (s *state) view() podview.View {
 	v := podview.View{Ephemeral: s.base.EphemeralContainers, Volumes: s.volumes, AddedVolumes: s.added}
 	lists := [2]*[]*corev1.Container{&v.InitContainers, &v.Containers}
 	mounts := [2]*[][]corev1.VolumeMount{&v.InitMounts, &v.ContainerMounts}
+	// One array for both lists' pointers, capped so that neither list
+	// reaches into the other; the mounts kept aside likewise.
+	n0 := len(s.list(0))
+	all := make([]*corev1.Container, n0+len(s.list(1)))
+	var allMounts [][]corev1.VolumeMount
 	for i := range lists {
 		l := s.list(i)
-		out := make([]*corev1.Container, len(l))
+		off := 0
+		if i == 1 {
+			off = n0
+		}
+		out := all[off : off+len(l) : off+len(l)]
 		for j := range l {
 			if len(l[j].env) > 0 {
 				s.own(i, j) // a View has no env kept aside: validation reads no env
 			}
 			out[j] = l[j].c
 			if len(l[j].mounts) > 0 {
+				if allMounts == nil {
+					allMounts = make([][]corev1.VolumeMount, len(all))
+				}
 				if *mounts[i] == nil {
-					*mounts[i] = make([][]corev1.VolumeMount, len(l))
+					*mounts[i] = allMounts[off : off+len(l) : off+len(l)]
 				}
 				(*mounts[i])[j] = l[j].mounts
 			}

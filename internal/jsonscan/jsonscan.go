@@ -298,11 +298,12 @@ func (s *scanner) members(f func(key []byte) error) error {
 	for {
 		s.ws()
 		start := s.i
-		if err := s.str(); err != nil {
+		plain, err := s.strPlain()
+		if err != nil {
 			return err
 		}
 		key := s.b[start+1 : s.i-1]
-		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) {
+		if !plain && (bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key)) {
 			// Escapes resolved, and invalid UTF-8 replaced by U+FFFD, as
 			// encoding/json reads keys.
 			var k string
@@ -393,14 +394,26 @@ func (s *scanner) literal(lit string) error {
 	return nil
 }
 
-// str skips a string; s.b[s.i] is its opening quote. Runs of plain bytes
-// are skipped by a table lookup: strings are most of a Pod's bytes.
+// str skips a string; s.b[s.i] is its opening quote.
 func (s *scanner) str() error {
+	_, err := s.strPlain()
+	return err
+}
+
+// strPlain is str that also reports whether the string is plain ASCII
+// without escapes (no backslash, no byte of 0x80 or above), whose content
+// is exactly its bytes: an object key that is needs neither unescaping
+// nor a UTF-8 check. Runs of plain bytes are skipped by a table lookup:
+// strings are most of a Pod's bytes.
+func (s *scanner) strPlain() (bool, error) {
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return s.errorf("want a string")
+		return false, s.errorf("want a string")
 	}
 	b := s.b
 	i := s.i + 1
+	var high byte   // the bytes seen, or-ed: its high bit is set by non-ASCII
+	var wide uint64 // the same for the words skipped eight bytes at a time
+	escaped := false
 	// Eight bytes at a time while none of them is special (SWAR: a byte
 	// below 0x20 or equal to a quote or backslash sets its high bit in
 	// the mask; bytes of 0x80 and above are excluded by "&^ x").
@@ -411,27 +424,30 @@ func (s *scanner) str() error {
 		if ((x-ones*0x20)|(q-ones)&^q|(bs-ones)&^bs)&^x&highs != 0 {
 			break
 		}
+		wide |= x
 		i += 8
 	}
 	for i < len(b) {
 		c := b[i]
 		if !strSpecial[c] {
+			high |= c
 			i++
 			continue
 		}
 		switch {
 		case c == '"':
 			s.i = i + 1
-			return nil
+			return !escaped && high < 0x80 && wide&0x8080808080808080 == 0, nil
 		case c == '\\':
+			escaped = true
 			i += 2
 		default:
 			s.i = i
-			return s.errorf("control character in a string")
+			return false, s.errorf("control character in a string")
 		}
 	}
 	s.i = len(b)
-	return errTruncated
+	return false, errTruncated
 }
 
 // strSpecial marks the bytes that end a run of plain string content: the

@@ -301,6 +301,34 @@ func TestCommon(t *testing.T) {
 	}
 }
 
+// TestKeyLanes puts an escape, a non-ASCII byte (valid and invalid
+// UTF-8) and a DEL at every position of a long object key, so that the
+// eight-bytes-at-a-time skip sees each in every lane: the key handed out
+// is the one encoding/json decodes (escapes resolved, invalid UTF-8
+// replaced), and a plain key is handed out as its bytes.
+func TestKeyLanes(t *testing.T) {
+	for _, special := range []string{"", `\"`, `\\`, `\u00e9`, "\u00e9", "\xff", "\x7f", `\/`} {
+		for at := 0; at < 24; at++ {
+			k := strings.Repeat("a", at) + special + strings.Repeat("b", 24-at)
+			doc := `{"` + k + `":1}`
+			var want map[string]int
+			if err := json.Unmarshal([]byte(doc), &want); err != nil {
+				t.Fatalf("%q: %v", doc, err)
+			}
+			var got []string
+			if err := Object([]byte(doc), func(key, _ []byte) error {
+				got = append(got, string(key))
+				return nil
+			}); err != nil {
+				t.Fatalf("%q: %v", doc, err)
+			}
+			if len(got) != 1 || want[got[0]] != 1 {
+				t.Errorf("%q: key %q, encoding/json has %v", doc, got, want)
+			}
+		}
+	}
+}
+
 // TestStringLanes puts a quote, an escape, a control character and a
 // non-ASCII byte at every position of a long string, so that the
 // eight-bytes-at-a-time skip sees each in every lane: the scan accepts
