@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -411,30 +412,37 @@ func (s *scanner) strPlain() (bool, error) {
 	}
 	b := s.b
 	i := s.i + 1
-	var high byte   // the bytes seen, or-ed: its high bit is set by non-ASCII
-	var wide uint64 // the same for the words skipped eight bytes at a time
+	var high byte   // the bytes seen one at a time, or-ed: non-ASCII sets its high bit
+	var wide uint64 // the same for the bytes seen eight at a time
 	escaped := false
-	// Eight bytes at a time while none of them is special (SWAR: a byte
-	// below 0x20 or equal to a quote or backslash sets its high bit in
-	// the mask; bytes of 0x80 and above are excluded by "&^ x").
-	for i+8 <= len(b) {
-		x := binary.LittleEndian.Uint64(b[i:])
-		const ones, highs = 0x0101010101010101, 0x8080808080808080
-		q, bs := x^(ones*'"'), x^(ones*'\\')
-		if ((x-ones*0x20)|(q-ones)&^q|(bs-ones)&^bs)&^x&highs != 0 {
-			break
+	for {
+		// Eight bytes at a time up to the first special one (SWAR: a
+		// byte below 0x20 or equal to a quote or backslash sets its high
+		// bit in the mask; bytes of 0x80 and above are excluded by
+		// "&^ x"). A borrow runs only upwards, so the mask's lowest bit
+		// is the first special byte: the scan goes straight to it.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			const ones, highs = 0x0101010101010101, 0x8080808080808080
+			q, bs := x^(ones*'"'), x^(ones*'\\')
+			if m := ((x - ones*0x20) | (q-ones)&^q | (bs-ones)&^bs) &^ x & highs; m != 0 {
+				p := bits.TrailingZeros64(m) >> 3
+				wide |= x & (1<<(8*uint(p)) - 1)
+				i += p
+				break
+			}
+			wide |= x
+			i += 8
 		}
-		wide |= x
-		i += 8
-	}
-	for i < len(b) {
+		if i >= len(b) {
+			s.i = len(b)
+			return false, errTruncated
+		}
 		c := b[i]
-		if !strSpecial[c] {
+		switch {
+		case !strSpecial[c]: // fewer than eight bytes are left
 			high |= c
 			i++
-			continue
-		}
-		switch {
 		case c == '"':
 			s.i = i + 1
 			return !escaped && high < 0x80 && wide&0x8080808080808080 == 0, nil
@@ -446,8 +454,6 @@ func (s *scanner) strPlain() (bool, error) {
 			return false, s.errorf("control character in a string")
 		}
 	}
-	s.i = len(b)
-	return false, errTruncated
 }
 
 // strSpecial marks the bytes that end a run of plain string content: the
