@@ -17,6 +17,7 @@ import (
 
 	"github.com/sidecarkit/sidecarkit/compat"
 	"github.com/sidecarkit/sidecarkit/internal/b64"
+	"github.com/sidecarkit/sidecarkit/internal/encoded"
 	"github.com/sidecarkit/sidecarkit/internal/jsonstr"
 	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 	"github.com/sidecarkit/sidecarkit/patch"
@@ -84,7 +85,18 @@ func (wh *Webhook) Review(ctx context.Context, body []byte) ([]byte, Outcome, er
 	if in.Request == nil {
 		return nil, out, badRequest(errors.New("admission: AdmissionReview has no request"))
 	}
-	resp, out, err := wh.admit(ctx, in.Request)
+	// The patch is rendered into a buffer reused across reviews: the
+	// response carries it in base64, and its own bytes are garbage once
+	// encoded.
+	var scratch *[]byte
+	if wh.patchBufs != nil {
+		scratch, _ = wh.patchBufs.Get().(*[]byte)
+		if scratch == nil {
+			scratch = new([]byte)
+		}
+		defer wh.release(scratch)
+	}
+	resp, out, err := wh.admit(ctx, in.Request, scratch)
 	if err != nil {
 		return nil, out, err
 	}
@@ -117,11 +129,28 @@ func (wh *Webhook) Admit(ctx context.Context, req *admissionv1.AdmissionRequest)
 	}
 	r := &requestIn{UID: string(req.UID), Kind: req.Kind, SubResource: req.SubResource, Name: req.Name,
 		Namespace: req.Namespace, Operation: string(req.Operation), Object: req.Object.Raw, DryRun: req.DryRun}
-	return wh.admit(ctx, r)
+	return wh.admit(ctx, r, nil)
 }
 
-// admit decides r (see Review and Admit).
-func (wh *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.AdmissionResponse, Outcome, error) {
+// maxPooledPatch is the capacity above which a patch buffer is not kept
+// for reuse: an idle webhook holds at most a few of this size.
+const maxPooledPatch = 64 << 10
+
+// release returns a patch buffer to the pool, unless it grew too large to
+// keep.
+func (wh *Webhook) release(scratch *[]byte) {
+	if cap(*scratch) > maxPooledPatch {
+		return
+	}
+	*scratch = (*scratch)[:0]
+	wh.patchBufs.Put(scratch)
+}
+
+// admit decides r (see Review and Admit). When scratch is not nil, the
+// patch is rendered into *scratch (which keeps the grown buffer) and the
+// response's Patch shares it: the caller must be done with the response
+// before it reuses the buffer.
+func (wh *Webhook) admit(ctx context.Context, r *requestIn, scratch *[]byte) (*admissionv1.AdmissionResponse, Outcome, error) {
 	var out Outcome
 	if r.UID == "" {
 		return nil, out, badRequest(errors.New("admission: request.uid is empty"))
@@ -195,7 +224,15 @@ func (wh *Webhook) admit(ctx context.Context, r *requestIn) (*admissionv1.Admiss
 	if res.Mutation.Empty() {
 		return wh.respond(&out, nil)
 	}
-	p, err := res.Mutation.MarshalJSONPatch() // for obj.Root: InjectObject's mutation knows it
+	// For obj.Root: InjectObject's mutation knows it.
+	var p []byte
+	if scratch != nil {
+		if p, err = encoded.AppendJSONPatch(res.Mutation, (*scratch)[:0]); err == nil {
+			*scratch = p
+		}
+	} else {
+		p, err = res.Mutation.MarshalJSONPatch()
+	}
 	if err != nil {
 		return nil, out, internal(fmt.Errorf("admission: render patch: %w", err))
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -480,5 +481,66 @@ func TestSchedulingSpecWithoutOwnPin(t *testing.T) {
 		len(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms) > 0 &&
 		len(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions) > 0 {
 		t.Errorf("reinvocation: the scheduling spec still carries the pin: %+v", a)
+	}
+}
+
+// TestPatchBufferReused: Review renders each patch into a buffer it reuses
+// for the next review (and for other goroutines'): a response never shares
+// memory with it. Responses returned earlier stay as they were while the
+// same webhook answers other reviews, one after another and at once, and
+// each is the response of a webhook that answers nothing else.
+func TestPatchBufferReused(t *testing.T) {
+	bodies := [][]byte{review(t, req{object: benchPod()}), review(t, req{}), review(t, req{uid: "a-second-uid", object: benchPod()})}
+	want := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		resp, _, err := newWebhook(t, admission.Config{Capability: staticCap(nativeCap)}).Review(context.Background(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = resp
+	}
+	wh := newWebhook(t, admission.Config{Capability: staticCap(nativeCap)})
+	var kept [][]byte
+	for round := 0; round < 3; round++ {
+		for i, b := range bodies {
+			resp, _, err := wh.Review(context.Background(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(resp, want[i]) {
+				t.Fatalf("round %d, review %d: response differs from a fresh webhook's", round, i)
+			}
+			kept = append(kept, resp)
+		}
+	}
+	for k, resp := range kept {
+		if !bytes.Equal(resp, want[k%len(bodies)]) {
+			t.Errorf("response %d changed after later reviews", k)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(bodies))
+	for g := 0; g < 8; g++ {
+		g := g
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 20; r++ {
+				i := (g + r) % len(bodies)
+				resp, _, err := wh.Review(context.Background(), bodies[i])
+				if err == nil && !bytes.Equal(resp, want[i]) {
+					err = fmt.Errorf("goroutine %d, review %d: response differs", g, i)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -108,6 +109,10 @@ type Webhook struct {
 	record string
 	// reads is what the lean decode decodes in full.
 	reads leanpod.Reads
+	// patchBufs holds *[]byte buffers that Review renders patches into
+	// (see Review, release); a pointer, so that a Webhook copied in tests
+	// copies no lock.
+	patchBufs *sync.Pool
 }
 
 // New checks c and returns a Webhook for it. The Spec must be valid, and
@@ -128,6 +133,7 @@ func New(c Config) (*Webhook, error) {
 		capability: c.Capability,
 		workloads:  c.Workloads,
 		allowOnErr: c.AllowOnError,
+		patchBufs:  &sync.Pool{},
 	}
 	wh.opts.PodResources = nil
 	wh.record = sidecar.Annotation(wh.spec.Container.Name)

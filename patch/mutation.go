@@ -171,8 +171,8 @@ func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
 			n += 2*len(root) + len(r.guardList) + len(r.guardName) + 60
 		}
 	}
-	if b == nil {
-		b = make([]byte, 0, n)
+	if cap(b)-len(b) < n {
+		b = append(make([]byte, 0, len(b)+n), b...)
 	}
 	b = append(b, '[')
 	if c.hasRV {

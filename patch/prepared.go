@@ -1,6 +1,8 @@
 package patch
 
 import (
+	"errors"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/internal/encoded"
@@ -11,6 +13,13 @@ func init() {
 		return prepareItems(mounts, env)
 	}
 	encoded.Annotation = func(key, value string) interface{} { return prepareAnnotation(key, value) }
+	encoded.AppendJSONPatch = func(x interface{}, b []byte) ([]byte, error) {
+		m, ok := x.(*Mutation)
+		if !ok || m == nil {
+			return nil, errors.New("patch: not a *Mutation")
+		}
+		return m.appendJSONPatch(b, m.renderConfigOf(nil))
+	}
 	encoded.Use = func(x interface{}, prepared interface{}) {
 		m, ok := x.(*Mutation)
 		if !ok || m == nil {

@@ -5,7 +5,9 @@
 // patch: patch sets the functions when it is initialised, and sidecar,
 // which imports patch, calls them. What is prepared is opaque here and
 // encoded by patch exactly as a Mutation encodes it, so a Mutation that
-// uses it renders the same bytes as one that does not.
+// uses it renders the same bytes as one that does not. It also lets
+// package admission render a Mutation's JSON patch into a buffer it
+// reuses (AppendJSONPatch).
 package encoded
 
 import corev1 "k8s.io/api/core/v1"
@@ -27,3 +29,11 @@ var Annotation func(key, value string) interface{}
 // prepared annotation to its value. prepared is shared, never changed;
 // anything else is ignored. Set by package patch.
 var Use func(m interface{}, prepared interface{})
+
+// AppendJSONPatch appends m's JSON patch (a *patch.Mutation's, for the
+// document it was made for) to b, as m.MarshalJSONPatch() renders it,
+// and returns the extended buffer: package admission renders into a
+// buffer it reuses for the next review, since the response carries the
+// patch in base64 and the patch's own bytes are garbage once encoded.
+// Set by package patch.
+var AppendJSONPatch func(m interface{}, b []byte) ([]byte, error)
