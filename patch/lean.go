@@ -38,7 +38,7 @@ var errLean = errors.New("patch: lean decode: not for this document")
 
 // decodeLean decodes of a Pod document what the injection reads, as
 // DecodeAs(raw, "Pod") decodes it: metadata's name, namespace,
-// resourceVersion and annotations (those r names, see decodeAnnotations),
+// resourceVersion and annotations (those r names, see decodeAnnotationsAt),
 // every pod-level spec field (podSpecFields, resources), the volumes'
 // names, of containers the members leanContainerField reads (of the volume
 // mounts and env variables that r does not name, only their names and
@@ -135,7 +135,7 @@ func decodeLeanAt(rd *jsonscan.Reader, r *leanpod.Reads) (*Object, bool) {
 
 // decodeLeanMeta decodes of the metadata object at rd what the injection
 // and Object read: name, namespace, resourceVersion and the annotations
-// of the keys in annotations (all when it is nil; see decodeAnnotations).
+// of the keys in annotations (all when it is nil; see decodeAnnotationsAt).
 // The injection sets no label.
 func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta, annotations map[string]bool) error {
 	var seen [4]bool
@@ -157,6 +157,9 @@ func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta, annotations map[s
 			return errLean
 		}
 		seen[i] = true
+		if i == 3 && annotations != nil {
+			return decodeAnnotationsAt(rd, &m.Annotations, annotations)
+		}
 		v, err := rd.Value()
 		if err != nil {
 			return err
@@ -169,43 +172,51 @@ func decodeLeanMeta(rd *jsonscan.Reader, m *metav1.ObjectMeta, annotations map[s
 		case 2:
 			return decodeString(v, &m.ResourceVersion)
 		default:
-			if annotations == nil {
-				return decodeStringMap(v, &m.Annotations)
-			}
-			return decodeAnnotations(v, &m.Annotations, annotations)
+			return decodeStringMap(v, &m.Annotations)
 		}
 	})
 }
 
-// decodeAnnotations decodes of the JSON object v the members of the keys
-// in keys into *m, as encoding/json decodes them into a map[string]string
-// (a null object is a nil map, any other an allocated one, even when no
-// key is kept): the injection reads a few annotations by key and whether
-// the map is present (a patch adds a key to it or adds the map), never
-// the rest, whose values are only checked to be strings (or null), as
-// encoding/json requires. A value of another type, or a kept value that
-// is not a plain string, leaves the whole object to decodeStringMap.
-func decodeAnnotations(v []byte, m *map[string]string, keys map[string]bool) error {
-	if string(v) == "null" {
-		*m = nil
-		return nil
-	}
-	out := map[string]string{}
-	err := jsonscan.Object(v, func(k, v []byte) error {
-		if !keys[string(k)] {
-			if len(v) > 0 && (v[0] == '"' || v[0] == 'n') {
-				return nil // a string, or null (a structural scan checked it)
+// decodeAnnotationsAt decodes of the JSON object at rd (read in place, in
+// one scan) the members of the keys in keys into *m, as encoding/json
+// decodes them into a map[string]string (a null object is a nil map, any
+// other an allocated one, even when no key is kept): the injection reads
+// a few annotations by key and whether the map is present (a patch adds a
+// key to it or adds the map), never the rest, whose values are only
+// checked to be strings (or null), as encoding/json requires. A value of
+// another type, or a kept value that is not a plain string, leaves the
+// whole object to decodeStringMap, read again from its start.
+func decodeAnnotationsAt(rd *jsonscan.Reader, m *map[string]string, keys map[string]bool) error {
+	start := rd.Offset()
+	var out map[string]string
+	err := errLean // null, or not an object: decodeStringMap words it
+	if rd.Next() == '{' {
+		out = map[string]string{}
+		err = rd.Object(func(k []byte) error {
+			if !keys[string(k)] {
+				if c := rd.Next(); c == '"' || c == 'n' {
+					return nil // a string, or null (skipped: a structural scan checks it)
+				}
+				return errLean
 			}
-			return errLean
-		}
-		s, ok := jsonscan.PlainString(v)
-		if !ok {
-			return errLean
-		}
-		out[string(k)] = s
-		return nil
-	})
+			v, err := rd.Value()
+			if err != nil {
+				return err
+			}
+			s, ok := jsonscan.PlainString(v)
+			if !ok {
+				return errLean
+			}
+			out[string(k)] = s
+			return nil
+		})
+	}
 	if errors.Is(err, errLean) {
+		rd.Seek(start)
+		v, err := rd.Value()
+		if err != nil {
+			return err
+		}
 		return decodeStringMap(v, m)
 	}
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+
+	"github.com/sidecarkit/sidecarkit/internal/jsonscan"
 )
 
 // TestDecodeScalar: decodeScalar decodes exactly what utiljson decodes into
@@ -145,7 +147,7 @@ func mustTake(ft reflect.Type, v string) bool {
 	return false
 }
 
-// TestDecodeAnnotations: decodeAnnotations keeps of what utiljson decodes
+// TestDecodeAnnotations: decodeAnnotationsAt keeps of what utiljson decodes
 // exactly the members of the kept keys, and the map's presence; it
 // refuses what utiljson refuses (a value of another type, kept or not),
 // and hands a kept value it does not read plainly (an escape, null) to
@@ -169,13 +171,22 @@ func TestDecodeAnnotations(t *testing.T) {
 		{name: "other object", in: `{"a":{},"kubectl.kubernetes.io/default-container":"app"}`, err: true},
 		{name: "kept bool", in: `{"kubectl.kubernetes.io/default-container":true}`, err: true},
 		{name: "not an object", in: `[]`, err: true},
+		{name: "a string", in: `"a"`, err: true},
+		{name: "white space", in: ` { "a" : "1" , "kubectl.kubernetes.io/default-container" : "app" } `},
+		{name: "bad literal", in: `{"a":nul}`, err: true},
+		{name: "truncated", in: `{"a":"x"`, err: true},
+		{name: "truncated after a kept null", in: `{"kubectl.kubernetes.io/default-container":null`, err: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got, want map[string]string
-			gotErr := decodeAnnotations([]byte(tc.in), &got, keys)
+			rd := jsonscan.NewReader([]byte(tc.in))
+			gotErr := decodeAnnotationsAt(rd, &got, keys)
+			if gotErr == nil {
+				gotErr = rd.End() // the reader is after the object
+			}
 			wantErr := utiljson.Unmarshal([]byte(tc.in), &want)
 			if (gotErr != nil) != tc.err || (wantErr != nil) != tc.err {
-				t.Fatalf("errors: decodeAnnotations %v, utiljson %v; want an error: %v", gotErr, wantErr, tc.err)
+				t.Fatalf("errors: decodeAnnotationsAt %v, utiljson %v; want an error: %v", gotErr, wantErr, tc.err)
 			}
 			if tc.err {
 				return
