@@ -1,12 +1,14 @@
 package patch
 
 import (
+	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/internal/encoded"
+	"github.com/sidecarkit/sidecarkit/internal/leanpod"
 )
 
 // TestPreparedEncodings: a Mutation that uses prepared encodings
@@ -129,6 +131,109 @@ func TestPreparedCopies(t *testing.T) {
 		}
 		if !sameArray(m.ops[i].value, [][]byte{items.(*preparedItems).mounts["/v"].json, items.(*preparedItems).env["POD"].json}[i]) {
 			t.Errorf("op %d: the prepared encoding is not used", i)
+		}
+	}
+}
+
+// TestPreparedNotExposed: the Ops a Mutation returns carry copies of the
+// prepared encodings it shares with other Mutations: a caller that writes
+// into an Op's value changes no later Mutation's patch.
+func TestPreparedNotExposed(t *testing.T) {
+	items, err := encoded.Items([]corev1.VolumeMount{{Name: "v", MountPath: "/v"}}, []corev1.EnvVar{{Name: "POD", Value: "p"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := encoded.Annotation("sidecar.sidecarkit.io/proxy", `{"v":1}`)
+	render := func() ([]byte, Ops) {
+		spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Env: []corev1.EnvVar{{Name: "A"}}, VolumeMounts: []corev1.VolumeMount{{Name: "a", MountPath: "/a"}}}}}
+		m := New(&metav1.ObjectMeta{Annotations: map[string]string{}}, spec)
+		encoded.Use(m, items)
+		encoded.Use(m, ann)
+		for _, err := range []error{
+			m.AddVolumeMount(Containers, "app", corev1.VolumeMount{Name: "v", MountPath: "/v"}),
+			m.AddEnv(Containers, "app", corev1.EnvVar{Name: "POD", Value: "p"}),
+			m.SetAnnotation("sidecar.sidecarkit.io/proxy", `{"v":1}`),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := m.MarshalJSONPatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops, err := m.JSONPatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, ops
+	}
+	want, ops := render()
+	if len(ops) != 3 {
+		t.Fatalf("%d ops, want 3", len(ops))
+	}
+	for i := range ops {
+		for k := range ops[i].Value {
+			ops[i].Value[k] = 'X'
+		}
+	}
+	if got, _ := render(); string(got) != string(want) {
+		t.Errorf("after writing into the Ops' values, a Mutation renders\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestPreparedMisuse: the bridge functions take anything (they are
+// called through interface{}), ignore what is not theirs and never
+// panic: another type, a nil Mutation, a nil prepared value.
+func TestPreparedMisuse(t *testing.T) {
+	items, err := encoded.Items(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(nil, nil)
+	for _, c := range []struct{ m, p interface{} }{
+		{"not a mutation", items}, {(*Mutation)(nil), items}, {nil, items}, {m, "not prepared"}, {m, nil},
+	} {
+		encoded.Use(c.m, c.p)
+	}
+	if m.s.known != nil || m.s.knownAnn != nil {
+		t.Error("Use kept a value that is not prepared")
+	}
+	for _, x := range []interface{}{"not a mutation", (*Mutation)(nil), nil} {
+		if b, err := encoded.AppendJSONPatch(x, nil); err == nil {
+			t.Errorf("AppendJSONPatch(%#v) = %s, want an error", x, b)
+		}
+	}
+	b, err := encoded.AppendJSONPatch(m, []byte("prefix"))
+	if err != nil || string(b) != "prefix[]" {
+		t.Errorf("AppendJSONPatch of an empty mutation onto a prefix = %q, %v", b, err)
+	}
+}
+
+// TestLeanAnnotations: the lean decode keeps the annotations Reads names
+// (all of them when it names none), each as DecodeAs decodes it, and the
+// map's presence.
+func TestLeanAnnotations(t *testing.T) {
+	const doc = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","annotations":{"a":"1","kubectl.kubernetes.io/default-container":"app","b":"x\"y"}},"spec":{"containers":[{"name":"app"}]}}`
+	full, err := DecodeAs([]byte(doc), "Pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		keys map[string]bool
+		want map[string]string
+	}{
+		{nil, full.Meta.Annotations},
+		{map[string]bool{"kubectl.kubernetes.io/default-container": true}, map[string]string{"kubectl.kubernetes.io/default-container": "app"}},
+		{map[string]bool{"b": true}, full.Meta.Annotations}, // an escaped value: the whole map, decoded in full
+		{map[string]bool{"absent": true}, map[string]string{}},
+	} {
+		o, ok := decodeLean([]byte(doc), &leanpod.Reads{Annotations: tc.keys})
+		if !ok {
+			t.Fatalf("keys %v: the lean decode gave way", tc.keys)
+		}
+		if !reflect.DeepEqual(o.Meta.Annotations, tc.want) || o.Meta.Name != "p" {
+			t.Errorf("keys %v: annotations %#v (name %q), want %#v", tc.keys, o.Meta.Annotations, o.Meta.Name, tc.want)
 		}
 	}
 }

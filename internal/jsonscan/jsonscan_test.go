@@ -283,17 +283,23 @@ func TestPlainString(t *testing.T) {
 	}
 }
 
-// TestCommon: every string common returns is the bytes it was given, and
-// it declines every other (it returns only what string(in) would).
+// TestCommon: common takes exactly its values, returns for each the bytes
+// it was given without allocating, and declines every other.
 func TestCommon(t *testing.T) {
-	for _, v := range []string{"v1", "Pod", "CREATE", "TCP", "Always", "IfNotPresent", "ClusterFirst", "default-scheduler", "File", "/dev/termination-log", "default",
-		"", "v", "v11", "pod", "Create", "UPDATE", "Never", "ClusterFirstWithHostNet", "default-scheduler ", "FallbackToLogsOnError"} {
-		got, ok := common([]byte(v))
-		if ok && got != v {
-			t.Errorf("common(%q) = %q", v, got)
+	takes := map[string]bool{"v1": true, "Pod": true, "CREATE": true, "TCP": true, "Always": true, "IfNotPresent": true, "ClusterFirst": true,
+		"default-scheduler": true, "File": true, "/dev/termination-log": true, "default": true}
+	values := []string{"", "v", "v11", "pod", "Create", "UPDATE", "Never", "ClusterFirstWithHostNet", "default-scheduler ", "FallbackToLogsOnError"}
+	for v := range takes {
+		values = append(values, v)
+	}
+	for _, v := range values {
+		b := []byte(v)
+		got, ok := common(b)
+		if ok != takes[v] || got != map[bool]string{true: v}[ok] {
+			t.Errorf("common(%q) = %q, %v; want it taken: %v", v, got, ok, takes[v])
 		}
-		if !ok && got != "" {
-			t.Errorf("common(%q) declined with %q", v, got)
+		if ok && testing.AllocsPerRun(10, func() { common(b) }) != 0 {
+			t.Errorf("common(%q) allocates", v)
 		}
 	}
 	if testing.AllocsPerRun(10, func() { PlainString([]byte(`"ClusterFirst"`)) }) != 0 {
@@ -307,24 +313,41 @@ func TestCommon(t *testing.T) {
 // is the one encoding/json decodes (escapes resolved, invalid UTF-8
 // replaced), and a plain key is handed out as its bytes.
 func TestKeyLanes(t *testing.T) {
-	for _, special := range []string{"", `\"`, `\\`, `\u00e9`, "\u00e9", "\xff", "\x7f", `\/`} {
+	for _, special := range []string{"", `\"`, `\\`, `\u00e9`, "\u00e9", "\xff", "\x80", "\x7f", `\/`} {
 		for at := 0; at < 24; at++ {
-			k := strings.Repeat("a", at) + special + strings.Repeat("b", 24-at)
-			doc := `{"` + k + `":1}`
-			var want map[string]int
-			if err := json.Unmarshal([]byte(doc), &want); err != nil {
-				t.Fatalf("%q: %v", doc, err)
+			for after := 0; after < 10; after++ { // the special byte's distance to the closing quote
+				k := strings.Repeat("a", at) + special + strings.Repeat("b", after)
+				doc := `{"` + k + `":1}`
+				var want map[string]int
+				if err := json.Unmarshal([]byte(doc), &want); err != nil {
+					t.Fatalf("%q: %v", doc, err)
+				}
+				var got []string
+				if err := Object([]byte(doc), func(key, _ []byte) error {
+					got = append(got, string(key))
+					return nil
+				}); err != nil {
+					t.Fatalf("%q: %v", doc, err)
+				}
+				if len(got) != 1 || want[got[0]] != 1 {
+					t.Errorf("%q: key %q, encoding/json has %v", doc, got, want)
+				}
 			}
-			var got []string
-			if err := Object([]byte(doc), func(key, _ []byte) error {
-				got = append(got, string(key))
-				return nil
-			}); err != nil {
-				t.Fatalf("%q: %v", doc, err)
+		}
+	}
+	// Keys of a non-ASCII byte alone, whose bits or-ed are exactly 0x80.
+	for _, k := range []string{"\x80", "\x80\x80", "a\x80"} {
+		var want map[string]int
+		if err := json.Unmarshal([]byte(`{"`+k+`":1}`), &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := Object([]byte(`{"`+k+`":1}`), func(key, _ []byte) error {
+			if want[string(key)] != 1 {
+				t.Errorf("%q: key %q, encoding/json has %v", k, key, want)
 			}
-			if len(got) != 1 || want[got[0]] != 1 {
-				t.Errorf("%q: key %q, encoding/json has %v", doc, got, want)
-			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
