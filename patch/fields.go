@@ -448,16 +448,9 @@ func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
 			return ck.json, nil
 		}
 	}
-	v, err := marshal(jsonName, e.value())
+	c, err := newEncodedItem(e, jsonName)
 	if err != nil {
 		return nil, err
-	}
-	// Deep copies: the edit's pointers reach into the caller's memory.
-	c := encodedItem{kind: e.kind, json: v}
-	if e.kind == itemMount {
-		e.mount.DeepCopyInto(&c.mount)
-	} else {
-		e.env.DeepCopyInto(&c.env)
 	}
 	if len(s.encoded) < maxEncoded {
 		s.encoded = append(s.encoded, c)
@@ -465,7 +458,23 @@ func (s *state) encodeItem(e *containerItem, jsonName string) ([]byte, error) {
 		s.encoded[s.next] = c
 		s.next = (s.next + 1) % maxEncoded
 	}
-	return v, nil
+	return c.json, nil
+}
+
+// newEncodedItem encodes the volume mount or env variable e adds, with a
+// deep copy of it: the edit's pointers reach into the caller's memory.
+func newEncodedItem(e *containerItem, jsonName string) (encodedItem, error) {
+	v, err := marshal(jsonName, e.value())
+	if err != nil {
+		return encodedItem{}, err
+	}
+	c := encodedItem{kind: e.kind, json: v}
+	if e.kind == itemMount {
+		e.mount.DeepCopyInto(&c.mount)
+	} else {
+		e.env.DeepCopyInto(&c.env)
+	}
+	return c, nil
 }
 
 // sameMount and sameEnv report whether two volume mounts or env variables

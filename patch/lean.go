@@ -42,8 +42,9 @@ var errLean = errors.New("patch: lean decode: not for this document")
 // every pod-level spec field (podSpecFields, resources), the volumes'
 // names, of containers the members leanContainerField reads (of the volume
 // mounts and env variables that r does not name, only their names and
-// mount paths), and in full the ephemeral containers and what r names. The rest stays raw, skipped by a structural scan. What it decodes
-// it decodes by the same decoder as DecodeAs, member by member, into the
+// mount paths), and in full the ephemeral containers and what r names.
+// The rest stays raw, skipped by a structural scan. What it decodes it
+// decodes by the same decoder as DecodeAs, member by member, into the
 // same types, so what is decoded is what DecodeAs decodes.
 //
 // It returns false, and the caller decodes with DecodeAs, for anything it
@@ -413,9 +414,10 @@ func decodeContainers(rd *jsonscan.Reader, l *[]corev1.Container, init bool, r *
 }
 
 // decodeLeanContainer decodes the container element at rd into c: in full
-// when r names it, else only the members leanContainerField reads (of an init container:
-// with its lifecycle and probes, whose presence validation checks, and
-// without volumeMounts and env, which the injection does not touch).
+// when r names it, else only the members leanContainerField reads (of an
+// init container with its lifecycle and probes, whose presence validation
+// checks, and without volumeMounts and env, which the injection does not
+// touch).
 func decodeLeanContainer(rd *jsonscan.Reader, c *corev1.Container, init bool, r *leanpod.Reads) error {
 	if rd.Next() == 'n' {
 		_, err := rd.Value()

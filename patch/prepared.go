@@ -45,25 +45,23 @@ type preparedItems struct {
 // prepareItems encodes mounts and env as encodeItem does.
 func prepareItems(mounts []corev1.VolumeMount, env []corev1.EnvVar) (*preparedItems, error) {
 	p := &preparedItems{mounts: make(map[string]*encodedItem, len(mounts)), env: make(map[string]*encodedItem, len(env))}
-	for i := range mounts {
-		c := &encodedItem{kind: itemMount}
-		mounts[i].DeepCopyInto(&c.mount)
-		v, err := marshal("volumeMounts", &c.mount)
+	add := func(e *containerItem, jsonName, key string, to map[string]*encodedItem) error {
+		c, err := newEncodedItem(e, jsonName)
 		if err != nil {
+			return err
+		}
+		to[key] = &c
+		return nil
+	}
+	for i := range mounts {
+		if err := add(&containerItem{kind: itemMount, mount: mounts[i]}, "volumeMounts", mounts[i].MountPath, p.mounts); err != nil {
 			return nil, err
 		}
-		c.json = v
-		p.mounts[c.mount.MountPath] = c
 	}
 	for i := range env {
-		c := &encodedItem{kind: itemEnv}
-		env[i].DeepCopyInto(&c.env)
-		v, err := marshal("env", &c.env)
-		if err != nil {
+		if err := add(&containerItem{kind: itemEnv, env: env[i]}, "env", env[i].Name, p.env); err != nil {
 			return nil, err
 		}
-		c.json = v
-		p.env[c.env.Name] = c
 	}
 	return p, nil
 }

@@ -3,10 +3,10 @@
 // about twice as fast (BenchmarkAppendEncode): six input bytes become
 // eight output bytes with one 64-bit load, four lookups of two characters
 // each and one 64-bit store, twice per loop, where encoding/base64 looks
-// up every character. No library the module may depend on does this. An admission response
-// carries its JSON patch in base64; for a small Pod the encoding was a
-// tenth of the whole review. The standard library encodes the last few
-// bytes, so padding is its own.
+// up every character. No library the module may depend on does this. An
+// admission response carries its JSON patch in base64; for a small Pod
+// the encoding was a tenth of the whole review. The standard library
+// encodes the last few bytes, so padding is its own.
 package b64
 
 import (
