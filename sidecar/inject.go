@@ -191,9 +191,13 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	if err != nil {
 		return Result{}, err
 	}
-	plan := cm.plan
+	// The compiled plan is shared and read only; Legacy's placement is
+	// per Pod, on a copy.
+	plan := &cm.plan
 	if mode == Legacy {
-		plan.ContainerPlacement = LegacyPlacement(s.Placement, spec)
+		p := cm.plan
+		p.ContainerPlacement = LegacyPlacement(s.Placement, spec)
+		plan = &p
 	}
 	if mode == Universal && len(plan.Warnings) > 0 {
 		// The planner reports the doubled requests itself, with numbers.
@@ -213,7 +217,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	}
 	r := reconciler{
 		ctx: ctx, name: s.Container.Name, m: in.wrap.of(res.Mutation), meta: meta, pod: spec, facts: factsOf(spec), added: factsAfter(spec, plan.Volumes),
-		plan: &plan, cm: cm, old: &old, hasOld: has,
+		plan: plan, cm: cm, old: old, hasOld: has,
 		rec:     Record{Version: recordVersion, Mode: mode, Reason: reason, Spec: cm.hash},
 		unknown: unknown,
 	}
@@ -233,7 +237,7 @@ func (in *Injector) injectWith(ctx context.Context, meta *metav1.ObjectMeta, spe
 	if errs := validatePod(podview.OfMutation(res.Mutation), cm.names, r.mounted); len(errs) > 0 {
 		return Result{}, fmt.Errorf("sidecar: inject %q would make an invalid pod: %w", s.Container.Name, errs.ToAggregate())
 	}
-	res.Warnings = append(res.Warnings, jobWarning(spec, &plan)...)
+	res.Warnings = append(res.Warnings, jobWarning(spec, plan)...)
 	return res, nil
 }
 
@@ -305,7 +309,7 @@ type reconciler struct {
 	plan  *Plan
 	cm    *compiledMode
 	// old is the pod's record (the zero Record when hasOld is false).
-	old    *Record
+	old    Record
 	hasOld bool
 	rec    Record
 
@@ -392,7 +396,7 @@ func (r *reconciler) run() error {
 	if err := r.applyUpdates(); err != nil {
 		return err
 	}
-	if r.hasOld && r.m.Empty() && r.rec.equal(r.old) {
+	if r.hasOld && r.m.Empty() && r.rec.equal(&r.old) {
 		return nil // a change of reason alone does not rewrite the record
 	}
 	enc, prepared := r.cm.encodeRecordPrepared(&r.rec)
@@ -814,7 +818,7 @@ func (r *reconciler) apps(removed map[string]bool) error {
 	if len(p.AppMounts)+len(p.AppEnv)+len(staleMounts)+len(staleEnv) == 0 {
 		return nil
 	}
-	r.oldPreset = presetsOf(r.old)
+	r.oldPreset = presetsOf(&r.old)
 	paths := r.cm.mountPaths
 	if paths == nil && len(p.AppMounts) > 0 {
 		paths = mountPathsOf(p.AppMounts)
