@@ -200,6 +200,22 @@ func (wh *Webhook) admit(ctx context.Context, r *requestIn, scratch *[]byte) (*a
 	if err := ctx.Err(); err != nil {
 		return nil, out, internal(fmt.Errorf("admission: %w", err))
 	}
+	// The commonest review, a Pod that holds nothing of the sidecar yet,
+	// is rendered without a Mutation: the same Result and patch
+	// (sidecar's FuzzFresh), for a fraction of the work.
+	var b []byte
+	if scratch != nil {
+		b = (*scratch)[:0]
+	}
+	if p, x, n, ok := wh.fresh(ctx, obj, c, b); ok {
+		if res, ok := x.(sidecar.Result); ok {
+			if scratch != nil {
+				*scratch = p
+			}
+			out.Warnings, out.Reason, out.Mode, out.Code, out.Ops = res.Warnings, res.Reason, res.Mode, res.Code, n
+			return wh.respond(&out, p)
+		}
+	}
 	res, err := wh.injector.InjectObject(ctx, obj, c, wh.opts)
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		// Out of time: not an answer about the Pod.
@@ -238,6 +254,16 @@ func (wh *Webhook) admit(ctx context.Context, r *requestIn, scratch *[]byte) (*a
 	}
 	out.Ops = res.Mutation.NumOps()
 	return wh.respond(&out, p)
+}
+
+// fresh injects into obj without a Mutation when obj is a Pod that holds
+// nothing of the sidecar yet (internal/encoded.Inject), appending the
+// patch to b; false: take the general path.
+func (wh *Webhook) fresh(ctx context.Context, obj *patch.Object, c compat.Capability, b []byte) ([]byte, interface{}, int, bool) {
+	if wh.general || encoded.Inject == nil {
+		return nil, nil, 0, false
+	}
+	return encoded.Inject(ctx, wh.injector, obj, c, &wh.opts, b)
 }
 
 // appendReview appends the AdmissionReview of resp to b as json.Marshal

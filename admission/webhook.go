@@ -113,6 +113,10 @@ type Webhook struct {
 	// (see Review, release); a pointer, so that a Webhook copied in tests
 	// copies no lock.
 	patchBufs *sync.Pool
+	// general: every review takes the general path, never the fresh one
+	// (see Webhook.fresh); set only by tests, which hold the two to one
+	// answer.
+	general bool
 }
 
 // New checks c and returns a Webhook for it. The Spec must be valid, and

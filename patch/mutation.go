@@ -158,11 +158,16 @@ func (m *Mutation) MarshalJSONPatch(opts ...RenderOption) ([]byte, error) {
 }
 
 func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
+	return appendOps(b, m.ops, c)
+}
+
+// appendOps appends the JSON patch of ops, rendered by c, to b.
+func appendOps(b []byte, ops []relOp, c renderConfig) ([]byte, error) {
 	root, guards := c.root, c.guards
 	metaRoot, hasMeta := root.Metadata()
 	n := 2 + len(c.rv) + 60
-	for i := range m.ops {
-		r := &m.ops[i]
+	for i := range ops {
+		r := &ops[i]
 		n += len(r.op) + len(root) + len(r.path) + len(r.from) + len(r.value) + 42
 		if r.from != "" {
 			n += len(root)
@@ -180,8 +185,8 @@ func (m *Mutation) appendJSONPatch(b []byte, c renderConfig) ([]byte, error) {
 		b = appendString(b, c.rv)
 		b = append(b, '}')
 	}
-	for i := range m.ops {
-		r := &m.ops[i]
+	for i := range ops {
+		r := &ops[i]
 		base, err := r.base(root, metaRoot, hasMeta)
 		if err != nil {
 			return nil, err

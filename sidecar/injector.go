@@ -70,6 +70,10 @@ type compiledMode struct {
 	// unset for the universal plan.
 	recordKey string
 	items     interface{}
+	// fresh is the mode prepared for appendFresh (nil when it does not
+	// cover the mode), on first use.
+	freshOnce sync.Once
+	fresh     *freshMode
 }
 
 // encodedRecord is a Record and its encoding, with the encodings of

@@ -7,10 +7,17 @@
 // encoded by patch exactly as a Mutation encodes it, so a Mutation that
 // uses it renders the same bytes as one that does not. It also lets
 // package admission render a Mutation's JSON patch into a buffer it
-// reuses (AppendJSONPatch).
+// reuses (AppendJSONPatch), and render an injection into a Pod that holds
+// nothing of it without a Mutation (Fresh, AppendFresh).
 package encoded
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sidecarkit/sidecarkit/compat"
+)
 
 // Items prepares the encodings of volume mounts and env variables that
 // Mutations will add (deep copies: later changes to mounts and env do not
@@ -37,3 +44,27 @@ var Use func(m interface{}, prepared interface{})
 // patch in base64 and the patch's own bytes are garbage once encoded.
 // Set by package patch.
 var AppendJSONPatch func(m interface{}, b []byte) ([]byte, error)
+
+// Fresh prepares an injection into the Pods that hold nothing of it: the
+// containers inits (*patch.EncodedContainer) inserted into
+// spec.initContainers, the volumes (*patch.EncodedVolume) appended to
+// spec.volumes, and mounts and env appended to every regular container.
+// Package sidecar decides which Pods qualify (sidecar/fresh.go). Set by
+// package patch.
+var Fresh func(inits, volumes []interface{}, mounts []corev1.VolumeMount, env []corev1.EnvVar) (interface{}, error)
+
+// AppendFresh appends to b the JSON patch of the injection plan (from
+// Fresh) into obj (a *patch.Object), the containers inserted at index at
+// of spec.initContainers, with the record annotation record (from
+// Annotation), and returns it with its number of ops: byte for byte what
+// a Mutation making the same edits renders. Set by package patch.
+var AppendFresh func(b []byte, plan, obj interface{}, at int, record interface{}) ([]byte, int, error)
+
+// Inject, set by package sidecar, injects with the Injector in and the
+// Options o (a *sidecar.Options) into obj, under the capability c, and
+// appends the JSON patch to b, without a Mutation, when obj is a Pod that
+// holds nothing of the sidecar yet (obj a *patch.Object); it returns the patch, the
+// sidecar.Result (without its Mutation), the number of ops, and false
+// when it does not cover obj (the caller then injects as usual). Package
+// admission calls it for the commonest review.
+var Inject func(ctx context.Context, in, obj interface{}, c compat.Capability, o interface{}, b []byte) ([]byte, interface{}, int, bool)
