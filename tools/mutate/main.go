@@ -145,6 +145,7 @@ func mutate(ctx context.Context, c *config, out io.Writer) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	equiv.keys = c.keys
 	// Group file targets by package directory, keeping the order given.
 	var dirs []string
 	files := map[string][]string{} // dir → files (nil: all)

@@ -171,6 +171,13 @@ func TestEquivalents(t *testing.T) {
 	if !strings.Contains(got, "sample.go:8:7:CONDITIONALS_BOUNDARY (line 4): the line now reads differently") || !strings.Contains(got, "sample.go:99:1:REMOVE_NOT (line 5)") {
 		t.Errorf("unused entries:\n%s", got)
 	}
+	// With -keys only the keys tested are judged: the entry of line 99,
+	// not among them, is not reported.
+	e.keys = map[string]bool{"sample.go:8:7:CONDITIONALS_BOUNDARY": true, "sample.go:1:1:REMOVE_NOT": true}
+	got = strings.Join(e.unused(), "\n")
+	if !strings.Contains(got, "sample.go:8:7:CONDITIONALS_BOUNDARY (line 4)") || strings.Contains(got, "sample.go:99:1") {
+		t.Errorf("unused entries with -keys:\n%s", got)
+	}
 	for _, bad := range []string{
 		"sample.go:5:CONDITIONALS_BOUNDARY | x | y\n",
 		"sample.go:5:7:NO_SUCH_OP | x | y\n",

@@ -191,6 +191,9 @@ type equivalents struct {
 	entries map[string]*equivEntry
 	order   []string
 	ran     map[string]bool // FILE:OPERATOR pairs this run generated mutants for
+	// keys, when set, are the only mutants this run tests (-keys): an
+	// entry of another key is not judged.
+	keys map[string]bool
 }
 
 type equivEntry struct {
@@ -261,15 +264,16 @@ func (e *equivalents) match(m *Mutant) bool {
 	return true
 }
 
-// unused lists the entries, of the files and operators this run mutated,
-// that matched no mutant or matched one whose line changed.
+// unused lists the entries, of the files and operators this run mutated
+// (and, with -keys, of the keys it tested), that matched no mutant or
+// matched one whose line changed.
 func (e *equivalents) unused() []string {
 	var out []string
 	for _, k := range e.order {
 		en := e.entries[k]
 		f := strings.Split(k, ":")
 		switch {
-		case !e.ran[f[0]+":"+f[3]]:
+		case !e.ran[f[0]+":"+f[3]], e.keys != nil && !e.keys[k]:
 		case en.stale:
 			out = append(out, fmt.Sprintf("%s (line %d): the line now reads differently; the mutant was tested", k, en.line))
 		case !en.used:
