@@ -109,5 +109,9 @@
 // other object is decoded once, in full, as the kind the request names
 // (patch.DecodeAs). A prepared sidecar.Injector injects, and the patch is
 // encoded in one pass (patch.Mutation.MarshalJSONPatch) without
-// marshalling the object again.
+// marshalling the object again. A Pod under a native mode that holds
+// nothing of the sidecar yet, the commonest review, is injected without a
+// patch.Mutation: the patch is rendered from encodings the Injector
+// prepared once, after the checks under which the Mutation's path would
+// answer anything else; the answer is the same, byte for byte (FuzzFresh).
 package admission

@@ -155,6 +155,10 @@ func TestFreshTaken(t *testing.T) {
 			if got != tc.want {
 				t.Errorf("fresh path taken: %v, want %v", got, tc.want)
 			}
+			// The copy FuzzFresh compares with never takes it.
+			if got, err := admission.FreshTaken(admission.General(w), []byte(tc.object), tc.c); err != nil || got {
+				t.Errorf("General's copy: fresh path taken: %v, %v", got, err)
+			}
 		})
 	}
 }

@@ -14,10 +14,10 @@ func init() {
 		return newFreshPlan(inits, volumes, mounts, env)
 	}
 	encoded.AppendFresh = func(b []byte, plan, obj interface{}, at int, record interface{}) ([]byte, int, error) {
-		f, ok1 := plan.(*freshPlan)
-		o, ok2 := obj.(*Object)
-		ann, ok3 := record.(*preparedAnnotation)
-		if !ok1 || !ok2 || !ok3 || f == nil || o == nil || ann == nil {
+		f, _ := plan.(*freshPlan) // nil for anything else
+		o, _ := obj.(*Object)
+		ann, _ := record.(*preparedAnnotation)
+		if f == nil || o == nil || ann == nil {
 			return nil, 0, errors.New("patch: fresh: wrong arguments")
 		}
 		return f.appendPatch(b, o, at, ann)
@@ -107,16 +107,14 @@ func (f *freshPlan) appendPatch(b []byte, o *Object, at int, ann *preparedAnnota
 			ops = append(ops, relOp{op: opAdd, path: "/volumes/-", value: v.json})
 		}
 	}
-	if len(f.mounts)+len(f.env) > 0 {
-		for i := range spec.Containers {
-			c := &spec.Containers[i]
-			ops = appendItems(ops, i, "volumeMounts", len(c.VolumeMounts), f.mounts)
-			ops = appendItems(ops, i, "env", len(c.Env), f.env)
-		}
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		ops = appendItems(ops, i, "volumeMounts", len(c.VolumeMounts), f.mounts)
+		ops = appendItems(ops, i, "env", len(c.Env), f.env)
 	}
 	switch {
 	case o.Meta == nil:
-		ops = append(ops, relOp{meta: true, op: opAdd, path: "", value: []byte(`{` + strconv.Quote("annotations") + `:{` + string(quote(ann.key)) + `:` + string(ann.quoted) + `}}`)})
+		ops = append(ops, relOp{meta: true, op: opAdd, value: []byte(`{` + strconv.Quote("annotations") + `:{` + string(quote(ann.key)) + `:` + string(ann.quoted) + `}}`)})
 	case o.Meta.Annotations == nil:
 		ops = append(ops, relOp{meta: true, op: opAdd, path: ptr("annotations"), value: []byte(`{` + string(quote(ann.key)) + `:` + string(ann.quoted) + `}`)})
 	default:

@@ -33,7 +33,7 @@ func TestFreshPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	mounts := []corev1.VolumeMount{{Name: "sock", MountPath: "/sock"}, {Name: "certs", MountPath: "/a~b/c", ReadOnly: true}}
-	env := []corev1.EnvVar{{Name: "A", Value: `"quoted" <html>`}}
+	env := []corev1.EnvVar{{Name: "A", Value: `"quoted" <html>`}, {Name: "B"}}
 	const key = "sidecar.sidecarkit.io/proxy"
 	for _, plan := range []struct {
 		name    string
@@ -42,7 +42,7 @@ func TestFreshPlan(t *testing.T) {
 		mounts  []corev1.VolumeMount
 		env     []corev1.EnvVar
 	}{
-		{"one of each", []*EncodedContainer{c1}, []*EncodedVolume{v1}, mounts[:1], env},
+		{"one of each", []*EncodedContainer{c1}, []*EncodedVolume{v1}, mounts[:1], env[:1]},
 		{"two of each", []*EncodedContainer{c1, c2}, []*EncodedVolume{v1, v2}, mounts, env},
 		{"containers only", []*EncodedContainer{c1}, nil, nil, nil},
 	} {
@@ -160,6 +160,7 @@ func TestFreshMisuse(t *testing.T) {
 		{"no spec", fx, &Object{Kind: "Pod"}, ann, 0},
 		{"index below", fx, obj, ann, -1},
 		{"index above", fx, obj, ann, 2},
+		{"a root without pod metadata", fx, &Object{Kind: "Pod", Root: "/x", Spec: obj.Spec}, ann, 0},
 	} {
 		if b, n, err := encoded.AppendFresh(nil, tc.plan, tc.obj, tc.at, tc.an); err == nil || b != nil || n != 0 {
 			t.Errorf("%s: %q, %d, %v; want an error", tc.name, b, n, err)

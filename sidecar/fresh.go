@@ -14,14 +14,17 @@ import (
 
 func init() {
 	encoded.Inject = func(ctx context.Context, in, obj interface{}, c compat.Capability, o interface{}, b []byte) ([]byte, interface{}, int, bool) {
-		inj, ok1 := in.(*Injector)
-		opts, ok2 := o.(*Options)
-		po, ok3 := obj.(*patch.Object)
-		if !ok1 || !ok2 || !ok3 || inj == nil || opts == nil {
+		inj, _ := in.(*Injector) // nil for anything else
+		opts, _ := o.(*Options)
+		po, _ := obj.(*patch.Object)
+		if inj == nil || opts == nil {
 			return nil, nil, 0, false
 		}
 		out, res, n, ok := inj.appendFresh(ctx, po, c, opts, b)
-		return out, res, n, ok
+		if !ok {
+			return nil, nil, 0, false
+		}
+		return out, res, n, true
 	}
 }
 
@@ -110,8 +113,8 @@ func (cm *compiledMode) prepareFresh() *freshMode {
 // of the app env's names). It returns the patch, the Result (without a
 // Mutation) and the number of ops, and false, with nothing done, for any
 // Pod or Options it does not cover: the caller then takes the general
-// path. For the Pods it covers the two give the same Result and the same
-// bytes (FuzzFresh): appendFresh checks every condition under which the
+// path. For the Pods it covers the two give the same Result (but for its
+// Mutation, and so Resources) and the same bytes (FuzzFresh): appendFresh checks every condition under which the
 // general path would do anything else (an error, a warning, a restore, a
 // placement fallback, a record's other digests) and renders the edits that
 // path records, in its order, from encodings prepared once (freshMode).
@@ -150,16 +153,14 @@ func (in *Injector) appendFresh(ctx context.Context, obj *patch.Object, c compat
 	rec := Record{Version: recordVersion, Mode: Native, Reason: reason, Spec: cm.hash,
 		InitContainers: cm.initDigests, Resources: cm.resources, Volumes: cm.volumeDigests,
 		AppMounts: cm.appMounts, AppEnv: cm.appEnv}
+	// A compiled mode with a record key always prepares the annotation;
+	// AppendFresh refuses a nil one.
 	_, prepared := cm.encodeRecordPrepared(&rec)
-	if prepared == nil {
-		return nil, Result{}, 0, false
-	}
 	out, n, err := encoded.AppendFresh(b, f.plan, obj, at, prepared)
 	if err != nil {
 		return nil, Result{}, 0, false
 	}
-	res := Result{Mode: Native, Code: ch.Code, Reason: ch.Reason, Warnings: ch.Warnings,
-		before: spec, podLevel: o.PodResources}
+	res := Result{Mode: Native, Code: ch.Code, Reason: ch.Reason, Warnings: ch.Warnings}
 	res.Warnings = append(res.Warnings, cm.plan.Warnings...)
 	return out, res, n, true
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sidecarkit/sidecarkit/compat"
+	"github.com/sidecarkit/sidecarkit/internal/encoded"
 	"github.com/sidecarkit/sidecarkit/patch"
 )
 
@@ -216,5 +217,208 @@ func TestFreshDeclines(t *testing.T) {
 	}
 	if _, _, _, ok := in.appendFresh(context.Background(), obj, compat.Capability{}, &Options{Mode: Native}, nil); !ok {
 		t.Error("appendFresh declined the plain Pod")
+	}
+}
+
+// compiledNative returns the Injector of s and its compiled native mode.
+func compiledNative(t *testing.T, s Spec) (*Injector, *compiledMode) {
+	t.Helper()
+	in, err := NewInjector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := in.plan(Native, &corev1.PodSpec{}, &Options{Mode: Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, cm
+}
+
+// TestPrepareFresh checks each condition of a compiled mode that
+// prepareFresh refuses, on a native mode changed in that one way (plans
+// the planner does not make today, which the fresh path must not render
+// as if they were native), and the volumes it tells the Pod to have.
+func TestPrepareFresh(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*compiledMode)
+	}{
+		{"not compiled", func(cm *compiledMode) { cm.containers = nil }},
+		{"no record key", func(cm *compiledMode) { cm.recordKey = "" }},
+		{"not native", func(cm *compiledMode) { cm.plan.Mode = Legacy }},
+		{"no init container", func(cm *compiledMode) { cm.plan.InitContainers = nil }},
+		{"a regular container", func(cm *compiledMode) { cm.plan.Containers = cm.plan.InitContainers }},
+		{"a node requirement", func(cm *compiledMode) { cm.plan.NodeRequirement = &corev1.NodeSelectorRequirement{Key: "k"} }},
+		{"a volume not encoded", func(cm *compiledMode) { cm.encodedVolumes = nil }},
+		{"a container not encoded", func(cm *compiledMode) { delete(cm.encoded, "proxy") }},
+		{"two volumes of a name", func(cm *compiledMode) {
+			cm.plan.Volumes = append(cm.plan.Volumes, cm.plan.Volumes[0])
+			cm.encodedVolumes = append(cm.encodedVolumes, cm.encodedVolumes[0])
+		}},
+		{"an invalid container", func(cm *compiledMode) {
+			cm.plan.InitContainers = append([]corev1.Container(nil), cm.plan.InitContainers...)
+			cm.plan.InitContainers[0].Ports = []corev1.ContainerPort{{Name: "admin", ContainerPort: 1}, {Name: "admin", ContainerPort: 2}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, cm := compiledNative(t, freshTestSpec())
+			if cm.prepareFresh() == nil {
+				t.Fatal("the unchanged mode is not prepared")
+			}
+			tc.change(cm)
+			if f := cm.prepareFresh(); f != nil {
+				t.Errorf("prepared: %+v", f)
+			}
+		})
+	}
+	s := freshTestSpec()
+	s.Volumes = append(s.Volumes, corev1.Volume{Name: "kube-api-access-look-alike", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}})
+	s.Container.VolumeMounts = append(s.Container.VolumeMounts, corev1.VolumeMount{Name: "certs", MountPath: "/certs"}, corev1.VolumeMount{Name: "shared", MountPath: "/shared2"},
+		corev1.VolumeMount{Name: "other", MountPath: "/other"})
+	_, cm := compiledNative(t, s)
+	f := cm.prepareFresh()
+	if f == nil {
+		t.Fatal("a token volume's look-alikes (its name without projected, projected under another name) are refused")
+	}
+	if want := []string{"sock", "kube-api-access-look-alike", "certs"}; !reflect.DeepEqual(f.vols, want) {
+		t.Errorf("vols %q, want %q", f.vols, want)
+	}
+	if want := []string{"shared", "other"}; !reflect.DeepEqual(f.need, want) {
+		t.Errorf("need %q, want %q", f.need, want)
+	}
+}
+
+// TestFreshWarnings checks that the plan's warnings reach the Result, as
+// the general path's do.
+func TestFreshWarnings(t *testing.T) {
+	in, cm := compiledNative(t, freshTestSpec())
+	w := compat.Finding{Code: compat.CodeModeCaveat, Severity: compat.SeverityWarning, Message: "a plan's warning"}
+	cm.plan.Warnings = []compat.Finding{w}
+	obj, err := patch.DecodeAs([]byte(`{"spec":{"volumes":[{"name":"shared","emptyDir":{}}],"containers":[{"name":"a"}]}}`), "Pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := compat.Capability{Kubelet: compat.KubeletRejects, APIServer: compat.APIServerStores} // a forced mode's warning first
+	_, res, _, ok := in.appendFresh(context.Background(), obj, c, &Options{Mode: Native}, nil)
+	if !ok {
+		t.Fatal("declined")
+	}
+	want, err := in.InjectObject(context.Background(), obj, c, Options{Mode: Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) < 2 || res.Warnings[len(res.Warnings)-1] != w || !reflect.DeepEqual(res.Warnings, want.Warnings) {
+		t.Errorf("warnings %+v, want %+v ending with the plan's", res.Warnings, want.Warnings)
+	}
+}
+
+// TestFreshBridge checks internal/encoded.Inject, which package admission
+// calls: what appendFresh returns, and false for arguments that are not
+// its own.
+func TestFreshBridge(t *testing.T) {
+	in, err := NewInjector(freshTestSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := patch.DecodeAs([]byte(`{"spec":{"volumes":[{"name":"shared","emptyDir":{}}],"containers":[{"name":"a"}]}}`), "Pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{Mode: Native}
+	want, wantRes, wantN, ok := in.appendFresh(context.Background(), obj, compat.Capability{}, o, nil)
+	if !ok {
+		t.Fatal("declined")
+	}
+	got, res, n, ok := encoded.Inject(context.Background(), in, obj, compat.Capability{}, o, nil)
+	if !ok || !bytes.Equal(got, want) || n != wantN || !reflect.DeepEqual(res, wantRes) {
+		t.Errorf("through the bridge: %v %d %+v %s; want %d %+v %s", ok, n, res, got, wantN, wantRes, want)
+	}
+	for _, tc := range []struct {
+		name       string
+		in, obj, o interface{}
+	}{
+		{"injector", "x", obj, o},
+		{"nil injector", (*Injector)(nil), obj, o},
+		{"object", in, "x", o},
+		{"nil object", in, (*patch.Object)(nil), o},
+		{"options", in, obj, Options{}},
+		{"nil options", in, obj, (*Options)(nil)},
+	} {
+		if b, res, n, ok := encoded.Inject(context.Background(), tc.in, tc.obj, compat.Capability{}, tc.o, nil); ok || b != nil || res != nil || n != 0 {
+			t.Errorf("%s: %v %q %v %d; want false", tc.name, ok, b, res, n)
+		}
+	}
+}
+
+// countingCtx counts the calls of Err.
+type countingCtx struct {
+	context.Context
+	n int
+}
+
+func (c *countingCtx) Err() error {
+	c.n++
+	return nil
+}
+
+// TestFreshChecksContext checks that appendFresh looks at its context
+// once before it starts and once every checkEvery application containers,
+// as the general path does.
+func TestFreshChecksContext(t *testing.T) {
+	in, err := NewInjector(freshTestSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ containers, calls int }{{1, 1}, {checkEvery - 1, 1}, {checkEvery, 2}, {2*checkEvery + 1, 3}} {
+		obj, err := patch.DecodeAs([]byte(`{"spec":{"volumes":[{"name":"shared","emptyDir":{}}],"containers":[`+named("c", tc.containers)+`]}}`), "Pod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := &countingCtx{Context: context.Background()}
+		if _, _, _, ok := in.appendFresh(ctx, obj, compat.Capability{}, &Options{Mode: Native}, nil); !ok {
+			t.Fatalf("%d containers: declined", tc.containers)
+		}
+		if ctx.n != tc.calls {
+			t.Errorf("%d containers: %d looks at the context, want %d", tc.containers, ctx.n, tc.calls)
+		}
+	}
+}
+
+// TestFreshVolumes holds appendFresh to the general path for a Spec of
+// two volumes (added in order) and Pods with a token volume's
+// look-alikes, which change no digest.
+func TestFreshVolumes(t *testing.T) {
+	s := freshTestSpec()
+	s.Volumes = append(s.Volumes, corev1.Volume{Name: "certs", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "c"}}})
+	in, err := NewInjector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pod := range []string{
+		`{"spec":{"volumes":[{"name":"shared","emptyDir":{}}],"containers":[{"name":"a"}]}}`,
+		`{"spec":{"volumes":[{"name":"shared","emptyDir":{}},{"name":"kube-api-access-1","emptyDir":{}}],"containers":[{"name":"a"}]}}`,
+		`{"spec":{"volumes":[{"name":"shared","emptyDir":{}},{"name":"data","projected":{"sources":[]}}],"containers":[{"name":"a"}]}}`,
+	} {
+		obj, err := patch.DecodeAs([]byte(pod), "Pod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Mode: Native}
+		got, _, _, ok := in.appendFresh(context.Background(), obj, compat.Capability{}, &o, nil)
+		if !ok {
+			t.Fatalf("%s: declined", pod)
+		}
+		res, err := in.InjectObject(context.Background(), obj, compat.Capability{}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := res.Mutation.MarshalJSONPatch()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: fresh\n%s\nwant\n%s", pod, got, want)
+		}
 	}
 }
