@@ -2,16 +2,13 @@ package admission_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"reflect"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sidecarkit/sidecarkit/admission"
 	"github.com/sidecarkit/sidecarkit/compat"
-	"github.com/sidecarkit/sidecarkit/patch/patchtest"
 	"github.com/sidecarkit/sidecarkit/sidecar"
 )
 
@@ -60,48 +57,13 @@ func FuzzFresh(f *testing.F) {
 	f.Add([]byte(nil), uint32(1<<10), []byte(`{"metadata":{"annotations":null},"spec":{"initContainers":[{"name":"i"}],"containers":[{"name":"a"},{"name":"b","volumeMounts":[{"name":"v","mountPath":"/v"}]}]}}`))
 	f.Add([]byte(nil), uint32(1<<10), []byte(`{"metadata":{},"spec":{"containers":[{"name":"a"},{"name":"a"}]}}`))
 	f.Add([]byte(nil), uint32(1<<10), []byte(`{"spec":{"containers":[{"name":"a"}],"ephemeralContainers":[{"name":"proxy"}]}}`))
-	specs := freshSpecs(f)
-	hooks := make([][4][2]*admission.Webhook, len(specs)) // by spec and mode: lean, typed
-	for s, spec := range specs {
-		for m, mode := range leanModes {
-			c := admission.Config{Spec: spec, Options: sidecar.Options{Mode: mode}, AllowOnError: m%2 == 1}
-			if mode == sidecar.Auto {
-				c.Capability = placementCapability
-			}
-			w := newWebhook(f, c)
-			typed, _ := admission.Typed(w)
-			hooks[s][m] = [2]*admission.Webhook{w, typed}
-		}
-	}
+	hooks := webhookPairs(f, freshSpecs(f))
 	f.Fuzz(func(t *testing.T, data []byte, knobs uint32, object []byte) {
-		obj := object
-		if len(obj) == 0 {
-			pod, err := patchtest.Generate(data, "Pod")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if obj, err = editPod(pod, knobs, "proxy"); err != nil {
-				t.Fatal(err)
-			}
-		}
+		obj := fuzzObject(t, data, knobs, object, "proxy")
 		w := hooks[int(knobs>>12&7)%len(hooks)][int(knobs>>10)%4][int(knobs>>19&1)]
 		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"0f6d7a44","kind":{"group":"","version":"v1","kind":"Pod"},` +
 			`"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","namespace":"shop","object":` + string(obj) + `}}`)
-		got, gotOut, gotErr := w.Review(context.Background(), body)
-		want, wantOut, wantErr := admission.General(w).Review(context.Background(), body)
-		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-			t.Fatalf("fresh error %v, general %v\nobject %s", gotErr, wantErr, obj)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("fresh response\n%s\ngeneral\n%s\nobject %s", got, want, obj)
-		}
-		if fmt.Sprint(gotOut.Err) != fmt.Sprint(wantOut.Err) {
-			t.Fatalf("fresh outcome error %v, general %v", gotOut.Err, wantOut.Err)
-		}
-		gotOut.Err, wantOut.Err = nil, nil
-		if !reflect.DeepEqual(gotOut, wantOut) {
-			t.Fatalf("fresh outcome %+v, general %+v", gotOut, wantOut)
-		}
+		sameAnswer(t, "fresh", "general", answerOf(w, body), answerOf(admission.General(w), body), obj)
 	})
 }
 

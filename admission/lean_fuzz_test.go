@@ -54,12 +54,36 @@ func FuzzLeanReview(f *testing.F) {
 	f.Add([]byte(nil), uint32(0), []byte(`{"spec":{"containers":[{"name":"a\u0041","volumeMounts":null}],"containers":[]}}`))
 	// The Spec with app mounts and env, with mounts only, with neither:
 	// the lean decode reads what each needs.
-	spec := testSpec(f)
-	mountsOnly, bare := testSpec(f), testSpec(f)
-	mountsOnly.AppEnv = nil
-	bare.AppEnv, bare.AppMounts = nil, nil
-	var hooks [3][4][2]*admission.Webhook // by spec and mode: lean, typed
-	for s, spec := range []sidecar.Spec{spec, mountsOnly, bare} {
+	hooks := webhookPairs(f, freshSpecs(f)[:3])
+	name := testSpec(f).Container.Name
+	f.Fuzz(func(t *testing.T, data []byte, knobs uint32, object []byte) {
+		obj := fuzzObject(t, data, knobs, object, name)
+		pair := hooks[int(knobs>>12&3)%len(hooks)][int(knobs>>10)%4]
+		// The object spliced in as it is: review re-encodes it. The
+		// operation before the object, as the API server writes it (the
+		// lean decode reads the object while the review is read), or, with
+		// knob 1<<18, after it (it decodes the object after the review).
+		op, opAfter := `"operation":"CREATE",`, ``
+		if knobs&(1<<18) != 0 {
+			op, opAfter = ``, `,"operation":"CREATE"`
+		}
+		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"0f6d7a44","kind":{"group":"","version":"v1","kind":"Pod"},` +
+			`"resource":{"group":"","version":"v1","resource":"pods"},` + op + `"namespace":"shop","object":` + string(obj) + opAfter + `}}`)
+		got, want := answerOf(pair[0], body), answerOf(pair[1], body)
+		if want.err != nil && got.err == nil && len(object) > 0 && malformedSkipped(obj) {
+			return
+		}
+		sameAnswer(t, "lean", "typed", got, want, obj)
+	})
+}
+
+// webhookPairs returns, for each Spec and each of leanModes, a Webhook
+// without hooks but a Capability hook for Auto (placementCapability),
+// allowing on error in every other mode, with its typed copy
+// (admission.Typed).
+func webhookPairs(f *testing.F, specs []sidecar.Spec) [][4][2]*admission.Webhook {
+	hooks := make([][4][2]*admission.Webhook, len(specs))
+	for s, spec := range specs {
 		for m, mode := range leanModes {
 			c := admission.Config{Spec: spec, Options: sidecar.Options{Mode: mode}, AllowOnError: m%2 == 1}
 			if mode == sidecar.Auto {
@@ -73,47 +97,59 @@ func FuzzLeanReview(f *testing.F) {
 			hooks[s][m] = [2]*admission.Webhook{w, typed}
 		}
 	}
-	f.Fuzz(func(t *testing.T, data []byte, knobs uint32, object []byte) {
-		obj := object
-		if len(obj) == 0 {
-			pod, err := patchtest.Generate(data, "Pod")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if obj, err = editPod(pod, knobs, spec.Container.Name); err != nil {
-				t.Fatal(err)
-			}
-		}
-		pair := hooks[int(knobs>>12&3)%3][int(knobs>>10)%4]
-		// The object spliced in as it is: review re-encodes it. The
-		// operation before the object, as the API server writes it (the
-		// lean decode reads the object while the review is read), or, with
-		// knob 1<<18, after it (it decodes the object after the review).
-		op, opAfter := `"operation":"CREATE",`, ``
-		if knobs&(1<<18) != 0 {
-			op, opAfter = ``, `,"operation":"CREATE"`
-		}
-		body := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"0f6d7a44","kind":{"group":"","version":"v1","kind":"Pod"},` +
-			`"resource":{"group":"","version":"v1","resource":"pods"},` + op + `"namespace":"shop","object":` + string(obj) + opAfter + `}}`)
-		got, gotOut, gotErr := pair[0].Review(context.Background(), body)
-		want, wantOut, wantErr := pair[1].Review(context.Background(), body)
-		if wantErr != nil && gotErr == nil && len(object) > 0 && malformedSkipped(obj) {
-			return
-		}
-		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-			t.Fatalf("lean error %v, typed %v\nobject %s", gotErr, wantErr, obj)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("lean response\n%s\ntyped\n%s\nobject %s", got, want, obj)
-		}
-		if fmt.Sprint(gotOut.Err) != fmt.Sprint(wantOut.Err) {
-			t.Fatalf("lean outcome error %v, typed %v", gotOut.Err, wantOut.Err)
-		}
-		gotOut.Err, wantOut.Err = nil, nil
-		if !reflect.DeepEqual(gotOut, wantOut) {
-			t.Fatalf("lean outcome %+v, typed %+v", gotOut, wantOut)
-		}
-	})
+	return hooks
+}
+
+// answer is what Webhook.Review returns.
+type answer struct {
+	body []byte
+	out  admission.Outcome
+	err  error
+}
+
+// answerOf returns w's answer to the review body.
+func answerOf(w *admission.Webhook, body []byte) answer {
+	b, out, err := w.Review(context.Background(), body)
+	return answer{b, out, err}
+}
+
+// sameAnswer fails t unless got and want (the answers of the paths named
+// a and b to a review of obj) are the same: the error, the response
+// bytes, the Outcome and its error.
+func sameAnswer(t *testing.T, a, b string, got, want answer, obj []byte) {
+	t.Helper()
+	if fmt.Sprint(got.err) != fmt.Sprint(want.err) {
+		t.Fatalf("%s error %v, %s %v\nobject %s", a, got.err, b, want.err, obj)
+	}
+	if !bytes.Equal(got.body, want.body) {
+		t.Fatalf("%s response\n%s\n%s\n%s\nobject %s", a, got.body, b, want.body, obj)
+	}
+	if fmt.Sprint(got.out.Err) != fmt.Sprint(want.out.Err) {
+		t.Fatalf("%s outcome error %v, %s %v", a, got.out.Err, b, want.out.Err)
+	}
+	got.out.Err, want.out.Err = nil, nil
+	if !reflect.DeepEqual(got.out, want.out) {
+		t.Fatalf("%s outcome %+v, %s %+v", a, got.out, b, want.out)
+	}
+}
+
+// fuzzObject returns object, or when it is empty the Pod that
+// patchtest.Generate makes of data, edited by knobs (editPod) for the
+// sidecar name.
+func fuzzObject(t *testing.T, data []byte, knobs uint32, object []byte, name string) []byte {
+	t.Helper()
+	if len(object) > 0 {
+		return object
+	}
+	pod, err := patchtest.Generate(data, "Pod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := editPod(pod, knobs, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
 }
 
 // malformedSkipped reports whether obj is malformed JSON, or valid JSON
