@@ -2,7 +2,6 @@ package patch
 
 import (
 	"errors"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -78,7 +77,7 @@ func newFreshPlan(inits, volumes []interface{}, mounts []corev1.VolumeMount, env
 // the plan's containers inserted at index at of spec.initContainers, with
 // the record annotation ann, and returns it with the number of ops. The
 // ops are those InsertEncoded, AddEncodedVolume, AddVolumeMount, AddEnv
-// and SetAnnotation record, in that order (TestFreshPlan and sidecar's
+// and SetAnnotation record, in that order (TestFreshPlan and admission's
 // FuzzFresh hold the two to the same bytes); the caller has checked that
 // none of those edits would fail or change anything else.
 func (f *freshPlan) appendPatch(b []byte, o *Object, at int, ann *preparedAnnotation) ([]byte, int, error) {
@@ -114,9 +113,9 @@ func (f *freshPlan) appendPatch(b []byte, o *Object, at int, ann *preparedAnnota
 	}
 	switch {
 	case o.Meta == nil:
-		ops = append(ops, relOp{meta: true, op: opAdd, value: []byte(`{` + strconv.Quote("annotations") + `:{` + string(quote(ann.key)) + `:` + string(ann.quoted) + `}}`)})
+		ops = append(ops, newMapOp("annotations", ann.key, ann.quoted, true))
 	case o.Meta.Annotations == nil:
-		ops = append(ops, relOp{meta: true, op: opAdd, path: ptr("annotations"), value: []byte(`{` + string(quote(ann.key)) + `:` + string(ann.quoted) + `}`)})
+		ops = append(ops, newMapOp("annotations", ann.key, ann.quoted, false))
 	default:
 		ops = append(ops, relOp{meta: true, op: opAdd, path: ann.path, value: ann.quoted})
 	}

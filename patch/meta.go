@@ -63,10 +63,10 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 	}
 	switch {
 	case !s.metaPresent:
-		emit(out, relOp{meta: true, op: opAdd, path: "", value: []byte(`{` + strconv.Quote(e.member()) + `:{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}}`)})
+		emit(out, newMapOp(e.member(), e.key, quote(e.value), true))
 		s.metaPresent = true
 	case !s.hasMetaMap(e.labels):
-		emit(out, relOp{meta: true, op: opAdd, path: ptr(e.member()), value: []byte(`{` + string(quote(e.key)) + `:` + string(quote(e.value)) + `}`)})
+		emit(out, newMapOp(e.member(), e.key, quote(e.value), false))
 	default:
 		if path, v, ok := s.knownAnn.encodings(e); ok {
 			emit(out, relOp{meta: true, op: opAdd, path: path, value: v, shared: true})
@@ -76,6 +76,17 @@ func (e *metaEdit) run(s *state, out *[]relOp) error {
 	}
 	s.metaEdits = append(s.metaEdits, *e)
 	return nil
+}
+
+// newMapOp returns the op that adds the labels or annotations map (member)
+// holding key set to v (its JSON encoding), inside a new metadata object
+// when withMeta is set (the document has none).
+func newMapOp(member, key string, v []byte, withMeta bool) relOp {
+	m := `{` + string(quote(key)) + `:` + string(v) + `}`
+	if withMeta {
+		return relOp{meta: true, op: opAdd, value: []byte(`{` + strconv.Quote(member) + `:` + m + `}`)}
+	}
+	return relOp{meta: true, op: opAdd, path: ptr(member), value: []byte(m)}
 }
 
 // metaValue returns the value of the label (labels) or annotation key as

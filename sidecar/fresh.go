@@ -39,8 +39,8 @@ const freshPairwise = 16
 type freshMode struct {
 	plan interface{}
 	// vols are the names of the plan's volumes; need are the volumes the
-	// plan's containers and app mounts mount that the plan does not add:
-	// the Pod must have them.
+	// plan's containers mount that the plan does not add: the Pod must
+	// have them.
 	vols, need []string
 }
 
@@ -53,6 +53,7 @@ func (cm *compiledMode) freshOf() *freshMode {
 	return cm.fresh
 }
 
+// prepareFresh prepares cm for appendFresh, or returns nil (see freshOf).
 func (cm *compiledMode) prepareFresh() *freshMode {
 	p := &cm.plan
 	if cm.containers == nil || cm.recordKey == "" || p.Mode != Native || len(p.InitContainers) == 0 || len(p.Containers) > 0 ||
@@ -114,10 +115,11 @@ func (cm *compiledMode) prepareFresh() *freshMode {
 // Mutation) and the number of ops, and false, with nothing done, for any
 // Pod or Options it does not cover: the caller then takes the general
 // path. For the Pods it covers the two give the same Result (but for its
-// Mutation, and so Resources) and the same bytes (FuzzFresh): appendFresh checks every condition under which the
-// general path would do anything else (an error, a warning, a restore, a
-// placement fallback, a record's other digests) and renders the edits that
-// path records, in its order, from encodings prepared once (freshMode).
+// Mutation, and so Resources) and the same bytes (FuzzFresh): appendFresh
+// checks every condition under which the general path would do anything
+// else (an error, a warning, a restore, a placement fallback, a record's
+// other digests) and renders the edits that path records, in its order,
+// from encodings prepared once (freshMode).
 func (in *Injector) appendFresh(ctx context.Context, obj *patch.Object, c compat.Capability, o *Options, b []byte) ([]byte, Result, int, bool) {
 	if in.wrap != nil || o.Decide != nil || obj == nil || obj.Spec == nil || obj.Kind != "Pod" || ctx.Err() != nil {
 		return nil, Result{}, 0, false
