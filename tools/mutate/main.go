@@ -69,15 +69,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.list, "list", false, "list the mutants (after the type check) and run no tests")
 	fs.Float64Var(&c.minScore, "min", 0, "exit 1 when a package's score (percent) is below this")
 	keysFile := fs.String("keys", "", "test only the mutants whose keys (FILE:LINE:COL:OPERATOR) appear in this file, e.g. an earlier run's output, to re-check its survivors")
+	rekeyBase := fs.String("rekey", "", "run no test: move the equivalent list's entries of the files changed since this git revision to the lines their text moved to, and list those it cannot move")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mutate [flags] TARGET...  (TARGET: a package directory or a .go file of one, relative to -root)\n")
+		fmt.Fprintf(stderr, "       mutate -rekey REV [-root DIR] [-equivalent FILE]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	c.targets = fs.Args()
-	if len(c.targets) == 0 {
+	if len(c.targets) == 0 && *rekeyBase == "" {
 		fs.Usage()
 		return 2
 	}
@@ -116,6 +118,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		c.equiv = filepath.Join(root, "tools", "mutate", "equivalent.txt")
 	}
 	c.goCommand = "go"
+	if *rekeyBase != "" {
+		if err := runRekey(&c, *rekeyBase, stdout); err != nil {
+			fmt.Fprintf(stderr, "mutate: %v\n", err)
+			return 2
+		}
+		return 0
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
