@@ -202,7 +202,7 @@ func (wh *Webhook) admit(ctx context.Context, r *requestIn, scratch *[]byte) (*a
 	}
 	// The commonest review, a Pod that holds nothing of the sidecar yet,
 	// is rendered without a Mutation: the same Result and patch
-	// (sidecar's FuzzFresh), for a fraction of the work.
+	// (FuzzFresh), for a fraction of the work.
 	var b []byte
 	if scratch != nil {
 		b = (*scratch)[:0]

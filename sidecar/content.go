@@ -65,13 +65,20 @@ func factsAfter(spec *corev1.PodSpec, planned []corev1.Volume) podFacts {
 func (f *podFacts) addTokenVolumes(l []corev1.Volume) {
 	for i := range l {
 		v := &l[i]
-		if strings.HasPrefix(v.Name, serviceAccountVolumePrefix) && v.Projected != nil {
+		if isTokenVolume(v) {
 			if f.tokenVolumes == nil {
 				f.tokenVolumes = map[string]bool{}
 			}
 			f.tokenVolumes[v.Name] = true
 		}
 	}
+}
+
+// isTokenVolume reports whether v is, by its name and kind, a volume
+// the ServiceAccount admission plugin adds (whose defaults the digests
+// take into account: podFacts).
+func isTokenVolume(v *corev1.Volume) bool {
+	return strings.HasPrefix(v.Name, serviceAccountVolumePrefix) && v.Projected != nil
 }
 
 // isTokenMount reports whether m is the ServiceAccount plugin's mount.

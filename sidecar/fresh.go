@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"context"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -73,7 +72,7 @@ func (cm *compiledMode) prepareFresh() *freshMode {
 	volumes := make([]interface{}, 0, len(p.Volumes))
 	for i := range p.Volumes {
 		v := &p.Volumes[i]
-		if containsString(f.vols, v.Name) || strings.HasPrefix(v.Name, serviceAccountVolumePrefix) && v.Projected != nil {
+		if containsString(f.vols, v.Name) || isTokenVolume(v) {
 			return nil // a second volume of a name, or one that changes the digests (factsAfter)
 		}
 		f.vols = append(f.vols, v.Name)
@@ -168,13 +167,13 @@ func (in *Injector) appendFresh(ctx context.Context, obj *patch.Object, c compat
 }
 
 // freshPod reports whether the injection of cm into spec is appendFresh's,
-// and where the plan's init containers go, in time linear in the Pod's
-// size. It is not when the Pod has a
-// container or volume of the plan's names, two containers of one name, a
-// container with an item at an app mount's path or of an app env's name,
-// not every volume the plan needs, hostNetwork or a ServiceAccount token
-// volume (the digests differ: podFacts), or when the placement's named
-// container is missing (a warning).
+// and where the plan's init containers go (as placeIndex places them), in
+// time linear in the Pod's size. It is not when the Pod has a container
+// or volume of the plan's names, two containers of one name, a container
+// with an item at an app mount's path or of an app env's name, not every
+// volume the plan needs, hostNetwork or a ServiceAccount token volume
+// (the digests differ: podFacts), or when the placement's named container
+// is missing (a warning).
 func freshPod(ctx context.Context, spec *corev1.PodSpec, cm *compiledMode, f *freshMode) (int, bool) {
 	if spec.HostNetwork {
 		return 0, false
@@ -211,7 +210,7 @@ func freshPod(ctx context.Context, spec *corev1.PodSpec, cm *compiledMode, f *fr
 	}
 	for i := range spec.Volumes {
 		v := &spec.Volumes[i]
-		if containsString(f.vols, v.Name) || strings.HasPrefix(v.Name, serviceAccountVolumePrefix) && v.Projected != nil {
+		if containsString(f.vols, v.Name) || isTokenVolume(v) {
 			return 0, false
 		}
 	}

@@ -61,10 +61,10 @@ var Fresh func(inits, volumes []interface{}, mounts []corev1.VolumeMount, env []
 var AppendFresh func(b []byte, plan, obj interface{}, at int, record interface{}) ([]byte, int, error)
 
 // Inject, set by package sidecar, injects with the Injector in and the
-// Options o (a *sidecar.Options) into obj, under the capability c, and
-// appends the JSON patch to b, without a Mutation, when obj is a Pod that
-// holds nothing of the sidecar yet (obj a *patch.Object); it returns the patch, the
-// sidecar.Result (without its Mutation), the number of ops, and false
-// when it does not cover obj (the caller then injects as usual). Package
-// admission calls it for the commonest review.
+// Options o (a *sidecar.Options) into obj (a *patch.Object), under the
+// capability c, and appends the JSON patch to b, without a Mutation, when
+// obj is a Pod that holds nothing of the sidecar yet; it returns the
+// patch, the sidecar.Result (without its Mutation), the number of ops,
+// and false when it does not cover obj (the caller then injects as
+// usual). Package admission calls it for the commonest review.
 var Inject func(ctx context.Context, in, obj interface{}, c compat.Capability, o interface{}, b []byte) ([]byte, interface{}, int, bool)
